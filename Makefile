@@ -1,0 +1,28 @@
+# One command to run the service, one to run the tests; both set up the virtualenv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint bench phone clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/sms-ktp serve
+
+phone: $(BIN)/.installed
+	$(BIN)/sms-ktp simulate --phone $${PHONE:-081234567890}
+
+test: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/sms_turns.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,66 @@
+"""Message catalogues: every word a resident reads comes from `messages/<lang>.toml`, never from
+code, so translators can work without touching Python."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from flows.gsm import to_gsm7
+
+DEFAULT_LANGUAGE = "id"
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A placeholder value that is itself a catalogue message, rendered in the reader's language."""
+
+    key: str
+    params: Mapping[str, Any] | None = None
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for name, value in table.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, key + "."))
+        else:
+            flat[key] = str(value)
+    return flat
+
+
+@cache
+def languages() -> tuple[str, ...]:
+    """Language codes that have a catalogue, default first."""
+    names = sorted(
+        entry.name.removesuffix(".toml")
+        for entry in resources.files("flows.messages").iterdir()
+        if entry.name.endswith(".toml")
+    )
+    return (DEFAULT_LANGUAGE, *[n for n in names if n != DEFAULT_LANGUAGE])
+
+
+@cache
+def messages(lang: str) -> dict[str, str]:
+    text = resources.files("flows.messages").joinpath(f"{lang}.toml").read_text("utf-8")
+    return _flatten(tomllib.loads(text))
+
+
+def supported(lang: str | None) -> str:
+    return lang if lang in languages() else DEFAULT_LANGUAGE
+
+
+def render(lang: str, key: str, **params: Any) -> str:
+    """The message `key` in `lang` (falling back to the default language), placeholders filled,
+    nested `Msg` values rendered in the same language, and the result kept GSM-7."""
+    template = messages(supported(lang)).get(key) or messages(DEFAULT_LANGUAGE)[key]
+    values = {
+        name: render(lang, value.key, **(value.params or {})) if isinstance(value, Msg) else value
+        for name, value in params.items()
+    }
+    return to_gsm7(template.format_map(values))

@@ -1,0 +1,39 @@
+"""What the dialogues need from the service, as plain protocols: the flows stay free of the
+database, and tests can drive them with any object that keeps these promises."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ApplicationView:
+    """An application as a resident may see it: masked numbers only."""
+
+    reference: str
+    nik_masked: str
+    stage: str
+    details: Mapping[str, Any] = field(default_factory=dict)  # placeholders of the stage text
+
+
+class Services(Protocol):
+    def today(self) -> date: ...
+
+    def nik_problem(self, nik: str) -> str | None:
+        """A catalogue key when this NIK cannot apply now (e.g. an application is active)."""
+
+    def family_problem(self, kk: str, phone: str) -> str | None:
+        """A catalogue key when this phone may not register for this family."""
+
+    def submit_registration(self, phone: str, answers: Mapping[str, Any], language: str) -> str:
+        """Store the application and return its reference; raises `Invalid` when refused."""
+
+    def family_applications(self, phone: str) -> list[ApplicationView]:
+        """The applications of the family this phone speaks for, newest first."""
+
+    def language_of(self, phone: str) -> str | None: ...
+
+    def set_language(self, phone: str, language: str) -> None: ...

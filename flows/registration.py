@@ -1,0 +1,120 @@
+"""The registration dialogue: NIK, KK, reason, Suket number (for a first card), confirmation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from flows.catalogue import Msg
+from flows.dialogue import CANCELLED, DONE, Choice, Conversation, Dialogue, Invalid, Route, Step
+from flows.keywords import clean
+from flows.ports import Services
+from sms_ktp.domain.identity import IdentityError, parse_kk, parse_nik
+from sms_ktp.masking import mask_id
+
+REASONS: tuple[str, ...] = ("baru", "hilang", "rusak", "perubahan_data")
+_REASON_WORDS = {
+    "BARU": "baru", "NEW": "baru", "SUKET": "baru",
+    "HILANG": "hilang", "LOST": "hilang",
+    "RUSAK": "rusak", "DAMAGED": "rusak", "BROKEN": "rusak",
+    "PERUBAHAN": "perubahan_data", "UBAH": "perubahan_data", "CHANGE": "perubahan_data",
+    "PERUBAHAN DATA": "perubahan_data", "UBAH DATA": "perubahan_data",
+    "DATA CHANGE": "perubahan_data", "CHANGED": "perubahan_data",
+}
+_YES = {"YA", "Y", "IYA", "YES", "OK", "OKE", "SETUJU", "BENAR", "1"}
+_NO = {"TIDAK", "TDK", "T", "NO", "N", "GAK", "ENGGAK", "NGGAK", "SALAH", "2"}
+_SUKET = re.compile(r"^[A-Z0-9][A-Z0-9/.\- ]{2,39}$")
+
+
+def _digits_count(text: str) -> int:
+    return sum(c.isdigit() for c in clean(text))
+
+
+def read_nik(text: str, services: Services, conversation: Conversation) -> str:
+    try:
+        nik = parse_nik(text, services.today())
+    except IdentityError as error:
+        raise Invalid(f"error.nik.{error.code}", got=_digits_count(text)) from None
+    problem = services.nik_problem(nik.value)
+    if problem:
+        raise Invalid(problem)
+    return nik.value
+
+
+def read_kk(text: str, services: Services, conversation: Conversation) -> str:
+    try:
+        kk = parse_kk(text)
+    except IdentityError as error:
+        raise Invalid(f"error.kk.{error.code}", got=_digits_count(text)) from None
+    problem = services.family_problem(kk.value, conversation.phone)
+    if problem:
+        raise Invalid(problem)
+    return kk.value
+
+
+def read_reason(text: str, services: Services, conversation: Conversation) -> str:
+    word = clean(text).upper().strip(" .#*")
+    if word.isdigit() and 1 <= int(word) <= len(REASONS):
+        return REASONS[int(word) - 1]
+    if word in _REASON_WORDS:
+        return _REASON_WORDS[word]
+    raise Invalid("error.reason.unknown")
+
+
+def read_suket(text: str, services: Services, conversation: Conversation) -> str:
+    value = clean(text).upper()
+    if not _SUKET.match(value) or not any(c.isdigit() for c in value):
+        raise Invalid("error.suket.invalid")
+    return value
+
+
+def read_confirmation(text: str, services: Services, conversation: Conversation) -> bool:
+    word = clean(text).upper().strip(" .!#*")
+    if word in _YES:
+        return True
+    if word in _NO:
+        return False
+    raise Invalid("error.confirm.unknown")
+
+
+def confirmation_params(answers: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "nik": mask_id(answers["nik"]),
+        "kk": mask_id(answers["kk"]),
+        "reason": Msg(f"reason.{answers['reason']}"),
+    }
+
+
+def _finish(conversation: Conversation, services: Services) -> Mapping[str, Any]:
+    answers = conversation.answers
+    reference = services.submit_registration(conversation.phone, answers, conversation.language)
+    return {"ref": reference, "bring": Msg(f"bring.{answers['reason']}")}
+
+
+REGISTRATION = Dialogue(
+    "register",
+    [
+        Step("nik", "register.ask_nik", read_nik, (Route("kk"),)),
+        Step("kk", "register.ask_kk", read_kk, (Route("reason"),)),
+        Step(
+            "reason",
+            "register.ask_reason",
+            read_reason,
+            (Route("suket", when=lambda a: a["reason"] == "baru"), Route("confirm")),
+            choices=tuple(Choice(reason, f"reason.{reason}") for reason in REASONS),
+        ),
+        Step("suket", "register.ask_suket", read_suket, (Route("confirm"),)),
+        Step(
+            "confirm",
+            "register.confirm",
+            read_confirmation,
+            describe=confirmation_params,
+            routes=(Route(DONE, when=lambda a: a["confirm"] is True), Route(CANCELLED)),
+        ),
+    ],
+    finish=_finish,
+)
+
+# Fields of the one-message form `DAFTAR NIK#KK#ALASAN#SUKET`, in order.
+ONE_MESSAGE_FIELDS: tuple[str, ...] = ("nik", "kk", "reason", "suket")

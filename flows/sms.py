@@ -1,0 +1,152 @@
+"""The SMS channel: one inbound text in, the replies out, and where the conversation stands.
+
+Order of reading: a keyword always wins (it starts over or answers on its own); otherwise the
+text answers the question the phone was asked; otherwise the resident gets the short help.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flows.catalogue import Msg, render, supported
+from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Outcome
+from flows.gsm import segments
+from flows.keywords import Command, parse_command
+from flows.ports import ApplicationView, Services
+from flows.registration import ONE_MESSAGE_FIELDS, REGISTRATION
+from sms_ktp.domain.reference import normalise_reference
+
+DIALOGUES: dict[str, Dialogue] = {REGISTRATION.name: REGISTRATION}
+MAX_PARTS = 2
+_LANGUAGE_WORDS = {
+    "ID": "id", "IND": "id", "INDONESIA": "id", "INDO": "id",
+    "EN": "en", "ENG": "en", "ENGLISH": "en", "INGGRIS": "en",
+}
+
+
+@dataclass
+class SmsTurn:
+    """The outcome of one inbound SMS. `conversation` is what to keep (None: forget it)."""
+
+    replies: list[str] = field(default_factory=list)
+    conversation: Conversation | None = None
+
+
+@dataclass
+class SmsChannel:
+    services: Services
+    ttl: timedelta
+
+    def handle(self, text: str, phone: str, conversation: Conversation | None,
+               now: datetime) -> SmsTurn:
+        command = parse_command(text)
+        language = self._language(phone, command, conversation)
+        expired = conversation is not None and conversation.expires_at <= now
+        active = None if expired else conversation
+
+        if command is None:
+            if active is not None:
+                return self._answer(active, text, language, now)
+            key = "register.expired" if expired else "help.unknown"
+            return SmsTurn([render(language, key, minutes=self._ttl_minutes)])
+
+        if command.action == "register":
+            prefill = dict(zip(ONE_MESSAGE_FIELDS, command.args, strict=False))
+            started = REGISTRATION.start(phone, language, now + self.ttl, prefill)
+            return self._reply_to(started, REGISTRATION.answer(started, None, self.services),
+                                  language)
+        if command.action == "cancel":
+            key = "register.cancelled" if active is not None else "cancel.nothing"
+            return SmsTurn([render(language, key)])
+        # Single-turn keywords leave a registration in progress where it was.
+        if command.action == "language":
+            return SmsTurn([self._set_language(phone, command)], active)
+        if command.action == "status":
+            return SmsTurn([self._status(phone, command, language)], active)
+        return SmsTurn([render(language, "help.main")], active)
+
+    @property
+    def _ttl_minutes(self) -> int:
+        return int(self.ttl.total_seconds() // 60)
+
+    def _language(self, phone: str, command: Command | None,
+                  conversation: Conversation | None) -> str:
+        chosen = self.services.language_of(phone)
+        if chosen:
+            return supported(chosen)
+        if command is not None and command.language:
+            return command.language
+        return supported(conversation.language if conversation else None)
+
+    def _answer(self, conversation: Conversation, text: str, language: str,
+                now: datetime) -> SmsTurn:
+        conversation.language = language
+        conversation.expires_at = now + self.ttl
+        dialogue = DIALOGUES[conversation.flow]
+        return self._reply_to(conversation, dialogue.answer(conversation, text, self.services),
+                              language)
+
+    def _reply_to(self, conversation: Conversation, outcome: Outcome, language: str) -> SmsTurn:
+        dialogue = DIALOGUES[conversation.flow]
+        if outcome.step == DONE:
+            return SmsTurn([render(language, f"{dialogue.name}.done", **outcome.result)])
+        if outcome.step == CANCELLED:
+            if outcome.error is not None:
+                return SmsTurn([render(language, outcome.error.key, **outcome.error.params)])
+            return SmsTurn([render(language, f"{dialogue.name}.not_sent")])
+        if outcome.error is not None:
+            reply = render(language, outcome.error.key, **outcome.error.params)
+        else:
+            step = dialogue.steps[outcome.step]
+            reply = render(language, step.prompt, **step.prompt_params(conversation.answers))
+        return SmsTurn([reply], conversation)
+
+    def _set_language(self, phone: str, command: Command) -> str:
+        wanted = _LANGUAGE_WORDS.get(command.args[0].upper()) if command.args else None
+        if wanted is None:
+            return render(self._language(phone, command, None), "lang.choose")
+        self.services.set_language(phone, wanted)
+        return render(wanted, "lang.set")
+
+    def _status(self, phone: str, command: Command, language: str) -> str:
+        applications = self.services.family_applications(phone)
+        if command.args:
+            reference = normalise_reference("".join(command.args))
+            if reference is None:
+                return render(language, "status.bad_ref")
+            wanted = [a for a in applications if a.reference == reference]
+            if not wanted:
+                return render(language, "status.not_found", ref=reference)
+            return _detail(language, wanted[0])
+        if not applications:
+            return render(language, "status.none")
+        if len(applications) == 1:
+            return _detail(language, applications[0])
+        return _listing(language, applications)
+
+
+def _detail(language: str, application: ApplicationView) -> str:
+    return render(
+        language,
+        "status.detail",
+        ref=application.reference,
+        nik=application.nik_masked,
+        explain=Msg(f"stage.{application.stage}", application.details),
+    )
+
+
+def _listing(language: str, applications: list[ApplicationView]) -> str:
+    """All of the family's applications in at most two parts; the rest counted, not listed."""
+    items = [
+        render(language, "status.item", ref=a.reference, nik=a.nik_masked,
+               stage=Msg(f"stage_short.{a.stage}"))
+        for a in applications
+    ]
+    for shown in range(len(items), 0, -1):
+        more = len(items) - shown
+        text = render(language, "status.list", count=len(items), items="; ".join(items[:shown]),
+                      more=render(language, "status.more", n=more) if more else "")
+        if segments(text) <= MAX_PARTS:
+            return text
+    return render(language, "status.none")

@@ -1,0 +1,112 @@
+"""`sms-ktp`: the command line of the service."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from sms_ktp.config import ConfigError, Settings, load_settings
+from sms_ktp.runtime import Runtime
+
+log = logging.getLogger("sms_ktp")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sms-ktp", description=__doc__)
+    parser.add_argument("--config", help="TOML configuration file (default: $SMS_KTP_CONFIG, "
+                        "else the embedded default)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("init-db", help="create or upgrade the database schema")
+    serve = commands.add_parser("serve", help="run the web app (and the embedded worker)")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    worker = commands.add_parser("worker", help="run the scheduled jobs")
+    worker.add_argument("--once", action="store_true", help="run every due job once and exit")
+    simulate = commands.add_parser("simulate", help="a terminal phone")
+    simulate.add_argument("--phone", required=True, help="the phone number to text from")
+    return parser
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.logging.level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _runtime(settings: Settings) -> Runtime:
+    runtime = Runtime.from_settings(settings)
+    runtime.db.create_schema()
+    return runtime
+
+
+def _serve(runtime: Runtime, host: str, port: int) -> None:
+    from werkzeug.serving import make_server
+
+    from sms_ktp.web import create_app
+    from sms_ktp.worker import Worker
+
+    settings = runtime.settings
+    worker = Worker(runtime) if settings.worker.embedded else None
+    app = create_app(runtime, on_reply_queued=worker.wake if worker else None)
+    server = make_server(host, port, app, threaded=True)
+    base = f"http://{host}:{server.port}/gateway/africastalking/{settings.gateway.webhook_token}"
+    print(f"sms-ktp serving on http://{host}:{server.port} ({settings.source})")
+    print(f"  database:          {runtime.db.engine.url.render_as_string(hide_password=True)}")
+    print(f"  gateway:           {settings.gateway.provider}"
+          + (f" -> {settings.gateway.console.outbox_file}"
+             if settings.gateway.provider == "console" else ""))
+    print(f"  inbound SMS:       POST {base}/sms")
+    print(f"  delivery reports:  POST {base}/delivery")
+    print(f"  worker:            {'embedded' if worker else 'separate (sms-ktp worker)'}")
+    print("  try a phone:       sms-ktp simulate --phone 081234567890", flush=True)
+    if worker:
+        worker.start_background()
+    signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if worker:
+            worker.shutdown()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as error:
+        print(f"sms-ktp: configuration: {error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings)
+    runtime = _runtime(settings)
+
+    if args.command == "init-db":
+        print(f"schema ready: {runtime.db.engine.url.render_as_string(hide_password=True)}")
+    elif args.command == "serve":
+        _serve(runtime, args.host or settings.server.host, args.port or settings.server.port)
+    elif args.command == "worker":
+        from sms_ktp.worker import Worker
+
+        worker = Worker(runtime)
+        if args.once:
+            print(worker.run_once())
+        else:
+            worker.run_forever()
+    elif args.command == "simulate":
+        from sms_ktp.simulator import Phone, run
+
+        try:
+            phone = Phone(runtime, args.phone)
+        except ValueError as error:
+            print(f"sms-ktp: {error}", file=sys.stderr)
+            return 2
+        logging.getLogger().setLevel(logging.WARNING)
+        run(phone, sys.stdin, print)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Configuration: one TOML file (every key documented in config.example.toml), secrets also from
+the environment. With no file at all, an embedded default runs in the current directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CONFIG_ENV = "SMS_KTP_CONFIG"
+# Secrets that may come from the environment instead of the file: variable -> (section, key).
+SECRET_ENV = {
+    "SMS_KTP_DATABASE_URL": ("database", "url"),
+    "SMS_KTP_WEBHOOK_TOKEN": ("gateway", "webhook_token"),
+    "SMS_KTP_AT_API_KEY": ("gateway.africastalking", "api_key"),
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass
+class DatabaseSettings:
+    url: str = "sqlite:///var/sms-ktp.db"
+
+
+@dataclass
+class ConsoleSettings:
+    outbox_file: str = "var/outbox.jsonl"
+
+
+@dataclass
+class AfricasTalkingSettings:
+    username: str = "sandbox"
+    api_key: str = ""
+    sender_id: str = ""
+    connect_timeout_seconds: float = 3.05
+    read_timeout_seconds: float = 9.05
+
+
+@dataclass
+class GatewaySettings:
+    provider: str = "console"
+    webhook_token: str = ""
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    africastalking: AfricasTalkingSettings = field(default_factory=AfricasTalkingSettings)
+
+
+@dataclass
+class WorkerSettings:
+    embedded: bool = True
+    dispatch_interval_seconds: float = 1.0
+    batch_size: int = 100
+    max_attempts: int = 8
+    backoff_base_seconds: float = 30.0
+    backoff_max_seconds: float = 3600.0
+    lease_seconds: float = 120.0
+
+
+@dataclass
+class DialogueSettings:
+    ttl_minutes: int = 30
+
+
+@dataclass
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass
+class LoggingSettings:
+    level: str = "INFO"
+
+
+@dataclass
+class Settings:
+    data_dir: str = "var"
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    gateway: GatewaySettings = field(default_factory=GatewaySettings)
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    dialogue: DialogueSettings = field(default_factory=DialogueSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    source: str = "embedded default"
+
+
+def _apply(target: Any, values: dict[str, Any], where: str) -> None:
+    known = {f.name: f for f in dataclasses.fields(target)}
+    for name, value in values.items():
+        if name not in known or name == "source":
+            raise ConfigError(f"unknown key [{where}] {name}")
+        current = getattr(target, name)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{where}] {name} must be a table")
+            _apply(current, value, f"{where}.{name}" if where else name)
+            continue
+        expected = type(current)
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise ConfigError(f"[{where or 'top'}] {name} must be {expected.__name__}")
+        setattr(target, name, value)
+
+
+def load_settings(path: str | os.PathLike[str] | None = None,
+                  environ: dict[str, str] | None = None) -> Settings:
+    environ = dict(os.environ if environ is None else environ)
+    settings = Settings()
+    path = path or environ.get(CONFIG_ENV)
+    if path:
+        try:
+            values = tomllib.loads(Path(path).read_text("utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{path}: {error}") from None
+        _apply(settings, values, "")
+        settings.source = str(path)
+    for variable, (section, key) in SECRET_ENV.items():
+        if environ.get(variable):
+            target: Any = settings
+            for part in section.split("."):
+                target = getattr(target, part)
+            setattr(target, key, environ[variable])
+    if settings.gateway.provider not in ("console", "africastalking"):
+        raise ConfigError(f"unknown [gateway] provider {settings.gateway.provider!r}")
+    return settings
+
+
+def ensure_webhook_token(settings: Settings) -> str:
+    """The configured token, or one generated once and kept under the data folder."""
+    if settings.gateway.webhook_token:
+        return settings.gateway.webhook_token
+    token_file = Path(settings.data_dir) / "webhook_token"
+    if token_file.exists():
+        token = token_file.read_text("utf-8").strip()
+    else:
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(24)
+        token_file.touch(mode=0o600)
+        token_file.write_text(token + "\n", "utf-8")
+    settings.gateway.webhook_token = token
+    return token

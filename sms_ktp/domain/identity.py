@@ -1,0 +1,138 @@
+"""NIK and Nomor KK rules.
+
+A NIK never changes when its holder moves, so any real Indonesian regency is accepted; residency
+in Kota Bogor is shown by the KK instead (see DOMAIN.md, "Identity numbers").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from sms_ktp.domain.wilayah import bogor_kecamatan, province_name, regency_name
+from sms_ktp.masking import mask_id
+
+IdentityErrorCode = Literal["length", "region", "birth_date", "serial", "not_bogor"]
+_ERROR_CODES = frozenset({"length", "region", "birth_date", "serial", "not_bogor"})
+
+_BOGOR_REGENCY = "3271"
+_FEMALE_DAY_OFFSET = 40
+_SIXTEEN_DIGITS = re.compile(r"[0-9]{16}")
+# Separators people type inside long numbers: spaces (any width), dots, dashes, slashes.
+_SEPARATORS = frozenset(".-/\u2010\u2011\u2012\u2013\u2014\u2015\u2212")
+
+
+class IdentityError(ValueError):
+    """Why an identity number was refused; `code` lets the caller pick the reply to the resident.
+
+    The message is only the code: the rejected number itself must never end up in a log.
+    """
+
+    def __init__(self, code: IdentityErrorCode) -> None:
+        if code not in _ERROR_CODES:
+            raise ValueError(f"unknown identity error code: {code!r}")
+        super().__init__(code)
+        self.code: IdentityErrorCode = code
+
+
+def digits_only(text: str) -> str:
+    """Strip what people type between digits (spaces, dots, dashes, slashes, invisible characters).
+
+    Full-width digits from phone keyboards become ASCII (NFKC). Anything else (letters...) is kept,
+    so the length check that follows fails instead of silently accepting a mangled number.
+    """
+    normalised = unicodedata.normalize("NFKC", text)
+    return "".join(
+        char
+        for char in normalised
+        if not (char.isspace() or char in _SEPARATORS or unicodedata.category(char) == "Cf")
+    )
+
+
+@dataclass(frozen=True, repr=False)
+class Nik:
+    """A checked NIK; repr/str show only the last four digits so it cannot leak into logs."""
+
+    value: str
+    regency_code: str
+    kecamatan_code: str
+    birth_date: date
+    female: bool
+    serial: str
+
+    def __repr__(self) -> str:
+        return f"Nik({mask_id(self.value)})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, repr=False)
+class KK:
+    """A Kota Bogor family card number; its kecamatan decides the resident's home office."""
+
+    value: str
+    kecamatan_code: str
+    kecamatan_name: str
+
+    def __repr__(self) -> str:
+        return f"KK({mask_id(self.value)})"
+
+    __str__ = __repr__
+
+
+def _sixteen_digits(text: str) -> str:
+    value = digits_only(text)
+    if not _SIXTEEN_DIGITS.fullmatch(value):
+        raise IdentityError("length")
+    return value
+
+
+def _birth_date(ddmmyy: str, today: date) -> tuple[date, bool]:
+    """Decode DDMMYY: women have 40 added to the day; take the latest century not in the future."""
+    day, month, year = int(ddmmyy[0:2]), int(ddmmyy[2:4]), int(ddmmyy[4:6])
+    female = day > _FEMALE_DAY_OFFSET
+    if female:
+        day -= _FEMALE_DAY_OFFSET
+    for century in (2000, 1900):
+        try:
+            born = date(century + year, month, day)
+        except ValueError:
+            continue
+        if born <= today:
+            return born, female
+    raise IdentityError("birth_date")
+
+
+def parse_nik(text: str, today: date) -> Nik:
+    """Check a NIK typed by a resident (checks in order: length, region, birth_date, serial)."""
+    if isinstance(today, datetime):
+        today = today.date()
+    value = _sixteen_digits(text)
+    regency_code = value[:4]
+    if province_name(value[:2]) is None or regency_name(regency_code) is None:
+        raise IdentityError("region")
+    born, female = _birth_date(value[6:12], today)
+    serial = value[12:]
+    if serial == "0000":
+        raise IdentityError("serial")
+    return Nik(
+        value=value,
+        regency_code=regency_code,
+        kecamatan_code=value[4:6],
+        birth_date=born,
+        female=female,
+        serial=serial,
+    )
+
+
+def parse_kk(text: str) -> KK:
+    """Check that a KK was issued in Kota Bogor; only the area is checked (no other rule known)."""
+    value = _sixteen_digits(text)
+    kecamatan_code = value[4:6]
+    kecamatan_name = bogor_kecamatan().get(kecamatan_code)
+    if value[:4] != _BOGOR_REGENCY or kecamatan_name is None:
+        raise IdentityError("not_bogor")
+    return KK(value=value, kecamatan_code=kecamatan_code, kecamatan_name=kecamatan_name)

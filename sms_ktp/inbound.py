@@ -1,0 +1,71 @@
+"""An inbound SMS, from the webhook to the replies in the outbox, in one transaction.
+
+The provider's message id is unique: a retried webhook finds its row and changes nothing. A
+crash before the commit leaves no trace, so the provider's retry is handled as new.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flows.sms import SmsChannel
+from gateway.message import InboundSms
+from sms_ktp import conversations
+from sms_ktp.clock import Clock
+from sms_ktp.db import Database, insert_ignoring_duplicate
+from sms_ktp.masking import mask_phone, redact
+from sms_ktp.models import InboundMessage
+from sms_ktp.outbox import enqueue
+from sms_ktp.phones import normalise_msisdn
+from sms_ktp.services import SqlServices
+
+log = logging.getLogger(__name__)
+MAX_TEXT = 1000
+
+
+@dataclass(frozen=True)
+class Received:
+    inbound_id: int | None
+    duplicate: bool
+    replies: int
+
+
+def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta) -> Received:
+    now = clock.now()
+    phone = normalise_msisdn(sms.sender)
+    with db.transaction() as session:
+        inbound_id = insert_ignoring_duplicate(
+            session,
+            InboundMessage,
+            {
+                "provider": sms.provider,
+                "provider_id": sms.provider_id[:100],
+                "sender": phone or sms.sender[:40],
+                "recipient": sms.recipient[:40],
+                "text": redact(sms.text[:MAX_TEXT]),
+                "link_id": sms.link_id,
+                "network_code": sms.network_code,
+                "replied": phone is not None,
+                "received_at": now,
+            },
+            unique=["provider", "provider_id"],
+        )
+        if inbound_id is None:
+            log.info("inbound %s/%s already received", sms.provider, sms.provider_id)
+            return Received(None, duplicate=True, replies=0)
+        if phone is None:
+            # Short codes and alphanumeric senders are operators' robots: answering them is
+            # how reply loops start.
+            log.info("inbound %s from non-mobile sender: no reply", inbound_id)
+            return Received(inbound_id, duplicate=False, replies=0)
+        services = SqlServices(session, clock, channel="sms")
+        channel = SmsChannel(services, ttl)
+        turn = channel.handle(sms.text[:MAX_TEXT], phone, conversations.load(session, phone), now)
+        conversations.save(session, turn.conversation, phone, now)
+        for reply in turn.replies:
+            enqueue(session, phone, reply, now, inbound_id=inbound_id)
+    log.info("inbound %s from %s: %d repl%s", inbound_id, mask_phone(phone), len(turn.replies),
+             "y" if len(turn.replies) == 1 else "ies")
+    return Received(inbound_id, duplicate=False, replies=len(turn.replies))

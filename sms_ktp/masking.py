@@ -1,0 +1,56 @@
+"""Masking of personal numbers: UU Adminduk Art. 95A forbids spreading NIK/KK, so no SMS or log
+line may carry one in full."""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+_HIDDEN = "***"
+_KEEP_PHONE_DIGITS = 3
+
+# A digit, then at least nine more, each optionally after one separator (space, dot, dash or an
+# invisible character), so "3271 0145 0190 0001" and "0812-3456-7890" are caught as one run.
+_SEPARATOR = r"[ .\-\u00a0\u2010-\u2015\u2212\u200b-\u200d\u2060\ufeff]"
+_LONG_NUMBER = re.compile(rf"\d(?:{_SEPARATOR}?\d){{9,}}")
+
+
+def mask_id(value: str) -> str:
+    """Keep only the last four characters: enough for people to tell numbers apart."""
+    if len(value) < 4:
+        return _HIDDEN
+    return _HIDDEN + value[-4:]
+
+
+def mask_phone(e164: str) -> str:
+    """Keep the country prefix and the last three digits; never raises, since it runs in logging."""
+    digits = "".join(c for c in e164 if c.isdigit())
+    prefix = ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is not None and number.country_code:
+        country = str(number.country_code)
+        if digits.startswith(country):
+            prefix = "+" + country
+            digits = digits[len(country) :]
+    if len(digits) <= _KEEP_PHONE_DIGITS:
+        return prefix + _HIDDEN
+    hidden = len(digits) - _KEEP_PHONE_DIGITS
+    return prefix + "*" * hidden + digits[-_KEEP_PHONE_DIGITS:]
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    digits = [c for c in match.group() if c.isdigit()]
+    return _HIDDEN + "".join(digits[-4:])
+
+
+def redact(text: str) -> str:
+    """Last line of defence for logs: hide every run of 10+ digits (NIK, KK, phone numbers).
+
+    Shorter numbers (9-digit references, times, counts) stay readable. Numbers written next to each
+    other with one separator count as one run, so they may be over-redacted; leaking is worse.
+    """
+    return _LONG_NUMBER.sub(_mask_match, text)

@@ -1,0 +1,147 @@
+"""Tables. Every timestamp is UTC; numbers of residents (NIK, KK) never leave these rows in full
+except through the masked views the flows receive."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, String, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC (SQLite has no time zones) and always hands back aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=Column(UtcDateTime(), nullable=nullable, index=index))
+
+
+class PhoneSetting(SQLModel, table=True):
+    """Per-phone preferences (the reply language)."""
+
+    __tablename__ = "phone_setting"
+
+    phone: str = Field(primary_key=True, max_length=20)
+    language: str | None = Field(default=None, max_length=8)
+    updated_at: datetime = utc_column()
+
+
+class Family(SQLModel, table=True):
+    """A Kartu Keluarga and the one phone number that receives every SMS for its members."""
+
+    __tablename__ = "family"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kk: str = Field(max_length=16, unique=True)
+    phone: str = Field(max_length=20, index=True)
+    kecamatan_code: str = Field(max_length=2)
+    created_at: datetime = utc_column()
+
+
+class Application(SQLModel, table=True):
+    """A request to print one resident's KTP-el."""
+
+    __tablename__ = "application"
+
+    id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=12, unique=True)
+    nik: str = Field(max_length=16, index=True)
+    # Equal to `nik` while the application is active, NULL afterwards: a unique column that
+    # enforces "one active application per NIK" on every database.
+    active_nik: str | None = Field(default=None, max_length=16, unique=True)
+    family_id: int = Field(foreign_key="family.id", index=True)
+    reason: str = Field(max_length=20)
+    suket_number: str | None = Field(default=None, max_length=40)
+    stage: str = Field(max_length=20, index=True)
+    language: str = Field(max_length=8)
+    channel: str = Field(max_length=12)
+    created_at: datetime = utc_column()
+    updated_at: datetime = utc_column()
+
+
+class ApplicationEvent(SQLModel, table=True):
+    """The timeline of an application: every change of stage, who made it, and why."""
+
+    __tablename__ = "application_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    at: datetime = utc_column()
+    stage: str = Field(max_length=20)
+    actor: str = Field(max_length=60)
+    note: str = Field(default="", max_length=500)
+
+
+class ConversationRow(SQLModel, table=True):
+    """Where a phone stands in a dialogue; mapped to and from `flows.dialogue.Conversation`."""
+
+    __tablename__ = "conversation"
+
+    phone: str = Field(primary_key=True, max_length=20)
+    flow: str = Field(max_length=30)
+    step: str = Field(max_length=30)
+    language: str = Field(max_length=8)
+    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prefill: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    expires_at: datetime = utc_column(index=True)
+    updated_at: datetime = utc_column()
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every SMS received, once: the provider's id is unique, so a retried webhook is a no-op."""
+
+    __tablename__ = "inbound_message"
+    __table_args__ = (UniqueConstraint("provider", "provider_id", name="uq_inbound_provider_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=30)
+    provider_id: str = Field(max_length=100)
+    sender: str = Field(max_length=40, index=True)  # E.164 for mobiles, else as received
+    recipient: str = Field(default="", max_length=40)
+    text: str = Field(default="", sa_column=Column(String(2000), nullable=False))  # redacted
+    link_id: str | None = Field(default=None, max_length=100)
+    network_code: str | None = Field(default=None, max_length=20)
+    replied: bool = False
+    received_at: datetime = utc_column(index=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An SMS to send. Written in the transaction that decided it; sent by the worker."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_phone_status", "phone", "status"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(max_length=32, unique=True)  # our id, given to the gateway
+    phone: str = Field(max_length=20)
+    text: str = Field(sa_column=Column(String(1000), nullable=False))
+    kind: str = Field(default="reply", max_length=20)
+    segments: int = 1
+    status: str = Field(default="queued", max_length=12)
+    attempts: int = 0
+    next_attempt_at: datetime = utc_column()
+    lease_until: datetime | None = utc_column(nullable=True)
+    provider: str | None = Field(default=None, max_length=30)
+    provider_message_id: str | None = Field(default=None, max_length=100, index=True)
+    last_error: str | None = Field(default=None, max_length=300)
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    created_at: datetime = utc_column()
+    sent_at: datetime | None = utc_column(nullable=True)
+    delivered_at: datetime | None = utc_column(nullable=True)

@@ -1,0 +1,223 @@
+"""The outbox: SMS are written here in the transaction that decided them and leave through the
+worker, at least once: a row is leased while in flight, retried with backoff and jitter, and
+parked as failed after the last attempt. Delivery reports only ever move a status forward."""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from flows.gsm import segments, to_gsm7
+from gateway.base import Gateway
+from gateway.message import (
+    DeliveryReport,
+    OutboundSms,
+    PermanentFailure,
+    SendResult,
+    TemporaryFailure,
+)
+from sms_ktp.clock import Clock
+from sms_ktp.db import Database
+from sms_ktp.masking import mask_phone, redact
+from sms_ktp.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+QUEUED, SENDING, SENT, BUFFERED = "queued", "sending", "sent", "buffered"
+DELIVERED, UNDELIVERED, FAILED = "delivered", "undelivered", "failed"
+PENDING = (QUEUED, SENDING)
+# A status moves only to a higher rank; the terminal ones share the top rank, so the first
+# terminal report wins and a late or repeated report changes nothing.
+RANK = {QUEUED: 0, SENDING: 1, SENT: 2, BUFFERED: 3, DELIVERED: 4, UNDELIVERED: 4, FAILED: 4}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_seconds: float = 30.0
+    max_seconds: float = 3600.0
+    lease_seconds: float = 120.0
+
+    def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
+        """Exponential backoff with jitter: a recovering gateway is not hit by every retry at
+        the same second."""
+        ceiling = min(self.max_seconds, self.base_seconds * 2 ** max(0, attempts - 1))
+        return timedelta(seconds=ceiling * (rng or random).uniform(0.5, 1.0))
+
+
+def enqueue(session: Session, phone: str, text: str, now: datetime, *, kind: str = "reply",
+            inbound_id: int | None = None) -> OutboxMessage:
+    text = to_gsm7(text)
+    message = OutboxMessage(
+        uid=uuid.uuid4().hex, phone=phone, text=text, kind=kind, segments=segments(text),
+        status=QUEUED, next_attempt_at=now, inbound_id=inbound_id, created_at=now,
+    )
+    session.add(message)
+    return message
+
+
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class Dispatcher:
+    """Claims due rows in one short transaction, sends them outside it, records each result in
+    its own: a crash between the two leaves a lease that expires and the row is sent again."""
+
+    def __init__(self, db: Database, gateway: Gateway, clock: Clock, policy: RetryPolicy,
+                 batch_size: int = 100) -> None:
+        self.db = db
+        self.gateway = gateway
+        self.clock = clock
+        self.policy = policy
+        self.batch_size = batch_size
+
+    def drain(self, max_rounds: int = 10_000) -> DispatchStats:
+        """Send everything due now (the rows that became due by sending earlier ones included)."""
+        total = DispatchStats()
+        for _ in range(max_rounds):
+            stats = self.dispatch_once()
+            total.claimed += stats.claimed
+            total.sent += stats.sent
+            total.retried += stats.retried
+            total.failed += stats.failed
+            total.errors += stats.errors
+            if stats.claimed == 0:
+                break
+        return total
+
+    def dispatch_once(self) -> DispatchStats:
+        stats = DispatchStats()
+        self._park_exhausted()
+        for row in self._claim():
+            stats.claimed += 1
+            sms = OutboundSms(id=row.uid, to=row.phone, text=row.text)
+            try:
+                result = self.gateway.send(sms)
+            except PermanentFailure as failure:
+                self._record_failure(row.id, row.attempts, failure.reason, permanent=True)
+                stats.failed += 1
+                stats.errors.append(failure.reason)
+            except TemporaryFailure as failure:
+                if self._record_failure(row.id, row.attempts, failure.reason, permanent=False):
+                    stats.failed += 1
+                else:
+                    stats.retried += 1
+                stats.errors.append(failure.reason)
+            else:
+                self._record_sent(row.id, result)
+                stats.sent += 1
+        return stats
+
+    def _claim(self) -> list[OutboxMessage]:
+        now = self.clock.now()
+        earlier = aliased(OutboxMessage)
+        t = OutboxMessage
+        due = (
+            select(t.id)
+            .where(
+                or_(and_(t.status == QUEUED, t.next_attempt_at <= now),
+                    and_(t.status == SENDING, t.lease_until < now)),
+                t.attempts < self.policy.max_attempts,
+                # one phone's messages leave in the order they were written
+                ~exists().where(earlier.phone == t.phone, earlier.id < t.id,
+                                earlier.status.in_(PENDING)),
+            )
+            .order_by(t.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        claim = (
+            update(t)
+            .where(t.id.in_(due.scalar_subquery()))
+            .values(status=SENDING, attempts=t.attempts + 1,
+                    lease_until=now + timedelta(seconds=self.policy.lease_seconds))
+            .returning(t.id, t.uid, t.phone, t.text, t.attempts)
+        )
+        with self.db.transaction() as session:
+            rows = session.execute(claim).all()
+        return sorted((OutboxMessage(id=r.id, uid=r.uid, phone=r.phone, text=r.text,
+                                     attempts=r.attempts) for r in rows), key=lambda m: m.id)
+
+    def _park_exhausted(self) -> None:
+        """A row whose lease expired after its last attempt will not be claimed again."""
+        now = self.clock.now()
+        t = OutboxMessage
+        with self.db.transaction() as session:
+            session.execute(
+                update(t)
+                .where(t.status == SENDING, t.lease_until < now,
+                       t.attempts >= self.policy.max_attempts)
+                .values(status=FAILED, lease_until=None,
+                        last_error="no answer from the gateway after the last attempt")
+            )
+
+    def _record_sent(self, row_id: int, result: SendResult) -> None:
+        now = self.clock.now()
+        t = OutboxMessage
+        with self.db.transaction() as session:
+            message = session.get(t, row_id, with_for_update=True)
+            message.provider = self.gateway.name
+            message.provider_message_id = result.provider_message_id
+            message.sent_at = now
+            message.lease_until = None
+            message.last_error = None
+            if RANK[message.status] < RANK[SENT]:
+                message.status = SENT
+        log.info("sms %s sent to %s via %s", message.uid, mask_phone(message.phone),
+                 self.gateway.name)
+
+    def _record_failure(self, row_id: int, attempts: int, reason: str, *, permanent: bool) -> bool:
+        """Returns True when the message is now parked as failed."""
+        now = self.clock.now()
+        final = permanent or attempts >= self.policy.max_attempts
+        with self.db.transaction() as session:
+            message = session.get(OutboxMessage, row_id, with_for_update=True)
+            message.last_error = redact(reason)[:300]
+            message.lease_until = None
+            if message.status == SENDING:
+                message.status = FAILED if final else QUEUED
+                message.next_attempt_at = now + self.policy.delay(attempts)
+        log.warning("sms %s to %s: %s (attempt %d, %s)", message.uid, mask_phone(message.phone),
+                    redact(reason), attempts, "gave up" if final else "will retry")
+        return final
+
+
+def apply_delivery_report(session: Session, report: DeliveryReport, now: datetime) -> bool:
+    """Move the message forward to the reported status; False when the id is unknown."""
+    message = session.execute(
+        select(OutboxMessage)
+        .where(OutboxMessage.provider_message_id == report.provider_message_id)
+        .with_for_update()
+    ).scalars().first()
+    if message is None:
+        return False
+    if RANK[report.status] > RANK[message.status]:
+        message.status = report.status
+        if report.status in (DELIVERED, UNDELIVERED):
+            message.delivered_at = now
+        if report.failure_reason:
+            message.last_error = redact(report.failure_reason)[:300]
+    return True
+
+
+def requeue_failed(session: Session, now: datetime, phone: str | None = None) -> int:
+    """Give parked messages a fresh set of attempts (after an outage has been fixed)."""
+    t = OutboxMessage
+    statement = update(t).where(t.status == FAILED).values(
+        status=QUEUED, attempts=0, next_attempt_at=now, last_error=None)
+    if phone is not None:
+        statement = statement.where(t.phone == phone)
+    return session.execute(statement).rowcount

@@ -1,0 +1,116 @@
+"""The use cases the dialogues call (`flows.ports.Services`), on one database session: they run
+inside the transaction of the message that caused them, so a reply and the change it reports
+commit together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Session, select
+
+from flows.dialogue import Invalid
+from flows.ports import ApplicationView
+from sms_ktp.clock import Clock, jakarta_date
+from sms_ktp.domain.identity import parse_kk
+from sms_ktp.domain.reference import new_reference
+from sms_ktp.domain.stages import CLOSED_STAGES, Stage
+from sms_ktp.masking import mask_id
+from sms_ktp.models import Application, ApplicationEvent, Family, PhoneSetting
+
+
+class SqlServices:
+    def __init__(self, session: Session, clock: Clock, channel: str = "sms") -> None:
+        self.session = session
+        self.clock = clock
+        self.channel = channel
+        self._now: datetime | None = None
+
+    @property
+    def now(self) -> datetime:
+        if self._now is None:  # one instant for the whole message
+            self._now = self.clock.now()
+        return self._now
+
+    def today(self) -> date:
+        return jakarta_date(self.now)
+
+    # --- registration -------------------------------------------------------------------------
+    def nik_problem(self, nik: str) -> str | None:
+        active = self.session.exec(select(Application.id).where(Application.active_nik == nik))
+        return "error.nik.active" if active.first() is not None else None
+
+    def family_problem(self, kk: str, phone: str) -> str | None:
+        family = self._family(kk)
+        if family is not None and family.phone != phone:
+            return "error.kk.other_phone"
+        return None
+
+    def submit_registration(self, phone: str, answers: Mapping[str, Any], language: str) -> str:
+        # Checked again here: the state may have changed since the question was answered.
+        problem = self.nik_problem(answers["nik"]) or self.family_problem(answers["kk"], phone)
+        if problem:
+            raise Invalid(problem)
+        family = self._family(answers["kk"])
+        if family is None:
+            family = Family(kk=answers["kk"], phone=phone,
+                            kecamatan_code=parse_kk(answers["kk"]).kecamatan_code,
+                            created_at=self.now)
+            self.session.add(family)
+            self.session.flush()
+        application = Application(
+            reference=self._unused_reference(),
+            nik=answers["nik"],
+            active_nik=answers["nik"],
+            family_id=family.id,
+            reason=answers["reason"],
+            suket_number=answers.get("suket") if answers["reason"] == "baru" else None,
+            stage=Stage.SUBMITTED,
+            language=language,
+            channel=self.channel,
+            created_at=self.now,
+            updated_at=self.now,
+        )
+        self.session.add(application)
+        self.session.flush()
+        self.session.add(ApplicationEvent(application_id=application.id, at=self.now,
+                                          stage=Stage.SUBMITTED, actor=f"resident:{self.channel}",
+                                          note="registered by the family phone"))
+        return application.reference
+
+    def _family(self, kk: str) -> Family | None:
+        return self.session.exec(select(Family).where(Family.kk == kk)).first()
+
+    def _unused_reference(self) -> str:
+        while True:
+            reference = new_reference()
+            taken = self.session.exec(
+                select(Application.id).where(Application.reference == reference)
+            ).first()
+            if taken is None:
+                return reference
+
+    # --- status -------------------------------------------------------------------------------
+    def family_applications(self, phone: str) -> list[ApplicationView]:
+        rows = self.session.exec(
+            select(Application)
+            .join(Family, Family.id == Application.family_id)
+            .where(Family.phone == phone)
+            .order_by(Application.created_at.desc(), Application.id.desc())
+        ).all()
+        open_first = sorted(rows, key=lambda a: Stage(a.stage) in CLOSED_STAGES)
+        return [ApplicationView(a.reference, mask_id(a.nik), a.stage) for a in open_first]
+
+    # --- language -----------------------------------------------------------------------------
+    def language_of(self, phone: str) -> str | None:
+        setting = self.session.get(PhoneSetting, phone)
+        return setting.language if setting else None
+
+    def set_language(self, phone: str, language: str) -> None:
+        setting = self.session.get(PhoneSetting, phone)
+        if setting is None:
+            setting = PhoneSetting(phone=phone, updated_at=self.now)
+            self.session.add(setting)
+        setting.language = language
+        setting.updated_at = self.now

@@ -1,0 +1,30 @@
+"""The Flask application: webhooks now, staff pages later."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from flask import Flask
+
+from sms_ktp.runtime import Runtime
+from sms_ktp.web.webhooks import webhooks
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(runtime: Runtime, on_reply_queued: Callable[[], None] | None = None) -> Flask:
+    """`on_reply_queued` lets an embedded worker send at once instead of at its next tick."""
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions["sms_ktp"] = runtime
+    app.extensions["sms_ktp.on_reply_queued"] = on_reply_queued or (lambda: None)
+    app.register_blueprint(webhooks)
+
+    @app.get("/")
+    def index() -> tuple[str, int, dict[str, str]]:
+        return "sms-ktp: KTP-el registration by SMS, Kota Bogor\n", 200, {
+            "Content-Type": "text/plain; charset=utf-8"}
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    return app

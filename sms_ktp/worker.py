@@ -1,0 +1,76 @@
+"""The worker: APScheduler runs the periodic jobs, each an idempotent sweep over database rows
+(claimed in a transaction), so a job that runs twice or late does no harm."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from sms_ktp import conversations
+from sms_ktp.runtime import Runtime
+
+log = logging.getLogger(__name__)
+# Dialogues are kept a day past their expiry so that a late answer still gets "timed out".
+CONVERSATION_GRACE = timedelta(days=1)
+DISPATCH_JOB = "dispatch_outbox"
+
+
+class Worker:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.dispatcher = runtime.dispatcher()
+        self._dispatch_lock = threading.Lock()
+        self._scheduler: BaseScheduler | None = None
+
+    # --- the jobs -----------------------------------------------------------------------------
+    def dispatch_outbox(self) -> int:
+        with self._dispatch_lock:
+            stats = self.dispatcher.drain()
+        if stats.claimed:
+            log.info("outbox: %d sent, %d to retry, %d failed", stats.sent, stats.retried,
+                     stats.failed)
+        return stats.sent
+
+    def purge_conversations(self) -> int:
+        with self.runtime.db.transaction() as session:
+            return conversations.purge_expired(session,
+                                               self.runtime.clock.now() - CONVERSATION_GRACE)
+
+    def run_once(self) -> dict[str, int]:
+        """Every job once, the outbox drained of what is due now."""
+        return {"sent": self.dispatch_outbox(), "purged": self.purge_conversations()}
+
+    # --- scheduling ---------------------------------------------------------------------------
+    def _add_jobs(self, scheduler: BaseScheduler) -> None:
+        interval = self.runtime.settings.worker.dispatch_interval_seconds
+        scheduler.add_job(self.dispatch_outbox, "interval", seconds=interval, id=DISPATCH_JOB,
+                          max_instances=1, coalesce=True, next_run_time=datetime.now())
+        scheduler.add_job(self.purge_conversations, "interval", minutes=10,
+                          id="purge_conversations", max_instances=1, coalesce=True)
+
+    def start_background(self) -> BackgroundScheduler:
+        scheduler = BackgroundScheduler(daemon=True)
+        self._add_jobs(scheduler)
+        scheduler.start()
+        self._scheduler = scheduler
+        return scheduler
+
+    def run_forever(self) -> None:
+        scheduler = BlockingScheduler()
+        self._add_jobs(scheduler)
+        self._scheduler = scheduler
+        scheduler.start()
+
+    def wake(self) -> None:
+        """Dispatch now instead of at the next tick (a reply was just queued)."""
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.modify_job(DISPATCH_JOB, next_run_time=datetime.now())
+
+    def shutdown(self) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
