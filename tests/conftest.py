@@ -1,0 +1,74 @@
+"""Shared fixtures: a real database (SQLite file, and PostgreSQL when configured) and a clock
+that moves only when a test moves it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlmodel import SQLModel
+
+from sms_ktp.clock import FixedClock
+from sms_ktp.db import Database
+
+POSTGRES_ENV = "SMS_KTP_TEST_DATABASE_URL"
+# Monday 30 November 2026, 09:00 in Bogor.
+START = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A private schema on the configured PostgreSQL server, dropped after the run."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} "
+                    "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+    schema = f"sms_ktp_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(url)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except OperationalError as error:
+        message = f"PostgreSQL at {make_url(url).render_as_string()} unreachable: {error}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield make_url(url).update_query_dict(
+            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def _empty_postgres(url: str) -> Database:
+    database = Database(url)
+    database.create_schema()
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with database.engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    return database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
+    """An empty database with the schema, on each engine the service supports."""
+    if request.param == "sqlite":
+        database = Database(f"sqlite:///{tmp_path / 'sms-ktp.db'}")
+        database.create_schema()
+    else:
+        database = _empty_postgres(request.getfixturevalue("postgres_url"))
+    yield database
+    database.dispose()

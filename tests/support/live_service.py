@@ -1,0 +1,93 @@
+"""The service as residents reach it: a real Flask server over HTTP, Africa's-Talking-shaped
+webhooks in, the worker sending through a gateway, the SMS read where they leave."""
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+from werkzeug.serving import make_server
+
+from gateway.base import Gateway
+from gateway.console import ConsoleGateway
+from sms_ktp.clock import FixedClock
+from sms_ktp.config import Settings
+from sms_ktp.db import Database
+from sms_ktp.runtime import Runtime
+from sms_ktp.web import create_app
+from sms_ktp.worker import Worker
+
+TOKEN = "t0ken-for-tests-0123456789abcdef"
+NIK = "3271014501900001"        # a woman born 5 January 1990, first issued in Bogor Selatan
+NIK_2 = "3173021208850002"      # a man born 12 August 1985, NIK from Jakarta, moved to Bogor
+KK = "3271010101200003"         # a Kota Bogor family card, kecamatan 01
+KK_2 = "3271060202190004"       # another family, kecamatan 06 Tanah Sareal
+PHONE = "+6281234567890"
+PHONE_2 = "+6285711112222"
+
+
+class LiveService:
+    def __init__(self, runtime: Runtime, base_url: str, outbox_file: Path) -> None:
+        self.runtime = runtime
+        self.base_url = base_url
+        self.outbox_file = outbox_file
+        self.http = requests.Session()
+        self.worker = Worker(runtime)
+        self._ids = itertools.count(1)
+        self._read = 0
+
+    def url(self, path: str, token: str = TOKEN) -> str:
+        return f"{self.base_url}/gateway/africastalking/{token}{path}"
+
+    def post_sms(self, sender: str, text: str, message_id: str | None = None,
+                 **extra: str) -> requests.Response:
+        form = {"id": message_id or f"ATXid_{next(self._ids)}", "from": sender,
+                "to": "98765", "text": text, "date": "2026-11-30 09:00:00",
+                "linkId": "", "networkCode": "51010", **extra}
+        return self.http.post(self.url("/sms"), data=form, timeout=10)
+
+    def sms(self, sender: str, text: str) -> list[str]:
+        """Send one SMS, let the worker run, and return what reached the sender's phone."""
+        response = self.post_sms(sender, text)
+        assert response.status_code == 200, response.text
+        self.worker.run_once()
+        return self.received(sender)
+
+    def sent(self) -> list[dict[str, str]]:
+        if not self.outbox_file.exists():
+            return []
+        lines = self.outbox_file.read_text("utf-8").splitlines()
+        return [json.loads(line) for line in lines]
+
+    def received(self, phone: str) -> list[str]:
+        """SMS sent to `phone` since the last call."""
+        sent = self.sent()
+        new, self._read = sent[self._read:], len(sent)
+        return [sms["text"] for sms in new if sms["to"] == phone]
+
+
+def start_service(database: Database, clock: FixedClock, tmp_path: Path,
+                  gateway: Gateway | None = None) -> Iterator[LiveService]:
+    settings = Settings()
+    settings.data_dir = str(tmp_path)
+    settings.database.url = database.url
+    settings.gateway.webhook_token = TOKEN
+    settings.gateway.console.outbox_file = str(tmp_path / "outbox.jsonl")
+    settings.worker.embedded = False
+    runtime = Runtime(settings, database, clock,
+                      gateway or ConsoleGateway(settings.gateway.console.outbox_file))
+    server = make_server("127.0.0.1", 0, create_app(runtime), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        yield LiveService(runtime, f"http://127.0.0.1:{server.port}",
+                          Path(settings.gateway.console.outbox_file))
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
