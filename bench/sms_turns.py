@@ -64,6 +64,7 @@ from sms_ktp.web import create_app
 TARGET_RATIO = 0.5
 DIALOGUE = ("DAFTAR", "{nik}", "{kk}", "2", "YA", "STATUS")
 TURNS_PER_PHONE = len(DIALOGUE)
+DIALOGUE_SHOWN = " / ".join(DIALOGUE).replace("{nik}", "NIK").replace("{kk}", "KK")
 SHORT_CODE = "98765"
 NETWORK_CODE = "51010"  # Telkomsel
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -263,10 +264,10 @@ def verify(runtime: Runtime, run: str, turns: int, phones: Sequence[str]) -> lis
             select(func.count()).select_from(OutboxMessage)
             .join(InboundMessage, OutboxMessage.inbound_id == InboundMessage.id)
             .where(measured))
-        per_phone = dict(session.execute(
+        per_phone: dict[str, int] = {phone: count for phone, count in session.execute(
             select(Family.phone, func.count(Application.id))
             .join(Application, Application.family_id == Family.id)
-            .group_by(Family.phone)).tuples().all())
+            .group_by(Family.phone))}
         applications = session.scalar(select(func.count()).select_from(Application))
     if inbound != turns:
         problems.append(f"{inbound} inbound rows for {turns} measured turns")
@@ -374,7 +375,7 @@ def _measure(args: argparse.Namespace, runtime: Runtime, server: BaseWSGIServer,
     print(f"  server:  werkzeug threaded on {base}, worker not running")
     print(f"  clients: {args.clients} threads, keep-alive; {args.rounds} interleaved rounds of "
           f"{turns // args.rounds} floor POSTs then {turns // args.rounds} turns "
-          f"({phones_per_round} dialogues of {TURNS_PER_PHONE}: {' / '.join(DIALOGUE)})")
+          f"({phones_per_round} dialogues of {TURNS_PER_PHONE}: {DIALOGUE_SHOWN})")
     print(f"  warm-up: {warm_phones * TURNS_PER_PHONE} requests to each endpoint", flush=True)
 
     problems: list[str] = []
@@ -404,9 +405,10 @@ def _measure(args: argparse.Namespace, runtime: Runtime, server: BaseWSGIServer,
     floor_per_s = max((r.per_s for r in floors), default=0.0)
     turns_per_s = max((r.per_s for r in dialogues), default=0.0)
     ratio = turns_per_s / floor_per_s if floor_per_s else 0.0
+    verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
     print(f"floor (best of {len(floors)}): {floor_per_s:.1f} POST/s; "
           f"turns (best of {len(dialogues)}): {turns_per_s:.1f} turns/s; "
-          f"ratio {ratio:.3f} (target >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'NOT met'})")
+          f"ratio {ratio:.3f} (target >= {TARGET_RATIO}: {verdict})")
     print(f"  one turn ~{1000 * args.clients / turns_per_s if turns_per_s else 0:.2f} ms, "
           f"one floor POST ~{1000 * args.clients / floor_per_s if floor_per_s else 0:.2f} ms "
           f"at {args.clients} clients; run took {time.monotonic() - began:.1f} s")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import threading
 import sys
 from collections.abc import Sequence
 
@@ -33,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
 def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.logging.level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The scheduler narrates every run of every job; only its problems are worth reading.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _runtime(settings: Settings) -> Runtime:
@@ -63,7 +66,9 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     print("  try a phone:       sms-ktp simulate --phone 081234567890", flush=True)
     if worker:
         worker.start_background()
-    signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+    # shutdown() waits for serve_forever() to return, so it must not run on the serving thread.
+    signal.signal(signal.SIGTERM,
+                  lambda *_: threading.Thread(target=server.shutdown, daemon=True).start())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
