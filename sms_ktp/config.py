@@ -98,7 +98,7 @@ def _apply(target: Any, values: dict[str, Any], where: str) -> None:
         current = getattr(target, name)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
-                raise ConfigError(f"[{where}] {name} must be a table")
+                raise ConfigError(f"[{where or 'top'}] {name} must be a table")
             _apply(current, value, f"{where}.{name}" if where else name)
             continue
         expected = type(current)

@@ -1,0 +1,84 @@
+"""Configuration: the example file, secrets from the environment, refusals that say why."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from sms_ktp.config import ConfigError, Settings, ensure_webhook_token, load_settings
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+
+
+def leaves(value, prefix=""):
+    for f in dataclasses.fields(value):
+        if f.name == "source":
+            continue
+        inner = getattr(value, f.name)
+        if dataclasses.is_dataclass(inner):
+            yield from leaves(inner, f"{prefix}{f.name}.")
+        else:
+            yield f"{prefix}{f.name}"
+
+
+def flatten(table, prefix=""):
+    for key, value in table.items():
+        if isinstance(value, dict):
+            yield from flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+def test_the_example_documents_every_key_and_loads(tmp_path):
+    documented = set(flatten(tomllib.loads(EXAMPLE.read_text("utf-8"))))
+    assert documented == set(leaves(Settings()))
+    settings = load_settings(EXAMPLE, environ={})
+    assert settings.database.url == Settings().database.url
+    text = EXAMPLE.read_text("utf-8")
+    for key in documented:  # each key has a comment line right above it
+        name = key.rsplit(".", 1)[-1]
+        lines = text.splitlines()
+        index = next(i for i, line in enumerate(lines) if line.startswith(f"{name} ="))
+        assert lines[index - 1].startswith("#"), key
+
+
+def test_no_file_gives_the_embedded_default():
+    settings = load_settings(None, environ={})
+    assert (settings.database.url, settings.gateway.provider, settings.worker.embedded) == (
+        "sqlite:///var/sms-ktp.db", "console", True)
+
+
+def test_secrets_come_from_the_environment(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[gateway]\nprovider = "africastalking"\n')
+    settings = load_settings(config, environ={"SMS_KTP_AT_API_KEY": "k3y",
+                                              "SMS_KTP_WEBHOOK_TOKEN": "tok"})
+    assert settings.gateway.africastalking.api_key == "k3y"
+    assert settings.gateway.webhook_token == "tok"
+    assert load_settings(None, environ={"SMS_KTP_CONFIG": str(config)}).source == str(config)
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("[gateway]\nprovder = 'console'\n", "unknown key [gateway] provder"),
+    ("[worker]\nbatch_size = 'many'\n", "[worker] batch_size must be int"),
+    ("[worker]\nembedded = 1\n", "[worker] embedded must be bool"),
+    ("[gateway]\nprovider = 'pigeon'\n", "unknown [gateway] provider"),
+    ("database = 'x'\n", "[top] database must be a table"),
+    ("[database\n", "c.toml"),
+])
+def test_a_wrong_file_is_refused_with_the_reason(tmp_path, content, message):
+    config = tmp_path / "c.toml"
+    config.write_text(content)
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_settings(config, environ={})
+
+
+def test_the_webhook_token_is_generated_once(tmp_path):
+    settings = Settings(data_dir=str(tmp_path))
+    token = ensure_webhook_token(settings)
+    assert len(token) >= 30
+    again = Settings(data_dir=str(tmp_path))
+    assert ensure_webhook_token(again) == token
