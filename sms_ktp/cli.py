@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import threading
 import sys
+import threading
 from collections.abc import Sequence
 
 from sms_ktp.config import ConfigError, Settings, load_settings

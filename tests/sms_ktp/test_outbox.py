@@ -9,8 +9,8 @@ from datetime import timedelta
 from sqlmodel import select
 
 from gateway.message import OutboundSms, SendResult, TemporaryFailure
-from sms_ktp.outbox import Dispatcher, RetryPolicy, enqueue, requeue_failed
 from sms_ktp.models import OutboxMessage
+from sms_ktp.outbox import Dispatcher, RetryPolicy, enqueue, requeue_failed
 
 
 class CountingGateway:
