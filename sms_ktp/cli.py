@@ -63,7 +63,10 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     print(f"  inbound SMS:       POST {base}/sms")
     print(f"  delivery reports:  POST {base}/delivery")
     print(f"  worker:            {'embedded' if worker else 'separate (sms-ktp worker)'}")
-    print("  try a phone:       sms-ktp simulate --phone 081234567890", flush=True)
+    if settings.gateway.provider == "console":
+        print(f"  phone simulator:   http://{host}:{server.port}/simulator"
+              "  (or: sms-ktp simulate --phone 081234567890)")
+    sys.stdout.flush()
     if worker:
         worker.start_background()
     # shutdown() waits for serve_forever() to return, so it must not run on the serving thread.

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from flask import Flask
 
 from sms_ktp.runtime import Runtime
+from sms_ktp.web.simulator import simulator
 from sms_ktp.web.webhooks import webhooks
 
 MAX_BODY_BYTES = 64 * 1024
@@ -20,6 +21,7 @@ def create_app(runtime: Runtime, on_reply_queued: Callable[[], None] | None = No
     app.extensions["sms_ktp"] = runtime
     app.extensions["sms_ktp.on_reply_queued"] = on_reply_queued or (lambda: None)
     app.register_blueprint(webhooks)
+    app.register_blueprint(simulator)
 
     @app.get("/")
     def index() -> tuple[str, int, dict[str, str]]:

@@ -129,3 +129,11 @@ def test_one_phones_replies_leave_in_order_after_an_outage(at_service, clock):
     service.worker.run_once()
     texts = [call["message"][0] for call in posted(mock)]
     assert texts[1].startswith("Daftar cetak") and texts[2].startswith("Kirim nomor KK")
+
+
+def test_the_phone_simulator_does_not_exist_with_a_real_gateway(at_service):
+    service, mock = at_service
+    assert service.http.get(f"{service.base_url}/simulator/").status_code == 404
+    response = service.http.post(f"{service.base_url}/simulator/",
+                                 data={"phone": PHONE, "text": "DAFTAR"})
+    assert response.status_code == 404 and posted(mock) == []

@@ -97,3 +97,14 @@ def test_a_report_for_an_unknown_message_is_acknowledged_and_ignored(service):
                                  data={"id": "ATXid_nobody", "status": "Success"})
     assert response.status_code == 200
     assert outbox(service) == []
+
+
+def test_the_browser_phone_simulator_talks_to_the_same_dialogues(service):
+    page = service.http.post(f"{service.base_url}/simulator/",
+                             data={"phone": "0812-3456-7890", "text": "DAFTAR"})
+    assert page.status_code == 200
+    assert "Kirim NIK Anda (16 angka" in page.text
+    page = service.http.post(f"{service.base_url}/simulator/",
+                             data={"phone": "0812-3456-7890", "text": "3271014501900001"})
+    assert "***0001" in page.text and "3271014501900001" not in page.text
+    assert "Kirim nomor KK" in page.text

@@ -144,24 +144,25 @@ def test_yes_submits(services, yes: str) -> None:
 
 # --- refusals keep the step -----------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("text", "key", "params"),
+    ("text", "key", "got"),
     [
-        ("327101450190000", "error.nik.length", {"got": 15}),  # 15 digits
-        ("32710145019000011", "error.nik.length", {"got": 17}),
-        ("3271O14501900001", "error.nik.length", {"got": 15}),  # letter O for zero
-        ("nik saya", "error.nik.length", {"got": 0}),
-        ("9999014501900001", "error.nik.region", {}),  # no such regency
-        ("3271013201900001", "error.nik.birth_date", {}),  # day 32
-        ("3271013102900001", "error.nik.birth_date", {}),  # 31 February
-        ("3271014513900001", "error.nik.birth_date", {}),  # month 13
-        ("3271014501900000", "error.nik.serial", {}),
+        ("327101450190000", "error.nik.length", 15),  # 15 digits
+        ("32710145019000011", "error.nik.length", 17),
+        ("3271O14501900001", "error.nik.length", 15),  # letter O for zero
+        ("nik saya", "error.nik.length", 0),
+        ("9999014501900001", "error.nik.region", None),  # no such regency
+        ("3271013201900001", "error.nik.birth_date", None),  # day 32
+        ("3271013102900001", "error.nik.birth_date", None),  # 31 February
+        ("3271014513900001", "error.nik.birth_date", None),  # month 13
+        ("3271014501900000", "error.nik.serial", None),
     ],
 )
-def test_nik_refusals(services, text: str, key: str, params: dict) -> None:
+def test_nik_refusals(services, text: str, key: str, got: int | None) -> None:
     conversation = start()
     error = refused(conversation, services, text)
     assert error.key == key
-    assert error.params == params
+    if got is not None:
+        assert error.params == {"got": got}  # "we read {got} digits"
     # ... and the resident can still answer correctly.
     answer_all(conversation, services, NIK)
     assert conversation.step == "kk"
@@ -181,20 +182,22 @@ def test_nik_whose_last_application_is_closed_may_apply_again(services) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "key", "params"),
+    ("text", "key", "got"),
     [
-        ("327101010120000", "error.kk.length", {"got": 15}),
-        ("32710101012000031", "error.kk.length", {"got": 17}),
-        ("3201010101200003", "error.kk.not_bogor", {}),  # Kabupaten Bogor
-        ("3173010101200003", "error.kk.not_bogor", {}),  # Jakarta
-        ("3271070101200003", "error.kk.not_bogor", {}),  # Kota Bogor has kecamatan 01-06 only
+        ("327101010120000", "error.kk.length", 15),
+        ("32710101012000031", "error.kk.length", 17),
+        ("3201010101200003", "error.kk.not_bogor", None),  # Kabupaten Bogor
+        ("3173010101200003", "error.kk.not_bogor", None),  # Jakarta
+        ("3271070101200003", "error.kk.not_bogor", None),  # Kota Bogor: kecamatan 01-06 only
     ],
 )
-def test_kk_refusals(services, text: str, key: str, params: dict) -> None:
+def test_kk_refusals(services, text: str, key: str, got: int | None) -> None:
     conversation = start()
     answer_all(conversation, services, NIK)
     error = refused(conversation, services, text)
-    assert (error.key, error.params) == (key, params)
+    assert error.key == key
+    if got is not None:
+        assert error.params == {"got": got}
     assert conversation.answers == {"nik": NIK}
 
 

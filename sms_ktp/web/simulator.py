@@ -1,0 +1,59 @@
+"""A phone in the browser for trying the service: it exists only with the console gateway, where
+no real SMS can leave, and goes through the same inbound path as a real SMS."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from sqlmodel import select
+from werkzeug.wrappers import Response
+
+from gateway.message import InboundSms
+from sms_ktp.inbound import receive_sms
+from sms_ktp.models import InboundMessage, OutboxMessage
+from sms_ktp.phones import normalise_msisdn
+from sms_ktp.runtime import Runtime
+
+simulator = Blueprint("simulator", __name__, url_prefix="/simulator")
+DEFAULT_PHONE = "081234567890"
+HISTORY = 30
+
+
+def _runtime() -> Runtime:
+    runtime: Runtime = current_app.extensions["sms_ktp"]
+    if runtime.settings.gateway.provider != "console":
+        abort(404)
+    return runtime
+
+
+@simulator.get("/")
+def phone() -> str:
+    runtime = _runtime()
+    number = request.args.get("phone", DEFAULT_PHONE)
+    e164 = normalise_msisdn(number)
+    messages: list[tuple[object, str, str]] = []
+    if e164:
+        with runtime.db.transaction() as session:
+            inbound = session.exec(select(InboundMessage).where(InboundMessage.sender == e164)
+                                   .order_by(InboundMessage.id.desc()).limit(HISTORY)).all()
+            outbound = session.exec(select(OutboxMessage).where(OutboxMessage.phone == e164)
+                                    .order_by(OutboxMessage.id.desc()).limit(HISTORY)).all()
+        messages = sorted([(m.received_at, "in", m.text) for m in inbound]
+                          + [(m.created_at, "out", m.text) for m in outbound],
+                          key=lambda item: (item[0], item[1] == "out"))[-HISTORY:]
+    return render_template("simulator.html", number=number, valid=e164 is not None,
+                           messages=messages)
+
+
+@simulator.post("/")
+def send() -> Response:
+    runtime = _runtime()
+    number = request.form.get("phone", "")
+    text = request.form.get("text", "")
+    if normalise_msisdn(number) and text.strip():
+        sms = InboundSms("simulator", uuid.uuid4().hex, number, "simulator", text, None, None,
+                         None)
+        receive_sms(runtime.db, runtime.clock, sms, runtime.dialogue_ttl)
+        current_app.extensions["sms_ktp.on_reply_queued"]()
+    return redirect(url_for("simulator.phone", phone=number), code=303)
