@@ -22,7 +22,7 @@ HISTORY = 30
 
 def _runtime() -> Runtime:
     runtime: Runtime = current_app.extensions["sms_ktp"]
-    if runtime.settings.gateway.provider != "console":
+    if runtime.gateway is None or runtime.gateway.name != "console":
         abort(404)
     return runtime
 
