@@ -197,3 +197,19 @@ def test_every_sms_is_one_gsm7_segment_and_never_shows_a_full_number(service):
     for text in texts:
         assert len(text) <= 160 and text.encode("gsm03.38")
         assert NIK not in text and KK not in text
+
+
+def test_no_log_line_at_any_level_holds_a_full_nik_kk_or_phone(service, caplog):
+    caplog.set_level("DEBUG")
+    service.sms(PHONE, "DAFTAR")
+    service.sms(PHONE, "3271 0145 0190 0001")
+    service.sms(PHONE, "3201010101200003")
+    service.sms(PHONE, KK)
+    service.sms(PHONE, "1")
+    service.sms(PHONE, "470/1/X")
+    service.sms(PHONE, "YA")
+    service.sms(PHONE, f"REG {NIK_2}#{KK}#")
+    assert len(caplog.records) > 10
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    for secret in (NIK, NIK_2, KK, "3201010101200003", PHONE, PHONE[1:], "3271 0145 0190 0001"):
+        assert secret not in logged

@@ -1,0 +1,61 @@
+"""The worker: its scheduled jobs run on their own, `wake` sends at once, old dialogues go."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from sqlmodel import select
+
+from flows.dialogue import Conversation
+from gateway.console import ConsoleGateway
+from sms_ktp import conversations
+from sms_ktp.config import Settings
+from sms_ktp.models import ConversationRow, OutboxMessage
+from sms_ktp.outbox import enqueue
+from sms_ktp.runtime import Runtime
+from sms_ktp.worker import Worker
+
+
+def make_worker(database, clock, tmp_path, interval: float = 3600.0) -> Worker:
+    settings = Settings(data_dir=str(tmp_path))
+    settings.worker.dispatch_interval_seconds = interval
+    gateway = ConsoleGateway(tmp_path / "outbox.jsonl")
+    return Worker(Runtime(settings, database, clock, gateway))
+
+
+def status_of_all(database) -> list[str]:
+    with database.transaction() as session:
+        return [m.status for m in session.exec(select(OutboxMessage)).all()]
+
+
+def test_the_background_scheduler_sends_when_woken(database, clock, tmp_path):
+    worker = make_worker(database, clock, tmp_path)
+    worker.start_background()
+    try:
+        deadline = time.monotonic() + 10
+        while worker._scheduler.get_job("dispatch_outbox").next_run_time is None:
+            time.sleep(0.01)
+        time.sleep(0.2)  # the first, immediate run has found nothing
+        with database.transaction() as session:
+            enqueue(session, "+6281200000001", "halo", clock.now())
+        worker.wake()
+        while status_of_all(database) != ["sent"] and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        worker.shutdown()
+    assert status_of_all(database) == ["sent"]
+    assert (tmp_path / "outbox.jsonl").read_text().count("halo") == 1
+
+
+def test_purge_forgets_dialogues_a_day_past_their_expiry(database, clock, tmp_path):
+    with database.transaction() as session:
+        for phone, minutes in (("+6281200000001", -60 * 25), ("+6281200000002", -10)):
+            conversation = Conversation(phone, "register", "kk", "id",
+                                        clock.now() + timedelta(minutes=minutes),
+                                        answers={"nik": "3271014501900001"})
+            conversations.save(session, conversation, phone, clock.now())
+    assert make_worker(database, clock, tmp_path).run_once() == {"sent": 0, "purged": 1}
+    with database.transaction() as session:
+        assert [r.phone for r in session.exec(select(ConversationRow)).all()] == [
+            "+6281200000002"]
