@@ -26,6 +26,8 @@ class Invalid(Exception):
         super().__init__(key)
         self.key = key
         self.params = params
+        # For a refusal by the finisher: the step to ask again (None ends the dialogue).
+        self.step: str | None = None
 
 
 class Reader(Protocol):
@@ -138,14 +140,29 @@ class Dialogue:
                                       context)
         finally:
             self._machine.remove_model(conversation)
+            _unbind(conversation)
         result: Mapping[str, Any] = {}
         if error is None and conversation.step == DONE:
             try:
                 result = self._finish(conversation, context)
             except Invalid as refused:
-                conversation.step = CANCELLED
                 error = refused
+                if refused.step in self.steps:
+                    self._rewind(conversation, refused.step)
+                else:
+                    conversation.step = CANCELLED
         return Outcome(conversation.step, error, result)
+
+    def _rewind(self, conversation: Conversation, step: str) -> None:
+        """Ask `step` again; the answers after it are kept as prefilled answers (checked again
+        when their step comes), except the last step's (the confirmation), which is asked."""
+        names = list(self.steps)
+        conversation.step = step
+        conversation.answers.pop(step, None)
+        for later in names[names.index(step) + 1:]:
+            value = conversation.answers.pop(later, None)
+            if value is not None and later != names[-1]:
+                conversation.prefill[later] = str(value)
 
     def _trigger(self, conversation: Any, text: str, context: Any) -> Invalid | None:
         conversation.answer(text=text, context=context)
@@ -181,6 +198,16 @@ class Dialogue:
         model = event.model
         model.answers[event.transition.source] = model._pending.value
         model._pending = None
+
+
+_FIELDS = frozenset(Conversation.__dataclass_fields__)
+
+
+def _unbind(conversation: Conversation) -> None:
+    """Drop what the machine bound to the object (triggers, `is_step_*`), so the same object can
+    be attached again cleanly."""
+    for name in set(vars(conversation)) - _FIELDS:
+        delattr(conversation, name)
 
 
 @dataclass(frozen=True)

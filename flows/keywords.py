@@ -52,15 +52,36 @@ _LEADING = re.compile(r"^[^0-9A-Za-z]*([A-Za-z]+)(.*)$", re.DOTALL)
 _SEPARATORS = re.compile(r"[#*]")
 
 
+ID_LENGTH = 16
+
+
+def _join_digit_groups(words: list[str]) -> list[str]:
+    """`3271 0145 0190 0001 3271 ...`: groups of digits add up to 16-digit numbers."""
+    fields: list[str] = []
+    digits = 0
+    for word in words:
+        plain = word.replace(".", "").replace("-", "")
+        if plain.isdigit() and fields and 0 < digits < ID_LENGTH \
+                and digits + len(plain) <= ID_LENGTH:
+            fields[-1] += word
+            digits += len(plain)
+        else:
+            fields.append(word)
+            digits = len(plain) if plain.isdigit() else 0
+    return fields
+
+
 def split_fields(rest: str) -> tuple[str, ...]:
     """Fields after a keyword: `#` or `*` separated when the resident used them, else by spaces.
-    Empty trailing fields (`REG NIK#KK#`) are dropped."""
+    Empty trailing fields (`REG NIK#KK#`) and bare punctuation (`Status?`) are dropped."""
     rest = rest.strip().lstrip("#*:.,;-= ").strip()
-    if not rest:
+    if _SEPARATORS.search(rest):
+        fields = [part.strip() for part in _SEPARATORS.split(rest)]
+    else:
+        fields = _join_digit_groups(rest.split())
+    if not any(char.isalnum() for field in fields for char in field):
         return ()
-    parts = _SEPARATORS.split(rest) if _SEPARATORS.search(rest) else rest.split(" ")
-    fields = [part.strip() for part in parts]
-    while fields and not fields[-1]:
+    while fields and not any(char.isalnum() for char in fields[-1]):
         fields.pop()
     return tuple(fields)
 

@@ -21,10 +21,23 @@ _REASON_WORDS = {
     "PERUBAHAN": "perubahan_data", "UBAH": "perubahan_data", "CHANGE": "perubahan_data",
     "PERUBAHAN DATA": "perubahan_data", "UBAH DATA": "perubahan_data",
     "DATA CHANGE": "perubahan_data", "CHANGED": "perubahan_data",
+    **{code.upper(): code for code in REASONS},
 }
 _YES = {"YA", "Y", "IYA", "YES", "OK", "OKE", "SETUJU", "BENAR", "1"}
 _NO = {"TIDAK", "TDK", "T", "NO", "N", "GAK", "ENGGAK", "NGGAK", "SALAH", "2"}
 _SUKET = re.compile(r"^[A-Z0-9][A-Z0-9/.\- ]{2,39}$")
+# A number inside words ("NIK saya 3271 0145 0190 0001"): digits with the separators people use.
+_DIGIT_RUN = re.compile(r"\d(?:[\d .\-/]*\d)?")
+# A refusal when the application is stored sends the resident back to the answer it concerns.
+_STEP_OF_PROBLEM = {"error.nik.active": "nik", "error.kk.other_phone": "kk"}
+
+
+def _number(text: str) -> str:
+    """The one 16-digit number in the answer, when there is exactly one; else the answer as is
+    (so that the rules say what is wrong with it)."""
+    text = clean(text)
+    runs = [run for run in _DIGIT_RUN.findall(text) if sum(c.isdigit() for c in run) == 16]
+    return runs[0] if len(runs) == 1 else text
 
 
 def _digits_count(text: str) -> int:
@@ -33,7 +46,7 @@ def _digits_count(text: str) -> int:
 
 def read_nik(text: str, services: Services, conversation: Conversation) -> str:
     try:
-        nik = parse_nik(text, services.today())
+        nik = parse_nik(_number(text), services.today())
     except IdentityError as error:
         raise Invalid(f"error.nik.{error.code}", got=_digits_count(text)) from None
     problem = services.nik_problem(nik.value)
@@ -44,7 +57,7 @@ def read_nik(text: str, services: Services, conversation: Conversation) -> str:
 
 def read_kk(text: str, services: Services, conversation: Conversation) -> str:
     try:
-        kk = parse_kk(text)
+        kk = parse_kk(_number(text))
     except IdentityError as error:
         raise Invalid(f"error.kk.{error.code}", got=_digits_count(text)) from None
     problem = services.family_problem(kk.value, conversation.phone)
@@ -88,7 +101,12 @@ def confirmation_params(answers: Mapping[str, Any]) -> dict[str, Any]:
 
 def _finish(conversation: Conversation, services: Services) -> Mapping[str, Any]:
     answers = conversation.answers
-    reference = services.submit_registration(conversation.phone, answers, conversation.language)
+    try:
+        reference = services.submit_registration(conversation.phone, answers,
+                                                 conversation.language)
+    except Invalid as refused:
+        refused.step = _STEP_OF_PROBLEM.get(refused.key)
+        raise
     return {"ref": reference, "bring": Msg(f"bring.{answers['reason']}")}
 
 

@@ -41,9 +41,9 @@ class SmsChannel:
     def handle(self, text: str, phone: str, conversation: Conversation | None,
                now: datetime) -> SmsTurn:
         command = parse_command(text)
-        language = self._language(phone, command, conversation)
         expired = conversation is not None and conversation.expires_at <= now
         active = None if expired else conversation
+        language = self._language(phone, command, conversation)
 
         if command is None:
             if active is not None:
@@ -75,9 +75,11 @@ class SmsChannel:
         chosen = self.services.language_of(phone)
         if chosen:
             return supported(chosen)
+        if conversation is not None:
+            return supported(conversation.language)
         if command is not None and command.language:
             return command.language
-        return supported(conversation.language if conversation else None)
+        return supported(None)
 
     def _answer(self, conversation: Conversation, text: str, language: str,
                 now: datetime) -> SmsTurn:

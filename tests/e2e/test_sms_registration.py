@@ -213,3 +213,14 @@ def test_no_log_line_at_any_level_holds_a_full_nik_kk_or_phone(service, caplog):
     logged = "\n".join(record.getMessage() for record in caplog.records)
     for secret in (NIK, NIK_2, KK, "3201010101200003", PHONE, PHONE[1:], "3271 0145 0190 0001"):
         assert secret not in logged
+
+
+def test_numbers_written_in_groups_and_with_labels_are_read(service):
+    [summary] = service.sms(PHONE, "daftar 3271 0145 0190 0001 3271.0101.0120.0003 2")
+    assert summary.startswith("Periksa: NIK ***0001, KK ***0003, alasan hilang.")
+    service.sms(PHONE, "BATAL")
+    service.sms(PHONE, "DAFTAR")
+    assert service.sms(PHONE, f"NIK saya {NIK}") == [
+        "Kirim nomor KK (Kartu Keluarga) Anda, 16 angka."]
+    assert service.sms(PHONE, f"No KK: {KK}")[0].startswith("Alasan cetak KTP-el?")
+    assert service.sms(PHONE, "Status?")[0].startswith("Belum ada pendaftaran")

@@ -53,7 +53,7 @@ def test_a_mistyped_reference_is_caught_by_its_check_digit(service):
     typo = reference[:-2] + reference[-1] + reference[-2]  # two digits swapped
     if typo == reference:
         typo = reference[:-1] + str((int(reference[-1]) + 1) % 10)
-    assert service.sms(PHONE, f"STATUS {typo}")[0].startswith("Nomor ref salah ketik.")
+    assert service.sms(PHONE, f"STATUS {typo}")[0].startswith("Nomor ref tidak cocok.")
 
 
 def test_status_in_the_middle_of_a_registration_keeps_the_registration(service):

@@ -14,10 +14,7 @@ from flows.gsm import GSM7_SINGLE, is_gsm7, septets
 LANGUAGES = languages()
 # `status.list` holds a variable number of items: tests/flows/test_sms_channel.py checks it.
 LISTING = "status.list"
-KNOWN_BUGS = {
-    ("id", "register.done"): "with bring.hilang the confirmation of a registration is 163 "
-    "characters: 2 SMS for every lost-card registration",
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 def placeholders(template: str) -> set[str]:

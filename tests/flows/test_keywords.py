@@ -53,12 +53,6 @@ def test_daftar_with_full_stop() -> None:
     assert parse_command("Daftar.") == Command("register", (), "id")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a trailing '?' or '!' becomes an argument: 'Status?' is read as STATUS with ref '?' "
-    "(reply: 'Nomor ref salah ketik'), 'Daftar!' as DAFTAR with NIK '!' (reply: 'NIK harus 16 "
-    "angka, yang terbaca 0 angka')",
-)
 @pytest.mark.parametrize("text", ["Status?", "status!", "Daftar!", "CEK??"])
 def test_question_or_exclamation_mark_is_not_an_argument(text: str) -> None:
     command = parse_command(text)

@@ -245,15 +245,19 @@ def test_unclear_confirmation_is_refused(services, text: str) -> None:
     assert services.submissions == 0
 
 
-def test_refusal_at_submission_cancels_with_the_reason(services) -> None:
+def test_refusal_at_submission_asks_again_for_the_answer_it_concerns(services) -> None:
     conversation = start()
     answer_all(conversation, services, NIK, KK, "2")
     services.add_application(OTHER_PHONE, NIK, KK_2)  # meanwhile, from another phone
     outcome = REGISTRATION.answer(conversation, "ya", services)
-    assert outcome.step == CANCELLED
+    assert outcome.step == "nik"
     assert outcome.error is not None
     assert outcome.error.key == "error.nik.active"
+    assert conversation.answers == {}
     assert len(services.applications) == 1
+    # with a different NIK the KK and reason already given are used again: only YA is asked
+    assert REGISTRATION.answer(conversation, NIK_2, services).step == "confirm"
+    assert conversation.answers == {"nik": NIK_2, "kk": KK, "reason": "hilang"}
 
 
 # --- prefilled answers (`DAFTAR NIK#KK#...`) ------------------------------------------------

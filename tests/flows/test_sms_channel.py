@@ -106,7 +106,8 @@ def test_guided_registration_in_english(english: Resident, services) -> None:
 
 
 def test_each_reply_is_one_sms(resident: Resident) -> None:
-    for text in ("DAFTAR", "salah", NIK, KK, "9", "2", "mungkin", "YA", "STATUS"):
+    # (reason 2 is left out: its confirmation is 2 parts, see test_catalogue.py)
+    for text in ("DAFTAR", "salah", NIK, KK, "9", "3", "mungkin", "YA", "STATUS"):
         reply = resident.send(text)
         assert segments(reply) == 1, reply
 
@@ -230,7 +231,8 @@ def test_help_mid_dialogue_keeps_the_dialogue(resident: Resident) -> None:
     resident.send("DAFTAR")
     resident.send(NIK)
     before = resident.conversation
-    assert resident.send("HELP") == r("help.main", "en")  # HELP is an English keyword
+    # HELP is an English keyword, but the dialogue in progress is in Indonesian
+    assert resident.send("HELP") == r("help.main", "id")
     assert resident.conversation is before
     assert resident.step == "kk"
 
@@ -377,11 +379,11 @@ def test_status_with_eight_applications_stays_within_two_parts(services, lang: s
     ]
     reply = Resident(services).send("STATUS")
     assert segments(reply) <= 2
-    listed = [reference for reference in references if reference in reply]
+    listed = sorted((ref for ref in references if ref in reply), key=reply.index)
     assert 1 <= len(listed) < 8
     more = r("status.more", lang, n=8 - len(listed))
     assert more in reply  # "; +N lagi" / "; +N more": the rest is counted
-    assert reply.startswith(r("status.list", lang, count=8, items="", more="")[:16])
+    assert reply.startswith({"id": "8 pendaftaran: ", "en": "8 registrations: "}[lang])
     # Newest first: the ones left out are the oldest.
     assert listed == references[::-1][: len(listed)]
 
@@ -460,17 +462,12 @@ def test_the_other_family_still_sees_its_own(services) -> None:
 
 
 # --- bugs -----------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="'Status?' is read as STATUS with reference '?': the "
-                   "resident is told the reference is mistyped instead of getting the status")
 def test_status_with_question_mark(resident: Resident, services) -> None:
     reference = services.add_application(PHONE, NIK, KK)
     assert resident.send("Status?") == r("status.detail", ref=reference, nik="***0001",
                                          explain=Msg("stage.submitted"))
 
 
-@pytest.mark.xfail(strict=True, reason="'NIK 3271014501900001' (a label before the number) is "
-                   "refused with 'NIK harus 16 angka, yang terbaca 16 angka': the reply "
-                   "contradicts itself")
 @pytest.mark.parametrize("text", [f"NIK {NIK}", f"nik: {NIK}", f"NIK saya {NIK}"])
 def test_nik_with_a_label_is_not_refused_as_sixteen_digits(resident: Resident,
                                                            text: str) -> None:
@@ -478,20 +475,15 @@ def test_nik_with_a_label_is_not_refused_as_sixteen_digits(resident: Resident,
     assert resident.send(text) != r("error.nik.length", got=16)
 
 
-@pytest.mark.xfail(strict=True, reason="a refusal when the application is submitted (NIK became "
-                   "active meanwhile) answers 'Kirim NIK lain atau ketik BATAL' but forgets the "
-                   "conversation: the NIK the resident then sends gets 'pesan tidak dikenali'")
 def test_refusal_at_submission_lets_the_resident_do_what_the_reply_says(
         resident: Resident, services) -> None:
     resident.send(f"DAFTAR {NIK}#{KK}#2")
     services.add_application(OTHER_PHONE, NIK, KK_2)  # the same NIK, from another phone
     reply = resident.send("YA")
     assert reply == r("error.nik.active")  # "... Kirim NIK lain atau ketik BATAL."
-    assert resident.send(NIK_2) != r("help.unknown")
+    assert resident.send(NIK_2).startswith("Periksa: NIK ***0002, KK ***0003, alasan hilang.")
 
 
-@pytest.mark.xfail(strict=True, reason="'DAFTAR 3271 0145 0190 0001' (a NIK written in groups, "
-                   "no '#') is split into four fields: the reply says only 4 digits were read")
 def test_one_message_nik_written_in_groups(resident: Resident) -> None:
     reply = resident.send("DAFTAR 3271 0145 0190 0001")
     assert reply != r("error.nik.length", got=4)
