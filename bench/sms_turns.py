@@ -58,10 +58,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway.africastalking import parse_inbound_sms
 from sms_ktp.config import Settings
-from sms_ktp.db import insert_ignoring_duplicate
 from sms_ktp.domain.identity import parse_kk, parse_nik
-from sms_ktp.inbound import MAX_TEXT
-from sms_ktp.masking import redact
+from sms_ktp.inbound import record_inbound
 from sms_ktp.models import Application, Family, InboundMessage, OutboxMessage
 from sms_ktp.phones import normalise_msisdn
 from sms_ktp.runtime import Runtime
@@ -152,22 +150,7 @@ def add_floor_route(app: Flask, runtime: Runtime) -> None:
         now = runtime.clock.now()
         phone = normalise_msisdn(sms.sender)
         with runtime.db.transaction() as session:
-            inbound_id = insert_ignoring_duplicate(
-                session,
-                InboundMessage,
-                {
-                    "provider": sms.provider,
-                    "provider_id": sms.provider_id[:100],
-                    "sender": phone or sms.sender[:40],
-                    "recipient": sms.recipient[:40],
-                    "text": redact(sms.text[:MAX_TEXT]),
-                    "link_id": sms.link_id,
-                    "network_code": sms.network_code,
-                    "replied": phone is not None,
-                    "received_at": now,
-                },
-                unique=["provider", "provider_id"],
-            )
+            inbound_id = record_inbound(session, sms, phone, now)
         return ("duplicate\n" if inbound_id is None else "ok\n"), 200, TEXT
 
     app.add_url_rule("/bench/<token>/floor", endpoint="bench_floor", view_func=floor,

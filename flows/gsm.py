@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import unicodedata
 
-import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
+from gsm0338.charset import BASIC_CHARACTER_SET, BASIC_CHARACTER_SET_EXTENSION
 
 GSM7_SINGLE = 160
 GSM7_PART = 153
@@ -26,12 +26,26 @@ _LOOKALIKES = str.maketrans(
 _EXPANSIONS = {"\u2026": "...", "\u2122": "TM", "\u00a9": "(c)"}
 
 
+def _characters(table: dict[int, str]) -> frozenset[str]:
+    return frozenset(unicodedata.lookup(name) for name in table.values())
+
+
+# The GSM 03.38 alphabet, read from the codec package's own tables (not retyped here).
+_BASIC = _characters(BASIC_CHARACTER_SET)
+_EXTENSION = _characters(BASIC_CHARACTER_SET_EXTENSION)  # sent as escape + character
+
+
 def septets(text: str) -> int | None:
     """Length in GSM-7 septets (extension characters count twice), or None when not GSM-7."""
-    try:
-        return len(text.encode("gsm03.38"))
-    except UnicodeEncodeError:
-        return None
+    length = 0
+    for char in text:
+        if char in _BASIC:
+            length += 1
+        elif char in _EXTENSION:
+            length += 2
+        else:
+            return None
+    return length
 
 
 def is_gsm7(text: str) -> bool:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, insert
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -67,21 +68,19 @@ class Database:
         self.engine.dispose()
 
 
-def insert_ignoring_duplicate(session: Session, table: Any, values: dict[str, Any],
-                              unique: list[str]) -> int | None:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when a row with
-    the same unique key already exists (a retried webhook)."""
-    dialect = session.get_bind().dialect.name
+@cache
+def _insert_ignoring(dialect: str, table: Any, unique: tuple[str, ...]) -> Any:
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
+    else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - only the two supported databases
-        statement = insert(table).values(**values).returning(table.id)
-        return session.execute(statement).scalar_one()
-    statement = (
-        dialect_insert(table).values(**values)
-        .on_conflict_do_nothing(index_elements=unique)
-        .returning(table.id)
-    )
-    return session.execute(statement).scalar_one_or_none()
+    return (dialect_insert(table).on_conflict_do_nothing(index_elements=list(unique))
+            .returning(table.id))
+
+
+def insert_ignoring_duplicate(session: Session, table: Any, values: dict[str, Any],
+                              unique: tuple[str, ...]) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when a row with
+    the same unique key already exists (a retried webhook)."""
+    statement = _insert_ignoring(session.get_bind().dialect.name, table, unique)
+    return session.execute(statement, values).scalar_one_or_none()

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
 
 from flows.sms import SmsChannel
 from gateway.message import InboundSms
-from sms_ktp import conversations
 from sms_ktp.clock import Clock
+from sms_ktp.conversations import ConversationStore
 from sms_ktp.db import Database, insert_ignoring_duplicate
 from sms_ktp.masking import mask_phone, redact
 from sms_ktp.models import InboundMessage
@@ -32,26 +34,32 @@ class Received:
     replies: int
 
 
+def record_inbound(session: Session, sms: InboundSms, phone: str | None,
+                   now: datetime) -> int | None:
+    """Store the SMS (text redacted); None when the provider's id was already received."""
+    return insert_ignoring_duplicate(
+        session,
+        InboundMessage,
+        {
+            "provider": sms.provider,
+            "provider_id": sms.provider_id[:100],
+            "sender": phone or sms.sender[:40],
+            "recipient": sms.recipient[:40],
+            "text": redact(sms.text[:MAX_TEXT]),
+            "link_id": sms.link_id,
+            "network_code": sms.network_code,
+            "replied": phone is not None,
+            "received_at": now,
+        },
+        unique=("provider", "provider_id"),
+    )
+
+
 def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta) -> Received:
     now = clock.now()
     phone = normalise_msisdn(sms.sender)
     with db.transaction() as session:
-        inbound_id = insert_ignoring_duplicate(
-            session,
-            InboundMessage,
-            {
-                "provider": sms.provider,
-                "provider_id": sms.provider_id[:100],
-                "sender": phone or sms.sender[:40],
-                "recipient": sms.recipient[:40],
-                "text": redact(sms.text[:MAX_TEXT]),
-                "link_id": sms.link_id,
-                "network_code": sms.network_code,
-                "replied": phone is not None,
-                "received_at": now,
-            },
-            unique=["provider", "provider_id"],
-        )
+        inbound_id = record_inbound(session, sms, phone, now)
         if inbound_id is None:
             log.info("inbound %s/%s already received", sms.provider, sms.provider_id)
             return Received(None, duplicate=True, replies=0)
@@ -62,10 +70,12 @@ def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta) -> 
             return Received(inbound_id, duplicate=False, replies=0)
         services = SqlServices(session, clock, channel="sms")
         channel = SmsChannel(services, ttl)
-        turn = channel.handle(sms.text[:MAX_TEXT], phone, conversations.load(session, phone), now)
-        conversations.save(session, turn.conversation, phone, now)
+        store = ConversationStore(session, phone)
+        turn = channel.handle(sms.text[:MAX_TEXT], phone, store.load(), now)
+        store.save(turn.conversation, now)
         for reply in turn.replies:
             enqueue(session, phone, reply, now, inbound_id=inbound_id)
-    log.info("inbound %s from %s: %d repl%s", inbound_id, mask_phone(phone), len(turn.replies),
-             "y" if len(turn.replies) == 1 else "ies")
+    if log.isEnabledFor(logging.INFO):
+        log.info("inbound %s from %s: %d repl%s", inbound_id, mask_phone(phone),
+                 len(turn.replies), "y" if len(turn.replies) == 1 else "ies")
     return Received(inbound_id, duplicate=False, replies=len(turn.replies))

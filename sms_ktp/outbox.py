@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -52,15 +52,20 @@ class RetryPolicy:
         return timedelta(seconds=ceiling * (rng or random).uniform(0.5, 1.0))
 
 
+_INSERT = insert(OutboxMessage)
+
+
 def enqueue(session: Session, phone: str, text: str, now: datetime, *, kind: str = "reply",
-            inbound_id: int | None = None) -> OutboxMessage:
+            inbound_id: int | None = None) -> str:
+    """Queue one SMS in the caller's transaction; returns its uid."""
     text = to_gsm7(text)
-    message = OutboxMessage(
-        uid=uuid.uuid4().hex, phone=phone, text=text, kind=kind, segments=segments(text),
-        status=QUEUED, next_attempt_at=now, inbound_id=inbound_id, created_at=now,
-    )
-    session.add(message)
-    return message
+    uid = uuid.uuid4().hex
+    session.execute(_INSERT, {
+        "uid": uid, "phone": phone, "text": text, "kind": kind, "segments": segments(text),
+        "status": QUEUED, "attempts": 0, "next_attempt_at": now, "inbound_id": inbound_id,
+        "created_at": now,
+    })
+    return uid
 
 
 @dataclass

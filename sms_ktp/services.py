@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from flows.dialogue import Invalid
@@ -19,6 +21,8 @@ from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.masking import mask_id
 from sms_ktp.models import Application, ApplicationEvent, Family, PhoneSetting
 
+_LANGUAGE = sa_select(PhoneSetting.language).where(PhoneSetting.phone == bindparam("phone"))
+
 
 class SqlServices:
     def __init__(self, session: Session, clock: Clock, channel: str = "sms") -> None:
@@ -26,6 +30,8 @@ class SqlServices:
         self.clock = clock
         self.channel = channel
         self._now: datetime | None = None
+        self._languages: dict[str, str | None] = {}
+        self._families: dict[str, Family | None] = {}
 
     @property
     def now(self) -> datetime:
@@ -59,6 +65,7 @@ class SqlServices:
                             created_at=self.now)
             self.session.add(family)
             self.session.flush()
+            self._families[family.kk] = family
         application = Application(
             reference=self._unused_reference(),
             nik=answers["nik"],
@@ -80,7 +87,9 @@ class SqlServices:
         return application.reference
 
     def _family(self, kk: str) -> Family | None:
-        return self.session.exec(select(Family).where(Family.kk == kk)).first()
+        if kk not in self._families:
+            self._families[kk] = self.session.exec(select(Family).where(Family.kk == kk)).first()
+        return self._families[kk]
 
     def _unused_reference(self) -> str:
         while True:
@@ -104,8 +113,9 @@ class SqlServices:
 
     # --- language -----------------------------------------------------------------------------
     def language_of(self, phone: str) -> str | None:
-        setting = self.session.get(PhoneSetting, phone)
-        return setting.language if setting else None
+        if phone not in self._languages:  # asked on every message: one light query, once
+            self._languages[phone] = self.session.execute(_LANGUAGE, {"phone": phone}).scalar()
+        return self._languages[phone]
 
     def set_language(self, phone: str, language: str) -> None:
         setting = self.session.get(PhoneSetting, phone)
@@ -114,3 +124,4 @@ class SqlServices:
             self.session.add(setting)
         setting.language = language
         setting.updated_at = self.now
+        self._languages[phone] = language

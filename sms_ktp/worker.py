@@ -11,7 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from sms_ktp import conversations
+from sms_ktp.conversations import purge_expired
 from sms_ktp.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -38,8 +38,7 @@ class Worker:
 
     def purge_conversations(self) -> int:
         with self.runtime.db.transaction() as session:
-            return conversations.purge_expired(session,
-                                               self.runtime.clock.now() - CONVERSATION_GRACE)
+            return purge_expired(session, self.runtime.clock.now() - CONVERSATION_GRACE)
 
     def run_once(self) -> dict[str, int]:
         """Every job once, the outbox drained of what is due now."""

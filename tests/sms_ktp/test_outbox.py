@@ -47,7 +47,9 @@ def statuses(database) -> Counter[str]:
 
 def test_enqueue_keeps_text_gsm7_and_counts_segments(database, clock):
     with database.transaction() as session:
-        message = enqueue(session, "+6281200000001", "\u201cYA\u201d \u2013 oke\u2026", clock.now())
+        uid = enqueue(session, "+6281200000001", "\u201cYA\u201d \u2013 oke\u2026", clock.now())
+    with database.transaction() as session:
+        message = session.exec(select(OutboxMessage).where(OutboxMessage.uid == uid)).one()
     assert (message.text, message.segments, message.status) == ('"YA" - oke...', 1, "queued")
 
 

@@ -9,8 +9,8 @@ from sqlmodel import select
 
 from flows.dialogue import Conversation
 from gateway.console import ConsoleGateway
-from sms_ktp import conversations
 from sms_ktp.config import Settings
+from sms_ktp.conversations import ConversationStore
 from sms_ktp.models import ConversationRow, OutboxMessage
 from sms_ktp.outbox import enqueue
 from sms_ktp.runtime import Runtime
@@ -54,7 +54,7 @@ def test_purge_forgets_dialogues_a_day_past_their_expiry(database, clock, tmp_pa
             conversation = Conversation(phone, "register", "kk", "id",
                                         clock.now() + timedelta(minutes=minutes),
                                         answers={"nik": "3271014501900001"})
-            conversations.save(session, conversation, phone, clock.now())
+            ConversationStore(session, phone).save(conversation, clock.now())
     assert make_worker(database, clock, tmp_path).run_once() == {"sent": 0, "purged": 1}
     with database.transaction() as session:
         assert [r.phone for r in session.exec(select(ConversationRow)).all()] == [
