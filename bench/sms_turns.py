@@ -16,10 +16,11 @@ the dialogue work. The target is `turns_per_s / floor_per_s >= 0.5`.
 
 Floor and turns are measured over the same number of requests, interleaved in rounds (floor,
 turns, floor, turns, ...) so that machine noise hits both alike; the best round of each is
-reported. The clients are threads of this process (one `requests.Session` each, keep-alive), so
-their CPU time and the GIL are shared with the server: client cost is in both rates, which pulls
-the ratio towards 1 on a machine with few cores. Logging is at WARNING (`serve` logs every SMS at
-INFO).
+reported. The server runs in a process of its own (the clients are threads of this one, one
+`requests.Session` each, keep-alive), so that client work does not share the server's interpreter
+lock; both still share the machine's cores. `--in-process-server` serves from a thread of this
+process instead, which adds client cost to both rates and pulls the ratio towards 1. Logging is at
+WARNING (`serve` logs every SMS at INFO).
 
     python bench/sms_turns.py [--turns N] [--clients C] [--database-url URL]
 
@@ -36,6 +37,7 @@ import hmac
 import json
 import logging
 import math
+import multiprocessing
 import os
 import secrets
 import sys
@@ -47,6 +49,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from multiprocessing.connection import Connection
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -54,7 +57,7 @@ import requests
 from flask import Flask, abort, request
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import make_server
 
 from gateway.africastalking import parse_inbound_sms
 from sms_ktp.config import Settings
@@ -316,6 +319,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--database-url",
                         help="default: a fresh SQLite file in a temporary folder; on a "
                         "(loopback) PostgreSQL, a private schema dropped at the end")
+    parser.add_argument("--in-process-server", action="store_true",
+                        help="serve from a thread of the benchmark's own process instead of a "
+                        "process of its own (clients and server then share one GIL)")
     parser.add_argument("--max-seconds", type=float, default=600.0,
                         help="give up after this long (default 600)")
     args = parser.parse_args(argv)
@@ -343,27 +349,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_for(Path(folder), database_url)
         runtime = Runtime.from_settings(settings)
         runtime.db.create_schema()
+        sessions = [requests.Session() for _ in range(args.clients)]
+        with serving(settings, in_process=args.in_process_server) as port:
+            try:
+                return _measure(args, runtime, port, sessions, deadline, began)
+            finally:
+                for session in sessions:
+                    session.close()
+                runtime.db.dispose()
+
+
+def _serve(settings: Settings, ports: Connection) -> None:
+    """The server process: the app exactly as `serve` builds it, plus the floor route."""
+    logging.basicConfig(level=logging.WARNING)
+    runtime = Runtime.from_settings(settings)
+    app = create_app(runtime)
+    add_floor_route(app, runtime)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    ports.send(server.port)
+    server.serve_forever()
+
+
+@contextmanager
+def serving(settings: Settings, in_process: bool) -> Iterator[int]:
+    """The server in a process of its own (as in production, where the load comes from
+    elsewhere), or as a thread of this one (`--in-process-server`: clients and server then share
+    one interpreter lock, which flatters the ratio)."""
+    if in_process:
+        runtime = Runtime.from_settings(settings)
         app = create_app(runtime)
         add_floor_route(app, runtime)
         server = make_server("127.0.0.1", 0, app, threaded=True)
-        serving = threading.Thread(target=server.serve_forever, name="bench-server", daemon=True)
-        serving.start()
-        sessions = [requests.Session() for _ in range(args.clients)]
+        thread = threading.Thread(target=server.serve_forever, name="bench-server", daemon=True)
+        thread.start()
         try:
-            return _measure(args, runtime, server, sessions, deadline, began)
+            yield server.port
         finally:
-            for session in sessions:
-                session.close()
             server.shutdown()
             server.server_close()
-            serving.join(timeout=10)
+            thread.join(timeout=10)
             runtime.db.dispose()
+        return
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_serve, args=(settings, child), name="bench-server",
+                              daemon=True)
+    process.start()
+    try:
+        if not parent.poll(60):
+            raise RuntimeError("the server process did not start")
+        yield parent.recv()
+    finally:
+        process.terminate()
+        process.join(timeout=10)
 
 
-def _measure(args: argparse.Namespace, runtime: Runtime, server: BaseWSGIServer,
+def _measure(args: argparse.Namespace, runtime: Runtime, port: int,
              sessions: Sequence[requests.Session], deadline: float, began: float) -> int:
     token = runtime.settings.gateway.webhook_token
-    base = f"http://127.0.0.1:{server.port}"
+    base = f"http://127.0.0.1:{port}"
     turn_url = f"{base}/gateway/africastalking/{token}/sms"
     floor_url = f"{base}/bench/{token}/floor"
     database = runtime.db.dialect
@@ -383,7 +427,8 @@ def _measure(args: argparse.Namespace, runtime: Runtime, server: BaseWSGIServer,
 
     print(f"sms-ktp turn benchmark: {database} "
           f"({runtime.db.engine.url.render_as_string(hide_password=True)})")
-    print(f"  server:  werkzeug threaded on {base}, worker not running")
+    where = "a thread of this process" if args.in_process_server else "its own process"
+    print(f"  server:  werkzeug threaded on {base}, in {where}; worker not running")
     print(f"  clients: {args.clients} threads, keep-alive; {args.rounds} interleaved rounds of "
           f"{turns // args.rounds} floor POSTs then {turns // args.rounds} turns "
           f"({phones_per_round} dialogue(s) of {TURNS_PER_PHONE}: {DIALOGUE_SHOWN})")
@@ -438,6 +483,7 @@ def _measure(args: argparse.Namespace, runtime: Runtime, server: BaseWSGIServer,
         "turns": turns,
         "clients": args.clients,
         "database": database,
+        "server": "in-process" if args.in_process_server else "own process",
     }), flush=True)
     return 1 if problems else 0
 

@@ -15,11 +15,11 @@ from sqlmodel import Session
 from flows.sms import SmsChannel
 from gateway.message import InboundSms
 from sms_ktp.clock import Clock
-from sms_ktp.conversations import ConversationStore
 from sms_ktp.db import Database, insert_ignoring_duplicate
 from sms_ktp.masking import mask_phone, redact
 from sms_ktp.models import InboundMessage
 from sms_ktp.outbox import enqueue
+from sms_ktp.phone_state import PhoneStateStore
 from sms_ktp.phones import normalise_msisdn
 from sms_ktp.services import SqlServices
 
@@ -68,11 +68,11 @@ def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta) -> 
             # how reply loops start.
             log.info("inbound %s from non-mobile sender: no reply", inbound_id)
             return Received(inbound_id, duplicate=False, replies=0)
-        services = SqlServices(session, clock, channel="sms")
-        channel = SmsChannel(services, ttl)
-        store = ConversationStore(session, phone)
-        turn = channel.handle(sms.text[:MAX_TEXT], phone, store.load(), now)
-        store.save(turn.conversation, now)
+        state = PhoneStateStore(session, phone)
+        conversation = state.load()
+        services = SqlServices(session, clock, state, channel="sms")
+        turn = SmsChannel(services, ttl).handle(sms.text[:MAX_TEXT], phone, conversation, now)
+        state.save(turn.conversation, now)
         for reply in turn.replies:
             enqueue(session, phone, reply, now, inbound_id=inbound_id)
     if log.isEnabledFor(logging.INFO):

@@ -32,13 +32,21 @@ def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
     return Field(sa_column=Column(UtcDateTime(), nullable=nullable, index=index))
 
 
-class PhoneSetting(SQLModel, table=True):
-    """Per-phone preferences (the reply language)."""
+class PhoneState(SQLModel, table=True):
+    """Everything kept about one phone number: the reply language it chose and where it stands
+    in a dialogue (mapped to and from `flows.dialogue.Conversation`). One row per phone, read and
+    locked once per inbound SMS, so two SMS of one phone are handled one after the other."""
 
-    __tablename__ = "phone_setting"
+    __tablename__ = "phone_state"
 
     phone: str = Field(primary_key=True, max_length=20)
-    language: str | None = Field(default=None, max_length=8)
+    language: str | None = Field(default=None, max_length=8)  # chosen with BAHASA / LANG
+    flow: str | None = Field(default=None, max_length=30)  # NULL: no dialogue in progress
+    step: str | None = Field(default=None, max_length=30)
+    dialogue_language: str | None = Field(default=None, max_length=8)
+    answers: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    prefill: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    expires_at: datetime | None = utc_column(nullable=True, index=True)
     updated_at: datetime = utc_column()
 
 
@@ -86,21 +94,6 @@ class ApplicationEvent(SQLModel, table=True):
     stage: str = Field(max_length=20)
     actor: str = Field(max_length=60)
     note: str = Field(default="", max_length=500)
-
-
-class ConversationRow(SQLModel, table=True):
-    """Where a phone stands in a dialogue; mapped to and from `flows.dialogue.Conversation`."""
-
-    __tablename__ = "conversation"
-
-    phone: str = Field(primary_key=True, max_length=20)
-    flow: str = Field(max_length=30)
-    step: str = Field(max_length=30)
-    language: str = Field(max_length=8)
-    answers: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    prefill: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    expires_at: datetime = utc_column(index=True)
-    updated_at: datetime = utc_column()
 
 
 class InboundMessage(SQLModel, table=True):

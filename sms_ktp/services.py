@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam
-from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from flows.dialogue import Invalid
@@ -19,18 +17,18 @@ from sms_ktp.domain.identity import parse_kk
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.masking import mask_id
-from sms_ktp.models import Application, ApplicationEvent, Family, PhoneSetting
-
-_LANGUAGE = sa_select(PhoneSetting.language).where(PhoneSetting.phone == bindparam("phone"))
+from sms_ktp.models import Application, ApplicationEvent, Family
+from sms_ktp.phone_state import PhoneStateStore
 
 
 class SqlServices:
-    def __init__(self, session: Session, clock: Clock, channel: str = "sms") -> None:
+    def __init__(self, session: Session, clock: Clock, phone_state: PhoneStateStore,
+                 channel: str = "sms") -> None:
         self.session = session
         self.clock = clock
         self.channel = channel
+        self.phone_state = phone_state
         self._now: datetime | None = None
-        self._languages: dict[str, str | None] = {}
         self._families: dict[str, Family | None] = {}
 
     @property
@@ -113,15 +111,12 @@ class SqlServices:
 
     # --- language -----------------------------------------------------------------------------
     def language_of(self, phone: str) -> str | None:
-        if phone not in self._languages:  # asked on every message: one light query, once
-            self._languages[phone] = self.session.execute(_LANGUAGE, {"phone": phone}).scalar()
-        return self._languages[phone]
+        return self._state(phone).language
 
     def set_language(self, phone: str, language: str) -> None:
-        setting = self.session.get(PhoneSetting, phone)
-        if setting is None:
-            setting = PhoneSetting(phone=phone, updated_at=self.now)
-            self.session.add(setting)
-        setting.language = language
-        setting.updated_at = self.now
-        self._languages[phone] = language
+        self._state(phone).language = language  # written with the rest of the phone's state
+
+    def _state(self, phone: str) -> PhoneStateStore:
+        if self.phone_state.phone != phone:
+            raise ValueError("the services of one message speak for that message's phone only")
+        return self.phone_state

@@ -11,7 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from sms_ktp.conversations import purge_expired
+from sms_ktp.phone_state import purge_expired
 from sms_ktp.runtime import Runtime
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlmodel import select
 
-from sms_ktp.models import Application, ApplicationEvent, ConversationRow, Family, InboundMessage
+from sms_ktp.models import Application, ApplicationEvent, Family, InboundMessage, PhoneState
 
 REF = re.compile(r"ref (\d{9})")
 
@@ -39,7 +39,7 @@ def test_guided_registration_gives_a_reference_and_stores_the_application(servic
     with service.runtime.db.transaction() as session:
         family = session.get(Family, application.family_id)
         events = session.exec(select(ApplicationEvent)).all()
-        assert session.exec(select(ConversationRow)).all() == []
+        assert session.exec(select(PhoneState).where(PhoneState.flow.is_not(None))).all() == []
     assert (family.kk, family.phone, family.kecamatan_code) == (KK, PHONE, "01")
     assert [(e.stage, e.actor) for e in events] == [("submitted", "resident:sms")]
 

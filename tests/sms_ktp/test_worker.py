@@ -10,9 +10,9 @@ from sqlmodel import select
 from flows.dialogue import Conversation
 from gateway.console import ConsoleGateway
 from sms_ktp.config import Settings
-from sms_ktp.conversations import ConversationStore
-from sms_ktp.models import ConversationRow, OutboxMessage
+from sms_ktp.models import OutboxMessage, PhoneState
 from sms_ktp.outbox import enqueue
+from sms_ktp.phone_state import PhoneStateStore
 from sms_ktp.runtime import Runtime
 from sms_ktp.worker import Worker
 
@@ -50,12 +50,19 @@ def test_the_background_scheduler_sends_when_woken(database, clock, tmp_path):
 
 def test_purge_forgets_dialogues_a_day_past_their_expiry(database, clock, tmp_path):
     with database.transaction() as session:
-        for phone, minutes in (("+6281200000001", -60 * 25), ("+6281200000002", -10)):
+        for phone, minutes, language in (("+6281200000001", -60 * 25, None),
+                                         ("+6281200000002", -60 * 25, "en"),
+                                         ("+6281200000003", -10, None)):
             conversation = Conversation(phone, "register", "kk", "id",
                                         clock.now() + timedelta(minutes=minutes),
                                         answers={"nik": "3271014501900001"})
-            ConversationStore(session, phone).save(conversation, clock.now())
-    assert make_worker(database, clock, tmp_path).run_once() == {"sent": 0, "purged": 1}
+            state = PhoneStateStore(session, phone)
+            state.language = language
+            state.save(conversation, clock.now())
+    assert make_worker(database, clock, tmp_path).run_once() == {"sent": 0, "purged": 2}
     with database.transaction() as session:
-        assert [r.phone for r in session.exec(select(ConversationRow)).all()] == [
-            "+6281200000002"]
+        rows = session.exec(select(PhoneState).order_by(PhoneState.phone)).all()
+    # the phone that chose English keeps its choice and loses its dialogue (and its NIK)
+    assert [(r.phone, r.language, r.flow, r.answers) for r in rows] == [
+        ("+6281200000002", "en", None, None),
+        ("+6281200000003", None, "register", {"nik": "3271014501900001"})]

@@ -1,0 +1,95 @@
+"""The state of one phone: its chosen language and its dialogue, read (and locked) with one
+SELECT and written with at most one statement per inbound SMS.
+
+This runs on every message, so it speaks SQL Core with statements built once, rather than going
+through the ORM's identity map and unit of work.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, select, update
+from sqlmodel import Session
+
+from flows.dialogue import Conversation
+from sms_ktp.models import PhoneState
+
+_TABLE = PhoneState.__table__
+_DIALOGUE = ("flow", "step", "dialogue_language", "answers", "prefill", "expires_at")
+_SELECT = (select(_TABLE.c.language, *(_TABLE.c[name] for name in _DIALOGUE))
+           .where(_TABLE.c.phone == bindparam("key")).with_for_update())
+_UPDATE = update(_TABLE).where(_TABLE.c.phone == bindparam("key"))
+_NO_DIALOGUE = dict.fromkeys(_DIALOGUE)
+
+
+@cache
+def _upsert(dialect: str) -> Any:
+    """INSERT that updates instead when a row for the phone appeared meanwhile."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(_TABLE)
+    return statement.on_conflict_do_update(
+        index_elements=[_TABLE.c.phone],
+        set_={name: statement.excluded[name]
+              for name in ("language", *_DIALOGUE, "updated_at")},
+    )
+
+
+class PhoneStateStore:
+    def __init__(self, session: Session, phone: str) -> None:
+        self.session = session
+        self.phone = phone
+        self.language: str | None = None
+        self._loaded: dict[str, Any] | None = None
+
+    def load(self) -> Conversation | None:
+        """The phone's dialogue, if it has one; `language` is set as a side effect."""
+        row = self.session.execute(_SELECT, {"key": self.phone}).mappings().first()
+        self._loaded = dict(row) if row is not None else None
+        if row is None:
+            return None
+        self.language = row["language"]
+        if row["flow"] is None:
+            return None
+        return Conversation(phone=self.phone, flow=row["flow"], step=row["step"],
+                            language=row["dialogue_language"], expires_at=row["expires_at"],
+                            answers=dict(row["answers"] or {}),
+                            prefill=dict(row["prefill"] or {}))
+
+    def save(self, conversation: Conversation | None, now: datetime) -> None:
+        """Store the language and where the phone now stands (None: no dialogue); writes
+        nothing when nothing changed."""
+        values: dict[str, Any] = {"language": self.language, **_NO_DIALOGUE}
+        if conversation is not None:
+            values.update(flow=conversation.flow, step=conversation.step,
+                          dialogue_language=conversation.language,
+                          answers=dict(conversation.answers),
+                          prefill=dict(conversation.prefill),
+                          expires_at=conversation.expires_at)
+        if self._loaded == values or (self._loaded is None and values == {
+                "language": None, **_NO_DIALOGUE}):
+            return
+        if self._loaded is not None:
+            self.session.execute(_UPDATE, {"key": self.phone, **values, "updated_at": now})
+        else:
+            dialect = self.session.get_bind().dialect.name
+            self.session.execute(_upsert(dialect),
+                                 {"phone": self.phone, **values, "updated_at": now})
+        self._loaded = values
+
+
+def purge_expired(session: Session, before: datetime) -> int:
+    """Forget dialogues abandoned long ago (their answers hold NIK and KK numbers), and phones
+    that have nothing left worth keeping. Returns the number of dialogues forgotten."""
+    forgotten = session.execute(
+        update(_TABLE).where(_TABLE.c.expires_at < before)
+        .values(**_NO_DIALOGUE, updated_at=before)
+    ).rowcount
+    session.execute(delete(_TABLE).where(and_(_TABLE.c.language.is_(None),
+                                              _TABLE.c.flow.is_(None))))
+    return forgotten
