@@ -38,8 +38,6 @@ import json
 import logging
 import math
 import multiprocessing
-import os
-import secrets
 import sys
 import tempfile
 import threading
@@ -55,12 +53,13 @@ from urllib.parse import urlencode
 
 import requests
 from flask import Flask, abort, request
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from werkzeug.serving import make_server
 
 from gateway.africastalking import parse_inbound_sms
 from sms_ktp.config import Settings
+from sms_ktp.db import scratch_schema
 from sms_ktp.domain.identity import parse_kk, parse_nik
 from sms_ktp.inbound import record_inbound
 from sms_ktp.models import Application, Family, InboundMessage, OutboxMessage
@@ -187,19 +186,8 @@ def private_schema(url: str | None) -> Iterator[str | None]:
     if url is None or make_url(url).get_backend_name() != "postgresql":
         yield url
         return
-    schema = f"sms_ktp_bench_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(url)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            yield make_url(url).update_query_dict(
-                {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    finally:
-        admin.dispose()
+    with scratch_schema(url, "sms_ktp_bench") as scoped:
+        yield scoped
 
 
 # --- the clients --------------------------------------------------------------------------------

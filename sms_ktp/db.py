@@ -7,13 +7,15 @@ interleave a read-modify-write (and never die on a lock upgrade).
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -76,6 +78,26 @@ def _insert_ignoring(dialect: str, table: Any, unique: tuple[str, ...]) -> Any:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
     return (dialect_insert(table).on_conflict_do_nothing(index_elements=list(unique))
             .returning(table.id))
+
+
+@contextmanager
+def scratch_schema(url: str, prefix: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL schema of our own on the server at `url`, dropped with
+    every table afterwards: tests and benchmarks share a database without touching each other's
+    tables."""
+    schema = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(url)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            yield make_url(url).update_query_dict(
+                {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+        finally:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        admin.dispose()
 
 
 def insert_ignoring_duplicate(session: Session, table: Any, values: dict[str, Any],

@@ -4,18 +4,18 @@ that moves only when a test moves it."""
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 from sms_ktp.clock import FixedClock
-from sms_ktp.db import Database
+from sms_ktp.db import Database, scratch_schema
 
 POSTGRES_ENV = "SMS_KTP_TEST_DATABASE_URL"
 # Monday 30 November 2026, 09:00 in Bogor.
@@ -34,23 +34,15 @@ def postgres_url() -> Iterator[str]:
     if not url:
         pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} "
                     "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
-    schema = f"sms_ktp_test_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_engine(url)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as error:
-        message = f"PostgreSQL at {make_url(url).render_as_string()} unreachable: {error}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        yield make_url(url).update_query_dict(
-            {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with ExitStack() as stack:
+        try:
+            scoped = stack.enter_context(scratch_schema(url, "sms_ktp_test"))
+        except OperationalError as error:
+            message = f"PostgreSQL at {make_url(url).render_as_string()} unreachable: {error}"
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(message)
+            pytest.skip(message)
+        yield scoped
 
 
 def _empty_postgres(url: str) -> Database:
