@@ -53,7 +53,7 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     settings = runtime.settings
     worker = Worker(runtime) if settings.worker.embedded else None
     app = create_app(runtime, on_reply_queued=worker.wake if worker else None)
-    server = make_server(host, port, app, threaded=True)
+    server = make_server(host, port, app, threaded=True)  # a busy port: a clear message, exit 1
     base = f"http://{host}:{server.port}/gateway/africastalking/{settings.gateway.webhook_token}"
     print(f"sms-ktp serving on http://{host}:{server.port} ({settings.source})")
     print(f"  database:          {runtime.db.engine.url.render_as_string(hide_password=True)}")

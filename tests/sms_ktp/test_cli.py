@@ -116,3 +116,12 @@ def test_simulate_refuses_a_number_that_is_not_a_mobile(tmp_path, number):
     result = run("simulate", "--phone", number, cwd=tmp_path)
     assert result.returncode == 2
     assert "not a mobile number" in result.stderr
+
+
+def test_serve_on_a_port_in_use_says_so(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = run("serve", "--port", str(busy.getsockname()[1]), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "is in use by another program" in result.stderr and "Traceback" not in result.stderr
