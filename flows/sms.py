@@ -150,5 +150,5 @@ def _listing(language: str, applications: list[ApplicationView]) -> str:
         text = render(language, "status.list", count=len(items), items="; ".join(items[:shown]),
                       more=render(language, "status.more", n=more) if more else "")
         if segments(text) <= MAX_PARTS:
-            return text
-    return render(language, "status.none")
+            break
+    return text
