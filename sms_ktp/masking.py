@@ -24,7 +24,8 @@ def mask_id(value: str) -> str:
 
 
 def mask_phone(e164: str) -> str:
-    """Keep the country prefix and the last three digits; never raises, since it runs in logging."""
+    """Keep the country prefix and the last three digits, hiding even how many digits there are
+    (the console gateway writes the same form); never raises, since it runs in logging."""
     digits = "".join(c for c in e164 if c.isdigit())
     prefix = ""
     try:
@@ -38,8 +39,7 @@ def mask_phone(e164: str) -> str:
             digits = digits[len(country) :]
     if len(digits) <= _KEEP_PHONE_DIGITS:
         return prefix + _HIDDEN
-    hidden = len(digits) - _KEEP_PHONE_DIGITS
-    return prefix + "*" * hidden + digits[-_KEEP_PHONE_DIGITS:]
+    return prefix + _HIDDEN + digits[-_KEEP_PHONE_DIGITS:]
 
 
 def _mask_match(match: re.Match[str]) -> str:
