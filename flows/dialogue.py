@@ -153,6 +153,18 @@ class Dialogue:
                     conversation.step = CANCELLED
         return Outcome(conversation.step, error, result)
 
+    def back(self, conversation: Conversation) -> bool:
+        """Return to the question answered before the current one (its answer forgotten);
+        False when the conversation is at its first question."""
+        names = list(self.steps)
+        earlier = [name for name in names[:names.index(conversation.step)]
+                   if name in conversation.answers]
+        if not earlier:
+            return False
+        conversation.step = earlier[-1]
+        conversation.answers.pop(earlier[-1])
+        return True
+
     def _rewind(self, conversation: Conversation, step: str) -> None:
         """Ask `step` again; the answers after it are kept as prefilled answers (checked again
         when their step comes), except the last step's (the confirmation), which is asked."""

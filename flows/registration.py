@@ -120,7 +120,7 @@ REGISTRATION = Dialogue(
             "register.ask_reason",
             read_reason,
             (Route("suket", when=lambda a: a["reason"] == "baru"), Route("confirm")),
-            choices=tuple(Choice(reason, f"reason.{reason}") for reason in REASONS),
+            choices=tuple(Choice(reason, f"choice.reason.{reason}") for reason in REASONS),
         ),
         Step("suket", "register.ask_suket", read_suket, (Route("confirm"),)),
         Step(
@@ -128,6 +128,7 @@ REGISTRATION = Dialogue(
             "register.confirm",
             read_confirmation,
             describe=confirmation_params,
+            choices=(Choice("YA", "choice.confirm.yes"), Choice("TIDAK", "choice.confirm.no")),
             routes=(Route(DONE, when=lambda a: a["confirm"] is True), Route(CANCELLED)),
         ),
     ],

@@ -9,20 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flows.catalogue import Msg, render, supported
+from flows import status
+from flows.catalogue import render
 from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Outcome
 from flows.gsm import segments
 from flows.keywords import Command, parse_command
+from flows.language import LANGUAGE_WORDS, language_for
 from flows.ports import ApplicationView, Services
 from flows.registration import ONE_MESSAGE_FIELDS, REGISTRATION
 from sms_ktp.domain.reference import normalise_reference
 
 DIALOGUES: dict[str, Dialogue] = {REGISTRATION.name: REGISTRATION}
 MAX_PARTS = 2
-_LANGUAGE_WORDS = {
-    "ID": "id", "IND": "id", "INDONESIA": "id", "INDO": "id",
-    "EN": "en", "ENG": "en", "ENGLISH": "en", "INGGRIS": "en",
-}
 
 
 @dataclass
@@ -72,14 +70,8 @@ class SmsChannel:
 
     def _language(self, phone: str, command: Command | None,
                   conversation: Conversation | None) -> str:
-        chosen = self.services.language_of(phone)
-        if chosen:
-            return supported(chosen)
-        if conversation is not None:
-            return supported(conversation.language)
-        if command is not None and command.language:
-            return command.language
-        return supported(None)
+        return language_for(self.services, phone, conversation,
+                            command.language if command else None)
 
     def _answer(self, conversation: Conversation, text: str, language: str,
                 now: datetime) -> SmsTurn:
@@ -105,7 +97,7 @@ class SmsChannel:
         return SmsTurn([reply], conversation)
 
     def _set_language(self, phone: str, command: Command) -> str:
-        wanted = _LANGUAGE_WORDS.get(command.args[0].upper()) if command.args else None
+        wanted = LANGUAGE_WORDS.get(command.args[0].upper()) if command.args else None
         if wanted is None:
             return render(self._language(phone, command, None), "lang.choose")
         self.services.set_language(phone, wanted)
@@ -120,31 +112,17 @@ class SmsChannel:
             wanted = [a for a in applications if a.reference == reference]
             if not wanted:
                 return render(language, "status.not_found", ref=reference)
-            return _detail(language, wanted[0])
+            return status.detail(language, wanted[0])
         if not applications:
             return render(language, "status.none")
         if len(applications) == 1:
-            return _detail(language, applications[0])
+            return status.detail(language, applications[0])
         return _listing(language, applications)
-
-
-def _detail(language: str, application: ApplicationView) -> str:
-    return render(
-        language,
-        "status.detail",
-        ref=application.reference,
-        nik=application.nik_masked,
-        explain=Msg(f"stage.{application.stage}", application.details),
-    )
 
 
 def _listing(language: str, applications: list[ApplicationView]) -> str:
     """All of the family's applications in at most two parts; the rest counted, not listed."""
-    items = [
-        render(language, "status.item", ref=a.reference, nik=a.nik_masked,
-               stage=Msg(f"stage_short.{a.stage}"))
-        for a in applications
-    ]
+    items = [status.item(language, a) for a in applications]
     for shown in range(len(items), 0, -1):
         more = len(items) - shown
         text = render(language, "status.list", count=len(items), items="; ".join(items[:shown]),

@@ -22,6 +22,8 @@ from gateway.message import (
     PermanentFailure,
     SendResult,
     TemporaryFailure,
+    UssdRequest,
+    UssdSessionEnd,
     WebhookError,
 )
 
@@ -184,4 +186,32 @@ def parse_delivery_report(form: Mapping[str, str]) -> DeliveryReport:
         status=status,
         provider_status=provider_status,
         failure_reason=_optional(form, "failureReason"),
+    )
+
+
+def parse_ussd(form: Mapping[str, str]) -> UssdRequest:
+    """Read AT's USSD callback. `text` is absent or empty on the first request of a session."""
+    return UssdRequest(
+        provider=PROVIDER,
+        session_id=_required(form, "sessionId"),
+        service_code=form.get("serviceCode") or "",
+        phone=_required(form, "phoneNumber"),
+        network_code=_optional(form, "networkCode"),
+        text=form.get("text") or "",
+    )
+
+
+def parse_ussd_end(form: Mapping[str, str]) -> UssdSessionEnd:
+    """Read AT's end-of-session notification (status, duration, last input, error)."""
+    duration = form.get("durationInMillis") or ""
+    if duration and not duration.isdigit():
+        raise WebhookError(f"not a number: durationInMillis={duration[:_ECHO_LIMIT]}")
+    return UssdSessionEnd(
+        provider=PROVIDER,
+        session_id=_required(form, "sessionId"),
+        phone=_optional(form, "phoneNumber"),
+        status=_optional(form, "status"),
+        duration_ms=int(duration) if duration else None,
+        last_input=_optional(form, "input"),
+        error_message=_optional(form, "errorMessage"),
     )

@@ -73,5 +73,31 @@ class DeliveryReport:
     failure_reason: str | None
 
 
+@dataclass(frozen=True)
+class UssdRequest:
+    """One step of a USSD session: `text` is every input of the session so far, joined by `*`
+    (empty on the first request)."""
+
+    provider: str
+    session_id: str
+    service_code: str
+    phone: str
+    network_code: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class UssdSessionEnd:
+    """The operator's word that a USSD session is over, and how it went."""
+
+    provider: str
+    session_id: str
+    phone: str | None
+    status: str | None
+    duration_ms: int | None
+    last_input: str | None
+    error_message: str | None
+
+
 class WebhookError(ValueError):
     """A webhook we cannot use; the message names the field so the caller can log and answer 400."""

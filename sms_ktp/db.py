@@ -76,8 +76,9 @@ def _insert_ignoring(dialect: str, table: Any, unique: tuple[str, ...]) -> Any:
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    key = next(iter(table.__table__.primary_key))
     return (dialect_insert(table).on_conflict_do_nothing(index_elements=list(unique))
-            .returning(table.id))
+            .returning(key))
 
 
 @contextmanager
@@ -102,7 +103,7 @@ def scratch_schema(url: str, prefix: str) -> Iterator[str]:
 
 def insert_ignoring_duplicate(session: Session, table: Any, values: dict[str, Any],
                               unique: tuple[str, ...]) -> int | None:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when a row with
-    the same unique key already exists (a retried webhook)."""
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING the primary key: the new row's key, or None
+    when a row with the same unique key already exists (a retried webhook)."""
     statement = _insert_ignoring(session.get_bind().dialect.name, table, unique)
     return session.execute(statement, values).scalar_one_or_none()

@@ -138,3 +138,33 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = utc_column()
     sent_at: datetime | None = utc_column(nullable=True)
     delivered_at: datetime | None = utc_column(nullable=True)
+
+
+class UssdSession(SQLModel, table=True):
+    """One USSD session: where it stands in the menus, the last request and its answer (a
+    repeated request gets the same screen), and how it ended (for the staff statistics)."""
+
+    __tablename__ = "ussd_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider: str = Field(max_length=30)
+    session_id: str = Field(max_length=100)
+    phone: str = Field(default="", max_length=20, index=True)
+    service_code: str = Field(default="", max_length=40)
+    network_code: str | None = Field(default=None, max_length=20)
+    menu: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # The session's accumulated input holds NIK and KK numbers: only its length and a digest
+    # are kept, enough to tell a repeated request from a new input.
+    last_text_length: int | None = None
+    last_text_digest: str | None = Field(default=None, max_length=64)
+    last_screen: str | None = Field(default=None, sa_column=Column(String(400)))
+    requests: int = 0
+    started_at: datetime = utc_column(index=True)
+    updated_at: datetime = utc_column()
+    end_status: str | None = Field(default=None, max_length=40)
+    duration_ms: int | None = None
+    last_input: str | None = Field(default=None, max_length=200)  # redacted
+    error_message: str | None = Field(default=None, max_length=300)
+    ended_at: datetime | None = utc_column(nullable=True)
+
+    __table_args__ = (UniqueConstraint("provider", "session_id", name="uq_ussd_session"),)

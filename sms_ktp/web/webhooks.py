@@ -8,11 +8,17 @@ import logging
 
 from flask import Blueprint, abort, current_app, request
 
-from gateway.africastalking import parse_delivery_report, parse_inbound_sms
+from gateway.africastalking import (
+    parse_delivery_report,
+    parse_inbound_sms,
+    parse_ussd,
+    parse_ussd_end,
+)
 from gateway.message import WebhookError
 from sms_ktp.inbound import receive_sms
 from sms_ktp.outbox import apply_delivery_report
 from sms_ktp.runtime import Runtime
+from sms_ktp.ussd import answer_ussd, record_session_end
 
 log = logging.getLogger(__name__)
 webhooks = Blueprint("webhooks", __name__, url_prefix="/gateway/africastalking/<token>")
@@ -56,3 +62,20 @@ def delivery_report() -> tuple[str, int, dict[str, str]]:
         # Answered 200 all the same: an error would only make AT retry a report we cannot use.
         log.info("delivery report for unknown message id")
     return ("ok\n" if known else "unknown message\n"), 200, TEXT
+
+
+@webhooks.post("/ussd")
+def ussd() -> tuple[str, int, dict[str, str]]:
+    runtime = _runtime()
+    answer = answer_ussd(runtime.db, runtime.clock, parse_ussd(request.form),
+                         runtime.dialogue_ttl)
+    if answer.sms_queued:
+        current_app.extensions["sms_ktp.on_reply_queued"]()
+    return answer.screen, 200, TEXT
+
+
+@webhooks.post("/ussd/end")
+def ussd_end() -> tuple[str, int, dict[str, str]]:
+    runtime = _runtime()
+    record_session_end(runtime.db, runtime.clock, parse_ussd_end(request.form))
+    return "ok\n", 200, TEXT

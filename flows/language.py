@@ -1,0 +1,25 @@
+"""Which language to answer a phone in, the same on every channel."""
+
+from __future__ import annotations
+
+from flows.catalogue import supported
+from flows.dialogue import Conversation
+from flows.ports import Services
+
+# What residents type to name a language (BAHASA EN, LANG INDONESIA, ...).
+LANGUAGE_WORDS = {
+    "ID": "id", "IND": "id", "INDONESIA": "id", "INDO": "id",
+    "EN": "en", "ENG": "en", "ENGLISH": "en", "INGGRIS": "en",
+}
+
+
+def language_for(services: Services, phone: str, conversation: Conversation | None = None,
+                 hint: str | None = None) -> str:
+    """The phone's own choice first, then the language of the dialogue it is in, then the
+    language of the keyword it used, then the default."""
+    chosen = services.language_of(phone)
+    if chosen:
+        return supported(chosen)
+    if conversation is not None:
+        return supported(conversation.language)
+    return supported(hint)
