@@ -19,14 +19,14 @@ from flows.catalogue import languages, render
 from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Invalid
 from flows.keywords import clean
 from flows.language import language_for
-from flows.ports import Services
+from flows.ports import ApplicationView, Services
 from flows.registration import REGISTRATION
 
 SCREEN_LIMIT = 182
 BACK, HOME = "0", "00"
 NEXT_PAGE = "1"  # a long text: the next part
 NEXT_ITEMS = "9"  # a long list: the next items
-LIST_SIZE = 4
+LIST_SIZE = 8  # at most, on one screen; fewer when the lines are long
 INFO_TOPICS = ("about", "syarat", "proses")
 DIALOGUES: dict[str, Dialogue] = {REGISTRATION.name: REGISTRATION}
 
@@ -135,10 +135,10 @@ class UssdChannel:
                         conversation: Conversation | None, now: datetime) -> UssdTurn:
         if choice == BACK:
             return self._main(language, conversation)
-        applications = self.services.family_applications(phone)
-        first = menu.page * LIST_SIZE
-        shown = applications[first:first + LIST_SIZE]
-        if choice == NEXT_ITEMS and first + LIST_SIZE < len(applications):
+        pages = _list_pages(language, self.services.family_applications(phone))
+        page = min(menu.page, len(pages) - 1)
+        shown = pages[page]
+        if choice == NEXT_ITEMS and page + 1 < len(pages):
             return self._status(language, phone, conversation,
                                 Menu("status_list", page=menu.page + 1))
         if choice.isdigit() and 1 <= int(choice) <= len(shown):
@@ -277,13 +277,12 @@ class UssdChannel:
                                wanted[0].reference, menu.topic)
             return self._paged(language, status.detail(language, wanted[0]), detail_menu.page,
                                detail_menu, conversation, error)
-        first = menu.page * LIST_SIZE
-        if first >= len(applications):
-            menu, first = Menu("status_list"), 0
+        pages = _list_pages(language, applications)
+        if menu.page >= len(pages):
+            menu = Menu("status_list")
         lines = [render(language, "ussd.status.choose")]
-        lines += [f"{n} {status.item(language, a)}"
-                  for n, a in enumerate(applications[first:first + LIST_SIZE], 1)]
-        if first + LIST_SIZE < len(applications):
+        lines += [f"{n} {status.item(language, a)}" for n, a in enumerate(pages[menu.page], 1)]
+        if menu.page + 1 < len(pages):
             lines.append(render(language, "ussd.more_items"))
         return UssdTurn(_screen(*_with(_reason(language, error), lines), nav), menu,
                         conversation)
@@ -302,6 +301,25 @@ class UssdChannel:
         lines = [parts[page]] + ([more] if page + 1 < len(parts) else [])
         menu.page = page
         return UssdTurn(_screen(*_with(reason, lines), nav), menu, conversation)
+
+
+def _list_pages(language: str,
+                applications: list[ApplicationView]) -> list[list[ApplicationView]]:
+    """The family's applications cut into screens: as many numbered lines as fit, leaving room
+    for the header, `9 Lainnya`, the navigation line and a one-line reason."""
+    fixed = sum(len(render(language, key)) + 1 for key in (
+        "ussd.status.choose", "ussd.more_items", "ussd.nav", "ussd.error.choice"))
+    fixed += len("CON ")
+    pages: list[list[ApplicationView]] = [[]]
+    used = fixed
+    for application in applications:
+        line = len(f"{LIST_SIZE} {status.item(language, application)}") + 1
+        if pages[-1] and (used + line > SCREEN_LIMIT or len(pages[-1]) == LIST_SIZE):
+            pages.append([])
+            used = fixed
+        pages[-1].append(application)
+        used += line
+    return pages
 
 
 def _in_progress(conversation: Conversation | None, now: datetime) -> bool:

@@ -1,0 +1,96 @@
+"""Every USSD screen, in every language, fits 182 GSM-7 characters and says what it should."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from flows.catalogue import languages
+from flows.dialogue import Conversation
+from flows.gsm import is_gsm7
+from flows.ussd import SCREEN_LIMIT, Menu, UssdChannel, UssdTurn, paginate
+from sms_ktp.domain.stages import Stage
+
+NOW = datetime(2024, 11, 7, 2, 0, tzinfo=UTC)
+PHONE, OTHER = "+6281234567890", "+6285711112222"
+NIK, KK = "3271014501900001", "3271010101200003"
+
+
+class Session:
+    """One phone dialling in: the channel and the state a USSD session keeps between screens."""
+
+    def __init__(self, services, language: str | None = None,
+                 conversation: Conversation | None = None) -> None:
+        if language:
+            services.set_language(PHONE, language)
+        self.channel = UssdChannel(services, timedelta(minutes=30))
+        self.screens: list[str] = []
+        self.turn = self._keep(self.channel.begin(PHONE, conversation, NOW))
+
+    def _keep(self, turn: UssdTurn) -> UssdTurn:
+        self.screens.append(turn.screen)
+        return turn
+
+    def press(self, *inputs: str) -> str:
+        for text in inputs:
+            self.turn = self._keep(self.channel.handle(self.turn.menu, text, PHONE,
+                                                       self.turn.conversation, NOW))
+        return self.turn.screen
+
+
+def check(screens: list[str]) -> None:
+    for screen in screens:
+        assert screen.startswith(("CON ", "END ")), screen
+        assert len(screen) <= SCREEN_LIMIT, (len(screen), screen)
+        assert is_gsm7(screen), screen
+        assert not screen.endswith("..."), f"cut short: {screen}"
+
+
+@pytest.mark.parametrize("language", languages())
+def test_every_screen_fits_in_every_language(services, language):
+    for serial in range(1, 10):  # a big family: the list needs a second page
+        services.add_application(PHONE, services.nik_for(serial), KK, stage=list(Stage)[serial])
+    services.add_application(OTHER, "3271024107850002", "3271060202190004")
+    session = Session(services, language)
+    # menus, with a wrong choice on each
+    for path in (["7"], ["3", "7"], ["3", "1", "1", "1", "7"], ["3", "2", "1", "7"],
+                 ["3", "3", "1", "1"], ["4", "9"], ["2", "8"], ["2", "9", "7"], ["2", "1", "1"]):
+        session.press("00", *path, "")
+    # every stage explained, every page of it
+    for stage_number in range(1, 10):
+        session.press("00", "2", "9" if stage_number > 4 else "",
+                      str((stage_number - 1) % 4 + 1), "1", "1", "8")
+    # every question and every refusal, with the longest values
+    session.press("00", "1", "", "32710145019000011", "9999014501900001", "3271013202900001",
+                  "3271014501900000", services.nik_for(3), "3271014501900001",
+                  "32710101012000031", "3201010101200003", "3271060202190004", KK,
+                  "5", "1", "??", "470/1/KEC", "3", "0", "0", "4", "3")
+    session.press("00", "1", "2", NIK, KK, "1", "470/1/KEC", "1")  # done
+    check(session.screens)
+    assert len(session.screens) > 60
+
+
+def test_a_long_text_is_paged_and_every_page_is_reachable(services):
+    session = Session(services, "id")
+    first = session.press("3", "2")  # Informasi, Syarat dan yang dibawa
+    assert first.endswith("\n1 Lanjut\n0 Kembali 00 Menu")
+    second = session.press("1")
+    assert "1 Lanjut" not in second and second.endswith("0 Kembali 00 Menu")
+    words = " ".join(s.removeprefix("CON ").split("\n")[0] for s in (first, second))
+    assert words.startswith("Bisa daftar: sudah rekam") and words.endswith("KTP-el rusak.")
+    assert session.press("1") == second  # past the last page it stays there
+    assert session.press("0").startswith("CON Informasi:")
+
+
+def test_paginate_keeps_words_whole():
+    text = "satu dua tiga empat lima enam tujuh delapan sembilan sepuluh"
+    pages = paginate(text, 20)
+    assert " ".join(pages) == text and all(len(p) <= 20 for p in pages)
+    assert paginate("x" * 45, 20) == ["x" * 20, "x" * 20, "x" * 5]
+
+
+def test_menu_round_trips_through_its_stored_form():
+    menu = Menu("status_detail", 2, "123456789", "1")
+    assert Menu.from_dict(menu.to_dict()) == menu
+    assert Menu.from_dict(None) == Menu()
