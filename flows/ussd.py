@@ -98,7 +98,7 @@ class UssdChannel:
         choice = clean(text)
         if choice == HOME:
             return self._main(language, conversation)
-        if menu.name == "dialogue" and _in_progress(conversation, now):
+        if menu.name == "dialogue" and _active(conversation, now):
             return self._answer(language, conversation, choice, now)
         handler = getattr(self, f"_on_{menu.name}", None)
         if handler is None or menu.name == "dialogue":  # the dialogue expired meanwhile
@@ -201,7 +201,7 @@ class UssdChannel:
         conversation.expires_at = now + self.ttl
         if choice == BACK:
             if not dialogue.back(conversation):
-                return self._main(language, conversation)
+                return self._main(language, None)  # left before answering anything
             return self._step(language, conversation)
         step = dialogue.steps[conversation.step]
         value = choice
@@ -322,9 +322,14 @@ def _list_pages(language: str,
     return pages
 
 
-def _in_progress(conversation: Conversation | None, now: datetime) -> bool:
+def _active(conversation: Conversation | None, now: datetime) -> bool:
     return (conversation is not None and not conversation.finished
             and conversation.expires_at > now and conversation.flow in DIALOGUES)
+
+
+def _in_progress(conversation: Conversation | None, now: datetime) -> bool:
+    """A dialogue worth offering to continue: active, and something already answered."""
+    return _active(conversation, now) and bool(conversation.answers or conversation.prefill)
 
 
 def _invalid(choice: str) -> str:

@@ -49,6 +49,15 @@ class LiveService:
                 "linkId": "", "networkCode": "51010", **extra}
         return self.http.post(self.url("/sms"), data=form, timeout=10)
 
+    def ussd(self, session_id: str, text: str, phone: str = PHONE) -> str:
+        """One USSD request; returns the screen (`CON ...` / `END ...`)."""
+        form = {"sessionId": session_id, "serviceCode": "*123*45#", "phoneNumber": phone,
+                "networkCode": "51010", "text": text}
+        response = self.http.post(self.url("/ussd"), data=form, timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.headers["Content-Type"].startswith("text/plain")
+        return response.text
+
     def sms(self, sender: str, text: str) -> list[str]:
         """Send one SMS, let the worker run, and return what reached the sender's phone."""
         response = self.post_sms(sender, text)
