@@ -62,6 +62,7 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
              if settings.gateway.provider == "console" else ""))
     print(f"  inbound SMS:       POST {base}/sms")
     print(f"  delivery reports:  POST {base}/delivery")
+    print(f"  USSD:              POST {base}/ussd  (session end: {base}/ussd/end)")
     print(f"  worker:            {'embedded' if worker else 'separate (sms-ktp worker)'}")
     if settings.gateway.provider == "console":
         print(f"  phone simulator:   http://{host}:{server.port}/simulator"
