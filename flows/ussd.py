@@ -122,7 +122,9 @@ class UssdChannel:
 
     def _on_resume(self, language: str, menu: Menu, choice: str, phone: str,
                    conversation: Conversation | None, now: datetime) -> UssdTurn:
-        if choice == "1" and _in_progress(conversation, now):
+        if not _in_progress(conversation, now):  # it expired while the screen was shown
+            return self._main(language, None)
+        if choice == "1":
             conversation.expires_at = now + self.ttl
             return self._step(language, conversation)
         if choice == "2":

@@ -94,3 +94,13 @@ def test_menu_round_trips_through_its_stored_form():
     menu = Menu("status_detail", 2, "123456789", "1")
     assert Menu.from_dict(menu.to_dict()) == menu
     assert Menu.from_dict(None) == Menu()
+
+
+def test_a_dialogue_that_expires_on_the_resume_screen_leads_to_the_main_menu(services):
+    conversation = Conversation(PHONE, "register", "kk", "id", NOW + timedelta(minutes=1),
+                                answers={"nik": NIK})
+    session = Session(services, conversation=conversation)
+    assert session.turn.screen.startswith("CON Pendaftaran Anda belum selesai.")
+    later = session.channel.handle(session.turn.menu, "1", PHONE, conversation,
+                                   NOW + timedelta(minutes=2))
+    assert later.screen.startswith("CON KTP-el Kota Bogor") and later.conversation is None
