@@ -9,11 +9,12 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
-from gateway.message import InboundSms
+from gateway.message import InboundSms, UssdRequest
 from sms_ktp.inbound import receive_sms
 from sms_ktp.models import InboundMessage, OutboxMessage
 from sms_ktp.phones import normalise_msisdn
 from sms_ktp.runtime import Runtime
+from sms_ktp.ussd import answer_ussd
 
 simulator = Blueprint("simulator", __name__, url_prefix="/simulator")
 DEFAULT_PHONE = "081234567890"
@@ -57,3 +58,27 @@ def send() -> Response:
         receive_sms(runtime.db, runtime.clock, sms, runtime.dialogue_ttl)
         current_app.extensions["sms_ktp.on_reply_queued"]()
     return redirect(url_for("simulator.phone", phone=number), code=303)
+
+
+@simulator.route("/ussd", methods=["GET", "POST"])
+def ussd() -> str:
+    """Dial the USSD menu (GET starts a session); each press sends the session's whole input
+    joined by `*`, as operators do."""
+    runtime = _runtime()
+    number = request.values.get("phone", DEFAULT_PHONE)
+    if request.method == "GET":
+        session_id, text = uuid.uuid4().hex, ""
+    else:
+        session_id = request.form.get("session", "")
+        so_far, pressed = request.form.get("text", ""), request.form.get("input", "")
+        text = f"{so_far}*{pressed}" if so_far else pressed
+    screen = ""
+    if normalise_msisdn(number) and session_id:
+        answer = answer_ussd(runtime.db, runtime.clock,
+                             UssdRequest("simulator", session_id, "*123#", number, None, text),
+                             runtime.dialogue_ttl)
+        screen = answer.screen
+        if answer.sms_queued:
+            current_app.extensions["sms_ktp.on_reply_queued"]()
+    return render_template("ussd.html", number=number, session=session_id, text=text,
+                           screen=screen[4:], ended=not screen.startswith("CON "))

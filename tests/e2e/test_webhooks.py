@@ -108,3 +108,17 @@ def test_the_browser_phone_simulator_talks_to_the_same_dialogues(service):
                              data={"phone": "0812-3456-7890", "text": "3271014501900001"})
     assert "***0001" in page.text and "3271014501900001" not in page.text
     assert "Kirim nomor KK" in page.text
+
+
+def test_the_browser_simulator_dials_the_ussd_menu(service):
+    page = service.http.get(f"{service.base_url}/simulator/ussd?phone=081234567890")
+    assert "1 Daftar cetak KTP-el" in page.text
+    session = page.text.split('name="session" value="')[1].split('"')[0]
+    page = service.http.post(f"{service.base_url}/simulator/ussd",
+                             data={"phone": "081234567890", "session": session, "text": "",
+                                   "input": "1"})
+    assert "Masukkan NIK Anda" in page.text
+    page = service.http.post(f"{service.base_url}/simulator/ussd",
+                             data={"phone": "081234567890", "session": session, "text": "1",
+                                   "input": "3271014501900001"})
+    assert "Masukkan nomor KK" in page.text
