@@ -1,0 +1,478 @@
+"""What the benchmarks share: the residents, the settings, the server, the clients and the rounds.
+
+A benchmark (`sms_turns.py`, `ussd.py`) measures a real webhook against a floor: a bare route of
+its own, added to the app exactly as `serve` builds it, served by the same server from the same
+database in the same run. The server runs in a process of its own (spawned), or in a thread of
+the benchmark's process with `--in-process-server`; the clients are threads of the benchmark's
+process, one keep-alive `requests.Session` each, and send *jobs*: the POSTs that one client sends
+in order (one phone's SMS dialogue, or its USSD sessions). Floor and measured rounds are
+interleaved so that machine noise hits both alike. On PostgreSQL (loopback only) a run works in a
+scratch schema of its own, dropped with its tables at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import json
+import logging
+import math
+import multiprocessing
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import requests
+from flask import Flask, abort
+from sqlalchemy.engine import make_url
+from werkzeug.serving import make_server
+
+from sms_ktp.config import Settings
+from sms_ktp.db import scratch_schema
+from sms_ktp.domain.identity import parse_kk, parse_nik
+from sms_ktp.phones import normalise_msisdn
+from sms_ktp.runtime import Runtime
+from sms_ktp.web import create_app
+
+NETWORK_CODE = "51010"  # Telkomsel
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+HTTP_TIMEOUT = (5.0, 60.0)
+LOOPBACK_HOSTS = {None, "", "127.0.0.1", "localhost", "::1"}
+
+Body = bytes
+Job = list[Body]  # the POSTs one client sends in order
+Dial = Callable[[int, str], tuple[list[Job], list[str]]]  # (phones, tag): their jobs, the phones
+# Looks at one answer (its position in the job, the response): an error message, or None.
+Check = Callable[[int, requests.Response], str | None]
+AddRoutes = Callable[[Flask, Runtime], None]  # module level: it crosses to the server process
+View = Callable[[], tuple[str, int, dict[str, str]]]
+
+
+# --- the people ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Resident:
+    phone: str  # as Africa's Talking posts it: E.164
+    nik: str
+    kk: str
+
+
+def resident(number: int, prefix: str, today: date) -> Resident:
+    """A distinct, valid phone, NIK and KK for every `number` (0 <= number < 9_999 * 28 * 12)."""
+    serial = 1 + number % 9_999
+    day = 1 + (number // 9_999) % 28
+    month = 1 + (number // (9_999 * 28)) % 12
+    nik = f"327101{day:02d}{month:02d}90{serial:04d}"
+    kk = f"327101{number:010d}"
+    phone = f"{prefix}{number:07d}"
+    if parse_nik(nik, today).value != nik or parse_kk(kk).value != kk:
+        raise AssertionError(f"generated identity numbers refused for #{number}")
+    if normalise_msisdn(phone) != phone:
+        raise AssertionError(f"generated phone is not a valid mobile: {phone}")
+    return Resident(phone, nik, kk)
+
+
+@dataclass
+class Residents:
+    """Numbers residents by a counter, so every phone, NIK and KK of the run is distinct."""
+
+    prefix: str
+    today: date = field(default_factory=date.today)
+    count: int = 0
+
+    def take(self, how_many: int) -> list[Resident]:
+        first = self.count
+        self.count += how_many
+        return [resident(number, self.prefix, self.today) for number in range(first, self.count)]
+
+
+@dataclass
+class Plan:
+    """Every request of a run, made before it starts: the warm-up of each endpoint, then the
+    rounds, each the floor's jobs and the measured jobs, alike in number and shape."""
+
+    warm_floor: list[Job]
+    warm_measured: list[Job]
+    rounds: list[tuple[list[Job], list[Job]]]
+    phones: list[str]  # of the measured endpoint's jobs, warm-up first
+
+
+def plan(floor: Dial, measured: Dial, tag: str, warm_phones: int, phones_per_round: int,
+         rounds: int) -> Plan:
+    """`measured` tags the measured rounds' jobs with `tag`, its warm-up with "warm"; `floor`
+    tags its own with "floor" and "warmfloor"."""
+    warm_measured, phones = measured(warm_phones, "warm")
+    warm_floor, _ = floor(warm_phones, "warmfloor")
+    pairs: list[tuple[list[Job], list[Job]]] = []
+    for _ in range(rounds):
+        jobs, numbers = measured(phones_per_round, tag)
+        pairs.append((floor(phones_per_round, "floor")[0], jobs))
+        phones += numbers
+    return Plan(warm_floor, warm_measured, pairs, phones)
+
+
+# --- the command line ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Size:
+    """The option that sizes a benchmark's measure (`--turns`, `--sessions`)."""
+
+    name: str
+    default: int
+    most: int
+    help: str
+
+
+def arguments(argv: Sequence[str] | None, about: str, program: str,
+              size: Size) -> argparse.Namespace:
+    """The benchmark's size, then the options every benchmark has; `about` is its docstring."""
+    parser = argparse.ArgumentParser(description=about.split("\n\n")[0])
+    parser.add_argument(f"--{size.name}", type=int, default=size.default, help=size.help)
+    parser.add_argument("--clients", type=int, default=4, help="client threads (default 4)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="interleaved floor/measured rounds; the best of each is kept "
+                        "(default 2)")
+    parser.add_argument("--warmup", type=int, default=200,
+                        help="unmeasured requests to each endpoint first (default 200)")
+    parser.add_argument("--database-url",
+                        help="default: a fresh SQLite file in a temporary folder; on a "
+                        "(loopback) PostgreSQL, a private schema dropped at the end")
+    parser.add_argument("--in-process-server", action="store_true",
+                        help="serve from a thread of the benchmark's own process instead of a "
+                        "process of its own (clients and server then share one GIL)")
+    parser.add_argument("--max-seconds", type=float, default=600.0,
+                        help="give up after this long (default 600)")
+    args = parser.parse_args(argv)
+    if not 1 <= getattr(args, size.name) <= size.most:
+        parser.error(f"--{size.name} must be between 1 and {size.most}")
+    if not 1 <= args.clients <= 32:
+        parser.error("--clients must be between 1 and 32")
+    if not 1 <= args.rounds <= 20:
+        parser.error("--rounds must be between 1 and 20")
+    if not 0 <= args.warmup <= 10_000:
+        parser.error("--warmup must be between 0 and 10000")
+    if not 0 < args.max_seconds <= 24 * 3600:
+        parser.error("--max-seconds must be more than 0 and at most 86400")
+    if args.database_url:
+        check_database_url(args.database_url, program)
+    return args
+
+
+def check_database_url(url: str, program: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise SystemExit(f"{program}: unsupported database {parsed.get_backend_name()!r}")
+    if parsed.get_backend_name() == "postgresql" and parsed.host not in LOOPBACK_HOSTS:
+        raise SystemExit(f"{program}: refusing a non-loopback PostgreSQL (loopback traffic only)")
+
+
+# --- the database -------------------------------------------------------------------------------
+def settings_for(folder: Path, database_url: str | None, source: str) -> Settings:
+    settings = Settings()
+    settings.data_dir = str(folder)
+    settings.database.url = database_url or f"sqlite:///{folder / 'bench.db'}"
+    settings.gateway.provider = "console"
+    settings.gateway.console.outbox_file = str(folder / "outbox.jsonl")
+    settings.worker.embedded = False  # never started here anyway
+    settings.source = source
+    return settings
+
+
+@contextmanager
+def private_schema(url: str | None) -> Iterator[str | None]:
+    """On PostgreSQL, the URL of a new schema of our own, dropped (with every table) afterwards:
+    the run starts empty and neither touches nor leaves tables that others use (the tests make
+    their own schemas the same way). Other URLs are given back as they are."""
+    if url is None or make_url(url).get_backend_name() != "postgresql":
+        yield url
+        return
+    with scratch_schema(url, "sms_ktp_bench") as scoped:
+        yield scoped
+
+
+# --- the server ---------------------------------------------------------------------------------
+def add_bench_route(app: Flask, runtime: Runtime, name: str, view: View) -> None:
+    """`POST /bench/<token>/<name>`, behind the same token check as the real webhooks."""
+    expected = runtime.settings.gateway.webhook_token.encode()
+
+    def guarded(token: str) -> tuple[str, int, dict[str, str]]:
+        if not hmac.compare_digest(token.encode(), expected):
+            abort(404)
+        return view()
+
+    app.add_url_rule(f"/bench/<token>/{name}", endpoint=f"bench_{name}", view_func=guarded,
+                     methods=["POST"])
+
+
+def _app(settings: Settings, add_routes: AddRoutes) -> tuple[Runtime, Flask]:
+    """The app exactly as `serve` builds it (the worker not running), plus the floor route."""
+    runtime = Runtime.from_settings(settings)
+    app = create_app(runtime)
+    add_routes(app, runtime)
+    return runtime, app
+
+
+def _serve(settings: Settings, add_routes: AddRoutes, ports: Connection) -> None:
+    """The server process."""
+    logging.basicConfig(level=logging.WARNING)
+    _, app = _app(settings, add_routes)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    ports.send(server.port)
+    server.serve_forever()
+
+
+@contextmanager
+def serving(settings: Settings, in_process: bool, add_routes: AddRoutes) -> Iterator[int]:
+    """The server in a process of its own (as in production, where the load comes from
+    elsewhere), or as a thread of this one (`--in-process-server`: clients and server then share
+    one interpreter lock, which flatters the ratio)."""
+    if in_process:
+        runtime, app = _app(settings, add_routes)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="bench-server", daemon=True)
+        thread.start()
+        try:
+            yield server.port
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=10)
+            runtime.db.dispose()
+        return
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=_serve, args=(settings, add_routes, child),
+                              name="bench-server", daemon=True)
+    process.start()
+    try:
+        if not parent.poll(60):
+            raise RuntimeError("the server process did not start")
+        yield parent.recv()
+    finally:
+        process.terminate()
+        process.join(timeout=10)
+
+
+@dataclass
+class Bench:
+    runtime: Runtime  # this process's own, on the same database, for setting up and checking
+    base: str  # http://127.0.0.1:<port>
+    sessions: list[requests.Session]  # one a client thread
+    in_process: bool  # the server is a thread of this process
+    began: float  # time.monotonic() at the start
+    deadline: float  # time.monotonic() when the run gives up (--max-seconds)
+
+    @property
+    def database(self) -> str:
+        return self.runtime.db.dialect
+
+    @property
+    def server(self) -> str:
+        return "in-process" if self.in_process else "own process"
+
+    def url(self, path: str) -> str:
+        """`path` with `{token}` filled in, on the server."""
+        return self.base + path.format(token=self.runtime.settings.gateway.webhook_token)
+
+    def introduce(self, title: str) -> None:
+        print(f"sms-ktp {title} benchmark: {self.database} "
+              f"({self.runtime.db.engine.url.render_as_string(hide_password=True)})")
+        where = "a thread of this process" if self.in_process else "its own process"
+        print(f"  server:  werkzeug threaded on {self.base}, in {where}; worker not running")
+
+    def seconds(self) -> float:
+        """Since the start of the run."""
+        return time.monotonic() - self.began
+
+
+def run_benchmark(argv: Sequence[str] | None, about: str, program: str, size: Size,
+                  add_routes: AddRoutes, measure: Callable[[argparse.Namespace, Bench], int]
+                  ) -> int:
+    """`bench/<program>.py`: its command line read, `measure` run against the server (with
+    `add_routes`) and the database; `measure` returns the exit status."""
+    args = arguments(argv, about, program, size)
+    began = time.monotonic()
+    with bench_run(args, f"bench/{program}.py", add_routes, began) as bench:
+        return measure(args, bench)
+
+
+@contextmanager
+def bench_run(args: argparse.Namespace, source: str, add_routes: AddRoutes,
+              began: float) -> Iterator[Bench]:
+    """Logging at WARNING (`serve` logs every request at INFO), a temporary folder, the database
+    (a fresh SQLite file, or a PostgreSQL scratch schema) with its tables, the server, and the
+    clients' sessions; all of it gone afterwards."""
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with (tempfile.TemporaryDirectory(prefix="sms-ktp-bench-") as folder,
+          private_schema(args.database_url) as database_url):
+        settings = settings_for(Path(folder), database_url, source)
+        runtime = Runtime.from_settings(settings)
+        runtime.db.create_schema()
+        sessions = [requests.Session() for _ in range(args.clients)]
+        with serving(settings, in_process=args.in_process_server, add_routes=add_routes) as port:
+            try:
+                yield Bench(runtime, f"http://127.0.0.1:{port}", sessions, args.in_process_server,
+                            began, began + args.max_seconds)
+            finally:
+                for session in sessions:
+                    session.close()
+                runtime.db.dispose()
+
+
+# --- the clients --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Endpoint:
+    kind: str  # in the round names: "floor", "turns", ...
+    url: str
+    check: Check
+
+
+@dataclass
+class Round:
+    name: str
+    requests: int
+    seconds: float
+    errors: list[str]
+    latencies: list[float] = field(default_factory=list)  # seconds, one a request answered
+
+    @property
+    def per_s(self) -> float:
+        return self.requests / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        return (f"  {self.name:<15} {self.requests:>6} requests in {self.seconds:7.2f} s"
+                f" = {self.per_s:8.1f}/s")
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest rank: the smallest value that at least `fraction` of the values do not exceed."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+def run_jobs(name: str, endpoint: Endpoint, jobs: Sequence[Job],
+             sessions: Sequence[requests.Session], deadline: float) -> Round:
+    """Every job to one of the client threads (each with its own session), its POSTs in order;
+    wall-clock time from the moment all threads are ready to the moment the last one is done, and
+    the time of every POST until its answer (perf_counter around the call). The first error stops
+    every client."""
+    feed: Iterator[Job] = iter(jobs)
+    lock = threading.Lock()
+    errors: list[str] = []
+    sent = [0] * len(sessions)
+    latencies: list[list[float]] = [[] for _ in sessions]
+    ready = threading.Barrier(len(sessions) + 1)
+
+    def client(index: int) -> None:
+        session = sessions[index]
+        timings = latencies[index]
+        ready.wait()
+        while not errors:
+            with lock:
+                job = next(feed, None)
+            if job is None:
+                return
+            if time.monotonic() > deadline:
+                errors.append("time limit reached (--max-seconds)")
+                return
+            for position, body in enumerate(job):
+                try:
+                    posted = time.perf_counter()
+                    answer = session.post(endpoint.url, data=body, headers=FORM,
+                                          timeout=HTTP_TIMEOUT)
+                    timings.append(time.perf_counter() - posted)
+                except requests.RequestException as error:
+                    errors.append(f"{type(error).__name__}: {error}")
+                    return
+                sent[index] += 1
+                problem = endpoint.check(position, answer)
+                if problem:
+                    errors.append(problem)
+                    return
+
+    threads = [threading.Thread(target=client, args=(i,), name=f"bench-client-{i}", daemon=True)
+               for i in range(len(sessions))]
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return Round(name, sum(sent), time.perf_counter() - started, errors,
+                 [latency for timings in latencies for latency in timings])
+
+
+def warm_up(work: Sequence[tuple[Endpoint, Sequence[Job]]], sessions: Sequence[requests.Session],
+            deadline: float) -> list[str]:
+    """Unmeasured rounds; the problems they met."""
+    problems: list[str] = []
+    for endpoint, jobs in work:
+        name = f"warm-up {endpoint.kind}"
+        result = run_jobs(name, endpoint, jobs, sessions, deadline)
+        problems += [f"{name}: {error}" for error in result.errors]
+    return problems
+
+
+def interleave(floor: Endpoint, measured: Endpoint,
+               rounds: Sequence[tuple[Sequence[Job], Sequence[Job]]],
+               sessions: Sequence[requests.Session], deadline: float, problems: list[str],
+               describe: Callable[[Round], str] = Round.line) -> tuple[list[Round], list[Round]]:
+    """Floor, measured, floor, measured, ... one line each; the complete rounds of each (an
+    incomplete round is no measure: its errors go to `problems`, and nothing runs after it)."""
+    floors: list[Round] = []
+    measures: list[Round] = []
+    for number, (floor_jobs, measured_jobs) in enumerate(rounds, 1):
+        for endpoint, jobs, results in ((floor, floor_jobs, floors),
+                                        (measured, measured_jobs, measures)):
+            if problems:
+                break
+            result = run_jobs(f"round {number} {endpoint.kind}", endpoint, jobs, sessions,
+                              deadline)
+            print(describe(result), flush=True)
+            if result.errors:
+                problems += [f"{result.name}: {error}" for error in result.errors]
+            else:
+                results.append(result)
+    return floors, measures
+
+
+def rates(floors: Sequence[Round], measures: Sequence[Round]) -> tuple[float, float, float]:
+    """The best round of the floor and of the measure, per second, and the ratio of the two."""
+    floor_per_s = max((r.per_s for r in floors), default=0.0)
+    measured_per_s = max((r.per_s for r in measures), default=0.0)
+    return floor_per_s, measured_per_s, measured_per_s / floor_per_s if floor_per_s else 0.0
+
+
+def conclude(args: argparse.Namespace, bench: Bench, problems: Sequence[str], verified: str,
+             figures: dict[str, object]) -> int:
+    """A WARNING line a problem, or else the `verified` line; then, the last line, the JSON of the
+    benchmark's `figures` and the run's setting. The exit status: 1 on any problem."""
+    for problem in problems:
+        print(f"WARNING: {problem}")
+    if not problems:
+        print(verified)
+    print(json.dumps({**figures, "clients": args.clients, "database": bench.database,
+                      "server": bench.server}), flush=True)
+    return 1 if problems else 0
+
+
+def one_each(phones: Sequence[str], counts: dict[str, int], total: int | None, name: str,
+             plural: str) -> list[str]:
+    """Problems unless every phone has exactly one `name` (`counts`: by phone) and there are as
+    many in all (`total`, in the words `plural`) as phones."""
+    problems: list[str] = []
+    wrong = [phone for phone in phones if counts.get(phone) != 1]
+    if wrong:
+        problems.append(f"{len(wrong)} of {len(phones)} phones without exactly one {name} "
+                        f"(e.g. {wrong[0]}: {counts.get(wrong[0], 0)})")
+    if total != len(phones):
+        problems.append(f"{total} {plural} for {len(phones)} phones")
+    return problems
