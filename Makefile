@@ -23,6 +23,7 @@ test: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/sms_turns.py
+	$(BIN)/python bench/ussd.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
