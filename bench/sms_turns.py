@@ -114,8 +114,8 @@ def add_floor_route(app: Flask, runtime: Runtime) -> None:
         sms = parse_inbound_sms(request.form)
         now = runtime.clock.now()
         phone = normalise_msisdn(sms.sender)
-        with runtime.db.transaction() as session:
-            inbound_id = record_inbound(session, sms, phone, now)
+        with runtime.db.connect() as connection:
+            inbound_id = record_inbound(connection, sms, phone, now)
         return ("duplicate\n" if inbound_id is None else "ok\n"), 200, TEXT
 
     add_bench_route(app, runtime, "floor", floor)

@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlalchemy import Connection
 
 from flows.sms import SmsChannel
 from gateway.message import InboundSms
@@ -34,11 +34,11 @@ class Received:
     replies: int
 
 
-def record_inbound(session: Session, sms: InboundSms, phone: str | None,
+def record_inbound(connection: Connection, sms: InboundSms, phone: str | None,
                    now: datetime) -> int | None:
     """Store the SMS (text redacted); None when the provider's id was already received."""
     return insert_ignoring_duplicate(
-        session,
+        connection,
         InboundMessage,
         {
             "provider": sms.provider,
@@ -58,8 +58,8 @@ def record_inbound(session: Session, sms: InboundSms, phone: str | None,
 def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta) -> Received:
     now = clock.now()
     phone = normalise_msisdn(sms.sender)
-    with db.transaction() as session:
-        inbound_id = record_inbound(session, sms, phone, now)
+    with db.connect() as connection:
+        inbound_id = record_inbound(connection, sms, phone, now)
         if inbound_id is None:
             log.info("inbound %s/%s already received", sms.provider, sms.provider_id)
             return Received(None, duplicate=True, replies=0)
@@ -68,13 +68,13 @@ def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta) -> 
             # how reply loops start.
             log.info("inbound %s from non-mobile sender: no reply", inbound_id)
             return Received(inbound_id, duplicate=False, replies=0)
-        state = PhoneStateStore(session, phone)
+        state = PhoneStateStore(connection, phone)
         conversation = state.load()
-        services = SqlServices(session, clock, state, channel="sms")
+        services = SqlServices(connection, clock, state, channel="sms")
         turn = SmsChannel(services, ttl).handle(sms.text[:MAX_TEXT], phone, conversation, now)
         state.save(turn.conversation, now)
         for reply in turn.replies:
-            enqueue(session, phone, reply, now, inbound_id=inbound_id)
+            enqueue(connection, phone, reply, now, inbound_id=inbound_id)
     if log.isEnabledFor(logging.INFO):
         log.info("inbound %s from %s: %d repl%s", inbound_id, mask_phone(phone),
                  len(turn.replies), "y" if len(turn.replies) == 1 else "ies")

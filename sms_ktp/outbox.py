@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import Connection, and_, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -55,12 +55,12 @@ class RetryPolicy:
 _INSERT = insert(OutboxMessage)
 
 
-def enqueue(session: Session, phone: str, text: str, now: datetime, *, kind: str = "reply",
-            inbound_id: int | None = None) -> str:
+def enqueue(connection: Connection, phone: str, text: str, now: datetime, *,
+            kind: str = "reply", inbound_id: int | None = None) -> str:
     """Queue one SMS in the caller's transaction; returns its uid."""
     text = to_gsm7(text)
     uid = uuid.uuid4().hex
-    session.execute(_INSERT, {
+    connection.execute(_INSERT, {
         "uid": uid, "phone": phone, "text": text, "kind": kind, "segments": segments(text),
         "status": QUEUED, "attempts": 0, "next_attempt_at": now, "inbound_id": inbound_id,
         "created_at": now,

@@ -11,8 +11,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, select, update
-from sqlmodel import Session
+from sqlalchemy import Connection, and_, bindparam, delete, select, update
 
 from flows.dialogue import Conversation
 from sms_ktp.models import PhoneState
@@ -41,15 +40,15 @@ def _upsert(dialect: str) -> Any:
 
 
 class PhoneStateStore:
-    def __init__(self, session: Session, phone: str) -> None:
-        self.session = session
+    def __init__(self, connection: Connection, phone: str) -> None:
+        self.connection = connection
         self.phone = phone
         self.language: str | None = None
         self._loaded: dict[str, Any] | None = None
 
     def load(self) -> Conversation | None:
         """The phone's dialogue, if it has one; `language` is set as a side effect."""
-        row = self.session.execute(_SELECT, {"key": self.phone}).mappings().first()
+        row = self.connection.execute(_SELECT, {"key": self.phone}).mappings().first()
         self._loaded = dict(row) if row is not None else None
         if row is None:
             return None
@@ -75,21 +74,20 @@ class PhoneStateStore:
                 "language": None, **_NO_DIALOGUE}):
             return
         if self._loaded is not None:
-            self.session.execute(_UPDATE, {"key": self.phone, **values, "updated_at": now})
+            self.connection.execute(_UPDATE, {"key": self.phone, **values, "updated_at": now})
         else:
-            dialect = self.session.get_bind().dialect.name
-            self.session.execute(_upsert(dialect),
-                                 {"phone": self.phone, **values, "updated_at": now})
+            self.connection.execute(_upsert(self.connection.dialect.name),
+                                    {"phone": self.phone, **values, "updated_at": now})
         self._loaded = values
 
 
-def purge_expired(session: Session, before: datetime) -> int:
+def purge_expired(connection: Connection, before: datetime) -> int:
     """Forget dialogues abandoned long ago (their answers hold NIK and KK numbers), and phones
     that have nothing left worth keeping. Returns the number of dialogues forgotten."""
-    forgotten = session.execute(
+    forgotten = connection.execute(
         update(_TABLE).where(_TABLE.c.expires_at < before)
         .values(**_NO_DIALOGUE, updated_at=before)
     ).rowcount
-    session.execute(delete(_TABLE).where(and_(_TABLE.c.language.is_(None),
+    connection.execute(delete(_TABLE).where(and_(_TABLE.c.language.is_(None),
                                               _TABLE.c.flow.is_(None))))
     return forgotten

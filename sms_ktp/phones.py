@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -15,10 +16,13 @@ _MOBILE_TYPES = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR
 _PHONE_LIKE = re.compile(r"\+?[0-9][0-9 ().\-]*")
 
 
+@lru_cache(maxsize=65_536)
 def normalise_msisdn(raw: str) -> str | None:
     """E.164 for a valid mobile number, else None (short codes, sender names, landlines, junk).
 
     Landlines are refused because the service must be able to send SMS back to the number.
+    Cached: every message of a session or a dialogue comes from the same few numbers, and the
+    parse is the slowest step of reading a request.
     """
     text = unicodedata.normalize("NFKC", raw).strip()
     if not _PHONE_LIKE.fullmatch(text):

@@ -1,6 +1,10 @@
-"""The use cases the dialogues call (`flows.ports.Services`), on one database session: they run
+"""The use cases the dialogues call (`flows.ports.Services`), on one connection: they run
 inside the transaction of the message that caused them, so a reply and the change it reports
-commit together or not at all."""
+commit together or not at all.
+
+They run on every SMS and every USSD screen, so they speak SQL Core with statements built once
+(the ORM's identity map and unit of work would cost more than the queries themselves).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import Connection, Row, bindparam, insert, select
 
 from flows.dialogue import Invalid
 from flows.ports import ApplicationView
@@ -20,16 +24,32 @@ from sms_ktp.masking import mask_id
 from sms_ktp.models import Application, ApplicationEvent, Family
 from sms_ktp.phone_state import PhoneStateStore
 
+_APPLICATION = Application.__table__
+_FAMILY = Family.__table__
+_ACTIVE_NIK = select(_APPLICATION.c.id).where(_APPLICATION.c.active_nik == bindparam("nik"))
+_FAMILY_BY_KK = select(_FAMILY.c.id, _FAMILY.c.phone).where(_FAMILY.c.kk == bindparam("kk"))
+_REFERENCE_TAKEN = select(_APPLICATION.c.id).where(
+    _APPLICATION.c.reference == bindparam("reference"))
+_NEW_FAMILY = insert(_FAMILY).returning(_FAMILY.c.id)
+_NEW_APPLICATION = insert(_APPLICATION).returning(_APPLICATION.c.id)
+_NEW_EVENT = insert(ApplicationEvent.__table__)
+_FAMILY_APPLICATIONS = (
+    select(_APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.stage)
+    .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+    .where(_FAMILY.c.phone == bindparam("phone"))
+    .order_by(_APPLICATION.c.created_at.desc(), _APPLICATION.c.id.desc())
+)
+
 
 class SqlServices:
-    def __init__(self, session: Session, clock: Clock, phone_state: PhoneStateStore,
+    def __init__(self, connection: Connection, clock: Clock, phone_state: PhoneStateStore,
                  channel: str = "sms") -> None:
-        self.session = session
+        self._db = connection
         self.clock = clock
         self.channel = channel
         self.phone_state = phone_state
         self._now: datetime | None = None
-        self._families: dict[str, Family | None] = {}
+        self._families: dict[str, Row[Any] | None] = {}
 
     @property
     def now(self) -> datetime:
@@ -42,8 +62,8 @@ class SqlServices:
 
     # --- registration -------------------------------------------------------------------------
     def nik_problem(self, nik: str) -> str | None:
-        active = self.session.exec(select(Application.id).where(Application.active_nik == nik))
-        return "error.nik.active" if active.first() is not None else None
+        active = self._db.execute(_ACTIVE_NIK, {"nik": nik}).first()
+        return "error.nik.active" if active is not None else None
 
     def family_problem(self, kk: str, phone: str) -> str | None:
         family = self._family(kk)
@@ -58,54 +78,48 @@ class SqlServices:
             raise Invalid(problem)
         family = self._family(answers["kk"])
         if family is None:
-            family = Family(kk=answers["kk"], phone=phone,
-                            kecamatan_code=parse_kk(answers["kk"]).kecamatan_code,
-                            created_at=self.now)
-            self.session.add(family)
-            self.session.flush()
-            self._families[family.kk] = family
-        application = Application(
-            reference=self._unused_reference(),
-            nik=answers["nik"],
-            active_nik=answers["nik"],
-            family_id=family.id,
-            reason=answers["reason"],
-            suket_number=answers.get("suket") if answers["reason"] == "baru" else None,
-            stage=Stage.SUBMITTED,
-            language=language,
-            channel=self.channel,
-            created_at=self.now,
-            updated_at=self.now,
-        )
-        self.session.add(application)
-        self.session.flush()
-        self.session.add(ApplicationEvent(application_id=application.id, at=self.now,
-                                          stage=Stage.SUBMITTED, actor=f"resident:{self.channel}",
-                                          note="registered by the family phone"))
-        return application.reference
+            family_id = self._db.execute(_NEW_FAMILY, {
+                "kk": answers["kk"], "phone": phone,
+                "kecamatan_code": parse_kk(answers["kk"]).kecamatan_code,
+                "created_at": self.now,
+            }).scalar_one()
+            self._families.pop(answers["kk"], None)
+        else:
+            family_id = family.id
+        reference = self._unused_reference()
+        application_id = self._db.execute(_NEW_APPLICATION, {
+            "reference": reference,
+            "nik": answers["nik"],
+            "active_nik": answers["nik"],
+            "family_id": family_id,
+            "reason": answers["reason"],
+            "suket_number": answers.get("suket") if answers["reason"] == "baru" else None,
+            "stage": Stage.SUBMITTED.value,
+            "language": language,
+            "channel": self.channel,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }).scalar_one()
+        self._db.execute(_NEW_EVENT, {
+            "application_id": application_id, "at": self.now, "stage": Stage.SUBMITTED.value,
+            "actor": f"resident:{self.channel}", "note": "registered by the family phone",
+        })
+        return reference
 
-    def _family(self, kk: str) -> Family | None:
+    def _family(self, kk: str) -> Row[Any] | None:
         if kk not in self._families:
-            self._families[kk] = self.session.exec(select(Family).where(Family.kk == kk)).first()
+            self._families[kk] = self._db.execute(_FAMILY_BY_KK, {"kk": kk}).first()
         return self._families[kk]
 
     def _unused_reference(self) -> str:
         while True:
             reference = new_reference()
-            taken = self.session.exec(
-                select(Application.id).where(Application.reference == reference)
-            ).first()
-            if taken is None:
+            if self._db.execute(_REFERENCE_TAKEN, {"reference": reference}).first() is None:
                 return reference
 
     # --- status -------------------------------------------------------------------------------
     def family_applications(self, phone: str) -> list[ApplicationView]:
-        rows = self.session.exec(
-            select(Application)
-            .join(Family, Family.id == Application.family_id)
-            .where(Family.phone == phone)
-            .order_by(Application.created_at.desc(), Application.id.desc())
-        ).all()
+        rows = self._db.execute(_FAMILY_APPLICATIONS, {"phone": phone}).all()
         open_first = sorted(rows, key=lambda a: Stage(a.stage) in CLOSED_STAGES)
         return [ApplicationView(a.reference, mask_id(a.nik), a.stage) for a in open_first]
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlalchemy import Connection, bindparam, select, update
 
 from flows.catalogue import render
 from flows.ussd import Menu, UssdChannel, UssdTurn
@@ -38,7 +39,7 @@ def _digest(session_id: str, text: str) -> str:
     return hashlib.sha256(f"{session_id}\x00{text}".encode()).hexdigest()
 
 
-def new_inputs(row: UssdSession, text: str) -> list[str] | None:
+def new_inputs(row: Any, text: str) -> list[str] | None:
     """The inputs `text` adds to what the session already answered; None for a retry."""
     if row.last_text_length is None:  # nothing answered yet: the session starts here
         return text.split("*") if text else []
@@ -53,18 +54,36 @@ def new_inputs(row: UssdSession, text: str) -> list[str] | None:
     return [text.rsplit("*", 1)[-1]]
 
 
-def _session_row(session: Session, request: UssdRequest, phone: str,
-                 now: datetime) -> UssdSession:
-    insert_ignoring_duplicate(session, UssdSession, {
-        "provider": request.provider, "session_id": request.session_id[:100], "phone": phone,
-        "service_code": request.service_code[:40], "network_code": request.network_code,
-        "requests": 0, "started_at": now, "updated_at": now,
-    }, unique=("provider", "session_id"))
-    return session.execute(
-        select(UssdSession).where(UssdSession.provider == request.provider,
-                                  UssdSession.session_id == request.session_id[:100])
-        .with_for_update()
-    ).scalar_one()
+_SESSION = UssdSession.__table__
+_SELECT_SESSION = (
+    select(_SESSION.c.id, _SESSION.c.session_id, _SESSION.c.menu, _SESSION.c.last_text_length,
+           _SESSION.c.last_text_digest, _SESSION.c.last_screen, _SESSION.c.requests)
+    .where(_SESSION.c.provider == bindparam("provider"),
+           _SESSION.c.session_id == bindparam("session_id"))
+    .with_for_update()
+)
+_UPDATE_SESSION = update(_SESSION).where(_SESSION.c.id == bindparam("row_id"))
+
+
+def _session_row(connection: Connection, provider: str, session_id: str,
+                 new_row: dict[str, Any], likely_new: bool) -> Any:
+    """The session's row, locked; created first when the session is new. A session's first
+    request (empty input) most likely opens it: then the INSERT comes first and, when it goes
+    through, is the only statement."""
+    key = {"provider": provider, "session_id": session_id[:100]}
+    if likely_new:
+        row_id = insert_ignoring_duplicate(connection, UssdSession, {**new_row, **key},
+                                           unique=("provider", "session_id"))
+        if row_id is not None:
+            return SimpleNamespace(id=row_id, session_id=key["session_id"], menu=None,
+                                   last_text_length=None, last_text_digest=None,
+                                   last_screen=None, requests=0)
+    row = connection.execute(_SELECT_SESSION, key).first()
+    if row is None:
+        insert_ignoring_duplicate(connection, UssdSession, {**new_row, **key},
+                                  unique=("provider", "session_id"))
+        row = connection.execute(_SELECT_SESSION, key).one()
+    return row
 
 
 def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta) -> UssdAnswer:
@@ -72,14 +91,17 @@ def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta
     phone = normalise_msisdn(request.phone)
     if phone is None:
         return UssdAnswer("END " + render("id", "ussd.error.phone"), 0)
-    with db.transaction() as session:
-        row = _session_row(session, request, phone, now)
+    with db.connect() as connection:
+        row = _session_row(connection, request.provider, request.session_id, {
+            "phone": phone, "service_code": request.service_code[:40],
+            "network_code": request.network_code, "requests": 0, "started_at": now,
+            "updated_at": now}, likely_new=not request.text)
         inputs = new_inputs(row, request.text)
         if inputs is None:
             return UssdAnswer(row.last_screen or "", 0)
-        state = PhoneStateStore(session, phone)
+        state = PhoneStateStore(connection, phone)
         conversation = state.load()
-        channel = UssdChannel(SqlServices(session, clock, state, channel="ussd"), ttl)
+        channel = UssdChannel(SqlServices(connection, clock, state, channel="ussd"), ttl)
         if row.last_text_length is None:
             turn = channel.begin(phone, conversation, now)
         else:
@@ -92,33 +114,24 @@ def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta
             sms += turn.sms
         state.save(turn.conversation, now)
         for text in sms:
-            enqueue(session, phone, text, now, kind="ussd")
-        row.menu = turn.menu.to_dict()
-        row.last_text_length = len(request.text)
-        row.last_text_digest = _digest(row.session_id, request.text)
-        row.last_screen = turn.screen
-        row.requests += 1
-        row.updated_at = now
+            enqueue(connection, phone, text, now, kind="ussd")
+        connection.execute(_UPDATE_SESSION, {
+            "row_id": row.id, "menu": turn.menu.to_dict(), "last_text_length": len(request.text),
+            "last_text_digest": _digest(row.session_id, request.text),
+            "last_screen": turn.screen, "requests": row.requests + 1, "updated_at": now})
     return UssdAnswer(turn.screen, len(sms))
 
 
 def record_session_end(db: Database, clock: Clock, end: UssdSessionEnd) -> None:
     """Keep how a session ended; a notification for a session we never saw is kept too."""
     now = clock.now()
-    with db.transaction() as session:
-        insert_ignoring_duplicate(session, UssdSession, {
-            "provider": end.provider, "session_id": end.session_id[:100],
+    with db.connect() as connection:
+        row = _session_row(connection, end.provider, end.session_id, {
             "phone": normalise_msisdn(end.phone or "") or "", "requests": 0,
-            "started_at": now, "updated_at": now,
-        }, unique=("provider", "session_id"))
-        row = session.execute(
-            select(UssdSession).where(UssdSession.provider == end.provider,
-                                      UssdSession.session_id == end.session_id[:100])
-            .with_for_update()
-        ).scalar_one()
-        row.end_status = (end.status or "")[:40] or None
-        row.duration_ms = end.duration_ms
-        row.last_input = redact(end.last_input)[:200] if end.last_input else None
-        row.error_message = redact(end.error_message)[:300] if end.error_message else None
-        row.ended_at = now
-        row.updated_at = now
+            "started_at": now, "updated_at": now}, likely_new=False)
+        connection.execute(_UPDATE_SESSION, {
+            "row_id": row.id, "end_status": (end.status or "")[:40] or None,
+            "duration_ms": end.duration_ms,
+            "last_input": redact(end.last_input)[:200] if end.last_input else None,
+            "error_message": redact(end.error_message)[:300] if end.error_message else None,
+            "ended_at": now, "updated_at": now})

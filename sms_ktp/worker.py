@@ -37,8 +37,8 @@ class Worker:
         return stats.sent
 
     def purge_conversations(self) -> int:
-        with self.runtime.db.transaction() as session:
-            return purge_expired(session, self.runtime.clock.now() - CONVERSATION_GRACE)
+        with self.runtime.db.connect() as connection:
+            return purge_expired(connection, self.runtime.clock.now() - CONVERSATION_GRACE)
 
     def run_once(self) -> dict[str, int]:
         """Every job once, the outbox drained of what is due now."""

@@ -34,10 +34,10 @@ class CountingGateway:
 
 
 def queue(database, clock, count: int, phones: int = 0) -> None:
-    with database.transaction() as session:
+    with database.connect() as connection:
         for i in range(count):
             phone = f"+62812{(i % phones if phones else i):08d}"
-            enqueue(session, phone, f"pesan {i}", clock.now())
+            enqueue(connection, phone, f"pesan {i}", clock.now())
 
 
 def statuses(database) -> Counter[str]:
@@ -46,8 +46,8 @@ def statuses(database) -> Counter[str]:
 
 
 def test_enqueue_keeps_text_gsm7_and_counts_segments(database, clock):
-    with database.transaction() as session:
-        uid = enqueue(session, "+6281200000001", "\u201cYA\u201d \u2013 oke\u2026", clock.now())
+    with database.connect() as connection:
+        uid = enqueue(connection, "+6281200000001", "\u201cYA\u201d \u2013 oke\u2026", clock.now())
     with database.transaction() as session:
         message = session.exec(select(OutboxMessage).where(OutboxMessage.uid == uid)).one()
     assert (message.text, message.segments, message.status) == ('"YA" - oke...', 1, "queued")

@@ -37,8 +37,8 @@ def test_the_background_scheduler_sends_when_woken(database, clock, tmp_path):
         while worker._scheduler.get_job("dispatch_outbox").next_run_time is None:
             time.sleep(0.01)
         time.sleep(0.2)  # the first, immediate run has found nothing
-        with database.transaction() as session:
-            enqueue(session, "+6281200000001", "halo", clock.now())
+        with database.connect() as connection:
+            enqueue(connection, "+6281200000001", "halo", clock.now())
         worker.wake()
         while status_of_all(database) != ["sent"] and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -49,14 +49,14 @@ def test_the_background_scheduler_sends_when_woken(database, clock, tmp_path):
 
 
 def test_purge_forgets_dialogues_a_day_past_their_expiry(database, clock, tmp_path):
-    with database.transaction() as session:
+    with database.connect() as connection:
         for phone, minutes, language in (("+6281200000001", -60 * 25, None),
                                          ("+6281200000002", -60 * 25, "en"),
                                          ("+6281200000003", -10, None)):
             conversation = Conversation(phone, "register", "kk", "id",
                                         clock.now() + timedelta(minutes=minutes),
                                         answers={"nik": "3271014501900001"})
-            state = PhoneStateStore(session, phone)
+            state = PhoneStateStore(connection, phone)
             state.language = language
             state.save(conversation, clock.now())
     assert make_worker(database, clock, tmp_path).run_once() == {"sent": 0, "purged": 2}
