@@ -7,6 +7,7 @@ through the ORM's identity map and unit of work.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -18,8 +19,9 @@ from sms_ktp.models import PhoneState
 
 _TABLE = PhoneState.__table__
 _DIALOGUE = ("flow", "step", "dialogue_language", "answers", "prefill", "expires_at")
-_SELECT = (select(_TABLE.c.language, *(_TABLE.c[name] for name in _DIALOGUE))
-           .where(_TABLE.c.phone == bindparam("key")).with_for_update())
+# The columns a store reads; other queries may join them in (`joined_columns`) to save a trip.
+STATE_COLUMNS = (_TABLE.c.phone, _TABLE.c.language, *(_TABLE.c[name] for name in _DIALOGUE))
+_SELECT = select(*STATE_COLUMNS).where(_TABLE.c.phone == bindparam("key")).with_for_update()
 _UPDATE = update(_TABLE).where(_TABLE.c.phone == bindparam("key"))
 _NO_DIALOGUE = dict.fromkeys(_DIALOGUE)
 
@@ -48,10 +50,15 @@ class PhoneStateStore:
 
     def load(self) -> Conversation | None:
         """The phone's dialogue, if it has one; `language` is set as a side effect."""
-        row = self.connection.execute(_SELECT, {"key": self.phone}).mappings().first()
-        self._loaded = dict(row) if row is not None else None
-        if row is None:
+        return self.adopt(self.connection.execute(_SELECT, {"key": self.phone}).mappings().first())
+
+    def adopt(self, row: Mapping[str, Any] | None) -> Conversation | None:
+        """Take the phone's row as already read (`STATE_COLUMNS`; None or a NULL phone: the
+        phone has no row yet)."""
+        if row is None or row["phone"] is None:
+            self._loaded = None
             return None
+        self._loaded = {name: row[name] for name in ("language", *_DIALOGUE)}
         self.language = row["language"]
         if row["flow"] is None:
             return None

@@ -9,9 +9,9 @@ not change is a retry: it gets the stored screen and changes nothing.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -22,9 +22,9 @@ from gateway.message import UssdRequest, UssdSessionEnd
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database, insert_ignoring_duplicate
 from sms_ktp.masking import redact
-from sms_ktp.models import UssdSession
+from sms_ktp.models import PhoneState, UssdSession
 from sms_ktp.outbox import enqueue
-from sms_ktp.phone_state import PhoneStateStore
+from sms_ktp.phone_state import STATE_COLUMNS, PhoneStateStore
 from sms_ktp.phones import normalise_msisdn
 from sms_ktp.services import SqlServices
 
@@ -39,15 +39,15 @@ def _digest(session_id: str, text: str) -> str:
     return hashlib.sha256(f"{session_id}\x00{text}".encode()).hexdigest()
 
 
-def new_inputs(row: Any, text: str) -> list[str] | None:
+def new_inputs(row: Mapping[str, Any], text: str) -> list[str] | None:
     """The inputs `text` adds to what the session already answered; None for a retry."""
-    if row.last_text_length is None:  # nothing answered yet: the session starts here
+    known, digest = row["last_text_length"], row["last_text_digest"]
+    if known is None:  # nothing answered yet: the session starts here
         return text.split("*") if text else []
-    if len(text) == row.last_text_length and _digest(row.session_id, text) == row.last_text_digest:
+    if len(text) == known and _digest(row["session_id"], text) == digest:
         return None
-    known = row.last_text_length
     if (len(text) > known and (known == 0 or text[known] == "*")
-            and _digest(row.session_id, text[:known]) == row.last_text_digest):
+            and _digest(row["session_id"], text[:known]) == digest):
         return [text[known + 1:] if known else text]
     # The operator's record of the session is not ours (a reset, a lost request): its last
     # entry is the newest input.
@@ -55,34 +55,40 @@ def new_inputs(row: Any, text: str) -> list[str] | None:
 
 
 _SESSION = UssdSession.__table__
+_STATE = PhoneState.__table__
+# The session row and, joined in to save a round trip, the state of its phone. Only the session
+# row is locked: a phone in a USSD session cannot send an SMS at the same time.
 _SELECT_SESSION = (
     select(_SESSION.c.id, _SESSION.c.session_id, _SESSION.c.menu, _SESSION.c.last_text_length,
-           _SESSION.c.last_text_digest, _SESSION.c.last_screen, _SESSION.c.requests)
+           _SESSION.c.last_text_digest, _SESSION.c.last_screen, _SESSION.c.requests,
+           *STATE_COLUMNS)
+    .select_from(_SESSION.outerjoin(_STATE, _STATE.c.phone == _SESSION.c.phone))
     .where(_SESSION.c.provider == bindparam("provider"),
            _SESSION.c.session_id == bindparam("session_id"))
-    .with_for_update()
+    .with_for_update(of=_SESSION)
 )
 _UPDATE_SESSION = update(_SESSION).where(_SESSION.c.id == bindparam("row_id"))
 
 
 def _session_row(connection: Connection, provider: str, session_id: str,
-                 new_row: dict[str, Any], likely_new: bool) -> Any:
-    """The session's row, locked; created first when the session is new. A session's first
-    request (empty input) most likely opens it: then the INSERT comes first and, when it goes
-    through, is the only statement."""
+                 new_row: dict[str, Any], likely_new: bool) -> Mapping[str, Any]:
+    """The session's row, locked, with its phone's state (`STATE_COLUMNS`) when it was read
+    along; created first when the session is new. A session's first request (empty input)
+    most likely opens it: then the INSERT comes first and, when it goes through, is the only
+    statement."""
     key = {"provider": provider, "session_id": session_id[:100]}
     if likely_new:
         row_id = insert_ignoring_duplicate(connection, UssdSession, {**new_row, **key},
                                            unique=("provider", "session_id"))
         if row_id is not None:
-            return SimpleNamespace(id=row_id, session_id=key["session_id"], menu=None,
-                                   last_text_length=None, last_text_digest=None,
-                                   last_screen=None, requests=0)
-    row = connection.execute(_SELECT_SESSION, key).first()
+            return {"id": row_id, "session_id": key["session_id"], "menu": None,
+                    "last_text_length": None, "last_text_digest": None, "last_screen": None,
+                    "requests": 0}
+    row = connection.execute(_SELECT_SESSION, key).mappings().first()
     if row is None:
         insert_ignoring_duplicate(connection, UssdSession, {**new_row, **key},
                                   unique=("provider", "session_id"))
-        row = connection.execute(_SELECT_SESSION, key).one()
+        row = connection.execute(_SELECT_SESSION, key).mappings().one()
     return row
 
 
@@ -98,14 +104,14 @@ def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta
             "updated_at": now}, likely_new=not request.text)
         inputs = new_inputs(row, request.text)
         if inputs is None:
-            return UssdAnswer(row.last_screen or "", 0)
+            return UssdAnswer(row["last_screen"] or "", 0)
         state = PhoneStateStore(connection, phone)
-        conversation = state.load()
+        conversation = state.adopt(row) if "phone" in row else state.load()
         channel = UssdChannel(SqlServices(connection, clock, state, channel="ussd"), ttl)
-        if row.last_text_length is None:
+        if row["last_text_length"] is None:
             turn = channel.begin(phone, conversation, now)
         else:
-            turn = UssdTurn(row.last_screen or "", Menu.from_dict(row.menu), conversation)
+            turn = UssdTurn(row["last_screen"] or "", Menu.from_dict(row["menu"]), conversation)
         sms: list[str] = []
         for text in inputs:
             if turn.ended:
@@ -116,9 +122,9 @@ def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta
         for text in sms:
             enqueue(connection, phone, text, now, kind="ussd")
         connection.execute(_UPDATE_SESSION, {
-            "row_id": row.id, "menu": turn.menu.to_dict(), "last_text_length": len(request.text),
-            "last_text_digest": _digest(row.session_id, request.text),
-            "last_screen": turn.screen, "requests": row.requests + 1, "updated_at": now})
+            "row_id": row["id"], "menu": turn.menu.to_dict(), "last_text_length": len(request.text),
+            "last_text_digest": _digest(row["session_id"], request.text),
+            "last_screen": turn.screen, "requests": row["requests"] + 1, "updated_at": now})
     return UssdAnswer(turn.screen, len(sms))
 
 
@@ -130,7 +136,7 @@ def record_session_end(db: Database, clock: Clock, end: UssdSessionEnd) -> None:
             "phone": normalise_msisdn(end.phone or "") or "", "requests": 0,
             "started_at": now, "updated_at": now}, likely_new=False)
         connection.execute(_UPDATE_SESSION, {
-            "row_id": row.id, "end_status": (end.status or "")[:40] or None,
+            "row_id": row["id"], "end_status": (end.status or "")[:40] or None,
             "duration_ms": end.duration_ms,
             "last_input": redact(end.last_input)[:200] if end.last_input else None,
             "error_message": redact(end.error_message)[:300] if end.error_message else None,
