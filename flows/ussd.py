@@ -10,7 +10,7 @@ finished by USSD and the other way round.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -41,7 +41,7 @@ class Menu:
     topic: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"name": self.name, "page": self.page, "ref": self.ref, "topic": self.topic}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Menu:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -70,20 +70,10 @@ _SELECT_SESSION = (
 _UPDATE_SESSION = update(_SESSION).where(_SESSION.c.id == bindparam("row_id"))
 
 
-def _session_row(connection: Connection, provider: str, session_id: str,
-                 new_row: dict[str, Any], likely_new: bool) -> Mapping[str, Any]:
-    """The session's row, locked, with its phone's state (`STATE_COLUMNS`) when it was read
-    along; created first when the session is new. A session's first request (empty input)
-    most likely opens it: then the INSERT comes first and, when it goes through, is the only
-    statement."""
-    key = {"provider": provider, "session_id": session_id[:100]}
-    if likely_new:
-        row_id = insert_ignoring_duplicate(connection, UssdSession, {**new_row, **key},
-                                           unique=("provider", "session_id"))
-        if row_id is not None:
-            return {"id": row_id, "session_id": key["session_id"], "menu": None,
-                    "last_text_length": None, "last_text_digest": None, "last_screen": None,
-                    "requests": 0}
+def _session_row(connection: Connection, key: dict[str, str],
+                 new_row: dict[str, Any]) -> Mapping[str, Any]:
+    """The session's row, locked, with its phone's state (`STATE_COLUMNS`) read along; created
+    first when the session is new."""
     row = connection.execute(_SELECT_SESSION, key).mappings().first()
     if row is None:
         insert_ignoring_duplicate(connection, UssdSession, {**new_row, **key},
@@ -97,17 +87,27 @@ def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta
     phone = normalise_msisdn(request.phone)
     if phone is None:
         return UssdAnswer("END " + render("id", "ussd.error.phone"), 0)
+    key = {"provider": request.provider, "session_id": request.session_id[:100]}
+    new_row = {"phone": phone, "service_code": request.service_code[:40],
+               "network_code": request.network_code, "started_at": now}
     with db.connect() as connection:
-        row = _session_row(connection, request.provider, request.session_id, {
-            "phone": phone, "service_code": request.service_code[:40],
-            "network_code": request.network_code, "requests": 0, "started_at": now,
-            "updated_at": now}, likely_new=not request.text)
+        state = PhoneStateStore(connection, phone)
+        channel = UssdChannel(SqlServices(connection, clock, state, channel="ussd"), ttl)
+        if not request.text:
+            # Most likely the first request of a new session: answer it, then store the session
+            # with that answer in one INSERT. When the session exists already (a retry), fall
+            # through to the general path.
+            turn = channel.begin(phone, state.load(), now)
+            stored = insert_ignoring_duplicate(connection, UssdSession, {
+                **new_row, **key, **_progress(key["session_id"], "", turn, 1, now)},
+                unique=("provider", "session_id"))
+            if stored is not None:
+                return UssdAnswer(turn.screen, 0)
+        row = _session_row(connection, key, {**new_row, "requests": 0, "updated_at": now})
         inputs = new_inputs(row, request.text)
         if inputs is None:
             return UssdAnswer(row["last_screen"] or "", 0)
-        state = PhoneStateStore(connection, phone)
-        conversation = state.adopt(row) if "phone" in row else state.load()
-        channel = UssdChannel(SqlServices(connection, clock, state, channel="ussd"), ttl)
+        conversation = state.adopt(row)
         if row["last_text_length"] is None:
             turn = channel.begin(phone, conversation, now)
         else:
@@ -122,19 +122,27 @@ def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta
         for text in sms:
             enqueue(connection, phone, text, now, kind="ussd")
         connection.execute(_UPDATE_SESSION, {
-            "row_id": row["id"], "menu": turn.menu.to_dict(), "last_text_length": len(request.text),
-            "last_text_digest": _digest(row["session_id"], request.text),
-            "last_screen": turn.screen, "requests": row["requests"] + 1, "updated_at": now})
+            "row_id": row["id"],
+            **_progress(key["session_id"], request.text, turn, row["requests"] + 1, now)})
     return UssdAnswer(turn.screen, len(sms))
+
+
+def _progress(session_id: str, text: str, turn: UssdTurn, requests: int,
+              now: datetime) -> dict[str, Any]:
+    """What a session row keeps of its latest request."""
+    return {"menu": turn.menu.to_dict(), "last_text_length": len(text),
+            "last_text_digest": _digest(session_id, text), "last_screen": turn.screen,
+            "requests": requests, "updated_at": now}
 
 
 def record_session_end(db: Database, clock: Clock, end: UssdSessionEnd) -> None:
     """Keep how a session ended; a notification for a session we never saw is kept too."""
     now = clock.now()
     with db.connect() as connection:
-        row = _session_row(connection, end.provider, end.session_id, {
+        key = {"provider": end.provider, "session_id": end.session_id[:100]}
+        row = _session_row(connection, key, {
             "phone": normalise_msisdn(end.phone or "") or "", "requests": 0,
-            "started_at": now, "updated_at": now}, likely_new=False)
+            "started_at": now, "updated_at": now})
         connection.execute(_UPDATE_SESSION, {
             "row_id": row["id"], "end_status": (end.status or "")[:40] or None,
             "duration_ms": end.duration_ms,
