@@ -7,20 +7,25 @@ interleave a read-modify-write (and never die on a lock upgrade).
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, SQLModel, create_engine
 
 from sms_ktp import models  # noqa: F401  (registers the tables)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -57,7 +62,9 @@ class Database:
             self.engine = _sqlite_engine(url)
             self._writer = threading.RLock()
         else:
-            self.engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+            # No pre-ping (a round trip on every request): a connection lost to a database
+            # restart fails its request once, and `retry_after_disconnect` runs it again.
+            self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_recycle=3600)
 
     @property
     def dialect(self) -> str:
@@ -82,6 +89,22 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def retry_after_disconnect(function: Callable[P, R]) -> Callable[P, R]:
+    """Run a whole transaction again, once, when it failed because its connection was gone
+    (the database restarted): it rolled back, so running it again is safe."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 @cache

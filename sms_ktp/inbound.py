@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from flows.sms import SmsChannel
 from gateway.message import InboundSms
 from sms_ktp.clock import Clock
-from sms_ktp.db import Database, insert_ignoring_duplicate
+from sms_ktp.db import Database, insert_ignoring_duplicate, retry_after_disconnect
 from sms_ktp.masking import mask_phone, redact
 from sms_ktp.models import InboundMessage
 from sms_ktp.outbox import enqueue
@@ -55,6 +55,7 @@ def record_inbound(connection: Connection, sms: InboundSms, phone: str | None,
     )
 
 
+@retry_after_disconnect
 def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta) -> Received:
     now = clock.now()
     phone = normalise_msisdn(sms.sender)

@@ -20,7 +20,7 @@ from flows.catalogue import render
 from flows.ussd import Menu, UssdChannel, UssdTurn
 from gateway.message import UssdRequest, UssdSessionEnd
 from sms_ktp.clock import Clock
-from sms_ktp.db import Database, insert_ignoring_duplicate
+from sms_ktp.db import Database, insert_ignoring_duplicate, retry_after_disconnect
 from sms_ktp.masking import redact
 from sms_ktp.models import PhoneState, UssdSession
 from sms_ktp.outbox import enqueue
@@ -82,6 +82,7 @@ def _session_row(connection: Connection, key: dict[str, str],
     return row
 
 
+@retry_after_disconnect
 def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta) -> UssdAnswer:
     now = clock.now()
     phone = normalise_msisdn(request.phone)
@@ -135,6 +136,7 @@ def _progress(session_id: str, text: str, turn: UssdTurn, requests: int,
             "requests": requests, "updated_at": now}
 
 
+@retry_after_disconnect
 def record_session_end(db: Database, clock: Clock, end: UssdSessionEnd) -> None:
     """Keep how a session ended; a notification for a session we never saw is kept too."""
     now = clock.now()

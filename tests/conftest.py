@@ -54,6 +54,14 @@ def _empty_postgres(url: str) -> Database:
     return database
 
 
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[Database]:
+    """An empty database on PostgreSQL only, for what only a server does."""
+    database = _empty_postgres(postgres_url)
+    yield database
+    database.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
     """An empty database with the schema, on each engine the service supports."""

@@ -1,0 +1,58 @@
+"""The database layer: what survives a database restart, and the SQLite write queue."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+from sqlalchemy import create_engine, text
+from sqlmodel import select
+
+from gateway.message import InboundSms
+from sms_ktp.db import Database
+from sms_ktp.inbound import receive_sms
+from sms_ktp.models import InboundMessage, OutboxMessage
+
+
+def sms(number: int) -> InboundSms:
+    return InboundSms("africastalking", f"ATXid_{number}", "+6281234567890", "98765", "STATUS",
+                      None, None, None)
+
+
+def test_an_sms_arriving_after_a_database_restart_is_handled(postgres_database, clock,
+                                                             postgres_url):
+    database = postgres_database
+    receive_sms(database, clock, sms(1), timedelta(minutes=30))  # the pool holds a connection
+    with database.engine.connect() as connection:
+        pooled = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    admin = create_engine(postgres_url)
+    with admin.begin() as connection:  # what a restart does to every open connection
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pooled})
+    admin.dispose()
+    received = receive_sms(database, clock, sms(2), timedelta(minutes=30))
+    assert received.replies == 1 and not received.duplicate
+    with database.transaction() as session:
+        assert len(session.exec(select(InboundMessage)).all()) == 2
+        assert len(session.exec(select(OutboxMessage)).all()) == 2
+
+
+def test_sqlite_writers_of_one_process_queue_instead_of_failing(tmp_path, clock):
+    database = Database(f"sqlite:///{tmp_path / 'queue.db'}")
+    database.create_schema()
+    errors: list[BaseException] = []
+
+    def send(first: int) -> None:
+        try:
+            for number in range(first, first + 50):
+                receive_sms(database, clock, sms(number), timedelta(minutes=30))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=send, args=(n * 1000,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    with database.transaction() as session:
+        assert len(session.exec(select(OutboxMessage)).all()) == 300
