@@ -161,8 +161,8 @@ def screens(ends: frozenset[int]) -> Check:
 # --- checking what the sessions left behind -----------------------------------------------------
 def verify(runtime: Runtime, phones: Sequence[str], sessions: dict[str, int]) -> list[str]:
     """Problems found in the database: every phone has exactly one application, made by USSD, and
-    exactly one SMS queued by USSD; every session exactly one `ussd_session` row that counted all
-    its requests (none taken for a retry); and nothing else."""
+    exactly one SMS queued by USSD; every session exactly one `ussd_session` row; and nothing
+    else."""
     problems: list[str] = []
     with runtime.db.transaction() as session:
         applications = dict(session.execute(
@@ -171,10 +171,10 @@ def verify(runtime: Runtime, phones: Sequence[str], sessions: dict[str, int]) ->
             .where(Application.channel == "ussd")
             .group_by(Family.phone)).all())
         all_applications = session.scalar(select(func.count()).select_from(Application))
-        rows = {session_id: (count, counted) for session_id, count, counted in session.execute(
-            select(UssdSession.session_id, func.count(), func.max(UssdSession.requests))
+        rows = dict(session.execute(
+            select(UssdSession.session_id, func.count())
             .where(UssdSession.provider == PROVIDER)
-            .group_by(UssdSession.session_id))}
+            .group_by(UssdSession.session_id)).all())
         all_rows = session.scalar(select(func.count()).select_from(UssdSession))
         sms = dict(session.execute(
             select(OutboxMessage.phone, func.count())
@@ -184,12 +184,10 @@ def verify(runtime: Runtime, phones: Sequence[str], sessions: dict[str, int]) ->
     problems += one_each(phones, applications, all_applications, "application made by USSD",
                          "applications in all")
     problems += one_each(phones, sms, all_sms, "SMS queued by USSD", "outbox rows in all")
-    wrong = [sid for sid, sent in sessions.items() if rows.get(sid) != (1, sent)]
+    wrong = [sid for sid in sessions if rows.get(sid) != 1]
     if wrong:
-        rows_of, counted = rows.get(wrong[0], (0, None))
-        problems.append(f"{len(wrong)} of {len(sessions)} sessions without one ussd_session row "
-                        f"counting all their requests (e.g. {wrong[0]}: {rows_of} row(s), "
-                        f"{counted} of {sessions[wrong[0]]} requests)")
+        problems.append(f"{len(wrong)} of {len(sessions)} sessions without exactly one "
+                        f"ussd_session row (e.g. {wrong[0]}: {rows.get(wrong[0], 0)} row(s))")
     if all_rows != len(sessions):
         problems.append(f"{all_rows} ussd_session rows for {len(sessions)} sessions")
     return problems

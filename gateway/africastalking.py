@@ -201,17 +201,23 @@ def parse_ussd(form: Mapping[str, str]) -> UssdRequest:
     )
 
 
+def _count(form: Mapping[str, str], field: str) -> int | None:
+    value = form.get(field) or ""
+    if value and not value.isdigit():
+        raise WebhookError(f"not a number: {field}={value[:_ECHO_LIMIT]}")
+    return int(value) if value else None
+
+
 def parse_ussd_end(form: Mapping[str, str]) -> UssdSessionEnd:
     """Read AT's end-of-session notification (status, duration, last input, error)."""
-    duration = form.get("durationInMillis") or ""
-    if duration and not duration.isdigit():
-        raise WebhookError(f"not a number: durationInMillis={duration[:_ECHO_LIMIT]}")
+    duration, hops = _count(form, "durationInMillis"), _count(form, "hopsCount")
     return UssdSessionEnd(
         provider=PROVIDER,
         session_id=_required(form, "sessionId"),
         phone=_optional(form, "phoneNumber"),
         status=_optional(form, "status"),
-        duration_ms=int(duration) if duration else None,
+        duration_ms=duration,
+        hops=hops,
         last_input=_optional(form, "input"),
         error_message=_optional(form, "errorMessage"),
     )

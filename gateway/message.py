@@ -95,6 +95,7 @@ class UssdSessionEnd:
     phone: str | None
     status: str | None
     duration_ms: int | None
+    hops: int | None
     last_input: str | None
     error_message: str | None
 

@@ -33,9 +33,10 @@ def utc_column(*, nullable: bool = False, index: bool = False) -> Any:
 
 
 class PhoneState(SQLModel, table=True):
-    """Everything kept about one phone number: the reply language it chose and where it stands
-    in a dialogue (mapped to and from `flows.dialogue.Conversation`). One row per phone, read and
-    locked once per inbound SMS, so two SMS of one phone are handled one after the other."""
+    """Everything kept about one phone number: the reply language it chose, where it stands in a
+    dialogue (mapped to and from `flows.dialogue.Conversation`) and in its USSD session. One row
+    per phone, read and locked once per inbound SMS or USSD screen, so two messages of one phone
+    are handled one after the other."""
 
     __tablename__ = "phone_state"
 
@@ -47,7 +48,15 @@ class PhoneState(SQLModel, table=True):
     answers: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     prefill: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     expires_at: datetime | None = utc_column(nullable=True, index=True)
-    updated_at: datetime = utc_column()
+    # The USSD session in progress ("provider:sessionId"), its place in the menus, the input
+    # answered so far (only its length and a digest: it holds NIK and KK numbers) and the last
+    # screen (sent again, unchanged, when the operator repeats a request).
+    ussd_session: str | None = Field(default=None, max_length=140)
+    ussd_menu: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    ussd_text_length: int | None = None
+    ussd_text_digest: str | None = Field(default=None, max_length=64)
+    ussd_screen: str | None = Field(default=None, sa_column=Column(String(400)))
+    updated_at: datetime = utc_column(index=True)
 
 
 class Family(SQLModel, table=True):
@@ -141,10 +150,11 @@ class OutboxMessage(SQLModel, table=True):
 
 
 class UssdSession(SQLModel, table=True):
-    """One USSD session: where it stands in the menus, the last request and its answer (a
-    repeated request gets the same screen), and how it ended (for the staff statistics)."""
+    """One USSD session, for the staff statistics: who dialled, when, and how it ended (the
+    operator's end-of-session notification)."""
 
     __tablename__ = "ussd_session"
+    __table_args__ = (UniqueConstraint("provider", "session_id", name="uq_ussd_session"),)
 
     id: int | None = Field(default=None, primary_key=True)
     provider: str = Field(max_length=30)
@@ -152,19 +162,10 @@ class UssdSession(SQLModel, table=True):
     phone: str = Field(default="", max_length=20, index=True)
     service_code: str = Field(default="", max_length=40)
     network_code: str | None = Field(default=None, max_length=20)
-    menu: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    # The session's accumulated input holds NIK and KK numbers: only its length and a digest
-    # are kept, enough to tell a repeated request from a new input.
-    last_text_length: int | None = None
-    last_text_digest: str | None = Field(default=None, max_length=64)
-    last_screen: str | None = Field(default=None, sa_column=Column(String(400)))
-    requests: int = 0
     started_at: datetime = utc_column(index=True)
-    updated_at: datetime = utc_column()
     end_status: str | None = Field(default=None, max_length=40)
     duration_ms: int | None = None
+    hops: int | None = None  # screens shown, as the operator counted them
     last_input: str | None = Field(default=None, max_length=200)  # redacted
     error_message: str | None = Field(default=None, max_length=300)
     ended_at: datetime | None = utc_column(nullable=True)
-
-    __table_args__ = (UniqueConstraint("provider", "session_id", name="uq_ussd_session"),)

@@ -1,5 +1,6 @@
-"""The state of one phone: its chosen language and its dialogue, read (and locked) with one
-SELECT and written with at most one statement per inbound SMS.
+"""The state of one phone: its chosen language, its dialogue, and where its USSD session stands;
+read (and locked) with one SELECT and written with at most one statement per inbound SMS or USSD
+screen.
 
 This runs on every message, so it speaks SQL Core with statements built once, rather than going
 through the ORM's identity map and unit of work.
@@ -7,7 +8,6 @@ through the ORM's identity map and unit of work.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -19,11 +19,14 @@ from sms_ktp.models import PhoneState
 
 _TABLE = PhoneState.__table__
 _DIALOGUE = ("flow", "step", "dialogue_language", "answers", "prefill", "expires_at")
-# The columns a store reads; other queries may join them in (`joined_columns`) to save a trip.
-STATE_COLUMNS = (_TABLE.c.phone, _TABLE.c.language, *(_TABLE.c[name] for name in _DIALOGUE))
-_SELECT = select(*STATE_COLUMNS).where(_TABLE.c.phone == bindparam("key")).with_for_update()
+# A phone has one USSD session at a time: its progress (menu, the input answered so far as a
+# length and a digest, the last screen) lives with the phone, read and written with the rest.
+USSD = ("ussd_session", "ussd_menu", "ussd_text_length", "ussd_text_digest", "ussd_screen")
+_STORED = ("language", *_DIALOGUE, *USSD)
+_SELECT = (select(*(_TABLE.c[name] for name in _STORED))
+           .where(_TABLE.c.phone == bindparam("key")).with_for_update())
 _UPDATE = update(_TABLE).where(_TABLE.c.phone == bindparam("key"))
-_NO_DIALOGUE = dict.fromkeys(_DIALOGUE)
+_NOTHING = dict.fromkeys(_STORED)
 
 
 @cache
@@ -36,8 +39,7 @@ def _upsert(dialect: str) -> Any:
     statement = insert(_TABLE)
     return statement.on_conflict_do_update(
         index_elements=[_TABLE.c.phone],
-        set_={name: statement.excluded[name]
-              for name in ("language", *_DIALOGUE, "updated_at")},
+        set_={name: statement.excluded[name] for name in (*_STORED, "updated_at")},
     )
 
 
@@ -46,20 +48,19 @@ class PhoneStateStore:
         self.connection = connection
         self.phone = phone
         self.language: str | None = None
+        # The USSD session's progress: the `USSD` fields, or None.
+        self.ussd: dict[str, Any] | None = None
         self._loaded: dict[str, Any] | None = None
 
     def load(self) -> Conversation | None:
-        """The phone's dialogue, if it has one; `language` is set as a side effect."""
-        return self.adopt(self.connection.execute(_SELECT, {"key": self.phone}).mappings().first())
-
-    def adopt(self, row: Mapping[str, Any] | None) -> Conversation | None:
-        """Take the phone's row as already read (`STATE_COLUMNS`; None or a NULL phone: the
-        phone has no row yet)."""
-        if row is None or row["phone"] is None:
-            self._loaded = None
+        """The phone's dialogue, if it has one; `language` and `ussd` are set as well."""
+        row = self.connection.execute(_SELECT, {"key": self.phone}).mappings().first()
+        self._loaded = dict(row) if row is not None else None
+        if row is None:
             return None
-        self._loaded = {name: row[name] for name in ("language", *_DIALOGUE)}
         self.language = row["language"]
+        if row["ussd_session"] is not None:
+            self.ussd = {name: row[name] for name in USSD}
         if row["flow"] is None:
             return None
         return Conversation(phone=self.phone, flow=row["flow"], step=row["step"],
@@ -68,17 +69,16 @@ class PhoneStateStore:
                             prefill=dict(row["prefill"] or {}))
 
     def save(self, conversation: Conversation | None, now: datetime) -> None:
-        """Store the language and where the phone now stands (None: no dialogue); writes
-        nothing when nothing changed."""
-        values: dict[str, Any] = {"language": self.language, **_NO_DIALOGUE}
+        """Store the language, where the phone now stands (None: no dialogue) and its USSD
+        progress; writes nothing when nothing changed."""
+        values: dict[str, Any] = {**_NOTHING, "language": self.language, **(self.ussd or {})}
         if conversation is not None:
             values.update(flow=conversation.flow, step=conversation.step,
                           dialogue_language=conversation.language,
                           answers=dict(conversation.answers),
                           prefill=dict(conversation.prefill),
                           expires_at=conversation.expires_at)
-        if self._loaded == values or (self._loaded is None and values == {
-                "language": None, **_NO_DIALOGUE}):
+        if values == (self._loaded or _NOTHING):
             return
         if self._loaded is not None:
             self.connection.execute(_UPDATE, {"key": self.phone, **values, "updated_at": now})
@@ -90,11 +90,13 @@ class PhoneStateStore:
 
 def purge_expired(connection: Connection, before: datetime) -> int:
     """Forget dialogues abandoned long ago (their answers hold NIK and KK numbers), and phones
-    that have nothing left worth keeping. Returns the number of dialogues forgotten."""
+    not heard from since then that have nothing left worth keeping. Returns the number of
+    dialogues forgotten."""
     forgotten = connection.execute(
         update(_TABLE).where(_TABLE.c.expires_at < before)
-        .values(**_NO_DIALOGUE, updated_at=before)
+        .values(**dict.fromkeys(_DIALOGUE))
     ).rowcount
     connection.execute(delete(_TABLE).where(and_(_TABLE.c.language.is_(None),
-                                              _TABLE.c.flow.is_(None))))
+                                                 _TABLE.c.flow.is_(None),
+                                                 _TABLE.c.updated_at <= before)))
     return forgotten

@@ -146,7 +146,10 @@ def test_a_repeated_request_gets_the_same_screen_and_changes_nothing(service):
     assert len(service.received(PHONE)) == 1
     with service.runtime.db.transaction() as session:
         row = session.exec(select(UssdSession)).one()
-    assert row.requests == 6 and NIK not in str(row.menu) and row.last_text_digest
+        state = session.get(PhoneState, PHONE)
+    assert (row.session_id, row.phone) == ("ATUid_7", PHONE)
+    stored = " ".join(str(value) for value in state.model_dump().values())
+    assert NIK not in stored and KK not in stored and state.ussd_text_digest
 
 
 def test_a_dropped_session_can_be_continued_or_started_again(service):
@@ -197,8 +200,8 @@ def test_the_end_of_session_notification_is_stored(service):
     assert response.status_code == 200
     with service.runtime.db.transaction() as session:
         row = session.exec(select(UssdSession)).one()
-    assert (row.end_status, row.duration_ms, row.error_message) == (
-        "Incomplete", 43210, "USSD session timed out")
+    assert (row.end_status, row.duration_ms, row.hops, row.error_message) == (
+        "Incomplete", 43210, 2, "USSD session timed out")
     assert row.last_input == "***0001" and row.ended_at is not None
     unknown = service.http.post(service.url("/ussd/end"), data={"sessionId": "ATUid_unseen",
                                                                 "status": "Success"})
