@@ -464,15 +464,15 @@ def conclude(args: argparse.Namespace, bench: Bench, problems: Sequence[str], ve
     return 1 if problems else 0
 
 
-def one_each(phones: Sequence[str], counts: dict[str, int], total: int | None, name: str,
-             plural: str) -> list[str]:
-    """Problems unless every phone has exactly one `name` (`counts`: by phone) and there are as
-    many in all (`total`, in the words `plural`) as phones."""
+def one_each(keys: Sequence[str], counts: dict[str, int], total: int | None, name: str,
+             plural: str, of: str = "phones") -> list[str]:
+    """Problems unless every key (a phone, a session) has exactly one `name` (`counts`: by key)
+    and there are as many in all (`total`, in the words `plural`) as keys."""
     problems: list[str] = []
-    wrong = [phone for phone in phones if counts.get(phone) != 1]
+    wrong = [key for key in keys if counts.get(key) != 1]
     if wrong:
-        problems.append(f"{len(wrong)} of {len(phones)} phones without exactly one {name} "
+        problems.append(f"{len(wrong)} of {len(keys)} {of} without exactly one {name} "
                         f"(e.g. {wrong[0]}: {counts.get(wrong[0], 0)})")
-    if total != len(phones):
-        problems.append(f"{total} {plural} for {len(phones)} phones")
+    if total != len(keys):
+        problems.append(f"{total} {plural} for {len(keys)} {of}")
     return problems

@@ -184,12 +184,8 @@ def verify(runtime: Runtime, phones: Sequence[str], sessions: dict[str, int]) ->
     problems += one_each(phones, applications, all_applications, "application made by USSD",
                          "applications in all")
     problems += one_each(phones, sms, all_sms, "SMS queued by USSD", "outbox rows in all")
-    wrong = [sid for sid in sessions if rows.get(sid) != 1]
-    if wrong:
-        problems.append(f"{len(wrong)} of {len(sessions)} sessions without exactly one "
-                        f"ussd_session row (e.g. {wrong[0]}: {rows.get(wrong[0], 0)} row(s))")
-    if all_rows != len(sessions):
-        problems.append(f"{all_rows} ussd_session rows for {len(sessions)} sessions")
+    problems += one_each(list(sessions), rows, all_rows, "ussd_session row",
+                         "ussd_session rows", of="sessions")
     return problems
 
 
