@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from sms_ktp import operator_cli
 from sms_ktp.config import ConfigError, Settings, load_settings
 from sms_ktp.runtime import Runtime
 
@@ -28,6 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--once", action="store_true", help="run every due job once and exit")
     simulate = commands.add_parser("simulate", help="a terminal phone")
     simulate.add_argument("--phone", required=True, help="the phone number to text from")
+    operator_cli.add_commands(commands)
     return parser
 
 
@@ -114,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         logging.getLogger().setLevel(logging.WARNING)
         run(phone, sys.stdin, print)
+    else:
+        return operator_cli.run(runtime, args)
     return 0
 
 

@@ -68,6 +68,25 @@ class DialogueSettings:
 
 
 @dataclass
+class NotificationSettings:
+    quiet_hours: str = "20:00-07:00"
+    reminder_time: str = "16:00"
+
+
+@dataclass
+class PrintingSettings:
+    sites: list[str] = field(default_factory=lambda: ["disdukcapil"])
+
+
+@dataclass
+class PickupSettings:
+    max_reschedules: int = 2
+    max_resident_changes: int = 1
+    search_days: int = 60
+    offices: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -85,6 +104,9 @@ class Settings:
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     dialogue: DialogueSettings = field(default_factory=DialogueSettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    printing: PrintingSettings = field(default_factory=PrintingSettings)
+    pickup: PickupSettings = field(default_factory=PickupSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     source: str = "embedded default"
@@ -131,7 +153,22 @@ def load_settings(path: str | os.PathLike[str] | None = None,
             setattr(target, key, environ[variable])
     if settings.gateway.provider not in ("console", "africastalking"):
         raise ConfigError(f"unknown [gateway] provider {settings.gateway.provider!r}")
+    _check(settings)
     return settings
+
+
+def _check(settings: Settings) -> None:
+    """Values whose type is right but whose content is not."""
+    from sms_ktp.quiet_hours import QuietHours, parse_local_time
+
+    try:
+        QuietHours.parse(settings.notifications.quiet_hours)
+        parse_local_time(settings.notifications.reminder_time)
+    except ValueError as error:
+        raise ConfigError(f"[notifications] {error}") from None
+    sites = settings.printing.sites
+    if not sites or not all(isinstance(site, str) and site.strip() for site in sites):
+        raise ConfigError("[printing] sites must be a non-empty list of names")
 
 
 def ensure_webhook_token(settings: Settings) -> str:

@@ -86,10 +86,25 @@ class Application(SQLModel, table=True):
     reason: str = Field(max_length=20)
     suket_number: str | None = Field(default=None, max_length=40)
     stage: str = Field(max_length=20, index=True)
+    stage_note: str | None = Field(default=None, max_length=200)  # e.g. why it was rejected
     language: str = Field(max_length=8)
     channel: str = Field(max_length=12)
     created_at: datetime = utc_column()
     updated_at: datetime = utc_column()
+    # Printing: readiness (PRR) orders the print queue; a batch reserves blangko.
+    ready_at: datetime | None = utc_column(nullable=True, index=True)
+    print_batch_id: int | None = Field(default=None, foreign_key="print_batch.id", index=True)
+    printed_at: datetime | None = utc_column(nullable=True, index=True)
+    # Pickup: office (kecamatan code), slot, and the code shown at the counter. `open_code` is
+    # the code while the pickup is open, NULL afterwards: unique among open pickups.
+    pickup_office: str | None = Field(default=None, max_length=2)
+    pickup_at: datetime | None = utc_column(nullable=True, index=True)
+    open_code: str | None = Field(default=None, max_length=12, unique=True)
+    pickup_code: str | None = Field(default=None, max_length=12)
+    pickup_reschedules: int = 0
+    pickup_changes: int = 0
+    reminded_at: datetime | None = utc_column(nullable=True)
+    collected_at: datetime | None = utc_column(nullable=True)
 
 
 class ApplicationEvent(SQLModel, table=True):
@@ -169,3 +184,40 @@ class UssdSession(SQLModel, table=True):
     last_input: str | None = Field(default=None, max_length=200)  # redacted
     error_message: str | None = Field(default=None, max_length=300)
     ended_at: datetime | None = utc_column(nullable=True)
+
+
+class BlangkoMovement(SQLModel, table=True):
+    """Blank cards in and out of a printing site's stock; the stock is their sum."""
+
+    __tablename__ = "blangko_movement"
+
+    id: int | None = Field(default=None, primary_key=True)
+    site: str = Field(max_length=40, index=True)
+    delta: int
+    reason: str = Field(max_length=100)
+    actor: str = Field(max_length=60)
+    at: datetime = utc_column()
+
+
+class PrintBatch(SQLModel, table=True):
+    """Cards reserved for printing together; their blangko is reserved until the batch is done."""
+
+    __tablename__ = "print_batch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    site: str = Field(max_length=40)
+    size: int
+    created_at: datetime = utc_column()
+    done_at: datetime | None = utc_column(nullable=True)
+
+
+class PickupSlot(SQLModel, table=True):
+    """How many cards are booked into one pickup slot of one office: booking is one UPDATE that
+    fails when the slot is full, so capacity holds even with two allocation runs at once."""
+
+    __tablename__ = "pickup_slot"
+
+    office: str = Field(primary_key=True, max_length=2)
+    starts_at: datetime = Field(sa_column=Column(UtcDateTime(), primary_key=True))
+    capacity: int
+    booked: int = 0

@@ -56,13 +56,16 @@ _INSERT = insert(OutboxMessage)
 
 
 def enqueue(connection: Connection, phone: str, text: str, now: datetime, *,
-            kind: str = "reply", inbound_id: int | None = None) -> str:
-    """Queue one SMS in the caller's transaction; returns its uid."""
+            kind: str = "reply", inbound_id: int | None = None,
+            not_before: datetime | None = None) -> str:
+    """Queue one SMS in the caller's transaction; returns its uid. `not_before` holds it back
+    (quiet hours) without holding back anything queued after it."""
     text = to_gsm7(text)
     uid = uuid.uuid4().hex
     connection.execute(_INSERT, {
         "uid": uid, "phone": phone, "text": text, "kind": kind, "segments": segments(text),
-        "status": QUEUED, "attempts": 0, "next_attempt_at": now, "inbound_id": inbound_id,
+        "status": QUEUED, "attempts": 0, "next_attempt_at": not_before or now,
+        "inbound_id": inbound_id,
         "created_at": now,
     })
     return uid
@@ -136,9 +139,11 @@ class Dispatcher:
                 or_(and_(t.status == QUEUED, t.next_attempt_at <= now),
                     and_(t.status == SENDING, t.lease_until < now)),
                 t.attempts < self.policy.max_attempts,
-                # one phone's messages leave in the order they were written
+                # One phone's messages leave in the order they were written; a message held
+                # back on purpose (quiet hours, never tried yet) does not hold back the others.
                 ~exists().where(earlier.phone == t.phone, earlier.id < t.id,
-                                earlier.status.in_(PENDING)),
+                                earlier.status.in_(PENDING),
+                                or_(earlier.attempts > 0, earlier.next_attempt_at <= now)),
             )
             .order_by(t.id)
             .limit(self.batch_size)

@@ -13,6 +13,7 @@ from sms_ktp.clock import Clock, SystemClock
 from sms_ktp.config import Settings, ensure_webhook_token
 from sms_ktp.db import Database
 from sms_ktp.outbox import Dispatcher, RetryPolicy
+from sms_ktp.quiet_hours import QuietHours
 
 
 def build_gateway(settings: Settings) -> Gateway:
@@ -39,6 +40,10 @@ class Runtime:
         ensure_webhook_token(settings)
         return cls(settings, Database(settings.database.url), clock or SystemClock(),
                    gateway or build_gateway(settings))
+
+    @property
+    def quiet_hours(self) -> QuietHours:
+        return QuietHours.parse(self.settings.notifications.quiet_hours)
 
     @property
     def dialogue_ttl(self) -> timedelta:

@@ -21,8 +21,9 @@ from sms_ktp.domain.identity import parse_kk
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.masking import mask_id
-from sms_ktp.models import Application, ApplicationEvent, Family
+from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement, Family
 from sms_ktp.phone_state import PhoneStateStore
+from sms_ktp.printing import stock
 
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
@@ -34,7 +35,8 @@ _NEW_FAMILY = insert(_FAMILY).returning(_FAMILY.c.id)
 _NEW_APPLICATION = insert(_APPLICATION).returning(_APPLICATION.c.id)
 _NEW_EVENT = insert(ApplicationEvent.__table__)
 _FAMILY_APPLICATIONS = (
-    select(_APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.stage)
+    select(_APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.stage,
+           _APPLICATION.c.print_batch_id)
     .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
     .where(_FAMILY.c.phone == bindparam("phone"))
     .order_by(_APPLICATION.c.created_at.desc(), _APPLICATION.c.id.desc())
@@ -121,7 +123,19 @@ class SqlServices:
     def family_applications(self, phone: str) -> list[ApplicationView]:
         rows = self._db.execute(_FAMILY_APPLICATIONS, {"phone": phone}).all()
         open_first = sorted(rows, key=lambda a: Stage(a.stage) in CLOSED_STAGES)
-        return [ApplicationView(a.reference, mask_id(a.nik), a.stage) for a in open_first]
+        queued = [a for a in open_first
+                  if a.stage == Stage.PRINT_QUEUE.value and a.print_batch_id is None]
+        no_blangko = bool(queued) and self._free_blangko() <= 0
+        return [ApplicationView(a.reference, mask_id(a.nik),
+                                "waiting_blangko" if no_blangko and a in queued else a.stage)
+                for a in open_first]
+
+    def _free_blangko(self) -> int:
+        """Blank cards not yet promised to a print batch, over all printing sites."""
+        return sum(stock(self._db, site).free for site in self._sites())
+
+    def _sites(self) -> list[str]:
+        return list(self._db.execute(select(BlangkoMovement.site).distinct()).scalars())
 
     # --- language -----------------------------------------------------------------------------
     def language_of(self, phone: str) -> str | None:

@@ -1,0 +1,117 @@
+"""The operator commands of `sms-ktp`: penunggalan results, blangko stock, printing, pickups.
+Scripts rely on these names and exit codes (0 done, 1 refused, 2 bad usage)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from sms_ktp import penunggalan, printing
+from sms_ktp.runtime import Runtime
+
+PROGRESS_FROM = 1000  # rows; smaller files need no progress bar
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    results = commands.add_parser("penunggalan", help="penunggalan results from Kemendagri")
+    results_commands = results.add_subparsers(dest="action", required=True)
+    importing = results_commands.add_parser("import", help="apply a nik,result,note CSV file")
+    importing.add_argument("file", type=Path)
+
+    blangko = commands.add_parser("blangko", help="blank-card stock")
+    blangko_commands = blangko.add_subparsers(dest="action", required=True)
+    adding = blangko_commands.add_parser("add", help="add N blank cards to a site's stock")
+    adding.add_argument("count", type=int)
+    adding.add_argument("--site", help="printing site (default: the first configured)")
+
+    printing_ = commands.add_parser("print", help="print batches")
+    print_commands = printing_.add_subparsers(dest="action", required=True)
+    following = print_commands.add_parser("next", help="reserve the next batch for printing")
+    following.add_argument("--limit", type=int)
+    following.add_argument("--site", help="printing site (default: the first configured)")
+    done = print_commands.add_parser("done", help="mark a reserved batch printed")
+    which = done.add_mutually_exclusive_group(required=True)
+    which.add_argument("--batch", type=int)
+    which.add_argument("--all", action="store_true")
+
+
+def _actor() -> str:
+    return f"operator:{getpass.getuser()}"
+
+
+def _progress(total: int, out: TextIO) -> Callable[[int], None] | None:
+    if total < PROGRESS_FROM:
+        return None
+
+    def show(done: int) -> None:
+        filled = 30 * done // total
+        out.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} rows")
+        if done >= total:
+            out.write("\n")
+        out.flush()
+
+    return show
+
+
+def run(runtime: Runtime, args: argparse.Namespace) -> int:
+    site = getattr(args, "site", None) or runtime.settings.printing.sites[0]
+    if getattr(args, "site", None) and args.site not in runtime.settings.printing.sites:
+        print(f"sms-ktp: unknown printing site {args.site!r} (configured: "
+              f"{', '.join(runtime.settings.printing.sites)})", file=sys.stderr)
+        return 2
+    if args.command == "penunggalan":
+        return _import(runtime, args.file)
+    if args.command == "blangko":
+        if args.count <= 0:
+            print("sms-ktp: the number of blangko to add must be positive", file=sys.stderr)
+            return 2
+        stock = printing.add_blangko(runtime.db, runtime.clock, site, args.count, _actor())
+        print(f"added {args.count} blangko at {site}: stock {stock.total}, "
+              f"reserved {stock.reserved}, free {stock.free}")
+        return 0
+    if args.action == "next":
+        if args.limit is not None and args.limit <= 0:
+            print("sms-ktp: --limit must be positive", file=sys.stderr)
+            return 2
+        return _print_next(runtime, site, args.limit)
+    count = printing.mark_printed(runtime.db, runtime.clock, runtime.quiet_hours,
+                                  None if args.all else args.batch, _actor())
+    if count == 0 and not args.all:
+        print(f"sms-ktp: batch {args.batch} is unknown or already printed", file=sys.stderr)
+        return 1
+    print(f"{count} card(s) marked printed")
+    return 0
+
+
+def _import(runtime: Runtime, path: Path) -> int:
+    try:
+        text = path.read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        print(f"sms-ktp: cannot read {path}: {error}", file=sys.stderr)
+        return 2
+    summary = penunggalan.Summary()
+    rows = list(penunggalan.read_csv(text, summary))
+    penunggalan.apply(runtime.db, runtime.clock, runtime.quiet_hours, rows, summary, _actor(),
+                      progress=_progress(len(rows), sys.stderr))
+    print("\n".join(summary.lines()))
+    return 0
+
+
+def _print_next(runtime: Runtime, site: str, limit: int | None) -> int:
+    reserved = printing.reserve_next(runtime.db, runtime.clock, site, limit)
+    if reserved.batch_id is None:
+        reason = ("no free blangko" if reserved.stock.free == 0
+                  else "no print-ready card is waiting")
+        print(f"nothing to print at {site}: {reason} (stock {reserved.stock.total}, "
+              f"reserved {reserved.stock.reserved})")
+        return 0
+    print(f"batch {reserved.batch_id} at {site}: {len(reserved.cards)} card(s)")
+    print(f"{'#':>4}  {'ref':<9}  {'NIK':<7}  ready since (UTC)")
+    for number, (reference, nik, ready_at) in enumerate(reserved.cards, start=1):
+        print(f"{number:>4}  {reference:<9}  {nik:<7}  {ready_at:%Y-%m-%d %H:%M}")
+    print(f"free blangko left at {site}: {reserved.stock.free}")
+    return 0
