@@ -122,8 +122,8 @@ def default_offices() -> dict[str, Office]:
     for code, kecamatan in sorted(bogor_kecamatan().items()):
         offices[code] = Office(
             code=code,
-            name=f"Kantor Kecamatan {kecamatan}",
-            address=f"Kantor Kecamatan {kecamatan}, Kota Bogor",
+            name=f"Kantor Kec. {kecamatan}",
+            address="Kota Bogor",
             hours=_DEFAULT_HOURS,
             slot_minutes=_DEFAULT_SLOT_MINUTES,
             capacity=_DEFAULT_CAPACITY,

@@ -3,13 +3,16 @@ GSM-7 SMS (160 characters) even with its placeholders at their longest."""
 
 import string
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 import flows.catalogue as catalogue
 from flows.catalogue import DEFAULT_LANGUAGE, Msg, languages, messages, render, supported
+from flows.dates import say_day, say_time
 from flows.gsm import GSM7_SINGLE, is_gsm7, septets
+from sms_ktp.pickup_calendar import default_offices
 
 LANGUAGES = languages()
 # `status.list` holds a variable number of items: tests/flows/test_sms_channel.py checks it.
@@ -42,6 +45,17 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         "n": 5,
         "stage": longest(lang, "stage_short"),
         "explain": longest(lang, "stage"),
+        # pickups: the longest date, the default office names and address
+        "day": say_day(lang, datetime(2026, 9, 30, 9, 30)),  # Wednesday 30 September
+        "time": say_time(lang, datetime(2026, 9, 30, 9, 30)),
+        "office": max((o.name for o in default_offices().values()), key=len),
+        "address": "Kota Bogor",
+        "code": "ABCDEF",
+        "weekday": longest(lang, "when.weekday"),
+        "month": longest(lang, "when.month"),
+        "year": 2026,
+        "hour": "09",
+        "minute": "30",
     }
 
 

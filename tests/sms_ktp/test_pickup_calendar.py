@@ -43,8 +43,8 @@ def test_six_default_offices_named_from_the_csv() -> None:
     assert list(offices) == ["01", "02", "03", "04", "05", "06"]
     for code, kecamatan in bogor_kecamatan().items():
         assert offices[code].code == code
-        assert offices[code].name == f"Kantor Kecamatan {kecamatan}"
-        assert offices[code].address == f"Kantor Kecamatan {kecamatan}, Kota Bogor"
+        assert offices[code].name == f"Kantor Kec. {kecamatan}"
+        assert offices[code].address == "Kota Bogor"
     assert offices["01"].name == "Kantor Kecamatan Bogor Selatan"
     assert offices["06"].name == "Kantor Kecamatan Tanah Sareal"
 
