@@ -45,8 +45,8 @@ def test_six_default_offices_named_from_the_csv() -> None:
         assert offices[code].code == code
         assert offices[code].name == f"Kantor Kec. {kecamatan}"
         assert offices[code].address == "Kota Bogor"
-    assert offices["01"].name == "Kantor Kecamatan Bogor Selatan"
-    assert offices["06"].name == "Kantor Kecamatan Tanah Sareal"
+    assert offices["01"].name == "Kantor Kec. Bogor Selatan"
+    assert offices["06"].name == "Kantor Kec. Tanah Sareal"
 
 
 def test_default_capacity_slot_and_week() -> None:
