@@ -166,6 +166,12 @@ def _check(settings: Settings) -> None:
         parse_local_time(settings.notifications.reminder_time)
     except ValueError as error:
         raise ConfigError(f"[notifications] {error}") from None
+    from sms_ktp.pickup_calendar import offices_from_config
+
+    try:
+        offices_from_config(settings.pickup.offices)
+    except ValueError as error:
+        raise ConfigError(f"[pickup] {error}") from None
     sites = settings.printing.sites
     if not sites or not all(isinstance(site, str) and site.strip() for site in sites):
         raise ConfigError("[printing] sites must be a non-empty list of names")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from sms_ktp import penunggalan, printing
+from sms_ktp import penunggalan, pickup, printing
 from sms_ktp.runtime import Runtime
 
 PROGRESS_FROM = 1000  # rows; smaller files need no progress bar
@@ -37,6 +37,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     which = done.add_mutually_exclusive_group(required=True)
     which.add_argument("--batch", type=int)
     which.add_argument("--all", action="store_true")
+
+    pickups = commands.add_parser("pickup", help="pickups at the counter")
+    pickup_commands = pickups.add_subparsers(dest="action", required=True)
+    verifying = pickup_commands.add_parser("verify", help="mark the card with CODE collected")
+    verifying.add_argument("code")
 
 
 def _actor() -> str:
@@ -65,6 +70,14 @@ def run(runtime: Runtime, args: argparse.Namespace) -> int:
         return 2
     if args.command == "penunggalan":
         return _import(runtime, args.file)
+    if args.command == "pickup":
+        try:
+            reference = pickup.verify(runtime.db, runtime.clock, args.code, _actor())
+        except pickup.VerifyError as error:
+            print(f"sms-ktp: {error}", file=sys.stderr)
+            return 1
+        print(f"collected: ref {reference}")
+        return 0
     if args.command == "blangko":
         if args.count <= 0:
             print("sms-ktp: the number of blangko to add must be positive", file=sys.stderr)

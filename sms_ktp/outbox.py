@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, and_, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
@@ -62,13 +64,23 @@ def enqueue(connection: Connection, phone: str, text: str, now: datetime, *,
     (quiet hours) without holding back anything queued after it."""
     text = to_gsm7(text)
     uid = uuid.uuid4().hex
-    connection.execute(_INSERT, {
-        "uid": uid, "phone": phone, "text": text, "kind": kind, "segments": segments(text),
-        "status": QUEUED, "attempts": 0, "next_attempt_at": not_before or now,
-        "inbound_id": inbound_id,
-        "created_at": now,
-    })
+    connection.execute(_INSERT, _row(uid, phone, text, now, kind, inbound_id, not_before))
     return uid
+
+
+def enqueue_many(connection: Connection, messages: Sequence[tuple[str, str]], now: datetime, *,
+                 kind: str, not_before: datetime | None = None) -> None:
+    """Queue many SMS (phone, text) with one batched INSERT."""
+    if messages:
+        connection.execute(_INSERT, [_row(uuid.uuid4().hex, phone, to_gsm7(text), now, kind,
+                                          None, not_before) for phone, text in messages])
+
+
+def _row(uid: str, phone: str, text: str, now: datetime, kind: str, inbound_id: int | None,
+         not_before: datetime | None) -> dict[str, Any]:
+    return {"uid": uid, "phone": phone, "text": text, "kind": kind, "segments": segments(text),
+            "status": QUEUED, "attempts": 0, "next_attempt_at": not_before or now,
+            "inbound_id": inbound_id, "created_at": now}
 
 
 @dataclass

@@ -1,11 +1,16 @@
-"""Moving an application through its stages: every change is a timeline entry, and each change
+"""Moving applications through their stages: every change is a timeline entry, and each change
 that matters to the resident sends one SMS (a notification, held back in quiet hours) to the
-family's phone in the application's language."""
+family's phone in the application's language.
+
+Changes come one at a time (a penunggalan result) or by the thousand (a day's pickup
+allocation), so they are applied in bulk: one read, one batched update, one batched insert each
+for the timeline and the outbox.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,19 +20,22 @@ from flows.catalogue import messages, render
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.masking import mask_id
 from sms_ktp.models import Application, ApplicationEvent, Family
-from sms_ktp.outbox import enqueue
+from sms_ktp.outbox import enqueue_many
 from sms_ktp.quiet_hours import QuietHours
 
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
-_READ = (
-    select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
-           _APPLICATION.c.stage, _APPLICATION.c.language, _FAMILY.c.phone)
-    .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
-    .where(_APPLICATION.c.id == bindparam("application_id"))
-    .with_for_update(of=_APPLICATION)
-)
 _EVENT = insert(ApplicationEvent.__table__)
+_CHUNK = 500  # ids in one IN (...) list
+
+
+@dataclass(frozen=True)
+class Move:
+    """One application to move: extra columns to set, and placeholders of its SMS."""
+
+    application_id: int
+    values: Mapping[str, Any] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -41,25 +49,61 @@ class Change:
     phone: str
 
 
+def _read(connection: Connection, ids: Sequence[int]) -> dict[int, Any]:
+    rows: dict[int, Any] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        for row in connection.execute(
+            select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
+                   _APPLICATION.c.stage, _APPLICATION.c.language, _FAMILY.c.phone)
+            .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+            .where(_APPLICATION.c.id.in_(chunk))
+            .with_for_update(of=_APPLICATION)
+        ):
+            rows[row.id] = row
+    return rows
+
+
+def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, actor: str,
+                  now: datetime, quiet: QuietHours, note: str = "",
+                  notice: str | None = None) -> list[Change]:
+    """Move every application of `moves` to `to` (with its extra column values; every move of
+    one call sets the same columns), record each in the timeline, and send each resident the
+    catalogue message `notice` (default: `notify.<stage>` when the catalogue has one; "" sends
+    nothing)."""
+    if not moves:
+        return []
+    rows = _read(connection, [move.application_id for move in moves])
+    columns: dict[str, Any] = {"stage": to.value, "updated_at": now}
+    if to in CLOSED_STAGES:
+        columns.update(active_nik=None, open_code=None)
+    extra = sorted(moves[0].values)
+    statement = (update(_APPLICATION).where(_APPLICATION.c.id == bindparam("_id"))
+                 .values(**columns, **{name: bindparam(f"_{name}") for name in extra}))
+    connection.execute(statement, [
+        {"_id": move.application_id, **{f"_{name}": move.values[name] for name in extra}}
+        for move in moves])
+    connection.execute(_EVENT, [
+        {"application_id": move.application_id, "at": now, "stage": to.value,
+         "actor": actor[:60], "note": note[:500]} for move in moves])
+    key = f"notify.{to.value}" if notice is None else notice
+    if key and key in messages("id"):
+        sms = []
+        for move in moves:
+            row = rows[move.application_id]
+            sms.append((row.phone, render(row.language, key, ref=row.reference,
+                                          nik=mask_id(row.nik), **move.params)))
+        enqueue_many(connection, sms, now, kind="notification", not_before=quiet.next_allowed(now))
+    return [Change(move.application_id, rows[move.application_id].reference,
+                   rows[move.application_id].stage, to.value, rows[move.application_id].phone)
+            for move in moves]
+
+
 def change_stage(connection: Connection, application_id: int, to: Stage, *, actor: str,
                  now: datetime, quiet: QuietHours, note: str = "",
                  notice: str | None = None, params: Mapping[str, Any] | None = None,
                  values: Mapping[str, Any] | None = None) -> Change:
-    """Move the application to `to` (with extra column `values`), record it in the timeline,
-    and send the resident the catalogue message `notice` (default: `notify.<stage>` when the
-    catalogue has one; "" sends nothing)."""
-    row = connection.execute(_READ, {"application_id": application_id}).one()
-    columns: dict[str, Any] = {"stage": to.value, "updated_at": now, **(values or {})}
-    if to in CLOSED_STAGES:
-        columns.update(active_nik=None, open_code=None)
-    connection.execute(update(_APPLICATION).where(_APPLICATION.c.id == application_id)
-                       .values(**columns))
-    connection.execute(_EVENT, {"application_id": application_id, "at": now,
-                                "stage": to.value, "actor": actor[:60], "note": note[:500]})
-    key = f"notify.{to.value}" if notice is None else notice
-    if key and key in messages("id"):
-        text = render(row.language, key, ref=row.reference, nik=mask_id(row.nik),
-                      **(params or {}))
-        enqueue(connection, row.phone, text, now, kind="notification",
-                not_before=quiet.next_allowed(now))
-    return Change(application_id, row.reference, row.stage, to.value, row.phone)
+    """`change_stages` for one application."""
+    move = Move(application_id, values or {}, params or {})
+    return change_stages(connection, [move], to, actor=actor, now=now, quiet=quiet, note=note,
+                         notice=notice)[0]

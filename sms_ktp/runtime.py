@@ -13,6 +13,8 @@ from sms_ktp.clock import Clock, SystemClock
 from sms_ktp.config import Settings, ensure_webhook_token
 from sms_ktp.db import Database
 from sms_ktp.outbox import Dispatcher, RetryPolicy
+from sms_ktp.pickup import PickupPolicy
+from sms_ktp.pickup_calendar import WorkingCalendar, offices_from_config
 from sms_ktp.quiet_hours import QuietHours
 
 
@@ -33,6 +35,7 @@ class Runtime:
     db: Database
     clock: Clock = field(default_factory=SystemClock)
     gateway: Gateway | None = None
+    _calendar: WorkingCalendar | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None,
@@ -40,6 +43,13 @@ class Runtime:
         ensure_webhook_token(settings)
         return cls(settings, Database(settings.database.url), clock or SystemClock(),
                    gateway or build_gateway(settings))
+
+    def pickup_policy(self) -> PickupPolicy:
+        pickup = self.settings.pickup
+        if self._calendar is None:
+            self._calendar = WorkingCalendar()
+        return PickupPolicy(offices_from_config(pickup.offices), self._calendar,
+                            self.quiet_hours, pickup.search_days, pickup.max_reschedules)
 
     @property
     def quiet_hours(self) -> QuietHours:

@@ -11,7 +11,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from sms_ktp import pickup
 from sms_ktp.phone_state import purge_expired
+from sms_ktp.quiet_hours import parse_local_time
 from sms_ktp.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -40,9 +42,23 @@ class Worker:
         with self.runtime.db.connect() as connection:
             return purge_expired(connection, self.runtime.clock.now() - CONVERSATION_GRACE)
 
+    def allocate_pickups(self) -> int:
+        return pickup.allocate(self.runtime.db, self.runtime.clock, self.runtime.pickup_policy())
+
+    def send_reminders(self) -> int:
+        return pickup.remind(self.runtime.db, self.runtime.clock, self.runtime.pickup_policy(),
+                             parse_local_time(self.runtime.settings.notifications.reminder_time))
+
+    def reschedule_missed(self) -> int:
+        return pickup.reschedule_missed(self.runtime.db, self.runtime.clock,
+                                        self.runtime.pickup_policy())
+
     def run_once(self) -> dict[str, int]:
-        """Every job once, the outbox drained of what is due now."""
-        return {"sent": self.dispatch_outbox(), "purged": self.purge_conversations()}
+        """Every job once, the outbox drained of what is due now (the notifications of the
+        other jobs included)."""
+        done = {"missed": self.reschedule_missed(), "scheduled": self.allocate_pickups(),
+                "reminded": self.send_reminders(), "purged": self.purge_conversations()}
+        return {"sent": self.dispatch_outbox(), **done}
 
     # --- scheduling ---------------------------------------------------------------------------
     def _add_jobs(self, scheduler: BaseScheduler) -> None:
@@ -51,6 +67,12 @@ class Worker:
                           max_instances=1, coalesce=True, next_run_time=datetime.now())
         scheduler.add_job(self.purge_conversations, "interval", minutes=10,
                           id="purge_conversations", max_instances=1, coalesce=True)
+        scheduler.add_job(self.allocate_pickups, "interval", minutes=5, id="allocate_pickups",
+                          max_instances=1, coalesce=True)
+        scheduler.add_job(self.send_reminders, "interval", minutes=15, id="send_reminders",
+                          max_instances=1, coalesce=True)
+        scheduler.add_job(self.reschedule_missed, "interval", hours=1, id="reschedule_missed",
+                          max_instances=1, coalesce=True)
 
     def start_background(self) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(daemon=True)

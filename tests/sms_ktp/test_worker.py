@@ -59,7 +59,7 @@ def test_purge_forgets_dialogues_a_day_past_their_expiry(database, clock, tmp_pa
             state = PhoneStateStore(connection, phone)
             state.language = language
             state.save(conversation, clock.now() + timedelta(minutes=minutes - 30))  # last SMS
-    assert make_worker(database, clock, tmp_path).run_once() == {"sent": 0, "purged": 2}
+    assert make_worker(database, clock, tmp_path).run_once()["purged"] == 2
     with database.transaction() as session:
         rows = session.exec(select(PhoneState).order_by(PhoneState.phone)).all()
     # the phone that chose English keeps its choice and loses its dialogue (and its NIK)

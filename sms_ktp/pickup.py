@@ -1,0 +1,295 @@
+"""Pickup scheduling: each printed card gets the earliest slot with free capacity at its office
+(the kecamatan of the family's KK) from the next working day, and the family an SMS with the day,
+time, place and a pickup code to show at the counter.
+
+Capacity is kept in `pickup_slot` rows locked while a run books them, and the cards a run
+schedules are claimed with SKIP LOCKED, so two allocation runs at once (two workers) neither
+book a slot beyond its capacity nor schedule a card twice. On SQLite a run is one write
+transaction, which serialises them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from flows.dates import say_day, say_time
+from sms_ktp.clock import Clock, jakarta_date
+from sms_ktp.db import Database
+from sms_ktp.domain.stages import Stage
+from sms_ktp.models import Application, Family, PickupSlot
+from sms_ktp.pickup_calendar import Office, WorkingCalendar, local, slot_starts
+from sms_ktp.pipeline import Move, change_stages
+from sms_ktp.quiet_hours import QuietHours
+
+CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: easy to read out
+CODE_LENGTH = 6
+ACTOR = "system:pickup"
+_APPLICATION = Application.__table__
+_FAMILY = Family.__table__
+_SLOT = PickupSlot.__table__
+_BOOK = (update(_SLOT).where(_SLOT.c.office == bindparam("_office"),
+                             _SLOT.c.starts_at == bindparam("_starts_at"))
+         .values(booked=bindparam("_booked")))
+
+
+@dataclass(frozen=True)
+class PickupPolicy:
+    offices: Mapping[str, Office]
+    calendar: WorkingCalendar
+    quiet: QuietHours
+    search_days: int = 60
+    max_reschedules: int = 2
+
+
+@dataclass
+class _Card:
+    application_id: int
+    family_id: int
+    office: str
+    language: str
+
+
+class SlotBook:
+    """The free places of one office's slots over the search window, booked in memory and
+    written back at the end of the run (the rows are locked meanwhile)."""
+
+    def __init__(self, connection: Connection, office: Office, policy: PickupPolicy,
+                 after: date) -> None:
+        self.office = office
+        days = policy.calendar.open_days(office, policy.calendar.next_open_day(office, after),
+                                         policy.search_days)
+        self.starts = [start for day in days for start in slot_starts(office, day)]
+        self.booked: dict[datetime, int] = {}
+        if self.starts:
+            _ensure_slots(connection, office, self.starts)
+            rows = connection.execute(
+                select(_SLOT.c.starts_at, _SLOT.c.booked)
+                .where(_SLOT.c.office == office.code, _SLOT.c.starts_at >= self.starts[0],
+                       _SLOT.c.starts_at <= self.starts[-1])
+                .with_for_update()
+            ).all()
+            self.booked = {row.starts_at: row.booked for row in rows}
+        self.changed: set[datetime] = set()
+        self._first_free = 0
+
+    def book(self, places: int, not_before: datetime | None = None) -> datetime | None:
+        """The earliest slot with `places` free places (after `not_before`), booked; or None."""
+        for index in range(self._first_free, len(self.starts)):
+            start = self.starts[index]
+            if not_before is not None and start <= not_before:
+                continue
+            if self.booked.get(start, 0) + places <= self.office.capacity:
+                self.booked[start] = self.booked.get(start, 0) + places
+                self.changed.add(start)
+                return start
+            if index == self._first_free and self.booked.get(start, 0) >= self.office.capacity:
+                self._first_free += 1  # full: never look at it again in this run
+        return None
+
+    def write(self, connection: Connection) -> None:
+        if self.changed:
+            connection.execute(_BOOK, [{"_office": self.office.code, "_starts_at": start,
+                                        "_booked": self.booked[start]}
+                                       for start in sorted(self.changed)])
+            self.changed.clear()
+
+
+def _ensure_slots(connection: Connection, office: Office, starts: list[datetime]) -> None:
+    connection.execute(_insert_slots(connection.dialect.name), [
+        {"office": office.code, "starts_at": start, "capacity": office.capacity, "booked": 0}
+        for start in starts])
+
+
+@cache
+def _insert_slots(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(_SLOT).on_conflict_do_nothing(index_elements=["office", "starts_at"])
+
+
+def _open_codes(connection: Connection) -> set[str]:
+    return set(connection.execute(select(_APPLICATION.c.open_code)
+                                  .where(_APPLICATION.c.open_code.is_not(None))).scalars())
+
+
+def new_codes(taken: set[str]) -> Iterator[str]:
+    """Short, unguessable codes, none of them in `taken` (which they join)."""
+    while True:
+        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+        if code not in taken:
+            taken.add(code)
+            yield code
+
+
+def _wording(language: str, office: Office, start: datetime) -> dict[str, str]:
+    moment = local(start)
+    return {"day": say_day(language, moment), "time": say_time(language, moment),
+            "office": office.name, "address": office.address}
+
+
+def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None = None) -> int:
+    """Schedule every printed card not yet scheduled; returns how many were scheduled. Cards
+    of one family at one office share a slot when one has room for all of them."""
+    now = clock.now()
+    with db.connect() as connection:
+        query = (select(_APPLICATION.c.id, _APPLICATION.c.family_id, _APPLICATION.c.language,
+                        _FAMILY.c.kecamatan_code)
+                 .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+                 .where(_APPLICATION.c.stage == Stage.PRINTED.value)
+                 .order_by(_APPLICATION.c.printed_at, _APPLICATION.c.id)
+                 .with_for_update(of=_APPLICATION, skip_locked=True))
+        if limit is not None:
+            query = query.limit(limit)
+        cards = [_Card(row.id, row.family_id, row.kecamatan_code, row.language)
+                 for row in connection.execute(query)]
+        by_office: dict[str, list[_Card]] = defaultdict(list)
+        for card in cards:
+            if card.office in policy.offices:
+                by_office[card.office].append(card)
+        codes = new_codes(_open_codes(connection))
+        moves: list[Move] = []
+        for office_code in sorted(by_office):  # one order for every run: no deadlocks
+            office = policy.offices[office_code]
+            book = SlotBook(connection, office, policy, jakarta_date(now))
+            families: dict[int, list[_Card]] = defaultdict(list)
+            for card in by_office[office_code]:
+                families[card.family_id].append(card)
+            for members in families.values():
+                together = book.book(len(members)) if len(members) > 1 else None
+                for card in members:
+                    start = together or book.book(1)
+                    if start is None:
+                        break  # the window is full: the card waits for the next run
+                    moves.append(_scheduled(card, office, start, next(codes), now, policy))
+            book.write(connection)
+        change_stages(connection, moves, Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now,
+                      quiet=policy.quiet, note="pickup scheduled")
+    return len(moves)
+
+
+def _scheduled(card: _Card, office: Office, start: datetime, code: str, now: datetime,
+               policy: PickupPolicy) -> Move:
+    # The pickup SMS is its own reminder when the pickup is on the next working day.
+    reminder_day = _reminder_day(policy, office, start)
+    return Move(card.application_id,
+                values={"pickup_office": office.code, "pickup_at": start, "open_code": code,
+                        "pickup_code": code,
+                        "reminded_at": now if reminder_day <= jakarta_date(now) else None},
+                params={**_wording(card.language, office, start), "code": code})
+
+
+def _reminder_day(policy: PickupPolicy, office: Office, start: datetime) -> date:
+    """The working day before the pickup day."""
+    day = local(start).date() - timedelta(days=1)
+    for _ in range(366):
+        if policy.calendar.is_open(office, day):
+            return day
+        day -= timedelta(days=1)
+    return day
+
+
+class VerifyError(Exception):
+    pass
+
+
+def verify(db: Database, clock: Clock, code: str, actor: str) -> str:
+    """Mark the card with this open pickup code collected; returns its reference."""
+    code = code.strip().upper()
+    now = clock.now()
+    with db.connect() as connection:
+        row = connection.execute(
+            select(_APPLICATION.c.id, _APPLICATION.c.reference)
+            .where(_APPLICATION.c.open_code == code).with_for_update()
+        ).first()
+        if row is None:
+            used = connection.execute(select(_APPLICATION.c.reference)
+                                      .where(_APPLICATION.c.pickup_code == code)).first()
+            raise VerifyError(f"pickup code {code} was already used" if used
+                              else f"unknown pickup code {code}")
+        change_stages(connection, [Move(row.id, {"collected_at": now})], Stage.COLLECTED,
+                      actor=actor, now=now, quiet=QuietHours(), note=f"collected with {code}")
+        return row.reference
+
+
+def remind(db: Database, clock: Clock, policy: PickupPolicy, reminder_time: Any) -> int:
+    """On the working day before a pickup, from `reminder_time` (local), send the reminder."""
+    now = clock.now()
+    if local(now).time() < reminder_time:
+        return 0
+    today = jakarta_date(now)
+    with db.connect() as connection:
+        due = connection.execute(
+            select(_APPLICATION.c.id, _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
+                   _APPLICATION.c.pickup_code, _APPLICATION.c.language)
+            .where(_APPLICATION.c.stage == Stage.PICKUP_SCHEDULED.value,
+                   _APPLICATION.c.reminded_at.is_(None),
+                   _APPLICATION.c.pickup_at > now)
+            .with_for_update(skip_locked=True)
+        ).all()
+        moves = []
+        for row in due:
+            office = policy.offices.get(row.pickup_office)
+            if office is None or _reminder_day(policy, office, row.pickup_at) != today:
+                continue
+            moves.append(Move(row.id, {"reminded_at": now},
+                              {**_wording(row.language, office, row.pickup_at),
+                               "code": row.pickup_code}))
+        change_stages(connection, moves, Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now,
+                      quiet=policy.quiet, note="reminder sent", notice="notify.reminder")
+    return len(moves)
+
+
+def reschedule_missed(db: Database, clock: Clock, policy: PickupPolicy) -> int:
+    """A pickup not collected by the end of its day moves to the next free slot, at most
+    `max_reschedules` times; then the card is held at the office."""
+    now = clock.now()
+    today = jakarta_date(now)
+    with db.connect() as connection:
+        missed = connection.execute(
+            select(_APPLICATION.c.id, _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
+                   _APPLICATION.c.pickup_code, _APPLICATION.c.pickup_reschedules,
+                   _APPLICATION.c.language)
+            .where(_APPLICATION.c.stage == Stage.PICKUP_SCHEDULED.value,
+                   _APPLICATION.c.pickup_at < now)
+            .order_by(_APPLICATION.c.pickup_at)
+            .with_for_update(skip_locked=True)
+        ).all()
+        missed = [row for row in missed if local(row.pickup_at).date() < today]
+        moved: list[Move] = []
+        held: list[Move] = []
+        books: dict[str, SlotBook] = {}
+        for row in missed:
+            office = policy.offices.get(row.pickup_office)
+            if office is None:
+                continue
+            if row.pickup_reschedules >= policy.max_reschedules:
+                held.append(Move(row.id, {"pickup_at": None},
+                                 {"office": office.name, "code": row.pickup_code}))
+                continue
+            book = books.get(office.code) or books.setdefault(
+                office.code, SlotBook(connection, office, policy, today))
+            start = book.book(1)
+            if start is None:
+                continue
+            moved.append(Move(row.id, {"pickup_at": start, "reminded_at": None,
+                                       "pickup_reschedules": row.pickup_reschedules + 1},
+                              {**_wording(row.language, office, start),
+                               "code": row.pickup_code}))
+        for code in sorted(books):
+            books[code].write(connection)
+        change_stages(connection, moved, Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now,
+                      quiet=policy.quiet, note="pickup missed: rescheduled",
+                      notice="notify.rescheduled")
+        change_stages(connection, held, Stage.MISSED_PICKUP, actor=ACTOR, now=now,
+                      quiet=policy.quiet, note="pickup missed too often: held at the office")
+    return len(moved) + len(held)
