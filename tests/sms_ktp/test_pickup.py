@@ -1,0 +1,206 @@
+"""Pickup scheduling on a real database with an injected clock: the calendar, capacity, families,
+reminders, missed pickups and the counter."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+from sqlalchemy import insert
+from sqlmodel import select
+
+from sms_ktp import pickup
+from sms_ktp.models import Application, Family, OutboxMessage, PickupSlot
+from sms_ktp.pickup_calendar import WorkingCalendar, default_offices, local
+from sms_ktp.quiet_hours import QuietHours, parse_local_time
+
+_serials = count(1)
+
+
+def policy(capacity: int | None = None, quiet: str = "", max_reschedules: int = 2):
+    offices = default_offices()
+    if capacity is not None:
+        from dataclasses import replace
+
+        offices = {code: replace(office, capacity=capacity) for code, office in offices.items()}
+    return pickup.PickupPolicy(offices, WorkingCalendar(), QuietHours.parse(quiet),
+                               search_days=30, max_reschedules=max_reschedules)
+
+
+def printed(database, clock, members: int = 1, kecamatan: str = "01",
+            phone: str = "+6281234567890") -> list[int]:
+    """A family with `members` printed cards."""
+    serial = next(_serials)
+    with database.connect() as connection:
+        family_id = connection.execute(insert(Family.__table__).values(
+            kk=f"3271{kecamatan}0101{serial:06d}", phone=phone, kecamatan_code=kecamatan,
+            created_at=clock.now()).returning(Family.__table__.c.id)).scalar_one()
+        ids = []
+        for member in range(members):
+            nik = f"32710145019{serial:03d}{member + 1:02d}"
+            ids.append(connection.execute(insert(Application.__table__).values(
+                reference=f"{serial:06d}{member:03d}", nik=nik, active_nik=nik,
+                family_id=family_id, reason="baru", stage="printed", language="id",
+                channel="sms", created_at=clock.now(), updated_at=clock.now(),
+                printed_at=clock.now()).returning(Application.__table__.c.id)).scalar_one())
+    return ids
+
+
+def applications(database) -> list[Application]:
+    with database.transaction() as session:
+        return list(session.exec(select(Application).order_by(Application.id)).all())
+
+
+def sms(database) -> list[OutboxMessage]:
+    with database.transaction() as session:
+        return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
+
+
+def wib(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC) - timedelta(hours=7)
+
+
+def test_the_first_slot_is_the_next_working_day_and_the_sms_says_it_all(database, clock):
+    clock.set(wib(2026, 11, 27, 10, 0))  # Friday morning
+    printed(database, clock)
+    assert pickup.allocate(database, clock, policy()) == 1
+    [card] = applications(database)
+    assert card.stage == "pickup_scheduled" and card.pickup_office == "01"
+    assert local(card.pickup_at) == wib(2026, 11, 30, 8, 0).astimezone(local(card.pickup_at).tzinfo)
+    assert len(card.pickup_code) == 6 and card.open_code == card.pickup_code
+    [message] = sms(database)
+    assert message.text == (
+        f"KTP-el NIK ***{card.nik[-4:]} siap diambil Senin 30 November 2026 jam 08.00 WIB di "
+        f"Kantor Kec. Bogor Selatan, Kota Bogor. Kode ambil: {card.pickup_code}. Tunjukkan SMS "
+        "ini di loket.")
+    assert card.nik not in message.text
+    assert message.kind == "notification" and message.segments == 1
+    assert pickup.allocate(database, clock, policy()) == 0  # nothing twice
+
+
+def test_holidays_and_cuti_bersama_are_skipped(database, clock):
+    # Wednesday 23 December 2026: the 24th is cuti bersama, the 25th Christmas, then a weekend.
+    clock.set(wib(2026, 12, 23, 9, 0))
+    printed(database, clock)
+    pickup.allocate(database, clock, policy())
+    [card] = applications(database)
+    assert local(card.pickup_at).date().isoformat() == "2026-12-28"
+
+
+def test_capacity_holds_with_two_allocation_runs_at_once(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    for _ in range(45):
+        printed(database, clock)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            pickup.allocate(database, clock, policy(capacity=4))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    cards = applications(database)
+    assert all(card.stage == "pickup_scheduled" for card in cards)
+    per_slot = Counter(card.pickup_at for card in cards)
+    assert max(per_slot.values()) == 4 and sum(per_slot.values()) == 45
+    with database.transaction() as session:
+        slots = {slot.starts_at: slot.booked for slot in session.exec(select(PickupSlot))}
+    assert all(slots[start] == booked for start, booked in per_slot.items())
+    assert len({card.pickup_code for card in cards}) == 45
+    assert len(sms(database)) == 45
+
+
+def test_a_family_comes_together_when_a_slot_has_room(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    printed(database, clock, members=2)  # takes 2 of the first slot's 3 places
+    family = printed(database, clock, members=3)
+    pickup.allocate(database, clock, policy(capacity=3))
+    cards = {card.id: card for card in applications(database)}
+    assert len({cards[i].pickup_at for i in family}) == 1
+    assert local(cards[family[0]].pickup_at).hour == 8 and local(
+        cards[family[0]].pickup_at).minute == 30  # the second slot: the first had 1 place
+
+
+def test_reminder_on_the_working_day_before_at_the_configured_time(database, clock):
+    clock.set(wib(2026, 11, 25, 9, 0))  # Wednesday: Thursday's 14 slots of 1 fill up first
+    for _ in range(15):
+        printed(database, clock, kecamatan="02")
+    pickup.allocate(database, clock, policy(capacity=1))
+    card = applications(database)[-1]
+    assert local(card.pickup_at).date().isoformat() == "2026-11-27"  # Friday
+    at = parse_local_time("16:00")
+    clock.set(wib(2026, 11, 25, 16, 30))  # the day before Thursday's pickups: those only
+    assert pickup.remind(database, clock, policy(), at) == 0  # told at allocation already
+    clock.set(wib(2026, 11, 26, 15, 59))
+    assert pickup.remind(database, clock, policy(), at) == 0
+    clock.set(wib(2026, 11, 26, 16, 0))
+    assert pickup.remind(database, clock, policy(), at) == 1
+    assert pickup.remind(database, clock, policy(), at) == 0  # once
+    reminder = sms(database)[-1].text
+    assert reminder.startswith("Pengingat: besok Jumat 27 November 2026 jam 08.00 WIB ambil")
+
+
+def test_a_pickup_tomorrow_needs_no_extra_reminder(database, clock):
+    clock.set(wib(2026, 11, 26, 17, 0))
+    printed(database, clock)
+    pickup.allocate(database, clock, policy())
+    assert pickup.remind(database, clock, policy(), parse_local_time("16:00")) == 0
+    assert len(sms(database)) == 1
+
+
+def test_missed_pickups_are_rescheduled_then_held(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    printed(database, clock)
+    pickup.allocate(database, clock, policy())
+    [card] = applications(database)
+    code, masked = card.pickup_code, f"***{card.nik[-4:]}"
+    assert local(card.pickup_at).date().isoformat() == "2026-12-01"
+    clock.set(wib(2026, 12, 1, 23, 0))  # still the pickup day: not missed yet
+    assert pickup.reschedule_missed(database, clock, policy(max_reschedules=2)) == 0
+    for missed_at, next_day in ((wib(2026, 12, 2, 0, 5), "2026-12-03"),
+                                (wib(2026, 12, 4, 0, 5), "2026-12-07")):  # over the weekend
+        clock.set(missed_at)
+        assert pickup.reschedule_missed(database, clock, policy(max_reschedules=2)) == 1
+        [card] = applications(database)
+        assert local(card.pickup_at).date().isoformat() == next_day
+        assert sms(database)[-1].text.startswith(f"Jadwal ambil KTP-el NIK {masked} terlewat.")
+        assert code in sms(database)[-1].text
+    clock.set(wib(2026, 12, 8, 6, 0))
+    assert pickup.reschedule_missed(database, clock, policy(max_reschedules=2)) == 1
+    [card] = applications(database)
+    assert (card.stage, card.pickup_at, card.open_code) == ("missed_pickup", None, code)
+    assert sms(database)[-1].text == (f"KTP-el NIK {masked} disimpan di Kantor Kec. Bogor "
+                                      f"Selatan. Ambil pada jam kerja dengan menunjukkan kode "
+                                      f"{code}.")
+    assert pickup.verify(database, clock, code.lower(), "counter") == card.reference
+
+
+def test_a_code_is_used_once(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    printed(database, clock)
+    pickup.allocate(database, clock, policy())
+    [card] = applications(database)
+    assert pickup.verify(database, clock, card.pickup_code, "counter:1") == card.reference
+    [card] = applications(database)
+    assert (card.stage, card.open_code, card.active_nik) == ("collected", None, None)
+    with pytest.raises(pickup.VerifyError, match="already used"):
+        pickup.verify(database, clock, card.pickup_code, "counter:1")
+    with pytest.raises(pickup.VerifyError, match="unknown pickup code XXXXXX"):
+        pickup.verify(database, clock, "xxxxxx", "counter:1")
+
+
+def test_a_pickup_sms_scheduled_at_night_waits_for_morning(database, clock):
+    clock.set(wib(2026, 11, 30, 22, 0))
+    printed(database, clock)
+    pickup.allocate(database, clock, policy(quiet="20:00-07:00"))
+    [message] = sms(database)
+    assert local(message.next_attempt_at).hour == 7
