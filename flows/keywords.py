@@ -30,6 +30,11 @@ KEYWORDS: dict[str, Keyword] = {
     "CANCEL": Keyword("cancel", "en"),
     "BAHASA": Keyword("language", "id"),
     "LANG": Keyword("language", "en"),
+    "JADWAL": Keyword("pickup", "id"),
+    "SCHEDULE": Keyword("pickup", "en"),
+    "UBAH": Keyword("change", "id"),
+    "CHANGE": Keyword("change", "en"),
+    "RESCHEDULE": Keyword("reschedule", "en"),
 }
 
 

@@ -31,6 +31,13 @@ class Services(Protocol):
     def submit_registration(self, phone: str, answers: Mapping[str, Any], language: str) -> str:
         """Store the application and return its reference; raises `Invalid` when refused."""
 
+    def family_pickups(self, phone: str) -> list[ApplicationView]:
+        """The family's cards waiting to be collected; `details` hold `at` (local datetime, or
+        None when the card is held at the office), `office`, `address` and `code`."""
+
+    def move_pickup(self, phone: str, reference: str) -> ApplicationView:
+        """Move that pickup to the next free slot; raises `Invalid` when it may not move."""
+
     def family_applications(self, phone: str) -> list[ApplicationView]:
         """The applications of the family this phone speaks for, newest first."""
 

@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 
 from flows import status
 from flows.catalogue import render
-from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Outcome
+from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Invalid, Outcome
 from flows.gsm import segments
 from flows.keywords import Command, parse_command
 from flows.language import LANGUAGE_WORDS, language_for
 from flows.ports import ApplicationView, Services
 from flows.registration import ONE_MESSAGE_FIELDS, REGISTRATION
+from flows.status import pickup_text
 from sms_ktp.domain.reference import normalise_reference
 
 DIALOGUES: dict[str, Dialogue] = {REGISTRATION.name: REGISTRATION}
@@ -62,6 +63,13 @@ class SmsChannel:
             return SmsTurn([self._set_language(phone, command)], active)
         if command.action == "status":
             return SmsTurn([self._status(phone, command, language)], active)
+        if command.action == "pickup":
+            return SmsTurn(self._pickups(phone, language), active)
+        if command.action == "reschedule" or (
+                command.action == "change"
+                and [arg.upper() for arg in command.args[:1]] in (["JADWAL"], ["PICKUP"])):
+            reference = "".join(command.args[1:] if command.action == "change" else command.args)
+            return SmsTurn([self._move_pickup(phone, reference, language)], active)
         return SmsTurn([render(language, "help.main")], active)
 
     @property
@@ -102,6 +110,29 @@ class SmsChannel:
             return render(self._language(phone, command, None), "lang.choose")
         self.services.set_language(phone, wanted)
         return render(wanted, "lang.set")
+
+    def _pickups(self, phone: str, language: str) -> list[str]:
+        """One SMS per card to collect: each is what the resident shows at the counter."""
+        pickups = self.services.family_pickups(phone)
+        if not pickups:
+            return [render(language, "pickup.none")]
+        return [pickup_text(language, view, "notify.pickup_scheduled") for view in pickups]
+
+    def _move_pickup(self, phone: str, reference: str, language: str) -> str:
+        pickups = [view for view in self.services.family_pickups(phone)
+                   if view.details.get("at") is not None]
+        if reference:
+            wanted = normalise_reference(reference)
+            pickups = [view for view in pickups if view.reference == wanted]
+        if not pickups:
+            return render(language, "pickup.none")
+        if len(pickups) > 1:
+            return render(language, "pickup.which", count=len(pickups))
+        try:
+            moved = self.services.move_pickup(phone, pickups[0].reference)
+        except Invalid as refused:
+            return render(language, refused.key, **refused.params)
+        return pickup_text(language, moved, "pickup.moved")
 
     def _status(self, phone: str, command: Command, language: str) -> str:
         applications = self.services.family_applications(phone)

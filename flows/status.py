@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flows.catalogue import Msg, render
+from flows.dates import say_day, say_time
 from flows.ports import ApplicationView
 
 
@@ -11,6 +12,18 @@ def detail(language: str, application: ApplicationView) -> str:
     return render(language, "status.detail", ref=application.reference,
                   nik=application.nik_masked,
                   explain=Msg(f"stage.{application.stage}", application.details))
+
+
+def pickup_text(language: str, pickup: ApplicationView, key: str) -> str:
+    """A card to collect, in the words of `key` (a held card: where to come, any day)."""
+    details = pickup.details
+    if details.get("at") is None:
+        key = "notify.missed_pickup"
+        return render(language, key, nik=pickup.nik_masked, office=details["office"],
+                      code=details["code"])
+    return render(language, key, nik=pickup.nik_masked, ref=pickup.reference,
+                  day=say_day(language, details["at"]), time=say_time(language, details["at"]),
+                  office=details["office"], address=details["address"], code=details["code"])
 
 
 def item(language: str, application: ApplicationView) -> str:

@@ -21,6 +21,7 @@ from sms_ktp.models import InboundMessage
 from sms_ktp.outbox import enqueue
 from sms_ktp.phone_state import PhoneStateStore
 from sms_ktp.phones import normalise_msisdn
+from sms_ktp.pickup import PickupPolicy
 from sms_ktp.services import SqlServices
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ def record_inbound(connection: Connection, sms: InboundSms, phone: str | None,
 
 
 @retry_after_disconnect
-def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta) -> Received:
+def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
+                policy: PickupPolicy | None = None) -> Received:
     now = clock.now()
     phone = normalise_msisdn(sms.sender)
     with db.connect() as connection:
@@ -71,7 +73,7 @@ def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta) -> 
             return Received(inbound_id, duplicate=False, replies=0)
         state = PhoneStateStore(connection, phone)
         conversation = state.load()
-        services = SqlServices(connection, clock, state, channel="sms")
+        services = SqlServices(connection, clock, state, channel="sms", pickup_policy=policy)
         turn = SmsChannel(services, ttl).handle(sms.text[:MAX_TEXT], phone, conversation, now)
         state.save(turn.conversation, now)
         for reply in turn.replies:

@@ -47,6 +47,7 @@ class PickupPolicy:
     quiet: QuietHours
     search_days: int = 60
     max_reschedules: int = 2
+    max_resident_changes: int = 1
 
 
 @dataclass
@@ -196,6 +197,45 @@ def _reminder_day(policy: PickupPolicy, office: Office, start: datetime) -> date
             return day
         day -= timedelta(days=1)
     return day
+
+
+_RELEASE = (update(_SLOT).where(_SLOT.c.office == bindparam("_office"),
+                                _SLOT.c.starts_at == bindparam("_starts_at"))
+            .values(booked=_SLOT.c.booked - 1))
+
+
+class MoveRefused(Exception):
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.key, self.params = key, params
+
+
+def move(connection: Connection, policy: PickupPolicy, application_id: int, now: datetime,
+         actor: str) -> datetime:
+    """Move a scheduled pickup to the next free slot after its own (the resident asked);
+    returns the new slot. Raises `MoveRefused` with a catalogue key."""
+    row = connection.execute(
+        select(_APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
+               _APPLICATION.c.pickup_changes)
+        .where(_APPLICATION.c.id == application_id,
+               _APPLICATION.c.stage == Stage.PICKUP_SCHEDULED.value)
+        .with_for_update()
+    ).one()
+    if row.pickup_changes >= policy.max_resident_changes:
+        raise MoveRefused("pickup.no_more_changes", n=row.pickup_changes)
+    office = policy.offices[row.pickup_office]
+    book = SlotBook(connection, office, policy, jakarta_date(now))
+    start = book.book(1, not_before=row.pickup_at)
+    if start is None:
+        raise MoveRefused("pickup.full")
+    book.write(connection)
+    connection.execute(_RELEASE, {"_office": office.code, "_starts_at": row.pickup_at})
+    reminded = now if _reminder_day(policy, office, start) <= jakarta_date(now) else None
+    change_stages(connection, [Move(application_id, {
+        "pickup_at": start, "pickup_changes": row.pickup_changes + 1, "reminded_at": reminded})],
+        Stage.PICKUP_SCHEDULED, actor=actor, now=now, quiet=policy.quiet,
+        note="pickup moved by the resident", notice="")
+    return start
 
 
 class VerifyError(Exception):

@@ -35,7 +35,7 @@ class Runtime:
     db: Database
     clock: Clock = field(default_factory=SystemClock)
     gateway: Gateway | None = None
-    _calendar: WorkingCalendar | None = field(default=None, repr=False)
+    _policy: PickupPolicy | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None,
@@ -45,11 +45,16 @@ class Runtime:
                    gateway or build_gateway(settings))
 
     def pickup_policy(self) -> PickupPolicy:
+        """Built once: the offices come from the settings, the calendar loads holidays."""
+        if self._policy is None:
+            self._policy = self._build_pickup_policy()
+        return self._policy
+
+    def _build_pickup_policy(self) -> PickupPolicy:
         pickup = self.settings.pickup
-        if self._calendar is None:
-            self._calendar = WorkingCalendar()
-        return PickupPolicy(offices_from_config(pickup.offices), self._calendar,
-                            self.quiet_hours, pickup.search_days, pickup.max_reschedules)
+        return PickupPolicy(offices_from_config(pickup.offices), WorkingCalendar(),
+                            self.quiet_hours, pickup.search_days, pickup.max_reschedules,
+                            pickup.max_resident_changes)
 
     @property
     def quiet_hours(self) -> QuietHours:

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, bindparam, insert, select
 
 from flows.dialogue import Invalid
 from flows.ports import ApplicationView
+from sms_ktp import pickup
 from sms_ktp.clock import Clock, jakarta_date
 from sms_ktp.domain.identity import parse_kk
 from sms_ktp.domain.reference import new_reference
@@ -23,6 +24,8 @@ from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.masking import mask_id
 from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement, Family
 from sms_ktp.phone_state import PhoneStateStore
+from sms_ktp.pickup import PickupPolicy
+from sms_ktp.pickup_calendar import default_offices, local
 from sms_ktp.printing import stock
 
 _APPLICATION = Application.__table__
@@ -43,11 +46,23 @@ _FAMILY_APPLICATIONS = (
 )
 
 
+_FAMILY_PICKUPS = (
+    select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
+           _APPLICATION.c.stage, _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
+           _APPLICATION.c.pickup_code)
+    .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+    .where(_FAMILY.c.phone == bindparam("phone"),
+           _APPLICATION.c.stage.in_([Stage.PICKUP_SCHEDULED.value, Stage.MISSED_PICKUP.value]))
+    .order_by(_APPLICATION.c.pickup_at, _APPLICATION.c.id)
+)
+
+
 class SqlServices:
     def __init__(self, connection: Connection, clock: Clock, phone_state: PhoneStateStore,
-                 channel: str = "sms") -> None:
+                 channel: str = "sms", pickup_policy: PickupPolicy | None = None) -> None:
         self._db = connection
         self.clock = clock
+        self.pickup_policy = pickup_policy
         self.channel = channel
         self.phone_state = phone_state
         self._now: datetime | None = None
@@ -136,6 +151,32 @@ class SqlServices:
 
     def _sites(self) -> list[str]:
         return list(self._db.execute(select(BlangkoMovement.site).distinct()).scalars())
+
+    # --- pickups ------------------------------------------------------------------------------
+    def family_pickups(self, phone: str) -> list[ApplicationView]:
+        rows = self._db.execute(_FAMILY_PICKUPS, {"phone": phone}).all()
+        return [self._pickup_view(row) for row in rows]
+
+    def move_pickup(self, phone: str, reference: str) -> ApplicationView:
+        if self.pickup_policy is None:
+            raise Invalid("pickup.full")
+        row = self._db.execute(_FAMILY_PICKUPS.where(_APPLICATION.c.reference == reference),
+                               {"phone": phone}).one()
+        try:
+            pickup.move(self._db, self.pickup_policy, row.id, self.now,
+                        f"resident:{self.channel}")
+        except pickup.MoveRefused as refused:
+            raise Invalid(refused.key, **refused.params) from None
+        return self._pickup_view(self._db.execute(
+            _FAMILY_PICKUPS.where(_APPLICATION.c.id == row.id), {"phone": phone}).one())
+
+    def _pickup_view(self, row: Any) -> ApplicationView:
+        offices = self.pickup_policy.offices if self.pickup_policy else default_offices()
+        office = offices.get(row.pickup_office)
+        return ApplicationView(row.reference, mask_id(row.nik), row.stage, {
+            "at": local(row.pickup_at) if row.pickup_at else None,
+            "office": office.name if office else row.pickup_office,
+            "address": office.address if office else "", "code": row.pickup_code})
 
     # --- language -----------------------------------------------------------------------------
     def language_of(self, phone: str) -> str | None:

@@ -30,6 +30,7 @@ from sms_ktp.models import UssdSession
 from sms_ktp.outbox import enqueue
 from sms_ktp.phone_state import PhoneStateStore
 from sms_ktp.phones import normalise_msisdn
+from sms_ktp.pickup import PickupPolicy
 from sms_ktp.services import SqlServices
 
 _SESSION = UssdSession.__table__
@@ -63,7 +64,8 @@ def new_inputs(progress: Mapping[str, Any], text: str) -> list[str] | None:
 
 
 @retry_after_disconnect
-def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta) -> UssdAnswer:
+def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta,
+                policy: PickupPolicy | None = None) -> UssdAnswer:
     now = clock.now()
     phone = normalise_msisdn(request.phone)
     if phone is None:
@@ -72,7 +74,8 @@ def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta
     with db.connect() as connection:
         state = PhoneStateStore(connection, phone)
         conversation = state.load()
-        channel = UssdChannel(SqlServices(connection, clock, state, channel="ussd"), ttl)
+        channel = UssdChannel(SqlServices(connection, clock, state, channel="ussd",
+                                          pickup_policy=policy), ttl)
         if state.ussd is None or state.ussd["ussd_session"] != session:
             _record_start(connection, request, phone, now)
             turn = channel.begin(phone, conversation, now)

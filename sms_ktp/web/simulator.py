@@ -55,7 +55,7 @@ def send() -> Response:
     if normalise_msisdn(number) and text.strip():
         sms = InboundSms("simulator", uuid.uuid4().hex, number, "simulator", text, None, None,
                          None)
-        receive_sms(runtime.db, runtime.clock, sms, runtime.dialogue_ttl)
+        receive_sms(runtime.db, runtime.clock, sms, runtime.dialogue_ttl, runtime.pickup_policy())
         current_app.extensions["sms_ktp.on_reply_queued"]()
     return redirect(url_for("simulator.phone", phone=number), code=303)
 
@@ -76,7 +76,7 @@ def ussd() -> str:
     if normalise_msisdn(number) and session_id:
         answer = answer_ussd(runtime.db, runtime.clock,
                              UssdRequest("simulator", session_id, "*123#", number, None, text),
-                             runtime.dialogue_ttl)
+                             runtime.dialogue_ttl, runtime.pickup_policy())
         screen = answer.screen
         if answer.sms_queued:
             current_app.extensions["sms_ktp.on_reply_queued"]()

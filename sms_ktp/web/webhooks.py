@@ -46,7 +46,8 @@ def _malformed(error: WebhookError) -> tuple[str, int, dict[str, str]]:
 def inbound_sms() -> tuple[str, int, dict[str, str]]:
     runtime = _runtime()
     sms = parse_inbound_sms(request.form)
-    received = receive_sms(runtime.db, runtime.clock, sms, runtime.dialogue_ttl)
+    received = receive_sms(runtime.db, runtime.clock, sms, runtime.dialogue_ttl,
+                           runtime.pickup_policy())
     if received.replies:
         current_app.extensions["sms_ktp.on_reply_queued"]()
     return ("duplicate\n" if received.duplicate else "ok\n"), 200, TEXT
@@ -68,7 +69,7 @@ def delivery_report() -> tuple[str, int, dict[str, str]]:
 def ussd() -> tuple[str, int, dict[str, str]]:
     runtime = _runtime()
     answer = answer_ussd(runtime.db, runtime.clock, parse_ussd(request.form),
-                         runtime.dialogue_ttl)
+                         runtime.dialogue_ttl, runtime.pickup_policy())
     if answer.sms_queued:
         current_app.extensions["sms_ktp.on_reply_queued"]()
     return answer.screen, 200, TEXT

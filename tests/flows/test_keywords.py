@@ -14,6 +14,8 @@ ACTIONS = {
     "BANTUAN": "help", "INFO": "help", "HELP": "help",
     "BATAL": "cancel", "CANCEL": "cancel",
     "BAHASA": "language", "LANG": "language",
+    "JADWAL": "pickup", "SCHEDULE": "pickup",
+    "UBAH": "change", "CHANGE": "change", "RESCHEDULE": "reschedule",
 }
 
 
