@@ -1,4 +1,4 @@
-"""The whole way by SMS: register, penunggalan, print, pickup SMS, JADWAL, UBAH JADWAL, collected."""
+"""The whole way by SMS: register, penunggalan, print, pickup SMS, JADWAL, UBAH JADWAL."""
 
 from __future__ import annotations
 
