@@ -17,6 +17,7 @@ SECRET_ENV = {
     "SMS_KTP_DATABASE_URL": ("database", "url"),
     "SMS_KTP_WEBHOOK_TOKEN": ("gateway", "webhook_token"),
     "SMS_KTP_AT_API_KEY": ("gateway.africastalking", "api_key"),
+    "SMS_KTP_INTEGRATION_TOKEN": ("integration", "token"),
 }
 
 
@@ -87,6 +88,11 @@ class PickupSettings:
 
 
 @dataclass
+class IntegrationSettings:
+    token: str = ""
+
+
+@dataclass
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -107,6 +113,7 @@ class Settings:
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     printing: PrintingSettings = field(default_factory=PrintingSettings)
     pickup: PickupSettings = field(default_factory=PickupSettings)
+    integration: IntegrationSettings = field(default_factory=IntegrationSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     source: str = "embedded default"

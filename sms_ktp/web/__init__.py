@@ -8,6 +8,7 @@ from collections.abc import Callable
 from flask import Flask
 
 from sms_ktp.runtime import Runtime
+from sms_ktp.web.integration import integration
 from sms_ktp.web.simulator import simulator
 from sms_ktp.web.webhooks import webhooks
 
@@ -22,6 +23,7 @@ def create_app(runtime: Runtime, on_reply_queued: Callable[[], None] | None = No
     app.extensions["sms_ktp.on_reply_queued"] = on_reply_queued or (lambda: None)
     app.register_blueprint(webhooks)
     app.register_blueprint(simulator)
+    app.register_blueprint(integration)
 
     @app.get("/")
     def index() -> tuple[str, int, dict[str, str]]:
