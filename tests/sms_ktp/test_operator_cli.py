@@ -1,0 +1,76 @@
+"""The operator commands as scripts call them: output, summaries and exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(sys.executable).with_name("sms-ktp")
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sms_ktp.cli"]
+NIK, KK = "3271014501900001", "3271010101200003"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "sms-ktp.toml").write_text('[notifications]\nquiet_hours = ""\n')
+    return tmp_path
+
+
+def run(folder: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SMS_KTP_")}
+    environment["SMS_KTP_CONFIG"] = str(folder / "sms-ktp.toml")
+    return subprocess.run([*COMMAND, *args], cwd=folder, input=stdin, capture_output=True,
+                          text=True, timeout=120, env=environment)
+
+
+def register(folder: Path) -> None:
+    result = run(folder, "simulate", "--phone", "081234567890", stdin=f"DAFTAR {NIK}#{KK}#2\nYA\n")
+    assert "Pendaftaran diterima" in result.stdout, result.stderr
+
+
+def test_from_penunggalan_to_the_counter(folder):
+    register(folder)
+    rows = ["nik,result,note", f"{NIK},PRR,ok", "3271014501909999,DUPLICATE,", "x,PRR,",
+            f"{NIK},LATER,"] + [f"32710245019{n:05d},PRR," for n in range(1, 1200)]
+    (folder / "results.csv").write_text("\n".join(rows) + "\n")
+    first = run(folder, "penunggalan", "import", "results.csv")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines()[:4] == ["applied: 1", "unknown NIK: 1200",
+                                             "already applied: 0", "invalid rows: 2"]
+    assert "  line 4: NIK must be 16 digits" in first.stdout
+    assert "  line 5: result must be PRR or DUPLICATE (got 'LATER')" in first.stdout
+    assert "1201/1201 rows" in first.stderr  # the progress bar of a large file
+    again = run(folder, "penunggalan", "import", "results.csv")
+    assert again.stdout.splitlines()[:3] == ["applied: 0", "unknown NIK: 1200",
+                                             "already applied: 1"]
+
+    assert "no free blangko" in run(folder, "print", "next").stdout
+    refused = run(folder, "blangko", "add", "0")
+    assert refused.returncode == 2 and "must be positive" in refused.stderr
+    assert run(folder, "blangko", "add", "3").stdout.startswith(
+        "added 3 blangko at disdukcapil: stock 3, reserved 0, free 3")
+    table = run(folder, "print", "next", "--limit", "5").stdout
+    assert table.startswith("batch 1 at disdukcapil: 1 card(s)") and "***0001" in table
+    assert NIK not in table
+    assert run(folder, "print", "done", "--all").stdout.strip() == "1 card(s) marked printed"
+    twice = run(folder, "print", "done", "--batch", "1")
+    assert twice.returncode == 1 and "already printed" in twice.stderr
+
+    worker = run(folder, "worker", "--once")
+    assert "'scheduled': 1" in worker.stdout, worker.stderr
+    sent = (folder / "var" / "outbox.jsonl").read_text()
+    code = sent.split("Kode ambil: ")[1][:6]
+    assert run(folder, "pickup", "verify", code).stdout.startswith("collected: ref ")
+    used = run(folder, "pickup", "verify", code)
+    assert used.returncode == 1 and f"pickup code {code} was already used" in used.stderr
+    unknown = run(folder, "pickup", "verify", "QQQQQQ")
+    assert unknown.returncode == 1 and "unknown pickup code QQQQQQ" in unknown.stderr
+
+
+def test_an_unknown_printing_site_is_refused(folder):
+    result = run(folder, "blangko", "add", "5", "--site", "mars")
+    assert result.returncode == 2 and "unknown printing site 'mars'" in result.stderr
