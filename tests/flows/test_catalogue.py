@@ -51,6 +51,7 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         "office": max((o.name for o in default_offices().values()), key=len),
         "address": "Kota Bogor",
         "code": "ABCDEF",
+        "why": "x" * 50,  # a rejection's reason, at its limit
         "weekday": longest(lang, "when.weekday"),
         "month": longest(lang, "when.month"),
         "year": 2026,
