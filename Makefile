@@ -24,6 +24,7 @@ test: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/sms_turns.py
 	$(BIN)/python bench/ussd.py
+	$(BIN)/python bench/pickup_allocation.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -58,10 +58,11 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from types import FrameType
@@ -79,7 +80,7 @@ from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, ApplicationEvent, Family, OutboxMessage, PickupSlot
 from sms_ktp.phones import normalise_msisdn
 from sms_ktp.pickup import PickupPolicy
-from sms_ktp.pickup_calendar import local, slot_starts
+from sms_ktp.pickup_calendar import WorkingCalendar, local, offices_from_config, slot_starts
 from sms_ktp.runtime import Runtime
 
 TARGET_RATIO = 0.3
@@ -475,6 +476,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _run(args, runtime, figures, problems)
         except TimeLimit as error:
             problems.append(str(error))
+        except Exception as error:  # a failed run is a failed check: still the JSON line
+            traceback.print_exc()
+            problems.append(f"{type(error).__name__}: {str(error).splitlines()[0][:300]}")
         finally:
             runtime.db.dispose()
     print(f"run took {time.monotonic() - began:.1f} s")
@@ -501,15 +505,24 @@ def _run(args: argparse.Namespace, runtime: Runtime, figures: dict[str, Any],
     print("  offices: " + ", ".join(f"{code}: {per_office[code]}" for code in KECAMATAN)
           + " cards")
 
+    # The window from the offices and calendar of the settings, before the runtime builds its
+    # policy (which it may build once and keep).
+    today = jakarta_date(now)
     default_days = runtime.settings.pickup.search_days
-    policy = runtime.pickup_policy()  # the holiday tables are loaded here, by days_needed
-    needed = days_needed(policy, per_office, jakarta_date(now))
+    planning = PickupPolicy(offices_from_config(runtime.settings.pickup.offices),
+                            WorkingCalendar(), runtime.quiet_hours)
+    needed = days_needed(planning, per_office, today)
     days, margin = search_days(default_days, needed)
     runtime.settings.pickup.search_days = days
     policy = runtime.pickup_policy()
+    if policy.search_days != days:  # built before the settings changed
+        policy = replace(policy, search_days=days)
+    for office in policy.offices.values():  # the holiday tables of the window, loaded now
+        policy.calendar.open_days(office, policy.calendar.next_open_day(office, today), days)
     largest = max(per_office, key=lambda code: (needed[code][0], per_office[code]))
     most, last = needed[largest]
-    print(f"  window:  search_days {days} (default {default_days}): at "
+    chosen = f"raised from {default_days}" if days > default_days else "the default"
+    print(f"  window:  search_days {days} ({chosen}): at "
           f"{policy.offices[largest].capacity} cards a slot, the largest office ({largest}, "
           f"{per_office[largest]} cards) fills {most} open days, to {last:%a %d %b %Y}; "
           f"+{margin} for places a family of several cards skips")
