@@ -35,17 +35,15 @@ _BASIC = _characters(BASIC_CHARACTER_SET)
 _EXTENSION = _characters(BASIC_CHARACTER_SET_EXTENSION)  # sent as escape + character
 
 
+_DROP_BASIC = dict.fromkeys(map(ord, _BASIC))
+
+
 def septets(text: str) -> int | None:
     """Length in GSM-7 septets (extension characters count twice), or None when not GSM-7."""
-    length = 0
-    for char in text:
-        if char in _BASIC:
-            length += 1
-        elif char in _EXTENSION:
-            length += 2
-        else:
-            return None
-    return length
+    rest = text.translate(_DROP_BASIC)  # at C speed: what is left is rare
+    if all(char in _EXTENSION for char in rest):
+        return len(text) + len(rest)
+    return None
 
 
 def is_gsm7(text: str) -> bool:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -123,16 +123,24 @@ def _open_codes(connection: Connection) -> set[str]:
                                   .where(_APPLICATION.c.open_code.is_not(None))).scalars())
 
 
+_UNBIASED = 256 - 256 % len(CODE_ALPHABET)  # bytes at or above this would favour some letters
+
+
 def new_codes(taken: set[str]) -> Iterator[str]:
     """Short, unguessable codes, none of them in `taken` (which they join)."""
     while True:
-        code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-        if code not in taken:
-            taken.add(code)
-            yield code
+        letters = [CODE_ALPHABET[byte % len(CODE_ALPHABET)]
+                   for byte in secrets.token_bytes(CODE_LENGTH * 64) if byte < _UNBIASED]
+        for start in range(0, len(letters) - CODE_LENGTH + 1, CODE_LENGTH):
+            code = "".join(letters[start:start + CODE_LENGTH])
+            if code not in taken:
+                taken.add(code)
+                yield code
 
 
+@lru_cache(maxsize=8192)
 def _wording(language: str, office: Office, start: datetime) -> dict[str, str]:
+    """The words of a slot (cached: a day's allocation has thousands of cards, few slots)."""
     moment = local(start)
     return {"day": say_day(language, moment), "time": say_time(language, moment),
             "office": office.name, "address": office.address}
@@ -144,20 +152,23 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
     now = clock.now()
     with db.connect() as connection:
         query = (select(_APPLICATION.c.id, _APPLICATION.c.family_id, _APPLICATION.c.language,
-                        _FAMILY.c.kecamatan_code)
+                        _APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.stage,
+                        _FAMILY.c.phone, _FAMILY.c.kecamatan_code)
                  .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
                  .where(_APPLICATION.c.stage == Stage.PRINTED.value)
                  .order_by(_APPLICATION.c.printed_at, _APPLICATION.c.id)
                  .with_for_update(of=_APPLICATION, skip_locked=True))
         if limit is not None:
             query = query.limit(limit)
+        read = {row.id: row for row in connection.execute(query)}
         cards = [_Card(row.id, row.family_id, row.kecamatan_code, row.language)
-                 for row in connection.execute(query)]
+                 for row in read.values()]
         by_office: dict[str, list[_Card]] = defaultdict(list)
         for card in cards:
             if card.office in policy.offices:
                 by_office[card.office].append(card)
         codes = new_codes(_open_codes(connection))
+        reminder_days: dict[tuple[str, date], date] = {}
         moves: list[Move] = []
         for office_code in sorted(by_office):  # one order for every run: no deadlocks
             office = policy.offices[office_code]
@@ -171,17 +182,21 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
                     start = together or book.book(1)
                     if start is None:
                         break  # the window is full: the card waits for the next run
-                    moves.append(_scheduled(card, office, start, next(codes), now, policy))
+                    moves.append(_scheduled(card, office, start, next(codes), now, policy,
+                                            reminder_days))
             book.write(connection)
         change_stages(connection, moves, Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now,
-                      quiet=policy.quiet, note="pickup scheduled")
+                      quiet=policy.quiet, note="pickup scheduled", rows=read)
     return len(moves)
 
 
 def _scheduled(card: _Card, office: Office, start: datetime, code: str, now: datetime,
-               policy: PickupPolicy) -> Move:
+               policy: PickupPolicy, reminder_days: dict[tuple[str, date], date]) -> Move:
     # The pickup SMS is its own reminder when the pickup is on the next working day.
-    reminder_day = _reminder_day(policy, office, start)
+    key = (office.code, local(start).date())
+    reminder_day = reminder_days.get(key)
+    if reminder_day is None:
+        reminder_day = reminder_days[key] = _reminder_day(policy, office, start)
     return Move(card.application_id,
                 values={"pickup_office": office.code, "pickup_at": start, "open_code": code,
                         "pickup_code": code,

@@ -66,14 +66,17 @@ def _read(connection: Connection, ids: Sequence[int]) -> dict[int, Any]:
 
 def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, actor: str,
                   now: datetime, quiet: QuietHours, note: str = "",
-                  notice: str | None = None) -> list[Change]:
+                  notice: str | None = None,
+                  rows: Mapping[int, Any] | None = None) -> list[Change]:
     """Move every application of `moves` to `to` (with its extra column values; every move of
     one call sets the same columns), record each in the timeline, and send each resident the
     catalogue message `notice` (default: `notify.<stage>` when the catalogue has one; "" sends
-    nothing)."""
+    nothing). `rows`: the applications as the caller already read and locked them (id,
+    reference, nik, stage, language, phone), to save reading them again."""
     if not moves:
         return []
-    rows = _read(connection, [move.application_id for move in moves])
+    if rows is None:
+        rows = _read(connection, [move.application_id for move in moves])
     columns: dict[str, Any] = {"stage": to.value, "updated_at": now}
     if to in CLOSED_STAGES:
         columns.update(active_nik=None, open_code=None)

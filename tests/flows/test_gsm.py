@@ -111,3 +111,21 @@ def test_to_gsm7_keeps_gsm_accents_and_drops_others() -> None:
     assert to_gsm7("café") == "café"  # é is in the GSM-7 alphabet
     assert to_gsm7("naïve") == "naive"
     assert is_gsm7(to_gsm7("🙏 terima kasih"))
+
+
+def test_septets_agree_with_the_gsm0338_codec_for_every_character():
+    import random
+
+    def codec(text: str) -> int | None:
+        try:
+            return len(text.encode("gsm03.38"))
+        except UnicodeEncodeError:
+            return None
+
+    for code_point in range(0x3000):
+        assert septets(chr(code_point)) == codec(chr(code_point)), hex(code_point)
+    rng = random.Random(7)
+    for _ in range(500):
+        text = "".join(chr(rng.choice([rng.randrange(128), rng.randrange(0x2100)]))
+                       for _ in range(30))
+        assert septets(text) == codec(text), text
