@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TextIO
 
 from sms_ktp import penunggalan, pickup, printing
+from sms_ktp.outbox import requeue_failed
+from sms_ktp.phones import normalise_msisdn
 from sms_ktp.runtime import Runtime
 
 PROGRESS_FROM = 1000  # rows; smaller files need no progress bar
@@ -37,6 +39,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     which = done.add_mutually_exclusive_group(required=True)
     which.add_argument("--batch", type=int)
     which.add_argument("--all", action="store_true")
+
+    outbox = commands.add_parser("outbox", help="SMS waiting or failed")
+    outbox_commands = outbox.add_subparsers(dest="action", required=True)
+    requeue = outbox_commands.add_parser(
+        "requeue", help="give SMS parked as failed a fresh set of attempts (after an outage)")
+    requeue.add_argument("--phone", help="only the SMS to this number")
 
     pickups = commands.add_parser("pickup", help="pickups at the counter")
     pickup_commands = pickups.add_subparsers(dest="action", required=True)
@@ -70,6 +78,8 @@ def run(runtime: Runtime, args: argparse.Namespace) -> int:
         return 2
     if args.command == "penunggalan":
         return _import(runtime, args.file)
+    if args.command == "outbox":
+        return _requeue(runtime, args.phone)
     if args.command == "pickup":
         try:
             reference = pickup.verify(runtime.db, runtime.clock, args.code, _actor())
@@ -97,6 +107,17 @@ def run(runtime: Runtime, args: argparse.Namespace) -> int:
         print(f"sms-ktp: batch {args.batch} is unknown or already printed", file=sys.stderr)
         return 1
     print(f"{count} card(s) marked printed")
+    return 0
+
+
+def _requeue(runtime: Runtime, number: str | None) -> int:
+    phone = normalise_msisdn(number) if number else None
+    if number and phone is None:
+        print(f"sms-ktp: not a mobile number: {number}", file=sys.stderr)
+        return 2
+    with runtime.db.transaction() as session:
+        count = requeue_failed(session, runtime.clock.now(), phone)
+    print(f"{count} failed SMS queued again")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -74,3 +75,14 @@ def test_from_penunggalan_to_the_counter(folder):
 def test_an_unknown_printing_site_is_refused(folder):
     result = run(folder, "blangko", "add", "5", "--site", "mars")
     assert result.returncode == 2 and "unknown printing site 'mars'" in result.stderr
+
+
+def test_failed_sms_can_be_queued_again(folder):
+    register(folder)
+    with sqlite3.connect(folder / "var" / "sms-ktp.db") as connection:
+        connection.execute("UPDATE outbox SET status = 'failed'")
+    assert run(folder, "outbox", "requeue", "--phone", "0812 3456 7890").stdout.strip() == (
+        "2 failed SMS queued again")
+    assert run(folder, "outbox", "requeue").stdout.strip() == "0 failed SMS queued again"
+    refused = run(folder, "outbox", "requeue", "--phone", "4444")
+    assert refused.returncode == 2 and "not a mobile number" in refused.stderr
