@@ -152,8 +152,8 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
     now = clock.now()
     with db.connect() as connection:
         query = (select(_APPLICATION.c.id, _APPLICATION.c.family_id, _APPLICATION.c.language,
-                        _APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.stage,
-                        _FAMILY.c.phone, _FAMILY.c.kecamatan_code)
+                        _APPLICATION.c.reference, _APPLICATION.c.nik, _FAMILY.c.phone,
+                        _FAMILY.c.kecamatan_code)
                  .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
                  .where(_APPLICATION.c.stage == Stage.PRINTED.value)
                  .order_by(_APPLICATION.c.printed_at, _APPLICATION.c.id)

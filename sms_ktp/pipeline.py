@@ -38,24 +38,13 @@ class Move:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Change:
-    """The application as it was, and the stage it moved to."""
-
-    application_id: int
-    reference: str
-    before: str
-    after: str
-    phone: str
-
-
 def _read(connection: Connection, ids: Sequence[int]) -> dict[int, Any]:
     rows: dict[int, Any] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
         for row in connection.execute(
             select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
-                   _APPLICATION.c.stage, _APPLICATION.c.language, _FAMILY.c.phone)
+                   _APPLICATION.c.language, _FAMILY.c.phone)
             .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
             .where(_APPLICATION.c.id.in_(chunk))
             .with_for_update(of=_APPLICATION)
@@ -67,14 +56,14 @@ def _read(connection: Connection, ids: Sequence[int]) -> dict[int, Any]:
 def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, actor: str,
                   now: datetime, quiet: QuietHours, note: str = "",
                   notice: str | None = None,
-                  rows: Mapping[int, Any] | None = None) -> list[Change]:
+                  rows: Mapping[int, Any] | None = None) -> None:
     """Move every application of `moves` to `to` (with its extra column values; every move of
     one call sets the same columns), record each in the timeline, and send each resident the
     catalogue message `notice` (default: `notify.<stage>` when the catalogue has one; "" sends
     nothing). `rows`: the applications as the caller already read and locked them (id,
-    reference, nik, stage, language, phone), to save reading them again."""
+    reference, nik, language, phone), to save reading them again."""
     if not moves:
-        return []
+        return
     if rows is None:
         rows = _read(connection, [move.application_id for move in moves])
     columns: dict[str, Any] = {"stage": to.value, "updated_at": now}
@@ -97,16 +86,13 @@ def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, a
             sms.append((row.phone, render(row.language, key, ref=row.reference,
                                           nik=mask_id(row.nik), **move.params)))
         enqueue_many(connection, sms, now, kind="notification", not_before=quiet.next_allowed(now))
-    return [Change(move.application_id, rows[move.application_id].reference,
-                   rows[move.application_id].stage, to.value, rows[move.application_id].phone)
-            for move in moves]
 
 
 def change_stage(connection: Connection, application_id: int, to: Stage, *, actor: str,
                  now: datetime, quiet: QuietHours, note: str = "",
                  notice: str | None = None, params: Mapping[str, Any] | None = None,
-                 values: Mapping[str, Any] | None = None) -> Change:
+                 values: Mapping[str, Any] | None = None) -> None:
     """`change_stages` for one application."""
     move = Move(application_id, values or {}, params or {})
-    return change_stages(connection, [move], to, actor=actor, now=now, quiet=quiet, note=note,
-                         notice=notice)[0]
+    change_stages(connection, [move], to, actor=actor, now=now, quiet=quiet, note=note,
+                  notice=notice)
