@@ -10,6 +10,7 @@ transaction, which serialises them.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -24,9 +25,9 @@ from flows.dates import say_day, say_time
 from sms_ktp.clock import Clock, jakarta_date
 from sms_ktp.db import Database
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, Family, PickupSlot
+from sms_ktp.models import Application, Family, PhoneState, PickupSlot
 from sms_ktp.pickup_calendar import Office, WorkingCalendar, local, slot_starts
-from sms_ktp.pipeline import Move, change_stages
+from sms_ktp.pipeline import Move, change_stages, notice_language
 from sms_ktp.quiet_hours import QuietHours
 
 CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: easy to read out
@@ -35,6 +36,8 @@ ACTOR = "system:pickup"
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
 _SLOT = PickupSlot.__table__
+_PHONE = PhoneState.__table__
+log = logging.getLogger(__name__)
 _BOOK = (update(_SLOT).where(_SLOT.c.office == bindparam("_office"),
                              _SLOT.c.starts_at == bindparam("_starts_at"))
          .values(booked=bindparam("_booked")))
@@ -151,10 +154,11 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
     of one family at one office share a slot when one has room for all of them."""
     now = clock.now()
     with db.connect() as connection:
-        query = (select(_APPLICATION.c.id, _APPLICATION.c.family_id, _APPLICATION.c.language,
+        query = (select(_APPLICATION.c.id, _APPLICATION.c.family_id, notice_language,
                         _APPLICATION.c.reference, _APPLICATION.c.nik, _FAMILY.c.phone,
                         _FAMILY.c.kecamatan_code)
                  .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+                 .outerjoin(_PHONE, _PHONE.c.phone == _FAMILY.c.phone)
                  .where(_APPLICATION.c.stage == Stage.PRINTED.value)
                  .order_by(_APPLICATION.c.printed_at, _APPLICATION.c.id)
                  .with_for_update(of=_APPLICATION, skip_locked=True))
@@ -165,8 +169,10 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
                  for row in read.values()]
         by_office: dict[str, list[_Card]] = defaultdict(list)
         for card in cards:
-            if card.office in policy.offices:
-                by_office[card.office].append(card)
+            by_office[card.office].append(card)
+        for unknown in set(by_office) - set(policy.offices):
+            log.warning("%d printed card(s) of kecamatan %s wait: no pickup office configured",
+                        len(by_office.pop(unknown)), unknown)
         codes = new_codes(_open_codes(connection))
         reminder_days: dict[tuple[str, date], date] = {}
         moves: list[Move] = []

@@ -14,18 +14,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from flows.catalogue import messages, render
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.masking import mask_id
-from sms_ktp.models import Application, ApplicationEvent, Family
+from sms_ktp.models import Application, ApplicationEvent, Family, PhoneState
 from sms_ktp.outbox import enqueue_many
 from sms_ktp.quiet_hours import QuietHours
 
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
+_PHONE = PhoneState.__table__
 _EVENT = insert(ApplicationEvent.__table__)
+# The family phone's own language choice (BAHASA / LANG) wins over the application's.
+notice_language = func.coalesce(_PHONE.c.language, _APPLICATION.c.language).label("language")
 _CHUNK = 500  # ids in one IN (...) list
 
 
@@ -44,8 +47,9 @@ def _read(connection: Connection, ids: Sequence[int]) -> dict[int, Any]:
         chunk = ids[start:start + _CHUNK]
         for row in connection.execute(
             select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
-                   _APPLICATION.c.language, _FAMILY.c.phone)
+                   notice_language, _FAMILY.c.phone)
             .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+            .outerjoin(_PHONE, _PHONE.c.phone == _FAMILY.c.phone)
             .where(_APPLICATION.c.id.in_(chunk))
             .with_for_update(of=_APPLICATION)
         ):

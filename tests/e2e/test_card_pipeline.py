@@ -132,3 +132,13 @@ def test_notifications_wait_for_morning_but_replies_do_not(service, clock):
     clock.advance(timedelta(minutes=1))  # 07:00 WIB
     service.worker.run_once()
     assert service.received(PHONE)[0].startswith("Kabar KTP-el ref ")
+
+
+def test_notifications_follow_the_language_the_phone_chose_later(service):
+    reference = register(service, PHONE, NIK, KK)  # registered in Indonesian
+    service.sms(PHONE, "LANG EN")
+    import_rows(service, f"nik,result,note\n{NIK},PRR,\n")
+    service.worker.run_once()
+    assert service.received(PHONE) == [
+        f"KTP-el ref {reference} (NIK ***0001): de-duplication (penunggalan) done, ready to "
+        "print. Now in the print queue; the pickup date comes by SMS."]
