@@ -62,6 +62,8 @@ def segments(text: str) -> int:
 def to_gsm7(text: str) -> str:
     """Replace look-alike characters so that the text stays GSM-7; accents are dropped and
     anything else unencodable becomes '?' rather than silently tripling the cost."""
+    if is_gsm7(text):  # every look-alike is outside GSM-7: nothing to replace
+        return text
     text = text.translate(_LOOKALIKES)
     for char, replacement in _EXPANSIONS.items():
         text = text.replace(char, replacement)

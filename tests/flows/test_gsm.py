@@ -129,3 +129,10 @@ def test_septets_agree_with_the_gsm0338_codec_for_every_character():
         text = "".join(chr(rng.choice([rng.randrange(128), rng.randrange(0x2100)]))
                        for _ in range(30))
         assert septets(text) == codec(text), text
+
+
+def test_every_look_alike_is_outside_gsm7_so_gsm7_text_is_left_alone():
+    from flows.gsm import _EXPANSIONS, _LOOKALIKES
+
+    assert not [chr(k) for k in _LOOKALIKES if is_gsm7(chr(k))]
+    assert not [k for k in _EXPANSIONS if is_gsm7(k)]
