@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 # Dialogues are kept a day past their expiry so that a late answer still gets "timed out".
 CONVERSATION_GRACE = timedelta(days=1)
 DISPATCH_JOB = "dispatch_outbox"
+ALLOCATION_CHUNK = 1000
 
 
 class Worker:
@@ -43,7 +44,15 @@ class Worker:
             return purge_expired(connection, self.runtime.clock.now() - CONVERSATION_GRACE)
 
     def allocate_pickups(self) -> int:
-        return pickup.allocate(self.runtime.db, self.runtime.clock, self.runtime.pickup_policy())
+        """In transactions of `ALLOCATION_CHUNK` cards: a large backlog never holds the database
+        (on SQLite, every incoming SMS) for long."""
+        total = 0
+        while True:
+            done = pickup.allocate(self.runtime.db, self.runtime.clock,
+                                   self.runtime.pickup_policy(), limit=ALLOCATION_CHUNK)
+            total += done
+            if done < ALLOCATION_CHUNK:
+                return total
 
     def send_reminders(self) -> int:
         return pickup.remind(self.runtime.db, self.runtime.clock, self.runtime.pickup_policy(),

@@ -66,3 +66,28 @@ def test_purge_forgets_dialogues_a_day_past_their_expiry(database, clock, tmp_pa
     assert [(r.phone, r.language, r.flow, r.answers) for r in rows] == [
         ("+6281200000002", "en", None, None),
         ("+6281200000003", None, "register", {"nik": "3271014501900001"})]
+
+
+def test_allocation_runs_in_chunks_until_every_printed_card_is_scheduled(database, clock,
+                                                                        tmp_path, monkeypatch):
+    from sqlalchemy import insert
+
+    from sms_ktp import worker as worker_module
+    from sms_ktp.models import Application, Family
+
+    monkeypatch.setattr(worker_module, "ALLOCATION_CHUNK", 3)
+    with database.connect() as connection:
+        for number in range(7):
+            family = connection.execute(insert(Family.__table__).values(
+                kk=f"32710101012{number:05d}", phone=f"+62812000000{number:02d}",
+                kecamatan_code="01", created_at=clock.now()).returning(Family.__table__.c.id)
+            ).scalar_one()
+            nik = f"32710145019{number:05d}"
+            connection.execute(insert(Application.__table__).values(
+                reference=f"10000000{number}", nik=nik, active_nik=nik, family_id=family,
+                reason="baru", stage="printed", language="id", channel="sms",
+                created_at=clock.now(), updated_at=clock.now(), printed_at=clock.now()))
+    assert make_worker(database, clock, tmp_path).allocate_pickups() == 7
+    with database.transaction() as session:
+        stages = {a.stage for a in session.exec(select(Application)).all()}
+    assert stages == {"pickup_scheduled"}
