@@ -14,12 +14,24 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from flows.catalogue import messages, render
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.masking import mask_id
-from sms_ktp.models import Application, ApplicationEvent, Family, PhoneState
+from sms_ktp.models import Application, ApplicationEvent, Family, PhoneState, UtcDateTime
 from sms_ktp.outbox import enqueue_many
 from sms_ktp.quiet_hours import QuietHours
 
@@ -30,6 +42,7 @@ _EVENT = insert(ApplicationEvent.__table__)
 # The family phone's own language choice (BAHASA / LANG) wins over the application's.
 notice_language = func.coalesce(_PHONE.c.language, _APPLICATION.c.language).label("language")
 _CHUNK = 500  # ids in one IN (...) list
+SET_BASED_FROM = 200  # moves; below this, batched statements are as quick
 
 
 @dataclass(frozen=True)
@@ -74,14 +87,17 @@ def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, a
     if to in CLOSED_STAGES:
         columns.update(active_nik=None, open_code=None)
     extra = sorted(moves[0].values)
-    statement = (update(_APPLICATION).where(_APPLICATION.c.id == bindparam("_id"))
-                 .values(**columns, **{name: bindparam(f"_{name}") for name in extra}))
-    connection.execute(statement, [
-        {"_id": move.application_id, **{f"_{name}": move.values[name] for name in extra}}
-        for move in moves])
-    connection.execute(_EVENT, [
-        {"application_id": move.application_id, "at": now, "stage": to.value,
-         "actor": actor[:60], "note": note[:500]} for move in moves])
+    if len(moves) >= SET_BASED_FROM:
+        _apply_set_based(connection, moves, extra, columns, to, actor=actor, now=now, note=note)
+    else:
+        statement = (update(_APPLICATION).where(_APPLICATION.c.id == bindparam("_id"))
+                     .values(**columns, **{name: bindparam(f"_{name}") for name in extra}))
+        connection.execute(statement, [
+            {"_id": move.application_id, **{f"_{name}": move.values[name] for name in extra}}
+            for move in moves])
+        connection.execute(_EVENT, [
+            {"application_id": move.application_id, "at": now, "stage": to.value,
+             "actor": actor[:60], "note": note[:500]} for move in moves])
     key = f"notify.{to.value}" if notice is None else notice
     if key and key in messages("id"):
         sms = []
@@ -90,6 +106,28 @@ def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, a
             sms.append((row.phone, render(row.language, key, ref=row.reference,
                                           nik=mask_id(row.nik), **move.params)))
         enqueue_many(connection, sms, now, kind="notification", not_before=quiet.next_allowed(now))
+
+
+def _apply_set_based(connection: Connection, moves: Sequence[Move], extra: list[str],
+                     columns: Mapping[str, Any], to: Stage, *, actor: str, now: datetime,
+                     note: str) -> None:
+    """A large batch: its per-card values go into a temporary plan table with one batched
+    INSERT, then one UPDATE ... FROM and one INSERT ... SELECT do the rest inside the database."""
+    plan = Table("stage_plan", MetaData(), Column("id", Integer, primary_key=True),
+                 *(Column(name, _APPLICATION.c[name].type) for name in extra),
+                 prefixes=["TEMPORARY"])
+    plan.create(connection)
+    try:
+        connection.execute(insert(plan), [{"id": move.application_id, **move.values}
+                                          for move in moves])
+        connection.execute(update(_APPLICATION).where(_APPLICATION.c.id == plan.c.id)
+                           .values(**columns, **{name: plan.c[name] for name in extra}))
+        connection.execute(_EVENT.from_select(
+            ["application_id", "at", "stage", "actor", "note"],
+            select(plan.c.id, literal(now, UtcDateTime()), literal(to.value),
+                   literal(actor[:60]), literal(note[:500]))))
+    finally:
+        plan.drop(connection)
 
 
 def change_stage(connection: Connection, application_id: int, to: Stage, *, actor: str,

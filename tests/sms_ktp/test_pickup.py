@@ -204,3 +204,25 @@ def test_a_pickup_sms_scheduled_at_night_waits_for_morning(database, clock):
     pickup.allocate(database, clock, policy(quiet="20:00-07:00"))
     [message] = sms(database)
     assert local(message.next_attempt_at).hour == 7
+
+
+def test_a_large_batch_takes_the_set_based_path_with_the_same_result(database, clock,
+                                                                     monkeypatch):
+    from sms_ktp import pipeline
+    from sms_ktp.models import ApplicationEvent
+
+    monkeypatch.setattr(pipeline, "SET_BASED_FROM", 2)
+    clock.set(wib(2026, 11, 30, 9, 0))
+    ids = [card for _ in range(4) for card in printed(database, clock, members=2)]
+    assert pickup.allocate(database, clock, policy(capacity=3)) == 8
+    cards = applications(database)
+    assert all(card.stage == "pickup_scheduled" and card.pickup_code for card in cards)
+    assert max(Counter(card.pickup_at for card in cards).values()) <= 3
+    with database.transaction() as session:
+        events = session.exec(select(ApplicationEvent)).all()
+    assert sorted(e.application_id for e in events) == sorted(ids)
+    assert {(e.stage, e.actor, e.note) for e in events} == {
+        ("pickup_scheduled", "system:pickup", "pickup scheduled")}
+    assert all(e.at == clock.now() for e in events)
+    texts = [message.text for message in sms(database)]
+    assert len(texts) == 8 and all(card.pickup_code in " ".join(texts) for card in cards)
