@@ -174,7 +174,6 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
             log.warning("%d printed card(s) of kecamatan %s wait: no pickup office configured",
                         len(by_office.pop(unknown)), unknown)
         codes = new_codes(_open_codes(connection))
-        reminder_days: dict[tuple[str, date], date] = {}
         moves: list[Move] = []
         for office_code in sorted(by_office):  # one order for every run: no deadlocks
             office = policy.offices[office_code]
@@ -188,8 +187,7 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
                     start = together or book.book(1)
                     if start is None:
                         break  # the window is full: the card waits for the next run
-                    moves.append(_scheduled(card, office, start, next(codes), now, policy,
-                                            reminder_days))
+                    moves.append(_scheduled(card, office, start, next(codes), now, policy))
             book.write(connection)
         change_stages(connection, moves, Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now,
                       quiet=policy.quiet, note="pickup scheduled", rows=read)
@@ -197,24 +195,28 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
 
 
 def _scheduled(card: _Card, office: Office, start: datetime, code: str, now: datetime,
-               policy: PickupPolicy, reminder_days: dict[tuple[str, date], date]) -> Move:
-    # The pickup SMS is its own reminder when the pickup is on the next working day.
-    key = (office.code, local(start).date())
-    reminder_day = reminder_days.get(key)
-    if reminder_day is None:
-        reminder_day = reminder_days[key] = _reminder_day(policy, office, start)
+               policy: PickupPolicy) -> Move:
     return Move(card.application_id,
                 values={"pickup_office": office.code, "pickup_at": start, "open_code": code,
                         "pickup_code": code,
-                        "reminded_at": now if reminder_day <= jakarta_date(now) else None},
+                        "reminded_at": _reminded_at(policy, office, start, now)},
                 params={**_wording(card.language, office, start), "code": code})
 
 
-def _reminder_day(policy: PickupPolicy, office: Office, start: datetime) -> date:
-    """The working day before the pickup day."""
-    day = local(start).date() - timedelta(days=1)
+def _reminded_at(policy: PickupPolicy, office: Office, start: datetime,
+                 now: datetime) -> datetime | None:
+    """`now` when the reminder's day has come already: a pickup scheduled for the next
+    working day needs no reminder, the pickup SMS is one."""
+    due = _reminder_day(policy.calendar, office, local(start).date())
+    return now if due <= jakarta_date(now) else None
+
+
+@lru_cache(maxsize=4096)
+def _reminder_day(calendar: WorkingCalendar, office: Office, pickup_day: date) -> date:
+    """The working day before the pickup day (cached: thousands of pickups, few days)."""
+    day = pickup_day - timedelta(days=1)
     for _ in range(366):
-        if policy.calendar.is_open(office, day):
+        if calendar.is_open(office, day):
             return day
         day -= timedelta(days=1)
     return day
@@ -251,9 +253,9 @@ def move(connection: Connection, policy: PickupPolicy, application_id: int, now:
         raise MoveRefused("pickup.full")
     book.write(connection)
     connection.execute(_RELEASE, {"_office": office.code, "_starts_at": row.pickup_at})
-    reminded = now if _reminder_day(policy, office, start) <= jakarta_date(now) else None
     change_stages(connection, [Move(application_id, {
-        "pickup_at": start, "pickup_changes": row.pickup_changes + 1, "reminded_at": reminded})],
+        "pickup_at": start, "pickup_changes": row.pickup_changes + 1,
+        "reminded_at": _reminded_at(policy, office, start, now)})],
         Stage.PICKUP_SCHEDULED, actor=actor, now=now, quiet=policy.quiet,
         note="pickup moved by the resident", notice="")
     return start
@@ -300,7 +302,8 @@ def remind(db: Database, clock: Clock, policy: PickupPolicy, reminder_time: Any)
         moves = []
         for row in due:
             office = policy.offices.get(row.pickup_office)
-            if office is None or _reminder_day(policy, office, row.pickup_at) != today:
+            if office is None or _reminder_day(policy.calendar, office,
+                                                   local(row.pickup_at).date()) != today:
                 continue
             moves.append(Move(row.id, {"reminded_at": now},
                               {**_wording(row.language, office, row.pickup_at),
