@@ -25,9 +25,9 @@ from flows.dates import say_day, say_time
 from sms_ktp.clock import Clock, jakarta_date
 from sms_ktp.db import Database
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, Family, PhoneState, PickupSlot
+from sms_ktp.models import Application, Family, PickupSlot
 from sms_ktp.pickup_calendar import Office, WorkingCalendar, local, slot_starts
-from sms_ktp.pipeline import Move, change_stages, notice_language
+from sms_ktp.pipeline import Move, change_stages, notice_rows
 from sms_ktp.quiet_hours import QuietHours
 
 CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: easy to read out
@@ -36,7 +36,6 @@ ACTOR = "system:pickup"
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
 _SLOT = PickupSlot.__table__
-_PHONE = PhoneState.__table__
 log = logging.getLogger(__name__)
 _BOOK = (update(_SLOT).where(_SLOT.c.office == bindparam("_office"),
                              _SLOT.c.starts_at == bindparam("_starts_at"))
@@ -154,11 +153,7 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
     of one family at one office share a slot when one has room for all of them."""
     now = clock.now()
     with db.connect() as connection:
-        query = (select(_APPLICATION.c.id, _APPLICATION.c.family_id, notice_language,
-                        _APPLICATION.c.reference, _APPLICATION.c.nik, _FAMILY.c.phone,
-                        _FAMILY.c.kecamatan_code)
-                 .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
-                 .outerjoin(_PHONE, _PHONE.c.phone == _FAMILY.c.phone)
+        query = (notice_rows(_APPLICATION.c.family_id, _FAMILY.c.kecamatan_code)
                  .where(_APPLICATION.c.stage == Stage.PRINTED.value)
                  .order_by(_APPLICATION.c.printed_at, _APPLICATION.c.id)
                  .with_for_update(of=_APPLICATION, skip_locked=True))
@@ -292,12 +287,12 @@ def remind(db: Database, clock: Clock, policy: PickupPolicy, reminder_time: Any)
     today = jakarta_date(now)
     with db.connect() as connection:
         due = connection.execute(
-            select(_APPLICATION.c.id, _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
-                   _APPLICATION.c.pickup_code, _APPLICATION.c.language)
+            notice_rows(_APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
+                        _APPLICATION.c.pickup_code)
             .where(_APPLICATION.c.stage == Stage.PICKUP_SCHEDULED.value,
                    _APPLICATION.c.reminded_at.is_(None),
                    _APPLICATION.c.pickup_at > now)
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=_APPLICATION, skip_locked=True)
         ).all()
         moves = []
         for row in due:
@@ -309,7 +304,8 @@ def remind(db: Database, clock: Clock, policy: PickupPolicy, reminder_time: Any)
                               {**_wording(row.language, office, row.pickup_at),
                                "code": row.pickup_code}))
         change_stages(connection, moves, Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now,
-                      quiet=policy.quiet, note="reminder sent", notice="notify.reminder")
+                      quiet=policy.quiet, note="reminder sent", notice="notify.reminder",
+                      rows={row.id: row for row in due})
     return len(moves)
 
 
@@ -320,13 +316,12 @@ def reschedule_missed(db: Database, clock: Clock, policy: PickupPolicy) -> int:
     today = jakarta_date(now)
     with db.connect() as connection:
         missed = connection.execute(
-            select(_APPLICATION.c.id, _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
-                   _APPLICATION.c.pickup_code, _APPLICATION.c.pickup_reschedules,
-                   _APPLICATION.c.language)
+            notice_rows(_APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
+                        _APPLICATION.c.pickup_code, _APPLICATION.c.pickup_reschedules)
             .where(_APPLICATION.c.stage == Stage.PICKUP_SCHEDULED.value,
                    _APPLICATION.c.pickup_at < now)
             .order_by(_APPLICATION.c.pickup_at)
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=_APPLICATION, skip_locked=True)
         ).all()
         missed = [row for row in missed if local(row.pickup_at).date() < today]
         moved: list[Move] = []
@@ -340,9 +335,9 @@ def reschedule_missed(db: Database, clock: Clock, policy: PickupPolicy) -> int:
                 held.append(Move(row.id, {"pickup_at": None},
                                  {"office": office.name, "code": row.pickup_code}))
                 continue
-            book = books.get(office.code) or books.setdefault(
-                office.code, SlotBook(connection, office, policy, today))
-            start = book.book(1)
+            if office.code not in books:
+                books[office.code] = SlotBook(connection, office, policy, today)
+            start = books[office.code].book(1)
             if start is None:
                 continue
             moved.append(Move(row.id, {"pickup_at": start, "reminded_at": None,
@@ -351,9 +346,11 @@ def reschedule_missed(db: Database, clock: Clock, policy: PickupPolicy) -> int:
                                "code": row.pickup_code}))
         for code in sorted(books):
             books[code].write(connection)
+        rows = {row.id: row for row in missed}
         change_stages(connection, moved, Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now,
                       quiet=policy.quiet, note="pickup missed: rescheduled",
-                      notice="notify.rescheduled")
+                      notice="notify.rescheduled", rows=rows)
         change_stages(connection, held, Stage.MISSED_PICKUP, actor=ACTOR, now=now,
-                      quiet=policy.quiet, note="pickup missed too often: held at the office")
+                      quiet=policy.quiet, note="pickup missed too often: held at the office",
+                      rows=rows)
     return len(moved) + len(held)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     MetaData,
+    Select,
     Table,
     bindparam,
     func,
@@ -40,7 +41,7 @@ _FAMILY = Family.__table__
 _PHONE = PhoneState.__table__
 _EVENT = insert(ApplicationEvent.__table__)
 # The family phone's own language choice (BAHASA / LANG) wins over the application's.
-notice_language = func.coalesce(_PHONE.c.language, _APPLICATION.c.language).label("language")
+_NOTICE_LANGUAGE = func.coalesce(_PHONE.c.language, _APPLICATION.c.language).label("language")
 _CHUNK = 500  # ids in one IN (...) list
 SET_BASED_FROM = 200  # moves; below this, batched statements are as quick
 
@@ -54,19 +55,22 @@ class Move:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
+def notice_rows(*columns: Any) -> Select[Any]:
+    """Applications with what a notice to their family needs (id, reference, nik, the language
+    to write in, the family phone) and `columns`; `change_stages` takes such rows as read."""
+    return (select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
+                   _NOTICE_LANGUAGE, _FAMILY.c.phone, *columns)
+            .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+            .outerjoin(_PHONE, _PHONE.c.phone == _FAMILY.c.phone))
+
+
 def _read(connection: Connection, ids: Sequence[int]) -> dict[int, Any]:
     rows: dict[int, Any] = {}
     for start in range(0, len(ids), _CHUNK):
         chunk = ids[start:start + _CHUNK]
-        for row in connection.execute(
-            select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
-                   notice_language, _FAMILY.c.phone)
-            .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
-            .outerjoin(_PHONE, _PHONE.c.phone == _FAMILY.c.phone)
-            .where(_APPLICATION.c.id.in_(chunk))
-            .with_for_update(of=_APPLICATION)
-        ):
-            rows[row.id] = row
+        query = (notice_rows().where(_APPLICATION.c.id.in_(chunk))
+                 .with_for_update(of=_APPLICATION))
+        rows.update((row.id, row) for row in connection.execute(query))
     return rows
 
 

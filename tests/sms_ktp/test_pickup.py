@@ -226,3 +226,21 @@ def test_a_large_batch_takes_the_set_based_path_with_the_same_result(database, c
     assert all(e.at == clock.now() for e in events)
     texts = [message.text for message in sms(database)]
     assert len(texts) == 8 and all(card.pickup_code in " ".join(texts) for card in cards)
+
+
+def test_a_reminder_speaks_the_language_the_phone_chose(database, clock):
+    from sms_ktp.models import PhoneState
+
+    clock.set(wib(2026, 11, 25, 9, 0))
+    for _ in range(15):  # Thursday's 14 slots of 1 fill up: the last card goes to Friday
+        printed(database, clock, kecamatan="02", phone="+6285700000000")
+    with database.connect() as connection:
+        connection.execute(insert(PhoneState.__table__).values(
+            phone="+6285700000000", language="en", updated_at=clock.now()))
+    pickup.allocate(database, clock, policy(capacity=1))
+    clock.set(wib(2026, 11, 26, 16, 0))
+    assert pickup.remind(database, clock, policy(), parse_local_time("16:00")) == 1
+    assert sms(database)[-1].text.startswith(
+        "Reminder: collect KTP-el NIK ***")
+    assert "tomorrow Friday 27 November 2026, 08:00 WIB at Kantor Kec. Bogor Timur" in (
+        sms(database)[-1].text)
