@@ -58,7 +58,7 @@ def record_inbound(connection: Connection, sms: InboundSms, phone: str | None,
 
 @retry_after_disconnect
 def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
-                policy: PickupPolicy | None = None) -> Received:
+                policy: PickupPolicy) -> Received:
     now = clock.now()
     phone = normalise_msisdn(sms.sender)
     with db.connect() as connection:
@@ -73,7 +73,7 @@ def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
             return Received(inbound_id, duplicate=False, replies=0)
         state = PhoneStateStore(connection, phone)
         conversation = state.load()
-        services = SqlServices(connection, clock, state, channel="sms", pickup_policy=policy)
+        services = SqlServices(connection, clock, state, policy, channel="sms")
         turn = SmsChannel(services, ttl).handle(sms.text[:MAX_TEXT], phone, conversation, now)
         state.save(turn.conversation, now)
         for reply in turn.replies:

@@ -25,7 +25,7 @@ from sms_ktp.masking import mask_id
 from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement, Family
 from sms_ktp.phone_state import PhoneStateStore
 from sms_ktp.pickup import PickupPolicy
-from sms_ktp.pickup_calendar import default_offices, local
+from sms_ktp.pickup_calendar import local
 from sms_ktp.printing import stock
 
 _APPLICATION = Application.__table__
@@ -59,7 +59,7 @@ _FAMILY_PICKUPS = (
 
 class SqlServices:
     def __init__(self, connection: Connection, clock: Clock, phone_state: PhoneStateStore,
-                 channel: str = "sms", pickup_policy: PickupPolicy | None = None) -> None:
+                 pickup_policy: PickupPolicy, channel: str = "sms") -> None:
         self._db = connection
         self.clock = clock
         self.pickup_policy = pickup_policy
@@ -158,8 +158,6 @@ class SqlServices:
         return [self._pickup_view(row) for row in rows]
 
     def move_pickup(self, phone: str, reference: str) -> ApplicationView:
-        if self.pickup_policy is None:
-            raise Invalid("pickup.full")
         row = self._db.execute(_FAMILY_PICKUPS.where(_APPLICATION.c.reference == reference),
                                {"phone": phone}).one()
         try:
@@ -171,8 +169,7 @@ class SqlServices:
             _FAMILY_PICKUPS.where(_APPLICATION.c.id == row.id), {"phone": phone}).one())
 
     def _pickup_view(self, row: Any) -> ApplicationView:
-        offices = self.pickup_policy.offices if self.pickup_policy else default_offices()
-        office = offices.get(row.pickup_office)
+        office = self.pickup_policy.offices.get(row.pickup_office)
         return ApplicationView(row.reference, mask_id(row.nik), row.stage, {
             "at": local(row.pickup_at) if row.pickup_at else None,
             "office": office.name if office else row.pickup_office,

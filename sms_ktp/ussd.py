@@ -65,7 +65,7 @@ def new_inputs(progress: Mapping[str, Any], text: str) -> list[str] | None:
 
 @retry_after_disconnect
 def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta,
-                policy: PickupPolicy | None = None) -> UssdAnswer:
+                policy: PickupPolicy) -> UssdAnswer:
     now = clock.now()
     phone = normalise_msisdn(request.phone)
     if phone is None:
@@ -74,8 +74,7 @@ def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta
     with db.connect() as connection:
         state = PhoneStateStore(connection, phone)
         conversation = state.load()
-        channel = UssdChannel(SqlServices(connection, clock, state, channel="ussd",
-                                          pickup_policy=policy), ttl)
+        channel = UssdChannel(SqlServices(connection, clock, state, policy, channel="ussd"), ttl)
         if state.ussd is None or state.ussd["ussd_session"] != session:
             _record_start(connection, request, phone, now)
             turn = channel.begin(phone, conversation, now)

@@ -12,6 +12,12 @@ from gateway.message import InboundSms
 from sms_ktp.db import Database
 from sms_ktp.inbound import receive_sms
 from sms_ktp.models import InboundMessage, OutboxMessage
+from sms_ktp.pickup import PickupPolicy
+from sms_ktp.pickup_calendar import WorkingCalendar, default_offices
+from sms_ktp.quiet_hours import QuietHours
+
+POLICY = PickupPolicy(default_offices(), WorkingCalendar(), QuietHours())
+TTL = timedelta(minutes=30)
 
 
 def sms(number: int) -> InboundSms:
@@ -22,14 +28,14 @@ def sms(number: int) -> InboundSms:
 def test_an_sms_arriving_after_a_database_restart_is_handled(postgres_database, clock,
                                                              postgres_url):
     database = postgres_database
-    receive_sms(database, clock, sms(1), timedelta(minutes=30))  # the pool holds a connection
+    receive_sms(database, clock, sms(1), TTL, POLICY)  # the pool holds a connection
     with database.engine.connect() as connection:
         pooled = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
     admin = create_engine(postgres_url)
     with admin.begin() as connection:  # what a restart does to every open connection
         connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pooled})
     admin.dispose()
-    received = receive_sms(database, clock, sms(2), timedelta(minutes=30))
+    received = receive_sms(database, clock, sms(2), TTL, POLICY)
     assert received.replies == 1 and not received.duplicate
     with database.transaction() as session:
         assert len(session.exec(select(InboundMessage)).all()) == 2
@@ -44,7 +50,7 @@ def test_sqlite_writers_of_one_process_queue_instead_of_failing(tmp_path, clock)
     def send(first: int) -> None:
         try:
             for number in range(first, first + 50):
-                receive_sms(database, clock, sms(number), timedelta(minutes=30))
+                receive_sms(database, clock, sms(number), TTL, POLICY)
         except BaseException as error:
             errors.append(error)
 
