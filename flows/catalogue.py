@@ -58,9 +58,29 @@ def supported(lang: str | None) -> str:
 def render(lang: str, key: str, **params: Any) -> str:
     """The message `key` in `lang` (falling back to the default language), placeholders filled,
     nested `Msg` values rendered in the same language, and the result kept GSM-7."""
-    template = messages(supported(lang)).get(key) or messages(DEFAULT_LANGUAGE)[key]
-    values = {
+    return to_gsm7(_source(lang, key).format_map(_values(lang, params)))
+
+
+def template(lang: str, key: str, **fixed: Any) -> str:
+    """The message `key` with the `fixed` placeholders filled and the others kept for
+    `str.format`: thousands of SMS that differ only in a reference and a code are worded with
+    one format call each. The values later given to `format` must be GSM-7 themselves."""
+    values = _Keep({name: str(value).replace("{", "{{").replace("}", "}}")
+                    for name, value in _values(lang, fixed).items()})
+    return to_gsm7(_source(lang, key).format_map(values))
+
+
+class _Keep(dict[str, str]):
+    def __missing__(self, name: str) -> str:
+        return "{" + name + "}"
+
+
+def _source(lang: str, key: str) -> str:
+    return messages(supported(lang)).get(key) or messages(DEFAULT_LANGUAGE)[key]
+
+
+def _values(lang: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    return {
         name: render(lang, value.key, **(value.params or {})) if isinstance(value, Msg) else value
         for name, value in params.items()
     }
-    return to_gsm7(template.format_map(values))

@@ -6,14 +6,28 @@ from __future__ import annotations
 
 import logging
 import random
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    String,
+    and_,
+    exists,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
 from flows.gsm import segments, to_gsm7
@@ -25,10 +39,11 @@ from gateway.message import (
     SendResult,
     TemporaryFailure,
 )
+from sms_ktp.bulk import insert_rows
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database
 from sms_ktp.masking import mask_phone, redact
-from sms_ktp.models import OutboxMessage
+from sms_ktp.models import OutboxMessage, UtcDateTime
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +69,8 @@ class RetryPolicy:
         return timedelta(seconds=ceiling * (rng or random).uniform(0.5, 1.0))
 
 
-_INSERT = insert(OutboxMessage)
+_TABLE = OutboxMessage.__table__
+_INSERT = insert(_TABLE)
 
 
 def enqueue(connection: Connection, phone: str, text: str, now: datetime, *,
@@ -70,10 +86,47 @@ def enqueue(connection: Connection, phone: str, text: str, now: datetime, *,
 
 def enqueue_many(connection: Connection, messages: Sequence[tuple[str, str]], now: datetime, *,
                  kind: str, not_before: datetime | None = None) -> None:
-    """Queue many SMS (phone, text) with one batched INSERT."""
-    if messages:
-        connection.execute(_INSERT, [_row(uuid.uuid4().hex, phone, to_gsm7(text), now, kind,
-                                          None, not_before) for phone, text in messages])
+    """Queue many SMS (phone, text) in one bulk write."""
+    uids = secrets.token_hex(16 * len(messages))
+    insert_rows(connection, _TABLE, [
+        _row(uids[32 * index:32 * index + 32], phone, to_gsm7(text), now, kind, None, not_before)
+        for index, (phone, text) in enumerate(messages)])
+
+
+def outgoing(phone: str, text: str) -> dict[str, Any]:
+    """An SMS as `enqueue_selected` reads it: the phone, the text kept GSM-7, its segments."""
+    text = to_gsm7(text)
+    return {"phone": phone, "text": text, "segments": segments(text)}
+
+
+def enqueue_selected(connection: Connection, rows: Select[Any], now: datetime, *, kind: str,
+                     not_before: datetime | None = None) -> None:
+    """Queue the SMS that `rows` selects (phone, text and segments, as `outgoing` makes them),
+    in their order, with one INSERT ... SELECT: a batch already in a table is not read back."""
+    columns = rows.subquery()
+    connection.execute(_INSERT.from_select(
+        ["uid", "phone", "text", "kind", "segments", "status", "attempts", "next_attempt_at",
+         "created_at"],
+        select(_NewUid(), columns.c.phone, columns.c.text, literal(kind), columns.c.segments,
+               literal(QUEUED), literal(0), literal(not_before or now, UtcDateTime()),
+               literal(now, UtcDateTime()))))
+
+
+class _NewUid(FunctionElement[str]):
+    """A random 32-character hex uid, made by the database (as `uuid4().hex` would)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_NewUid, "postgresql")
+def _new_uid_postgresql(element: _NewUid, compiler: Any, **kw: Any) -> str:
+    return "replace(gen_random_uuid()::text, '-', '')"
+
+
+@compiles(_NewUid)
+def _new_uid(element: _NewUid, compiler: Any, **kw: Any) -> str:
+    return "lower(hex(randomblob(16)))"
 
 
 def _row(uid: str, phone: str, text: str, now: datetime, kind: str, inbound_id: int | None,

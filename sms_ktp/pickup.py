@@ -21,11 +21,13 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from flows.catalogue import template
 from flows.dates import say_day, say_time
 from sms_ktp.clock import Clock, jakarta_date
 from sms_ktp.db import Database
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, Family, PickupSlot
+from sms_ktp.masking import mask_id
+from sms_ktp.models import Application, Family, PickupSlot, in_stage
 from sms_ktp.pickup_calendar import Office, WorkingCalendar, local, slot_starts
 from sms_ktp.pipeline import Move, change_stages, notice_rows
 from sms_ktp.quiet_hours import QuietHours
@@ -33,6 +35,7 @@ from sms_ktp.quiet_hours import QuietHours
 CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: easy to read out
 CODE_LENGTH = 6
 ACTOR = "system:pickup"
+_SCHEDULED = "notify.pickup_scheduled"
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
 _SLOT = PickupSlot.__table__
@@ -50,14 +53,6 @@ class PickupPolicy:
     search_days: int = 60
     max_reschedules: int = 2
     max_resident_changes: int = 1
-
-
-@dataclass
-class _Card:
-    application_id: int
-    family_id: int
-    office: str
-    language: str
 
 
 class SlotBook:
@@ -131,20 +126,20 @@ _UNBIASED = 256 - 256 % len(CODE_ALPHABET)  # bytes at or above this would favou
 def new_codes(taken: set[str]) -> Iterator[str]:
     """Short, unguessable codes, none of them in `taken` (which they join)."""
     while True:
-        letters = [CODE_ALPHABET[byte % len(CODE_ALPHABET)]
-                   for byte in secrets.token_bytes(CODE_LENGTH * 64) if byte < _UNBIASED]
+        letters = "".join([CODE_ALPHABET[byte % len(CODE_ALPHABET)]
+                           for byte in secrets.token_bytes(CODE_LENGTH * 1024)
+                           if byte < _UNBIASED])
         for start in range(0, len(letters) - CODE_LENGTH + 1, CODE_LENGTH):
-            code = "".join(letters[start:start + CODE_LENGTH])
+            code = letters[start:start + CODE_LENGTH]
             if code not in taken:
                 taken.add(code)
                 yield code
 
 
-@lru_cache(maxsize=8192)
 def _wording(language: str, office: Office, start: datetime) -> dict[str, str]:
-    """The words of a slot (cached: a day's allocation has thousands of cards, few slots)."""
+    """The words of a slot."""
     moment = local(start)
-    return {"day": say_day(language, moment), "time": say_time(language, moment),
+    return {"day": say_day(language, moment.date()), "time": say_time(language, moment),
             "office": office.name, "address": office.address}
 
 
@@ -154,48 +149,58 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
     now = clock.now()
     with db.connect() as connection:
         query = (notice_rows(_APPLICATION.c.family_id, _FAMILY.c.kecamatan_code)
-                 .where(_APPLICATION.c.stage == Stage.PRINTED.value)
+                 .where(in_stage(Stage.PRINTED))
                  .order_by(_APPLICATION.c.printed_at, _APPLICATION.c.id)
                  .with_for_update(of=_APPLICATION, skip_locked=True))
         if limit is not None:
             query = query.limit(limit)
         read = {row.id: row for row in connection.execute(query)}
-        cards = [_Card(row.id, row.family_id, row.kecamatan_code, row.language)
-                 for row in read.values()]
-        by_office: dict[str, list[_Card]] = defaultdict(list)
-        for card in cards:
-            by_office[card.office].append(card)
-        for unknown in set(by_office) - set(policy.offices):
+        families: dict[str, dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
+        for row in read.values():
+            families[row.kecamatan_code][row.family_id].append(row)
+        for unknown in set(families) - set(policy.offices):
+            cards = sum(len(members) for members in families.pop(unknown).values())
             log.warning("%d printed card(s) of kecamatan %s wait: no pickup office configured",
-                        len(by_office.pop(unknown)), unknown)
+                        cards, unknown)
         codes = new_codes(_open_codes(connection))
         moves: list[Move] = []
-        for office_code in sorted(by_office):  # one order for every run: no deadlocks
+        for office_code in sorted(families):  # one order for every run: no deadlocks
             office = policy.offices[office_code]
             book = SlotBook(connection, office, policy, jakarta_date(now))
-            families: dict[int, list[_Card]] = defaultdict(list)
-            for card in by_office[office_code]:
-                families[card.family_id].append(card)
-            for members in families.values():
+            notices = _Notices(policy, office, now)
+            for members in families[office_code].values():
                 together = book.book(len(members)) if len(members) > 1 else None
-                for card in members:
+                for row in members:
                     start = together or book.book(1)
                     if start is None:
                         break  # the window is full: the card waits for the next run
-                    moves.append(_scheduled(card, office, start, next(codes), now, policy))
+                    moves.append(notices.scheduled(row, start, next(codes)))
             book.write(connection)
         change_stages(connection, moves, Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now,
-                      quiet=policy.quiet, note="pickup scheduled", rows=read)
+                      quiet=policy.quiet, note="pickup scheduled", notice=_SCHEDULED,
+                      rows=read)
     return len(moves)
 
 
-def _scheduled(card: _Card, office: Office, start: datetime, code: str, now: datetime,
-               policy: PickupPolicy) -> Move:
-    return Move(card.application_id,
-                values={"pickup_office": office.code, "pickup_at": start, "open_code": code,
-                        "pickup_code": code,
-                        "reminded_at": _reminded_at(policy, office, start, now)},
-                params={**_wording(card.language, office, start), "code": code})
+class _Notices:
+    """The pickup SMS and reminder day of each slot of one office, worked out once per slot and
+    language: a run books thousands of cards into a few hundred slots."""
+
+    def __init__(self, policy: PickupPolicy, office: Office, now: datetime) -> None:
+        self.policy, self.office, self.now = policy, office, now
+        self.slots: dict[tuple[datetime, str], tuple[datetime | None, str]] = {}
+
+    def scheduled(self, row: Any, start: datetime, code: str) -> Move:
+        key = (start, row.language)
+        if key not in self.slots:
+            self.slots[key] = (
+                _reminded_at(self.policy, self.office, start, self.now),
+                template(row.language, _SCHEDULED, **_wording(row.language, self.office, start)))
+        reminded_at, text = self.slots[key]
+        return Move(row.id,
+                    values={"pickup_office": self.office.code, "pickup_at": start,
+                            "open_code": code, "pickup_code": code, "reminded_at": reminded_at},
+                    text=text.format(ref=row.reference, nik=mask_id(row.nik), code=code))
 
 
 def _reminded_at(policy: PickupPolicy, office: Office, start: datetime,
@@ -236,7 +241,7 @@ def move(connection: Connection, policy: PickupPolicy, application_id: int, now:
         select(_APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
                _APPLICATION.c.pickup_changes)
         .where(_APPLICATION.c.id == application_id,
-               _APPLICATION.c.stage == Stage.PICKUP_SCHEDULED.value)
+               in_stage(Stage.PICKUP_SCHEDULED))
         .with_for_update()
     ).one()
     if row.pickup_changes >= policy.max_resident_changes:
@@ -289,7 +294,7 @@ def remind(db: Database, clock: Clock, policy: PickupPolicy, reminder_time: Any)
         due = connection.execute(
             notice_rows(_APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
                         _APPLICATION.c.pickup_code)
-            .where(_APPLICATION.c.stage == Stage.PICKUP_SCHEDULED.value,
+            .where(in_stage(Stage.PICKUP_SCHEDULED),
                    _APPLICATION.c.reminded_at.is_(None),
                    _APPLICATION.c.pickup_at > now)
             .with_for_update(of=_APPLICATION, skip_locked=True)
@@ -318,7 +323,7 @@ def reschedule_missed(db: Database, clock: Clock, policy: PickupPolicy) -> int:
         missed = connection.execute(
             notice_rows(_APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
                         _APPLICATION.c.pickup_code, _APPLICATION.c.pickup_reschedules)
-            .where(_APPLICATION.c.stage == Stage.PICKUP_SCHEDULED.value,
+            .where(in_stage(Stage.PICKUP_SCHEDULED),
                    _APPLICATION.c.pickup_at < now)
             .order_by(_APPLICATION.c.pickup_at)
             .with_for_update(of=_APPLICATION, skip_locked=True)

@@ -10,9 +10,9 @@ for the timeline and the outbox.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Column,
@@ -20,6 +20,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Select,
+    String,
     Table,
     bindparam,
     func,
@@ -30,10 +31,11 @@ from sqlalchemy import (
 )
 
 from flows.catalogue import messages, render
+from sms_ktp.bulk import insert_rows
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.masking import mask_id
 from sms_ktp.models import Application, ApplicationEvent, Family, PhoneState, UtcDateTime
-from sms_ktp.outbox import enqueue_many
+from sms_ktp.outbox import enqueue_many, enqueue_selected, outgoing
 from sms_ktp.quiet_hours import QuietHours
 
 _APPLICATION = Application.__table__
@@ -46,13 +48,15 @@ _CHUNK = 500  # ids in one IN (...) list
 SET_BASED_FROM = 200  # moves; below this, batched statements are as quick
 
 
-@dataclass(frozen=True)
-class Move:
-    """One application to move: extra columns to set, and placeholders of its SMS."""
+class Move(NamedTuple):
+    """One application to move: extra columns to set, and placeholders of its SMS (or its SMS
+    already worded, by a caller that words thousands from one template). A tuple: a day's
+    allocation makes tens of thousands."""
 
     application_id: int
-    values: Mapping[str, Any] = field(default_factory=dict)
-    params: Mapping[str, Any] = field(default_factory=dict)
+    values: Mapping[str, Any] = MappingProxyType({})
+    params: Mapping[str, Any] = MappingProxyType({})
+    text: str | None = None
 
 
 def notice_rows(*columns: Any) -> Select[Any]:
@@ -91,45 +95,64 @@ def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, a
     if to in CLOSED_STAGES:
         columns.update(active_nik=None, open_code=None)
     extra = sorted(moves[0].values)
-    if len(moves) >= SET_BASED_FROM:
-        _apply_set_based(connection, moves, extra, columns, to, actor=actor, now=now, note=note)
-    else:
-        statement = (update(_APPLICATION).where(_APPLICATION.c.id == bindparam("_id"))
-                     .values(**columns, **{name: bindparam(f"_{name}") for name in extra}))
-        connection.execute(statement, [
-            {"_id": move.application_id, **{f"_{name}": move.values[name] for name in extra}}
-            for move in moves])
-        connection.execute(_EVENT, [
-            {"application_id": move.application_id, "at": now, "stage": to.value,
-             "actor": actor[:60], "note": note[:500]} for move in moves])
     key = f"notify.{to.value}" if notice is None else notice
-    if key and key in messages("id"):
-        sms = []
-        for move in moves:
-            row = rows[move.application_id]
-            sms.append((row.phone, render(row.language, key, ref=row.reference,
-                                          nik=mask_id(row.nik), **move.params)))
-        enqueue_many(connection, sms, now, kind="notification", not_before=quiet.next_allowed(now))
+    sms = _notices(moves, rows, key) if key and key in messages("id") else []
+    not_before = quiet.next_allowed(now)
+    if len(moves) >= SET_BASED_FROM:
+        _apply_set_based(connection, moves, extra, columns, to, sms, actor=actor, now=now,
+                         note=note, not_before=not_before)
+        return
+    statement = (update(_APPLICATION).where(_APPLICATION.c.id == bindparam("_id"))
+                 .values(**columns, **{name: bindparam(f"_{name}") for name in extra}))
+    connection.execute(statement, [
+        {"_id": move.application_id, **{f"_{name}": move.values[name] for name in extra}}
+        for move in moves])
+    connection.execute(_EVENT, [
+        {"application_id": move.application_id, "at": now, "stage": to.value,
+         "actor": actor[:60], "note": note[:500]} for move in moves])
+    enqueue_many(connection, sms, now, kind="notification", not_before=not_before)
+
+
+def _notices(moves: Sequence[Move], rows: Mapping[int, Any], key: str) -> list[tuple[str, str]]:
+    """(phone, text) of each move's SMS, in the order of `moves`."""
+    sms = []
+    for move in moves:
+        row = rows[move.application_id]
+        sms.append((row.phone, move.text if move.text is not None else render(
+            row.language, key, ref=row.reference, nik=mask_id(row.nik), **move.params)))
+    return sms
 
 
 def _apply_set_based(connection: Connection, moves: Sequence[Move], extra: list[str],
-                     columns: Mapping[str, Any], to: Stage, *, actor: str, now: datetime,
-                     note: str) -> None:
-    """A large batch: its per-card values go into a temporary plan table with one batched
-    INSERT, then one UPDATE ... FROM and one INSERT ... SELECT do the rest inside the database."""
+                     columns: Mapping[str, Any], to: Stage, sms: Sequence[tuple[str, str]], *,
+                     actor: str, now: datetime, note: str, not_before: datetime) -> None:
+    """A large batch: its per-card values (and SMS) go into a temporary plan table in one bulk
+    write, then one UPDATE ... FROM and two INSERT ... SELECT (timeline, outbox) do the rest
+    inside the database."""
+    notice = [Column("phone", String(20)), Column("text", String(1000)),
+              Column("segments", Integer)] if sms else []
     plan = Table("stage_plan", MetaData(), Column("id", Integer, primary_key=True),
-                 *(Column(name, _APPLICATION.c[name].type) for name in extra),
+                 *(Column(name, _APPLICATION.c[name].type) for name in extra), *notice,
                  prefixes=["TEMPORARY"])
     plan.create(connection)
     try:
-        connection.execute(insert(plan), [{"id": move.application_id, **move.values}
-                                          for move in moves])
+        if sms:
+            insert_rows(connection, plan, [
+                {"id": move.application_id, **move.values, **outgoing(phone, text)}
+                for move, (phone, text) in zip(moves, sms, strict=True)])
+        else:
+            insert_rows(connection, plan, [{"id": move.application_id, **move.values}
+                                           for move in moves])
         connection.execute(update(_APPLICATION).where(_APPLICATION.c.id == plan.c.id)
                            .values(**columns, **{name: plan.c[name] for name in extra}))
         connection.execute(_EVENT.from_select(
             ["application_id", "at", "stage", "actor", "note"],
             select(plan.c.id, literal(now, UtcDateTime()), literal(to.value),
                    literal(actor[:60]), literal(note[:500]))))
+        if sms:
+            enqueue_selected(connection, select(plan.c.phone, plan.c.text, plan.c.segments)
+                             .order_by(plan.c.id), now, kind="notification",
+                             not_before=not_before)
     finally:
         plan.drop(connection)
 

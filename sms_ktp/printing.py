@@ -13,7 +13,7 @@ from sms_ktp.clock import Clock
 from sms_ktp.db import Database
 from sms_ktp.domain.stages import Stage
 from sms_ktp.masking import mask_id
-from sms_ktp.models import Application, BlangkoMovement, PrintBatch
+from sms_ktp.models import Application, BlangkoMovement, PrintBatch, in_stage
 from sms_ktp.pipeline import change_stage
 from sms_ktp.quiet_hours import QuietHours
 
@@ -47,7 +47,7 @@ def stock(connection: Connection, site: str) -> Stock:
         select(func.count()).select_from(_APPLICATION.join(
             _BATCH, _BATCH.c.id == _APPLICATION.c.print_batch_id))
         .where(_BATCH.c.site == site, _BATCH.c.done_at.is_(None),
-               _APPLICATION.c.stage == Stage.PRINT_QUEUE.value)
+               in_stage(Stage.PRINT_QUEUE))
     ).scalar_one()
     return Stock(site, int(total), int(reserved))
 
@@ -72,7 +72,7 @@ def reserve_next(db: Database, clock: Clock, site: str, limit: int | None) -> Re
         waiting = connection.execute(
             select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
                    _APPLICATION.c.ready_at)
-            .where(_APPLICATION.c.stage == Stage.PRINT_QUEUE.value,
+            .where(in_stage(Stage.PRINT_QUEUE),
                    _APPLICATION.c.print_batch_id.is_(None))
             .order_by(_APPLICATION.c.ready_at, _APPLICATION.c.id).limit(size)
             .with_for_update(skip_locked=True)
@@ -101,7 +101,7 @@ def mark_printed(db: Database, clock: Clock, quiet: QuietHours, batch_id: int | 
         for batch in connection.execute(query.with_for_update()).all():
             cards = connection.execute(
                 select(_APPLICATION.c.id).where(_APPLICATION.c.print_batch_id == batch.id,
-                                                _APPLICATION.c.stage == Stage.PRINT_QUEUE.value)
+                                                in_stage(Stage.PRINT_QUEUE))
             ).scalars().all()
             for application_id in cards:
                 change_stage(connection, application_id, Stage.PRINTED, actor=actor, now=now,

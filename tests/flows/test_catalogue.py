@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 import flows.catalogue as catalogue
-from flows.catalogue import DEFAULT_LANGUAGE, Msg, languages, messages, render, supported
+from flows.catalogue import (
+    DEFAULT_LANGUAGE,
+    Msg,
+    languages,
+    messages,
+    render,
+    supported,
+    template,
+)
 from flows.dates import say_day, say_time
 from flows.gsm import GSM7_SINGLE, is_gsm7, septets
 from sms_ktp.pickup_calendar import default_offices
@@ -175,3 +183,15 @@ def test_render_turns_lookalikes_in_values_into_gsm7() -> None:
     text = render("id", "status.not_found", ref="\u201c123456789\u201d")
     assert is_gsm7(text)
     assert '"123456789"' in text
+
+
+def test_a_template_fills_what_is_fixed_and_keeps_the_rest_for_format() -> None:
+    fixed = {"day": "Selasa, 1 Desember 2026", "time": "09.00 WIB",
+             "office": "Kantor {Kec.} Bogor Timur", "address": "Jl. \u201cRaya\u201d 1"}
+    worded = template("id", "notify.pickup_scheduled", **fixed)
+    assert "{nik}" in worded and "{code}" in worded
+    per_card = {"nik": "************1234", "code": "ACD347"}
+    assert worded.format(**per_card) == render("id", "notify.pickup_scheduled",
+                                               **fixed, **per_card)
+    # Braces in a fixed value stay text, and the curly quotes became GSM-7 ones.
+    assert "Kantor {Kec.} Bogor Timur, Jl. \"Raya\" 1." in worded.format(**per_card)

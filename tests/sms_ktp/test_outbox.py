@@ -6,11 +6,20 @@ import threading
 from collections import Counter
 from datetime import timedelta
 
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 from sqlmodel import select
 
 from gateway.message import OutboundSms, SendResult, TemporaryFailure
 from sms_ktp.models import OutboxMessage
-from sms_ktp.outbox import Dispatcher, RetryPolicy, enqueue, requeue_failed
+from sms_ktp.outbox import (
+    Dispatcher,
+    RetryPolicy,
+    enqueue,
+    enqueue_many,
+    enqueue_selected,
+    outgoing,
+    requeue_failed,
+)
 
 
 class CountingGateway:
@@ -109,3 +118,41 @@ def test_backoff_grows_and_is_capped_with_jitter():
     assert 15 <= delays[0] <= 30 and 30 <= delays[1] <= 60 and 60 <= delays[2] <= 120
     assert all(1800 <= d <= 3600 for d in delays[7:])
     assert len({policy.delay(3).total_seconds() for _ in range(20)}) > 1
+
+
+def test_a_batch_queued_at_once_or_from_a_table_leaves_in_order_with_distinct_uids(
+        database, clock):
+    later = clock.now() + timedelta(hours=1)
+    texts = [f"pesan \u201c{i}\u201d" for i in range(300)]
+    staged = Table("staged_sms", MetaData(), Column("n", Integer, primary_key=True),
+                   Column("phone", String(20)), Column("text", String(1000)),
+                   Column("segments", Integer), prefixes=["TEMPORARY"])
+    with database.connect() as connection:
+        enqueue_many(connection, [("+6281200000001", text) for text in texts[:150]],
+                     clock.now(), kind="notification")
+        staged.create(connection)
+        connection.execute(insert(staged), [
+            {"n": 1000 - i, **outgoing("+6281200000002", text)}
+            for i, text in enumerate(texts[150:])])
+        enqueue_selected(connection, select(staged.c.phone, staged.c.text, staged.c.segments)
+                         .order_by(staged.c.n.desc()), clock.now(), kind="notification",
+                         not_before=later)
+        staged.drop(connection)
+    with database.transaction() as session:
+        rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [row.text for row in rows] == [text.replace("\u201c", '"').replace("\u201d", '"')
+                                          for text in texts]
+    assert len({row.uid for row in rows}) == 300
+    assert all(len(row.uid) == 32 and int(row.uid, 16) >= 0 for row in rows)
+    assert {(row.kind, row.status, row.segments, row.attempts) for row in rows} == {
+        ("notification", "queued", 1, 0)}
+    assert {row.next_attempt_at for row in rows[:150]} == {clock.now()}
+    assert {row.next_attempt_at for row in rows[150:]} == {later}
+    assert {row.created_at for row in rows} == {clock.now()}
+
+    gateway = CountingGateway()
+    Dispatcher(database, gateway, clock, RetryPolicy()).drain()
+    assert [text for _, text in gateway.texts] == [row.text for row in rows[:150]]
+    clock.advance(timedelta(hours=1))
+    Dispatcher(database, gateway, clock, RetryPolicy()).drain()
+    assert [text for _, text in gateway.texts] == [row.text for row in rows]

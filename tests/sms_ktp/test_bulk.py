@@ -1,0 +1,53 @@
+"""Bulk writes at the driver's speed (COPY on PostgreSQL): the rows read back exactly as a plain
+INSERT would have stored them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select
+
+from sms_ktp.bulk import insert_rows
+from sms_ktp.models import OutboxMessage, UtcDateTime
+
+AWKWARD = ["tab\there", "new\nline", "back\\slash", "quote ' \" ", "\\N", "", "caf\u00e9 \u20ac"]
+
+
+def test_rows_read_back_as_a_plain_insert_stores_them(database):
+    table = OutboxMessage.__table__
+    at = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    rows = [{"uid": f"{i:032x}", "phone": f"+62812000000{i:02d}", "text": text, "kind": "x",
+             "segments": i, "status": "queued", "attempts": 0,
+             "next_attempt_at": at + timedelta(minutes=i % 2), "inbound_id": None,
+             "created_at": at} for i, text in enumerate(AWKWARD)]
+    with database.connect() as connection:
+        insert_rows(connection, table, rows)
+        insert_rows(connection, table, [])  # nothing to write: no statement, no error
+    with database.connect() as connection:
+        stored = connection.execute(select(*(table.c[name] for name in rows[0]))
+                                    .order_by(table.c.uid)).mappings().all()
+    assert [dict(row) for row in stored] == rows
+
+
+def test_a_temporary_table_and_a_single_column(database):
+    plan = Table("bulk_plan", MetaData(), Column("id", Integer, primary_key=True),
+                 prefixes=["TEMPORARY"])
+    plain = Table("bulk_plain", MetaData(), Column("id", Integer, primary_key=True),
+                  Column("at", UtcDateTime()), Column("naive", DateTime()),
+                  Column("word", String(20)), prefixes=["TEMPORARY"])
+    at = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    with database.connect() as connection:
+        plan.create(connection)
+        plain.create(connection)
+        insert_rows(connection, plan, [{"id": i} for i in range(500)])
+        assert connection.execute(select(plan.c.id)).scalars().all() == list(range(500))
+        rows = [{"id": 1, "at": at, "naive": at.replace(tzinfo=None), "word": "kata"},
+                {"id": 2, "at": None, "naive": None, "word": None}]
+        insert_rows(connection, plain, rows)
+        connection.execute(insert(plain), [{**row, "id": row["id"] + 10} for row in rows])
+        stored = connection.execute(select(plain).order_by(plain.c.id)).mappings().all()
+        plan.drop(connection)
+        plain.drop(connection)
+    bulk, plainly = stored[:2], stored[2:]
+    assert [dict(row) for row in bulk] == rows
+    assert [{**row, "id": row["id"] - 10} for row in plainly] == [dict(row) for row in bulk]
