@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import secrets
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
-from sms_ktp import operator_cli
+from sms_ktp import operator_cli, staff_cli
 from sms_ktp.config import ConfigError, Settings, load_settings
 from sms_ktp.runtime import Runtime
 
@@ -30,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate = commands.add_parser("simulate", help="a terminal phone")
     simulate.add_argument("--phone", required=True, help="the phone number to text from")
     operator_cli.add_commands(commands)
+    staff_cli.add_commands(commands)
     return parser
 
 
@@ -69,6 +72,7 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     if settings.gateway.provider == "console":
         print(f"  phone simulator:   http://{host}:{server.port}/simulator"
               "  (or: sms-ktp simulate --phone 081234567890)")
+    print(f"  staff back office: http://{host}:{server.port}/staff/  {_first_admin(runtime)}")
     sys.stdout.flush()
     if worker:
         worker.start_background()
@@ -82,6 +86,26 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     finally:
         if worker:
             worker.shutdown()
+
+
+def _first_admin(runtime: Runtime) -> str:
+    """With the console gateway (a demo) and no account yet, an `admin` account whose password
+    is kept under the data folder; otherwise how to make one."""
+    from sms_ktp import staff
+
+    settings = runtime.settings
+    with runtime.db.connect() as connection:
+        if staff.count(connection):
+            return ""
+        if settings.gateway.provider != "console":
+            return "(no account yet: sms-ktp staff add NAME --role admin)"
+        password_file = Path(settings.data_dir) / "admin_password"
+        password = secrets.token_urlsafe(12)
+        staff.add_staff(connection, "admin", staff.Role.ADMIN, password, runtime.clock.now())
+    password_file.parent.mkdir(parents=True, exist_ok=True)
+    password_file.touch(mode=0o600)
+    password_file.write_text(password + "\n", "utf-8")
+    return f"(user admin, password in {password_file})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         logging.getLogger().setLevel(logging.WARNING)
         run(phone, sys.stdin, print)
+    elif args.command == "staff":
+        return staff_cli.run(runtime, args)
     else:
         return operator_cli.run(runtime, args)
     return 0

@@ -18,6 +18,7 @@ SECRET_ENV = {
     "SMS_KTP_WEBHOOK_TOKEN": ("gateway", "webhook_token"),
     "SMS_KTP_AT_API_KEY": ("gateway.africastalking", "api_key"),
     "SMS_KTP_INTEGRATION_TOKEN": ("integration", "token"),
+    "SMS_KTP_SECRET_KEY": ("staff", "secret_key"),
 }
 
 
@@ -48,6 +49,7 @@ class AfricasTalkingSettings:
 class GatewaySettings:
     provider: str = "console"
     webhook_token: str = ""
+    price_per_segment: int = 350
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     africastalking: AfricasTalkingSettings = field(default_factory=AfricasTalkingSettings)
 
@@ -93,6 +95,17 @@ class IntegrationSettings:
 
 
 @dataclass
+class StaffSettings:
+    secret_key: str = ""
+    idle_minutes: int = 30
+
+
+@dataclass
+class BroadcastSettings:
+    rate_per_second: float = 5.0
+
+
+@dataclass
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -114,6 +127,8 @@ class Settings:
     printing: PrintingSettings = field(default_factory=PrintingSettings)
     pickup: PickupSettings = field(default_factory=PickupSettings)
     integration: IntegrationSettings = field(default_factory=IntegrationSettings)
+    staff: StaffSettings = field(default_factory=StaffSettings)
+    broadcasts: BroadcastSettings = field(default_factory=BroadcastSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     source: str = "embedded default"
@@ -179,6 +194,12 @@ def _check(settings: Settings) -> None:
         offices_from_config(settings.pickup.offices)
     except ValueError as error:
         raise ConfigError(f"[pickup] {error}") from None
+    if settings.staff.idle_minutes <= 0:
+        raise ConfigError("[staff] idle_minutes must be positive")
+    if settings.broadcasts.rate_per_second <= 0:
+        raise ConfigError("[broadcasts] rate_per_second must be positive")
+    if settings.gateway.price_per_segment < 0:
+        raise ConfigError("[gateway] price_per_segment must not be negative")
     sites = settings.printing.sites
     if not sites or not all(isinstance(site, str) and site.strip() for site in sites):
         raise ConfigError("[printing] sites must be a non-empty list of names")
@@ -186,15 +207,25 @@ def _check(settings: Settings) -> None:
 
 def ensure_webhook_token(settings: Settings) -> str:
     """The configured token, or one generated once and kept under the data folder."""
-    if settings.gateway.webhook_token:
-        return settings.gateway.webhook_token
-    token_file = Path(settings.data_dir) / "webhook_token"
-    if token_file.exists():
-        token = token_file.read_text("utf-8").strip()
-    else:
-        token_file.parent.mkdir(parents=True, exist_ok=True)
-        token = secrets.token_urlsafe(24)
-        token_file.touch(mode=0o600)
-        token_file.write_text(token + "\n", "utf-8")
-    settings.gateway.webhook_token = token
-    return token
+    if not settings.gateway.webhook_token:
+        settings.gateway.webhook_token = _kept_secret(settings, "webhook_token")
+    return settings.gateway.webhook_token
+
+
+def ensure_secret_key(settings: Settings) -> str:
+    """The key that signs staff sessions: configured, or generated once and kept under the data
+    folder (so that a restart does not sign everybody out)."""
+    if not settings.staff.secret_key:
+        settings.staff.secret_key = _kept_secret(settings, "secret_key")
+    return settings.staff.secret_key
+
+
+def _kept_secret(settings: Settings, name: str) -> str:
+    secret_file = Path(settings.data_dir) / name
+    if secret_file.exists():
+        return secret_file.read_text("utf-8").strip()
+    secret_file.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32 if name == "secret_key" else 24)
+    secret_file.touch(mode=0o600)
+    secret_file.write_text(secret + "\n", "utf-8")
+    return secret

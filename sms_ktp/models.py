@@ -78,6 +78,8 @@ class PhoneState(SQLModel, table=True):
     ussd_text_length: int | None = None
     ussd_text_digest: str | None = Field(default=None, max_length=64)
     ussd_screen: str | None = Field(default=None, sa_column=Column(String(400)))
+    # Set by BERHENTI / STOP: no broadcasts to this phone (transactional SMS still go).
+    broadcast_opt_out_at: datetime | None = utc_column(nullable=True)
     updated_at: datetime = utc_column(index=True)
 
 
@@ -190,6 +192,7 @@ class OutboxMessage(SQLModel, table=True):
     provider_message_id: str | None = Field(default=None, max_length=100, index=True)
     last_error: str | None = Field(default=None, max_length=300)
     inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
+    broadcast_id: int | None = Field(default=None, foreign_key="broadcast.id", index=True)
     created_at: datetime = utc_column()
     sent_at: datetime | None = utc_column(nullable=True)
     delivered_at: datetime | None = utc_column(nullable=True)
@@ -252,3 +255,69 @@ class PickupSlot(SQLModel, table=True):
     starts_at: datetime = Field(sa_column=Column(UtcDateTime(), primary_key=True))
     capacity: int
     booked: int = 0
+
+
+class StaffUser(SQLModel, table=True):
+    """A member of staff who signs in to the back office. `office`: the kecamatan code an
+    operator works for (operators see only that office), or the kelurahan a helper works in."""
+
+    __tablename__ = "staff_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=40, unique=True)
+    role: str = Field(max_length=20)
+    office: str | None = Field(default=None, max_length=10)
+    password_hash: str = Field(max_length=200)
+    created_at: datetime = utc_column()
+    password_changed_at: datetime = utc_column()
+    disabled_at: datetime | None = utc_column(nullable=True)
+    last_login_at: datetime | None = utc_column(nullable=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, when and from where: every staff action that changes data or shows a full
+    NIK or KK. Never holds a full NIK or KK itself."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = utc_column(index=True)
+    actor: str = Field(max_length=60, index=True)  # "staff:<username>" or "operator:<user>"
+    action: str = Field(max_length=40, index=True)  # e.g. "application.reject"
+    target: str = Field(default="", max_length=80)  # e.g. "application 123456789"
+    detail: str = Field(default="", max_length=500)
+    address: str = Field(default="", max_length=64)  # the client's IP address
+
+
+class Broadcast(SQLModel, table=True):
+    """An announcement to many families, queued into the outbox a slice at a time at the
+    gateway's rate, outside quiet hours, skipping phones that opted out."""
+
+    __tablename__ = "broadcast"
+
+    id: int | None = Field(default=None, primary_key=True)
+    text: str = Field(sa_column=Column(String(1000), nullable=False))
+    audience: str = Field(max_length=20)  # "all", "kecamatan" or "stage"
+    audience_value: str | None = Field(default=None, max_length=20)
+    status: str = Field(max_length=12)  # scheduled, sending, done, cancelled
+    created_by: str = Field(max_length=60)
+    created_at: datetime = utc_column()
+    send_at: datetime = utc_column(index=True)
+    recipients: int = 0  # phones in the audience when it started
+    queued: int = 0  # of which queued into the outbox so far
+    last_phone: str | None = Field(default=None, max_length=20)  # where queueing goes on
+    finished_at: datetime | None = utc_column(nullable=True)
+    cancelled_at: datetime | None = utc_column(nullable=True)
+
+
+class OfficeSetting(SQLModel, table=True):
+    """A pickup office's settings changed by staff in the back office, over the configuration
+    file: the same keys as a `[[pickup.offices]]` entry (hours, slot_minutes, capacity,
+    closed_dates, name, address)."""
+
+    __tablename__ = "office_setting"
+
+    office: str = Field(primary_key=True, max_length=2)
+    values: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    updated_by: str = Field(max_length=60)
+    updated_at: datetime = utc_column()

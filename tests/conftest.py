@@ -9,6 +9,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 
 import pytest
+from live_service import LiveService, start_service
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -72,3 +73,9 @@ def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
         database = _empty_postgres(request.getfixturevalue("postgres_url"))
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def service(database: Database, clock: FixedClock, tmp_path) -> Iterator[LiveService]:
+    """The whole service on a real HTTP server (see tests/support/live_service.py)."""
+    yield from start_service(database, clock, tmp_path)

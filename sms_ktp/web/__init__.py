@@ -1,4 +1,5 @@
-"""The Flask application: webhooks now, staff pages later."""
+"""The Flask application: the gateways' webhooks, the integration endpoint, the phone simulator
+and the staff back office."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from sms_ktp.config import ensure_secret_key
 from sms_ktp.runtime import Runtime
 from sms_ktp.web.integration import integration
 from sms_ktp.web.simulator import simulator
+from sms_ktp.web.staff import staff
 from sms_ktp.web.webhooks import webhooks
 
 MAX_BODY_BYTES = 64 * 1024
@@ -18,12 +21,19 @@ MAX_BODY_BYTES = 64 * 1024
 def create_app(runtime: Runtime, on_reply_queued: Callable[[], None] | None = None) -> Flask:
     """`on_reply_queued` lets an embedded worker send at once instead of at its next tick."""
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SECRET_KEY=ensure_secret_key(runtime.settings),
+        SESSION_COOKIE_NAME="sms_ktp_staff",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
     app.extensions["sms_ktp"] = runtime
     app.extensions["sms_ktp.on_reply_queued"] = on_reply_queued or (lambda: None)
     app.register_blueprint(webhooks)
     app.register_blueprint(simulator)
     app.register_blueprint(integration)
+    app.register_blueprint(staff)
 
     @app.get("/")
     def index() -> tuple[str, int, dict[str, str]]:

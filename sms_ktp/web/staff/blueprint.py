@@ -1,0 +1,197 @@
+"""The staff blueprint and what every staff page relies on: the signed-in member of staff, role
+checks on the server, CSRF tokens on every form, the audit log, and the navigation."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from functools import wraps
+from typing import Any, NamedTuple, TypeVar, cast
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import Connection
+
+from flows.catalogue import render
+from sms_ktp import audit
+from sms_ktp.masking import mask_id
+from sms_ktp.pickup_calendar import local
+from sms_ktp.runtime import Runtime
+from sms_ktp.staff import Role, Staff, signed_in
+
+staff = Blueprint("staff", __name__, url_prefix="/staff")
+F = TypeVar("F", bound=Callable[..., Any])
+ALL_ROLES = frozenset(Role)
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+
+
+class NavItem(NamedTuple):
+    endpoint: str
+    label: str
+    roles: frozenset[Role]
+
+
+# Every page of the back office and who may open it; a page appears in the menu once its module
+# exists. The server checks the same roles on every request (`require`).
+NAV = (
+    NavItem("staff.dashboard", "Ringkasan", frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER})),
+    NavItem("staff.applications", "Permohonan",
+            frozenset({Role.ADMIN, Role.OPERATOR, Role.HELPER})),
+    NavItem("staff.register", "Daftarkan warga",
+            frozenset({Role.ADMIN, Role.OPERATOR, Role.HELPER})),
+    NavItem("staff.penunggalan", "Penunggalan", frozenset({Role.ADMIN})),
+    NavItem("staff.blangko", "Blangko", frozenset({Role.ADMIN, Role.OPERATOR})),
+    NavItem("staff.offices", "Kantor & kuota", frozenset({Role.ADMIN, Role.OPERATOR})),
+    NavItem("staff.broadcasts", "Siaran SMS", frozenset({Role.ADMIN})),
+    NavItem("staff.messages", "Pesan", frozenset({Role.ADMIN})),
+    NavItem("staff.audit_log", "Audit", frozenset({Role.ADMIN})),
+)
+HOME = {Role.ADMIN: "staff.dashboard", Role.OPERATOR: "staff.dashboard",
+        Role.VIEWER: "staff.dashboard", Role.HELPER: "staff.register"}
+
+
+def runtime() -> Runtime:
+    return cast(Runtime, current_app.extensions["sms_ktp"])
+
+
+def now() -> datetime:
+    return runtime().clock.now()
+
+
+def current_staff() -> Staff | None:
+    return cast(Staff | None, g.get("staff"))
+
+
+def me() -> Staff:
+    """The signed-in member of staff (the page's `require` has made sure there is one)."""
+    person = current_staff()
+    if person is None:
+        abort(401)
+    return person
+
+
+@contextmanager
+def connect() -> Iterator[Connection]:
+    with runtime().db.connect() as connection:
+        yield connection
+
+
+def record(connection: Connection, action: str, target: str = "", detail: str = "") -> None:
+    """An audit entry for the signed-in member of staff, in the caller's transaction."""
+    audit.record(connection, now(), me().actor, action, target, detail,
+                 request.remote_addr or "")
+
+
+def require(*roles: Role) -> Callable[[F], F]:
+    """Only these roles may open the page (a stranger is sent to the login page)."""
+    allowed = frozenset(roles) or ALL_ROLES
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            person = current_staff()
+            if person is None:
+                return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+            if person.role not in allowed:
+                return render_template("staff/refused.html"), 403
+            return view(*args, **kwargs)
+
+        guarded.allowed_roles = allowed  # type: ignore[attr-defined]
+        return cast(F, guarded)
+
+    return decorate
+
+
+def allows_office(office: str | None) -> bool:
+    """Whether the signed-in member of staff may act on something of this pickup office: an
+    operator only on their own."""
+    person = me()
+    return person.role is not Role.OPERATOR or office == person.office
+
+
+def csrf_token() -> str:
+    token = session.get(CSRF_FIELD)
+    if not token:
+        token = session[CSRF_FIELD] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def nav() -> list[NavItem]:
+    person = current_staff()
+    if person is None:
+        return []
+    views = current_app.view_functions
+    return [item for item in NAV if person.role in item.roles and item.endpoint in views]
+
+
+@staff.before_request
+def _load_and_check() -> Any:
+    """The session's member of staff (signed out after `idle_minutes` without a request), and
+    the CSRF token of every POST."""
+    if request.method == "POST":
+        sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+        expected = session.get(CSRF_FIELD) or ""
+        if not expected or not hmac.compare_digest(str(sent), str(expected)):
+            return render_template("staff/csrf.html"), 400
+    g.staff = None
+    staff_id, since, seen = (session.get(key) for key in ("staff_id", "since", "seen"))
+    if staff_id is None or since is None or seen is None:
+        return None
+    moment = now()
+    idle = timedelta(minutes=runtime().settings.staff.idle_minutes)
+    if moment - datetime.fromtimestamp(seen, UTC) > idle:
+        session.pop("staff_id", None)
+        g.timed_out = True
+        return None
+    with connect() as connection:
+        g.staff = signed_in(connection, int(staff_id), datetime.fromtimestamp(since, UTC))
+    if g.staff is None:
+        session.pop("staff_id", None)
+        return None
+    session["seen"] = moment.timestamp()
+    return None
+
+
+@staff.app_context_processor
+def _template_globals() -> dict[str, Any]:
+    return {"csrf_token": csrf_token, "CSRF_FIELD": CSRF_FIELD, "me": current_staff(),
+            "nav": nav}
+
+
+@staff.app_template_filter("wib")
+def _wib(moment: datetime | None, style: str = "full") -> str:
+    """A UTC instant as Bogor's wall clock: "30 Nov 2026 09.30" (or only the date / time)."""
+    if moment is None:
+        return "-"
+    shown = local(moment)
+    if style == "date":
+        return f"{shown.day} {_MONTHS[shown.month - 1]} {shown.year}"
+    if style == "time":
+        return f"{shown:%H.%M}"
+    return f"{shown.day} {_MONTHS[shown.month - 1]} {shown.year} {shown:%H.%M}"
+
+
+@staff.app_template_filter("masked")
+def _masked(number: str | None) -> str:
+    return mask_id(number) if number else "-"
+
+
+@staff.app_template_filter("stage_label")
+def _stage_label(stage: str) -> str:
+    return render("id", f"stage_short.{stage}")
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
