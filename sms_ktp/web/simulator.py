@@ -14,7 +14,9 @@ from sms_ktp.inbound import receive_sms
 from sms_ktp.models import InboundMessage, OutboxMessage
 from sms_ktp.phones import normalise_msisdn
 from sms_ktp.runtime import Runtime
+from sms_ktp.staff import Role
 from sms_ktp.ussd import answer_ussd
+from sms_ktp.web.staff.blueprint import csrf_valid, session_staff
 
 simulator = Blueprint("simulator", __name__, url_prefix="/simulator")
 DEFAULT_PHONE = "081234567890"
@@ -22,9 +24,16 @@ HISTORY = 30
 
 
 def _runtime() -> Runtime:
+    """With the console gateway anybody may try the phone (no SMS can leave); with a real
+    gateway only a signed-in admin, since replies then reach real phones."""
     runtime: Runtime = current_app.extensions["sms_ktp"]
-    if runtime.gateway is None or runtime.gateway.name != "console":
+    if runtime.gateway is not None and runtime.gateway.name == "console":
+        return runtime
+    person = session_staff()
+    if person is None or person.role is not Role.ADMIN:
         abort(404)
+    if request.method == "POST" and not csrf_valid():
+        abort(400, "CSRF token missing or wrong")
     return runtime
 
 

@@ -21,7 +21,7 @@ def login() -> Any:
         if current_staff() is not None:
             return redirect(target or _home())
         return render_template("staff/login.html", next=target,
-                               timed_out=g.get("timed_out", False))
+                               timed_out=g.get("timed_out") or "expired" in request.args)
     username = request.form.get("username", "")[:40]
     password = request.form.get("password", "")[:200]
     moment = now()

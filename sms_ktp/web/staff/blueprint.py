@@ -104,7 +104,9 @@ def require(*roles: Role) -> Callable[[F], F]:
         def guarded(*args: Any, **kwargs: Any) -> Any:
             person = current_staff()
             if person is None:
-                return redirect(url_for("staff.login", next=request.full_path.rstrip("?")))
+                expired = {"expired": 1} if g.get("timed_out") else {}
+                return redirect(url_for("staff.login", next=request.full_path.rstrip("?"),
+                                        **expired))
             if person.role not in allowed:
                 return render_template("staff/refused.html"), 403
             return view(*args, **kwargs)
@@ -141,12 +143,22 @@ def nav() -> list[NavItem]:
 def _load_and_check() -> Any:
     """The session's member of staff (signed out after `idle_minutes` without a request), and
     the CSRF token of every POST."""
-    if request.method == "POST":
-        sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-        expected = session.get(CSRF_FIELD) or ""
-        if not expected or not hmac.compare_digest(str(sent), str(expected)):
-            return render_template("staff/csrf.html"), 400
-    g.staff = None
+    if request.method == "POST" and not csrf_valid():
+        return render_template("staff/csrf.html"), 400
+    g.staff = session_staff()
+    return None
+
+
+def csrf_valid() -> bool:
+    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    expected = session.get(CSRF_FIELD) or ""
+    return bool(expected) and hmac.compare_digest(str(sent), str(expected))
+
+
+def session_staff() -> Staff | None:
+    """The member of staff signed in with this session, if still allowed in: the session ends
+    after `idle_minutes` without a request, when the account is disabled, or when its password
+    changes."""
     staff_id, since, seen = (session.get(key) for key in ("staff_id", "since", "seen"))
     if staff_id is None or since is None or seen is None:
         return None
@@ -157,12 +169,12 @@ def _load_and_check() -> Any:
         g.timed_out = True
         return None
     with connect() as connection:
-        g.staff = signed_in(connection, int(staff_id), datetime.fromtimestamp(since, UTC))
-    if g.staff is None:
+        person = signed_in(connection, int(staff_id), datetime.fromtimestamp(since, UTC))
+    if person is None:
         session.pop("staff_id", None)
         return None
     session["seen"] = moment.timestamp()
-    return None
+    return person
 
 
 @staff.app_context_processor

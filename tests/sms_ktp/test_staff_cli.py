@@ -1,0 +1,99 @@
+"""`sms-ktp staff ...` as an administrator runs it on the server: accounts, exit codes, audit."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(sys.executable).with_name("sms-ktp")
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sms_ktp.cli"]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "sms-ktp.toml").write_text("")
+    return tmp_path
+
+
+def run(folder: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SMS_KTP_")}
+    environment["SMS_KTP_CONFIG"] = str(folder / "sms-ktp.toml")
+    return subprocess.run([*COMMAND, *args], cwd=folder, input=stdin, capture_output=True,
+                          text=True, timeout=120, env=environment)
+
+
+def accounts(folder: Path) -> list[tuple[str, str, str | None, bool]]:
+    with sqlite3.connect(folder / "var" / "sms-ktp.db") as connection:
+        rows = connection.execute("SELECT username, role, office, disabled_at IS NOT NULL, "
+                                  "password_hash FROM staff_user ORDER BY username").fetchall()
+    assert all(row[4].startswith("$argon2id$") for row in rows)
+    return [row[:4] for row in rows]
+
+
+def test_accounts_are_made_changed_and_disabled_from_the_shell(folder):
+    made = run(folder, "staff", "add", "Rina", "--role", "operator", "--office", "03",
+               "--password-stdin", stdin="sandi-panjang-sekali\n")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip() == "staff rina: role operator, office 03"
+    assert run(folder, "staff", "add", "budi", "--role", "helper", "--password-stdin",
+               stdin="sandi-panjang-juga\n").returncode == 0
+    assert accounts(folder) == [("budi", "helper", None, False), ("rina", "operator", "03", False)]
+
+    assert run(folder, "staff", "disable", "budi").returncode == 0
+    assert run(folder, "staff", "password", "rina", "--password-stdin",
+               stdin="sandi-baru-yang-panjang\n").stdout.strip() == "staff rina: password set"
+    listing = run(folder, "staff", "list").stdout.splitlines()
+    assert listing[1].split() == ["budi", "helper", "-", "disabled"]
+    assert listing[2].split() == ["rina", "operator", "03", "active"]
+    with sqlite3.connect(folder / "var" / "sms-ktp.db") as connection:
+        actions = connection.execute(
+            "SELECT action, target FROM audit_entry ORDER BY id").fetchall()
+    assert actions == [("staff.add", "staff rina"), ("staff.add", "staff budi"),
+                       ("staff.disable", "staff budi"), ("staff.password", "staff rina")]
+
+
+@pytest.mark.parametrize(("args", "stdin", "message"), [
+    (["add", "rina", "--role", "admin", "--password-stdin"], "short\n", "at least 10"),
+    (["add", "rina", "--role", "operator", "--password-stdin"], "long-enough-pw\n", "--office"),
+    (["disable", "ghost"], "", "no user 'ghost'"),
+])
+def test_refusals_exit_1_with_the_reason(folder, args, stdin, message):
+    result = run(folder, "staff", *args, stdin=stdin)
+    assert result.returncode == 1 and message in result.stderr
+
+
+def test_an_unknown_role_is_bad_usage(folder):
+    result = run(folder, "staff", "add", "rina", "--role", "boss", "--password-stdin",
+                 stdin="long-enough-pw\n")
+    assert result.returncode == 2 and "invalid choice: 'boss'" in result.stderr
+
+
+def test_serving_a_demo_makes_a_first_admin_once(tmp_path, clock):
+    from sms_ktp.cli import _first_admin
+    from sms_ktp.config import Settings
+    from sms_ktp.runtime import Runtime
+    from sms_ktp.staff import authenticate
+
+    settings = Settings()
+    settings.data_dir = str(tmp_path / "var")
+    settings.database.url = f"sqlite:///{tmp_path / 'var' / 'sms-ktp.db'}"
+    runtime = Runtime.from_settings(settings, clock=clock)
+    runtime.db.create_schema()
+    settings.gateway.provider = "africastalking"
+    assert _first_admin(runtime) == "(no account yet: sms-ktp staff add NAME --role admin)"
+    settings.gateway.provider = "console"
+    told = _first_admin(runtime)
+    password_file = tmp_path / "var" / "admin_password"
+    assert told == f"(user admin, password in {password_file})"
+    assert oct(password_file.stat().st_mode & 0o777) == "0o600"
+    with runtime.db.connect() as connection:
+        person = authenticate(connection, "admin", password_file.read_text().strip(),
+                              clock.now())
+    assert person is not None and person.role == "admin"
+    assert _first_admin(runtime) == ""  # an account exists: nothing more is made
+    runtime.db.dispose()
