@@ -35,6 +35,12 @@ KEYWORDS: dict[str, Keyword] = {
     "UBAH": Keyword("change", "id"),
     "CHANGE": Keyword("change", "en"),
     "RESCHEDULE": Keyword("reschedule", "en"),
+    # Broadcasts only (announcements); STOP and START are common in Indonesian SMS too, so they
+    # answer in the phone's language rather than switching it to English.
+    "BERHENTI": Keyword("broadcast_off", "id"),
+    "STOP": Keyword("broadcast_off"),
+    "MULAI": Keyword("broadcast_on", "id"),
+    "START": Keyword("broadcast_on"),
 }
 
 

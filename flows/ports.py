@@ -44,3 +44,6 @@ class Services(Protocol):
     def language_of(self, phone: str) -> str | None: ...
 
     def set_language(self, phone: str, language: str) -> None: ...
+
+    def set_broadcast_opt_out(self, phone: str, opted_out: bool) -> None:
+        """BERHENTI / MULAI: whether broadcasts skip this phone (transactional SMS never do)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from flows.catalogue import Msg
@@ -29,7 +30,8 @@ _SUKET = re.compile(r"^[A-Z0-9][A-Z0-9/.\- ]{2,39}$")
 # A number inside words ("NIK saya 3271 0145 0190 0001"): digits with the separators people use.
 _DIGIT_RUN = re.compile(r"\d(?:[\d .\-/]*\d)?")
 # A refusal when the application is stored sends the resident back to the answer it concerns.
-_STEP_OF_PROBLEM = {"error.nik.active": "nik", "error.kk.other_phone": "kk"}
+# (The staff form puts the same refusal next to that field.)
+STEP_OF_PROBLEM = {"error.nik.active": "nik", "error.kk.other_phone": "kk"}
 
 
 def _number(text: str) -> str:
@@ -44,29 +46,43 @@ def _digits_count(text: str) -> int:
     return sum(c.isdigit() for c in clean(text))
 
 
-def read_nik(text: str, services: Services, conversation: Conversation) -> str:
+# --- the rules of each answer, shared by every channel (SMS, USSD, the staff form) -----------
+def nik_value(text: str, today: date) -> str:
+    """The NIK typed in `text` if it is a well-formed NIK; `Invalid` says what is wrong."""
     try:
-        nik = parse_nik(_number(text), services.today())
+        return parse_nik(_number(text), today).value
     except IdentityError as error:
         raise Invalid(f"error.nik.{error.code}", got=_digits_count(text)) from None
-    problem = services.nik_problem(nik.value)
+
+
+def check_nik(text: str, services: Services) -> str:
+    """A well-formed NIK that may apply now (no active application)."""
+    nik = nik_value(text, services.today())
+    problem = services.nik_problem(nik)
     if problem:
         raise Invalid(problem)
-    return nik.value
+    return nik
 
 
-def read_kk(text: str, services: Services, conversation: Conversation) -> str:
+def kk_value(text: str) -> str:
+    """The KK typed in `text` if it is a Kota Bogor family card; `Invalid` says what is wrong."""
     try:
-        kk = parse_kk(_number(text))
+        return parse_kk(_number(text)).value
     except IdentityError as error:
         raise Invalid(f"error.kk.{error.code}", got=_digits_count(text)) from None
-    problem = services.family_problem(kk.value, conversation.phone)
+
+
+def check_kk(text: str, services: Services, phone: str) -> str:
+    """A Kota Bogor KK for which `phone` may register (one phone per family)."""
+    kk = kk_value(text)
+    problem = services.family_problem(kk, phone)
     if problem:
         raise Invalid(problem)
-    return kk.value
+    return kk
 
 
-def read_reason(text: str, services: Services, conversation: Conversation) -> str:
+def check_reason(text: str) -> str:
+    """The reason code (`REASONS`) for a number 1-4, a word, or the code itself."""
     word = clean(text).upper().strip(" .#*")
     if word.isdigit() and 1 <= int(word) <= len(REASONS):
         return REASONS[int(word) - 1]
@@ -75,11 +91,39 @@ def read_reason(text: str, services: Services, conversation: Conversation) -> st
     raise Invalid("error.reason.unknown")
 
 
-def read_suket(text: str, services: Services, conversation: Conversation) -> str:
+def check_suket(text: str) -> str:
+    """A Suket number as written on the letter (upper-cased)."""
     value = clean(text).upper()
     if not _SUKET.match(value) or not any(c.isdigit() for c in value):
         raise Invalid("error.suket.invalid")
     return value
+
+
+def asks_suket(answers: Mapping[str, Any]) -> bool:
+    """Only a first card (after perekaman) needs the Suket number."""
+    return bool(answers["reason"] == "baru")
+
+
+def done_params(reference: str, reason: str) -> dict[str, Any]:
+    """Placeholders of `register.done`, the SMS that confirms a registration."""
+    return {"ref": reference, "bring": Msg(f"bring.{reason}")}
+
+
+# --- the dialogue's readers ------------------------------------------------------------------
+def read_nik(text: str, services: Services, conversation: Conversation) -> str:
+    return check_nik(text, services)
+
+
+def read_kk(text: str, services: Services, conversation: Conversation) -> str:
+    return check_kk(text, services, conversation.phone)
+
+
+def read_reason(text: str, services: Services, conversation: Conversation) -> str:
+    return check_reason(text)
+
+
+def read_suket(text: str, services: Services, conversation: Conversation) -> str:
+    return check_suket(text)
 
 
 def read_confirmation(text: str, services: Services, conversation: Conversation) -> bool:
@@ -105,9 +149,9 @@ def _finish(conversation: Conversation, services: Services) -> Mapping[str, Any]
         reference = services.submit_registration(conversation.phone, answers,
                                                  conversation.language)
     except Invalid as refused:
-        refused.step = _STEP_OF_PROBLEM.get(refused.key)
+        refused.step = STEP_OF_PROBLEM.get(refused.key)
         raise
-    return {"ref": reference, "bring": Msg(f"bring.{answers['reason']}")}
+    return done_params(reference, answers["reason"])
 
 
 REGISTRATION = Dialogue(
@@ -119,7 +163,7 @@ REGISTRATION = Dialogue(
             "reason",
             "register.ask_reason",
             read_reason,
-            (Route("suket", when=lambda a: a["reason"] == "baru"), Route("confirm")),
+            (Route("suket", when=asks_suket), Route("confirm")),
             choices=tuple(Choice(reason, f"choice.reason.{reason}") for reason in REASONS),
         ),
         Step("suket", "register.ask_suket", read_suket, (Route("confirm"),)),

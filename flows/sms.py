@@ -63,6 +63,11 @@ class SmsChannel:
             return SmsTurn([self._set_language(phone, command)], active)
         if command.action == "status":
             return SmsTurn([self._status(phone, command, language)], active)
+        if command.action in ("broadcast_off", "broadcast_on"):
+            opted_out = command.action == "broadcast_off"
+            self.services.set_broadcast_opt_out(phone, opted_out)
+            return SmsTurn([render(language, "optout.stopped" if opted_out
+                                   else "optout.started")], active)
         if command.action == "pickup":
             return SmsTurn(self._pickups(phone, language), active)
         if command.action == "reschedule" or (

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, bindparam, select
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database
 from sms_ktp.domain.stages import Stage
-from sms_ktp.masking import mask_id
+from sms_ktp.masking import mask_id, redact
 from sms_ktp.models import Application
 from sms_ktp.pipeline import change_stage
 from sms_ktp.quiet_hours import QuietHours
@@ -85,7 +85,8 @@ def check(line: int, nik: str, result: str, note: str, summary: Summary) -> Row 
         summary.invalid.append((line, f"NIK must be 16 digits (got {mask_id(nik)!r})"))
         return None
     if result not in RESULTS:
-        summary.invalid.append((line, f"result must be PRR or DUPLICATE (got {result[:20]!r})"))
+        summary.invalid.append(
+            (line, f"result must be PRR or DUPLICATE (got {redact(result[:20])!r})"))
         return None
     return Row(line, nik, result, note.strip()[:200])
 

@@ -90,7 +90,8 @@ class PhoneStateStore:
 
 def purge_expired(connection: Connection, before: datetime) -> int:
     """Forget dialogues abandoned long ago (their answers hold NIK and KK numbers), and phones
-    not heard from since then that have nothing left worth keeping. Returns the number of
+    not heard from since then that have nothing left worth keeping (a language chosen or an
+    opt-out from broadcasts is worth keeping). Returns the number of
     dialogues forgotten."""
     forgotten = connection.execute(
         update(_TABLE).where(_TABLE.c.expires_at < before)
@@ -98,5 +99,6 @@ def purge_expired(connection: Connection, before: datetime) -> int:
     ).rowcount
     connection.execute(delete(_TABLE).where(and_(_TABLE.c.language.is_(None),
                                                  _TABLE.c.flow.is_(None),
+                                                 _TABLE.c.broadcast_opt_out_at.is_(None),
                                                  _TABLE.c.updated_at <= before)))
     return forgotten

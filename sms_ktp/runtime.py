@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.africastalking import AfricasTalkingGateway
 from gateway.base import Gateway
 from gateway.console import ConsoleGateway
+from sms_ktp import office_settings
 from sms_ktp.clock import Clock, SystemClock
 from sms_ktp.config import Settings, ensure_webhook_token
 from sms_ktp.db import Database
 from sms_ktp.outbox import Dispatcher, RetryPolicy
 from sms_ktp.pickup import PickupPolicy
-from sms_ktp.pickup_calendar import WorkingCalendar, offices_from_config
+from sms_ktp.pickup_calendar import WorkingCalendar
 from sms_ktp.quiet_hours import QuietHours
+
+log = logging.getLogger(__name__)
+# How often a process looks for pickup-office changes made in the back office (by this or another
+# process): a change reaches every web and worker process within this many seconds, and the
+# per-SMS path pays one query of at most six small rows this often, never more.
+OFFICE_CHECK_SECONDS = 5.0
 
 
 def build_gateway(settings: Settings) -> Gateway:
@@ -35,7 +47,12 @@ class Runtime:
     db: Database
     clock: Clock = field(default_factory=SystemClock)
     gateway: Gateway | None = None
+    office_check_seconds: float = OFFICE_CHECK_SECONDS
+    monotonic: Callable[[], float] = field(default=time.monotonic, repr=False)
     _policy: PickupPolicy | None = field(default=None, repr=False)
+    _overrides: office_settings.Overrides | None = field(default=None, repr=False)
+    _offices_checked_at: float = field(default=float("-inf"), repr=False)
+    _policy_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None,
@@ -45,16 +62,50 @@ class Runtime:
                    gateway or build_gateway(settings))
 
     def pickup_policy(self) -> PickupPolicy:
-        """Built once: the offices come from the settings, the calendar loads holidays."""
-        if self._policy is None:
-            self._policy = self._build_pickup_policy()
-        return self._policy
+        """The offices of the configuration file with the back office's changes
+        (`office_setting`) over them. Cached, and read again at most every
+        `office_check_seconds`: rebuilt only when the stored changes differ from the ones it was
+        built with, so a change made in another process (the web app, the worker) is used
+        within that delay without a restart. Reads the database: call it outside a transaction
+        (on SQLite a second transaction of the same thread would wait for the first)."""
+        moment = self.monotonic()
+        policy = self._policy
+        if policy is not None and moment - self._offices_checked_at < self.office_check_seconds:
+            return policy
+        if policy is None:
+            self._policy_lock.acquire()
+        elif not self._policy_lock.acquire(blocking=False):
+            return policy  # another thread is checking: no SMS waits for it
+        try:
+            if (self._policy is not None
+                    and moment - self._offices_checked_at < self.office_check_seconds):
+                return self._policy
+            try:
+                with self.db.connect() as connection:
+                    overrides = office_settings.stored(connection)
+            except SQLAlchemyError as error:
+                # The database is down or not upgraded yet: keep scheduling as before.
+                log.warning("pickup offices: changes from the back office not read: %s", error)
+                overrides = self._overrides if self._overrides is not None else {}
+            self._offices_checked_at = moment
+            if self._policy is None or overrides != self._overrides:
+                self._policy = self._build_pickup_policy(overrides)
+                self._overrides = overrides
+            return self._policy
+        finally:
+            self._policy_lock.release()
 
-    def _build_pickup_policy(self) -> PickupPolicy:
+    def refresh_pickup_policy(self) -> None:
+        """Read the office changes at the next `pickup_policy()` (this process just saved one)."""
+        self._offices_checked_at = float("-inf")
+
+    def _build_pickup_policy(self, overrides: office_settings.Overrides) -> PickupPolicy:
         pickup = self.settings.pickup
-        return PickupPolicy(offices_from_config(pickup.offices), WorkingCalendar(),
-                            self.quiet_hours, pickup.search_days, pickup.max_reschedules,
-                            pickup.max_resident_changes)
+        # The calendar is kept: its holidays are loaded once a year, not once a change.
+        calendar = self._policy.calendar if self._policy is not None else WorkingCalendar()
+        return PickupPolicy(office_settings.effective_offices(pickup.offices, overrides),
+                            calendar, self.quiet_hours, pickup.search_days,
+                            pickup.max_reschedules, pickup.max_resident_changes)
 
     @property
     def quiet_hours(self) -> QuietHours:

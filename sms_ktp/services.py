@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select
+from sqlalchemy import Connection, Row, bindparam, func, insert, select
 
 from flows.dialogue import Invalid
 from flows.ports import ApplicationView
@@ -22,7 +23,7 @@ from sms_ktp.domain.identity import parse_kk
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.masking import mask_id
-from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement, Family
+from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement, Family, PhoneState
 from sms_ktp.phone_state import PhoneStateStore
 from sms_ktp.pickup import PickupPolicy
 from sms_ktp.pickup_calendar import local
@@ -186,3 +187,29 @@ class SqlServices:
         if self.phone_state.phone != phone:
             raise ValueError("the services of one message speak for that message's phone only")
         return self.phone_state
+
+    # --- broadcasts ---------------------------------------------------------------------------
+    def set_broadcast_opt_out(self, phone: str, opted_out: bool) -> None:
+        """BERHENTI / MULAI. Written at once rather than with the rest of the phone's state: the
+        opt-out is not part of what `PhoneStateStore` reads on every message. A repeated
+        BERHENTI keeps the time of the first."""
+        self._state(phone)
+        self._db.execute(_opt_out(self._db.dialect.name, opted_out),
+                         {"phone": phone, "broadcast_opt_out_at": self.now if opted_out else None,
+                          "updated_at": self.now})
+
+
+@cache
+def _opt_out(dialect: str, opted_out: bool) -> Any:
+    """INSERT of the phone's row that sets only the opt-out when the row exists."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    table = PhoneState.__table__
+    statement = dialect_insert(table)
+    since = statement.excluded.broadcast_opt_out_at
+    return statement.on_conflict_do_update(index_elements=[table.c.phone], set_={
+        "broadcast_opt_out_at": func.coalesce(table.c.broadcast_opt_out_at, since)
+        if opted_out else None,
+        "updated_at": statement.excluded.updated_at})

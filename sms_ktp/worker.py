@@ -11,7 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from sms_ktp import pickup
+from sms_ktp import broadcasts, pickup
 from sms_ktp.phone_state import purge_expired
 from sms_ktp.quiet_hours import parse_local_time
 from sms_ktp.runtime import Runtime
@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 CONVERSATION_GRACE = timedelta(days=1)
 DISPATCH_JOB = "dispatch_outbox"
 ALLOCATION_CHUNK = 1000
+# Broadcasts are queued in slices of the gateway's rate times this: short enough that a
+# cancelled broadcast stops soon, long enough that a slice is worth a transaction.
+BROADCAST_INTERVAL_SECONDS = 10.0
 
 
 class Worker:
@@ -62,11 +65,22 @@ class Worker:
         return pickup.reschedule_missed(self.runtime.db, self.runtime.clock,
                                         self.runtime.pickup_policy())
 
+    @property
+    def broadcast_interval(self) -> float:
+        """Seconds between broadcast slices: at least one SMS per slice at a slow rate."""
+        return max(BROADCAST_INTERVAL_SECONDS, 1 / self.runtime.settings.broadcasts.rate_per_second)
+
+    def queue_broadcasts(self) -> int:
+        return broadcasts.queue_due(self.runtime.db, self.runtime.clock,
+                                    self.runtime.settings.broadcasts.rate_per_second,
+                                    self.runtime.quiet_hours, self.broadcast_interval)
+
     def run_once(self) -> dict[str, int]:
         """Every job once, the outbox drained of what is due now (the notifications of the
         other jobs included)."""
         done = {"missed": self.reschedule_missed(), "scheduled": self.allocate_pickups(),
-                "reminded": self.send_reminders(), "purged": self.purge_conversations()}
+                "reminded": self.send_reminders(), "purged": self.purge_conversations(),
+                "broadcast": self.queue_broadcasts()}
         return {"sent": self.dispatch_outbox(), **done}
 
     # --- scheduling ---------------------------------------------------------------------------
@@ -82,6 +96,8 @@ class Worker:
                           max_instances=1, coalesce=True)
         scheduler.add_job(self.reschedule_missed, "interval", hours=1, id="reschedule_missed",
                           max_instances=1, coalesce=True)
+        scheduler.add_job(self.queue_broadcasts, "interval", seconds=self.broadcast_interval,
+                          id="queue_broadcasts", max_instances=1, coalesce=True)
 
     def start_background(self) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(daemon=True)

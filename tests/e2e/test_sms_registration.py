@@ -21,7 +21,7 @@ def applications(service: LiveService) -> list[Application]:
 def test_guided_registration_gives_a_reference_and_stores_the_application(service):
     assert service.sms(PHONE, "daftar") == [
         "Daftar cetak KTP-el Kota Bogor. Kirim NIK Anda (16 angka, ada di KK atau Suket). "
-        "Ketik BATAL untuk berhenti."]
+        "Ketik BATAL untuk membatalkan."]
     assert service.sms(PHONE, NIK) == ["Kirim nomor KK (Kartu Keluarga) Anda, 16 angka."]
     assert "1 Baru" in service.sms(PHONE, KK)[0]
     assert "Suket" in service.sms(PHONE, "1")[0]
@@ -138,7 +138,7 @@ def test_a_second_phone_for_the_same_family_is_refused_without_revealing_anythin
 
     [refusal] = service.sms(PHONE_2, f"DAFTAR {NIK_2}#{KK}#2")
     assert refusal == ("KK ini sudah terdaftar dengan nomor HP lain. Untuk ganti nomor, datang ke "
-                       "kelurahan membawa KK asli. Ketik BATAL untuk berhenti.")
+                       "kelurahan membawa KK asli. Ketik BATAL untuk membatalkan.")
     assert "0001" not in refusal and "7890" not in refusal
     # The refused phone sees nothing of the family either.
     assert service.sms(PHONE_2, "STATUS")[0].startswith("Belum ada pendaftaran")

@@ -16,6 +16,8 @@ ACTIONS = {
     "BAHASA": "language", "LANG": "language",
     "JADWAL": "pickup", "SCHEDULE": "pickup",
     "UBAH": "change", "CHANGE": "change", "RESCHEDULE": "reschedule",
+    "BERHENTI": "broadcast_off", "STOP": "broadcast_off",
+    "MULAI": "broadcast_on", "START": "broadcast_on",
 }
 
 

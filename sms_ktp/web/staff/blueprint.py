@@ -177,10 +177,15 @@ def session_staff() -> Staff | None:
     return person
 
 
+@staff.record_once
+def _jinja_globals(state: Any) -> None:
+    """Globals, not context: imported macros (`{% from ... import csrf %}`) see them too."""
+    state.app.jinja_env.globals.update(csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD, nav=nav)
+
+
 @staff.app_context_processor
-def _template_globals() -> dict[str, Any]:
-    return {"csrf_token": csrf_token, "CSRF_FIELD": CSRF_FIELD, "me": current_staff(),
-            "nav": nav}
+def _template_context() -> dict[str, Any]:
+    return {"me": current_staff()}
 
 
 @staff.app_template_filter("wib")

@@ -1,0 +1,345 @@
+"""The figures of the back office's dashboard: applications per stage and kecamatan, the print
+queue against blangko stock, today's pickups, today's SMS and the last 30 days of activity.
+
+Pure queries: a Connection and `now` in, frozen dataclasses out; no Flask. Every figure is one
+GROUP BY in the database (a handful of rows come back, never one per application). "Today" and
+"a day" are Asia/Jakarta calendar days turned into UTC ranges, so that the filters are plain
+ranges on the stored UTC columns: the print queue and today's open pickups use their stage's
+partial index; the other ranges (application.created_at, printed_at, collected_at and
+outbox.created_at) become index range scans once those columns are indexed. The table per stage
+and kecamatan reads every application once, by nature.
+
+Scope: `office=None` is the whole city; an operator passes their kecamatan code and sees the
+applications of families whose KK is from that kecamatan and the pickups at that office.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, exists, func, literal_column, select
+
+from sms_ktp import outbox
+from sms_ktp.clock import JAKARTA
+from sms_ktp.domain.stages import Stage
+from sms_ktp.domain.wilayah import bogor_kecamatan
+from sms_ktp.models import Application, Family, OutboxMessage, in_stage
+from sms_ktp.printing import Stock, stock
+
+_APPLICATION = Application.__table__
+_FAMILY = Family.__table__
+_OUTBOX = OutboxMessage.__table__
+
+CHART_DAYS = 30
+# The pipeline's order, then the ends that leave it: the columns of the stage table.
+STAGE_COLUMNS: tuple[str, ...] = tuple(stage.value for stage in (
+    Stage.SUBMITTED, Stage.PENUNGGALAN, Stage.PRINT_READY, Stage.PRINT_QUEUE, Stage.PRINTED,
+    Stage.PICKUP_SCHEDULED, Stage.COLLECTED, Stage.MISSED_PICKUP, Stage.DUPLICATE,
+    Stage.REJECTED, Stage.CANCELLED))
+
+
+# --- days -------------------------------------------------------------------------------------
+
+def jakarta_day(day: date) -> tuple[datetime, datetime]:
+    """The UTC instants [start, end) of one Jakarta calendar day."""
+    start = datetime.combine(day, time(0), JAKARTA).astimezone(UTC)
+    return start, datetime.combine(day + timedelta(days=1), time(0), JAKARTA).astimezone(UTC)
+
+
+def today(now: datetime) -> date:
+    return now.astimezone(JAKARTA).date()
+
+
+def _local_day(column: Any, dialect: str) -> Any:
+    """The Jakarta calendar day of a stored (naive UTC) timestamp, in SQL. Jakarta keeps one
+    offset all year (UTC+7, no daylight saving), so shifting by it is exact."""
+    offset = datetime(2000, 1, 1, tzinfo=JAKARTA).utcoffset() or timedelta(0)
+    minutes = int(offset.total_seconds() // 60)
+    if dialect == "sqlite":
+        return func.date(column, f"{minutes:+d} minutes")
+    return func.date(column + literal_column(f"interval '{minutes} minutes'"))
+
+
+def _as_date(value: date | str) -> date:
+    """SQLite hands `date()` back as text, PostgreSQL as a date."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+# --- scope ------------------------------------------------------------------------------------
+
+def _in_kecamatan(query: Select[Any], office: str | None) -> Select[Any]:
+    """Applications of families whose KK is from this kecamatan (None: no filter)."""
+    if office is None:
+        return query
+    return query.join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id).where(
+        _FAMILY.c.kecamatan_code == office)
+
+
+def _at_office(query: Select[Any], office: str | None) -> Select[Any]:
+    return query if office is None else query.where(_APPLICATION.c.pickup_office == office)
+
+
+def kecamatan_codes(office: str | None) -> tuple[str, ...]:
+    """The rows of the city's tables: the six kecamatan, or the operator's own office."""
+    return tuple(sorted(bogor_kecamatan())) if office is None else (office,)
+
+
+# --- applications per stage and kecamatan -----------------------------------------------------
+
+@dataclass(frozen=True)
+class StageRow:
+    kecamatan: str  # code "01".."06"
+    counts: Mapping[str, int]  # stage -> applications
+    total: int
+
+
+@dataclass(frozen=True)
+class StageTable:
+    stages: tuple[str, ...]  # the columns
+    rows: tuple[StageRow, ...]
+    totals: Mapping[str, int]  # stage -> applications in every row
+    total: int
+
+    def count(self, kecamatan: str, stage: str) -> int:
+        return next((row.counts.get(stage, 0) for row in self.rows
+                     if row.kecamatan == kecamatan), 0)
+
+
+def applications_by_stage(connection: Connection, office: str | None = None) -> StageTable:
+    """Applications per kecamatan of the family's KK and per stage: one GROUP BY."""
+    kecamatan = _FAMILY.c.kecamatan_code
+    query = (select(kecamatan, _APPLICATION.c.stage, func.count())
+             .select_from(_APPLICATION.join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id))
+             .group_by(kecamatan, _APPLICATION.c.stage))
+    if office is not None:
+        query = query.where(kecamatan == office)
+    counts: dict[str, dict[str, int]] = {code: {} for code in kecamatan_codes(office)}
+    for code, stage, count in connection.execute(query):
+        counts.setdefault(code, {})[stage] = int(count)
+    # A stage the table does not know yet still counts, in a column of its own at the end.
+    extra = sorted({stage for row in counts.values() for stage in row} - set(STAGE_COLUMNS))
+    stages = STAGE_COLUMNS + tuple(extra)
+    rows = tuple(StageRow(code, {stage: row.get(stage, 0) for stage in stages},
+                          sum(row.values())) for code, row in sorted(counts.items()))
+    totals = {stage: sum(row.counts[stage] for row in rows) for stage in stages}
+    return StageTable(stages, rows, totals, sum(row.total for row in rows))
+
+
+# --- print queue and blangko ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PrintQueue:
+    """Cards waiting to be printed against the blank cards left. Blangko are shared by the whole
+    city, so whether they suffice is judged on the city's queue even for an operator."""
+
+    waiting: int  # in scope: print queue, not yet reserved in a batch
+    in_batch: int  # in scope: reserved in a print batch not yet done (their blangko is set aside)
+    waiting_city: int  # the whole city's cards not yet reserved
+    stocks: tuple[Stock, ...]
+
+    @property
+    def free(self) -> int:
+        return sum(site.free for site in self.stocks)
+
+    @property
+    def shortfall(self) -> int:
+        """Cards of the city's queue that the free blangko cannot cover (0: enough)."""
+        return max(0, self.waiting_city - self.free)
+
+
+def print_queue(connection: Connection, sites: Sequence[str],
+                office: str | None = None) -> PrintQueue:
+    """The city's queue is read from the print queue's partial index alone; an operator's share
+    of it joins the families of that queue only."""
+    reserved = _APPLICATION.c.print_batch_id.isnot(None)
+    city = dict(connection.execute(
+        select(reserved, func.count()).where(in_stage(Stage.PRINT_QUEUE)).group_by(reserved)
+    ).all())
+    mine = city if office is None else dict(connection.execute(_in_kecamatan(
+        select(reserved, func.count()).where(in_stage(Stage.PRINT_QUEUE)), office
+    ).group_by(reserved)).all())
+    return PrintQueue(waiting=int(mine.get(False, 0)), in_batch=int(mine.get(True, 0)),
+                      waiting_city=int(city.get(False, 0)),
+                      stocks=tuple(stock(connection, site) for site in sites))
+
+
+# --- today's pickups --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OfficePickups:
+    """One office's pickups today. `booked`: cards whose pickup slot is today, still open or
+    collected today; of the open ones, `to_come` have their slot ahead or running and `missed`
+    are not collected although their slot is over (the worker reschedules them after the day).
+    `collected`: cards handed over today, whichever day they were booked for."""
+
+    office: str
+    booked: int = 0
+    to_come: int = 0
+    missed: int = 0
+    collected: int = 0
+
+
+@dataclass(frozen=True)
+class Pickups:
+    day: date
+    offices: tuple[OfficePickups, ...]
+
+    @property
+    def total(self) -> OfficePickups:
+        return OfficePickups("", *(sum(getattr(row, key) for row in self.offices)
+                                   for key in ("booked", "to_come", "missed", "collected")))
+
+
+def pickups_today(connection: Connection, now: datetime, office: str | None = None,
+                  slot_minutes: Mapping[str, int] | None = None) -> Pickups:
+    """Today's pickups per office. A slot is over `slot_minutes[office]` after it starts (0 when
+    unknown: over as soon as it starts). Two small GROUP BYs: the open pickups of today through
+    the pickup queue's partial index, and today's collections."""
+    day = today(now)
+    start, end = jakarta_day(day)
+    lengths = slot_minutes or {}
+    figures: dict[str, Counter[str]] = {code: Counter() for code in kecamatan_codes(office)}
+    pickup_office, pickup_at = _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at
+    open_slots = connection.execute(_at_office(
+        select(pickup_office, pickup_at, func.count())
+        .where(in_stage(Stage.PICKUP_SCHEDULED), pickup_at >= start, pickup_at < end)
+        .group_by(pickup_office, pickup_at), office))
+    for code, starts_at, count in open_slots:
+        over = starts_at + timedelta(minutes=lengths.get(code, 0)) <= now
+        figures.setdefault(code, Counter()).update(
+            {"booked": count, "missed" if over else "to_come": count})
+    booked_today = and_(pickup_at >= start, pickup_at < end)
+    handed_over = connection.execute(_at_office(
+        select(pickup_office, booked_today, func.count())
+        .where(_APPLICATION.c.collected_at >= start, _APPLICATION.c.collected_at < end)
+        .group_by(pickup_office, booked_today), office))
+    for code, was_booked_today, count in handed_over:
+        figures.setdefault(code, Counter()).update(
+            {"collected": count, "booked": count if was_booked_today else 0})
+    return Pickups(day, tuple(
+        OfficePickups(code, **{key: int(figures[code][key])
+                               for key in ("booked", "to_come", "missed", "collected")})
+        for code in sorted(figures)))
+
+
+# --- today's SMS ------------------------------------------------------------------------------
+
+# The outbox's statuses in four plain groups that add up to every SMS of the day.
+SMS_GROUPS: Mapping[str, str] = {
+    outbox.QUEUED: "queued", outbox.SENDING: "queued",
+    outbox.SENT: "sent", outbox.BUFFERED: "sent",
+    outbox.DELIVERED: "delivered",
+    outbox.FAILED: "failed", outbox.UNDELIVERED: "failed",
+}
+
+
+@dataclass(frozen=True)
+class SmsDay:
+    """Today's SMS (outbox rows written today). `sent`: handed to the gateway, no delivery
+    report yet; `failed`: parked as failed or reported undelivered; `queued`: not sent yet."""
+
+    day: date
+    queued: int = 0
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    segments: int = 0
+
+    @property
+    def messages(self) -> int:
+        return self.queued + self.sent + self.delivered + self.failed
+
+    def estimated_cost(self, price_per_segment: int) -> int:
+        """Rupiah: every segment is billed, a long SMS being several."""
+        return self.segments * price_per_segment
+
+
+def sms_today(connection: Connection, now: datetime, office: str | None = None) -> SmsDay:
+    """For an operator, the SMS to phones of families of their kecamatan."""
+    day = today(now)
+    start, end = jakarta_day(day)
+    query = (select(_OUTBOX.c.status, func.count(), func.coalesce(func.sum(_OUTBOX.c.segments), 0))
+             .where(_OUTBOX.c.created_at >= start, _OUTBOX.c.created_at < end)
+             .group_by(_OUTBOX.c.status))
+    if office is not None:
+        query = query.where(exists().where(_FAMILY.c.phone == _OUTBOX.c.phone,
+                                           _FAMILY.c.kecamatan_code == office))
+    groups = {"queued": 0, "sent": 0, "delivered": 0, "failed": 0}
+    segments = 0
+    for status, count, parts in connection.execute(query):
+        # A status this table does not know counts as not sent, as far as we know.
+        group = SMS_GROUPS.get(status, "queued")
+        groups[group] += int(count)
+        segments += int(parts)
+    return SmsDay(day, segments=segments, **groups)
+
+
+# --- the last 30 days -------------------------------------------------------------------------
+
+Series = tuple[tuple[date, int], ...]
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Per Jakarta day, oldest first, every day present (zero when nothing happened)."""
+
+    registrations: Series  # applications created
+    printed: Series  # cards printed
+    collected: Series  # cards collected
+
+
+def _per_day(connection: Connection, column: Any, days: Sequence[date],
+             scoped: Callable[[Select[Any]], Select[Any]]) -> Series:
+    since, until = jakarta_day(days[0])[0], jakarta_day(days[-1])[1]
+    day = _local_day(column, connection.dialect.name)
+    query = scoped(select(day, func.count()).where(column >= since, column < until)
+                   .group_by(day))
+    counts = {_as_date(value): int(count) for value, count in connection.execute(query)}
+    return tuple((each, counts.get(each, 0)) for each in days)
+
+
+def daily_activity(connection: Connection, now: datetime, office: str | None = None,
+                   days: int = CHART_DAYS) -> Activity:
+    """Registrations, prints and collections per day over the last `days` days, today last."""
+    last = today(now)
+    span = [last - timedelta(days=back) for back in range(days - 1, -1, -1)]
+
+    def kecamatan(query: Select[Any]) -> Select[Any]:
+        return _in_kecamatan(query, office)
+
+    def at_office(query: Select[Any]) -> Select[Any]:
+        return _at_office(query, office)
+
+    return Activity(
+        registrations=_per_day(connection, _APPLICATION.c.created_at, span, kecamatan),
+        printed=_per_day(connection, _APPLICATION.c.printed_at, span, kecamatan),
+        collected=_per_day(connection, _APPLICATION.c.collected_at, span, at_office))
+
+
+# --- everything -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Dashboard:
+    office: str | None  # None: the whole city
+    at: datetime
+    stages: StageTable
+    printing: PrintQueue
+    pickups: Pickups
+    sms: SmsDay
+    activity: Activity
+
+
+def dashboard(connection: Connection, now: datetime, office: str | None = None, *,
+              sites: Iterable[str] = (), slot_minutes: Mapping[str, int] | None = None
+              ) -> Dashboard:
+    """Every figure of the page, in the caller's transaction."""
+    return Dashboard(office, now, applications_by_stage(connection, office),
+                     print_queue(connection, tuple(sites), office),
+                     pickups_today(connection, now, office, slot_minutes),
+                     sms_today(connection, now, office),
+                     daily_activity(connection, now, office))
+

@@ -1,0 +1,241 @@
+"""Finding and reading applications for the back office.
+
+Every lookup is one indexed query: a reference (unique), a NIK (indexed), a family phone
+(indexed, then the family's applications by `family_id`), or the newest applications by primary
+key. Full NIK and KK numbers leave this module only when the caller asks to reveal them, which
+the page audits (UU Adminduk Art. 95A): everything else carries them masked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, Select, select
+
+from sms_ktp.domain.identity import digits_only
+from sms_ktp.domain.reference import normalise_reference
+from sms_ktp.domain.stages import CLOSED_STAGES, Stage
+from sms_ktp.domain.wilayah import bogor_kecamatan
+from sms_ktp.masking import mask_id, mask_phone, redact
+from sms_ktp.models import Application, ApplicationEvent, Family
+from sms_ktp.phones import normalise_msisdn
+
+_APPLICATION = Application.__table__
+_FAMILY = Family.__table__
+_EVENT = ApplicationEvent.__table__
+PAGE_SIZE = 50
+MATCH_LIMIT = 200  # a NIK or a family has a handful of applications; this only bounds a page
+_REFERENCE = re.compile(r"\d{9}")
+_NIK = re.compile(r"\d{16}")
+
+# What staff may still decide at each stage. A rejection is for applications not printed yet
+# (a printed card is not refused, it is cancelled); a pickup can be moved or collected while a
+# card waits at the office.
+REJECTABLE = frozenset({Stage.SUBMITTED, Stage.PENUNGGALAN, Stage.PRINT_READY, Stage.DUPLICATE,
+                        Stage.PRINT_QUEUE})
+PICKUP_OPEN = frozenset({Stage.PICKUP_SCHEDULED, Stage.MISSED_PICKUP})
+
+
+class Key(StrEnum):
+    """What a search looks for, decided from what was typed."""
+
+    RECENT = "recent"  # nothing typed: the newest applications
+    REFERENCE = "reference"
+    NIK = "nik"
+    PHONE = "phone"
+    UNKNOWN = "unknown"  # neither: the page says what it accepts
+
+
+@dataclass(frozen=True)
+class Query:
+    key: Key
+    value: str = ""  # normalised: 9 digits, 16 digits or E.164
+    shown: str = ""  # what the page may show back: a NIK only masked
+
+    @property
+    def reference_mistyped(self) -> bool:
+        """A 9-digit number whose check digit fails: probably a typo of a real reference."""
+        return self.key is Key.REFERENCE and normalise_reference(self.value) is None
+
+
+def parse_query(text: str) -> Query:
+    """Spaces, dots and dashes between digits are ignored ("3271 0145.0190-0001")."""
+    text = text.strip()
+    if not text:
+        return Query(Key.RECENT)
+    digits = digits_only(text)
+    if _REFERENCE.fullmatch(digits):
+        return Query(Key.REFERENCE, digits, digits)
+    if _NIK.fullmatch(digits):
+        return Query(Key.NIK, digits, mask_id(digits))
+    phone = normalise_msisdn(digits) or normalise_msisdn(text)
+    if phone is not None:
+        return Query(Key.PHONE, phone, phone)
+    return Query(Key.UNKNOWN, "", redact(text))
+
+
+@dataclass(frozen=True)
+class ApplicationRow:
+    """One line of the results table; the NIK is masked."""
+
+    reference: str
+    nik: str
+    stage: str
+    kecamatan_code: str
+    channel: str
+    created_at: datetime
+    pickup_office: str | None
+    pickup_at: datetime | None
+
+    @property
+    def kecamatan(self) -> str:
+        return kecamatan_name(self.kecamatan_code)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: Query
+    rows: list[ApplicationRow]
+    more: bool = False  # another page of the newest applications exists
+
+
+def kecamatan_name(code: str) -> str:
+    return bogor_kecamatan().get(code, code)
+
+
+_ROW = (select(_APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.stage,
+               _FAMILY.c.kecamatan_code, _APPLICATION.c.channel, _APPLICATION.c.created_at,
+               _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at)
+        .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id))
+
+
+def search(connection: Connection, text: str, *, office: str | None = None,
+           page: int = 1) -> SearchResult:
+    """Applications matching `text` (reference, NIK or the family's phone), or the newest ones
+    when it is empty. `office`: only applications whose family's KK is of that kecamatan (an
+    operator's view)."""
+    query = parse_query(text)
+    statement: Select[Any] = _ROW
+    if office is not None:
+        statement = statement.where(_FAMILY.c.kecamatan_code == office)
+    # Newest first by primary key: ids grow with time and the key is indexed, while sorting
+    # on created_at would read the whole table.
+    statement = statement.order_by(_APPLICATION.c.id.desc())
+    if query.key is Key.RECENT:
+        page = max(1, page)
+        rows = connection.execute(statement.offset((page - 1) * PAGE_SIZE)
+                                  .limit(PAGE_SIZE + 1)).all()
+        return SearchResult(query, [_row(row) for row in rows[:PAGE_SIZE]],
+                            more=len(rows) > PAGE_SIZE)
+    if query.key is Key.REFERENCE:
+        statement = statement.where(_APPLICATION.c.reference == query.value)
+    elif query.key is Key.NIK:
+        statement = statement.where(_APPLICATION.c.nik == query.value)
+    elif query.key is Key.PHONE:
+        statement = statement.where(_FAMILY.c.phone == query.value)
+    else:
+        return SearchResult(query, [])
+    rows = connection.execute(statement.limit(MATCH_LIMIT)).all()
+    return SearchResult(query, [_row(row) for row in rows])
+
+
+def _row(row: Any) -> ApplicationRow:
+    return ApplicationRow(row.reference, mask_id(row.nik), row.stage, row.kecamatan_code,
+                          row.channel, row.created_at, row.pickup_office, row.pickup_at)
+
+
+@dataclass(frozen=True)
+class Event:
+    at: datetime
+    stage: str
+    actor: str
+    note: str  # redacted: a note typed by staff could hold a number
+
+
+@dataclass(frozen=True)
+class ApplicationDetail:
+    """One application as the detail page shows it. `nik` and `kk` are masked unless
+    `revealed`; the family phone is always masked."""
+
+    id: int
+    reference: str
+    nik: str
+    kk: str
+    revealed: bool
+    phone: str
+    kecamatan_code: str
+    reason: str
+    suket_number: str | None
+    stage: str
+    stage_note: str | None
+    language: str
+    channel: str
+    created_at: datetime
+    updated_at: datetime
+    ready_at: datetime | None
+    printed_at: datetime | None
+    pickup_office: str | None
+    pickup_at: datetime | None
+    pickup_code: str | None
+    open_code: str | None  # the code that collects the card, while its pickup is open
+    collected_at: datetime | None
+    events: list[Event]
+
+    @property
+    def kecamatan(self) -> str:
+        return kecamatan_name(self.kecamatan_code)
+
+    @property
+    def closed(self) -> bool:
+        return Stage(self.stage) in CLOSED_STAGES
+
+    @property
+    def actions(self) -> frozenset[str]:
+        """The decisions this stage still allows (who may take them is the page's business)."""
+        stage = Stage(self.stage)
+        allowed = set()
+        if stage in REJECTABLE:
+            allowed.add("reject")
+        if stage not in CLOSED_STAGES:
+            allowed.add("cancel")
+        if stage in PICKUP_OPEN:
+            allowed.add("reschedule")
+            if self.open_code:
+                allowed.add("collect")
+        return frozenset(allowed)
+
+
+_DETAIL = (select(_APPLICATION, _FAMILY.c.kk, _FAMILY.c.phone, _FAMILY.c.kecamatan_code)
+           .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id))
+_TIMELINE = select(_EVENT.c.at, _EVENT.c.stage, _EVENT.c.actor, _EVENT.c.note)
+
+
+def detail(connection: Connection, reference: str, *,
+           reveal: bool = False) -> ApplicationDetail | None:
+    """The application with this reference and its timeline, oldest entry first; None when
+    unknown. `reveal`: the full NIK and KK (the caller audits it)."""
+    if not _REFERENCE.fullmatch(reference):
+        return None
+    row = connection.execute(_DETAIL.where(_APPLICATION.c.reference == reference)).first()
+    if row is None:
+        return None
+    events = [Event(event.at, event.stage, event.actor, redact(event.note))
+              for event in connection.execute(
+                  _TIMELINE.where(_EVENT.c.application_id == row.id)
+                  .order_by(_EVENT.c.at, _EVENT.c.id))]
+    return ApplicationDetail(
+        id=row.id, reference=row.reference,
+        nik=row.nik if reveal else mask_id(row.nik), kk=row.kk if reveal else mask_id(row.kk),
+        revealed=reveal, phone=mask_phone(row.phone), kecamatan_code=row.kecamatan_code,
+        reason=row.reason, stage=row.stage,
+        suket_number=row.suket_number if reveal or not row.suket_number
+        else redact(row.suket_number),
+        stage_note=redact(row.stage_note) if row.stage_note else None, language=row.language,
+        channel=row.channel, created_at=row.created_at, updated_at=row.updated_at,
+        ready_at=row.ready_at, printed_at=row.printed_at, pickup_office=row.pickup_office,
+        pickup_at=row.pickup_at, pickup_code=row.pickup_code, open_code=row.open_code,
+        collected_at=row.collected_at, events=events)

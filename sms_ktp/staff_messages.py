@@ -1,0 +1,137 @@
+"""SMS in and out as staff look them up: the outbox and the inbox in one list, newest first, and
+a failed SMS given a fresh set of attempts. Texts leave here through `redact` (an inbound SMS may
+hold a NIK the resident typed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    DateTime,
+    Integer,
+    String,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    union_all,
+    update,
+)
+
+from sms_ktp.masking import mask_phone, redact
+from sms_ktp.models import InboundMessage, OutboxMessage
+from sms_ktp.outbox import FAILED, QUEUED, RANK
+
+_OUT = OutboxMessage.__table__
+_IN = InboundMessage.__table__
+OUTGOING, INCOMING = "out", "in"
+STATUSES = tuple(RANK)  # the outbox's statuses, in the order a message goes through them
+
+
+@dataclass(frozen=True)
+class Search:
+    phone: str | None = None  # E.164
+    status: str | None = None  # an outbox status: only outgoing SMS have one
+    direction: str | None = None  # OUTGOING, INCOMING or None for both
+
+
+@dataclass(frozen=True)
+class Message:
+    direction: str
+    id: int
+    at: datetime
+    phone: str  # masked
+    text: str  # redacted
+    kind: str | None
+    status: str | None
+    attempts: int | None
+    segments: int | None
+    last_error: str | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    replied: bool | None
+
+
+def _null(kind: Any) -> Any:
+    return cast(null(), kind)
+
+
+def _selected(search: Search) -> Any:
+    """Both tables as one list with the same columns (a UNION ALL of the directions asked)."""
+    parts = []
+    if search.direction in (None, OUTGOING):
+        outgoing = select(
+            literal_column(f"'{OUTGOING}'").label("direction"), _OUT.c.id,
+            _OUT.c.created_at.label("at"), _OUT.c.phone, _OUT.c.text, _OUT.c.kind,
+            _OUT.c.status, _OUT.c.attempts, _OUT.c.segments, _OUT.c.last_error, _OUT.c.sent_at,
+            _OUT.c.delivered_at, _null(Boolean()).label("replied"))
+        if search.phone:
+            outgoing = outgoing.where(_OUT.c.phone == search.phone)
+        if search.status:
+            outgoing = outgoing.where(_OUT.c.status == search.status)
+        parts.append(outgoing)
+    if search.direction in (None, INCOMING) and not search.status:
+        incoming = select(
+            literal_column(f"'{INCOMING}'").label("direction"), _IN.c.id,
+            _IN.c.received_at.label("at"), _IN.c.sender.label("phone"), _IN.c.text,
+            _null(String()).label("kind"), _null(String()).label("status"),
+            _null(Integer()).label("attempts"), _null(Integer()).label("segments"),
+            _null(String()).label("last_error"), _null(DateTime()).label("sent_at"),
+            _null(DateTime()).label("delivered_at"), _IN.c.replied)
+        if search.phone:
+            incoming = incoming.where(_IN.c.sender == search.phone)
+        parts.append(incoming)
+    if not parts:
+        return None
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery()
+
+
+def search(connection: Connection, search: Search, page: int, per_page: int
+           ) -> tuple[int, list[Message]]:
+    """How many SMS match, and one page of them (newest first), masked and redacted."""
+    rows = _selected(search)
+    if rows is None:
+        return 0, []
+    total = connection.execute(select(func.count()).select_from(rows)).scalar_one()
+    found = connection.execute(
+        # At one instant a reply is newer than the SMS it answers: "out" before "in".
+        select(rows).order_by(rows.c.at.desc(), rows.c.direction.desc(), rows.c.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)).all()
+    return total, [_message(row) for row in found]
+
+
+def _message(row: Any) -> Message:
+    return Message(
+        direction=row.direction, id=row.id, at=_utc(row.at), phone=mask_phone(row.phone),
+        text=redact(row.text or ""), kind=row.kind, status=row.status, attempts=row.attempts,
+        segments=row.segments, last_error=redact(row.last_error) if row.last_error else None,
+        sent_at=_utc(row.sent_at), delivered_at=_utc(row.delivered_at),
+        replied=None if row.replied is None else bool(row.replied))
+
+
+def _utc(moment: Any) -> Any:
+    """A NULL cast in a union carries a plain DateTime type: naive values are UTC."""
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
+
+
+def failed_count(connection: Connection, phone: str) -> int:
+    return connection.execute(select(func.count()).select_from(_OUT)
+                              .where(_OUT.c.phone == phone, _OUT.c.status == FAILED)
+                              ).scalar_one()
+
+
+def requeue_one(connection: Connection, message_id: int, now: datetime) -> str | None:
+    """One SMS parked as failed gets a fresh set of attempts (as `outbox.requeue_failed` gives
+    them after an outage); returns its phone, or None when it is not failed (any more)."""
+    return connection.execute(
+        update(_OUT).where(_OUT.c.id == message_id, _OUT.c.status == FAILED)
+        .values(status=QUEUED, attempts=0, next_attempt_at=now, last_error=None,
+                lease_until=None)
+        .returning(_OUT.c.phone)).scalar_one_or_none()

@@ -1,0 +1,93 @@
+"""Blangko (blank cards) per printing site: the stock, its history, and adding a delivery, with
+the same function and rules as `sms-ktp blangko add`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy import Connection, func, select
+
+from sms_ktp import printing
+from sms_ktp.db import Database
+from sms_ktp.domain.stages import Stage
+from sms_ktp.models import Application, BlangkoMovement, in_stage
+from sms_ktp.staff import Role
+from sms_ktp.web.staff.blueprint import connect, me, record, require, runtime, staff
+
+_MOVEMENT = BlangkoMovement.__table__
+_APPLICATION = Application.__table__
+PAGE = 50
+# A delivery is hundreds or thousands of cards; a number beyond this is a typing mistake (and
+# would overflow the column).
+MAX_ADD = 1_000_000
+
+
+class _Within:
+    """A `Database` whose transaction is the caller's: the shared `printing.add_blangko` runs in
+    the transaction that writes the audit entry, so neither happens without the other."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        yield self._connection
+
+
+@staff.get("/blangko")
+@require(Role.ADMIN, Role.OPERATOR)
+def blangko() -> str:
+    return _page()
+
+
+@staff.post("/blangko")
+@require(Role.ADMIN, Role.OPERATOR)
+def blangko_add() -> Any:
+    sites = runtime().settings.printing.sites
+    site = request.form.get("site", "").strip() or sites[0]
+    text = request.form.get("count", "").strip()
+    error = None
+    if site not in sites:
+        error = f"Lokasi cetak tidak dikenal: pilih salah satu dari {', '.join(sites)}."
+    elif not text.isdigit() or int(text) <= 0:
+        error = "Jumlah blangko harus bilangan bulat positif (misalnya 500)."
+    elif int(text) > MAX_ADD:
+        error = f"Jumlah blangko paling banyak {MAX_ADD:_} sekali tambah.".replace("_", ".")
+    if error:
+        return _page(error=error, count=text), 400
+    count = int(text)
+    with connect() as connection:
+        stock = printing.add_blangko(cast(Database, _Within(connection)), runtime().clock, site,
+                                     count, me().actor)
+        record(connection, "blangko.add", f"site {site}",
+               f"+{count} blangko; stock {stock.total}, reserved {stock.reserved}, "
+               f"free {stock.free}")
+    flash(f"{count} blangko ditambahkan ke {site}: stok {stock.total}, dipesan "
+          f"{stock.reserved}, bebas {stock.free}.", "ok")
+    return redirect(url_for("staff.blangko", site=site), code=303)
+
+
+def _page(error: str | None = None, count: str = "") -> str:
+    sites = runtime().settings.printing.sites
+    site = request.values.get("site", "")
+    site = site if site in sites else ""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    history = select(_MOVEMENT)
+    if site and request.method == "GET":
+        history = history.where(_MOVEMENT.c.site == site)
+    with connect() as connection:
+        stocks = [printing.stock(connection, name) for name in sites]
+        waiting = connection.execute(
+            select(func.count()).select_from(_APPLICATION)
+            .where(in_stage(Stage.PRINT_QUEUE), _APPLICATION.c.print_batch_id.is_(None))
+        ).scalar_one()
+        total = connection.execute(select(func.count()).select_from(history.subquery())
+                                   ).scalar_one()
+        movements = connection.execute(
+            history.order_by(_MOVEMENT.c.id.desc()).offset((page - 1) * PAGE).limit(PAGE)).all()
+    return render_template("staff/blangko.html", stocks=stocks, sites=sites, site=site,
+                           waiting=waiting, movements=movements, page=page, total=total,
+                           pages=max(1, -(-total // PAGE)), error=error, count=count)

@@ -1,0 +1,230 @@
+"""Broadcasts for admins: compose an announcement (with its SMS parts, recipients and cost
+before anything is sent), follow its progress, cancel it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from flows.catalogue import render
+from flows.gsm import GSM7_PART, GSM7_SINGLE, UCS2_PART, UCS2_SINGLE, segments, septets
+from sms_ktp import broadcasts
+from sms_ktp.broadcasts import Audience, BroadcastError
+from sms_ktp.clock import JAKARTA
+from sms_ktp.domain.stages import Stage
+from sms_ktp.domain.wilayah import bogor_kecamatan
+from sms_ktp.models import Broadcast
+from sms_ktp.staff import Role
+from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
+
+_BROADCAST = Broadcast.__table__
+PAGE = 50
+# The progress page reloads itself this often while SMS are being queued or sent.
+REFRESH_SECONDS = 10
+STATUS_LABELS = {broadcasts.SCHEDULED: "terjadwal", broadcasts.SENDING: "sedang dikirim",
+                 broadcasts.DONE: "selesai", broadcasts.CANCELLED: "dibatalkan"}
+
+
+def status_label(status: str, progress: broadcasts.Progress) -> str:
+    """A broadcast fully queued is still "being sent" while SMS of it wait in the outbox."""
+    if status == broadcasts.DONE and progress.waiting:
+        return STATUS_LABELS[broadcasts.SENDING]
+    return STATUS_LABELS[status]
+
+
+def audience_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The audience selector's groups of (value, label)."""
+    return [
+        ("", [(broadcasts.ALL, "Semua keluarga")]),
+        ("Kecamatan", [(f"{broadcasts.KECAMATAN}:{code}", f"{code} {name}")
+                       for code, name in sorted(bogor_kecamatan().items())]),
+        ("Keluarga dengan permohonan pada tahap",
+         [(f"{broadcasts.STAGE}:{stage.value}", render("id", f"stage_short.{stage.value}"))
+          for stage in Stage]),
+    ]
+
+
+def audience_label(kind: str, value: str | None) -> str:
+    if kind == broadcasts.KECAMATAN and value is not None:
+        return f"Kecamatan {bogor_kecamatan().get(value, value)}"
+    if kind == broadcasts.STAGE and value is not None:
+        return f"Tahap: {render('id', f'stage_short.{value}')}"
+    return "Semua keluarga"
+
+
+def rupiah(amount: int) -> str:
+    return "Rp " + f"{amount:,}".replace(",", ".")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A text as the operator bills it (the same figures broadcast.js shows while typing)."""
+
+    characters: int
+    encoding: str
+    units: int  # septets (GSM-7) or UTF-16 units (UCS-2)
+    segments: int
+    per_part: int
+
+
+def measure(text: str) -> Measure:
+    length = septets(text)
+    parts = segments(text)
+    if length is not None:
+        return Measure(len(text), "GSM-7", length, parts, GSM7_SINGLE if parts == 1 else GSM7_PART)
+    units = len(text.encode("utf-16-le")) // 2
+    return Measure(len(text), "UCS-2", units, parts, UCS2_SINGLE if parts == 1 else UCS2_PART)
+
+
+@staff.app_template_filter("rupiah")
+def _rupiah(amount: int) -> str:
+    return rupiah(amount)
+
+
+# --- the list -------------------------------------------------------------------------------
+@staff.get("/broadcasts", endpoint="broadcasts")
+@require(Role.ADMIN)
+def broadcasts_list() -> str:
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    with connect() as connection:
+        total = connection.execute(select(func.count()).select_from(_BROADCAST)).scalar_one()
+        rows = connection.execute(select(_BROADCAST).order_by(_BROADCAST.c.id.desc())
+                                  .offset((page - 1) * PAGE).limit(PAGE)).all()
+        progress = broadcasts.progress(connection, [row.id for row in rows])
+    return render_template("staff/broadcasts/list.html", rows=rows, progress=progress,
+                           page=page, pages=max(1, -(-total // PAGE)),
+                           status_label=status_label, audience_label=audience_label)
+
+
+# --- composing ------------------------------------------------------------------------------
+@staff.get("/broadcasts/recipients")
+@require(Role.ADMIN)
+def broadcasts_recipients() -> Any:
+    """`{"recipients": N}` for `?audience=...`: the compose page's live preview."""
+    try:
+        audience = Audience.parse(request.args.get("audience", ""))
+    except BroadcastError as error:
+        return jsonify({"error": str(error)}), 400
+    with connect() as connection:
+        return jsonify({"recipients": broadcasts.count_audience(connection, audience)})
+
+
+@staff.get("/broadcasts/new")
+@require(Role.ADMIN)
+def broadcasts_new() -> str:
+    return _compose({"audience": broadcasts.ALL, "when": "now"})
+
+
+@staff.post("/broadcasts/new")
+@require(Role.ADMIN)
+def broadcasts_create() -> Any:
+    form = {name: request.form.get(name, "") for name in ("text", "audience", "when", "send_at")}
+    form["text"] = form["text"][:2000]
+    try:
+        audience = Audience.parse(form["audience"])
+        text = broadcasts.check_text(form["text"])
+        send_at = _send_at(form["when"], form["send_at"])
+    except BroadcastError as error:
+        return _compose(form, error=str(error)), 422
+    if request.form.get("action") != "send":
+        return _compose(form, preview=text, audience=audience, send_at=send_at)
+    with connect() as connection:
+        try:
+            broadcast_id = broadcasts.create(connection, text, audience, send_at or now(),
+                                             me().actor, now())
+        except BroadcastError as error:
+            return _compose(form, error=str(error)), 422
+        phones = connection.execute(select(_BROADCAST.c.recipients)
+                                    .where(_BROADCAST.c.id == broadcast_id)).scalar_one()
+        record(connection, "broadcast.create", f"broadcast {broadcast_id}",
+               f"{audience_label(audience.kind, audience.value)}; {phones} penerima; "
+               f"{segments(text)} SMS per keluarga; kirim "
+               + ("sekarang" if send_at is None else f"{_local(send_at)} WIB"))
+    flash("Siaran dijadwalkan. SMS dikirim bertahap sesuai kecepatan gateway, tidak pada jam "
+          "tenang.", "ok")
+    return redirect(url_for("staff.broadcasts_detail", broadcast_id=broadcast_id), code=303)
+
+
+def _compose(form: dict[str, str], *, error: str | None = None, preview: str | None = None,
+             audience: Audience | None = None, send_at: datetime | None = None) -> str:
+    settings = runtime().settings
+    figures = None
+    if preview is not None and audience is not None:
+        with connect() as connection:
+            phones = broadcasts.count_audience(connection, audience)
+        figures = {"measure": measure(preview), "recipients": phones,
+                   "cost": broadcasts.cost(preview, phones, settings.gateway.price_per_segment),
+                   "send_at": send_at}
+    return render_template(
+        "staff/broadcasts/new.html", form=form, error=error, preview=preview, figures=figures,
+        choices=audience_choices(), price=settings.gateway.price_per_segment,
+        max_segments=broadcasts.MAX_SEGMENTS,
+        rate=f"{settings.broadcasts.rate_per_second:g}".replace(".", ","),
+        quiet=settings.notifications.quiet_hours,
+        earliest=f"{now().astimezone(JAKARTA):%Y-%m-%dT%H:%M}")
+
+
+def _send_at(when: str, text: str) -> datetime | None:
+    """None: at once; else the local WIB time given, as UTC."""
+    if when != "later":
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip()).replace(tzinfo=JAKARTA).astimezone(UTC)
+    except ValueError:
+        raise BroadcastError("Waktu kirim tidak terbaca: isi tanggal dan jam (WIB).") from None
+    if moment < now() - timedelta(minutes=1):
+        raise BroadcastError("Waktu kirim sudah lewat: pilih waktu yang akan datang, atau "
+                             "kirim sekarang.")
+    return moment
+
+
+def _local(moment: datetime) -> str:
+    return f"{moment.astimezone(JAKARTA):%Y-%m-%d %H.%M}"
+
+
+# --- one broadcast --------------------------------------------------------------------------
+@staff.get("/broadcasts/<int:broadcast_id>")
+@require(Role.ADMIN)
+def broadcasts_detail(broadcast_id: int) -> Any:
+    with connect() as connection:
+        row = connection.execute(select(_BROADCAST).where(_BROADCAST.c.id == broadcast_id)
+                                 ).first()
+        if row is None:
+            abort(404)
+        progress = broadcasts.progress(connection, [broadcast_id])[broadcast_id]
+    price = runtime().settings.gateway.price_per_segment
+    moment = now()
+    refresh = progress.waiting > 0 or row.status == broadcasts.SENDING or (
+        row.status == broadcasts.SCHEDULED and row.send_at <= moment)
+    body = render_template(
+        "staff/broadcasts/detail.html", row=row, progress=progress,
+        status=status_label(row.status, progress),
+        cancellable=broadcasts.cancellable(row.status, progress),
+        audience=audience_label(row.audience, row.audience_value), measure=measure(row.text),
+        estimate=broadcasts.cost(row.text, progress.total, price),
+        spent=broadcasts.cost(row.text, progress.sent, price), refresh=refresh,
+        refresh_seconds=REFRESH_SECONDS, due=row.send_at <= moment,
+        quiet=runtime().quiet_hours.is_quiet(moment))
+    headers = {"Refresh": str(REFRESH_SECONDS)} if refresh else {}
+    return body, 200, headers
+
+
+@staff.post("/broadcasts/<int:broadcast_id>/cancel")
+@require(Role.ADMIN)
+def broadcasts_cancel(broadcast_id: int) -> Response:
+    with connect() as connection:
+        try:
+            removed = broadcasts.cancel(connection, broadcast_id, now())
+        except BroadcastError as error:
+            flash(str(error), "error")
+        else:
+            record(connection, "broadcast.cancel", f"broadcast {broadcast_id}",
+                   f"{removed} SMS belum terkirim dihapus dari antrean")
+            flash(f"Siaran dibatalkan. {removed} SMS yang belum terkirim tidak akan dikirim.",
+                  "ok")
+    return redirect(url_for("staff.broadcasts_detail", broadcast_id=broadcast_id), code=303)

@@ -1,0 +1,68 @@
+"""The dashboard (Ringkasan): the state of the service at a glance, for admins and viewers over
+the whole city and for an operator over their own office. Rendered on the server, charts
+included, so that it opens quickly on a slow office connection."""
+
+from __future__ import annotations
+
+from flask import render_template
+from markupsafe import Markup
+
+from sms_ktp.dashboard import dashboard as read_dashboard
+from sms_ktp.domain.wilayah import bogor_kecamatan
+from sms_ktp.staff import Role
+from sms_ktp.web.staff.blueprint import connect, me, now, require, runtime, staff
+from sms_ktp.web.svg_chart import bar_chart, day_label
+
+# The charts of the last 30 days: key, title, what is counted.
+CHARTS = (
+    ("registrations", "Pendaftaran per hari", "Permohonan baru"),
+    ("printed", "Kartu dicetak per hari", "Kartu dicetak"),
+    ("collected", "Kartu diambil per hari", "Kartu diambil"),
+)
+
+
+@staff.get("/")
+@require(Role.ADMIN, Role.OPERATOR, Role.VIEWER)
+def dashboard() -> str:
+    person = me()
+    office = person.office if person.role is Role.OPERATOR else None
+    settings = runtime().settings
+    offices = runtime().pickup_policy().offices  # reads the database: before the transaction
+    with connect() as connection:
+        figures = read_dashboard(
+            connection, now(), office, sites=settings.printing.sites,
+            slot_minutes={code: each.slot_minutes for code, each in offices.items()})
+    activity = figures.activity
+    # bar_chart escapes every text it writes, so its SVG may go into the page as it is.
+    charts = [(title, Markup(bar_chart(getattr(activity, key), title=title,
+                                       chart_id=f"chart-{key}", css_class=key)))
+              for key, title, _ in CHARTS]
+    daily = [(day_label(day, year=True), count, activity.printed[index][1],
+              activity.collected[index][1])
+             for index, (day, count) in enumerate(activity.registrations)]
+    kecamatan = bogor_kecamatan()
+    office_names = {code: each.name for code, each in offices.items()}
+    return render_template(
+        "staff/dashboard.html", figures=figures, charts=charts, daily=daily,
+        columns=[counted for _, _, counted in CHARTS], kecamatan=kecamatan,
+        office_names=office_names, price=settings.gateway.price_per_segment,
+        today=day_label(figures.pickups.day, year=True), scope=_scope(office, kecamatan))
+
+
+def _scope(office: str | None, kecamatan: dict[str, str]) -> str:
+    """Which figures the page shows, in words."""
+    if office is None:
+        return "seluruh Kota Bogor"
+    name = kecamatan.get(office)
+    return f"Kecamatan {office} {name}" if name else f"kantor {office}"
+
+
+@staff.app_template_filter("thousands")
+def _thousands(value: int | None) -> str:
+    """12345 -> "12.345", as Indonesians write numbers."""
+    return f"{int(value or 0):,}".replace(",", ".")
+
+
+@staff.app_template_filter("rupiah")
+def _rupiah(value: int | None) -> str:
+    return f"Rp {_thousands(value)}"

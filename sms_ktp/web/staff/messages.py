@@ -1,0 +1,80 @@
+"""SMS in and out for admins: what a resident sent and what the service answered, by phone
+number and status, and a failed SMS sent again. Numbers are masked and texts redacted."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from sms_ktp import staff_messages
+from sms_ktp.masking import mask_phone
+from sms_ktp.outbox import requeue_failed
+from sms_ktp.phones import normalise_msisdn
+from sms_ktp.staff import Role
+from sms_ktp.web.staff.blueprint import connect, now, record, require, runtime, staff
+
+PAGE = 50
+STATUS_LABELS = {"queued": "antre", "sending": "sedang dikirim", "sent": "terkirim ke operator",
+                 "buffered": "tertahan di operator", "delivered": "diterima",
+                 "undelivered": "tidak sampai", "failed": "gagal"}
+DIRECTIONS = {"": "Semua", "out": "Keluar", "in": "Masuk"}
+
+
+@staff.get("/messages")
+@require(Role.ADMIN)
+def messages() -> tuple[str, int]:
+    typed = request.args.get("phone", "").strip()[:40]
+    status = request.args.get("status", "")
+    status = status if status in STATUS_LABELS else ""
+    direction = request.args.get("direction", "")
+    direction = direction if direction in DIRECTIONS else ""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    phone = normalise_msisdn(typed) if typed else None
+    error = None
+    if typed and phone is None:
+        error = f"{typed} bukan nomor HP Indonesia (contoh 0812 3456 7890 atau +62812...)."
+    total, found, failed = 0, [], 0
+    if error is None:
+        query = staff_messages.Search(phone, status or None, direction or None)
+        with connect() as connection:
+            total, found = staff_messages.search(connection, query, page, PAGE)
+            failed = staff_messages.failed_count(connection, phone) if phone else 0
+    return render_template(
+        "staff/messages.html", messages=found, total=total, page=page,
+        pages=max(1, -(-total // PAGE)), typed=typed, phone=phone, status=status,
+        direction=direction, statuses=STATUS_LABELS, directions=DIRECTIONS, failed=failed,
+        error=error, masked_phone=mask_phone(phone) if phone else ""), 400 if error else 200
+
+
+@staff.post("/messages/retry")
+@require(Role.ADMIN)
+def messages_retry() -> Response:
+    """A failed SMS, or every failed SMS to one phone, gets a fresh set of attempts."""
+    message_id = request.form.get("id", type=int)
+    phone = normalise_msisdn(request.form.get("phone", "").strip()[:40] or "-")
+    back = url_for("staff.messages", phone=request.form.get("back_phone") or None,
+                   status=request.form.get("back_status") or None)
+    moment = now()
+    if message_id is not None:
+        with connect() as connection:
+            found = staff_messages.requeue_one(connection, message_id, moment)
+            if found is not None:
+                record(connection, "message.retry", f"outbox {message_id}",
+                       f"to {mask_phone(found)}: fresh attempts")
+        if found is None:
+            flash(f"SMS {message_id} tidak berstatus gagal: tidak ada yang dikirim ulang.",
+                  "error")
+        else:
+            flash(f"SMS {message_id} ke {mask_phone(found)} masuk antrean kirim lagi.", "ok")
+        return redirect(back, code=303)
+    if phone is None:
+        flash("Pilih SMS yang gagal atau nomor HP yang SMS gagalnya dikirim ulang.", "error")
+        return redirect(back, code=303)
+    with runtime().db.transaction() as session:
+        count = requeue_failed(session, moment, phone)
+        if count:
+            record(session.connection(), "message.retry", f"phone {mask_phone(phone)}",
+                   f"{count} failed SMS: fresh attempts")
+    flash(f"{count} SMS gagal ke {mask_phone(phone)} masuk antrean kirim lagi." if count
+          else f"Tidak ada SMS gagal ke {mask_phone(phone)}.", "ok" if count else "error")
+    return redirect(back, code=303)

@@ -1,0 +1,272 @@
+"""The back office's look-ups (search by reference, NIK or family phone; the detail with its
+timeline, masked unless revealed) and the staff's pickup move, on each database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+from sqlalchemy import insert, select
+
+from sms_ktp import pickup
+from sms_ktp.models import Application, ApplicationEvent, Family, OutboxMessage, PickupSlot
+from sms_ktp.pickup_calendar import WorkingCalendar, default_offices, local
+from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.staff_applications import PAGE_SIZE, Key, detail, parse_query, search
+
+_FAMILY = Family.__table__
+_APPLICATION = Application.__table__
+NIK = "3271014501900001"
+KK = "3271010101200003"
+PHONE = "+6281234567890"
+_numbers = count(1)
+
+
+def family(connection, clock, kk: str = KK, phone: str = PHONE, kecamatan: str = "01") -> int:
+    return connection.execute(insert(_FAMILY).values(
+        kk=kk, phone=phone, kecamatan_code=kecamatan, created_at=clock.now())
+        .returning(_FAMILY.c.id)).scalar_one()
+
+
+def application(connection, clock, family_id: int, nik: str, reference: str | None = None,
+                stage: str = "submitted", **values) -> str:
+    reference = reference or f"{100000000 + next(_numbers)}"
+    application_id = connection.execute(insert(_APPLICATION).values(
+        reference=reference, nik=nik, active_nik=None if stage in {"collected", "cancelled",
+                                                                   "rejected"} else nik,
+        family_id=family_id, reason="hilang", stage=stage, language="id", channel="sms",
+        created_at=clock.now(), updated_at=clock.now(), **values)
+        .returning(_APPLICATION.c.id)).scalar_one()
+    connection.execute(insert(ApplicationEvent.__table__).values(
+        application_id=application_id, at=clock.now(), stage="submitted",
+        actor="resident:sms", note="registered by the family phone"))
+    return reference
+
+
+@pytest.mark.parametrize(("typed", "key", "value", "shown"), [
+    ("", Key.RECENT, "", ""),
+    ("  ", Key.RECENT, "", ""),
+    ("123 456 789", Key.REFERENCE, "123456789", "123456789"),
+    ("3271.0145.0190.0001", Key.NIK, NIK, "***0001"),
+    ("3271 0145 0190 0001", Key.NIK, NIK, "***0001"),
+    ("0812-3456-7890", Key.PHONE, PHONE, PHONE),
+    ("+62 812 3456 7890", Key.PHONE, PHONE, PHONE),
+    ("6281234567890", Key.PHONE, PHONE, PHONE),
+    ("0251 8321075", Key.UNKNOWN, "", "***1075"),  # a landline: no family has it
+    ("3271 0145 0190 001", Key.UNKNOWN, "", "***0001"),  # a NIK short of a digit: masked
+    ("budi", Key.UNKNOWN, "", "budi"),
+])
+def test_what_was_typed_decides_the_search(typed, key, value, shown):
+    query = parse_query(typed)
+    assert (query.key, query.value, query.shown) == (key, value, shown)
+
+
+def test_a_search_finds_by_reference_nik_and_family_phone(database, clock):
+    with database.connect() as connection:
+        home = family(connection, clock)
+        first = application(connection, clock, home, NIK, stage="rejected")
+        clock.advance(timedelta(minutes=1))
+        second = application(connection, clock, home, NIK, stage="pickup_scheduled",
+                             pickup_office="01", pickup_at=clock.now() + timedelta(days=1))
+        sibling = application(connection, clock, home, "3173021208850002")
+        other = application(connection, clock, family(connection, clock, "3271060202190004",
+                                                      "+6285711112222", "06"),
+                            "3271015507880003")
+    with database.connect() as connection:
+        by_reference = search(connection, f"{second[:3]} {second[3:]}")
+        by_nik = search(connection, "3271 0145 0190 0001")
+        by_phone = search(connection, "0812.3456.7890")
+        by_e164 = search(connection, "+6285711112222")
+        nothing = search(connection, "081299998888")
+    assert [row.reference for row in by_reference.rows] == [second]
+    [row] = by_reference.rows
+    assert (row.nik, row.stage, row.kecamatan, row.channel, row.pickup_office) == (
+        "***0001", "pickup_scheduled", "Bogor Selatan", "sms", "01")
+    assert [row.reference for row in by_nik.rows] == [second, first]  # newest first
+    assert [row.reference for row in by_phone.rows] == [sibling, second, first]
+    assert [row.reference for row in by_e164.rows] == [other]
+    assert nothing.rows == [] and nothing.query.key is Key.PHONE
+    for result in (by_reference, by_nik, by_phone):
+        assert all(NIK not in repr(row) for row in result.rows)
+
+
+def test_the_newest_applications_come_a_page_at_a_time(database, clock):
+    with database.connect() as connection:
+        home = family(connection, clock)
+        references = [application(connection, clock, home, f"32710145019{n:05d}")
+                      for n in range(1, PAGE_SIZE + 3)]
+    with database.connect() as connection:
+        first = search(connection, "")
+        second = search(connection, "", page=2)
+    assert [row.reference for row in first.rows] == references[::-1][:PAGE_SIZE]
+    assert first.more and not second.more
+    assert [row.reference for row in second.rows] == references[::-1][PAGE_SIZE:]
+
+
+def test_an_operator_sees_only_the_applications_of_their_kecamatan(database, clock):
+    with database.connect() as connection:
+        ours = application(connection, clock, family(connection, clock), NIK)
+        theirs = application(connection, clock, family(connection, clock, "3271060202190004",
+                                                       "+6285711112222", "06"),
+                             "3173021208850002")
+    with database.connect() as connection:
+        assert [row.reference for row in search(connection, "", office="01").rows] == [ours]
+        assert search(connection, theirs, office="01").rows == []
+        assert search(connection, "3173021208850002", office="01").rows == []
+        assert [row.reference for row in search(connection, theirs, office="06").rows] == [
+            theirs]
+
+
+def test_the_detail_is_masked_unless_revealed(database, clock):
+    with database.connect() as connection:
+        reference = application(connection, clock, family(connection, clock), NIK,
+                                suket_number="474/12/2026", stage_note=f"salah NIK {NIK}")
+        connection.execute(insert(ApplicationEvent.__table__).values(
+            application_id=connection.execute(select(_APPLICATION.c.id)).scalar_one(),
+            at=clock.now() + timedelta(minutes=5), stage="penunggalan", actor="staff:ani",
+            note=f"dicek dengan KK {KK}"))
+    with database.connect() as connection:
+        masked = detail(connection, reference)
+        revealed = detail(connection, reference, reveal=True)
+        assert detail(connection, "999999999") is None
+        assert detail(connection, "../etc") is None
+    assert (masked.nik, masked.kk, masked.phone, masked.revealed) == (
+        "***0001", "***0003", "+62***890", False)
+    assert NIK not in repr(masked) and KK not in repr(masked) and PHONE not in repr(masked)
+    assert masked.kecamatan == "Bogor Selatan" and masked.suket_number == "474/12/2026"
+    assert [(e.stage, e.actor, e.note) for e in masked.events] == [
+        ("submitted", "resident:sms", "registered by the family phone"),
+        ("penunggalan", "staff:ani", "dicek dengan KK ***0003")]
+    assert masked.stage_note == "salah NIK ***0001"
+    assert (revealed.nik, revealed.kk, revealed.revealed) == (NIK, KK, True)
+    assert revealed.phone == "+62***890"  # the phone is never needed in full
+
+
+@pytest.mark.parametrize(("stage", "open_code", "actions"), [
+    ("submitted", None, {"reject", "cancel"}),
+    ("print_queue", None, {"reject", "cancel"}),
+    ("printed", None, {"cancel"}),
+    ("pickup_scheduled", "ABC234", {"cancel", "reschedule", "collect"}),
+    ("missed_pickup", "ABC234", {"cancel", "reschedule", "collect"}),
+    ("collected", None, set()),
+    ("rejected", None, set()),
+])
+def test_each_stage_allows_its_decisions(database, clock, stage, open_code, actions):
+    with database.connect() as connection:
+        reference = application(connection, clock, family(connection, clock), NIK, stage=stage,
+                                open_code=open_code, pickup_code=open_code)
+    with database.connect() as connection:
+        assert detail(connection, reference).actions == actions
+
+
+# --- the staff's pickup move ------------------------------------------------------------------
+
+def wib(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC) - timedelta(hours=7)
+
+
+def policy(max_reschedules: int = 2, capacity: int = 10, search_days: int = 30):
+    from dataclasses import replace
+
+    offices = {code: replace(office, capacity=capacity)
+               for code, office in default_offices().items()}
+    return pickup.PickupPolicy(offices, WorkingCalendar(), QuietHours(), search_days=search_days,
+                               max_reschedules=max_reschedules)
+
+
+def scheduled(database, clock, rules) -> str:
+    with database.connect() as connection:
+        reference = application(connection, clock, family(connection, clock), NIK,
+                                stage="printed", printed_at=clock.now())
+    assert pickup.allocate(database, clock, rules) == 1
+    return reference
+
+
+def card(database, reference: str):
+    with database.connect() as connection:
+        return connection.execute(select(_APPLICATION)
+                                  .where(_APPLICATION.c.reference == reference)).one()
+
+
+def slots(database) -> dict[datetime, int]:
+    with database.connect() as connection:
+        return {row.starts_at: row.booked
+                for row in connection.execute(select(PickupSlot.__table__)) if row.booked}
+
+
+def outbox(database) -> list[str]:
+    with database.connect() as connection:
+        return list(connection.execute(select(OutboxMessage.__table__.c.text)
+                                       .order_by(OutboxMessage.__table__.c.id)).scalars())
+
+
+def test_staff_move_a_pickup_beyond_the_residents_limit_and_free_its_slot(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))  # Monday
+    rules = policy()
+    reference = scheduled(database, clock, rules)
+    before = card(database, reference)
+    assert local(before.pickup_at).strftime("%d %H:%M") == "01 08:00"
+    with database.connect() as connection:  # the resident used up their own change
+        connection.execute(_APPLICATION.update().values(pickup_changes=5))
+    sent = len(outbox(database))
+    start = pickup.reschedule_by_staff(database, clock, rules, reference, "staff:ani")
+    after = card(database, reference)
+    assert start == after.pickup_at == before.pickup_at + timedelta(minutes=30)
+    assert (after.stage, after.open_code, after.pickup_changes) == (
+        "pickup_scheduled", before.open_code, 5)
+    assert slots(database) == {start: 1}  # the old place is free again
+    assert outbox(database)[sent:] == [
+        f"Jadwal baru: ambil KTP-el NIK ***0001 Selasa 1 Desember 2026 jam 08.30 WIB di Kantor "
+        f"Kec. Bogor Selatan, Kota Bogor. Kode tetap: {before.pickup_code}. Tunjukkan SMS ini."]
+    with database.connect() as connection:
+        last = connection.execute(select(ApplicationEvent.__table__)
+                                  .order_by(ApplicationEvent.__table__.c.id.desc())).first()
+    assert (last.stage, last.actor, last.note) == (
+        "pickup_scheduled", "staff:ani", "pickup moved by staff")
+
+
+def test_staff_give_a_held_card_a_new_pickup(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    rules = policy(max_reschedules=0)
+    reference = scheduled(database, clock, rules)
+    code = card(database, reference).pickup_code
+    clock.set(wib(2026, 12, 2, 9, 0))  # Wednesday: Tuesday's pickup was missed
+    assert pickup.reschedule_missed(database, clock, rules) == 1
+    assert (card(database, reference).stage, card(database, reference).pickup_at) == (
+        "missed_pickup", None)
+    sent = len(outbox(database))
+    start = pickup.reschedule_by_staff(database, clock, rules, reference, "staff:ani")
+    after = card(database, reference)
+    assert (after.stage, after.pickup_at, after.open_code) == ("pickup_scheduled", start, code)
+    assert local(start).strftime("%Y-%m-%d %H:%M") == "2026-12-03 08:00"
+    assert outbox(database)[sent:] == [
+        f"Jadwal ambil KTP-el NIK ***0001 terlewat. Jadwal baru: Kamis 3 Desember 2026 jam 08.00 "
+        f"WIB di Kantor Kec. Bogor Selatan. Kode ambil tetap: {code}."]
+
+
+def test_staff_cannot_move_what_has_no_open_pickup_or_no_free_slot(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    rules = policy(capacity=1, search_days=1)
+    with database.connect() as connection:
+        waiting = application(connection, clock, family(connection, clock), NIK)
+    with pytest.raises(pickup.MoveRefused) as refused:
+        pickup.reschedule_by_staff(database, clock, rules, waiting, "staff:ani")
+    assert refused.value.key == "pickup.none"
+    with pytest.raises(pickup.MoveRefused):
+        pickup.reschedule_by_staff(database, clock, rules, "999999999", "staff:ani")
+    with database.connect() as connection:  # fill Tuesday's other slots
+        last = application(connection, clock, family(connection, clock, "3271010101200099",
+                                                     "+6281299990000"),
+                           "3173021208850002", stage="printed", printed_at=clock.now())
+    with database.connect() as connection:
+        connection.execute(_APPLICATION.update().where(_APPLICATION.c.reference == waiting)
+                           .values(stage="printed", printed_at=clock.now()))
+    assert pickup.allocate(database, clock, rules) == 2
+    booked = slots(database)
+    with database.connect() as connection:
+        connection.execute(PickupSlot.__table__.update().values(booked=1))
+    with pytest.raises(pickup.MoveRefused) as refused:
+        pickup.reschedule_by_staff(database, clock, rules, last, "staff:ani")
+    assert refused.value.key == "pickup.full"
+    assert card(database, last).pickup_at in booked  # unchanged

@@ -1,0 +1,289 @@
+"""The applications pages over real HTTP: residents register by SMS, staff find them, read the
+timeline and decide; the family's phone receives what it should, the audit log records it, and
+the full NIK shows only when revealed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
+from sqlalchemy import select
+from staff_browser import PASSWORD, StaffBrowser, make_staff
+
+from sms_ktp import penunggalan, printing
+from sms_ktp.models import Application, AuditEntry
+from sms_ktp.quiet_hours import QuietHours
+
+REF = re.compile(r"ref (\d{9})")
+CODE = re.compile(r"Kode ambil: ([A-Z0-9]{6})")
+NIK_3 = "3271015507880003"  # a second member of the first family
+
+
+def register(service: LiveService, nik: str, kk: str = KK, phone: str = PHONE) -> str:
+    service.sms(phone, f"DAFTAR {nik}#{kk}#2")
+    return REF.search(service.sms(phone, "YA")[0]).group(1)
+
+
+def scheduled(service: LiveService, *niks: str) -> dict[str, str]:
+    """Cards of the first family printed and scheduled: reference -> pickup code."""
+    references = [register(service, nik) for nik in niks]
+    runtime = service.runtime
+    summary = penunggalan.Summary()
+    rows = list(penunggalan.read_csv(
+        "nik,result,note\n" + "".join(f"{nik},PRR,\n" for nik in niks), summary))
+    penunggalan.apply(runtime.db, runtime.clock, QuietHours(), rows, summary, "op")
+    printing.add_blangko(runtime.db, runtime.clock, "disdukcapil", len(niks), "op")
+    batch = printing.reserve_next(runtime.db, runtime.clock, "disdukcapil", None)
+    printing.mark_printed(runtime.db, runtime.clock, QuietHours(), batch.batch_id, "op")
+    service.worker.run_once()
+    with runtime.db.connect() as connection:
+        codes = dict(connection.execute(
+            select(Application.reference, Application.open_code)
+            .where(Application.reference.in_(references))).all())
+    service.received(PHONE)
+    return {reference: codes[reference] for reference in references}
+
+
+def signed_in(service: LiveService, username: str, role: str,
+              office: str | None = None) -> StaffBrowser:
+    make_staff(service.runtime.db, username, role, office)
+    browser = StaffBrowser(service.base_url)
+    browser.get("/staff/login")
+    # not following the redirect: the landing page belongs to another part of the back office
+    signed = browser.post("/staff/login", {"username": username, "password": PASSWORD},
+                          allow_redirects=False)
+    assert signed.status_code == 303, signed.text
+    browser.get("/staff/applications")  # the new session's CSRF token
+    return browser
+
+
+@pytest.fixture
+def admin(service) -> StaffBrowser:
+    return signed_in(service, "admin1", "admin")
+
+
+def stage_of(service: LiveService, reference: str) -> str:
+    with service.runtime.db.connect() as connection:
+        return connection.execute(select(Application.stage)
+                                  .where(Application.reference == reference)).scalar_one()
+
+
+def audit(service: LiveService) -> list[tuple[str, str, str, str]]:
+    table = AuditEntry.__table__
+    with service.runtime.db.connect() as connection:
+        rows = connection.execute(select(table).where(table.c.action.like("application.%"))
+                                  .order_by(table.c.id)).all()
+    return [(row.actor, row.action, row.target, row.detail) for row in rows]
+
+
+def page(browser: StaffBrowser, reference: str) -> str:
+    response = browser.get(f"/staff/applications/{reference}")
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def decide(browser: StaffBrowser, reference: str, action: str, **form: str) -> str:
+    """POST one decision; it answers 303 back to the application; returns that page."""
+    path = f"/staff/applications/{reference}"
+    response = browser.post(f"{path}/{action}", form, allow_redirects=False)
+    assert response.status_code == 303, response.text
+    assert response.headers["Location"].endswith(path)
+    return page(browser, reference)
+
+
+# --- search -------------------------------------------------------------------------------------
+
+def listed(text: str) -> list[str]:
+    """The references a results page links to, in order."""
+    return re.findall(r'href="/staff/applications/(\d{9})"', text)
+
+
+def test_search_by_reference_nik_and_phone_shows_only_masked_numbers(service, admin):
+    first = register(service, NIK)
+    second = register(service, NIK_2)
+    other = register(service, NIK_3, KK_2, PHONE_2)
+    by_reference = admin.get(f"/staff/applications?q={first[:4]} {first[4:]}").text
+    assert listed(by_reference) == [first] and "***0001" in by_reference
+    by_nik = admin.get("/staff/applications", params={"q": "3271 0145.0190 0001"}).text
+    assert listed(by_nik) == [first] and "Hasil untuk NIK ***0001: 1 permohonan" in by_nik
+    by_phone = admin.get("/staff/applications", params={"q": "0812 3456 7890"}).text
+    assert listed(by_phone) == [second, first]
+    assert "***0002" in by_phone and "Bogor Selatan" in by_phone and "SMS" in by_phone
+    by_e164 = admin.get("/staff/applications", params={"q": "+62 857-1111-2222"}).text
+    assert listed(by_e164) == [other] and "Tanah Sareal" in by_e164
+    assert listed(admin.get("/staff/applications").text) == [other, second, first]
+    nothing = admin.get("/staff/applications", params={"q": "budi"}).text
+    assert listed(nothing) == []
+    assert "bukan nomor ref (9 angka), NIK (16 angka) atau nomor HP" in nothing
+    for text in (by_reference, by_nik, by_phone, by_e164):
+        assert NIK not in text and NIK_2 not in text and NIK_3 not in text and KK not in text
+
+
+def test_operators_see_their_office_and_helpers_only_look_up(service):
+    ours = register(service, NIK)
+    theirs = register(service, NIK_3, KK_2, PHONE_2)
+    operator = signed_in(service, "op06", "operator", "06")
+    assert listed(operator.get("/staff/applications").text) == [theirs]
+    assert listed(operator.get("/staff/applications", params={"q": ours}).text) == []
+    assert listed(operator.get("/staff/applications", params={"q": PHONE}).text) == []
+    helper = signed_in(service, "pendamping", "helper", "3271011001")
+    assert listed(helper.get("/staff/applications").text) == []  # no browsing the city
+    assert listed(helper.get("/staff/applications", params={"q": PHONE}).text) == [ours]
+    viewer = signed_in(service, "pemantau", "viewer")
+    assert viewer.get("/staff/applications").status_code == 403
+
+
+# --- detail and reveal --------------------------------------------------------------------------
+
+def test_the_detail_is_masked_and_revealing_it_is_audited(service, admin):
+    reference = register(service, NIK)
+    text = page(admin, reference)
+    assert "***0001" in text and "***0003" in text and "+62***890" in text
+    assert NIK not in text and KK not in text and PHONE not in text
+    assert "Bogor Selatan" in text and "hilang" in text and "resident:sms" in text
+    assert "registered by the family phone" in text
+    assert audit(service) == []
+    revealed = admin.post(f"/staff/applications/{reference}/reveal")
+    assert revealed.status_code == 200 and revealed.headers["Cache-Control"] == "no-store"
+    assert NIK in revealed.text and KK in revealed.text and PHONE not in revealed.text
+    assert "tercatat di log audit" in revealed.text
+    assert audit(service) == [("staff:admin1", "application.reveal_nik",
+                               f"application {reference}", "NIK dan KK lengkap ditampilkan")]
+    assert NIK not in page(admin, reference)  # the next look is masked again
+
+
+def test_an_unknown_reference_is_a_404_page(admin):
+    response = admin.get("/staff/applications/123456789")
+    assert response.status_code == 404 and "Permohonan tidak ditemukan" in response.text
+    assert admin.post("/staff/applications/123456789/reject",
+                      {"reason": "x"}).status_code == 404
+
+
+# --- decisions ----------------------------------------------------------------------------------
+
+def test_a_rejection_reaches_the_family_and_the_timeline(service, admin):
+    reference = register(service, NIK)
+    refused = decide(admin, reference, "reject", reason="x" * 51)
+    assert "Alasan paling banyak 50 karakter" in refused and stage_of(service, reference) == (
+        "submitted")
+    assert "Tulis alasan penolakan" in decide(admin, reference, "reject", reason="   ")
+    text = decide(admin, reference, "reject", reason="Suket tidak terbaca")
+    assert "Permohonan ditolak. Warga diberi tahu alasannya lewat SMS." in text
+    assert stage_of(service, reference) == "rejected"
+    service.worker.run_once()
+    assert service.received(PHONE) == [
+        f"KTP-el ref {reference} (NIK ***0001) ditolak petugas: Suket tidak terbaca. Tanya "
+        "kelurahan, lalu ketik DAFTAR lagi."]
+    timeline = text[text.index("Riwayat"):]
+    assert "ditolak" in timeline and "staff:admin1" in timeline
+    assert "Suket tidak terbaca" in timeline
+    assert 'action="/staff/applications/' + reference + '/reject"' not in text  # closed now
+    assert audit(service) == [("staff:admin1", "application.reject", f"application {reference}",
+                               "alasan: Suket tidak terbaca")]
+    assert "tidak bisa ditolak" in decide(admin, reference, "reject", reason="lagi")
+    assert len(audit(service)) == 1
+
+
+def test_a_printed_card_cannot_be_rejected(service, admin):
+    [reference] = scheduled(service, NIK)
+    assert "tidak bisa ditolak" in decide(admin, reference, "reject", reason="terlambat")
+    assert stage_of(service, reference) == "pickup_scheduled" and audit(service) == []
+
+
+def test_an_operator_cancels_an_application_of_their_office(service):
+    reference = register(service, NIK)
+    service.received(PHONE)
+    operator = signed_in(service, "op01", "operator", "01")
+    assert "Tulis catatan pembatalan" in decide(operator, reference, "cancel", note="")
+    text = decide(operator, reference, "cancel", note="warga minta batal di loket")
+    assert "Permohonan dibatalkan" in text and stage_of(service, reference) == "cancelled"
+    service.worker.run_once()
+    assert service.received(PHONE) == [
+        f"Pendaftaran KTP-el ref {reference} (NIK ***0001) dibatalkan petugas. Ketik DAFTAR "
+        "untuk daftar lagi atau tanya kelurahan."]
+    assert "warga minta batal di loket" in text[text.index("Riwayat"):]
+    assert audit(service) == [("staff:op01", "application.cancel", f"application {reference}",
+                               "catatan: warga minta batal di loket")]
+
+
+def test_a_card_is_handed_over_once_with_its_own_code(service, admin):
+    cards = scheduled(service, NIK, NIK_3)
+    (reference, code), (sibling, sibling_code) = cards.items()
+    text = page(admin, reference)
+    assert "Serahkan KTP-el" in text
+    wrong = decide(admin, reference, "collect", code="XXXXXX")
+    assert "Kode ambil XXXXXX tidak cocok dengan permohonan ini" in wrong
+    # the sibling's code is a real open code, but not this card's
+    assert "tidak cocok" in decide(admin, reference, "collect", code=sibling_code)
+    assert stage_of(service, reference) == stage_of(service, sibling) == "pickup_scheduled"
+    assert audit(service) == []
+    done = decide(admin, reference, "collect", code=f" {code[:3]} {code[3:].lower()}")
+    assert "KTP-el tercatat sudah diambil." in done
+    assert stage_of(service, reference) == "collected"
+    assert stage_of(service, sibling) == "pickup_scheduled"
+    assert f"collected with {code}" in done[done.index("Riwayat"):]
+    assert "tidak sedang menunggu diambil" in decide(admin, reference, "collect", code=code)
+    assert audit(service) == [("staff:admin1", "application.collect",
+                               f"application {reference}", "kode ambil cocok")]
+
+
+def test_a_pickup_moved_by_staff_sends_the_new_time(service, admin):
+    [(reference, code)] = scheduled(service, NIK).items()
+    text = decide(admin, reference, "reschedule")
+    assert "Jadwal ambil dipindah ke Selasa 1 Desember 2026 jam 08.30 WIB" in text
+    assert "1 Des 2026 08.30 WIB" in text and "pickup moved by staff" in text
+    service.worker.run_once()
+    assert service.received(PHONE) == [
+        "Jadwal baru: ambil KTP-el NIK ***0001 Selasa 1 Desember 2026 jam 08.30 WIB di Kantor "
+        f"Kec. Bogor Selatan, Kota Bogor. Kode tetap: {code}. Tunjukkan SMS ini."]
+    # staff are not held to the resident's single change
+    assert "dipindah ke Selasa 1 Desember 2026 jam 09.00 WIB" in decide(admin, reference,
+                                                                       "reschedule")
+    service.worker.run_once()
+    [again] = service.received(PHONE)
+    assert "jam 09.00 WIB" in again and code in again
+    assert audit(service) == [
+        ("staff:admin1", "application.reschedule", f"application {reference}",
+         f"jadwal baru Selasa 1 Desember 2026 jam {time} WIB") for time in ("08.30", "09.00")]
+
+
+# --- who may do what ----------------------------------------------------------------------------
+
+def test_an_operator_of_another_office_finds_nothing_to_act_on(service):
+    reference = register(service, NIK)  # kecamatan 01
+    operator = signed_in(service, "op06", "operator", "06")
+    response = operator.get(f"/staff/applications/{reference}")
+    assert response.status_code == 404 and "Permohonan tidak ditemukan" in response.text
+    for action, form in (("reject", {"reason": "x"}), ("cancel", {"note": "x"}),
+                         ("reschedule", {}), ("collect", {"code": "ABCDEF"}), ("reveal", {})):
+        refused = operator.post(f"/staff/applications/{reference}/{action}", form,
+                                allow_redirects=False)
+        assert refused.status_code == 404, action
+        assert NIK not in refused.text
+    assert stage_of(service, reference) == "submitted" and audit(service) == []
+
+
+def test_a_helper_reads_the_detail_but_cannot_act(service):
+    [reference] = scheduled(service, NIK)
+    helper = signed_in(service, "pendamping", "helper", "3271011001")
+    text = page(helper, reference)
+    assert "***0001" in text and NIK not in text
+    assert "<form" not in text.split("</header>")[1]  # no action, no reveal
+    assert "Kode ambil" not in text  # the code is for the counter
+    for action, form in (("reject", {"reason": "x"}), ("cancel", {"note": "x"}),
+                         ("reschedule", {}), ("collect", {"code": "ABCDEF"}), ("reveal", {})):
+        refused = helper.post(f"/staff/applications/{reference}/{action}", form)
+        assert refused.status_code == 403, action
+        assert NIK not in refused.text
+    assert stage_of(service, reference) == "pickup_scheduled" and audit(service) == []
+
+
+def test_a_decision_without_the_csrf_token_is_refused(service, admin):
+    reference = register(service, NIK)
+    for action in ("reject", "cancel", "reveal"):
+        response = admin.post(f"/staff/applications/{reference}/{action}",
+                              {"reason": "x", "note": "x"}, csrf=False)
+        assert response.status_code == 400, action
+        assert NIK not in response.text
+    assert stage_of(service, reference) == "submitted" and audit(service) == []

@@ -1,0 +1,306 @@
+"""The broadcast pages over real HTTP, as an admin's browser uses them: compose with a preview of
+parts, recipients and cost, send, follow the progress, cancel; and what other roles, a missing
+CSRF token and a wrong form get."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+from staff_browser import PASSWORD, StaffBrowser, make_staff
+
+from flows.gsm import segments, septets
+from sms_ktp.models import AuditEntry, Broadcast, Family, PhoneState
+
+BROADCAST_JS = Path(__file__).parents[4] / "sms_ktp" / "web" / "static" / "broadcast.js"
+PRICE = 350  # [gateway] price_per_segment by default
+TEXT = "Kantor Disdukcapil Kota Bogor tutup Jumat 4 Desember. Balas BERHENTI untuk berhenti."
+
+
+def add_family(database, number: int, kecamatan: str, opted_out: bool = False) -> str:
+    phone = f"+62812{number:08d}"
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    with database.connect() as connection:
+        connection.execute(insert(Family.__table__).values(
+            kk=f"3271{kecamatan}0101200{number:03d}", phone=phone, kecamatan_code=kecamatan,
+            created_at=now))
+        if opted_out:  # today: an older row is purged by the worker (see test_broadcasts.py)
+            today = datetime(2026, 11, 30, 1, 0, tzinfo=UTC)
+            connection.execute(insert(PhoneState.__table__).values(
+                phone=phone, broadcast_opt_out_at=today, updated_at=today))
+    return phone
+
+
+@pytest.fixture
+def phones(database) -> list[str]:
+    """Three families in Bogor Selatan (one opted out) and one in Bogor Timur."""
+    return [add_family(database, 1, "01"), add_family(database, 2, "01"),
+            add_family(database, 3, "01", opted_out=True), add_family(database, 4, "02")]
+
+
+def signed_in(service, database, username: str, role: str, office: str | None = None
+              ) -> StaffBrowser:
+    make_staff(database, username, role, office)
+    browser = StaffBrowser(service.base_url)
+    browser.get("/staff/login")
+    browser.post("/staff/login", {"username": username, "password": PASSWORD,
+                                  "next": "/staff/broadcasts"})
+    return browser
+
+
+@pytest.fixture
+def admin(service, database) -> StaffBrowser:
+    return signed_in(service, database, "admin", "admin")
+
+
+def compose(browser: StaffBrowser, action: str, text: str = TEXT,
+            audience: str = "kecamatan:01", when: str = "now", send_at: str = "", **kwargs):
+    browser.get("/staff/broadcasts/new")
+    return browser.post("/staff/broadcasts/new", {"text": text, "audience": audience,
+                                                  "when": when, "send_at": send_at,
+                                                  "action": action}, **kwargs)
+
+
+def rows(database, table):
+    with database.connect() as connection:
+        return connection.execute(select(table).order_by(table.c.id)).all()
+
+
+def audit(database) -> list[tuple[str, str, str]]:
+    return [(e.actor, e.action, e.target) for e in rows(database, AuditEntry.__table__)
+            if e.action.startswith("broadcast.")]
+
+
+def count(page: str, name: str) -> int:
+    return int(re.search(rf'data-count="{name}">(\d+)<', page).group(1))
+
+
+def deliver(service, clock) -> list[dict[str, str]]:
+    """The worker's runs over the next seconds; the SMS they sent."""
+    before = len(service.sent())
+    service.worker.run_once()
+    clock.advance(timedelta(seconds=5))
+    service.worker.run_once()
+    return service.sent()[before:]
+
+
+# --- composing and sending -----------------------------------------------------------------------
+def test_the_compose_page_ships_its_script_under_a_strict_policy(admin):
+    page = admin.get("/staff/broadcasts/new")
+    assert page.status_code == 200
+    text = page.text
+    assert '<script src="/static/broadcast.js" defer></script>' in text
+    assert not re.search(r"<script(?![^>]*\bsrc=)", text), "no inline script"
+    assert not re.search(r"\son[a-z]+=", text), "no inline event handler"
+    assert not re.search(r"\sstyle=", text), "no inline style"
+    assert f'data-price="{PRICE}"' in text
+    assert 'data-recipients-url="/staff/broadcasts/recipients"' in text
+    assert 'name="csrf_token"' in text
+    for value in ("all", "kecamatan:01", "kecamatan:06", "stage:print_queue"):
+        assert f'<option value="{value}"' in text
+    script = admin.get("/static/broadcast.js")
+    assert script.status_code == 200 and "javascript" in script.headers["Content-Type"]
+
+
+def test_every_element_the_script_looks_for_is_on_the_page(admin):
+    page = admin.get("/staff/broadcasts/new").text
+    script = BROADCAST_JS.read_text("utf-8")
+    ids = set(re.findall(r'querySelector\("#([a-z-]+)"\)', script))
+    ids |= set(re.findall(r'getElementById\("([a-z-]+)"\)', script))
+    outputs = set(re.findall(r'setText\([a-z]+, "([a-z]+)"', script))
+    datasets = set(re.findall(r"dataset\.([a-zA-Z]+)", script)) - {"confirm"}
+    assert {"broadcast-form", "broadcast-text", "broadcast-audience"} <= ids
+    assert {"segments", "cost", "recipients"} <= outputs and {"price", "recipientsUrl"} <= datasets
+    for name in ids:
+        assert f'id="{name}"' in page, name
+    for name in outputs:
+        assert f'data-out="{name}"' in page, name
+    for name in datasets:
+        attribute = re.sub(r"([A-Z])", lambda m: "-" + m.group(1).lower(), name)
+        assert f"data-{attribute}=" in page, name
+
+
+def test_the_recipient_count_for_the_live_preview(admin, phones):
+    def recipients(audience: str):
+        return admin.get("/staff/broadcasts/recipients", params={"audience": audience})
+
+    assert recipients("all").json() == {"recipients": 3}
+    assert recipients("kecamatan:01").json() == {"recipients": 2}  # one opted out
+    assert recipients("kecamatan:02").json() == {"recipients": 1}
+    assert recipients("stage:submitted").json() == {"recipients": 0}
+    wrong = recipients("kecamatan:99")
+    assert wrong.status_code == 400 and "error" in wrong.json()
+
+
+def test_admin_previews_sends_and_follows_a_broadcast(service, database, clock, admin, phones):
+    text = "\u201cKantor\u201d Disdukcapil tutup Jumat \u2013 buka lagi Senin."
+    preview = compose(admin, "preview", text)
+    assert preview.status_code == 200
+    assert '"Kantor" Disdukcapil tutup Jumat - buka lagi Senin.' in html.unescape(preview.text)
+    assert "<strong>2</strong> nomor HP" in preview.text
+    assert "<strong>1 SMS</strong>" in preview.text
+    assert "<strong>Rp 700</strong>" in preview.text  # 1 part x 2 phones x Rp 350
+    assert rows(database, Broadcast.__table__) == []  # a preview saves nothing
+
+    sent = compose(admin, "send", text)
+    assert sent.status_code == 200 and sent.url.endswith("/staff/broadcasts/1")
+    assert "Siaran dijadwalkan" in sent.text
+    assert '<meta http-equiv="refresh" content="10">' in sent.text  # due: it will start soon
+    [broadcast] = rows(database, Broadcast.__table__)
+    assert (broadcast.text, broadcast.audience, broadcast.audience_value, broadcast.status,
+            broadcast.created_by, broadcast.recipients) == (
+        '"Kantor" Disdukcapil tutup Jumat - buka lagi Senin.', "kecamatan", "01", "scheduled",
+        "staff:admin", 2)
+    assert audit(database) == [("staff:admin", "broadcast.create", "broadcast 1")]
+
+    delivered = deliver(service, clock)
+    assert sorted((sms["to"], sms["text"]) for sms in delivered) == [
+        (phones[0], broadcast.text), (phones[1], broadcast.text)]
+
+    page = admin.get("/staff/broadcasts/1")
+    assert page.status_code == 200
+    assert (count(page.text, "recipients"), count(page.text, "queued"),
+            count(page.text, "waiting"), count(page.text, "sent"),
+            count(page.text, "delivered"), count(page.text, "failed")) == (2, 2, 0, 2, 0, 0)
+    assert '<progress id="progress" max="2" value="2">' in page.text
+    assert "selesai" in page.text
+    assert "http-equiv" not in page.text  # nothing left to follow
+    assert "Batalkan siaran" not in page.text
+    assert "Rp 700" in page.text
+
+    listing = admin.get("/staff/broadcasts")
+    assert listing.status_code == 200
+    assert 'href="/staff/broadcasts/1"' in listing.text
+    assert "Kecamatan Bogor Selatan" in listing.text and "selesai" in listing.text
+    assert 'href="/staff/broadcasts/new"' in listing.text
+    assert ">Siaran SMS</a>" in listing.text  # the menu entry
+
+
+def test_the_preview_counts_parts_and_cost_of_a_long_text(admin, phones):
+    text = "Pengumuman " * 20  # 219 characters after trimming: two parts
+    preview = compose(admin, "preview", text, audience="all")
+    assert segments(text.strip()) == 2
+    assert "<strong>2 SMS</strong>" in preview.text
+    assert "<strong>Rp 2.100</strong>" in preview.text  # 2 parts x 3 phones x Rp 350
+
+
+def test_a_broadcast_for_a_later_wib_time_waits_for_it(service, database, clock, admin, phones):
+    # the clock says Monday 30 November 2026, 09:00 WIB
+    page = compose(admin, "send", audience="all", when="later", send_at="2026-11-30T14:00")
+    assert page.status_code == 200
+    assert "Dijadwalkan untuk 30 Nov 2026 14.00 WIB" in page.text
+    assert "http-equiv" not in page.text
+    [broadcast] = rows(database, Broadcast.__table__)
+    assert broadcast.send_at == datetime(2026, 11, 30, 7, 0, tzinfo=UTC)
+    assert deliver(service, clock) == []
+    clock.set(datetime(2026, 11, 30, 7, 0, tzinfo=UTC))
+    assert sorted(sms["to"] for sms in deliver(service, clock)) == [phones[0], phones[1],
+                                                                     phones[3]]
+
+
+@pytest.mark.parametrize(("form", "message"), [
+    ({"text": "  "}, "Tulis isi pesan siaran."),
+    ({"text": "x" * 500}, "Pesan terlalu panjang: 4 SMS."),
+    ({"audience": "kecamatan:09"}, "Pilih penerima siaran"),
+    ({"when": "later", "send_at": "besok"}, "Waktu kirim tidak terbaca"),
+    ({"when": "later", "send_at": "2026-11-30T08:00"}, "Waktu kirim sudah lewat"),
+    ({"audience": "stage:collected"}, "Tidak ada penerima"),
+])
+def test_a_wrong_form_is_shown_again_with_the_reason(database, admin, phones, form, message):
+    page = compose(admin, "send", **form)
+    assert page.status_code == 422
+    assert message in page.text
+    assert rows(database, Broadcast.__table__) == []
+    assert audit(database) == []
+
+
+def test_cancel_from_the_progress_page_stops_the_rest(service, database, clock, admin, phones):
+    compose(admin, "send", audience="all")
+    service.worker.run_once()  # 3 queued 0.2 s apart at 5 per second: the first one leaves
+    assert len(service.sent()) == 1
+    page = admin.get("/staff/broadcasts/1")
+    assert "Batalkan siaran" in page.text and 'data-confirm="Batalkan siaran 1?' in page.text
+    assert (count(page.text, "queued"), count(page.text, "waiting"),
+            count(page.text, "sent")) == (3, 2, 1)
+
+    cancelled = admin.post("/staff/broadcasts/1/cancel")
+    assert cancelled.status_code == 200 and cancelled.url.endswith("/staff/broadcasts/1")
+    assert "Siaran dibatalkan. 2 SMS yang belum terkirim tidak akan dikirim." in cancelled.text
+    assert "dibatalkan" in cancelled.text and "Batalkan siaran" not in cancelled.text
+    assert audit(database)[-1] == ("staff:admin", "broadcast.cancel", "broadcast 1")
+    assert deliver(service, clock) == []
+    assert len(service.sent()) == 1
+
+    again = admin.post("/staff/broadcasts/1/cancel")
+    assert "sudah dibatalkan" in again.text
+
+
+# --- who may -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("role", "office"), [("operator", "01"), ("viewer", None),
+                                              ("helper", "3271011001")])
+def test_other_roles_are_refused(service, database, clock, admin, phones, role, office):
+    compose(admin, "send", audience="all")
+    browser = signed_in(service, database, f"user-{role}", role, office)
+    for path in ("/staff/broadcasts", "/staff/broadcasts/new", "/staff/broadcasts/1",
+                 "/staff/broadcasts/recipients?audience=all"):
+        assert browser.get(path).status_code == 403, path
+    assert compose(browser, "send", audience="all").status_code == 403
+    assert browser.post("/staff/broadcasts/1/cancel").status_code == 403
+    assert len(rows(database, Broadcast.__table__)) == 1
+    assert rows(database, Broadcast.__table__)[0].status == "scheduled"
+    assert "Siaran SMS" not in browser.get("/staff/broadcasts").text
+
+
+def test_a_stranger_is_sent_to_the_login_page(service):
+    browser = StaffBrowser(service.base_url)
+    page = browser.get("/staff/broadcasts/new", allow_redirects=False)
+    assert page.status_code == 302 and "/staff/login" in page.headers["Location"]
+
+
+def test_a_post_without_the_csrf_token_is_refused(database, admin, phones):
+    assert compose(admin, "send", audience="all", csrf=False).status_code == 400
+    assert rows(database, Broadcast.__table__) == []
+    compose(admin, "send", audience="all")
+    assert admin.post("/staff/broadcasts/1/cancel", csrf=False).status_code == 400
+    assert admin.post("/staff/broadcasts/1/cancel",
+                      {"csrf_token": "not-the-token"}).status_code == 400
+    assert rows(database, Broadcast.__table__)[0].status == "scheduled"
+
+
+# --- the script's arithmetic ---------------------------------------------------------------------
+SAMPLES = ["", "Halo", "x" * 160, "x" * 161, "x" * 306, "x" * 307, "{" * 80, "{" * 81,
+           "Harga \u20ac5 [diskon]~^|\\", "\u00e9\u00e8\u00e0 \u00c4\u00d6\u00dc \u0394\u03a9",
+           "line\nbreak\r\n\u000c", "\u201ckutip\u201d", "e\u0301", "\u00ea" * 70,
+           "\u00ea" * 71, "\U0001f600 emoji", "\U0001f600" * 35, "\U0001f600" * 36,
+           "x" * 459 + "\u00e7", "\u00c7"]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run broadcast.js")
+def test_the_script_counts_like_flows_gsm():
+    from flows.gsm import _BASIC, _EXTENSION
+
+    program = ("const m = require(process.argv[1]);"
+               "const samples = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+               "console.log(JSON.stringify({basic: m.BASIC, extension: m.EXTENSION,"
+               " rupiah: m.rupiah(1234567), figures: samples.map(m.measure)}));")
+    result = subprocess.run(["node", "-e", program, str(BROADCAST_JS)], check=True,
+                            input=json.dumps(SAMPLES), capture_output=True, text=True,
+                            timeout=30)
+    answer = json.loads(result.stdout)
+    assert set(answer["basic"]) == _BASIC and len(answer["basic"]) == len(_BASIC)
+    assert set(answer["extension"]) == _EXTENSION
+    assert answer["rupiah"] == "Rp 1.234.567"
+    for text, figures in zip(SAMPLES, answer["figures"], strict=True):
+        length = septets(text)
+        assert figures["segments"] == segments(text), text
+        assert figures["characters"] == len(text), text
+        assert figures["encoding"] == ("GSM-7" if length is not None else "UCS-2"), text
+        assert figures["units"] == (length if length is not None
+                                    else len(text.encode("utf-16-le")) // 2), text

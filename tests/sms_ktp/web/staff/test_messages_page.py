@@ -1,0 +1,189 @@
+"""The messages page over real HTTP: the inbox and the outbox searched by phone (any Indonesian
+form) and status, numbers masked and texts redacted, and a failed SMS sent again."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from html import unescape
+
+import pytest
+from live_service import KK, NIK, PHONE, PHONE_2, LiveService, start_service
+from sqlalchemy import select
+from staff_browser import StaffBrowser, make_staff
+
+from gateway.console import ConsoleGateway
+from gateway.message import OutboundSms, PermanentFailure, SendResult
+from sms_ktp.models import AuditEntry, OutboxMessage
+
+
+class Outage:
+    """The console gateway, refusing every SMS while `down` (an operator's outage)."""
+
+    name = "console"
+
+    def __init__(self, path: str) -> None:
+        self.console = ConsoleGateway(path)
+        self.down = False
+
+    def send(self, sms: OutboundSms) -> SendResult:
+        if self.down:
+            raise PermanentFailure("operator outage 0812 3456 7890")
+        return self.console.send(sms)
+
+
+@pytest.fixture
+def live(database, clock, tmp_path) -> Iterator[tuple[LiveService, Outage]]:
+    gateway = Outage(str(tmp_path / "outbox.jsonl"))
+    for service in start_service(database, clock, tmp_path, gateway=gateway):
+        yield service, gateway
+
+
+@pytest.fixture
+def admin(live) -> StaffBrowser:
+    service, _ = live
+    make_staff(service.runtime.db, "admin1", "admin")
+    browser = StaffBrowser(service.base_url)
+    browser.login("admin1")
+    return browser
+
+
+def outbox(service: LiveService) -> list[tuple[str, str, int]]:
+    with service.runtime.db.connect() as connection:
+        rows = connection.execute(select(OutboxMessage.__table__)
+                                  .order_by(OutboxMessage.__table__.c.id)).all()
+    return [(row.phone, row.status, row.attempts) for row in rows]
+
+
+def audit(service: LiveService) -> list[tuple[str, str, str, str]]:
+    with service.runtime.db.connect() as connection:
+        rows = connection.execute(select(AuditEntry.__table__).where(
+            AuditEntry.__table__.c.action != "staff.login")).all()
+    return [(row.actor, row.action, row.target, row.detail) for row in rows]
+
+
+def text_of(service: LiveService, message_id: int) -> str:
+    with service.runtime.db.connect() as connection:
+        return connection.execute(select(OutboxMessage.__table__.c.text).where(
+            OutboxMessage.__table__.c.id == message_id)).scalar_one()
+
+
+def cells(html: str) -> list[list[str]]:
+    table = html.split('id="messages"')[1].split("</table>")[0]
+    rows = re.findall(r'<tr class="message.*?</tr>', table, re.S)
+    return [[unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cell))).strip()
+             for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)] for row in rows]
+
+
+def test_search_by_phone_in_any_form_masks_numbers_and_redacts_texts(live, admin):
+    service, _ = live
+    service.sms(PHONE, f"DAFTAR {NIK}#{KK}#2")
+    service.sms(PHONE_2, "BANTUAN")
+    for typed in ("0812-3456-7890", "6281234567890", "+62 812 3456 7890"):
+        page = admin.get("/staff/messages", params={"phone": typed})
+        assert page.status_code == 200
+        rows = cells(page.text)
+        assert [row[1] for row in rows] == ["Keluar", "Masuk"]  # the reply after the SMS
+        assert {row[2] for row in rows} == {"+62***890"}
+        table = page.text.split('id="messages"')[1]
+        assert NIK not in table and KK not in table and "81234567890" not in table
+        assert NIK not in page.text and KK not in page.text
+    incoming, reply = rows[1], rows[0]
+    assert incoming[3] == "DAFTAR ***0001#***0003#2" and incoming[5] == "dibalas"
+    assert incoming[0] == "30 Nov 2026 09.00"
+    assert reply[4] == "reply" and reply[5] == "terkirim ke operator"
+    assert reply[6] == "1" and reply[8] == "1"
+    assert "***0001" in reply[3]
+    everything = admin.get("/staff/messages")
+    assert len(cells(everything.text)) == 4
+    only_in = admin.get("/staff/messages", params={"direction": "in"})
+    assert [row[1] for row in cells(only_in.text)] == ["Masuk", "Masuk"]
+
+
+def test_a_number_that_is_no_mobile_is_explained(live, admin):
+    page = admin.get("/staff/messages", params={"phone": "022-1234"})
+    assert page.status_code == 400 and "bukan nomor HP Indonesia" in page.text
+
+
+def test_a_failed_sms_is_found_by_status_and_sent_again(live, admin):
+    service, gateway = live
+    gateway.down = True
+    assert service.sms(PHONE, "BANTUAN") == []
+    service.sms(PHONE_2, "BANTUAN")
+    gateway.down = False
+    service.sms(PHONE, "STATUS")  # sent: the outage is over
+    assert [status for _, status, _ in outbox(service)] == ["failed", "failed", "sent"]
+    failed = admin.get("/staff/messages", params={"status": "failed"})
+    rows = cells(failed.text)
+    assert len(rows) == 2 and {row[5] for row in rows} == {"gagal"}
+    assert all(row[1] == "Keluar" for row in rows)
+    assert "operator outage ***7890" in rows[0][7]  # the reason, redacted
+    [first_id] = [int(i) for i in re.findall(
+        r'name="id" value="(\d+)"', admin.get("/staff/messages",
+                                              params={"phone": PHONE}).text)]
+    response = admin.post("/staff/messages/retry", {"id": str(first_id),
+                                                    "back_phone": PHONE})
+    assert response.status_code == 200 and "masuk antrean kirim lagi" in response.text
+    assert outbox(service)[0] == (PHONE, "queued", 0)
+    assert audit(service) == [("staff:admin1", "message.retry", f"outbox {first_id}",
+                               "to +62***890: fresh attempts")]
+    service.worker.run_once()
+    assert service.received(PHONE) == [text_of(service, first_id)]
+    assert outbox(service)[0][1] == "sent"
+    assert outbox(service)[1] == (PHONE_2, "failed", 1)  # the other phone's is left alone
+    twice = admin.post("/staff/messages/retry", {"id": str(first_id)})
+    assert "tidak berstatus gagal" in twice.text and len(audit(service)) == 1
+
+
+def test_every_failed_sms_of_one_phone_is_sent_again(live, admin):
+    service, gateway = live
+    gateway.down = True
+    service.sms(PHONE, "BANTUAN")
+    service.sms(PHONE, "STATUS")
+    service.sms(PHONE_2, "BANTUAN")
+    gateway.down = False
+    page = admin.get("/staff/messages", params={"phone": "081234567890"})
+    assert "Kirim ulang semua SMS gagal ke +62***890 (2)" in page.text
+    response = admin.post("/staff/messages/retry", {"phone": "081234567890"})
+    assert "2 SMS gagal ke +62***890 masuk antrean kirim lagi" in response.text
+    assert [row[1:] for row in outbox(service)] == [("queued", 0), ("queued", 0),
+                                                    ("failed", 1)]
+    assert audit(service) == [("staff:admin1", "message.retry", "phone +62***890",
+                               "2 failed SMS: fresh attempts")]
+    service.worker.run_once()
+    assert len(service.received(PHONE)) == 2
+    none_left = admin.post("/staff/messages/retry", {"phone": "081234567890"})
+    assert "Tidak ada SMS gagal" in none_left.text and len(audit(service)) == 1
+
+
+def test_pages_of_fifty(live, admin):
+    service, _ = live
+    for number in range(30):
+        service.post_sms(PHONE, f"halo {number}")
+    first = admin.get("/staff/messages", params={"phone": PHONE})
+    assert "Halaman 1 dari 2" in first.text and len(cells(first.text)) == 50
+    second = admin.get("/staff/messages", params={"phone": PHONE, "page": 2})
+    assert len(cells(second.text)) == 10
+    assert cells(second.text)[-1][3] == "halo 0"
+
+
+@pytest.mark.parametrize("role", ["operator", "viewer", "helper"])
+def test_only_admins_see_messages(live, role):
+    service, gateway = live
+    gateway.down = True
+    service.sms(PHONE, "BANTUAN")
+    make_staff(service.runtime.db, "someone", role, office="01")
+    browser = StaffBrowser(service.base_url)
+    browser.login("someone")
+    assert browser.get("/staff/messages").status_code == 403
+    assert browser.post("/staff/messages/retry", {"phone": PHONE}).status_code == 403
+    assert outbox(service) == [(PHONE, "failed", 1)]
+
+
+def test_a_retry_without_the_csrf_token_is_refused(live, admin):
+    service, gateway = live
+    gateway.down = True
+    service.sms(PHONE, "BANTUAN")
+    response = admin.post("/staff/messages/retry", {"phone": PHONE}, csrf=False)
+    assert response.status_code == 400 and "CSRF" in response.text
+    assert outbox(service) == [(PHONE, "failed", 1)]
