@@ -98,6 +98,8 @@ class IntegrationSettings:
 class StaffSettings:
     secret_key: str = ""
     idle_minutes: int = 30
+    password_time_cost: int = 3
+    password_memory_kib: int = 65536
 
 
 @dataclass
@@ -196,6 +198,9 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"[pickup] {error}") from None
     if settings.staff.idle_minutes <= 0:
         raise ConfigError("[staff] idle_minutes must be positive")
+    if settings.staff.password_time_cost < 1 or settings.staff.password_memory_kib < 32:
+        raise ConfigError("[staff] password_time_cost must be at least 1 and "
+                          "password_memory_kib at least 32")
     if settings.broadcasts.rate_per_second <= 0:
         raise ConfigError("[broadcasts] rate_per_second must be positive")
     if settings.gateway.price_per_segment < 0:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.africastalking import AfricasTalkingGateway
 from gateway.base import Gateway
 from gateway.console import ConsoleGateway
-from sms_ktp import office_settings
+from sms_ktp import office_settings, staff
 from sms_ktp.clock import Clock, SystemClock
 from sms_ktp.config import Settings, ensure_webhook_token
 from sms_ktp.db import Database
@@ -53,6 +53,10 @@ class Runtime:
     _overrides: office_settings.Overrides | None = field(default=None, repr=False)
     _offices_checked_at: float = field(default=float("-inf"), repr=False)
     _policy_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        staff.configure_hashing(self.settings.staff.password_time_cost,
+                                self.settings.staff.password_memory_kib)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None,

@@ -17,8 +17,8 @@ from sms_ktp.models import StaffUser
 _STAFF = StaffUser.__table__
 _HASHER = PasswordHasher()
 # Checked against when the user name is unknown, so that a wrong name costs as long as a wrong
-# password and does not tell which names exist.
-_DUMMY_HASH = _HASHER.hash("not a password of anybody")
+# password and does not tell which names exist (made with the hasher in use, when first needed).
+_DUMMY_HASH: str | None = None
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 MIN_PASSWORD = 10
 
@@ -50,6 +50,22 @@ class Staff:
     @property
     def actor(self) -> str:
         return f"staff:{self.username}"
+
+
+def configure_hashing(time_cost: int, memory_kib: int) -> None:
+    """The cost of argon2 (`[staff] password_time_cost`, `password_memory_kib`). Hashes made
+    with other costs still verify, and are made again at the next sign-in."""
+    global _HASHER, _DUMMY_HASH
+    if (_HASHER.time_cost, _HASHER.memory_cost) != (time_cost, memory_kib):
+        _HASHER = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        _DUMMY_HASH = None
+
+
+def _dummy_hash() -> str:
+    global _DUMMY_HASH
+    if _DUMMY_HASH is None:
+        _DUMMY_HASH = _HASHER.hash("not a password of anybody")
+    return _DUMMY_HASH
 
 
 def check_password(password: str) -> str:
@@ -104,7 +120,7 @@ def authenticate(connection: Connection, username: str, password: str,
     row = connection.execute(select(_STAFF).where(
         _STAFF.c.username == username.strip().lower())).first()
     try:
-        _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
+        _HASHER.verify(row.password_hash if row else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if row is None or row.disabled_at is not None:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import run
 
-SCRIPT = Path(sys.executable).with_name("sms-ktp")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sms_ktp.cli"]
 NIK, KK = "3271014501900001", "3271010101200003"
 
 
@@ -21,11 +17,6 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run(folder: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SMS_KTP_")}
-    environment["SMS_KTP_CONFIG"] = str(folder / "sms-ktp.toml")
-    return subprocess.run([*COMMAND, *args], cwd=folder, input=stdin, capture_output=True,
-                          text=True, timeout=120, env=environment)
 
 
 def register(folder: Path) -> None:

@@ -76,3 +76,20 @@ def test_a_session_ends_with_a_new_password_or_a_disabled_account(database, cloc
         assert signed_in(connection, staff_id, later) is None
         with pytest.raises(StaffError, match="no user"):
             disable(connection, "ghost", later)
+
+
+def test_a_new_hashing_cost_still_signs_in_old_hashes_and_renews_them(database, clock):
+    from sms_ktp import staff
+
+    try:
+        staff.configure_hashing(1, 32)
+        with database.connect() as connection:
+            add_staff(connection, "rina", "viewer", PASSWORD, clock.now())
+            before = connection.execute(select(StaffUser.__table__.c.password_hash)).scalar()
+        staff.configure_hashing(2, 64)
+        with database.connect() as connection:
+            assert authenticate(connection, "rina", PASSWORD, clock.now()) is not None
+            after = connection.execute(select(StaffUser.__table__.c.password_hash)).scalar()
+        assert "m=32,t=1" in before and "m=64,t=2" in after
+    finally:
+        staff.configure_hashing(1, 32)

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(sys.executable).with_name("sms-ktp")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sms_ktp.cli"]
+from cli_runner import run
 
 
 @pytest.fixture
@@ -20,11 +15,6 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run(folder: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SMS_KTP_")}
-    environment["SMS_KTP_CONFIG"] = str(folder / "sms-ktp.toml")
-    return subprocess.run([*COMMAND, *args], cwd=folder, input=stdin, capture_output=True,
-                          text=True, timeout=120, env=environment)
 
 
 def accounts(folder: Path) -> list[tuple[str, str, str | None, bool]]:

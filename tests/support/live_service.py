@@ -27,6 +27,9 @@ KK = "3271010101200003"         # a Kota Bogor family card, kecamatan 01
 KK_2 = "3271060202190004"       # another family, kecamatan 06 Tanah Sareal
 PHONE = "+6281234567890"
 PHONE_2 = "+6285711112222"
+# argon2 at its lowest cost: the tests sign in hundreds of times (the service's default costs
+# about 0.2 s a hash; it is a setting, see config.example.toml).
+CHEAP_HASHING = (1, 32)
 
 
 class LiveService:
@@ -86,6 +89,7 @@ def start_service(database: Database, clock: FixedClock, tmp_path: Path,
     settings.gateway.webhook_token = TOKEN
     settings.gateway.console.outbox_file = str(tmp_path / "outbox.jsonl")
     settings.worker.embedded = False
+    settings.staff.password_time_cost, settings.staff.password_memory_kib = CHEAP_HASHING
     runtime = Runtime(settings, database, clock,
                       gateway or ConsoleGateway(settings.gateway.console.outbox_file))
     server = make_server("127.0.0.1", 0, create_app(runtime), threaded=True)
