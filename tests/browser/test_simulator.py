@@ -1,0 +1,29 @@
+"""The phone simulator in a real browser: a feature phone drawn in the page, for demos and for
+training kelurahan staff."""
+
+from __future__ import annotations
+
+from browser_pages import screenshot
+from live_service import PHONE
+
+
+def test_texting_and_dialling_from_the_drawn_phone(live, page):
+    page.goto(f"{live.base_url}/simulator/?phone=081234567890")
+    page.fill("input[name=text]", "BANTUAN")
+    page.click(".compose button")
+    live.worker.run_once()
+    page.reload()
+    screen = page.locator("#screen").inner_text()
+    assert "BANTUAN" in screen and "Layanan KTP-el Disdukcapil Kota Bogor" in screen
+    screenshot(page, "simulator-sms")
+
+    page.click("text=Menu USSD *123#")
+    assert "CON" not in page.locator("#screen").inner_text()  # the screen shows the menu only
+    first = page.locator("#screen").inner_text()
+    assert first.strip()
+    page.click(".key[data-key='2']")  # the keypad types into the phone's input
+    assert page.input_value("input[name=input]") == "2"
+    page.click(".compose button")
+    assert page.locator("#screen").inner_text() != first
+    screenshot(page, "simulator-ussd")
+    assert live.received(PHONE)  # the SMS answer went through the console gateway
