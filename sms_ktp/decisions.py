@@ -3,12 +3,15 @@ cancelling it. Both close the application, so its NIK may apply again, and free 
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
 
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.models import Application
+from sms_ktp.pickup import release_slot
 from sms_ktp.pipeline import change_stage
 from sms_ktp.quiet_hours import QuietHours
 
@@ -20,15 +23,27 @@ class DecisionRefused(Exception):
     pass
 
 
-def _open_application(connection, reference: str) -> int:  # type: ignore[no-untyped-def]
-    row = connection.execute(select(_APPLICATION.c.id, _APPLICATION.c.stage)
+# A card that is printed already is not rejected: it is handed over or cancelled.
+REJECTABLE = frozenset({Stage.SUBMITTED, Stage.PENUNGGALAN, Stage.PRINT_READY, Stage.DUPLICATE,
+                        Stage.PRINT_QUEUE})
+
+
+def _open_application(connection: Connection, reference: str) -> Row[Any]:
+    row = connection.execute(select(_APPLICATION.c.id, _APPLICATION.c.stage,
+                                    _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at)
                              .where(_APPLICATION.c.reference == reference)
                              .with_for_update()).first()
     if row is None:
         raise DecisionRefused(f"unknown reference {reference}")
     if Stage(row.stage) in CLOSED_STAGES:
         raise DecisionRefused(f"application {reference} is already {row.stage}")
-    return row.id
+    return row
+
+
+def _free_pickup(connection: Connection, row: Row[Any]) -> None:
+    """A closed application gives its place in the pickup slot back."""
+    if row.stage == Stage.PICKUP_SCHEDULED.value and row.pickup_at is not None:
+        release_slot(connection, row.pickup_office, row.pickup_at)
 
 
 def reject(db: Database, clock: Clock, quiet: QuietHours, reference: str, reason: str,
@@ -39,13 +54,18 @@ def reject(db: Database, clock: Clock, quiet: QuietHours, reference: str, reason
     if len(reason) > REASON_LIMIT:
         raise DecisionRefused(f"keep the reason within {REASON_LIMIT} characters (one SMS)")
     with db.connect() as connection:
-        change_stage(connection, _open_application(connection, reference), Stage.REJECTED,
-                     actor=actor, now=clock.now(), quiet=quiet, note=reason,
-                     params={"why": reason}, values={"stage_note": reason})
+        row = _open_application(connection, reference)
+        if Stage(row.stage) not in REJECTABLE:
+            raise DecisionRefused(f"application {reference} is {row.stage}: too late to reject")
+        change_stage(connection, row.id, Stage.REJECTED, actor=actor, now=clock.now(),
+                     quiet=quiet, note=reason, params={"why": reason},
+                     values={"stage_note": reason})
 
 
 def cancel(db: Database, clock: Clock, quiet: QuietHours, reference: str, note: str,
            actor: str) -> None:
     with db.connect() as connection:
-        change_stage(connection, _open_application(connection, reference), Stage.CANCELLED,
-                     actor=actor, now=clock.now(), quiet=quiet, note=note)
+        row = _open_application(connection, reference)
+        change_stage(connection, row.id, Stage.CANCELLED, actor=actor, now=clock.now(),
+                     quiet=quiet, note=note)
+        _free_pickup(connection, row)

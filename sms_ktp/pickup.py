@@ -223,8 +223,14 @@ def _reminder_day(calendar: WorkingCalendar, office: Office, pickup_day: date) -
 
 
 _RELEASE = (update(_SLOT).where(_SLOT.c.office == bindparam("_office"),
-                                _SLOT.c.starts_at == bindparam("_starts_at"))
+                                _SLOT.c.starts_at == bindparam("_starts_at"),
+                                _SLOT.c.booked > 0)
             .values(booked=_SLOT.c.booked - 1))
+
+
+def release_slot(connection: Connection, office: str, starts_at: datetime) -> None:
+    """Give one place of a slot back (a pickup moved away, or its application closed)."""
+    connection.execute(_RELEASE, {"_office": office, "_starts_at": starts_at})
 
 
 class MoveRefused(Exception):
@@ -252,7 +258,7 @@ def move(connection: Connection, policy: PickupPolicy, application_id: int, now:
     if start is None:
         raise MoveRefused("pickup.full")
     book.write(connection)
-    connection.execute(_RELEASE, {"_office": office.code, "_starts_at": row.pickup_at})
+    release_slot(connection, office.code, row.pickup_at)
     change_stages(connection, [Move(application_id, {
         "pickup_at": start, "pickup_changes": row.pickup_changes + 1,
         "reminded_at": _reminded_at(policy, office, start, now)})],
@@ -387,7 +393,7 @@ def reschedule_by_staff(db: Database, clock: Clock, policy: PickupPolicy, refere
             raise MoveRefused("pickup.full")
         book.write(connection)
         if row.pickup_at is not None:
-            connection.execute(_RELEASE, {"_office": office.code, "_starts_at": row.pickup_at})
+            release_slot(connection, office.code, row.pickup_at)
         # "Terlewat" only to a family that did miss its pickup; an early move is worded as
         # the resident's own UBAH JADWAL answer.
         missed = row.stage == Stage.MISSED_PICKUP.value or (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import insert
+from sqlalchemy import select as sqlselect
 from sqlmodel import select
 
 from sms_ktp import decisions
@@ -60,3 +61,43 @@ def test_a_cancellation_is_told_and_unknown_references_refused(database, clock):
                             "Ketik DAFTAR untuk daftar lagi atau tanya kelurahan.")
     with pytest.raises(decisions.DecisionRefused, match="unknown reference 999999999"):
         decisions.cancel(database, clock, QuietHours(), "999999999", "", "staff")
+
+
+def scheduled(database, clock) -> tuple[str, object]:
+    """The submitted application, printed and booked into a slot that holds two cards."""
+    from datetime import timedelta
+
+    from sms_ktp.models import PickupSlot
+
+    reference = submitted(database, clock)
+    slot = clock.now() + timedelta(days=1)
+    with database.connect() as connection:
+        connection.execute(Application.__table__.update().values(
+            stage="pickup_scheduled", pickup_office="01", pickup_at=slot, open_code="ACD347",
+            pickup_code="ACD347"))
+        connection.execute(insert(PickupSlot.__table__).values(
+            office="01", starts_at=slot, capacity=10, booked=2))
+    return reference, slot
+
+
+def booked(database) -> int:
+    from sms_ktp.models import PickupSlot
+
+    with database.connect() as connection:
+        return connection.execute(sqlselect(PickupSlot.__table__.c.booked)).scalar_one()
+
+
+def test_a_printed_card_is_not_rejected(database, clock):
+    reference, _ = scheduled(database, clock)
+    with pytest.raises(decisions.DecisionRefused, match="pickup_scheduled: too late to reject"):
+        decisions.reject(database, clock, QuietHours(), reference, "salah", "staff:ani")
+    assert booked(database) == 2
+
+
+def test_a_cancelled_pickup_gives_its_place_in_the_slot_back(database, clock):
+    reference, _ = scheduled(database, clock)
+    decisions.cancel(database, clock, QuietHours(), reference, "pindah kota", "staff:ani")
+    with database.transaction() as session:
+        application = session.exec(select(Application)).one()
+    assert (application.stage, application.open_code) == ("cancelled", None)
+    assert booked(database) == 1
