@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from flows.catalogue import languages, render
@@ -58,11 +58,6 @@ _APPLICATION = Application.__table__
 _EVENT = ApplicationEvent.__table__
 _ACTIVE_REFERENCE = select(_APPLICATION.c.reference).where(
     _APPLICATION.c.active_nik == bindparam("nik"))
-_SUBMITTED_BY = (
-    update(_EVENT)
-    .where(_EVENT.c.application_id == select(_APPLICATION.c.id).where(
-        _APPLICATION.c.reference == bindparam("reference")).scalar_subquery())
-    .values(actor=bindparam("actor"), note=bindparam("note")))
 
 
 @dataclass(frozen=True)
@@ -137,7 +132,8 @@ def _register_once(db: Database, clock: Clock, policy: PickupPolicy, form: Assis
     phone = normalise_msisdn(form.phone)
     with db.connect() as connection:
         services = SqlServices(connection, clock, PhoneStateStore(connection, phone or ""),
-                               policy, channel=CHANNEL)
+                               policy, channel=CHANNEL, actor=actor,
+                               note="registered at the counter by staff for the family phone")
         answers, problems = _check(form, services, phone)
         if problems or phone is None:
             raise Refused(problems, _already(connection, services, form, problems, recent))
@@ -148,9 +144,6 @@ def _register_once(db: Database, clock: Clock, policy: PickupPolicy, form: Assis
             problems = {step: _problem(refused)}
             raise Refused(problems, _already(connection, services, form, problems,
                                              recent)) from None
-        connection.execute(_SUBMITTED_BY, {
-            "reference": reference, "actor": actor[:60],
-            "note": "registered at the counter by staff for the family phone"})
         sms = render(form.language, "register.done",
                      **done_params(reference, answers["reason"]))
         enqueue(connection, phone, sms, now, kind="reply")  # a direct answer: no quiet hours

@@ -60,11 +60,17 @@ _FAMILY_PICKUPS = (
 
 class SqlServices:
     def __init__(self, connection: Connection, clock: Clock, phone_state: PhoneStateStore,
-                 pickup_policy: PickupPolicy, channel: str = "sms") -> None:
+                 pickup_policy: PickupPolicy, channel: str = "sms",
+                 actor: str | None = None, note: str = "registered by the family phone"
+                 ) -> None:
+        """`actor` and `note` go into the timeline of a registration: the resident by default,
+        the member of staff at the counter for an assisted one."""
         self._db = connection
         self.clock = clock
         self.pickup_policy = pickup_policy
         self.channel = channel
+        self.actor = actor or f"resident:{channel}"
+        self.note = note
         self.phone_state = phone_state
         self._now: datetime | None = None
         self._families: dict[str, Row[Any] | None] = {}
@@ -120,7 +126,7 @@ class SqlServices:
         }).scalar_one()
         self._db.execute(_NEW_EVENT, {
             "application_id": application_id, "at": self.now, "stage": Stage.SUBMITTED.value,
-            "actor": f"resident:{self.channel}", "note": "registered by the family phone",
+            "actor": self.actor[:60], "note": self.note,
         })
         return reference
 
