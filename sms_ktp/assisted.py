@@ -34,7 +34,7 @@ from sms_ktp import audit
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database, retry_after_disconnect
 from sms_ktp.masking import mask_id, mask_phone
-from sms_ktp.models import Application, ApplicationEvent
+from sms_ktp.models import Application
 from sms_ktp.outbox import enqueue
 from sms_ktp.phone_state import PhoneStateStore
 from sms_ktp.phones import normalise_msisdn
@@ -55,7 +55,6 @@ LANGUAGE_PROBLEM = "Pilih bahasa SMS untuk warga."
 STAFF_LANGUAGE = "id"  # the back office speaks Indonesian
 
 _APPLICATION = Application.__table__
-_EVENT = ApplicationEvent.__table__
 _ACTIVE_REFERENCE = select(_APPLICATION.c.reference).where(
     _APPLICATION.c.active_nik == bindparam("nik"))
 
