@@ -13,7 +13,6 @@ during quiet hours; the broadcast simply waits for the morning.
 from __future__ import annotations
 
 import math
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,13 +21,21 @@ from typing import Any
 from sqlalchemy import Connection, Select, delete, exists, func, insert, select, update
 
 from flows.gsm import segments, to_gsm7
-from sms_ktp.bulk import insert_rows
 from sms_ktp.clock import JAKARTA, Clock
 from sms_ktp.db import Database
 from sms_ktp.domain.stages import Stage
 from sms_ktp.domain.wilayah import bogor_kecamatan
 from sms_ktp.models import Application, Broadcast, Family, OutboxMessage, PhoneState, in_stage
-from sms_ktp.outbox import BUFFERED, DELIVERED, FAILED, PENDING, QUEUED, SENT, UNDELIVERED
+from sms_ktp.outbox import (
+    BUFFERED,
+    DELIVERED,
+    FAILED,
+    PENDING,
+    QUEUED,
+    SENT,
+    UNDELIVERED,
+    enqueue_many,
+)
 from sms_ktp.quiet_hours import QuietHours
 
 SCHEDULED, SENDING, DONE, CANCELLED = "scheduled", "sending", "done", "cancelled"
@@ -253,14 +260,9 @@ def _queue_slice(connection: Connection, broadcast: Any, limit: int, now: dateti
     phones = phones.where(~exists().where(_OUTBOX.c.phone == _FAMILY.c.phone,
                                           _OUTBOX.c.broadcast_id == broadcast.id))
     chosen = list(connection.execute(phones.order_by(_FAMILY.c.phone).limit(limit)).scalars())
-    parts = segments(broadcast.text)
-    uids = secrets.token_hex(16 * len(chosen))
-    insert_rows(connection, _OUTBOX, [
-        {"uid": uids[32 * index:32 * index + 32], "phone": phone, "text": broadcast.text,
-         "kind": KIND, "segments": parts, "status": QUEUED, "attempts": 0,
-         "next_attempt_at": first + timedelta(seconds=index / rate_per_second),
-         "created_at": now, "broadcast_id": broadcast.id}
-        for index, phone in enumerate(chosen)])
+    enqueue_many(connection, [(phone, broadcast.text) for phone in chosen], now, kind=KIND,
+                 not_before=first, every=timedelta(seconds=1 / rate_per_second),
+                 broadcast_id=broadcast.id)
     finished = len(chosen) < limit
     values: dict[str, Any] = {"queued": _BROADCAST.c.queued + len(chosen),
                               "status": DONE if finished else SENDING}

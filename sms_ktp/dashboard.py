@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, exists, func, literal_column, select
 
 from sms_ktp import outbox
-from sms_ktp.clock import JAKARTA
+from sms_ktp.clock import JAKARTA, jakarta_date
 from sms_ktp.domain.stages import Stage
 from sms_ktp.domain.wilayah import bogor_kecamatan
 from sms_ktp.models import Application, Family, OutboxMessage, in_stage
@@ -48,10 +48,6 @@ def jakarta_day(day: date) -> tuple[datetime, datetime]:
     """The UTC instants [start, end) of one Jakarta calendar day."""
     start = datetime.combine(day, time(0), JAKARTA).astimezone(UTC)
     return start, datetime.combine(day + timedelta(days=1), time(0), JAKARTA).astimezone(UTC)
-
-
-def today(now: datetime) -> date:
-    return now.astimezone(JAKARTA).date()
 
 
 def _local_day(column: Any, dialect: str) -> Any:
@@ -199,7 +195,7 @@ def pickups_today(connection: Connection, now: datetime, office: str | None = No
     """Today's pickups per office. A slot is over `slot_minutes[office]` after it starts (0 when
     unknown: over as soon as it starts). Two small GROUP BYs: the open pickups of today through
     the pickup queue's partial index, and today's collections."""
-    day = today(now)
+    day = jakarta_date(now)
     start, end = jakarta_day(day)
     lengths = slot_minutes or {}
     figures: dict[str, Counter[str]] = {code: Counter() for code in kecamatan_codes(office)}
@@ -260,7 +256,7 @@ class SmsDay:
 
 def sms_today(connection: Connection, now: datetime, office: str | None = None) -> SmsDay:
     """For an operator, the SMS to phones of families of their kecamatan."""
-    day = today(now)
+    day = jakarta_date(now)
     start, end = jakarta_day(day)
     query = (select(_OUTBOX.c.status, func.count(), func.coalesce(func.sum(_OUTBOX.c.segments), 0))
              .where(_OUTBOX.c.created_at >= start, _OUTBOX.c.created_at < end)
@@ -305,7 +301,7 @@ def _per_day(connection: Connection, column: Any, days: Sequence[date],
 def daily_activity(connection: Connection, now: datetime, office: str | None = None,
                    days: int = CHART_DAYS) -> Activity:
     """Registrations, prints and collections per day over the last `days` days, today last."""
-    last = today(now)
+    last = jakarta_date(now)
     span = [last - timedelta(days=back) for back in range(days - 1, -1, -1)]
 
     def kecamatan(query: Select[Any]) -> Select[Any]:

@@ -85,11 +85,15 @@ def enqueue(connection: Connection, phone: str, text: str, now: datetime, *,
 
 
 def enqueue_many(connection: Connection, messages: Sequence[tuple[str, str]], now: datetime, *,
-                 kind: str, not_before: datetime | None = None) -> None:
-    """Queue many SMS (phone, text) in one bulk write."""
+                 kind: str, not_before: datetime | None = None,
+                 every: timedelta = timedelta(0), broadcast_id: int | None = None) -> None:
+    """Queue many SMS (phone, text) in one bulk write. `every`: each SMS held back that much
+    more than the one before (a broadcast spread at the gateway's rate)."""
     uids = secrets.token_hex(16 * len(messages))
+    first = not_before or now
     insert_rows(connection, _TABLE, [
-        _row(uids[32 * index:32 * index + 32], phone, to_gsm7(text), now, kind, None, not_before)
+        _row(uids[32 * index:32 * index + 32], phone, to_gsm7(text), now, kind, None,
+             first + index * every, broadcast_id)
         for index, (phone, text) in enumerate(messages)])
 
 
@@ -130,10 +134,10 @@ def _new_uid(element: _NewUid, compiler: Any, **kw: Any) -> str:
 
 
 def _row(uid: str, phone: str, text: str, now: datetime, kind: str, inbound_id: int | None,
-         not_before: datetime | None) -> dict[str, Any]:
+         not_before: datetime | None, broadcast_id: int | None = None) -> dict[str, Any]:
     return {"uid": uid, "phone": phone, "text": text, "kind": kind, "segments": segments(text),
             "status": QUEUED, "attempts": 0, "next_attempt_at": not_before or now,
-            "inbound_id": inbound_id, "created_at": now}
+            "inbound_id": inbound_id, "broadcast_id": broadcast_id, "created_at": now}
 
 
 @dataclass
@@ -288,11 +292,23 @@ def apply_delivery_report(session: Session, report: DeliveryReport, now: datetim
     return True
 
 
-def requeue_failed(session: Session, now: datetime, phone: str | None = None) -> int:
+def _fresh_attempts(now: datetime) -> Any:
+    """Messages parked as failed, made due again with a fresh set of attempts."""
+    return update(_TABLE).where(_TABLE.c.status == FAILED).values(
+        status=QUEUED, attempts=0, next_attempt_at=now, last_error=None, lease_until=None)
+
+
+def requeue_failed(session: Session | Connection, now: datetime,
+                   phone: str | None = None) -> int:
     """Give parked messages a fresh set of attempts (after an outage has been fixed)."""
-    t = OutboxMessage
-    statement = update(t).where(t.status == FAILED).values(
-        status=QUEUED, attempts=0, next_attempt_at=now, last_error=None)
+    statement = _fresh_attempts(now)
     if phone is not None:
-        statement = statement.where(t.phone == phone)
+        statement = statement.where(_TABLE.c.phone == phone)
     return session.execute(statement).rowcount
+
+
+def requeue_one(connection: Connection, message_id: int, now: datetime) -> str | None:
+    """One message parked as failed made due again; its phone, or None when it is not failed
+    (any more)."""
+    return connection.execute(_fresh_attempts(now).where(_TABLE.c.id == message_id)
+                              .returning(_TABLE.c.phone)).scalar_one_or_none()

@@ -20,12 +20,11 @@ from sqlalchemy import (
     null,
     select,
     union_all,
-    update,
 )
 
 from sms_ktp.masking import mask_phone, redact
 from sms_ktp.models import InboundMessage, OutboxMessage
-from sms_ktp.outbox import FAILED, QUEUED, RANK
+from sms_ktp.outbox import FAILED, RANK
 
 _OUT = OutboxMessage.__table__
 _IN = InboundMessage.__table__
@@ -125,13 +124,3 @@ def failed_count(connection: Connection, phone: str) -> int:
     return connection.execute(select(func.count()).select_from(_OUT)
                               .where(_OUT.c.phone == phone, _OUT.c.status == FAILED)
                               ).scalar_one()
-
-
-def requeue_one(connection: Connection, message_id: int, now: datetime) -> str | None:
-    """One SMS parked as failed gets a fresh set of attempts (as `outbox.requeue_failed` gives
-    them after an outage); returns its phone, or None when it is not failed (any more)."""
-    return connection.execute(
-        update(_OUT).where(_OUT.c.id == message_id, _OUT.c.status == FAILED)
-        .values(status=QUEUED, attempts=0, next_attempt_at=now, last_error=None,
-                lease_until=None)
-        .returning(_OUT.c.phone)).scalar_one_or_none()

@@ -249,13 +249,13 @@ def test_a_crash_between_slices_resumes_without_duplicates(database, clock, fami
     broadcast_id = create(database, clock)
     assert run(database, clock, rate=1.0, interval=5.0) == 5
 
-    real_insert = broadcasts.insert_rows
+    real_enqueue = broadcasts.enqueue_many
 
-    def insert_then_die(*args, **kwargs):
-        real_insert(*args, **kwargs)
+    def enqueue_then_die(*args, **kwargs):
+        real_enqueue(*args, **kwargs)
         raise RuntimeError("worker killed after writing the SMS, before moving on")
 
-    monkeypatch.setattr(broadcasts, "insert_rows", insert_then_die)
+    monkeypatch.setattr(broadcasts, "enqueue_many", enqueue_then_die)
     with pytest.raises(RuntimeError):
         run(database, clock, rate=1.0, interval=5.0)
     monkeypatch.undo()

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 
 from sms_ktp import staff_messages
 from sms_ktp.masking import mask_phone
-from sms_ktp.outbox import requeue_failed
+from sms_ktp.outbox import requeue_failed, requeue_one
 from sms_ktp.phones import normalise_msisdn
 from sms_ktp.staff import Role
 from sms_ktp.web.staff.blueprint import connect, now, record, require, runtime, staff
@@ -57,7 +57,7 @@ def messages_retry() -> Response:
     moment = now()
     if message_id is not None:
         with connect() as connection:
-            found = staff_messages.requeue_one(connection, message_id, moment)
+            found = requeue_one(connection, message_id, moment)
             if found is not None:
                 record(connection, "message.retry", f"outbox {message_id}",
                        f"to {mask_phone(found)}: fresh attempts")
