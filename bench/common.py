@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import multiprocessing
+import os
 import tempfile
 import threading
 import time
@@ -31,6 +32,7 @@ from pathlib import Path
 import requests
 from flask import Flask, abort
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from werkzeug.serving import make_server
 
 from sms_ktp.config import Settings
@@ -45,6 +47,7 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
 HTTP_TIMEOUT = (5.0, 60.0)
 LOOPBACK_HOSTS = {None, "", "127.0.0.1", "localhost", "::1"}
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 Body = bytes
 Job = list[Body]  # the POSTs one client sends in order
@@ -126,6 +129,7 @@ class Size:
     default: int
     most: int
     help: str
+    backends: tuple[str, ...] = ("sqlite",)  # run on each of these unless --database-url says
 
 
 def arguments(argv: Sequence[str] | None, about: str, program: str,
@@ -139,9 +143,12 @@ def arguments(argv: Sequence[str] | None, about: str, program: str,
                         "(default 2)")
     parser.add_argument("--warmup", type=int, default=200,
                         help="unmeasured requests to each endpoint first (default 200)")
-    parser.add_argument("--database-url",
-                        help="default: a fresh SQLite file in a temporary folder; on a "
-                        "(loopback) PostgreSQL, a private schema dropped at the end")
+    parser.add_argument("--database-url", action="append", dest="database_urls",
+                        metavar="URL",
+                        help="sqlite (a fresh file in a temporary folder) or a (loopback) "
+                        "PostgreSQL URL (a private schema, dropped at the end); give it twice "
+                        "for a run on each, one after the other (default: "
+                        + " and ".join(size.backends) + ")")
     parser.add_argument("--in-process-server", action="store_true",
                         help="serve from a thread of the benchmark's own process instead of a "
                         "process of its own (clients and server then share one GIL)")
@@ -158,12 +165,21 @@ def arguments(argv: Sequence[str] | None, about: str, program: str,
         parser.error("--warmup must be between 0 and 10000")
     if not 0 < args.max_seconds <= 24 * 3600:
         parser.error("--max-seconds must be more than 0 and at most 86400")
-    if args.database_url:
-        check_database_url(args.database_url, program)
+    args.database_urls = args.database_urls or [
+        postgres_url() if backend == "postgresql" else "sqlite" for backend in size.backends]
+    for url in args.database_urls:
+        check_database_url(url, program)
     return args
 
 
+def postgres_url() -> str:
+    """The PostgreSQL of this machine, as the tests find it."""
+    return os.environ.get("SMS_KTP_TEST_DATABASE_URL", DEFAULT_POSTGRES)
+
+
 def check_database_url(url: str, program: str) -> None:
+    if url == "sqlite":
+        return
     parsed = make_url(url)
     if parsed.get_backend_name() not in ("sqlite", "postgresql"):
         raise SystemExit(f"{program}: unsupported database {parsed.get_backend_name()!r}")
@@ -266,6 +282,7 @@ class Bench:
     in_process: bool  # the server is a thread of this process
     began: float  # time.monotonic() at the start
     deadline: float  # time.monotonic() when the run gives up (--max-seconds)
+    figures: dict[str, object] = field(default_factory=dict)  # what `conclude` printed
 
     @property
     def database(self) -> str:
@@ -296,9 +313,23 @@ def run_benchmark(argv: Sequence[str] | None, about: str, program: str, size: Si
     """`bench/<program>.py`: its command line read, `measure` run against the server (with
     `add_routes`) and the database; `measure` returns the exit status."""
     args = arguments(argv, about, program, size)
-    began = time.monotonic()
-    with bench_run(args, f"bench/{program}.py", add_routes, began) as bench:
-        return measure(args, bench)
+    statuses, figures = [], []
+    for url in args.database_urls:
+        args.database_url = None if url == "sqlite" else url
+        began = time.monotonic()
+        try:
+            with bench_run(args, f"bench/{program}.py", add_routes, began) as bench:
+                statuses.append(measure(args, bench))
+                figures.append(bench.figures)
+        except OperationalError as error:
+            if url != postgres_url():  # a database asked for by name must be there
+                raise
+            print(f"WARNING: no run on {make_url(url).render_as_string()}: "
+                  f"{str(error).splitlines()[0]}")
+        print(flush=True)
+    if len(figures) > 1:  # the last line: one object a database
+        print(json.dumps(figures), flush=True)
+    return max(statuses, default=1)
 
 
 @contextmanager
@@ -459,8 +490,9 @@ def conclude(args: argparse.Namespace, bench: Bench, problems: Sequence[str], ve
         print(f"WARNING: {problem}")
     if not problems:
         print(verified)
-    print(json.dumps({**figures, "clients": args.clients, "database": bench.database,
-                      "server": bench.server}), flush=True)
+    bench.figures = {**figures, "clients": args.clients, "database": bench.database,
+                     "server": bench.server}
+    print(json.dumps(bench.figures), flush=True)
     return 1 if problems else 0
 
 

@@ -171,7 +171,7 @@ def sample_dialogue(runtime: Runtime, phone: str) -> list[str]:
 # --- the run ------------------------------------------------------------------------------------
 SIZE = Size("turns", 3000, MAX_TURNS,
             f"measured turns, and as many floor POSTs (default 3000; rounded up to whole "
-            f"{TURNS_PER_PHONE}-turn dialogues per round)")
+            f"{TURNS_PER_PHONE}-turn dialogues per round)", backends=("sqlite", "postgresql"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ SECRET_ENV = {
     "SMS_KTP_AT_API_KEY": ("gateway.africastalking", "api_key"),
     "SMS_KTP_INTEGRATION_TOKEN": ("integration", "token"),
     "SMS_KTP_SECRET_KEY": ("staff", "secret_key"),
+    "SMS_KTP_METRICS_TOKEN": ("health", "metrics_token"),
 }
 
 
@@ -108,6 +109,15 @@ class BroadcastSettings:
 
 
 @dataclass
+class HealthSettings:
+    """Thresholds past which `/healthz` answers 503, and who may read `/metrics`."""
+
+    max_heartbeat_age_seconds: float = 60.0
+    max_oldest_queued_seconds: float = 300.0
+    metrics_token: str = ""
+
+
+@dataclass
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -131,6 +141,7 @@ class Settings:
     integration: IntegrationSettings = field(default_factory=IntegrationSettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
     broadcasts: BroadcastSettings = field(default_factory=BroadcastSettings)
+    health: HealthSettings = field(default_factory=HealthSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     source: str = "embedded default"
@@ -203,6 +214,10 @@ def _check(settings: Settings) -> None:
                           "password_memory_kib at least 32")
     if settings.broadcasts.rate_per_second <= 0:
         raise ConfigError("[broadcasts] rate_per_second must be positive")
+    if (settings.health.max_heartbeat_age_seconds <= 0
+            or settings.health.max_oldest_queued_seconds <= 0):
+        raise ConfigError("[health] max_heartbeat_age_seconds and max_oldest_queued_seconds "
+                          "must be positive")
     if settings.gateway.price_per_segment < 0:
         raise ConfigError("[gateway] price_per_segment must not be negative")
     sites = settings.printing.sites

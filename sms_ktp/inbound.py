@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 
 from flows.sms import SmsChannel
 from gateway.message import InboundSms
+from sms_ktp import metrics
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database, insert_ignoring_duplicate, retry_after_disconnect
 from sms_ktp.masking import mask_phone, redact
@@ -33,6 +34,8 @@ class Received:
     inbound_id: int | None
     duplicate: bool
     replies: int
+    outcome: str = "accepted"  # `metrics.INBOUND_OUTCOMES`
+    completed: tuple[str, ...] = ()  # what the dialogue got done (`metrics.DIALOGUE_KINDS`)
 
 
 def record_inbound(connection: Connection, sms: InboundSms, phone: str | None,
@@ -56,21 +59,33 @@ def record_inbound(connection: Connection, sms: InboundSms, phone: str | None,
     )
 
 
-@retry_after_disconnect
 def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
                 policy: PickupPolicy) -> Received:
+    """Counted in the metrics once committed (or failed), never twice for one retried run."""
+    try:
+        received = _receive_sms(db, clock, sms, ttl, policy)
+    except Exception:
+        metrics.sms_received("error")
+        raise
+    metrics.sms_received(received.outcome, completed=received.completed)
+    return received
+
+
+@retry_after_disconnect
+def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
+                 policy: PickupPolicy) -> Received:
     now = clock.now()
     phone = normalise_msisdn(sms.sender)
     with db.connect() as connection:
         inbound_id = record_inbound(connection, sms, phone, now)
         if inbound_id is None:
             log.info("inbound %s/%s already received", sms.provider, sms.provider_id)
-            return Received(None, duplicate=True, replies=0)
+            return Received(None, duplicate=True, replies=0, outcome="duplicate")
         if phone is None:
             # Short codes and alphanumeric senders are operators' robots: answering them is
             # how reply loops start.
             log.info("inbound %s from non-mobile sender: no reply", inbound_id)
-            return Received(inbound_id, duplicate=False, replies=0)
+            return Received(inbound_id, duplicate=False, replies=0, outcome="non_mobile")
         state = PhoneStateStore(connection, phone)
         conversation = state.load()
         services = SqlServices(connection, clock, state, policy, channel="sms")
@@ -81,4 +96,5 @@ def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
     if log.isEnabledFor(logging.INFO):
         log.info("inbound %s from %s: %d repl%s", inbound_id, mask_phone(phone),
                  len(turn.replies), "y" if len(turn.replies) == 1 else "ies")
-    return Received(inbound_id, duplicate=False, replies=len(turn.replies))
+    return Received(inbound_id, duplicate=False, replies=len(turn.replies),
+                    completed=tuple(services.completed))

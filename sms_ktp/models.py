@@ -321,3 +321,27 @@ class OfficeSetting(SQLModel, table=True):
     values: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     updated_by: str = Field(max_length=60)
     updated_at: datetime = utc_column()
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """One row per running worker process, touched every few seconds: `/healthz` reads how long
+    ago the freshest one beat, and staff see which workers run where."""
+
+    __tablename__ = "worker_heartbeat"
+
+    worker: str = Field(primary_key=True, max_length=80)  # host:pid:random
+    host: str = Field(max_length=64)
+    pid: int
+    started_at: datetime = utc_column()
+    beat_at: datetime = utc_column()
+
+
+class JobLease(SQLModel, table=True):
+    """Who runs a scheduled job right now, and until when: on SQLite a second worker process
+    skips a job that another one holds instead of running it twice."""
+
+    __tablename__ = "job_lease"
+
+    job: str = Field(primary_key=True, max_length=40)
+    worker: str = Field(max_length=80)
+    until: datetime = utc_column()

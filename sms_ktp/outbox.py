@@ -8,7 +8,7 @@ import logging
 import random
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +39,7 @@ from gateway.message import (
     SendResult,
     TemporaryFailure,
 )
+from sms_ktp import metrics
 from sms_ktp.bulk import insert_rows
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database
@@ -161,10 +162,14 @@ class Dispatcher:
         self.policy = policy
         self.batch_size = batch_size
 
-    def drain(self, max_rounds: int = 10_000) -> DispatchStats:
-        """Send everything due now (the rows that became due by sending earlier ones included)."""
+    def drain(self, max_rounds: int = 10_000,
+              stopping: Callable[[], bool] = lambda: False) -> DispatchStats:
+        """Send everything due now (the rows that became due by sending earlier ones included),
+        or until `stopping()` says the worker is shutting down."""
         total = DispatchStats()
         for _ in range(max_rounds):
+            if stopping():
+                break
             stats = self.dispatch_once()
             total.claimed += stats.claimed
             total.sent += stats.sent
@@ -182,7 +187,7 @@ class Dispatcher:
             stats.claimed += 1
             sms = OutboundSms(id=row.uid, to=row.phone, text=row.text)
             try:
-                result = self.gateway.send(sms)
+                result = metrics.timed_send(self.gateway, sms)
             except PermanentFailure as failure:
                 self._record_failure(row.id, row.attempts, failure.reason, permanent=True)
                 stats.failed += 1
@@ -196,6 +201,7 @@ class Dispatcher:
             else:
                 self._record_sent(row.id, result)
                 stats.sent += 1
+        metrics.dispatched(stats.sent, stats.retried, stats.failed)
         return stats
 
     def _claim(self) -> list[OutboxMessage]:
@@ -235,13 +241,14 @@ class Dispatcher:
         now = self.clock.now()
         t = OutboxMessage
         with self.db.transaction() as session:
-            session.execute(
+            parked = session.execute(
                 update(t)
                 .where(t.status == SENDING, t.lease_until < now,
                        t.attempts >= self.policy.max_attempts)
                 .values(status=FAILED, lease_until=None,
                         last_error="no answer from the gateway after the last attempt")
-            )
+            ).rowcount
+        metrics.dispatched(sent=0, retried=0, failed=parked)
 
     def _record_sent(self, row_id: int, result: SendResult) -> None:
         now = self.clock.now()
@@ -257,6 +264,7 @@ class Dispatcher:
                 message.status = SENT
         log.info("sms %s sent to %s via %s", message.uid, mask_phone(message.phone),
                  self.gateway.name)
+        metrics.sent_after(now - message.next_attempt_at)
 
     def _record_failure(self, row_id: int, attempts: int, reason: str, *, permanent: bool) -> bool:
         """Returns True when the message is now parked as failed."""

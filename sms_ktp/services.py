@@ -74,6 +74,8 @@ class SqlServices:
         self.phone_state = phone_state
         self._now: datetime | None = None
         self._families: dict[str, Row[Any] | None] = {}
+        # What this message got done (`metrics.DIALOGUE_KINDS`), counted once it is committed.
+        self.completed: list[str] = []
 
     @property
     def now(self) -> datetime:
@@ -128,6 +130,7 @@ class SqlServices:
             "application_id": application_id, "at": self.now, "stage": Stage.SUBMITTED.value,
             "actor": self.actor[:60], "note": self.note,
         })
+        self.completed.append("registration")
         return reference
 
     def _family(self, kk: str) -> Row[Any] | None:
@@ -148,6 +151,8 @@ class SqlServices:
         queued = [a for a in open_first
                   if a.stage == Stage.PRINT_QUEUE.value and a.print_batch_id is None]
         no_blangko = bool(queued) and self._free_blangko() <= 0
+        if "status" not in self.completed:  # a USSD screen may read them twice
+            self.completed.append("status")
         return [ApplicationView(a.reference, mask_id(a.nik),
                                 "waiting_blangko" if no_blangko and a in queued else a.stage)
                 for a in open_first]
@@ -172,6 +177,7 @@ class SqlServices:
                         f"resident:{self.channel}")
         except pickup.MoveRefused as refused:
             raise Invalid(refused.key, **refused.params) from None
+        self.completed.append("pickup_moved")
         return self._pickup_view(self._db.execute(
             _FAMILY_PICKUPS.where(_APPLICATION.c.id == row.id), {"phone": phone}).one())
 
@@ -188,6 +194,7 @@ class SqlServices:
 
     def set_language(self, phone: str, language: str) -> None:
         self._state(phone).language = language  # written with the rest of the phone's state
+        self.completed.append("language")
 
     def _state(self, phone: str) -> PhoneStateStore:
         if self.phone_state.phone != phone:
@@ -203,6 +210,7 @@ class SqlServices:
         self._db.execute(_opt_out(self._db.dialect.name, opted_out),
                          {"phone": phone, "broadcast_opt_out_at": self.now if opted_out else None,
                           "updated_at": self.now})
+        self.completed.append("broadcast_opt_out" if opted_out else "broadcast_opt_in")
 
 
 @cache

@@ -23,6 +23,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from flows.catalogue import render
 from flows.ussd import Menu, UssdChannel, UssdTurn
 from gateway.message import UssdRequest, UssdSessionEnd
+from sms_ktp import metrics
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database, insert_ignoring_duplicate, retry_after_disconnect
 from sms_ktp.masking import redact
@@ -43,6 +44,7 @@ _UPDATE_SESSION = update(_SESSION).where(_SESSION.c.id == bindparam("row_id"))
 class UssdAnswer:
     screen: str
     sms_queued: int
+    completed: tuple[str, ...] = ()  # what the dialogue got done (`metrics.DIALOGUE_KINDS`)
 
 
 def _digest(session: str, text: str) -> str:
@@ -63,9 +65,21 @@ def new_inputs(progress: Mapping[str, Any], text: str) -> list[str] | None:
     return [text.rsplit("*", 1)[-1]]
 
 
-@retry_after_disconnect
 def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta,
                 policy: PickupPolicy) -> UssdAnswer:
+    """Counted in the metrics once committed (or failed), never twice for one retried run."""
+    try:
+        answer = _answer_ussd(db, clock, request, ttl, policy)
+    except Exception:
+        metrics.USSD_REQUESTS.labels("error").inc()
+        raise
+    metrics.ussd_answered(answer.screen, answer.completed)
+    return answer
+
+
+@retry_after_disconnect
+def _answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta,
+                 policy: PickupPolicy) -> UssdAnswer:
     now = clock.now()
     phone = normalise_msisdn(request.phone)
     if phone is None:
@@ -74,7 +88,8 @@ def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta
     with db.connect() as connection:
         state = PhoneStateStore(connection, phone)
         conversation = state.load()
-        channel = UssdChannel(SqlServices(connection, clock, state, policy, channel="ussd"), ttl)
+        services = SqlServices(connection, clock, state, policy, channel="ussd")
+        channel = UssdChannel(services, ttl)
         if state.ussd is None or state.ussd["ussd_session"] != session:
             _record_start(connection, request, phone, now)
             turn = channel.begin(phone, conversation, now)
@@ -98,7 +113,7 @@ def answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelta
         state.save(turn.conversation, now)
         for text in sms:
             enqueue(connection, phone, text, now, kind="ussd")
-    return UssdAnswer(turn.screen, len(sms))
+    return UssdAnswer(turn.screen, len(sms), tuple(services.completed))
 
 
 def _record_start(connection: Connection, request: UssdRequest, phone: str,

@@ -1,17 +1,24 @@
 """The worker: APScheduler runs the periodic jobs, each an idempotent sweep over database rows
-(claimed in a transaction), so a job that runs twice or late does no harm."""
+(claimed in a transaction), so a job that runs twice or late does no harm.
+
+Several worker processes may run at once. On PostgreSQL every job claims its rows with
+`FOR UPDATE SKIP LOCKED`, so two workers share the work and never do the same row twice. SQLite
+has no row locks: there a job other than sending first takes a lease (`job_lease`), and a second
+worker skips it while another one holds it. Every worker writes a heartbeat (`/healthz`)."""
 
 from __future__ import annotations
 
 import logging
+import signal
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from sms_ktp import broadcasts, pickup
+from sms_ktp import broadcasts, heartbeat, pickup
 from sms_ktp.phone_state import purge_expired
 from sms_ktp.quiet_hours import parse_local_time
 from sms_ktp.runtime import Runtime
@@ -24,6 +31,10 @@ ALLOCATION_CHUNK = 1000
 # Broadcasts are queued in slices of the gateway's rate times this: short enough that a
 # cancelled broadcast stops soon, long enough that a slice is worth a transaction.
 BROADCAST_INTERVAL_SECONDS = 10.0
+HEARTBEAT_SECONDS = 5.0
+# How long a job's lease on SQLite lasts without renewal: a worker killed while it ran a job
+# holds the job back at most this long. Allocation renews it after every chunk.
+JOB_LEASE = timedelta(minutes=5)
 
 
 class Worker:
@@ -32,11 +43,47 @@ class Worker:
         self.dispatcher = runtime.dispatcher()
         self._dispatch_lock = threading.Lock()
         self._scheduler: BaseScheduler | None = None
+        self.worker_id = heartbeat.new_worker_id()
+        self._stopping = threading.Event()
+
+    # --- presence -----------------------------------------------------------------------------
+    def beat(self) -> None:
+        with self.runtime.db.connect() as connection:
+            heartbeat.beat(connection, self.worker_id, self.runtime.clock.now())
+
+    def retire(self) -> None:
+        with self.runtime.db.connect() as connection:
+            heartbeat.retire(connection, self.worker_id)
+
+    def _holds(self, job: str) -> bool:
+        """Take or renew `job`'s lease (SQLite only; PostgreSQL's row locks need none)."""
+        if self.runtime.db.dialect != "sqlite":
+            return True
+        with self.runtime.db.connect() as connection:
+            if heartbeat.take_lease(connection, job, self.worker_id, self.runtime.clock.now(),
+                                    JOB_LEASE):
+                return True
+            holder = heartbeat.lease_holder(connection, job, self.runtime.clock.now())
+        log.info("%s skipped: worker %s is running it", job, holder)
+        return False
+
+    def _release(self, job: str) -> None:
+        if self.runtime.db.dialect == "sqlite":
+            with self.runtime.db.connect() as connection:
+                heartbeat.release_lease(connection, job, self.worker_id)
+
+    def _exclusively(self, job: str, run: Callable[[], int]) -> int:
+        if not self._holds(job):
+            return 0
+        try:
+            return run()
+        finally:
+            self._release(job)
 
     # --- the jobs -----------------------------------------------------------------------------
     def dispatch_outbox(self) -> int:
         with self._dispatch_lock:
-            stats = self.dispatcher.drain()
+            stats = self.dispatcher.drain(stopping=self._stopping.is_set)
         if stats.claimed:
             log.info("outbox: %d sent, %d to retry, %d failed", stats.sent, stats.retried,
                      stats.failed)
@@ -49,21 +96,25 @@ class Worker:
     def allocate_pickups(self) -> int:
         """In transactions of `ALLOCATION_CHUNK` cards: a large backlog never holds the database
         (on SQLite, every incoming SMS) for long."""
+        return self._exclusively("allocate_pickups", self._allocate_in_chunks)
+
+    def _allocate_in_chunks(self) -> int:
         total = 0
         while True:
             done = pickup.allocate(self.runtime.db, self.runtime.clock,
                                    self.runtime.pickup_policy(), limit=ALLOCATION_CHUNK)
             total += done
-            if done < ALLOCATION_CHUNK:
+            if done < ALLOCATION_CHUNK or not self._holds("allocate_pickups"):
                 return total
 
     def send_reminders(self) -> int:
-        return pickup.remind(self.runtime.db, self.runtime.clock, self.runtime.pickup_policy(),
-                             parse_local_time(self.runtime.settings.notifications.reminder_time))
+        return self._exclusively("send_reminders", lambda: pickup.remind(
+            self.runtime.db, self.runtime.clock, self.runtime.pickup_policy(),
+            parse_local_time(self.runtime.settings.notifications.reminder_time)))
 
     def reschedule_missed(self) -> int:
-        return pickup.reschedule_missed(self.runtime.db, self.runtime.clock,
-                                        self.runtime.pickup_policy())
+        return self._exclusively("reschedule_missed", lambda: pickup.reschedule_missed(
+            self.runtime.db, self.runtime.clock, self.runtime.pickup_policy()))
 
     @property
     def broadcast_interval(self) -> float:
@@ -71,9 +122,9 @@ class Worker:
         return max(BROADCAST_INTERVAL_SECONDS, 1 / self.runtime.settings.broadcasts.rate_per_second)
 
     def queue_broadcasts(self) -> int:
-        return broadcasts.queue_due(self.runtime.db, self.runtime.clock,
-                                    self.runtime.settings.broadcasts.rate_per_second,
-                                    self.runtime.quiet_hours, self.broadcast_interval)
+        return self._exclusively("queue_broadcasts", lambda: broadcasts.queue_due(
+            self.runtime.db, self.runtime.clock, self.runtime.settings.broadcasts.rate_per_second,
+            self.runtime.quiet_hours, self.broadcast_interval))
 
     def run_once(self) -> dict[str, int]:
         """Every job once, the outbox drained of what is due now (the notifications of the
@@ -86,6 +137,8 @@ class Worker:
     # --- scheduling ---------------------------------------------------------------------------
     def _add_jobs(self, scheduler: BaseScheduler) -> None:
         interval = self.runtime.settings.worker.dispatch_interval_seconds
+        scheduler.add_job(self.beat, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat",
+                          max_instances=1, coalesce=True, next_run_time=datetime.now())
         scheduler.add_job(self.dispatch_outbox, "interval", seconds=interval, id=DISPATCH_JOB,
                           max_instances=1, coalesce=True, next_run_time=datetime.now())
         scheduler.add_job(self.purge_conversations, "interval", minutes=10,
@@ -107,10 +160,22 @@ class Worker:
         return scheduler
 
     def run_forever(self) -> None:
+        """Until SIGTERM or SIGINT: then the batch in flight is finished and recorded, no new
+        one is claimed, and the heartbeat is removed."""
         scheduler = BlockingScheduler()
         self._add_jobs(scheduler)
         self._scheduler = scheduler
-        scheduler.start()
+
+        def stop(*_: object) -> None:
+            self._stopping.set()
+            threading.Thread(target=scheduler.shutdown, daemon=True).start()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            scheduler.start()
+        finally:
+            self.retire()
 
     def wake(self) -> None:
         """Dispatch now instead of at the next tick (a reply was just queued)."""
@@ -118,5 +183,7 @@ class Worker:
             self._scheduler.modify_job(DISPATCH_JOB, next_run_time=datetime.now())
 
     def shutdown(self) -> None:
+        self._stopping.set()
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=True)
+            self.retire()

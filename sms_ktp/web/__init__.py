@@ -10,6 +10,7 @@ from flask import Flask
 
 from sms_ktp.config import ensure_secret_key
 from sms_ktp.runtime import Runtime
+from sms_ktp.web.health import health
 from sms_ktp.web.integration import integration
 from sms_ktp.web.simulator import simulator
 from sms_ktp.web.staff import staff
@@ -34,6 +35,7 @@ def create_app(runtime: Runtime, on_reply_queued: Callable[[], None] | None = No
     app.register_blueprint(simulator)
     app.register_blueprint(integration)
     app.register_blueprint(staff)
+    app.register_blueprint(health)
 
     @app.get("/")
     def index() -> tuple[str, int, dict[str, str]]:

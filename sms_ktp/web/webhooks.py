@@ -15,6 +15,7 @@ from gateway.africastalking import (
     parse_ussd_end,
 )
 from gateway.message import WebhookError
+from sms_ktp import metrics
 from sms_ktp.inbound import receive_sms
 from sms_ktp.outbox import apply_delivery_report
 from sms_ktp.runtime import Runtime
@@ -34,11 +35,13 @@ def _check_token(endpoint: str | None, values: dict[str, str] | None) -> None:
     token = (values or {}).pop("token", "")
     expected = _runtime().settings.gateway.webhook_token
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        metrics.webhook_refused(endpoint, "bad_token")
         abort(404)
 
 
 @webhooks.errorhandler(WebhookError)
 def _malformed(error: WebhookError) -> tuple[str, int, dict[str, str]]:
+    metrics.webhook_refused(request.endpoint, "bad_request")
     return f"bad request: {error}\n", 400, TEXT
 
 
@@ -59,6 +62,7 @@ def delivery_report() -> tuple[str, int, dict[str, str]]:
     report = parse_delivery_report(request.form)
     with runtime.db.transaction() as session:
         known = apply_delivery_report(session, report, runtime.clock.now())
+    metrics.delivery_report(report.status if known else None)
     if not known:
         # Answered 200 all the same: an error would only make AT retry a report we cannot use.
         log.info("delivery report for unknown message id")

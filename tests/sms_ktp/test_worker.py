@@ -91,3 +91,113 @@ def test_allocation_runs_in_chunks_until_every_printed_card_is_scheduled(databas
     with database.transaction() as session:
         stages = {a.stage for a in session.exec(select(Application)).all()}
     assert stages == {"pickup_scheduled"}
+
+
+def printed_cards(database, clock, count: int, kecamatan: str = "01") -> None:
+    """`count` families of one printed card each, every family its own phone."""
+    from sqlalchemy import insert
+
+    from sms_ktp.models import Application, Family
+
+    with database.connect() as connection:
+        for number in range(count):
+            family = connection.execute(insert(Family.__table__).values(
+                kk=f"3271{kecamatan}0101{number:06d}", phone=f"+62812{number:08d}",
+                kecamatan_code=kecamatan, created_at=clock.now())
+                .returning(Family.__table__.c.id)).scalar_one()
+            nik = f"3271014501{number:06d}"
+            connection.execute(insert(Application.__table__).values(
+                reference=f"2{number:08d}", nik=nik, active_nik=nik, family_id=family,
+                reason="baru", stage="printed", language="id", channel="sms",
+                created_at=clock.now(), updated_at=clock.now(), printed_at=clock.now()))
+
+
+def stages(database) -> set[str]:
+    from sms_ktp.models import Application
+
+    with database.transaction() as session:
+        return {a.stage for a in session.exec(select(Application)).all()}
+
+
+def test_a_worker_beats_while_it_runs_and_leaves_no_heartbeat_when_it_stops(database, clock,
+                                                                           tmp_path):
+    from sms_ktp import heartbeat
+
+    worker = make_worker(database, clock, tmp_path)
+    worker.start_background()
+    try:
+        deadline = time.monotonic() + 10
+        seen: list = []
+        while not seen and time.monotonic() < deadline:
+            with database.connect() as connection:
+                seen = heartbeat.workers(connection)
+            time.sleep(0.02)
+        assert [beat.worker for beat in seen] == [worker.worker_id]
+        assert seen[0].beat_at == clock.now()
+    finally:
+        worker.shutdown()
+    with database.connect() as connection:
+        assert heartbeat.workers(connection) == []
+
+
+def test_on_sqlite_a_job_another_worker_holds_is_skipped_until_its_lease_runs_out(
+        database, clock, tmp_path):
+    from sms_ktp import heartbeat
+    from sms_ktp.worker import JOB_LEASE
+
+    printed_cards(database, clock, 5)
+    with database.connect() as connection:
+        heartbeat.take_lease(connection, "allocate_pickups", "elsewhere:99:00000000",
+                             clock.now(), JOB_LEASE)
+    worker = make_worker(database, clock, tmp_path)
+    if database.dialect == "sqlite":
+        assert worker.allocate_pickups() == 0
+        assert stages(database) == {"printed"}
+        clock.advance(JOB_LEASE)  # the other worker died without giving it back
+    # PostgreSQL's row locks keep two runs apart: no lease is needed, none is waited for
+    assert worker.allocate_pickups() == 5
+    assert stages(database) == {"pickup_scheduled"}
+    if database.dialect == "sqlite":
+        with database.connect() as connection:  # given back when done
+            assert heartbeat.lease_holder(connection, "allocate_pickups", clock.now()) is None
+
+
+def test_two_worker_processes_allocate_and_remind_at_once_on_postgresql(postgres_database,
+                                                                        postgres_url, clock,
+                                                                        tmp_path):
+    from collections import Counter
+
+    from worker_processes import run_in_workers
+
+    from sms_ktp.models import Application, PickupSlot
+    from sms_ktp.pickup_calendar import default_offices
+
+    database = postgres_database
+    printed_cards(database, clock, 400)
+    assert sum(run_in_workers(postgres_url, "allocate_pickups", clock.now(), tmp_path)) == 400
+    with database.transaction() as session:
+        cards = session.exec(select(Application)).all()
+        booked = {s.starts_at: s.booked for s in session.exec(select(PickupSlot)).all()}
+    assert {card.stage for card in cards} == {"pickup_scheduled"}
+    per_slot = Counter(card.pickup_at for card in cards)
+    assert per_slot == Counter({start: places for start, places in booked.items() if places})
+    capacity = default_offices()["01"].capacity
+    assert max(per_slot.values()) <= capacity
+    assert len({card.pickup_code for card in cards}) == 400
+
+    # the afternoon before the later pickups: both workers look for reminders to send
+    later = sorted({card.pickup_at for card in cards if card.reminded_at is None})
+    assert later, "some pickups are far enough away to need a reminder"
+    reminder_day = later[0] - timedelta(days=1)
+    while reminder_day.weekday() >= 5:
+        reminder_day -= timedelta(days=1)
+    evening = reminder_day.replace(hour=10, minute=0)  # 17:00 WIB
+    reminded = sum(run_in_workers(postgres_url, "send_reminders", evening, tmp_path))
+    assert reminded > 0
+    with database.transaction() as session:
+        texts = Counter(m.phone for m in session.exec(select(OutboxMessage)).all())
+        reminded_cards = [c for c in session.exec(select(Application)).all()
+                          if c.reminded_at == evening]
+    assert len(reminded_cards) == reminded
+    # every phone: its pickup SMS, and at most one reminder
+    assert set(texts.values()) <= {1, 2} and sum(texts.values()) == 400 + reminded

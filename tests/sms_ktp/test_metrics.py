@@ -1,0 +1,190 @@
+"""Metrics as Prometheus reads them: counters moved by exactly what happened, gauges equal to
+the rows, and several processes adding up in one scrape."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from datetime import timedelta
+from types import SimpleNamespace
+
+from scrape import Scrape
+from sqlmodel import select
+
+from gateway.message import (
+    InboundSms,
+    OutboundSms,
+    PermanentFailure,
+    SendResult,
+    TemporaryFailure,
+)
+from sms_ktp import heartbeat, metrics
+from sms_ktp.config import HealthSettings, Settings
+from sms_ktp.db import Database
+from sms_ktp.health import Health, check
+from sms_ktp.inbound import receive_sms
+from sms_ktp.models import OutboxMessage
+from sms_ktp.outbox import Dispatcher, RetryPolicy, enqueue
+from sms_ktp.runtime import Runtime
+
+PHONE = "+6281234567890"
+NIK = "3271014501900001"
+KK = "3271010101200003"
+
+
+class ScriptedGateway:
+    """Answers by the text: "ok" is accepted, "later" fails for now, "never" for good."""
+
+    name = "scripted"
+
+    def send(self, sms: OutboundSms) -> SendResult:
+        if sms.text == "later":
+            raise TemporaryFailure("busy")
+        if sms.text == "never":
+            raise PermanentFailure("invalid number")
+        return SendResult(f"id-{sms.id}")
+
+
+def scrape(report: Health | None = None) -> Scrape:
+    return Scrape(metrics.exposition(report).decode())
+
+
+def counters_moved(after: Scrape, before: Scrape) -> dict[tuple[str, str], float]:
+    return {key: value for key, value in after.moved(before).items()
+            if key[0].endswith(("_total", "_count"))}
+
+
+def queue(database: Database, clock, *texts: str, **kwargs) -> None:
+    with database.connect() as connection:
+        for number, text in enumerate(texts):
+            enqueue(connection, f"{PHONE[:-2]}{number:02d}", text, clock.now(), **kwargs)
+
+
+def test_a_dispatch_counts_each_result_and_times_the_gateway_and_the_wait(database, clock):
+    queue(database, clock, "ok", "later", "never")
+    clock.advance(timedelta(seconds=7))  # the worker comes by 7 s after they were due
+    before = scrape()
+    Dispatcher(database, ScriptedGateway(), clock, RetryPolicy()).dispatch_once()
+    after = scrape()
+    assert counters_moved(after, before) == {
+        ("sms_ktp_outbound_sms_total", "status=sent"): 1,
+        ("sms_ktp_outbound_sms_total", "status=retry"): 1,
+        ("sms_ktp_outbound_sms_total", "status=failed"): 1,
+        ("sms_ktp_gateway_send_seconds_count", ""): 3,
+        ("sms_ktp_outbound_send_delay_seconds_count", ""): 1,
+    }
+    delay = "sms_ktp_outbound_send_delay_seconds"
+    assert after[f"{delay}_sum", ""] - before[f"{delay}_sum", ""] == 7
+    assert after[f"{delay}_bucket", "le=5.0"] == before[f"{delay}_bucket", "le=5.0"]
+    assert after[f"{delay}_bucket", "le=10.0"] == before[f"{delay}_bucket", "le=10.0"] + 1
+
+
+def test_a_message_parked_after_its_last_lease_expired_counts_as_failed(database, clock):
+    queue(database, clock, "ok")
+    policy = RetryPolicy(max_attempts=1, lease_seconds=60)
+    Dispatcher(database, ScriptedGateway(), clock, policy)._claim()  # then the worker died
+    clock.advance(timedelta(seconds=61))
+    before = scrape()
+    assert Dispatcher(database, ScriptedGateway(), clock, policy).dispatch_once().claimed == 0
+    assert counters_moved(scrape(), before) == {("sms_ktp_outbound_sms_total", "status=failed"): 1}
+
+
+def test_inbound_sms_count_by_outcome_and_dialogues_by_what_they_got_done(database, clock,
+                                                                        tmp_path):
+    runtime = Runtime(Settings(data_dir=str(tmp_path)), database, clock)
+    ids = iter(range(1, 100))
+
+    def receive(text: str, sender: str = PHONE, message_id: str | None = None) -> None:
+        sms = InboundSms("africastalking", message_id or f"ATX{next(ids)}", sender, "98765",
+                         text, None, None, None)
+        receive_sms(database, clock, sms, runtime.dialogue_ttl, runtime.pickup_policy())
+
+    before = scrape()
+    receive(f"REG {NIK}#{KK}#")
+    receive("3")
+    receive("YA", message_id="ATX-ya")
+    receive("YA", message_id="ATX-ya")  # the provider retried
+    receive("STATUS")
+    receive("BERHENTI")
+    receive("halo", sender="INFO-XL")  # an operator's robot
+    assert counters_moved(scrape(), before) == {
+        ("sms_ktp_inbound_sms_total", "outcome=accepted"): 5,
+        ("sms_ktp_inbound_sms_total", "outcome=duplicate"): 1,
+        ("sms_ktp_inbound_sms_total", "outcome=non_mobile"): 1,
+        ("sms_ktp_dialogue_completions_total", "channel=sms,kind=registration"): 1,
+        ("sms_ktp_dialogue_completions_total", "channel=sms,kind=status"): 1,
+        ("sms_ktp_dialogue_completions_total", "channel=sms,kind=broadcast_opt_out"): 1,
+    }
+
+
+def test_the_outbox_gauges_are_the_rows_of_the_outbox(database, clock):
+    with database.connect() as connection:
+        heartbeat.beat(connection, "host:1:0000", clock.now())
+    queue(database, clock, "ok", "ok", "ok", "ok")
+    queue(database, clock, "ok", "ok", not_before=clock.now() + timedelta(hours=10))
+    Dispatcher(database, ScriptedGateway(), clock, RetryPolicy(), batch_size=1)._claim()
+    clock.advance(timedelta(seconds=42))
+    result = scrape(check(database, clock.now(), HealthSettings()))
+
+    with database.transaction() as session:
+        rows = Counter(m.status for m in session.exec(select(OutboxMessage)).all())
+    assert rows == Counter(queued=5, sending=1)
+    assert result["sms_ktp_outbox_backlog", "status=queued"] == rows["queued"]
+    assert result["sms_ktp_outbox_backlog", "status=sending"] == rows["sending"]
+    assert result["sms_ktp_outbox_not_due"] == 2
+    assert result["sms_ktp_outbox_oldest_due_age_seconds"] == 42
+    assert result["sms_ktp_worker_heartbeat_age_seconds"] == 42
+    assert (result["sms_ktp_database_up"], result["sms_ktp_healthy"]) == (1, 1)
+
+
+def test_an_unreachable_database_is_a_gauge_and_the_counters_are_still_served(tmp_path, clock):
+    gone = Database(f"sqlite:///{tmp_path / 'nowhere' / 'x.db'}")
+    (tmp_path / "nowhere").rmdir()
+    try:
+        result = scrape(check(gone, clock.now(), HealthSettings()))
+    finally:
+        gone.dispose()
+    assert (result["sms_ktp_database_up"], result["sms_ktp_healthy"]) == (0, 0)
+    assert "sms_ktp_outbox_backlog" not in result
+    assert "sms_ktp_worker_heartbeat_age_seconds" not in result
+    assert ("sms_ktp_inbound_sms_total", "outcome=accepted") in result.values
+
+
+PROCESS = textwrap.dedent("""
+    import sys
+    from sms_ktp import metrics
+    metrics.sms_received("accepted", completed=["registration"])
+    metrics.dispatched(sent=int(sys.argv[1]), retried=0, failed=0)
+    metrics.GATEWAY_SECONDS.observe(0.2)
+""")
+
+
+def test_in_multiprocess_mode_one_scrape_adds_up_every_process(tmp_path, monkeypatch):
+    """gunicorn's web processes and the worker count apart; a scrape of any of them sees all."""
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    environment = {"PROMETHEUS_MULTIPROC_DIR": str(folder), "PATH": "/usr/bin:/bin"}
+    processes = [subprocess.Popen([sys.executable, "-c", PROCESS, str(sent)], env=environment)
+                 for sent in (2, 3)]
+    assert [process.wait(60) for process in processes] == [0, 0]
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        f"{kind}_{process.pid}.db" for process in processes for kind in ("counter", "histogram"))
+
+    monkeypatch.setenv(metrics.MULTIPROC_ENV, str(folder))
+    result = scrape()
+    assert result["sms_ktp_inbound_sms_total", "outcome=accepted"] == 2
+    assert result["sms_ktp_dialogue_completions_total", "channel=sms,kind=registration"] == 2
+    assert result["sms_ktp_outbound_sms_total", "status=sent"] == 5
+    assert result["sms_ktp_gateway_send_seconds_count"] == 2
+    assert result["sms_ktp_outbound_sms_total", "status=retry"] == 0  # known series, from 0
+
+    # gunicorn replaces a web process: what it counted stays in the sums
+    metrics.child_exit(None, SimpleNamespace(pid=processes[0].pid))
+    assert scrape()["sms_ktp_outbound_sms_total", "status=sent"] == 5
+
+
+def test_without_multiprocess_mode_a_dead_process_is_nothing_to_forget(monkeypatch):
+    monkeypatch.delenv(metrics.MULTIPROC_ENV, raising=False)
+    metrics.child_exit(None, SimpleNamespace(pid=12345))  # no folder: nothing to do, no error
