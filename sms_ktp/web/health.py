@@ -34,6 +34,16 @@ def healthz() -> tuple[Response, int, dict[str, str]]:
     return jsonify(report.as_json()), 200 if report.healthy else 503, NO_STORE
 
 
+@health.get("/healthz/web")
+def web_healthz() -> tuple[Response, int, dict[str, str]]:
+    """For a load balancer: can this web node take webhooks (is its database reachable)? A
+    stopped worker or a late SMS must not take every web node out of rotation, which would lose
+    the residents' inbound SMS as well; `/healthz` reports those to monitoring."""
+    report = _report()
+    return (jsonify({"healthy": report.database, "database": report.database}),
+            200 if report.database else 503, NO_STORE)
+
+
 @health.get("/metrics")
 def prometheus_metrics() -> tuple[str | bytes, int, dict[str, str]]:
     token = _runtime().settings.health.metrics_token

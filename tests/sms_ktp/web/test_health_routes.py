@@ -66,6 +66,20 @@ def test_no_worker_ever_started_is_503(service):
     assert (status, report["problems"]) == (503, ["no worker heartbeat"])
 
 
+def web_healthz(service: LiveService) -> tuple[int, dict]:
+    response = service.http.get(f"{service.base_url}/healthz/web", timeout=10)
+    assert response.headers["Cache-Control"] == "no-store"
+    return response.status_code, response.json()
+
+
+def test_the_load_balancers_check_asks_only_whether_the_web_node_can_serve(service, clock):
+    with service.runtime.db.connect() as connection:  # a late SMS, and no worker at all
+        enqueue(connection, PHONE, "halo", clock.now())
+    clock.advance(timedelta(hours=1))
+    assert healthz(service)[0] == 503
+    assert web_healthz(service) == (200, {"healthy": True, "database": True})
+
+
 def test_a_stale_heartbeat_is_503_with_the_reason(service, clock):
     beat(service)
     clock.advance(timedelta(seconds=61))
@@ -120,6 +134,7 @@ def test_an_unreachable_database_is_503_not_500(database, clock, tmp_path):
         status, report = healthz(service)
         assert (status, report["database"], report["problems"]) == (
             503, False, ["database unreachable"])
+        assert web_healthz(service) == (503, {"healthy": False, "database": False})
         result = scrape(service)
         assert (result["sms_ktp_database_up"], result["sms_ktp_healthy"]) == (0, 0)
     finally:
