@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from sms_ktp import operator_cli, staff_cli
+from sms_ktp import operator_cli, schema, staff_cli
 from sms_ktp.config import ConfigError, Settings, load_settings
 from sms_ktp.runtime import Runtime
 
@@ -44,8 +44,14 @@ def _configure_logging(settings: Settings) -> None:
 
 
 def _runtime(settings: Settings) -> Runtime:
+    """The runtime, on a database at the newest schema: every command upgrades it first (under
+    a lock, so processes starting together take turns), so a new release never runs on an old
+    schema; at the newest revision already, that costs one small query."""
     runtime = Runtime.from_settings(settings)
-    runtime.db.create_schema()
+    try:
+        schema.upgrade(runtime.db)
+    except schema.SchemaError as error:
+        raise SystemExit(f"sms-ktp: database schema: {error}") from None
     return runtime
 
 
@@ -119,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     runtime = _runtime(settings)
 
     if args.command == "init-db":
-        print(f"schema ready: {runtime.db.engine.url.render_as_string(hide_password=True)}")
+        print(f"schema at revision {schema.current_revision(runtime.db)}: "
+              f"{runtime.db.engine.url.render_as_string(hide_password=True)}")
     elif args.command == "serve":
         _serve(runtime, args.host or settings.server.host, args.port or settings.server.port)
     elif args.command == "worker":

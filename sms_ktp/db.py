@@ -20,9 +20,12 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from sms_ktp import models  # noqa: F401  (registers the tables)
+from sms_ktp import (
+    models,  # noqa: F401  (registers the tables)
+    schema,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -71,7 +74,10 @@ class Database:
         return self.engine.dialect.name
 
     def create_schema(self) -> None:
-        SQLModel.metadata.create_all(self.engine)
+        """The newest schema: on an empty database the tables straight from the models, stamped
+        with the newest migration (quick, for the many databases tests and benchmarks make);
+        otherwise the migrations `sms-ktp` runs at every start."""
+        schema.create(self)
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:

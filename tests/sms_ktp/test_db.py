@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 from sqlalchemy import create_engine, text
@@ -62,3 +63,38 @@ def test_sqlite_writers_of_one_process_queue_instead_of_failing(tmp_path, clock)
     assert errors == []
     with database.transaction() as session:
         assert len(session.exec(select(OutboxMessage)).all()) == 300
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+    database = Database(f"sqlite:///{tmp_path / 'wal.db'}")
+    try:
+        with database.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    finally:
+        database.dispose()
+
+
+def test_a_sqlite_writer_of_another_process_waits_for_the_lock_instead_of_failing(tmp_path, clock):
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    holder, waiter = Database(url), Database(url)  # two engines: as two processes
+    holder.create_schema()
+    waited: list[float] = []
+
+    def write() -> None:
+        began = time.monotonic()
+        receive_sms(waiter, clock, sms(1), TTL, POLICY)
+        waited.append(time.monotonic() - began)
+
+    try:
+        with holder.connect():  # BEGIN IMMEDIATE: the file's write lock, held for a moment
+            thread = threading.Thread(target=write)
+            thread.start()
+            time.sleep(0.5)
+            assert waited == []
+        thread.join(30)
+        assert len(waited) == 1 and waited[0] >= 0.4
+    finally:
+        holder.dispose()
+        waiter.dispose()

@@ -1,0 +1,411 @@
+"""The schema's migrations on SQLite and PostgreSQL: an empty database and every earlier
+revision reach the models' schema exactly, with their rows, and the service works on the result;
+databases made before the migrations are recognised; processes starting together take turns."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import random
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import cli_runner
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2
+from sqlmodel import SQLModel, select
+
+from gateway.message import InboundSms
+from sms_ktp import schema
+from sms_ktp.db import Database, scratch_schema
+from sms_ktp.domain.reference import new_reference
+from sms_ktp.domain.stages import Stage
+from sms_ktp.inbound import receive_sms
+from sms_ktp.models import (
+    Application,
+    Family,
+    JobLease,
+    OfficeSetting,
+    OutboxMessage,
+    PhoneState,
+    StaffUser,
+    WorkerHeartbeat,
+    in_stage,
+)
+from sms_ktp.pickup import PickupPolicy
+from sms_ktp.pickup_calendar import WorkingCalendar, default_offices
+from sms_ktp.quiet_hours import QuietHours
+
+REVISIONS = ("0001_core", "0002_staff_back_office", "0003_worker_heartbeats")
+# What each revision adds, written down here rather than read from the migrations.
+TABLES = {
+    "0001_core": {"phone_state", "family", "application", "application_event",
+                  "inbound_message", "outbox", "ussd_session", "blangko_movement",
+                  "print_batch", "pickup_slot"},
+    "0002_staff_back_office": {"staff_user", "audit_entry", "broadcast", "office_setting"},
+    "0003_worker_heartbeats": {"worker_heartbeat", "job_lease"},
+}
+NOW = datetime(2026, 11, 29, 23, 0)  # as the database keeps time: naive UTC
+POLICY = PickupPolicy(default_offices(), WorkingCalendar(), QuietHours())
+TTL = timedelta(minutes=30)
+OTHER_PHONE = "+6281300000003"
+
+NewDatabase = Callable[[], Database]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_database(request: pytest.FixtureRequest, tmp_path) -> Iterator[NewDatabase]:
+    """Makes empty databases (not a table in them) on one engine: SQLite files, or PostgreSQL
+    schemas of their own."""
+    made = 0
+    with ExitStack() as stack:
+
+        def make() -> Database:
+            nonlocal made
+            made += 1
+            if request.param == "sqlite":
+                url = f"sqlite:///{tmp_path / f'migrated-{made}.db'}"
+            else:
+                url = stack.enter_context(
+                    scratch_schema(request.getfixturevalue("postgres_url"), "sms_ktp_migrate"))
+            database = Database(url)
+            stack.callback(database.dispose)
+            return database
+
+        yield make
+
+
+def differences(database: Database) -> list[Any]:
+    """What Alembic finds different between the database and the models: tables, columns,
+    types, nullability, indexes, unique constraints, foreign keys."""
+    with database.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, SQLModel.metadata)
+
+
+def index_definitions(database: Database) -> dict[str, str]:
+    """Every index as the database itself writes it, predicates of partial indexes included
+    (which Alembic's comparison does not look at)."""
+    with database.connect() as connection:
+        if database.dialect == "sqlite":
+            rows = connection.execute(sa.text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"))
+            return {name: " ".join(sql.split()) for name, sql in rows}
+        schema_name = connection.execute(sa.text("SELECT current_schema()")).scalar_one()
+        rows = connection.execute(sa.text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"))
+        return {name: sql.replace(f" {schema_name}.", " ") for name, sql in rows
+                if name != "alembic_version_pkc"}
+
+
+def layout(database: Database) -> dict[str, Any]:
+    """The tables with their columns (name, type, nullability) and foreign keys, and the
+    indexes: enough to tell two states of the schema apart."""
+    with database.connect() as connection:
+        inspector = sa.inspect(connection)
+        tables = {
+            name: (sorted((c["name"], str(c["type"]), c["nullable"])
+                          for c in inspector.get_columns(name)),
+                   sorted((tuple(f["constrained_columns"]), f["referred_table"])
+                          for f in inspector.get_foreign_keys(name)))
+            for name in inspector.get_table_names() if name != schema.VERSION_TABLE}
+    return {"tables": tables, "indexes": index_definitions(database)}
+
+
+def table_names(database: Database) -> set[str]:
+    with database.connect() as connection:
+        return set(sa.inspect(connection).get_table_names()) - {schema.VERSION_TABLE}
+
+
+def insert(connection: sa.Connection, table: str, **values: Any) -> Any:
+    """One row written as the service of that revision would: by column name, with no model
+    (the models know only the newest schema). Returns the new row's id, if it has one."""
+    columns = [sa.column(name, sa.JSON if isinstance(value, dict) else None)
+               for name, value in values.items()]
+    statement = sa.insert(sa.table(table, *columns)).values(**values)
+    if table in {"family", "print_batch", "application", "inbound_message", "broadcast",
+                 "staff_user"}:
+        return connection.execute(statement.returning(sa.column("id"))).scalar_one()
+    connection.execute(statement)
+    return None
+
+
+def write_rows(database: Database, revision: str) -> dict[str, Any]:
+    """Representative rows of every table up to `revision`, as that revision knows them."""
+    written: dict[str, Any] = {"reference": new_reference(random.Random(7))}
+    at = REVISIONS.index(revision)
+    with database.connect() as connection:
+        family = insert(connection, "family", kk=KK, phone=PHONE, kecamatan_code="01",
+                        created_at=NOW)
+        batch = insert(connection, "print_batch", site="disdukcapil", size=1, created_at=NOW)
+        application = insert(
+            connection, "application", reference=written["reference"], nik=NIK, active_nik=NIK,
+            family_id=family, reason="hilang", stage=Stage.PRINT_QUEUE.value, language="en",
+            channel="sms", created_at=NOW, updated_at=NOW, ready_at=NOW, print_batch_id=batch,
+            pickup_reschedules=0, pickup_changes=0)
+        insert(connection, "application_event", application_id=application, at=NOW,
+               stage=Stage.PRINT_QUEUE.value, actor="operator:test", note="")
+        inbound = insert(connection, "inbound_message", provider="africastalking",
+                         provider_id="ATXid_old", sender=PHONE, recipient="98765",
+                         text="STATUS", replied=True, received_at=NOW)
+        insert(connection, "outbox", uid="old-reply", phone=PHONE, text="an old reply",
+               kind="reply", segments=1, status="delivered", attempts=1, next_attempt_at=NOW,
+               inbound_id=inbound, created_at=NOW, sent_at=NOW, delivered_at=NOW)
+        insert(connection, "phone_state", phone=PHONE, language="en", updated_at=NOW)
+        insert(connection, "phone_state", phone=OTHER_PHONE, answers={"reason": "hilang"},
+               ussd_menu={"path": [1, 2]}, updated_at=NOW)
+        insert(connection, "ussd_session", provider="africastalking", session_id="ATUid_old",
+               phone=PHONE, service_code="*123#", started_at=NOW)
+        insert(connection, "blangko_movement", site="disdukcapil", delta=10, reason="delivery",
+               actor="operator:test", at=NOW)
+        insert(connection, "pickup_slot", office="01", starts_at=NOW + timedelta(days=1),
+               capacity=20, booked=0)
+        if at >= 1:
+            insert(connection, "staff_user", username="admin", role="admin",
+                   password_hash="x", created_at=NOW, password_changed_at=NOW)
+            insert(connection, "audit_entry", at=NOW, actor="staff:admin", action="sign_in",
+                   target="", detail="", address="10.0.0.1")
+            broadcast = insert(connection, "broadcast", text="Kantor tutup", audience="all",
+                               status="done", created_by="staff:admin", created_at=NOW,
+                               send_at=NOW, recipients=1, queued=1)
+            insert(connection, "outbox", uid="old-broadcast", phone=PHONE, text="Kantor tutup",
+                   kind="broadcast", segments=1, status="sent", attempts=1,
+                   next_attempt_at=NOW, broadcast_id=broadcast, created_at=NOW)
+            insert(connection, "office_setting", office="01", values={"capacity": 12},
+                   updated_by="staff:admin", updated_at=NOW)
+            written["broadcast"] = broadcast
+        if at >= 2:
+            insert(connection, "worker_heartbeat", worker="host:1:ab", host="host", pid=1,
+                   started_at=NOW, beat_at=NOW)
+            insert(connection, "job_lease", job="allocate", worker="host:1:ab", until=NOW)
+    return written
+
+
+def assert_rows_kept(database: Database, revision: str, written: dict[str, Any]) -> None:
+    """The rows written at `revision`, read through today's models."""
+    at = REVISIONS.index(revision)
+    with database.transaction() as session:
+        [application] = session.exec(select(Application).where(in_stage(Stage.PRINT_QUEUE))).all()
+        assert application.reference == written["reference"]
+        assert application.ready_at == NOW.replace(tzinfo=UTC)  # naive UTC in, aware out
+        assert session.get(Family, application.family_id).kk == KK
+        assert session.get(PhoneState, OTHER_PHONE).answers == {"reason": "hilang"}
+        outbox = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        assert [m.uid for m in outbox] == ["old-reply", "old-broadcast"][:1 + min(at, 1)]
+        assert all(m.broadcast_id is None for m in outbox[:1])
+        if at >= 1:
+            assert outbox[1].broadcast_id == written["broadcast"]
+            assert session.exec(select(StaffUser)).one().username == "admin"
+            assert session.get(OfficeSetting, "01").values == {"capacity": 12}
+        assert len(session.exec(select(WorkerHeartbeat)).all()) == (1 if at >= 2 else 0)
+        assert len(session.exec(select(JobLease)).all()) == (1 if at >= 2 else 0)
+
+
+def sms(number: int, sender: str, text: str) -> InboundSms:
+    return InboundSms("africastalking", f"ATXid_{number}", sender, "98765", text, None, None,
+                      None)
+
+
+def last_reply(database: Database, phone: str) -> str:
+    with database.transaction() as session:
+        return session.exec(select(OutboxMessage).where(OutboxMessage.phone == phone)
+                            .order_by(OutboxMessage.id.desc())).first().text
+
+
+# --- an empty database -----------------------------------------------------------------------
+def test_an_empty_database_upgrades_to_exactly_the_models(new_database):
+    migrated, created = new_database(), new_database()
+
+    assert schema.current_revision(migrated) is None
+    assert schema.upgrade(migrated) == schema.head_revision() == REVISIONS[-1]
+    created.create_schema()  # the quick way tests take: create_all, stamped with the head
+
+    assert differences(migrated) == []
+    assert differences(created) == []
+    assert table_names(migrated) == set(SQLModel.metadata.tables)
+    assert index_definitions(migrated) == index_definitions(created)
+    assert "WHERE" in index_definitions(migrated)["ix_application_print_queue"].upper()
+    assert schema.current_revision(created) == REVISIONS[-1]
+    assert schema.upgrade(created) == REVISIONS[-1]  # nothing left to do
+
+
+def test_create_schema_on_a_database_with_tables_upgrades_it(new_database):
+    database = new_database()
+    schema.upgrade(database, REVISIONS[0])
+
+    database.create_schema()
+
+    assert schema.current_revision(database) == REVISIONS[-1]
+    assert differences(database) == []
+
+
+# --- every earlier revision ------------------------------------------------------------------
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_a_database_at_each_revision_upgrades_with_its_rows_and_then_works(new_database, clock,
+                                                                          revision):
+    database = new_database()
+    assert schema.upgrade(database, revision) == revision
+    assert table_names(database) == set().union(*(TABLES[r] for r in
+                                                  REVISIONS[:REVISIONS.index(revision) + 1]))
+    written = write_rows(database, revision)
+
+    assert schema.upgrade(database) == REVISIONS[-1]
+
+    assert differences(database) == []
+    assert_rows_kept(database, revision, written)
+    # The service on it: the family of the old rows asks about its card (in the language its
+    # phone chose back then), and a new family registers.
+    assert receive_sms(database, clock, sms(1, PHONE, "STATUS"), TTL, POLICY).replies == 1
+    assert written["reference"] in last_reply(database, PHONE)
+    receive_sms(database, clock, sms(2, PHONE_2, f"DAFTAR {NIK_2}#{KK_2}#2"), TTL, POLICY)
+    receive_sms(database, clock, sms(3, PHONE_2, "YA"), TTL, POLICY)
+    with database.transaction() as session:
+        assert len(session.exec(select(Application)).all()) == 2
+        assert session.exec(select(Family).where(Family.kk == KK_2)).one().phone == PHONE_2
+
+
+def test_downgrades_step_by_step_to_nothing_and_up_again(new_database):
+    database = new_database()
+    layouts = {}
+    for revision in REVISIONS:
+        schema.upgrade(database, revision)
+        layouts[revision] = layout(database)
+
+    for revision in reversed(REVISIONS[:-1]):
+        assert schema.downgrade(database, revision) == revision
+        assert layout(database) == layouts[revision]
+    assert schema.downgrade(database, "base") is None
+    assert table_names(database) == set()
+
+    assert schema.upgrade(database) == REVISIONS[-1]
+    assert layout(database) == layouts[REVISIONS[-1]]
+    assert differences(database) == []
+
+
+# --- databases made before the migrations ----------------------------------------------------
+def test_a_database_made_by_create_all_before_the_migrations_is_stamped_and_upgraded(
+        new_database, caplog):
+    database = new_database()
+    newest = TABLES["0003_worker_heartbeats"]
+    with database.connect() as connection:  # the schema as the service made it then
+        SQLModel.metadata.create_all(connection, tables=[
+            table for table in SQLModel.metadata.sorted_tables if table.name not in newest])
+        insert(connection, "staff_user", username="admin", role="admin", password_hash="x",
+               created_at=NOW, password_changed_at=NOW)
+
+    with caplog.at_level(logging.INFO, logger="sms_ktp.schema"):
+        assert schema.upgrade(database) == REVISIONS[-1]
+
+    assert "stamped 0002_staff_back_office" in caplog.text
+    assert differences(database) == []
+    with database.transaction() as session:
+        assert session.exec(select(StaffUser)).one().username == "admin"
+    # Its constraints are unnamed (create_all), yet the downgrade finds them.
+    assert schema.downgrade(database, "0001_core") == "0001_core"
+    assert table_names(database) == TABLES["0001_core"]
+    assert schema.upgrade(database) == REVISIONS[-1]
+    assert differences(database) == []
+
+
+@pytest.mark.parametrize("revision", REVISIONS)
+def test_a_database_without_a_version_stands_at_the_newest_revision_whose_tables_exist(
+        new_database, caplog, revision):
+    database = new_database()
+    schema.upgrade(database, revision)
+    with database.connect() as connection:
+        connection.execute(sa.text(f"DROP TABLE {schema.VERSION_TABLE}"))
+
+    with caplog.at_level(logging.INFO, logger="sms_ktp.schema"):
+        assert schema.upgrade(database) == REVISIONS[-1]
+
+    assert f"stamped {revision}" in caplog.text
+    assert differences(database) == []
+
+
+@pytest.mark.parametrize(("revision", "extra"), [
+    (None, "family"),  # some of the first revision's tables
+    ("0001_core", "staff_user"),  # some of the second's: made by a version in between
+])
+def test_a_database_whose_tables_match_no_revision_is_refused(new_database, revision, extra):
+    database = new_database()
+    if revision:
+        schema.upgrade(database, revision)
+    with database.connect() as connection:
+        connection.execute(sa.text(f"DROP TABLE IF EXISTS {schema.VERSION_TABLE}"))
+        SQLModel.metadata.tables[extra].create(connection)
+
+    with pytest.raises(schema.SchemaError, match=f"match no revision: it has {extra} without"):
+        schema.upgrade(database)
+
+
+# --- processes starting together -------------------------------------------------------------
+def _upgrade_in_a_process(url: str, start: Any, results: Any) -> None:
+    database = Database(url)
+    try:
+        start.wait(30)
+        results.put(schema.upgrade(database))
+    except BaseException as error:
+        results.put(repr(error))
+    finally:
+        database.dispose()
+
+
+def test_two_processes_upgrading_an_empty_database_at_once_both_succeed(new_database):
+    database = new_database()
+    forked = multiprocessing.get_context("fork")  # the test module is not importable by name
+    start, results = forked.Barrier(2), forked.Queue()
+    processes = [forked.Process(target=_upgrade_in_a_process, args=(database.url, start, results))
+                 for _ in range(2)]
+    for process in processes:
+        process.start()
+    try:
+        outcomes = [results.get(timeout=60) for _ in processes]
+    finally:
+        for process in processes:
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+    assert outcomes == [REVISIONS[-1], REVISIONS[-1]]
+    assert differences(database) == []
+
+
+# --- the command line ------------------------------------------------------------------------
+def test_init_db_migrates_a_new_sqlite_file_to_the_head_and_then_does_nothing(tmp_path):
+    (tmp_path / "sms-ktp.toml").write_text('[database]\nurl = "sqlite:///data/ktp.db"\n')
+
+    first = cli_runner.run(tmp_path, "init-db")
+    again = cli_runner.run(tmp_path, "init-db")
+
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == again.stdout == (
+        f"schema at revision {schema.head_revision()}: sqlite:///data/ktp.db\n")
+    assert "Running upgrade  -> 0001_core" in first.stderr
+    assert again.returncode == 0, again.stderr
+    assert "Running upgrade" not in again.stderr
+    database = Database(f"sqlite:///{tmp_path / 'data' / 'ktp.db'}")
+    try:
+        assert table_names(database) == set(SQLModel.metadata.tables)
+        assert schema.current_revision(database) == schema.head_revision()
+        assert differences(database) == []
+    finally:
+        database.dispose()
+
+
+def test_init_db_on_a_database_no_revision_fits_says_so(tmp_path):
+    (tmp_path / "sms-ktp.toml").write_text('[database]\nurl = "sqlite:///ktp.db"\n')
+    database = Database(f"sqlite:///{tmp_path / 'ktp.db'}")
+    with database.connect() as connection:
+        SQLModel.metadata.tables["family"].create(connection)
+    database.dispose()
+
+    result = cli_runner.run(tmp_path, "init-db")
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "sms-ktp: database schema: the database's tables match no revision: it has family "
+        "without the other tables of their revision")
