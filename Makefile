@@ -28,3 +28,16 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+# The production processes on this machine (see README.md, "Production"): the schema, one
+# `sms-ktp worker` in the background, the web app under gunicorn; Ctrl-C stops both.
+.PHONY: serve-production bench-surge
+serve-production: $(BIN)/.installed
+	$(BIN)/sms-ktp init-db
+	$(BIN)/sms-ktp worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT; \
+	$(BIN)/gunicorn -c deploy/gunicorn.conf.py sms_ktp.web.wsgi:app
+
+# 50,000 inbound SMS through gunicorn and a worker on PostgreSQL (bench/README.md).
+bench-surge: $(BIN)/.installed
+	$(BIN)/python bench/surge.py

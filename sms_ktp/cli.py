@@ -39,8 +39,13 @@ def _parser() -> argparse.ArgumentParser:
 def _configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.logging.level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The scheduler narrates every run of every job; only its problems are worth reading.
+    # The scheduler narrates every run of every job; only its problems are worth reading. A
+    # dispatch tick skipped because the previous drain still runs is no problem (the drain
+    # sends what the tick would have).
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    # The dialogue engine's state machine narrates every callback of every SMS at INFO.
+    logging.getLogger("transitions").setLevel(logging.WARNING)
 
 
 def _runtime(settings: Settings) -> Runtime:

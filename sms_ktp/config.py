@@ -3,9 +3,11 @@ the environment. With no file at all, an embedded default runs in the current di
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
+import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,11 +243,19 @@ def ensure_secret_key(settings: Settings) -> str:
 
 
 def _kept_secret(settings: Settings, name: str) -> str:
+    """Processes starting together (gunicorn's workers) must agree: the secret is written whole
+    into a private temporary file and linked into place, which fails when another process was
+    first; everyone then reads the one that won, never a half-written file."""
     secret_file = Path(settings.data_dir) / name
-    if secret_file.exists():
-        return secret_file.read_text("utf-8").strip()
-    secret_file.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(32 if name == "secret_key" else 24)
-    secret_file.touch(mode=0o600)
-    secret_file.write_text(secret + "\n", "utf-8")
-    return secret
+    if not secret_file.exists():
+        secret_file.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(32 if name == "secret_key" else 24)
+        handle, temporary = tempfile.mkstemp(dir=secret_file.parent, prefix=f".{name}.")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as written:  # mode 0600
+                written.write(secret + "\n")
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, secret_file)
+        finally:
+            os.unlink(temporary)
+    return secret_file.read_text("utf-8").strip()

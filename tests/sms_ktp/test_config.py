@@ -82,3 +82,28 @@ def test_the_webhook_token_is_generated_once(tmp_path):
     assert len(token) >= 30
     again = Settings(data_dir=str(tmp_path))
     assert ensure_webhook_token(again) == token
+
+
+def test_processes_starting_together_agree_on_the_generated_secrets(tmp_path):
+    import threading
+
+    from sms_ktp.config import Settings, ensure_secret_key, ensure_webhook_token
+
+    barrier = threading.Barrier(12)
+    seen: list[tuple[str, str]] = []
+
+    def start() -> None:
+        settings = Settings(data_dir=str(tmp_path))
+        barrier.wait(10)
+        seen.append((ensure_webhook_token(settings), ensure_secret_key(settings)))
+
+    threads = [threading.Thread(target=start) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(seen) == 12 and len(set(seen)) == 1
+    token, key = seen[0]
+    assert len(token) >= 32 and len(key) >= 43
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key", "webhook_token"]
+    assert (tmp_path / "webhook_token").stat().st_mode & 0o077 == 0
