@@ -138,6 +138,12 @@ class Application(SQLModel, table=True):
     pickup_changes: int = 0
     reminded_at: datetime | None = utc_column(nullable=True)
     collected_at: datetime | None = utc_column(nullable=True)
+    # The resident's YES to the registration summary, which says why the data is used: when,
+    # and which wording (`flows/messages`: the consent sentence's version) they agreed to.
+    consent_at: datetime | None = utc_column(nullable=True)
+    consent_version: str | None = Field(default=None, max_length=20)
+    # Personal data erased (retention purge or a resident's request): what is left is counts.
+    erased_at: datetime | None = utc_column(nullable=True)
 
 
 class ApplicationEvent(SQLModel, table=True):
