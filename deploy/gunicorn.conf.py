@@ -84,8 +84,16 @@ if os.environ.get("SMS_KTP_CONTROL_SOCKET"):
 def on_starting(server: Any) -> None:
     """In the master, before any worker: check the configuration (a mistake stops here with its
     message instead of failing every worker), create the secrets that are generated once into
-    the data folder (webhook token, session key), and upgrade the schema."""
-    from sms_ktp.config import ConfigError, ensure_secret_key, ensure_webhook_token, load_settings
+    the data folder (webhook token, session key, the keys of the encryption at rest), and
+    upgrade the schema (whose migrations may encrypt what an older release stored)."""
+    from sms_ktp import crypto
+    from sms_ktp.config import (
+        ConfigError,
+        ensure_privacy_keys,
+        ensure_secret_key,
+        ensure_webhook_token,
+        load_settings,
+    )
 
     try:
         settings = load_settings()
@@ -93,6 +101,8 @@ def on_starting(server: Any) -> None:
         raise SystemExit(f"sms-ktp: configuration: {error}") from None
     ensure_webhook_token(settings)
     ensure_secret_key(settings)
+    privacy = ensure_privacy_keys(settings)
+    crypto.configure(privacy.data_key, privacy.previous_data_keys, privacy.lookup_key)
     # The schema at the newest revision before any worker serves (under the migration lock, so a
     # worker process or a second web node starting at the same time takes its turn).
     from sms_ktp import schema

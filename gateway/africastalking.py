@@ -203,7 +203,8 @@ def parse_ussd(form: Mapping[str, str]) -> UssdRequest:
 
 def _count(form: Mapping[str, str], field: str) -> int | None:
     value = form.get(field) or ""
-    if value and not value.isdigit():
+    # ASCII digits only: str.isdigit also takes "²", which int() refuses, and other scripts' digits.
+    if value and not (value.isascii() and value.isdigit()):
         raise WebhookError(f"not a number: {field}={value[:_ECHO_LIMIT]}")
     return int(value) if value else None
 

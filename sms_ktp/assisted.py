@@ -3,8 +3,9 @@ cannot use SMS, at the counter.
 
 The rules and messages are the SMS dialogue's own (`flows.registration` and `SqlServices`), so a
 resident is never told one thing at the counter and another by SMS. One transaction stores the
-application, its timeline entry, the audit entry and the confirmation SMS to the family phone:
-either all of it happens or none.
+application (with the resident's consent, given to the member of staff who sends the form), its
+timeline entry, the audit entry and the confirmation SMS to the family phone: either all of it
+happens or none.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from flows.catalogue import languages, render
 from flows.dialogue import Invalid
+from flows.messages import CONSENT_VERSION
 from flows.registration import (
     STEP_OF_PROBLEM,
     asks_suket,
@@ -132,7 +134,8 @@ def _register_once(db: Database, clock: Clock, policy: PickupPolicy, form: Assis
     with db.connect() as connection:
         services = SqlServices(connection, clock, PhoneStateStore(connection, phone or ""),
                                policy, channel=CHANNEL, actor=actor,
-                               note="registered at the counter by staff for the family phone")
+                               note="registered at the counter by staff for the family phone; "
+                                    "the resident's consent given to staff")
         answers, problems = _check(form, services, phone)
         if problems or phone is None:
             raise Refused(problems, _already(connection, services, form, problems, recent))
@@ -203,4 +206,4 @@ def _detail(answers: Mapping[str, Any], phone: str, language: str) -> str:
     """The audit detail: enough to tell registrations apart, no full NIK, KK or phone."""
     return (f"NIK {mask_id(answers['nik'])}, KK {mask_id(answers['kk'])}, "
             f"alasan {answers['reason']}, HP {mask_phone(phone)}, bahasa {language}, "
-            f"channel {CHANNEL}")
+            f"channel {CHANNEL}, persetujuan warga lewat petugas (versi {CONSENT_VERSION})")

@@ -4,7 +4,9 @@ SQLite.
 A day's pickup allocation writes tens of thousands of rows. Through SQLAlchemy's executemany each
 row's parameters are built and converted one by one, which costs more than the database's own
 work. Here each column's conversion is looked up once, and a value seen before (the few slot
-times shared by thousands of cards) is converted once.
+times shared by thousands of cards) is converted once; except an encrypted column's, whose every
+value needs a nonce of its own. A keyed-hash column filled from another column by an INSERT
+(`models.hash_column`) is filled here too, as SQLAlchemy's INSERT would.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     transaction."""
     if not rows:
         return
-    names = list(rows[0])
-    pick = itemgetter(*names)
+    given = list(rows[0])
+    derived = [(column.name, column.info["hash_of"]) for column in table.columns
+               if column.info.get("hash_of") in given and column.default is not None
+               and column.name not in given]
+    names = given + [name for name, _ in derived]
+    pick = itemgetter(*given, *(source for _, source in derived))
     values: list[Any] = [pick(row) for row in rows]
     if len(names) == 1:
         values = [(value,) for value in values]
@@ -59,11 +65,13 @@ def _converted(row: tuple[Any, ...], converting: list[tuple[int, Callable[[Any],
 
 def _converter(connection: Connection, table: Table, name: str) -> Callable[[Any], Any] | None:
     """The column's bind conversion for this dialect (None: the driver takes the value as it
-    is), remembering what it returned for values seen before (only hashable ones)."""
+    is), remembering what it returned for values seen before (only hashable ones, and never
+    a ciphertext)."""
     dialect = connection.dialect
-    process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-    if process is None:
-        return None
+    kind = table.c[name].type
+    process = kind.dialect_impl(dialect).bind_processor(dialect)
+    if process is None or getattr(kind, "randomized", False):
+        return process
     seen: dict[Any, Any] = {None: None}
 
     def convert(value: Any) -> Any:

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from sms_ktp import operator_cli, schema, staff_cli
+from sms_ktp import operator_cli, privacy_cli, schema, staff_cli
 from sms_ktp.config import ConfigError, Settings, load_settings
 from sms_ktp.runtime import Runtime
 
@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--phone", required=True, help="the phone number to text from")
     operator_cli.add_commands(commands)
     staff_cli.add_commands(commands)
+    privacy_cli.add_commands(commands)
     return parser
 
 
@@ -154,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run(phone, sys.stdin, print)
     elif args.command == "staff":
         return staff_cli.run(runtime, args)
+    elif args.command == "privacy":
+        return privacy_cli.run(runtime, args)
     else:
         return operator_cli.run(runtime, args)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import ipaddress
 import os
 import secrets
 import tempfile
@@ -22,6 +23,9 @@ SECRET_ENV = {
     "SMS_KTP_INTEGRATION_TOKEN": ("integration", "token"),
     "SMS_KTP_SECRET_KEY": ("staff", "secret_key"),
     "SMS_KTP_METRICS_TOKEN": ("health", "metrics_token"),
+    "SMS_KTP_DATA_KEY": ("privacy", "data_key"),
+    "SMS_KTP_PREVIOUS_DATA_KEYS": ("privacy", "previous_data_keys"),  # comma-separated
+    "SMS_KTP_LOOKUP_KEY": ("privacy", "lookup_key"),
 }
 
 
@@ -53,6 +57,8 @@ class GatewaySettings:
     provider: str = "console"
     webhook_token: str = ""
     price_per_segment: int = 350
+    # Addresses (CIDRs) the webhooks accept calls from; empty: anyone holding the token.
+    allowed_ips: list[str] = field(default_factory=list)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     africastalking: AfricasTalkingSettings = field(default_factory=AfricasTalkingSettings)
 
@@ -103,11 +109,29 @@ class StaffSettings:
     idle_minutes: int = 30
     password_time_cost: int = 3
     password_memory_kib: int = 65536
+    # Sign-in limits against password guessing (`sms_ktp.staff.sign_in`); 0 switches one off.
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    login_lockout_minutes: int = 15
+    login_max_failures_per_address: int = 20
+    # "auto": the session cookie is Secure when the request came over HTTPS; or true / false.
+    secure_cookies: str | bool = field(default="auto", metadata={"types": (str, bool)})
 
 
 @dataclass
 class BroadcastSettings:
     rate_per_second: float = 5.0
+
+
+@dataclass
+class LimitsSettings:
+    """What one phone may cost the city (`sms_ktp.limits`, `sms_ktp.floods`); 0 switches a
+    limit off."""
+
+    max_sms_per_phone_per_hour: int = 20
+    max_identical_replies: int = 3
+    flood_inbound_per_hour: int = 30
+    flood_inbound_per_day: int = 100
 
 
 @dataclass
@@ -120,9 +144,28 @@ class HealthSettings:
 
 
 @dataclass
+class PrivacySettings:
+    """Personal data: how long it is kept (and, from other keys, how it is protected). Shared
+    by the privacy features; each key says what it is for."""
+
+    # Days after an application was collected, cancelled or rejected before the daily purge
+    # erases its personal data (`sms_ktp.retention`); 0 keeps everything.
+    retention_days: int = 90
+    # Encryption at rest (`sms_ktp.crypto`), each key 32 random bytes in base64. `data_key`
+    # seals NIK, KK and dialogue answers; `previous_data_keys` still open what older keys sealed
+    # (during a rotation); `lookup_key` makes the keyed hashes of exact lookups. Empty: generated
+    # once into the data folder (a demo).
+    data_key: str = ""
+    previous_data_keys: list[str] = field(default_factory=list)
+    lookup_key: str = ""
+
+
+@dataclass
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
+    # Reverse proxies (CIDRs) whose X-Forwarded-For names the client; nobody else's is read.
+    trusted_proxies: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -143,7 +186,9 @@ class Settings:
     integration: IntegrationSettings = field(default_factory=IntegrationSettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
     broadcasts: BroadcastSettings = field(default_factory=BroadcastSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     source: str = "embedded default"
@@ -163,8 +208,11 @@ def _apply(target: Any, values: dict[str, Any], where: str) -> None:
         expected = type(current)
         if expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-            raise ConfigError(f"[{where or 'top'}] {name} must be {expected.__name__}")
+        # A key that takes more than one type (e.g. "auto" or a boolean) lists them.
+        types = known[name].metadata.get("types", (expected,))
+        if not isinstance(value, types) or (types == (int,) and isinstance(value, bool)):
+            raise ConfigError(f"[{where or 'top'}] {name} must be "
+                              f"{' or '.join(kind.__name__ for kind in types)}")
         setattr(target, name, value)
 
 
@@ -187,10 +235,14 @@ def load_settings(path: str | os.PathLike[str] | None = None,
             target: Any = settings
             for part in section.split("."):
                 target = getattr(target, part)
-            setattr(target, key, environ[variable])
+            value: Any = environ[variable]
+            if isinstance(getattr(target, key), list):
+                value = [item.strip() for item in value.split(",") if item.strip()]
+            setattr(target, key, value)
     if settings.gateway.provider not in ("console", "africastalking"):
         raise ConfigError(f"unknown [gateway] provider {settings.gateway.provider!r}")
     _check(settings)
+    _check_abuse_limits(settings)
     return settings
 
 
@@ -214,17 +266,68 @@ def _check(settings: Settings) -> None:
     if settings.staff.password_time_cost < 1 or settings.staff.password_memory_kib < 32:
         raise ConfigError("[staff] password_time_cost must be at least 1 and "
                           "password_memory_kib at least 32")
+    staff = settings.staff
+    if min(staff.login_max_failures, staff.login_max_failures_per_address) < 0:
+        raise ConfigError("[staff] login_max_failures and login_max_failures_per_address must "
+                          "not be negative (0: no limit)")
+    if staff.login_window_minutes <= 0 or staff.login_lockout_minutes <= 0:
+        raise ConfigError("[staff] login_window_minutes and login_lockout_minutes must be "
+                          "positive")
+    if staff.secure_cookies not in ("auto", True, False):
+        raise ConfigError('[staff] secure_cookies must be "auto", true or false')
     if settings.broadcasts.rate_per_second <= 0:
         raise ConfigError("[broadcasts] rate_per_second must be positive")
     if (settings.health.max_heartbeat_age_seconds <= 0
             or settings.health.max_oldest_queued_seconds <= 0):
         raise ConfigError("[health] max_heartbeat_age_seconds and max_oldest_queued_seconds "
                           "must be positive")
+    if settings.privacy.retention_days < 0:
+        raise ConfigError("[privacy] retention_days must not be negative (0: keep everything)")
+    _check_privacy_keys(settings.privacy)
     if settings.gateway.price_per_segment < 0:
         raise ConfigError("[gateway] price_per_segment must not be negative")
     sites = settings.printing.sites
     if not sites or not all(isinstance(site, str) and site.strip() for site in sites):
         raise ConfigError("[printing] sites must be a non-empty list of names")
+
+
+def _check_privacy_keys(privacy: PrivacySettings) -> None:
+    """Keys that are given must be keys: a typo must stop the service, not seal under a key
+    nobody can give again. Messages name the key, never its value."""
+    from sms_ktp.crypto import PrivacyKeyError, parse_key
+
+    keys = [("data_key", privacy.data_key), ("lookup_key", privacy.lookup_key),
+            *(("previous_data_keys", key) for key in privacy.previous_data_keys)]
+    try:
+        for name, key in keys:
+            if not isinstance(key, str):
+                raise PrivacyKeyError(f"[privacy] {name} must be a list of strings")
+            if key:
+                parse_key(key, f"[privacy] {name}")
+    except PrivacyKeyError as error:
+        raise ConfigError(str(error)) from None
+    if privacy.data_key and privacy.data_key == privacy.lookup_key:
+        raise ConfigError("[privacy] lookup_key must differ from data_key")
+
+
+def _check_abuse_limits(settings: Settings) -> None:
+    """The address lists must be CIDRs, the limits counts: a typo must stop the service rather
+    than leave the webhooks open or every reply suppressed."""
+    for where, key, networks in (("gateway", "allowed_ips", settings.gateway.allowed_ips),
+                                 ("server", "trusted_proxies", settings.server.trusted_proxies)):
+        for network in networks:
+            try:
+                if not isinstance(network, str):
+                    raise TypeError(network)
+                ipaddress.ip_network(network, strict=False)
+            except (TypeError, ValueError):
+                raise ConfigError(f"[{where}] {key}: {str(network)[:60]!r} is not an address "
+                                  "or CIDR (e.g. \"203.0.113.0/24\")") from None
+    limits = settings.limits
+    for key in ("max_sms_per_phone_per_hour", "max_identical_replies", "flood_inbound_per_hour",
+                "flood_inbound_per_day"):
+        if getattr(limits, key) < 0:
+            raise ConfigError(f"[limits] {key} must not be negative (0: no limit)")
 
 
 def ensure_webhook_token(settings: Settings) -> str:
@@ -242,6 +345,21 @@ def ensure_secret_key(settings: Settings) -> str:
     return settings.staff.secret_key
 
 
+_KEYS = frozenset({"secret_key", "data_key", "lookup_key"})
+
+
+def ensure_privacy_keys(settings: Settings) -> PrivacySettings:
+    """The keys of the encryption at rest: configured, or generated once and kept under the data
+    folder (a demo: a copy of that folder holds the keys beside the database, so production
+    gives them in the configuration or the environment, kept apart from database backups)."""
+    privacy = settings.privacy
+    if not privacy.data_key:
+        privacy.data_key = _kept_secret(settings, "data_key")
+    if not privacy.lookup_key:
+        privacy.lookup_key = _kept_secret(settings, "lookup_key")
+    return privacy
+
+
 def _kept_secret(settings: Settings, name: str) -> str:
     """Processes starting together (gunicorn's workers) must agree: the secret is written whole
     into a private temporary file and linked into place, which fails when another process was
@@ -249,7 +367,8 @@ def _kept_secret(settings: Settings, name: str) -> str:
     secret_file = Path(settings.data_dir) / name
     if not secret_file.exists():
         secret_file.parent.mkdir(parents=True, exist_ok=True)
-        secret = secrets.token_urlsafe(32 if name == "secret_key" else 24)
+        # Keys take 32 random bytes (`token_urlsafe(32)` is also what `crypto.parse_key` reads).
+        secret = secrets.token_urlsafe(32 if name in _KEYS else 24)
         handle, temporary = tempfile.mkstemp(dir=secret_file.parent, prefix=f".{name}.")
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as written:  # mode 0600

@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from functools import cache
@@ -26,22 +28,39 @@ from sms_ktp import (
     models,  # noqa: F401  (registers the tables)
     schema,
 )
+from sms_ktp.masking import redact_logger
 
 P = ParamSpec("P")
 R = TypeVar("R")
+BUSY_SECONDS = 30  # how long SQLite waits for a lock held by another connection
+
+
+def _wal(cursor: Any) -> None:
+    """WAL mode. While another process truncates the WAL (`schema.truncate_wal`, after a
+    migration) this fails at once instead of waiting like other statements: try again within
+    the busy timeout."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _sqlite_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": BUSY_SECONDS})
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
@@ -54,9 +73,14 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+# The engine logs each result row at DEBUG, after our types have decrypted NIK and KK.
+ENGINE_LOGGER = "sqlalchemy.engine.Engine"
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
+        redact_logger(ENGINE_LOGGER)
         # SQLite has one writer at a time. Threads of one process queue here in order, instead of
         # polling the file lock with growing sleeps (which makes the slowest requests very slow);
         # other processes still wait on SQLite's busy timeout.
@@ -85,6 +109,26 @@ class Database:
         all: the light path of the requests that arrive by the thousand (SMS, USSD)."""
         with (self._writer or nullcontext()), self.engine.begin() as connection:
             yield connection
+
+    @contextmanager
+    def schema_transaction(self) -> Iterator[Connection]:
+        """`connect` for changing the schema. On SQLite, foreign keys are not enforced while it
+        runs (the caller checks them with `PRAGMA foreign_key_check` when it changed
+        something): a migration in batch mode copies a table and drops the original, which rows
+        of other tables refer to, and SQLite switches enforcement only outside a
+        transaction."""
+        if self._writer is None:
+            with self.connect() as connection:
+                yield connection
+            return
+        with self._writer, self.engine.connect() as connection:
+            raw = connection.connection.driver_connection
+            raw.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+            try:
+                with connection.begin():
+                    yield connection
+            finally:
+                raw.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

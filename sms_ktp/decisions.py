@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Row, select
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
+from sms_ktp.masking import redact
 from sms_ktp.models import Application
 from sms_ktp.pickup import release_slot
 from sms_ktp.pipeline import change_stage
@@ -48,7 +49,8 @@ def _free_pickup(connection: Connection, row: Row[Any]) -> None:
 
 def reject(db: Database, clock: Clock, quiet: QuietHours, reference: str, reason: str,
            actor: str) -> None:
-    reason = " ".join(reason.split())
+    # Stored and sent to the resident: a number typed into it is masked like everywhere else.
+    reason = redact(" ".join(reason.split()))
     if not reason:
         raise DecisionRefused("a rejection needs a reason the resident can act on")
     if len(reason) > REASON_LIMIT:

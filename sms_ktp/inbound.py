@@ -10,13 +10,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam, update
 
 from flows.sms import SmsChannel
 from gateway.message import InboundSms
 from sms_ktp import metrics
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database, insert_ignoring_duplicate, retry_after_disconnect
+from sms_ktp.limits import UNLIMITED, ReplyGate, ReplyLimits
 from sms_ktp.masking import mask_phone, redact
 from sms_ktp.models import InboundMessage
 from sms_ktp.outbox import enqueue
@@ -27,6 +28,8 @@ from sms_ktp.services import SqlServices
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 1000
+_INBOUND = InboundMessage.__table__
+_NOT_REPLIED = update(_INBOUND).where(_INBOUND.c.id == bindparam("row_id")).values(replied=False)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Received:
     replies: int
     outcome: str = "accepted"  # `metrics.INBOUND_OUTCOMES`
     completed: tuple[str, ...] = ()  # what the dialogue got done (`metrics.DIALOGUE_KINDS`)
+    suppressed: tuple[str, ...] = ()  # replies the limits held back (`metrics.SUPPRESSED_REASONS`)
 
 
 def record_inbound(connection: Connection, sms: InboundSms, phone: str | None,
@@ -60,20 +64,23 @@ def record_inbound(connection: Connection, sms: InboundSms, phone: str | None,
 
 
 def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
-                policy: PickupPolicy) -> Received:
-    """Counted in the metrics once committed (or failed), never twice for one retried run."""
+                policy: PickupPolicy, limits: ReplyLimits | None = None) -> Received:
+    """Counted in the metrics once committed (or failed), never twice for one retried run.
+    `limits`: the per-phone limits on replies (`sms_ktp.limits`; the webhook passes the
+    configured ones, `Runtime.reply_limits`); None: every reply is queued."""
     try:
-        received = _receive_sms(db, clock, sms, ttl, policy)
+        received = _receive_sms(db, clock, sms, ttl, policy, limits or UNLIMITED)
     except Exception:
         metrics.sms_received("error")
         raise
     metrics.sms_received(received.outcome, completed=received.completed)
+    metrics.replies_suppressed(received.suppressed)
     return received
 
 
 @retry_after_disconnect
 def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
-                 policy: PickupPolicy) -> Received:
+                 policy: PickupPolicy, limits: ReplyLimits) -> Received:
     now = clock.now()
     phone = normalise_msisdn(sms.sender)
     with db.connect() as connection:
@@ -91,10 +98,19 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
         services = SqlServices(connection, clock, state, policy, channel="sms")
         turn = SmsChannel(services, ttl).handle(sms.text[:MAX_TEXT], phone, conversation, now)
         state.save(turn.conversation, now)
+        gate = ReplyGate(connection, phone, now, limits)
+        queued = 0
         for reply in turn.replies:
-            enqueue(connection, phone, reply, now, inbound_id=inbound_id)
+            if gate.admit(reply):
+                enqueue(connection, phone, reply, now, inbound_id=inbound_id)
+                queued += 1
+        if gate.suppressed and not queued:
+            # Staff see "belum dibalas" on the messages page: nothing left for this SMS.
+            connection.execute(_NOT_REPLIED, {"row_id": inbound_id})
     if log.isEnabledFor(logging.INFO):
-        log.info("inbound %s from %s: %d repl%s", inbound_id, mask_phone(phone),
-                 len(turn.replies), "y" if len(turn.replies) == 1 else "ies")
-    return Received(inbound_id, duplicate=False, replies=len(turn.replies),
-                    completed=tuple(services.completed))
+        log.info("inbound %s from %s: %d repl%s%s", inbound_id, mask_phone(phone), queued,
+                 "y" if queued == 1 else "ies",
+                 f", {len(gate.suppressed)} held back ({', '.join(gate.suppressed)})"
+                 if gate.suppressed else "")
+    return Received(inbound_id, duplicate=False, replies=queued,
+                    completed=tuple(services.completed), suppressed=tuple(gate.suppressed))

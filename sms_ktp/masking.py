@@ -3,6 +3,7 @@ line may carry one in full."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import phonenumbers
@@ -16,9 +17,10 @@ _SEPARATOR = r"[ .\-\u00a0\u2010-\u2015\u2212\u200b-\u200d\u2060\ufeff]"
 _LONG_NUMBER = re.compile(rf"\d(?:{_SEPARATOR}?\d){{9,}}")
 
 
-def mask_id(value: str) -> str:
-    """Keep only the last four characters: enough for people to tell numbers apart."""
-    if len(value) < 4:
+def mask_id(value: str | None) -> str:
+    """Keep only the last four characters: enough for people to tell numbers apart. None (a
+    number erased, `sms_ktp.retention`) is as hidden as a short one."""
+    if value is None or len(value) < 4:
         return _HIDDEN
     return _HIDDEN + value[-4:]
 
@@ -54,3 +56,29 @@ def redact(text: str) -> str:
     other with one separator count as one run, so they may be over-redacted; leaking is worse.
     """
     return _LONG_NUMBER.sub(_mask_match, text)
+
+
+class _Redacting(logging.Filter):
+    """A record's text redacted before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a broken format: logging reports it itself
+            return True
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_REDACTING = _Redacting()
+
+
+def redact_logger(name: str) -> None:
+    """Redact every record of the logger `name`: for libraries that log what they are handed,
+    which our code cannot mask first (the database engine's result rows at DEBUG, the web
+    server's request lines with their query string). Installing it twice changes nothing."""
+    logger = logging.getLogger(name)
+    if _REDACTING not in logger.filters:
+        logger.addFilter(_REDACTING)

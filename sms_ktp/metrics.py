@@ -47,22 +47,27 @@ disable_created_metrics()
 # collectors would be wrong under multiprocess mode and add noise otherwise.
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-INBOUND_OUTCOMES = ("accepted", "duplicate", "non_mobile", "bad_request", "bad_token", "error")
-USSD_OUTCOMES = ("continue", "end", "bad_request", "bad_token", "error")
+INBOUND_OUTCOMES = ("accepted", "duplicate", "non_mobile", "bad_request", "bad_token",
+                    "ip_refused", "error")
+USSD_OUTCOMES = ("continue", "end", "bad_request", "bad_token", "ip_refused", "error")
 OUTBOUND_STATUSES = ("sent", "retry", "failed")
 DELIVERY_STATUSES = ("sent", "buffered", "delivered", "undelivered", "unknown_message",
-                     "bad_request", "bad_token")
+                     "bad_request", "bad_token", "ip_refused")
+# Why a reply was not queued (`sms_ktp.limits`).
+SUPPRESSED_REASONS = ("rate", "identical")
 DIALOGUE_KINDS = ("registration", "status", "pickup_moved", "language", "broadcast_opt_out",
                   "broadcast_opt_in")
 
 INBOUND_SMS = Counter(
     "sms_ktp_inbound_sms", "Inbound SMS by outcome: accepted (answered by a dialogue), duplicate "
     "(a provider's retry), non_mobile (short code or alphanumeric sender: not answered), "
-    "bad_request, bad_token (refused webhook calls), error (failed, the provider retries)",
+    "bad_request, bad_token, ip_refused (refused webhook calls), error (failed, the provider "
+    "retries)",
     ["outcome"], registry=REGISTRY)
 USSD_REQUESTS = Counter(
     "sms_ktp_ussd_requests", "USSD requests by outcome: continue (a menu screen), end (the "
-    "session's last screen), bad_request, bad_token, error", ["outcome"], registry=REGISTRY)
+    "session's last screen), bad_request, bad_token, ip_refused, error", ["outcome"],
+    registry=REGISTRY)
 DIALOGUE_COMPLETIONS = Counter(
     "sms_ktp_dialogue_completions", "What residents got done, by channel (sms, ussd) and kind: "
     "registration (a reference given), status (applications shown), pickup_moved, language, "
@@ -73,7 +78,12 @@ OUTBOUND_SMS = Counter(
     ["status"], registry=REGISTRY)
 DELIVERY_REPORTS = Counter(
     "sms_ktp_delivery_reports", "Delivery reports from the gateway by status (unknown_message: "
-    "an id we never sent)", ["status"], registry=REGISTRY)
+    "an id we never sent; bad_request, bad_token, ip_refused: refused calls)", ["status"],
+    registry=REGISTRY)
+REPLIES_SUPPRESSED = Counter(
+    "sms_ktp_replies_suppressed", "Replies to a resident's SMS not queued, by reason: rate (the "
+    "phone had its SMS for the hour), identical (the same reply too many times in a row)",
+    ["reason"], registry=REGISTRY)
 SEND_DELAY = Histogram(
     "sms_ktp_outbound_send_delay_seconds", "From the moment an SMS was due (written, or released "
     "after quiet hours or a retry's backoff) to the gateway accepting it",
@@ -92,6 +102,8 @@ for _status in OUTBOUND_STATUSES:
     OUTBOUND_SMS.labels(_status)
 for _status in DELIVERY_STATUSES:
     DELIVERY_REPORTS.labels(_status)
+for _reason in SUPPRESSED_REASONS:
+    REPLIES_SUPPRESSED.labels(_reason)
 for _channel in ("sms", "ussd"):
     for _kind in DIALOGUE_KINDS:
         DIALOGUE_COMPLETIONS.labels(_channel, _kind)
@@ -118,10 +130,17 @@ def dialogues_completed(channel: str, kinds: Iterable[str]) -> None:
 
 
 def webhook_refused(endpoint: str | None, outcome: str) -> None:
-    """A webhook call refused before it reached the service (`bad_request`, `bad_token`)."""
+    """A webhook call refused before it reached the service (`bad_request`, `bad_token`,
+    `ip_refused`)."""
     counter = _REFUSALS.get(endpoint or "")
     if counter is not None:
         counter.labels(outcome).inc()
+
+
+def replies_suppressed(reasons: Iterable[str]) -> None:
+    """Replies the per-phone limits kept out of the outbox (one reason each)."""
+    for reason in reasons:
+        REPLIES_SUPPRESSED.labels(reason).inc()
 
 
 def delivery_report(status: str | None) -> None:

@@ -1,8 +1,10 @@
 """Tables. Every timestamp is UTC; numbers of residents (NIK, KK) never leave these rows in full
-except through the masked views the flows receive."""
+except through the masked views the flows receive, and are stored encrypted, with a keyed hash
+beside them for exact lookups (`sms_ktp.crypto`)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,14 +14,22 @@ from sqlalchemy import (
     DateTime,
     Index,
     String,
+    Text,
     UniqueConstraint,
     literal_column,
     text,
 )
+from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from sms_ktp import crypto
 from sms_ktp.domain.stages import Stage
+
+# Room for a sealed 16-digit number (71 characters: see `sms_ktp.crypto`) with a margin.
+SEALED_LENGTH = 100
+# What an encrypted column refuses in SQL: a random nonce makes equal numbers differ.
+_EQUALITY = frozenset({operators.eq, operators.ne, operators.in_op, operators.not_in_op})
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -37,6 +47,90 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
+
+
+class EncryptedString(TypeDecorator[str]):
+    """A string sealed with the current data key on its way in and opened on its way out;
+    `purpose` ("table.column") is bound into the ciphertext, so a value copied into another
+    column does not open. Never compared in SQL: every write has a new nonce, so equal numbers
+    differ in storage (look up by the keyed hash beside it)."""
+
+    impl = String
+    cache_ok = True
+    randomized = True  # one nonce per value: a bulk write must not reuse a converted value
+
+    def __init__(self, purpose: str, length: int = SEALED_LENGTH) -> None:
+        super().__init__(length)
+        self.purpose = purpose
+
+    class comparator_factory(TypeDecorator.Comparator[str]):
+        def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
+            if op in _EQUALITY and not (len(other) == 1 and other[0] is None):
+                raise TypeError(f"{self.expr} is encrypted: compare its keyed hash column")
+            return super().operate(op, *other, **kwargs)
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else crypto.encrypt(value, self.purpose)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else crypto.decrypt(value, self.purpose)
+
+
+class EncryptedJSON(TypeDecorator[dict[str, Any]]):
+    """A JSON object sealed as a whole (a dialogue's answers: they hold NIK and KK numbers)."""
+
+    impl = Text
+    cache_ok = True
+    randomized = True
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__()
+        self.purpose = purpose
+
+    def process_bind_param(self, value: dict[str, Any] | None, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        return crypto.encrypt(json.dumps(value, separators=(",", ":")), self.purpose)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> dict[str, Any] | None:
+        return None if value is None else json.loads(crypto.decrypt(value, self.purpose))
+
+
+class KeyedHash(TypeDecorator[str]):
+    """The keyed hash of a resident's number, for exact lookups and unique constraints. Written
+    from the number itself; a number compared with the column is hashed the same way (SQLAlchemy
+    gives a compared value the column's type), so `Application.active_nik == nik` just works.
+    Read back, it is the hash as stored."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, purpose: str) -> None:
+        super().__init__(crypto.HASH_LENGTH)
+        self.purpose = purpose
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else crypto.keyed_hash(value, self.purpose)
+
+
+def _copy_of(source: str) -> Any:
+    """A column default: the value written to `source` in the same INSERT (a `KeyedHash`
+    column then stores its hash), so writers give the number once."""
+
+    def copy(context: Any) -> Any:
+        return context.get_current_parameters().get(source)
+
+    return copy
+
+
+def hash_column(source: str, purpose: str, *, filled: bool, unique: bool = False,
+                index: bool = False) -> Any:
+    """A keyed-hash column of the number in column `source`. `filled`: an INSERT that gives
+    `source` fills it (also `sms_ktp.bulk`); an UPDATE of `source` must set it too.
+    `info["hash_of"]` lets the key rotation find the number a hash is made from."""
+    return Field(default=None, sa_column=Column(
+        KeyedHash(purpose), default=_copy_of(source) if filled else None, nullable=True,
+        unique=unique, index=index, info={"hash_of": source}))
 
 
 def _stage_index(name: str, stage: Stage, *columns: str) -> Index:
@@ -67,8 +161,11 @@ class PhoneState(SQLModel, table=True):
     flow: str | None = Field(default=None, max_length=30)  # NULL: no dialogue in progress
     step: str | None = Field(default=None, max_length=30)
     dialogue_language: str | None = Field(default=None, max_length=8)
-    answers: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    prefill: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # The dialogue's answers so far and those given up front: NIK and KK among them, sealed.
+    answers: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(EncryptedJSON("phone_state.answers")))
+    prefill: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(EncryptedJSON("phone_state.prefill")))
     expires_at: datetime | None = utc_column(nullable=True, index=True)
     # The USSD session in progress ("provider:sessionId"), its place in the menus, the input
     # answered so far (only its length and a digest: it holds NIK and KK numbers) and the last
@@ -89,7 +186,9 @@ class Family(SQLModel, table=True):
     __tablename__ = "family"
 
     id: int | None = Field(default=None, primary_key=True)
-    kk: str = Field(max_length=16, unique=True)
+    # Encrypted; NULL once erased. Found by `kk_hash` (filled from `kk` by an INSERT).
+    kk: str | None = Field(default=None, sa_column=Column(EncryptedString("family.kk")))
+    kk_hash: str | None = hash_column("kk", "kk", filled=True, unique=True)
     phone: str = Field(max_length=20, index=True)
     kecamatan_code: str = Field(max_length=2)
     created_at: datetime = utc_column()
@@ -111,10 +210,14 @@ class Application(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=12, unique=True)
-    nik: str = Field(max_length=16, index=True)
-    # Equal to `nik` while the application is active, NULL afterwards: a unique column that
-    # enforces "one active application per NIK" on every database.
-    active_nik: str | None = Field(default=None, max_length=16, unique=True)
+    # Encrypted; NULL once erased. Found by `nik_hash` (filled from `nik` by an INSERT; an
+    # UPDATE of `nik` must set it too).
+    nik: str | None = Field(default=None, sa_column=Column(EncryptedString("application.nik")))
+    nik_hash: str | None = hash_column("nik", "nik", filled=True, index=True)
+    # The keyed hash of `nik` while the application is active (written from the NIK itself),
+    # NULL afterwards: a unique column that enforces "one active application per NIK" on every
+    # database.
+    active_nik: str | None = hash_column("nik", "nik", filled=False, unique=True)
     family_id: int = Field(foreign_key="family.id", index=True)
     reason: str = Field(max_length=20)
     suket_number: str | None = Field(default=None, max_length=40)

@@ -31,7 +31,7 @@ _WAITING = {Stage.SUBMITTED.value, Stage.PENUNGGALAN.value}
 _PRINTING_OR_LATER = {Stage.PRINT_READY.value, Stage.PRINT_QUEUE.value, Stage.PRINTED.value,
                       Stage.PICKUP_SCHEDULED.value, Stage.MISSED_PICKUP.value}
 _T = Application.__table__
-_FIND = (select(_T.c.id, _T.c.stage).where(_T.c.nik == bindparam("nik"))
+_FIND = (select(_T.c.id, _T.c.stage).where(_T.c.nik_hash == bindparam("nik"))
          .order_by(_T.c.active_nik.is_(None), _T.c.created_at.desc()).limit(1))
 
 
@@ -63,19 +63,24 @@ class Summary:
 
 
 def read_csv(text: str, summary: Summary) -> Iterator[Row]:
-    """The valid rows of a `nik,result,note` file; the others go to `summary.invalid`."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None or tuple(h.strip().lower() for h in header[:3]) != HEADER:
-        summary.invalid.append((1, "the first line must be the header nik,result,note"))
-        return
-    for line, fields in enumerate(reader, start=2):
-        if not any(f.strip() for f in fields):
-            continue
-        row = check(line, fields[0] if fields else "", fields[1] if len(fields) > 1 else "",
-                    fields[2] if len(fields) > 2 else "", summary)
-        if row is not None:
-            yield row
+    """The valid rows of a `nik,result,note` file; the others go to `summary.invalid`. A file
+    the CSV reader gives up on (a field over its size limit) is read up to that line."""
+    # newline="": a lone carriage return ends a line, as the csv module expects.
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None or tuple(h.strip().lower() for h in header[:3]) != HEADER:
+            summary.invalid.append((1, "the first line must be the header nik,result,note"))
+            return
+        for line, fields in enumerate(reader, start=2):
+            if not any(f.strip() for f in fields):
+                continue
+            row = check(line, fields[0] if fields else "", fields[1] if len(fields) > 1 else "",
+                        fields[2] if len(fields) > 2 else "", summary)
+            if row is not None:
+                yield row
+    except csv.Error as error:
+        summary.invalid.append((reader.line_num, f"not readable as CSV: {error}"))
 
 
 def check(line: int, nik: str, result: str, note: str, summary: Summary) -> Row | None:
@@ -88,7 +93,8 @@ def check(line: int, nik: str, result: str, note: str, summary: Summary) -> Row 
         summary.invalid.append(
             (line, f"result must be PRR or DUPLICATE (got {redact(result[:20])!r})"))
         return None
-    return Row(line, nik, result, note.strip()[:200])
+    # A NUL (junk from a broken export) would be refused by PostgreSQL in the timeline.
+    return Row(line, nik, result, note.replace("\x00", "").strip()[:200])
 
 
 def apply(db: Database, clock: Clock, quiet: QuietHours, rows: Iterable[Row], summary: Summary,

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from flows.catalogue import messages, render
 from sms_ktp.bulk import insert_rows
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
-from sms_ktp.masking import mask_id
+from sms_ktp.masking import mask_id, redact
 from sms_ktp.models import Application, ApplicationEvent, Family, PhoneState, UtcDateTime
 from sms_ktp.outbox import enqueue_many, enqueue_selected, outgoing
 from sms_ktp.quiet_hours import QuietHours
@@ -89,6 +89,7 @@ def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, a
     reference, nik, language, phone), to save reading them again."""
     if not moves:
         return
+    note = redact(note)  # typed by staff or sent by Kemendagri: it could hold a number
     if rows is None:
         rows = _read(connection, [move.application_id for move in moves])
     columns: dict[str, Any] = {"stage": to.value, "updated_at": now}

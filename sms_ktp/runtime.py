@@ -14,10 +14,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.africastalking import AfricasTalkingGateway
 from gateway.base import Gateway
 from gateway.console import ConsoleGateway
-from sms_ktp import office_settings, staff
+from sms_ktp import crypto, office_settings, staff
 from sms_ktp.clock import Clock, SystemClock
-from sms_ktp.config import Settings, ensure_webhook_token
+from sms_ktp.config import Settings, ensure_privacy_keys, ensure_webhook_token
 from sms_ktp.db import Database
+from sms_ktp.limits import ReplyLimits
 from sms_ktp.outbox import Dispatcher, RetryPolicy
 from sms_ktp.pickup import PickupPolicy
 from sms_ktp.pickup_calendar import WorkingCalendar
@@ -57,11 +58,18 @@ class Runtime:
     def __post_init__(self) -> None:
         staff.configure_hashing(self.settings.staff.password_time_cost,
                                 self.settings.staff.password_memory_kib)
+        # The process's keys of the encryption at rest, when the settings carry them
+        # (`from_settings` sees to it). A runtime built from bare settings keeps the keys the
+        # process already has; with none at all, storing a NIK fails rather than leaks.
+        privacy = self.settings.privacy
+        if privacy.data_key or privacy.lookup_key:
+            crypto.configure(privacy.data_key, privacy.previous_data_keys, privacy.lookup_key)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None,
                       gateway: Gateway | None = None) -> Runtime:
         ensure_webhook_token(settings)
+        ensure_privacy_keys(settings)
         return cls(settings, Database(settings.database.url), clock or SystemClock(),
                    gateway or build_gateway(settings))
 
@@ -114,6 +122,10 @@ class Runtime:
     @property
     def quiet_hours(self) -> QuietHours:
         return QuietHours.parse(self.settings.notifications.quiet_hours)
+
+    @property
+    def reply_limits(self) -> ReplyLimits:
+        return ReplyLimits.from_settings(self.settings.limits)
 
     @property
     def dialogue_ttl(self) -> timedelta:

@@ -101,17 +101,21 @@ def current_revision(db: Database) -> str | None:
 def upgrade(db: Database, revision: str = "head") -> str | None:
     """Bring the database to `revision` (the newest by default) and return where it is now. At
     the newest revision already, this is one lock and two small queries."""
-    with db.connect() as connection:
+    with db.schema_transaction() as connection:
         lock(connection)
-        return _upgrade(connection, revision)
+        current, migrated = _upgrade(connection, revision)
+    if migrated:
+        truncate_wal(db)
+    return current
 
 
 def downgrade(db: Database, revision: str) -> str | None:
     """Take the schema back to `revision` ("base": no tables at all): undoing a release."""
-    with db.connect() as connection:
+    with db.schema_transaction() as connection:
         lock(connection)
         with _ALEMBIC:
             command.downgrade(config(connection), revision)
+        check_foreign_keys(connection)
         return revision_on(connection)
 
 
@@ -120,26 +124,53 @@ def create(db: Database) -> None:
     stamped with the newest revision: much faster than running every migration, which the
     hundreds of databases the tests make would feel, and the same schema (as
     tests/sms_ktp/test_migrations.py checks). A database with tables is upgraded instead."""
-    with db.connect() as connection:
+    with db.schema_transaction() as connection:
         lock(connection)
         names = set(inspect(connection).get_table_names())
-        if names & ({VERSION_TABLE} | set(SQLModel.metadata.tables)):
-            _upgrade(connection, "head")
+        if not names & ({VERSION_TABLE} | set(SQLModel.metadata.tables)):
+            SQLModel.metadata.create_all(connection)
+            MigrationContext.configure(connection).stamp(_scripts(), "head")
             return
-        SQLModel.metadata.create_all(connection)
-        MigrationContext.configure(connection).stamp(_scripts(), "head")
+        _, migrated = _upgrade(connection, "head")
+    if migrated:
+        truncate_wal(db)
 
 
-def _upgrade(connection: Connection, revision: str) -> str | None:
+def check_foreign_keys(connection: Connection) -> None:
+    """SQLite migrates with foreign keys unenforced (`Database.schema_transaction`): refuse to
+    commit one that left a row referring to nothing."""
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+    if broken is not None:
+        raise SchemaError(f"the migration left rows of {broken[0]} referring to missing rows "
+                          f"of {broken[2]}")
+
+
+def truncate_wal(db: Database) -> None:
+    """SQLite, after migrations rewrote rows (0004 encrypted the stored numbers): copy the WAL
+    into the file and empty it, so that no older copy of a rewritten page stays in either."""
+    if db.dialect != "sqlite":
+        return
+    raw = db.engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    finally:
+        raw.close()
+
+
+def _upgrade(connection: Connection, revision: str) -> tuple[str | None, bool]:
+    """The revision the database is at afterwards, and whether migrations ran."""
     current = revision_on(connection)
     if current is None:
         current = _stamp_before_migrations(connection)
     target = head_revision() if revision == "head" else revision
-    if current != target:
-        with _ALEMBIC:
-            command.upgrade(config(connection), revision)
-        current = revision_on(connection)
-    return current
+    if current == target:
+        return current, False
+    with _ALEMBIC:
+        command.upgrade(config(connection), revision)
+    check_foreign_keys(connection)
+    return revision_on(connection), True
 
 
 def _stamp_before_migrations(connection: Connection) -> str | None:

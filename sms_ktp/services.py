@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, func, insert, select
 
 from flows.dialogue import Invalid
+from flows.messages import CONSENT_VERSION
 from flows.ports import ApplicationView
 from sms_ktp import pickup
 from sms_ktp.clock import Clock, jakarta_date
@@ -32,7 +33,8 @@ from sms_ktp.printing import stock
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
 _ACTIVE_NIK = select(_APPLICATION.c.id).where(_APPLICATION.c.active_nik == bindparam("nik"))
-_FAMILY_BY_KK = select(_FAMILY.c.id, _FAMILY.c.phone).where(_FAMILY.c.kk == bindparam("kk"))
+_FAMILY_BY_KK = select(_FAMILY.c.id, _FAMILY.c.phone).where(
+    _FAMILY.c.kk_hash == bindparam("kk"))
 _REFERENCE_TAKEN = select(_APPLICATION.c.id).where(
     _APPLICATION.c.reference == bindparam("reference"))
 _NEW_FAMILY = insert(_FAMILY).returning(_FAMILY.c.id)
@@ -42,7 +44,8 @@ _FAMILY_APPLICATIONS = (
     select(_APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.stage,
            _APPLICATION.c.print_batch_id)
     .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
-    .where(_FAMILY.c.phone == bindparam("phone"))
+    # An application whose data was erased (`sms_ktp.retention`) is nobody's any more.
+    .where(_FAMILY.c.phone == bindparam("phone"), _APPLICATION.c.erased_at.is_(None))
     .order_by(_APPLICATION.c.created_at.desc(), _APPLICATION.c.id.desc())
 )
 
@@ -98,6 +101,8 @@ class SqlServices:
         return None
 
     def submit_registration(self, phone: str, answers: Mapping[str, Any], language: str) -> str:
+        """Called on the YES to the summary, which says why the data is used: that YES is the
+        resident's consent, stored with the application (when, and which wording)."""
         # Checked again here: the state may have changed since the question was answered.
         problem = self.nik_problem(answers["nik"]) or self.family_problem(answers["kk"], phone)
         if problem:
@@ -125,6 +130,8 @@ class SqlServices:
             "channel": self.channel,
             "created_at": self.now,
             "updated_at": self.now,
+            "consent_at": self.now,
+            "consent_version": CONSENT_VERSION,
         }).scalar_one()
         self._db.execute(_NEW_EVENT, {
             "application_id": application_id, "at": self.now, "stage": Stage.SUBMITTED.value,

@@ -36,7 +36,8 @@ class Phone:
         receive_sms(self.runtime.db, self.runtime.clock,
                     InboundSms("simulator", uuid.uuid4().hex, self.phone, "simulator", text,
                                None, None, None),
-                    self.runtime.dialogue_ttl, self.runtime.pickup_policy())
+                    self.runtime.dialogue_ttl, self.runtime.pickup_policy(),
+                    self.runtime.reply_limits)
         self.dispatcher.drain()
         return self.inbox()
 

@@ -1,9 +1,10 @@
 """Finding and reading applications for the back office.
 
-Every lookup is one indexed query: a reference (unique), a NIK (indexed), a family phone
-(indexed, then the family's applications by `family_id`), or the newest applications by primary
-key. Full NIK and KK numbers leave this module only when the caller asks to reveal them, which
-the page audits (UU Adminduk Art. 95A): everything else carries them masked.
+Every lookup is one indexed query: a reference (unique), a NIK (its keyed hash, indexed), a
+family phone (indexed, then the family's applications by `family_id`), or the newest
+applications by primary key. Full NIK and KK numbers leave this module only when the caller asks
+to reveal them, which the page audits (UU Adminduk Art. 95A): everything else carries them
+masked.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def search(connection: Connection, text: str, *, office: str | None = None,
     if query.key is Key.REFERENCE:
         statement = statement.where(_APPLICATION.c.reference == query.value)
     elif query.key is Key.NIK:
-        statement = statement.where(_APPLICATION.c.nik == query.value)
+        statement = statement.where(_APPLICATION.c.nik_hash == query.value)
     elif query.key is Key.PHONE:
         statement = statement.where(_FAMILY.c.phone == query.value)
     else:

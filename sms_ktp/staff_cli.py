@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from datetime import datetime
 from typing import TextIO
 
 from sqlalchemy import select
 
 from sms_ktp import audit, staff
+from sms_ktp.clock import JAKARTA
 from sms_ktp.models import StaffUser
 from sms_ktp.runtime import Runtime
 
@@ -28,7 +30,8 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     password.add_argument("name")
     password.add_argument("--password-stdin", action="store_true")
     for name, help_text in (("disable", "stop an account from signing in"),
-                            ("enable", "let a disabled account sign in again")):
+                            ("enable", "let a disabled account sign in again"),
+                            ("unlock", "lift the lock after too many failed sign-ins")):
         actions.add_parser(name, help=help_text).add_argument("name")
     actions.add_parser("list", help="the accounts and their roles")
 
@@ -51,6 +54,11 @@ def run(runtime: Runtime, args: argparse.Namespace, stdin: TextIO = sys.stdin) -
             elif args.action == "disable":
                 staff.disable(connection, args.name, now)
                 detail = "disabled"
+            elif args.action == "unlock":
+                args.name = staff.login_name(args.name)  # the name the lock is kept under
+                until = staff.unlock(connection, args.name, now, _limits(runtime))
+                detail = (f"unlocked (was locked until {_wib(until)})" if until
+                          else "unlocked (was not locked); failed sign-ins count from zero")
             else:
                 staff.enable(connection, args.name)
                 detail = "enabled"
@@ -74,10 +82,23 @@ def _password(stdin: TextIO, from_stdin: bool) -> str:
 
 def _list(runtime: Runtime) -> int:
     table = StaffUser.__table__
+    now = runtime.clock.now()
     with runtime.db.connect() as connection:
         rows = connection.execute(select(table).order_by(table.c.username)).all()
+        locks = {row.username: staff.locked_until(connection, row.username, now,
+                                                  _limits(runtime)) for row in rows}
     print(f"{'name':<20} {'role':<9} {'office':<6} state")
     for row in rows:
-        state = "disabled" if row.disabled_at else "active"
+        until = locks[row.username]
+        state = ("disabled" if row.disabled_at
+                 else f"locked until {_wib(until)}" if until else "active")
         print(f"{row.username:<20} {row.role:<9} {row.office or '-':<6} {state}")
     return 0
+
+
+def _limits(runtime: Runtime) -> staff.LoginLimits:
+    return staff.LoginLimits.from_settings(runtime.settings.staff)
+
+
+def _wib(moment: datetime) -> str:
+    return f"{moment.astimezone(JAKARTA):%Y-%m-%d %H.%M} WIB"

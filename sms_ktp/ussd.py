@@ -12,7 +12,6 @@ statistics (a row when one starts, its outcome when the operator reports the end
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from flows.catalogue import render
 from flows.ussd import Menu, UssdChannel, UssdTurn
 from gateway.message import UssdRequest, UssdSessionEnd
-from sms_ktp import metrics
+from sms_ktp import crypto, metrics
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database, insert_ignoring_duplicate, retry_after_disconnect
 from sms_ktp.masking import redact
@@ -48,7 +47,9 @@ class UssdAnswer:
 
 
 def _digest(session: str, text: str) -> str:
-    return hashlib.sha256(f"{session}\x00{text}".encode()).hexdigest()
+    """Keyed (the lookup key): a plain hash of an input holding a NIK and a KK, whose structure
+    is known, could be reversed by trying every likely number."""
+    return crypto.keyed_hash(f"{session}\x00{text}", "ussd_input")
 
 
 def new_inputs(progress: Mapping[str, Any], text: str) -> list[str] | None:

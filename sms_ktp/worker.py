@@ -18,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from sms_ktp import broadcasts, heartbeat, pickup
+from sms_ktp import broadcasts, heartbeat, pickup, retention
 from sms_ktp.phone_state import purge_expired
 from sms_ktp.quiet_hours import parse_local_time
 from sms_ktp.runtime import Runtime
@@ -116,6 +116,13 @@ class Worker:
         return self._exclusively("reschedule_missed", lambda: pickup.reschedule_missed(
             self.runtime.db, self.runtime.clock, self.runtime.pickup_policy()))
 
+    def purge_personal_data(self) -> int:
+        """Daily: personal data kept past `[privacy] retention_days` erased (`retention`)."""
+        job = "purge_personal_data"
+        return self._exclusively(job, lambda: retention.purge(
+            self.runtime.db, self.runtime.clock, self.runtime.settings.privacy.retention_days,
+            carry_on=lambda: not self._stopping.is_set() and self._holds(job)).total)
+
     @property
     def broadcast_interval(self) -> float:
         """Seconds between broadcast slices: at least one SMS per slice at a slow rate."""
@@ -131,7 +138,7 @@ class Worker:
         other jobs included)."""
         done = {"missed": self.reschedule_missed(), "scheduled": self.allocate_pickups(),
                 "reminded": self.send_reminders(), "purged": self.purge_conversations(),
-                "broadcast": self.queue_broadcasts()}
+                "broadcast": self.queue_broadcasts(), "erased": self.purge_personal_data()}
         return {"sent": self.dispatch_outbox(), **done}
 
     # --- scheduling ---------------------------------------------------------------------------
@@ -151,6 +158,9 @@ class Worker:
                           max_instances=1, coalesce=True)
         scheduler.add_job(self.queue_broadcasts, "interval", seconds=self.broadcast_interval,
                           id="queue_broadcasts", max_instances=1, coalesce=True)
+        scheduler.add_job(self.purge_personal_data, "interval", hours=24, id="purge_personal_data",
+                          max_instances=1, coalesce=True,  # also soon after each start
+                          next_run_time=datetime.now() + timedelta(minutes=5))
 
     def start_background(self) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(daemon=True)

@@ -1,5 +1,5 @@
-"""Shared fixtures: a real database (SQLite file, and PostgreSQL when configured) and a clock
-that moves only when a test moves it."""
+"""Shared fixtures: a real database (SQLite file, and PostgreSQL when configured), a clock that
+moves only when a test moves it, and the test keys of the encryption at rest."""
 
 from __future__ import annotations
 
@@ -9,18 +9,26 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 
 import pytest
-from live_service import LiveService, start_service
+from live_service import DATA_KEY, LOOKUP_KEY, LiveService, start_service
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
+from sms_ktp import crypto
 from sms_ktp.clock import FixedClock
 from sms_ktp.db import Database, scratch_schema
 
 POSTGRES_ENV = "SMS_KTP_TEST_DATABASE_URL"
 # Monday 30 November 2026, 09:00 in Bogor.
 START = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def privacy_keys() -> crypto.KeyRing:
+    """The test keys, before every test: a runtime built by `from_settings` (keys generated into
+    its data folder) configures others for the rest of the process."""
+    return crypto.configure(DATA_KEY, (), LOOKUP_KEY)
 
 
 @pytest.fixture

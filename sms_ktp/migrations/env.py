@@ -12,10 +12,10 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-from sms_ktp import schema
-from sms_ktp.config import load_settings
+from sms_ktp import crypto, schema
+from sms_ktp.config import ensure_privacy_keys, load_settings
 from sms_ktp.db import Database
-from sms_ktp.models import UtcDateTime
+from sms_ktp.models import EncryptedJSON, EncryptedString, KeyedHash, UtcDateTime
 
 
 def _render_item(kind: str, item: Any, _autogen_context: Any) -> str | bool:
@@ -23,6 +23,10 @@ def _render_item(kind: str, item: Any, _autogen_context: Any) -> str | bool:
     which keep changing after it was written."""
     if kind == "type" and isinstance(item, UtcDateTime):
         return "sa.DateTime()"
+    if kind == "type" and isinstance(item, EncryptedString | KeyedHash):
+        return f"sa.String(length={item.impl.length})"
+    if kind == "type" and isinstance(item, EncryptedJSON):
+        return "sa.Text()"
     if kind == "type" and isinstance(item, AutoString):
         return f"sa.String(length={item.length})" if item.length else "sa.String()"
     return False
@@ -51,13 +55,19 @@ def _main() -> None:
     elif given is not None:
         _run(given)
     else:
-        # The `alembic` command line: say what it runs, as `sms-ktp` does in its log.
+        # The `alembic` command line: say what it runs, as `sms-ktp` does in its log; with the
+        # service's keys, which migrations that encrypt stored numbers need.
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        if not crypto.configured():
+            privacy = ensure_privacy_keys(load_settings())
+            crypto.configure(privacy.data_key, privacy.previous_data_keys, privacy.lookup_key)
         database = Database(_url())
         try:
-            with database.connect() as connection:
+            with database.schema_transaction() as connection:
                 schema.lock(connection)
                 _run(connection)
+                schema.check_foreign_keys(connection)
+            schema.truncate_wal(database)
         finally:
             database.dispose()
 

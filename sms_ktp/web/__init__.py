@@ -9,9 +9,12 @@ from collections.abc import Callable
 from flask import Flask
 
 from sms_ktp.config import ensure_secret_key
+from sms_ktp.masking import redact_logger
 from sms_ktp.runtime import Runtime
 from sms_ktp.web.health import health
+from sms_ktp.web.input_guard import install as install_input_guard
 from sms_ktp.web.integration import integration
+from sms_ktp.web.security_headers import install as install_security
 from sms_ktp.web.simulator import simulator
 from sms_ktp.web.staff import staff
 from sms_ktp.web.webhooks import webhooks
@@ -36,6 +39,8 @@ def create_app(runtime: Runtime, on_reply_queued: Callable[[], None] | None = No
     app.register_blueprint(integration)
     app.register_blueprint(staff)
     app.register_blueprint(health)
+    install_security(app, runtime.settings)
+    install_input_guard(app)  # after the blueprints (see there)
 
     @app.get("/")
     def index() -> tuple[str, int, dict[str, str]]:
@@ -43,4 +48,5 @@ def create_app(runtime: Runtime, on_reply_queued: Callable[[], None] | None = No
             "Content-Type": "text/plain; charset=utf-8"}
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    redact_logger("werkzeug")  # at INFO its request lines carry query strings (a NIK searched)
     return app

@@ -64,7 +64,8 @@ def send() -> Response:
     if normalise_msisdn(number) and text.strip():
         sms = InboundSms("simulator", uuid.uuid4().hex, number, "simulator", text, None, None,
                          None)
-        receive_sms(runtime.db, runtime.clock, sms, runtime.dialogue_ttl, runtime.pickup_policy())
+        receive_sms(runtime.db, runtime.clock, sms, runtime.dialogue_ttl, runtime.pickup_policy(),
+                    runtime.reply_limits)
         current_app.extensions["sms_ktp.on_reply_queued"]()
     return redirect(url_for("simulator.phone", phone=number), code=303)
 

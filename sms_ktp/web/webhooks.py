@@ -1,12 +1,22 @@
-"""Africa's Talking webhooks. AT signs nothing, so the URL carries an unguessable token; every
-handler is idempotent because AT and the operators retry."""
+"""Africa's Talking webhooks. AT signs nothing, so the URL carries an unguessable token (and
+the caller's address may be checked against an allow-list); every handler is idempotent because
+AT and the operators retry.
+
+Before a handler runs, the call is checked in this order: the caller's address
+(`[gateway] allowed_ips`, 403), the token (404), then the body: a form (400), at most 64 KiB
+(413), valid UTF-8, no NUL byte and no field longer than `FIELD_LIMITS` allows (400). So a
+malformed call gets a 4xx naming what is wrong, never a 500, and nothing absurd reaches the
+dialogues or the database.
+"""
 
 from __future__ import annotations
 
 import hmac
 import logging
+from urllib.parse import unquote_to_bytes
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, current_app, make_response, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway.africastalking import (
     parse_delivery_report,
@@ -20,10 +30,27 @@ from sms_ktp.inbound import receive_sms
 from sms_ktp.outbox import apply_delivery_report
 from sms_ktp.runtime import Runtime
 from sms_ktp.ussd import answer_ussd, record_session_end
+from sms_ktp.web.addresses import client_address, networks, within
 
 log = logging.getLogger(__name__)
 webhooks = Blueprint("webhooks", __name__, url_prefix="/gateway/africastalking/<token>")
 TEXT = {"Content-Type": "text/plain; charset=utf-8"}
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# The longest value each field may have, by endpoint; the fields no handler reads are not
+# looked at. An SMS text of up to ten concatenated parts (1,600 characters; AT's inbound SMS are
+# shorter) and a USSD session's whole input both fit in TEXT_LIMIT; the others are what the
+# columns they go to hold, or what the provider could plausibly send.
+TEXT_LIMIT = 1600
+FIELD_LIMITS: dict[str, dict[str, int]] = {
+    "webhooks.inbound_sms": {"id": 100, "from": 40, "to": 40, "text": TEXT_LIMIT, "date": 40,
+                             "linkId": 100, "networkCode": 20},
+    "webhooks.delivery_report": {"id": 100, "status": 40, "failureReason": 300},
+    "webhooks.ussd": {"sessionId": 100, "serviceCode": 40, "phoneNumber": 40,
+                      "networkCode": 20, "text": TEXT_LIMIT},
+    "webhooks.ussd_end": {"sessionId": 100, "phoneNumber": 40, "status": 40,
+                          "durationInMillis": 9, "hopsCount": 6, "input": TEXT_LIMIT,
+                          "errorMessage": 300},
+}
 
 
 def _runtime() -> Runtime:
@@ -31,12 +58,42 @@ def _runtime() -> Runtime:
 
 
 @webhooks.url_value_preprocessor
-def _check_token(endpoint: str | None, values: dict[str, str] | None) -> None:
+def _check_caller(endpoint: str | None, values: dict[str, str] | None) -> None:
+    settings = _runtime().settings
+    if settings.gateway.allowed_ips:
+        client = client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                                networks(tuple(settings.server.trusted_proxies)))
+        if client is None or not within(client, networks(tuple(settings.gateway.allowed_ips))):
+            metrics.webhook_refused(endpoint, "ip_refused")
+            log.warning("webhook call from %s refused: not in [gateway] allowed_ips",
+                        client or "an unreadable address")
+            abort(make_response("forbidden: caller address not allowed\n", 403, TEXT))
     token = (values or {}).pop("token", "")
-    expected = _runtime().settings.gateway.webhook_token
+    expected = settings.gateway.webhook_token
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         metrics.webhook_refused(endpoint, "bad_token")
         abort(404)
+
+
+@webhooks.before_request
+def _check_form() -> None:
+    if request.mimetype not in FORM_TYPES:
+        raise WebhookError("not a form (Content-Type must be application/x-www-form-urlencoded)")
+    if request.mimetype == FORM_TYPES[0]:
+        # werkzeug would replace undecodable bytes silently; the body is read once and kept,
+        # and the form is parsed from the kept copy.
+        try:
+            unquote_to_bytes(request.get_data(cache=True)).decode("utf-8")
+        except UnicodeDecodeError:
+            raise WebhookError("invalid UTF-8 in the form") from None
+    for name, limit in FIELD_LIMITS.get(request.endpoint or "", {}).items():
+        value = request.form.get(name)
+        if value is None:
+            continue
+        if "\x00" in value:  # PostgreSQL refuses NUL in text; no gateway sends one
+            raise WebhookError(f"NUL byte in field: {name}")
+        if len(value) > limit:
+            raise WebhookError(f"field too long: {name} (at most {limit} characters)")
 
 
 @webhooks.errorhandler(WebhookError)
@@ -45,12 +102,19 @@ def _malformed(error: WebhookError) -> tuple[str, int, dict[str, str]]:
     return f"bad request: {error}\n", 400, TEXT
 
 
+@webhooks.errorhandler(RequestEntityTooLarge)
+def _too_large(error: RequestEntityTooLarge) -> tuple[str, int, dict[str, str]]:
+    metrics.webhook_refused(request.endpoint, "bad_request")
+    limit = current_app.config["MAX_CONTENT_LENGTH"] // 1024
+    return f"too large: a callback body is at most {limit} KiB\n", 413, TEXT
+
+
 @webhooks.post("/sms")
 def inbound_sms() -> tuple[str, int, dict[str, str]]:
     runtime = _runtime()
     sms = parse_inbound_sms(request.form)
     received = receive_sms(runtime.db, runtime.clock, sms, runtime.dialogue_ttl,
-                           runtime.pickup_policy())
+                           runtime.pickup_policy(), runtime.reply_limits)
     if received.replies:
         current_app.extensions["sms_ktp.on_reply_queued"]()
     return ("duplicate\n" if received.duplicate else "ok\n"), 200, TEXT

@@ -123,7 +123,11 @@ def test_a_card_is_handed_over_with_its_pickup_code(live, page):
 
     make_staff(live.runtime.db, "op.selatan", "operator", office="01")
     sign_in(page, live.base_url, "op.selatan")
-    page.goto(f"{live.base_url}/staff/applications?q={NIK[:8]}%20{NIK[8:]}")
+    page.goto(f"{live.base_url}/staff/applications")
+    page.fill("input[name=q]", f"{NIK[:8]} {NIK[8:]}")
+    page.click("button:has-text('Cari')")
+    page.wait_for_selector(f"text={reference}")
+    assert NIK not in page.url and NIK[8:] not in page.url  # the search posted
     screenshot(page, "applications")
     page.click(f"text={reference}")
     page.wait_for_url(f"**/staff/applications/{reference}")

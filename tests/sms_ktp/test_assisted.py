@@ -11,7 +11,7 @@ from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2
 from sqlmodel import select
 
 from flows.sms import SmsChannel
-from sms_ktp import assisted
+from sms_ktp import assisted, crypto
 from sms_ktp.assisted import AssistedForm, Refused, register_assisted
 from sms_ktp.db import Database
 from sms_ktp.models import Application, ApplicationEvent, AuditEntry, Family, OutboxMessage
@@ -86,8 +86,8 @@ def test_a_valid_form_stores_the_application_for_the_family_phone_and_queues_the
         [entry] = session.exec(select(AuditEntry)).all()
     assert (application.reference, application.nik, application.active_nik, application.reason,
             application.suket_number, application.stage, application.language,
-            application.channel) == (registered.reference, NIK, NIK, "hilang", None, "submitted",
-                                     "id", "staff")
+            application.channel) == (registered.reference, NIK, crypto.keyed_hash(NIK, "nik"),
+                                     "hilang", None, "submitted", "id", "staff")
     assert (family.kk, family.phone, family.kecamatan_code) == (KK, PHONE, "01")
     assert (event.stage, event.actor, event.application_id) == (
         "submitted", ACTOR, application.id)

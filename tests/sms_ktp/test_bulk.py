@@ -1,14 +1,16 @@
 """Bulk writes at the driver's speed (COPY on PostgreSQL): the rows read back exactly as a plain
-INSERT would have stored them."""
+INSERT would have stored them, encrypted columns included."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select
+from live_service import KK, NIK, PHONE
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select, text
 
+from sms_ktp import crypto
 from sms_ktp.bulk import insert_rows
-from sms_ktp.models import OutboxMessage, UtcDateTime
+from sms_ktp.models import Application, Family, OutboxMessage, UtcDateTime
 
 AWKWARD = ["tab\there", "new\nline", "back\\slash", "quote ' \" ", "\\N", "", "caf\u00e9 \u20ac"]
 
@@ -51,3 +53,25 @@ def test_a_temporary_table_and_a_single_column(database):
     bulk, plainly = stored[:2], stored[2:]
     assert [dict(row) for row in bulk] == rows
     assert [{**row, "id": row["id"] - 10} for row in plainly] == [dict(row) for row in bulk]
+
+
+def test_numbers_are_sealed_one_nonce_each_and_their_keyed_hash_filled(database):
+    """A bulk write goes through the columns' types like any INSERT: the same NIK twice gives
+    two unrelated ciphertexts (never a memoised one), and `nik_hash` is filled from `nik`."""
+    at = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+    with database.connect() as connection:
+        family = connection.execute(insert(Family.__table__).returning(Family.__table__.c.id),
+                                    {"kk": KK, "phone": PHONE, "kecamatan_code": "01",
+                                     "created_at": at}).scalar_one()
+        insert_rows(connection, Application.__table__, [
+            {"reference": f"10000000{i}", "nik": NIK, "active_nik": NIK if i == 0 else None,
+             "family_id": family, "reason": "hilang", "stage": "cancelled", "language": "id",
+             "channel": "sms", "created_at": at, "updated_at": at, "pickup_reschedules": 0,
+             "pickup_changes": 0} for i in range(3)])
+        stored = connection.execute(text("SELECT nik, nik_hash, active_nik FROM application "
+                                         "ORDER BY reference")).all()
+        opened = connection.execute(select(Application.__table__.c.nik)).scalars().all()
+    assert len({nik for nik, _, _ in stored}) == 3 and not any(NIK in nik for nik, _, _ in stored)
+    assert {nik_hash for _, nik_hash, _ in stored} == {crypto.keyed_hash(NIK, "nik")}
+    assert [active for _, _, active in stored] == [crypto.keyed_hash(NIK, "nik"), None, None]
+    assert opened == [NIK] * 3

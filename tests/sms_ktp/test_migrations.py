@@ -4,6 +4,7 @@ databases made before the migrations are recognised; processes starting together
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import random
@@ -21,7 +22,7 @@ from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2
 from sqlmodel import SQLModel, select
 
 from gateway.message import InboundSms
-from sms_ktp import schema
+from sms_ktp import crypto, schema
 from sms_ktp.db import Database, scratch_schema
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import Stage
@@ -41,7 +42,9 @@ from sms_ktp.pickup import PickupPolicy
 from sms_ktp.pickup_calendar import WorkingCalendar, default_offices
 from sms_ktp.quiet_hours import QuietHours
 
-REVISIONS = ("0001_core", "0002_staff_back_office", "0003_worker_heartbeats")
+REVISIONS = ("0001_core", "0002_staff_back_office", "0003_worker_heartbeats", "0004_privacy")
+# The revisions a database made before the migrations (no version table) can stand at.
+BEFORE_MIGRATIONS = REVISIONS[:3]
 # What each revision adds, written down here rather than read from the migrations.
 TABLES = {
     "0001_core": {"phone_state", "family", "application", "application_event",
@@ -49,11 +52,14 @@ TABLES = {
                   "print_batch", "pickup_slot"},
     "0002_staff_back_office": {"staff_user", "audit_entry", "broadcast", "office_setting"},
     "0003_worker_heartbeats": {"worker_heartbeat", "job_lease"},
+    "0004_privacy": set(),  # NIK and KK encrypted, keyed hashes, consent and erasure columns
 }
 NOW = datetime(2026, 11, 29, 23, 0)  # as the database keeps time: naive UTC
 POLICY = PickupPolicy(default_offices(), WorkingCalendar(), QuietHours())
 TTL = timedelta(minutes=30)
 OTHER_PHONE = "+6281300000003"
+
+ANSWERS = {"nik": NIK, "kk": KK, "reason": "hilang"}  # a dialogue half-way
 
 NewDatabase = Callable[[], Database]
 
@@ -139,12 +145,22 @@ def write_rows(database: Database, revision: str) -> dict[str, Any]:
     """Representative rows of every table up to `revision`, as that revision knows them."""
     written: dict[str, Any] = {"reference": new_reference(random.Random(7))}
     at = REVISIONS.index(revision)
+    # From 0004 on, the numbers are stored encrypted, with their keyed hashes.
+    kk: dict[str, Any] = {"kk": KK}
+    nik: dict[str, Any] = {"nik": NIK, "active_nik": NIK}
+    answers: Any = ANSWERS
+    if at >= 3:
+        kk = {"kk": crypto.encrypt(KK, "family.kk"), "kk_hash": crypto.keyed_hash(KK, "kk")}
+        nik = {"nik": crypto.encrypt(NIK, "application.nik"),
+               "nik_hash": crypto.keyed_hash(NIK, "nik"),
+               "active_nik": crypto.keyed_hash(NIK, "nik")}
+        answers = crypto.encrypt(json.dumps(ANSWERS), "phone_state.answers")
     with database.connect() as connection:
-        family = insert(connection, "family", kk=KK, phone=PHONE, kecamatan_code="01",
+        family = insert(connection, "family", **kk, phone=PHONE, kecamatan_code="01",
                         created_at=NOW)
         batch = insert(connection, "print_batch", site="disdukcapil", size=1, created_at=NOW)
         application = insert(
-            connection, "application", reference=written["reference"], nik=NIK, active_nik=NIK,
+            connection, "application", reference=written["reference"], **nik,
             family_id=family, reason="hilang", stage=Stage.PRINT_QUEUE.value, language="en",
             channel="sms", created_at=NOW, updated_at=NOW, ready_at=NOW, print_batch_id=batch,
             pickup_reschedules=0, pickup_changes=0)
@@ -157,7 +173,7 @@ def write_rows(database: Database, revision: str) -> dict[str, Any]:
                kind="reply", segments=1, status="delivered", attempts=1, next_attempt_at=NOW,
                inbound_id=inbound, created_at=NOW, sent_at=NOW, delivered_at=NOW)
         insert(connection, "phone_state", phone=PHONE, language="en", updated_at=NOW)
-        insert(connection, "phone_state", phone=OTHER_PHONE, answers={"reason": "hilang"},
+        insert(connection, "phone_state", phone=OTHER_PHONE, answers=answers,
                ussd_menu={"path": [1, 2]}, updated_at=NOW)
         insert(connection, "ussd_session", provider="africastalking", session_id="ATUid_old",
                phone=PHONE, service_code="*123#", started_at=NOW)
@@ -194,7 +210,9 @@ def assert_rows_kept(database: Database, revision: str, written: dict[str, Any])
         assert application.reference == written["reference"]
         assert application.ready_at == NOW.replace(tzinfo=UTC)  # naive UTC in, aware out
         assert session.get(Family, application.family_id).kk == KK
-        assert session.get(PhoneState, OTHER_PHONE).answers == {"reason": "hilang"}
+        assert session.get(PhoneState, OTHER_PHONE).answers == ANSWERS
+        assert session.exec(select(Application).where(Application.nik_hash == NIK)).one() \
+            == application
         outbox = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         assert [m.uid for m in outbox] == ["old-reply", "old-broadcast"][:1 + min(at, 1)]
         assert all(m.broadcast_id is None for m in outbox[:1])
@@ -204,6 +222,30 @@ def assert_rows_kept(database: Database, revision: str, written: dict[str, Any])
             assert session.get(OfficeSetting, "01").values == {"capacity": 12}
         assert len(session.exec(select(WorkerHeartbeat)).all()) == (1 if at >= 2 else 0)
         assert len(session.exec(select(JobLease)).all()) == (1 if at >= 2 else 0)
+
+
+def stored(database: Database) -> dict[str, Any]:
+    """The numbers as the database holds them, read past the models' types."""
+    with database.connect() as connection:
+        application = connection.execute(sa.text(
+            "SELECT nik, nik_hash, active_nik FROM application")).one()
+        family = connection.execute(sa.text("SELECT kk, kk_hash FROM family")).one()
+        answers = connection.execute(sa.text("SELECT answers FROM phone_state WHERE phone = :p"),
+                                     {"p": OTHER_PHONE}).scalar_one()
+    return {**application._mapping, **family._mapping, "answers": answers}
+
+
+def assert_stored_sealed(database: Database) -> None:
+    """Encrypted where the models encrypt, hashed under the lookup key where they hash."""
+    raw = stored(database)
+    for name, purpose, plain in (("nik", "application.nik", NIK), ("kk", "family.kk", KK),
+                                 ("answers", "phone_state.answers", ANSWERS)):
+        assert raw[name].startswith(f"1:{crypto.ring().current}:"), name
+        assert NIK not in raw[name] and KK not in raw[name] and "hilang" not in raw[name]
+        opened = crypto.decrypt(raw[name], purpose)
+        assert (json.loads(opened) if name == "answers" else opened) == plain
+    assert raw["nik_hash"] == raw["active_nik"] == crypto.keyed_hash(NIK, "nik")
+    assert raw["kk_hash"] == crypto.keyed_hash(KK, "kk")
 
 
 def sms(number: int, sender: str, text: str) -> InboundSms:
@@ -258,6 +300,7 @@ def test_a_database_at_each_revision_upgrades_with_its_rows_and_then_works(new_d
 
     assert differences(database) == []
     assert_rows_kept(database, revision, written)
+    assert_stored_sealed(database)  # rows written in plain text before 0004 too
     # The service on it: the family of the old rows asks about its card (in the language its
     # phone chose back then), and a new family registers.
     assert receive_sms(database, clock, sms(1, PHONE, "STATUS"), TTL, POLICY).replies == 1
@@ -266,7 +309,7 @@ def test_a_database_at_each_revision_upgrades_with_its_rows_and_then_works(new_d
     receive_sms(database, clock, sms(3, PHONE_2, "YA"), TTL, POLICY)
     with database.transaction() as session:
         assert len(session.exec(select(Application)).all()) == 2
-        assert session.exec(select(Family).where(Family.kk == KK_2)).one().phone == PHONE_2
+        assert session.exec(select(Family).where(Family.kk_hash == KK_2)).one().phone == PHONE_2
 
 
 def test_downgrades_step_by_step_to_nothing_and_up_again(new_database):
@@ -287,14 +330,65 @@ def test_downgrades_step_by_step_to_nothing_and_up_again(new_database):
     assert differences(database) == []
 
 
+def test_downgrading_the_encryption_gives_the_numbers_back_in_plain_text(new_database):
+    database = new_database()
+    schema.upgrade(database, "0003_worker_heartbeats")
+    write_rows(database, "0003_worker_heartbeats")
+    schema.upgrade(database)
+    assert_stored_sealed(database)
+
+    assert schema.downgrade(database, "0003_worker_heartbeats") == "0003_worker_heartbeats"
+
+    with database.connect() as connection:
+        assert connection.execute(sa.text("SELECT nik, active_nik FROM application")).one() \
+            == (NIK, NIK)
+        assert connection.execute(sa.text("SELECT kk FROM family")).scalar_one() == KK
+        answers = connection.execute(sa.text("SELECT answers FROM phone_state WHERE phone = :p"),
+                                     {"p": OTHER_PHONE}).scalar_one()
+    assert (answers if isinstance(answers, dict) else json.loads(answers)) == ANSWERS
+
+
+def test_a_downgrade_that_cannot_give_an_erased_number_back_is_refused(new_database):
+    database = new_database()
+    schema.upgrade(database)
+    write_rows(database, REVISIONS[-1])
+    with database.connect() as connection:
+        connection.execute(sa.text("UPDATE application SET nik = NULL, nik_hash = NULL, "
+                                   "active_nik = NULL"))
+
+    with pytest.raises(RuntimeError, match="1 rows of application have had their nik erased"):
+        schema.downgrade(database, "0003_worker_heartbeats")
+
+    assert schema.current_revision(database) == REVISIONS[-1]
+    assert differences(database) == []
+
+
 # --- databases made before the migrations ----------------------------------------------------
+def made_by_create_all(database: Database, revision: str) -> sa.MetaData:
+    """The tables as the service's `create_all` made them when it stood at `revision`, before
+    there were migrations: read from `database` migrated to it, the constraints the models do
+    not name left unnamed (the migrations give them PostgreSQL's names)."""
+    schema.upgrade(database, revision)
+    metadata = sa.MetaData()
+    with database.connect() as connection:
+        metadata.reflect(connection)
+    metadata.remove(metadata.tables[schema.VERSION_TABLE])
+    for table in metadata.tables.values():
+        for constraint in table.constraints:
+            if isinstance(constraint, sa.UniqueConstraint | sa.ForeignKeyConstraint):
+                first = next(iter(constraint.columns.keys()), "") \
+                    if isinstance(constraint, sa.UniqueConstraint) else constraint.column_keys[0]
+                if constraint.name in (f"{table.name}_{first}_key", f"{table.name}_{first}_fkey"):
+                    constraint.name = None
+    return metadata
+
+
 def test_a_database_made_by_create_all_before_the_migrations_is_stamped_and_upgraded(
         new_database, caplog):
     database = new_database()
-    newest = TABLES["0003_worker_heartbeats"]
+    tables = made_by_create_all(new_database(), "0002_staff_back_office")
     with database.connect() as connection:  # the schema as the service made it then
-        SQLModel.metadata.create_all(connection, tables=[
-            table for table in SQLModel.metadata.sorted_tables if table.name not in newest])
+        tables.create_all(connection)
         insert(connection, "staff_user", username="admin", role="admin", password_hash="x",
                created_at=NOW, password_changed_at=NOW)
 
@@ -312,7 +406,7 @@ def test_a_database_made_by_create_all_before_the_migrations_is_stamped_and_upgr
     assert differences(database) == []
 
 
-@pytest.mark.parametrize("revision", REVISIONS)
+@pytest.mark.parametrize("revision", BEFORE_MIGRATIONS)
 def test_a_database_without_a_version_stands_at_the_newest_revision_whose_tables_exist(
         new_database, caplog, revision):
     database = new_database()

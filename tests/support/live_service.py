@@ -27,6 +27,10 @@ KK = "3271010101200003"         # a Kota Bogor family card, kecamatan 01
 KK_2 = "3271060202190004"       # another family, kecamatan 06 Tanah Sareal
 PHONE = "+6281234567890"
 PHONE_2 = "+6285711112222"
+# The keys of the encryption at rest in every test (tests/conftest.py configures them; a test of
+# its own keys configures others).
+DATA_KEY = "dGVzdC1kYXRhLWtleS0wMDAwMDAwMDAwMDAwMDAwMDA"
+LOOKUP_KEY = "dGVzdC1sb29rdXAta2V5LTAwMDAwMDAwMDAwMDAwMDA"
 # argon2 at its lowest cost: the tests sign in hundreds of times (the service's default costs
 # about 0.2 s a hash; it is a setting, see config.example.toml).
 CHEAP_HASHING = (1, 32)

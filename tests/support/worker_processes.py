@@ -8,6 +8,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from live_service import DATA_KEY, LOOKUP_KEY
+
 from gateway.console import ConsoleGateway
 from sms_ktp.clock import FixedClock
 from sms_ktp.config import Settings
@@ -17,7 +19,10 @@ from sms_ktp.worker import Worker
 
 
 def _run(url: str, job: str, now: str, folder: str, barrier: Any, results: Any) -> None:
-    runtime = Runtime(Settings(data_dir=folder), Database(url),
+    settings = Settings(data_dir=folder)
+    # The test's keys: the rows these workers read were encrypted by the test process.
+    settings.privacy.data_key, settings.privacy.lookup_key = DATA_KEY, LOOKUP_KEY
+    runtime = Runtime(settings, Database(url),
                       FixedClock(datetime.fromisoformat(now)),
                       ConsoleGateway(Path(folder) / "outbox.jsonl"))
     worker = Worker(runtime)

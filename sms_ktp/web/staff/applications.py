@@ -33,17 +33,20 @@ from sms_ktp.web.staff.blueprint import (
     runtime,
     staff,
 )
+from sms_ktp.web.staff.paging import requested_page
 
 NOTE_LIMIT = 200  # a cancellation note: a line in the timeline
 CHANNELS = {"sms": "SMS", "ussd": "USSD", "staff": "Petugas"}
 _ACTORS = (Role.ADMIN, Role.OPERATOR)  # who may decide; helpers only look applications up
 
 
-@staff.get("/applications")
+@staff.route("/applications", methods=["GET", "POST"])
 @require(Role.ADMIN, Role.OPERATOR, Role.HELPER)
 def applications() -> str:
-    text = request.args.get("q", "")[:60]
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    # The search form posts: a NIK typed into it never lands in a URL (browser history, a
+    # proxy's access log). A reference or phone in `?q=` still works for links.
+    text = (request.form if request.method == "POST" else request.args).get("q", "")[:60]
+    page = requested_page()
     person = me()
     if person.role is Role.HELPER and not text.strip():
         # A kelurahan helper looks up one resident's status; browsing the city's newest

@@ -8,6 +8,7 @@ from sqlalchemy import func, or_, select
 from sms_ktp.models import AuditEntry
 from sms_ktp.staff import Role
 from sms_ktp.web.staff.blueprint import connect, require, staff
+from sms_ktp.web.staff.paging import requested_page
 
 _AUDIT = AuditEntry.__table__
 PAGE = 100
@@ -17,7 +18,7 @@ PAGE = 100
 @require(Role.ADMIN)
 def audit_log() -> str:
     q = request.args.get("q", "").strip()[:80]
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = requested_page()
     query = select(_AUDIT)
     if q:
         like = f"%{q}%"

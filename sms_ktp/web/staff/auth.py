@@ -1,4 +1,4 @@
-"""Signing in and out of the back office."""
+"""Signing in and out of the back office, within the limits against password guessing."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 from flask import g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from sms_ktp import audit
-from sms_ktp.staff import authenticate
-from sms_ktp.web.staff.blueprint import HOME, connect, current_staff, nav, now, require, staff
+from sms_ktp.staff import LoginLimits, sign_in
+from sms_ktp.web.addresses import request_address
+from sms_ktp.web.staff.blueprint import HOME, current_staff, nav, now, require, runtime, staff
 
 
 @staff.route("/login", methods=["GET", "POST"])
@@ -25,11 +25,15 @@ def login() -> Any:
     username = request.form.get("username", "")[:40]
     password = request.form.get("password", "")[:200]
     moment = now()
-    with connect() as connection:
-        person = authenticate(connection, username, password, moment)
-        audit.record(connection, moment, f"staff:{username.strip().lower()[:40]}",
-                     "staff.login" if person else "staff.login_failed",
-                     address=request.remote_addr or "")
+    settings = runtime().settings.staff
+    outcome = sign_in(runtime().db, username, password, request_address(), moment,
+                      LoginLimits.from_settings(settings))
+    person = outcome.person
+    if person is None and outcome.wait_until is not None:
+        # The same page for a locked name, an unknown name and a waiting address.
+        minutes = outcome.minutes_to_wait(moment)
+        return render_template("staff/login.html", next=target, locked=minutes,
+                               username=username), 429, {"Retry-After": str(minutes * 60)}
     if person is None:
         return render_template("staff/login.html", next=target, failed=True,
                                username=username), 401
@@ -55,3 +59,5 @@ def _home() -> str:
     if items and endpoint not in {item.endpoint for item in items}:
         endpoint = items[0].endpoint
     return url_for(endpoint)
+
+

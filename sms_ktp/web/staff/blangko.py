@@ -16,6 +16,7 @@ from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, BlangkoMovement, in_stage
 from sms_ktp.staff import Role
 from sms_ktp.web.staff.blueprint import connect, me, record, require, runtime, staff
+from sms_ktp.web.staff.paging import requested_page
 
 _MOVEMENT = BlangkoMovement.__table__
 _APPLICATION = Application.__table__
@@ -74,7 +75,7 @@ def _page(error: str | None = None, count: str = "") -> str:
     sites = runtime().settings.printing.sites
     site = request.values.get("site", "")
     site = site if site in sites else ""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = requested_page()
     history = select(_MOVEMENT)
     if site and request.method == "GET":
         history = history.where(_MOVEMENT.c.site == site)

@@ -30,6 +30,7 @@ from sms_ktp.masking import mask_id
 from sms_ktp.pickup_calendar import local
 from sms_ktp.runtime import Runtime
 from sms_ktp.staff import Role, Staff, signed_in
+from sms_ktp.web.addresses import request_address
 
 staff = Blueprint("staff", __name__, url_prefix="/staff")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -57,6 +58,7 @@ NAV = (
     NavItem("staff.offices", "Kantor & kuota", frozenset({Role.ADMIN, Role.OPERATOR})),
     NavItem("staff.broadcasts", "Siaran SMS", frozenset({Role.ADMIN})),
     NavItem("staff.messages", "Pesan", frozenset({Role.ADMIN})),
+    NavItem("staff.privacy", "Privasi", frozenset({Role.ADMIN})),
     NavItem("staff.audit_log", "Audit", frozenset({Role.ADMIN})),
 )
 HOME = {Role.ADMIN: "staff.dashboard", Role.OPERATOR: "staff.dashboard",
@@ -92,7 +94,7 @@ def connect() -> Iterator[Connection]:
 def record(connection: Connection, action: str, target: str = "", detail: str = "") -> None:
     """An audit entry for the signed-in member of staff, in the caller's transaction."""
     audit.record(connection, now(), me().actor, action, target, detail,
-                 request.remote_addr or "")
+                 request_address())
 
 
 def require(*roles: Role) -> Callable[[F], F]:

@@ -21,6 +21,7 @@ from sms_ktp.domain.wilayah import bogor_kecamatan
 from sms_ktp.models import Broadcast
 from sms_ktp.staff import Role
 from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
+from sms_ktp.web.staff.paging import requested_page
 
 _BROADCAST = Broadcast.__table__
 PAGE = 50
@@ -90,7 +91,7 @@ def _rupiah(amount: int) -> str:
 @staff.get("/broadcasts", endpoint="broadcasts")
 @require(Role.ADMIN)
 def broadcasts_list() -> str:
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = requested_page()
     with connect() as connection:
         total = connection.execute(select(func.count()).select_from(_BROADCAST)).scalar_one()
         rows = connection.execute(select(_BROADCAST).order_by(_BROADCAST.c.id.desc())

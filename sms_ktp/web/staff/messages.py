@@ -1,17 +1,19 @@
 """SMS in and out for admins: what a resident sent and what the service answered, by phone
-number and status, and a failed SMS sent again. Numbers are masked and texts redacted."""
+number and status, and a failed SMS sent again; above them, the phones flooding the service
+(`sms_ktp.floods`). Numbers are masked and texts redacted."""
 
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from sms_ktp import staff_messages
+from sms_ktp import floods, staff_messages
 from sms_ktp.masking import mask_phone
 from sms_ktp.outbox import requeue_failed, requeue_one
 from sms_ktp.phones import normalise_msisdn
 from sms_ktp.staff import Role
 from sms_ktp.web.staff.blueprint import connect, now, record, require, runtime, staff
+from sms_ktp.web.staff.paging import requested_page
 
 PAGE = 50
 STATUS_LABELS = {"queued": "antre", "sending": "sedang dikirim", "sent": "terkirim ke operator",
@@ -28,7 +30,7 @@ def messages() -> tuple[str, int]:
     status = status if status in STATUS_LABELS else ""
     direction = request.args.get("direction", "")
     direction = direction if direction in DIRECTIONS else ""
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = requested_page()
     phone = normalise_msisdn(typed) if typed else None
     error = None
     if typed and phone is None:
@@ -39,11 +41,16 @@ def messages() -> tuple[str, int]:
         with connect() as connection:
             total, found = staff_messages.search(connection, query, page, PAGE)
             failed = staff_messages.failed_count(connection, phone) if phone else 0
+    limits = runtime().settings.limits
+    with connect() as connection:
+        flooding = floods.flooding(connection, now(), limits.flood_inbound_per_hour,
+                                   limits.flood_inbound_per_day)
     return render_template(
         "staff/messages.html", messages=found, total=total, page=page,
         pages=max(1, -(-total // PAGE)), typed=typed, phone=phone, status=status,
         direction=direction, statuses=STATUS_LABELS, directions=DIRECTIONS, failed=failed,
-        error=error, masked_phone=mask_phone(phone) if phone else ""), 400 if error else 200
+        error=error, masked_phone=mask_phone(phone) if phone else "", floods=flooding,
+        limits=limits), 400 if error else 200
 
 
 @staff.post("/messages/retry")

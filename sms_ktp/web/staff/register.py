@@ -13,6 +13,7 @@ from flows.catalogue import languages, render
 from flows.registration import REGISTRATION
 from sms_ktp.assisted import STAFF_LANGUAGE, AssistedForm, Problem, Refused, register_assisted
 from sms_ktp.staff import Role
+from sms_ktp.web.addresses import request_address
 from sms_ktp.web.staff.blueprint import me, require, runtime, staff
 
 # The outcome shown once after the redirect (masked numbers only: the session cookie is signed,
@@ -36,7 +37,7 @@ def _submit() -> Any:
     app = runtime()
     try:
         registered = register_assisted(app.db, app.clock, app.pickup_policy(), form, me().actor,
-                                       request.remote_addr or "", recent)
+                                       request_address(), recent)
     except Refused as refused:
         if refused.already:
             # Sent twice (back button, double click): the first one stands; start afresh.
@@ -56,9 +57,10 @@ def _page(form: AssistedForm, *, problems: dict[str, Problem] | None = None,
     reasons = [(choice.value, render(STAFF_LANGUAGE, choice.label))
                for choice in REGISTRATION.steps["reason"].choices]
     language_names = [(code, render(code, "lang.name")) for code in languages()]
+    # The sentence a resident agrees to by SMS, read out at the counter: staff confirm for them.
     return render_template("staff/register.html", form=form, problems=problems or {},
                            reasons=reasons, languages=language_names, done=done,
-                           already=already)
+                           already=already, consent=render(STAFF_LANGUAGE, "consent.purpose"))
 
 
 def _outcome(stored: Any) -> dict[str, str] | None:

@@ -105,7 +105,9 @@ def test_search_by_reference_nik_and_phone_shows_only_masked_numbers(service, ad
     other = register(service, NIK_3, KK_2, PHONE_2)
     by_reference = admin.get(f"/staff/applications?q={first[:4]} {first[4:]}").text
     assert listed(by_reference) == [first] and "***0001" in by_reference
-    by_nik = admin.get("/staff/applications", params={"q": "3271 0145.0190 0001"}).text
+    search_form = admin.get("/staff/applications").text
+    assert '<form method="post" action="/staff/applications"' in search_form  # no NIK in URLs
+    by_nik = admin.post("/staff/applications", {"q": "3271 0145.0190 0001"}).text
     assert listed(by_nik) == [first] and "Hasil untuk NIK ***0001: 1 permohonan" in by_nik
     by_phone = admin.get("/staff/applications", params={"q": "0812 3456 7890"}).text
     assert listed(by_phone) == [second, first]

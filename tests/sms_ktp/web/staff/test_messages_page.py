@@ -158,6 +158,8 @@ def test_every_failed_sms_of_one_phone_is_sent_again(live, admin):
 
 def test_pages_of_fifty(live, admin):
     service, _ = live
+    limits = service.runtime.settings.limits  # 30 answers to one phone within the hour
+    limits.max_sms_per_phone_per_hour = limits.max_identical_replies = 0
     for number in range(30):
         service.post_sms(PHONE, f"halo {number}")
     first = admin.get("/staff/messages", params={"phone": PHONE})

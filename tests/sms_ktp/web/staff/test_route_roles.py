@@ -1,8 +1,9 @@
-"""Every staff route against every role, on the server: a table written from the roles the back
-office promises (admin: everything; operator: one office's applications, stock and pickups;
+"""Every route of the app against every role, on the server: a table written from the roles the
+back office promises (admin: everything; operator: one office's applications, stock and pickups;
 kelurahan helper: assisted registration and status lookups; viewer: the dashboard), not read
-from the code. A route missing from the table fails the test, so a new page cannot slip in
-without deciding who may open it."""
+from the code, and for the routes outside the back office what guards them instead. A route of
+the app missing from the tables fails the test, so a new page or endpoint cannot slip in without
+deciding who may use it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 from datetime import timedelta
 
 import pytest
+import requests
 from live_service import KK, NIK, PHONE
 from sqlalchemy import insert
 from staff_browser import StaffBrowser, make_staff
@@ -22,6 +24,7 @@ A, OP, H, V = ADMIN, OPERATOR, HELPER, VIEWER  # short, for the table
 TABLE: dict[tuple[str, str], set[str]] = {
     ("GET", "/staff/"): {A, OP, V},
     ("GET", "/staff/applications"): {A, OP, H},
+    ("POST", "/staff/applications"): {A, OP, H},
     ("GET", "/staff/applications/<reference>"): {A, OP, H},
     ("POST", "/staff/applications/<reference>/cancel"): {A, OP},
     ("POST", "/staff/applications/<reference>/collect"): {A, OP},
@@ -47,15 +50,38 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("GET", "/staff/messages"): {A},
     ("POST", "/staff/messages/retry"): {A},
     ("GET", "/staff/audit"): {A},
+    ("GET", "/staff/privacy"): {A},
+    ("POST", "/staff/privacy/export"): {A},
+    ("POST", "/staff/privacy/erase"): {A},
     ("POST", "/staff/logout"): {A, OP, H, V},
 }
 OPEN = {("GET", "/staff/login"), ("POST", "/staff/login")}  # the way in: everybody
+WEBHOOK = "/gateway/africastalking/<token>"
+# Routes outside the back office and what guards them instead of a role: "open" to anybody on
+# purpose (nothing personal in them), "token" (a secret in the URL or a bearer token from the
+# configuration), "console" (anybody with the console gateway, where no SMS can leave; with a
+# real gateway signed-in admins only).
+OUTSIDE: dict[tuple[str, str], str] = {
+    ("GET", "/"): "open",
+    ("GET", "/static/<path:filename>"): "open",
+    ("GET", "/healthz"): "open",
+    ("GET", "/healthz/web"): "open",
+    ("GET", "/metrics"): "token",
+    ("POST", f"{WEBHOOK}/sms"): "token",
+    ("POST", f"{WEBHOOK}/delivery"): "token",
+    ("POST", f"{WEBHOOK}/ussd"): "token",
+    ("POST", f"{WEBHOOK}/ussd/end"): "token",
+    ("POST", "/integration/penunggalan"): "token",
+    ("GET", "/simulator/"): "console",
+    ("POST", "/simulator/"): "console",
+    ("GET", "/simulator/ussd"): "console",
+    ("POST", "/simulator/ussd"): "console",
+}
 OFFICE = "01"  # the operator's office: the kecamatan of KK
 
 
-def staff_rules(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def app_rules(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
     return {(method, rule.rule) for rule in app.url_map.iter_rules()
-            if rule.rule.startswith("/staff")
             for method in rule.methods - {"HEAD", "OPTIONS"}}
 
 
@@ -80,13 +106,34 @@ def url(rule: str, values: dict[str, str]) -> str:
     return rule
 
 
-def test_the_table_covers_every_staff_route(service):
+def test_the_tables_cover_every_route_of_the_app(service):
     from sms_ktp.web import create_app
 
-    routes = staff_rules(create_app(service.runtime))
-    assert routes - OPEN == set(TABLE), (
-        f"routes without a row: {sorted(routes - OPEN - set(TABLE))}; "
-        f"rows without a route: {sorted(set(TABLE) - routes)}")
+    routes = app_rules(create_app(service.runtime))
+    listed = set(TABLE) | OPEN | set(OUTSIDE)
+    assert routes == listed, (
+        f"routes without a row: {sorted(routes - listed)}; "
+        f"rows without a route: {sorted(listed - routes)}")
+
+
+def test_the_routes_outside_the_back_office_are_guarded_otherwise(service):
+    """A stranger without the token, or with a real gateway configured, is refused."""
+    settings, gateway = service.runtime.settings, service.runtime.gateway
+    settings.health.metrics_token, settings.integration.token = "metrics-secret", "int-secret"
+    gateway.name = "africastalking"  # as if a real gateway were configured
+    stranger = requests.Session()
+    wrong = []
+    try:
+        for (method, rule), guard in sorted(OUTSIDE.items()):
+            path = url(rule, {"<token>": "not-the-token", "<path:filename>": "staff.css"})
+            response = stranger.request(method, service.base_url + path, timeout=10,
+                                        allow_redirects=False)
+            expected = {"open": {200, 503}, "token": {401, 403, 404}, "console": {404}}[guard]
+            if response.status_code not in expected:
+                wrong.append(f"{method} {path} ({guard}): {response.status_code}")
+    finally:
+        gateway.name = "console"
+    assert wrong == []
 
 
 @pytest.mark.parametrize("role", [A, OP, H, V])
