@@ -6,17 +6,7 @@ from __future__ import annotations
 import re
 from html import unescape
 
-import pytest
 from live_service import PHONE, PHONE_2
-from staff_browser import StaffBrowser, make_staff
-
-
-@pytest.fixture
-def admin(service) -> StaffBrowser:
-    make_staff(service.runtime.db, "admin1", "admin")
-    browser = StaffBrowser(service.base_url)
-    browser.login("admin1")
-    return browser
 
 
 def flood_rows(html: str) -> list[list[str]]:

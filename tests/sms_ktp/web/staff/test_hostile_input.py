@@ -8,18 +8,9 @@ from __future__ import annotations
 import pytest
 from live_service import KK, NIK, PHONE
 from sqlalchemy import select
-from staff_browser import StaffBrowser, make_staff
 
 from sms_ktp import penunggalan
 from sms_ktp.models import ApplicationEvent
-
-
-@pytest.fixture
-def admin(service) -> StaffBrowser:
-    make_staff(service.runtime.db, "admin1", "admin")
-    browser = StaffBrowser(service.base_url)
-    browser.login("admin1")
-    return browser
 
 
 @pytest.mark.parametrize(("method", "path", "data"), [

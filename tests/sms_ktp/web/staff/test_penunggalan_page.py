@@ -51,14 +51,6 @@ def upload(browser: StaffBrowser, text: str | bytes, name: str = "hasil.csv", **
     return browser.post("/staff/penunggalan", files={"file": (name, text, "text/csv")}, **kwargs)
 
 
-@pytest.fixture
-def admin(service) -> StaffBrowser:
-    make_staff(service.runtime.db, "admin1", "admin")
-    browser = StaffBrowser(service.base_url)
-    browser.login("admin1")
-    return browser
-
-
 def test_an_upload_is_applied_summarised_and_told_to_the_families(service, admin):
     register(service, PHONE, NIK, KK)
     register(service, PHONE, NIK_2, KK)
