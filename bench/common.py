@@ -19,6 +19,7 @@ import logging
 import math
 import multiprocessing
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -31,6 +32,8 @@ from pathlib import Path
 
 import requests
 from flask import Flask, abort
+from sqlalchemy import Connection as SqlConnection
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from werkzeug.serving import make_server
@@ -38,6 +41,8 @@ from werkzeug.serving import make_server
 from sms_ktp.config import Settings
 from sms_ktp.db import scratch_schema
 from sms_ktp.domain.identity import parse_kk, parse_nik
+from sms_ktp.models import OutboxMessage
+from sms_ktp.outbox import PENDING
 from sms_ktp.phones import normalise_msisdn
 from sms_ktp.runtime import Runtime
 from sms_ktp.web import create_app
@@ -508,3 +513,37 @@ def one_each(keys: Sequence[str], counts: dict[str, int], total: int | None, nam
     if total != len(keys):
         problems.append(f"{total} {plural} for {len(keys)} {of}")
     return problems
+
+# --- processes of the service (surge.py, dispatch.py, crash.py) ---------------------------------
+def command(name: str) -> list[str]:
+    """A console script of this virtualenv (`sms-ktp`, `gunicorn`), or the module it runs."""
+    script = Path(sys.executable).parent / name
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", {"sms-ktp": "sms_ktp.cli"}.get(name, name)]
+
+
+def write_config(path: Path, database_url: str, outbox_file: Path, token: str,
+                 quiet_hours: str | None = None, **worker: float | int) -> Path:
+    """A configuration file for `sms-ktp` processes started by a benchmark: the console gateway
+    (the counting fake gateway) into `outbox_file`, the worker a process of its own with the
+    `[worker]` settings given, logging at WARNING (INFO logs every SMS)."""
+    worker_lines = "".join(f"{key} = {value}\n" for key, value in worker.items())
+    quiet = ("" if quiet_hours is None
+             else f"[notifications]\nquiet_hours = {json.dumps(quiet_hours)}\n")
+    path.write_text(
+        f"data_dir = {json.dumps(str(path.parent))}\n"
+        f"[database]\nurl = {json.dumps(database_url)}\n"
+        f'[gateway]\nprovider = "console"\nwebhook_token = {json.dumps(token)}\n'
+        f"[gateway.console]\noutbox_file = {json.dumps(str(outbox_file))}\n"
+        f"[worker]\nembedded = false\n{worker_lines}{quiet}"
+        '[logging]\nlevel = "WARNING"\n', "utf-8")
+    return path
+
+
+def pending(connection: SqlConnection) -> int:
+    """SMS still to send (queued or being sent)."""
+    outbox = OutboxMessage.__table__
+    return connection.scalar(select(func.count()).select_from(outbox)
+                             .where(outbox.c.status.in_(PENDING)))
+

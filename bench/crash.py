@@ -23,13 +23,11 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from pathlib import Path
 
-from common import postgres_url
-from sqlalchemy import func, select
-from worker_runs import outcome, queue, sent_ids, start_worker, write_config
+from common import pending, postgres_url
+from worker_runs import outcome, queue, sent_ids, start_worker, worker_config
 
-from sms_ktp import heartbeat, outbox
+from sms_ktp import heartbeat
 from sms_ktp.db import Database, scratch_schema
-from sms_ktp.models import OutboxMessage
 
 
 def kill_while_sending(db: Database, config: Path, folder: Path, rng: random.Random,
@@ -38,7 +36,7 @@ def kill_while_sending(db: Database, config: Path, folder: Path, rng: random.Ran
     left to send."""
     before = sum(sent_ids(folder).values())
     process = start_worker(config)
-    while (sum(sent_ids(folder).values()) == before and pending(db)
+    while (sum(sent_ids(folder).values()) == before and sms_pending(db)
            and time.monotonic() < deadline):
         if process.poll() is not None:
             error = process.stderr.read().decode() if process.stderr else ""
@@ -52,11 +50,9 @@ def kill_while_sending(db: Database, config: Path, folder: Path, rng: random.Ran
     return sum(sent_ids(folder).values()) > before
 
 
-def pending(db: Database) -> int:
-    t = OutboxMessage.__table__
+def sms_pending(db: Database) -> int:
     with db.connect() as connection:
-        return connection.execute(select(func.count()).where(
-            t.c.status.in_(outbox.PENDING))).scalar_one()
+        return pending(connection)
 
 
 def beating(db: Database, pid: int) -> bool:
@@ -87,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         db = Database(url)
         db.create_schema()
         queue(db, args.messages, max(1, args.messages // 2))
-        config = write_config(folder, "worker", url, lease_seconds=args.lease_seconds,
+        config = worker_config(folder, "worker", url, lease_seconds=args.lease_seconds,
                               dispatch_interval_seconds=0.2)
         kills = 0
         while kills < args.kills and kill_while_sending(db, config, folder, rng, deadline):

@@ -28,7 +28,7 @@ from worker_runs import (
     queue,
     start_worker,
     wait_all,
-    write_config,
+    worker_config,
 )
 
 from sms_ktp.db import Database, scratch_schema
@@ -39,7 +39,7 @@ def drain(database_url: str, folder: Path, workers: int, args: argparse.Namespac
     db = Database(database_url)
     try:
         queue(db, args.messages, args.phones)
-        configs = [write_config(folder, f"worker-{workers}-{n}", database_url,
+        configs = [worker_config(folder, f"worker-{workers}-{n}", database_url,
                                 batch_size=args.batch_size) for n in range(workers)]
         began = time.monotonic()
         processes = [start_worker(config, "--once") for config in configs]

@@ -60,18 +60,26 @@ from typing import Any
 from urllib.parse import urlencode
 
 import psutil
-from common import NETWORK_CODE, Residents, check_database_url, percentile
+from common import (
+    DEFAULT_POSTGRES,
+    NETWORK_CODE,
+    Residents,
+    check_database_url,
+    command,
+    pending,
+    percentile,
+    write_config,
+)
 from sqlalchemy import case, create_engine, func, select
 from sqlalchemy.engine import Engine, make_url
 
 from sms_ktp.db import scratch_schema
 from sms_ktp.models import Application, Family, InboundMessage, OutboxMessage
 
-DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_DATABASE_URL = DEFAULT_POSTGRES
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
 APP = "sms_ktp.web.wsgi:app"
-BIN = Path(sys.executable).parent
 SHORT_CODE = "98765"
 HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 MAX_MESSAGES = 1_000_000
@@ -292,14 +300,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def command(name: str) -> list[str]:
-    """A console script of this virtualenv, or the module it runs."""
-    script = BIN / name
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", {"sms-ktp": "sms_ktp.cli"}.get(name, name)]
-
-
 @contextmanager
 def process(argv: list[str], folder: Path, name: str, environment: dict[str, str]
             ) -> Iterator[subprocess.Popen[bytes]]:
@@ -474,19 +474,13 @@ def verify_database(engine: Engine, run: str, planned: Sequence[Script]) -> list
     return problems
 
 
-def pending(engine: Engine) -> int:
-    outbox = OutboxMessage.__table__
-    with engine.connect() as connection:
-        return connection.scalar(select(func.count()).select_from(outbox)
-                                 .where(outbox.c.status.in_(("queued", "sending"))))
-
-
 def wait_for_drain(engine: Engine, worker: subprocess.Popen[bytes], limit: float) -> float:
     """Seconds until the worker has sent everything (or `limit`, or the worker died)."""
     began = time.monotonic()
     while time.monotonic() - began < limit and worker.poll() is None:
-        if pending(engine) == 0:
-            break
+        with engine.connect() as connection:
+            if pending(connection) == 0:
+                break
         time.sleep(0.5)
     return time.monotonic() - began
 
@@ -565,20 +559,6 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def write_config(folder: Path, database_url: str, token: str) -> Path:
-    """The service's configuration for the run: console gateway into the folder, the worker a
-    process of its own, logging at WARNING (INFO logs every SMS)."""
-    config = folder / "sms-ktp.toml"
-    config.write_text(
-        f'data_dir = {json.dumps(str(folder))}\n'
-        f'[database]\nurl = {json.dumps(database_url)}\n'
-        f'[gateway]\nprovider = "console"\nwebhook_token = "{token}"\n'
-        f'[gateway.console]\noutbox_file = {json.dumps(str(folder / "outbox.jsonl"))}\n'
-        '[worker]\nembedded = false\n'
-        '[logging]\nlevel = "WARNING"\n', "utf-8")
-    return config
-
-
 def gunicorn_argv(args: argparse.Namespace, port: int) -> list[str]:
     argv = [*command("gunicorn"), "-c", str(GUNICORN_CONF), "--bind", f"127.0.0.1:{port}",
             "--max-requests", "0"]
@@ -608,7 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sms-ktp-surge-")))
         database_url = stack.enter_context(scratch_schema(args.database_url, "sms_ktp_surge"))
-        config = write_config(folder, database_url, token)
+        config = write_config(folder / "sms-ktp.toml", database_url, folder / "outbox.jsonl",
+                              token)
         environment = {k: v for k, v in os.environ.items() if not k.startswith("SMS_KTP_")}
         environment["SMS_KTP_CONFIG"] = str(config)
         environment.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -16,38 +15,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from common import command, write_config
 from sqlalchemy import delete, func, select
 
 from sms_ktp import outbox
 from sms_ktp.db import Database
 from sms_ktp.models import OutboxMessage
 
-SCRIPT = Path(sys.executable).with_name("sms-ktp")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sms_ktp.cli"]
 TEXT = ("KTP-el Anda sudah dicetak. Ambil Senin 7 Desember 2026 jam 08.30 WIB di Kantor "
         "Kecamatan Bogor Selatan. Bawa KK asli. Kode ambil: {code}")
 
 
-def write_config(folder: Path, name: str, database_url: str, **worker: float | int) -> Path:
-    """A configuration file for one worker process: its own console gateway file, quiet logs,
-    `[worker]` settings as given."""
-    path = folder / f"{name}.toml"
-    worker_lines = "".join(f"{key} = {value}\n" for key, value in worker.items())
-    path.write_text(
-        f'data_dir = "{folder}"\n'
-        f'[database]\nurl = "{database_url}"\n'
-        f'[gateway]\nprovider = "console"\nwebhook_token = "bench-token-0123456789abcdef"\n'
-        f'[gateway.console]\noutbox_file = "{folder / name}.jsonl"\n'
-        f"[worker]\nembedded = false\n{worker_lines}"
-        f"[notifications]\nquiet_hours = \"\"\n"
-        f'[logging]\nlevel = "WARNING"\n', "utf-8")
-    return path
+def worker_config(folder: Path, name: str, database_url: str, **worker: float | int) -> Path:
+    """One worker process's configuration: its own console gateway file, no quiet hours."""
+    return write_config(folder / f"{name}.toml", database_url, folder / f"{name}.jsonl",
+                        "bench-token-0123456789abcdef", quiet_hours="", **worker)
 
 
 def start_worker(config: Path, *args: str) -> subprocess.Popen[bytes]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SMS_KTP_")}
     environment["SMS_KTP_CONFIG"] = str(config)
-    return subprocess.Popen([*COMMAND, "worker", *args], env=environment,
+    return subprocess.Popen([*command("sms-ktp"), "worker", *args], env=environment,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
