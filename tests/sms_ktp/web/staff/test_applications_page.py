@@ -289,3 +289,19 @@ def test_a_decision_without_the_csrf_token_is_refused(service, admin):
         assert response.status_code == 400, action
         assert NIK not in response.text
     assert stage_of(service, reference) == "submitted" and audit(service) == []
+
+
+@pytest.mark.parametrize("trusted, recorded", [([], "127.0.0.1"),
+                                               (["127.0.0.1/32"], "203.0.113.7")])
+def test_the_audit_log_records_the_client_behind_a_trusted_proxy(service, admin, trusted,
+                                                                 recorded):
+    reference = register(service, NIK)
+    service.runtime.settings.server.trusted_proxies = trusted
+    page(admin, reference)
+    admin.post(f"/staff/applications/{reference}/reveal",
+               headers={"X-Forwarded-For": "203.0.113.7"})
+    table = AuditEntry.__table__
+    with service.runtime.db.connect() as connection:
+        [address] = connection.execute(select(table.c.address).where(
+            table.c.action == "application.reveal_nik")).scalars().all()
+    assert address == recorded
