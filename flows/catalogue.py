@@ -3,6 +3,7 @@ code, so translators can work without touching Python."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,13 +35,18 @@ def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return flat
 
 
+# A catalogue is named by its ISO 639 code (`su.toml`); the folder's other tables (keywords.toml)
+# are not languages.
+_CATALOGUE = re.compile(r"^([a-z]{2,3})\.toml$")
+
+
 @cache
 def languages() -> tuple[str, ...]:
     """Language codes that have a catalogue, default first."""
     names = sorted(
-        entry.name.removesuffix(".toml")
+        found.group(1)
         for entry in resources.files("flows.messages").iterdir()
-        if entry.name.endswith(".toml")
+        if (found := _CATALOGUE.match(entry.name))
     )
     return (DEFAULT_LANGUAGE, *[n for n in names if n != DEFAULT_LANGUAGE])
 

@@ -1,14 +1,30 @@
-"""Reading what residents type: keywords and `#`-separated fields, the way they learned them when
-registering their SIM cards (`REG NIK#KK#`)."""
+"""Reading what residents type: keywords and their fields, the way they learned them when
+registering their SIM cards (`REG NIK#KK#`), in any of the catalogue languages, with the typos a
+numeric keypad makes. The words themselves live in `messages/keywords.toml`."""
 
 from __future__ import annotations
 
 import re
+import sys
+import tomllib
 import unicodedata
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 
 # Invisible characters that phones and copy-paste slip into messages.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad"), None)
+# Quotes of every shape read as a blank: `REG "3271..."` is `REG 3271...`.
+_QUOTES = dict.fromkeys(map(ord, "\"'`\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u00ab\u00bb"),
+                        " ")
+
+ANY_LANGUAGE = "any"
+# The action of the words that name a language after BAHASA / BASA / LANG.
+LANGUAGE_NAMES = "language_names"
+# A slip (one letter missing, extra, wrong or swapped) is forgiven in words at least this long.
+FORGIVEN_LENGTH = 5
+ID_LENGTH = 16
 
 
 @dataclass(frozen=True)
@@ -17,57 +33,108 @@ class Keyword:
     language: str | None = None  # a keyword that is clearly one language answers in it
 
 
-KEYWORDS: dict[str, Keyword] = {
-    "DAFTAR": Keyword("register", "id"),
-    "REG": Keyword("register"),
-    "REGISTER": Keyword("register", "en"),
-    "STATUS": Keyword("status"),
-    "CEK": Keyword("status", "id"),
-    "BANTUAN": Keyword("help", "id"),
-    "INFO": Keyword("help"),
-    "HELP": Keyword("help", "en"),
-    "BATAL": Keyword("cancel", "id"),
-    "CANCEL": Keyword("cancel", "en"),
-    "BAHASA": Keyword("language", "id"),
-    "LANG": Keyword("language", "en"),
-    "JADWAL": Keyword("pickup", "id"),
-    "SCHEDULE": Keyword("pickup", "en"),
-    "UBAH": Keyword("change", "id"),
-    "CHANGE": Keyword("change", "en"),
-    "RESCHEDULE": Keyword("reschedule", "en"),
-    # Broadcasts only (announcements); STOP and START are common in Indonesian SMS too, so they
-    # answer in the phone's language rather than switching it to English.
-    "BERHENTI": Keyword("broadcast_off", "id"),
-    "STOP": Keyword("broadcast_off"),
-    "MULAI": Keyword("broadcast_on", "id"),
-    "START": Keyword("broadcast_on"),
-}
-
-
 @dataclass(frozen=True)
 class Command:
     action: str
     args: tuple[str, ...]
     language: str | None
+    # Read from a word one slip away from a keyword: a registration dialogue in progress takes
+    # such a text as its answer instead.
+    guessed: bool = False
+
+
+@dataclass(frozen=True)
+class KeywordTable:
+    """The keywords by their words (a phrase is a tuple of words) and the language names."""
+
+    phrases: Mapping[tuple[str, ...], Keyword]
+    language_names: Mapping[str, str]
+    longest_phrase: int
+    forgiving: Mapping[str, Keyword]  # single words long enough for a slip to be forgiven
+
+
+def phrase_words(text: str) -> tuple[str, ...]:
+    """`Cek-status.` -> ("CEK", "STATUS"): how a phrase is compared."""
+    return tuple(re.findall(r"[A-Z]+", text.upper()))
+
+
+def load_table(source: Mapping[str, Mapping[str, list[str]]]) -> KeywordTable:
+    """The table of `keywords.toml`; a phrase listed twice is refused rather than guessed at."""
+    phrases: dict[tuple[str, ...], Keyword] = {}
+    names: dict[str, str] = {}
+    for action, by_language in source.items():
+        for language, words in by_language.items():
+            for text in words:
+                words_of = phrase_words(text)
+                if not words_of:
+                    raise ValueError(f"keywords.toml [{action}]: {text!r} has no letters")
+                if action == LANGUAGE_NAMES:
+                    names[words_of[0]] = language
+                    continue
+                if words_of in phrases:
+                    raise ValueError(f"keywords.toml: {text!r} is listed twice")
+                phrases[words_of] = Keyword(action,
+                                            None if language == ANY_LANGUAGE else language)
+    forgiving = {words[0]: keyword for words, keyword in phrases.items()
+                 if len(words) == 1 and len(words[0]) >= FORGIVEN_LENGTH}
+    return KeywordTable(phrases, names, max(map(len, phrases)), forgiving)
+
+
+@cache
+def table_source() -> dict[str, dict[str, list[str]]]:
+    text = resources.files("flows.messages").joinpath("keywords.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+@cache
+def keyword_table() -> KeywordTable:
+    return load_table(table_source())
+
+
+def language_named(word: str) -> str | None:
+    """The language code `word` names (`SUNDA` -> "su"), if any."""
+    words = phrase_words(word)
+    return keyword_table().language_names.get(words[0]) if words else None
+
+
+# --- characters ---------------------------------------------------------------------------------
+def _ascii_digit(char: str) -> str:
+    return str(unicodedata.decimal(char)) if unicodedata.category(char) == "Nd" else char
 
 
 def clean(text: str) -> str:
-    """Canonical form of an inbound text: NFKC (full-width digits become ASCII), no invisible or
-    control characters, single spaces, no surrounding blanks."""
+    """Canonical form of an inbound text: NFKC (full-width digits become ASCII), digits of any
+    script as ASCII digits (Arabic-Indic keyboards), no invisible or control characters, quotes
+    as blanks, single spaces, no surrounding blanks."""
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
+    if not text.isascii():
+        text = "".join(_ascii_digit(char) if char.isdigit() else char for char in text)
+    text = text.translate(_QUOTES)
     text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
     return " ".join(text.split())
 
 
-_LEADING = re.compile(r"^[^0-9A-Za-z]*([A-Za-z]+)(.*)$", re.DOTALL)
+def without_accents(text: str) -> str:
+    """`Énggal` -> `Enggal`: Sundanese spelling with and without the accent reads the same."""
+    return "".join(char for char in unicodedata.normalize("NFKD", text)
+                   if not unicodedata.combining(char))
+
+
+# --- fields -------------------------------------------------------------------------------------
 _SEPARATORS = re.compile(r"[#*]")
-
-
-ID_LENGTH = 16
+# Between fields when no `#` or `*` is used: blanks and the punctuation people type instead.
+_GAP = r"[\s/.,;:=\-]*"
+# A NIK or KK at the start of what is left: 16 digits, grouped by spaces, dots or dashes.
+_LEADING_ID = re.compile(_GAP + r"(\d(?:[ .\-]?\d){15})(?!\d)")
+_LEADING_GAP = re.compile(_GAP)
+# A KK of the wrong length still fills the KK's place whole, so that the reply counts its digits.
+_DIGIT_GROUPS = re.compile(r"(\d(?:[ .\-]?\d)*)")
+# The reason that follows the numbers: a number or a word; the Suket number is what remains.
+_NEXT_WORD = re.compile(r"([^\s/.,;:=#*\-]+)")
 
 
 def _join_digit_groups(words: list[str]) -> list[str]:
-    """`3271 0145 0190 0001 3271 ...`: groups of digits add up to 16-digit numbers."""
+    """`123 456 789`: groups of digits add up to a number of at most 16 digits."""
     fields: list[str] = []
     digits = 0
     for word in words:
@@ -82,14 +149,40 @@ def _join_digit_groups(words: list[str]) -> list[str]:
     return fields
 
 
+def _numbers_first(rest: str) -> list[str] | None:
+    """`NIK/KK/1/474.11/12/KEC`, `NIK.KK`, `NIK KK hilang`: the 16-digit numbers at the start
+    (their grouping dropped), the word after them, then the rest whole (a Suket number keeps
+    its own slashes and dots). None when the text does not start with a 16-digit number."""
+    fields: list[str] = []
+    position = 0
+    while len(fields) < 2:
+        found = _LEADING_ID.match(rest, position)
+        if not found:
+            break
+        fields.append(re.sub(r"\D", "", found.group(1)))
+        position = found.end()
+    if not fields:
+        return None
+    position = _LEADING_GAP.match(rest, position).end()  # type: ignore[union-attr]
+    word = (_DIGIT_GROUPS if len(fields) < 2 else _NEXT_WORD).match(rest, position) \
+        or _NEXT_WORD.match(rest, position)
+    if word:
+        fields.append(word.group(1))
+        tail = rest[_LEADING_GAP.match(rest, word.end()).end():].strip()  # type: ignore[union-attr]
+        if tail:
+            fields.append(tail)
+    return fields
+
+
 def split_fields(rest: str) -> tuple[str, ...]:
-    """Fields after a keyword: `#` or `*` separated when the resident used them, else by spaces.
-    Empty trailing fields (`REG NIK#KK#`) and bare punctuation (`Status?`) are dropped."""
+    """Fields after a keyword: `#` or `*` separated when the resident used them; else the
+    16-digit numbers first, however grouped and separated; else by spaces. Empty trailing
+    fields (`REG NIK#KK#`) and bare punctuation (`Status?`) are dropped."""
     rest = rest.strip().lstrip("#*:.,;-= ").strip()
     if _SEPARATORS.search(rest):
         fields = [part.strip() for part in _SEPARATORS.split(rest)]
     else:
-        fields = _join_digit_groups(rest.split())
+        fields = _numbers_first(rest) or _join_digit_groups(rest.split())
     if not any(char.isalnum() for field in fields for char in field):
         return ()
     while fields and not any(char.isalnum() for char in fields[-1]):
@@ -97,13 +190,90 @@ def split_fields(rest: str) -> tuple[str, ...]:
     return tuple(fields)
 
 
+# --- keywords -----------------------------------------------------------------------------------
+_WORD = re.compile(r"[^0-9A-Za-z]*([A-Za-z]+)")
+_WORD_GAP = re.compile(r"[^0-9A-Za-z#*]*([A-Za-z]+)")
+
+
+def _leading_words(text: str, most: int) -> Iterator[tuple[str, int]]:
+    """The first `most` words of `text` (upper-cased) with where each ends; a digit, `#` or `*`
+    ends the words (`REG3271...` is REG then a number)."""
+    found = _WORD.match(text)
+    while found and most > 0:
+        yield found.group(1).upper(), found.end()
+        most -= 1
+        found = _WORD_GAP.match(text, found.end())
+
+
 def parse_command(text: str) -> Command | None:
     """The keyword command in `text`, or None when the text does not start with a keyword (it is
-    then an answer to the current question, or nonsense)."""
-    match = _LEADING.match(clean(text))
-    if not match:
+    then an answer to the current question, or nonsense). The longest phrase wins: `CEK JADWAL`
+    is the pickups, `CEK 123456789` a status."""
+    cleaned = clean(text)
+    if not cleaned.isascii():
+        cleaned = without_accents(cleaned)
+    table = keyword_table()
+    words: list[str] = []
+    found: tuple[Keyword, int] | None = None
+    for word, end in _leading_words(cleaned, table.longest_phrase):
+        words.append(word)
+        keyword = table.phrases.get(tuple(words))
+        if keyword is not None:
+            found = (keyword, end)
+    if found is not None:
+        keyword, end = found
+        return Command(keyword.action, split_fields(cleaned[end:]), keyword.language)
+    if not words:
         return None
-    keyword = KEYWORDS.get(match.group(1).upper())
-    if keyword is None:
+    guess = _forgiven(words[0], table)
+    if guess is None:
         return None
-    return Command(keyword.action, split_fields(match.group(2)), keyword.language)
+    end = next(_leading_words(cleaned, 1))[1]
+    return Command(guess.action, split_fields(cleaned[end:]), guess.language, guessed=True)
+
+
+def _forgiven(word: str, table: KeywordTable) -> Keyword | None:
+    """The one keyword `word` is a slip of, if exactly one action is that close."""
+    if len(word) < FORGIVEN_LENGTH - 1:
+        return None
+    matches = {keyword for known, keyword in table.forgiving.items()
+               if abs(len(known) - len(word)) <= 1 and one_slip(word, known)}
+    return matches.pop() if len(matches) == 1 else None
+
+
+def one_slip(typed: str, known: str) -> bool:
+    """Whether `typed` is `known` with one letter missing, extra, wrong, or two letters swapped
+    (Damerau-Levenshtein distance exactly 1)."""
+    if typed == known:
+        return False
+    if len(typed) == len(known):
+        differ = [i for i, (a, b) in enumerate(zip(typed, known, strict=True)) if a != b]
+        return len(differ) == 1 or (
+            len(differ) == 2 and differ[1] == differ[0] + 1
+            and typed[differ[0]] == known[differ[1]] and typed[differ[1]] == known[differ[0]])
+    shorter, longer = sorted((typed, known), key=len)
+    if len(longer) - len(shorter) != 1:
+        return False
+    return any(longer[:i] + longer[i + 1:] == shorter for i in range(len(longer)))
+
+
+# --- the README table ---------------------------------------------------------------------------
+_LANGUAGE_COLUMNS = (("id", "Indonesian"), ("su", "Sundanese"), ("en", "English"),
+                     (ANY_LANGUAGE, "Any language"))
+
+
+def markdown_table() -> str:
+    """Every keyword and alias by action and language, as README.md shows it."""
+    lines = ["| Action | " + " | ".join(title for _, title in _LANGUAGE_COLUMNS) + " |",
+             "|---" * (len(_LANGUAGE_COLUMNS) + 1) + "|"]
+    for action, by_language in table_source().items():
+        cells = [", ".join(f"`{word}`" for word in by_language.get(language, [])) or "-"
+                 for language, _ in _LANGUAGE_COLUMNS]
+        lines.append(f"| {action} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m flows.keywords --table
+    if sys.argv[1:] != ["--table"]:
+        sys.exit("usage: python -m flows.keywords --table")
+    print(markdown_table())

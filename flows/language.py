@@ -6,12 +6,6 @@ from flows.catalogue import supported
 from flows.dialogue import Conversation
 from flows.ports import Services
 
-# What residents type to name a language (BAHASA EN, LANG INDONESIA, ...).
-LANGUAGE_WORDS = {
-    "ID": "id", "IND": "id", "INDONESIA": "id", "INDO": "id",
-    "EN": "en", "ENG": "en", "ENGLISH": "en", "INGGRIS": "en",
-}
-
 
 def language_for(services: Services, phone: str, conversation: Conversation | None = None,
                  hint: str | None = None) -> str:

@@ -9,23 +9,29 @@ from typing import Any
 
 from flows.catalogue import Msg
 from flows.dialogue import CANCELLED, DONE, Choice, Conversation, Dialogue, Invalid, Route, Step
-from flows.keywords import clean
+from flows.keywords import clean, without_accents
 from flows.ports import Services
 from sms_ktp.domain.identity import IdentityError, parse_kk, parse_nik
 from sms_ktp.masking import mask_id
 
 REASONS: tuple[str, ...] = ("baru", "hilang", "rusak", "perubahan_data")
-_REASON_WORDS = {
+REASON_WORDS = {
     "BARU": "baru", "NEW": "baru", "SUKET": "baru",
     "HILANG": "hilang", "LOST": "hilang",
     "RUSAK": "rusak", "DAMAGED": "rusak", "BROKEN": "rusak",
     "PERUBAHAN": "perubahan_data", "UBAH": "perubahan_data", "CHANGE": "perubahan_data",
+    # Sundanese (accents dropped before reading: ÉNGGAL is ENGGAL)
+    "ENGGAL": "baru", "ANYAR": "baru", "LEUNGIT": "hilang", "ICAL": "hilang", "RUKSAK": "rusak",
+    "PAROBIHAN": "perubahan_data", "PAROBIHAN DATA": "perubahan_data",
     "PERUBAHAN DATA": "perubahan_data", "UBAH DATA": "perubahan_data",
     "DATA CHANGE": "perubahan_data", "CHANGED": "perubahan_data",
     **{code.upper(): code for code in REASONS},
 }
-_YES = {"YA", "Y", "IYA", "YES", "OK", "OKE", "SETUJU", "BENAR", "1"}
-_NO = {"TIDAK", "TDK", "T", "NO", "N", "GAK", "ENGGAK", "NGGAK", "SALAH", "2"}
+# Indonesian, Sundanese (ENYA, MUHUN, LERES / HENTEU, TEU, MOAL, SANES) and English.
+YES_WORDS = frozenset({"YA", "Y", "IYA", "YES", "OK", "OKE", "SETUJU", "BENAR", "1",
+                       "ENYA", "MUHUN", "SUMUHUN", "LERES"})
+NO_WORDS = frozenset({"TIDAK", "TDK", "T", "NO", "N", "GAK", "ENGGAK", "NGGAK", "SALAH", "2",
+                      "HENTEU", "TEU", "MOAL", "SANES", "ULAH"})
 _SUKET = re.compile(r"^[A-Z0-9][A-Z0-9/.\- ]{2,39}$")
 # A number inside words ("NIK saya 3271 0145 0190 0001"): digits with the separators people use.
 _DIGIT_RUN = re.compile(r"\d(?:[\d .\-/]*\d)?")
@@ -83,11 +89,11 @@ def check_kk(text: str, services: Services, phone: str) -> str:
 
 def check_reason(text: str) -> str:
     """The reason code (`REASONS`) for a number 1-4, a word, or the code itself."""
-    word = clean(text).upper().strip(" .#*")
+    word = without_accents(clean(text)).upper().strip(" .#*")
     if word.isdigit() and 1 <= int(word) <= len(REASONS):
         return REASONS[int(word) - 1]
-    if word in _REASON_WORDS:
-        return _REASON_WORDS[word]
+    if word in REASON_WORDS:
+        return REASON_WORDS[word]
     raise Invalid("error.reason.unknown")
 
 
@@ -128,9 +134,9 @@ def read_suket(text: str, services: Services, conversation: Conversation) -> str
 
 def read_confirmation(text: str, services: Services, conversation: Conversation) -> bool:
     word = clean(text).upper().strip(" .!#*")
-    if word in _YES:
+    if word in YES_WORDS:
         return True
-    if word in _NO:
+    if word in NO_WORDS:
         return False
     raise Invalid("error.confirm.unknown")
 

@@ -10,17 +10,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flows import status
-from flows.catalogue import render
+from flows.catalogue import DEFAULT_LANGUAGE, render
 from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Invalid, Outcome
 from flows.gsm import segments
-from flows.keywords import Command, parse_command
-from flows.language import LANGUAGE_WORDS, language_for
+from flows.keywords import Command, language_named, parse_command
+from flows.language import language_for
 from flows.ports import ApplicationView, Services
 from flows.registration import ONE_MESSAGE_FIELDS, REGISTRATION
 from flows.status import pickup_text
 from sms_ktp.domain.reference import normalise_reference
 
 DIALOGUES: dict[str, Dialogue] = {REGISTRATION.name: REGISTRATION}
+# INFO SYARAT, INFO PROSES, INFO AMBIL: the answers to the questions the city hears most.
+INFO_TOPICS = {"info_syarat": "info.syarat", "info_proses": "info.proses",
+               "info_ambil": "info.ambil"}
 MAX_PARTS = 2
 
 
@@ -42,7 +45,15 @@ class SmsChannel:
         command = parse_command(text)
         expired = conversation is not None and conversation.expires_at <= now
         active = None if expired else conversation
+        if command is not None and command.guessed and active is not None:
+            command = None  # a slip of a keyword is more likely an answer to the question
         language = self._language(phone, command, conversation)
+        if command is not None and command.language not in (None, DEFAULT_LANGUAGE) \
+                and command.action != "language" and self.services.language_of(phone) is None:
+            # TULUNG, HELP: a first keyword in a language other than the default keeps the
+            # phone in that language, so that the DAFTAR or STATUS its reply suggests is
+            # answered in it too (BAHASA ID switches back).
+            self.services.set_language(phone, command.language)
 
         if command is None:
             if active is not None:
@@ -70,11 +81,11 @@ class SmsChannel:
                                    else "optout.started")], active)
         if command.action == "pickup":
             return SmsTurn(self._pickups(phone, language), active)
-        if command.action == "reschedule" or (
-                command.action == "change"
-                and [arg.upper() for arg in command.args[:1]] in (["JADWAL"], ["PICKUP"])):
-            reference = "".join(command.args[1:] if command.action == "change" else command.args)
+        if command.action == "reschedule":
+            reference = "".join(command.args)
             return SmsTurn([self._move_pickup(phone, reference, language)], active)
+        if command.action in INFO_TOPICS:
+            return SmsTurn([render(language, INFO_TOPICS[command.action])], active)
         return SmsTurn([render(language, "help.main")], active)
 
     @property
@@ -110,7 +121,7 @@ class SmsChannel:
         return SmsTurn([reply], conversation)
 
     def _set_language(self, phone: str, command: Command) -> str:
-        wanted = LANGUAGE_WORDS.get(command.args[0].upper()) if command.args else None
+        wanted = language_named(command.args[0]) if command.args else None
         if wanted is None:
             return render(self._language(phone, command, None), "lang.choose")
         self.services.set_language(phone, wanted)

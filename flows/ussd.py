@@ -27,7 +27,7 @@ BACK, HOME = "0", "00"
 NEXT_PAGE = "1"  # a long text: the next part
 NEXT_ITEMS = "9"  # a long list: the next items
 LIST_SIZE = 8  # at most, on one screen; fewer when the lines are long
-INFO_TOPICS = ("about", "syarat", "proses")
+INFO_TOPICS = ("about", "syarat", "proses", "ambil")
 DIALOGUES: dict[str, Dialogue] = {REGISTRATION.name: REGISTRATION}
 
 

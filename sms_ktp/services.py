@@ -13,7 +13,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from flows.dialogue import Invalid
 from flows.messages import CONSENT_VERSION
@@ -137,6 +137,9 @@ class SqlServices:
             "application_id": application_id, "at": self.now, "stage": Stage.SUBMITTED.value,
             "actor": self.actor[:60], "note": self.note,
         })
+        if self.phone_state.phone == phone and self.phone_state.language is None:
+            # Registering in a language is choosing it: later replies to the phone use it too.
+            self.phone_state.language = language
         self.completed.append("registration")
         return reference
 
@@ -200,7 +203,16 @@ class SqlServices:
         return self._state(phone).language
 
     def set_language(self, phone: str, language: str) -> None:
+        """The phone's replies, and the notifications of the family's open applications (each
+        stored with the language it was registered in), from now on in `language`."""
         self._state(phone).language = language  # written with the rest of the phone's state
+        family = select(Family.id).where(Family.phone == phone)
+        self._db.execute(
+            update(Application)
+            .where(Application.family_id.in_(family),
+                   Application.stage.not_in([str(stage) for stage in CLOSED_STAGES]),
+                   Application.language != language)
+            .values(language=language))
         self.completed.append("language")
 
     def _state(self, phone: str) -> PhoneStateStore:

@@ -33,14 +33,14 @@ def test_from_printed_card_to_collected(service, clock):
     service.worker.run_once()  # allocation, then the outbox
     notice, pickup_sms = service.received(PHONE)
     assert notice.startswith(f"Kabar KTP-el ref {reference}")
-    assert pickup_sms.startswith("KTP-el NIK ***0001 siap diambil Selasa 1 Desember 2026 jam "
+    assert pickup_sms.startswith("KTP-el NIK ***0001 siap diambil Selasa, 1 Desember 2026, "
                                  "08.00 WIB di Kantor Kec. Bogor Selatan, Kota Bogor.")
     code = CODE.search(pickup_sms).group(1)
     assert service.sms(PHONE, "jadwal") == [pickup_sms]  # the same ticket, again
     [status] = service.sms(PHONE, f"STATUS {reference}")
     assert "siap diambil" in status
     [moved] = service.sms(PHONE, "UBAH JADWAL")
-    assert moved.startswith("Jadwal baru: ambil KTP-el NIK ***0001 Selasa 1 Desember 2026 jam "
+    assert moved.startswith("Jadwal baru: ambil KTP-el NIK ***0001 Selasa, 1 Desember 2026, "
                             "08.30 WIB") and f"Kode tetap: {code}" in moved
     [refused] = service.sms(PHONE, "ubah jadwal")  # once only, by default
     assert refused.startswith("Jadwal ambil sudah diubah 1 kali")

@@ -20,9 +20,9 @@ def applications(service: LiveService) -> list[Application]:
 
 def test_guided_registration_gives_a_reference_and_stores_the_application(service):
     assert service.sms(PHONE, "daftar") == [
-        "Daftar cetak KTP-el Kota Bogor. Kirim NIK Anda (16 angka, ada di KK atau Suket). "
+        "Daftar cetak KTP-el Kota Bogor. Kirim NIK Bapak/Ibu (16 angka, ada di KK atau Suket). "
         "Ketik BATAL untuk membatalkan."]
-    assert service.sms(PHONE, NIK) == ["Kirim nomor KK (Kartu Keluarga) Anda, 16 angka."]
+    assert service.sms(PHONE, NIK) == ["Kirim nomor KK (Kartu Keluarga) Bapak/Ibu, 16 angka."]
     assert "1 Baru" in service.sms(PHONE, KK)[0]
     assert "Suket" in service.sms(PHONE, "1")[0]
     [summary] = service.sms(PHONE, "470/123/KEC.BS/2026")
@@ -67,7 +67,7 @@ def test_sim_registration_habit_asks_only_the_reason(service):
 
 def test_one_message_with_a_wrong_nik_asks_for_it_and_keeps_the_rest(service):
     [error] = service.sms(PHONE, f"DAFTAR 327101450190#{KK}#2")
-    assert error == "NIK harus 16 angka, yang terbaca 12 angka. Kirim lagi NIK Anda:"
+    assert error == "NIK harus 16 angka, yang terbaca 12 angka. Kirim lagi NIK:"
     [summary] = service.sms(PHONE, NIK)
     assert summary.startswith("Periksa: NIK ***0001, KK ***0003, alasan hilang.")
 
@@ -83,7 +83,7 @@ def test_every_wrong_answer_is_explained_and_asked_again(service):
     }
     for answer, expected in wrong_niks.items():
         [reply] = service.sms(PHONE, answer)
-        assert expected in reply and reply.endswith("NIK Anda:"), (answer, reply)
+        assert expected in reply and reply.endswith("NIK:"), (answer, reply)
     service.sms(PHONE, "3271 0145 0190 0001")  # spaces are fine
 
     for answer, expected in {"3271010101": "yang terbaca 10 angka",
@@ -166,7 +166,7 @@ def test_an_expired_dialogue_says_so_and_a_keyword_starts_over(service, clock):
         "Waktu isi pendaftaran habis (30 menit tanpa balasan). Ketik DAFTAR untuk mulai lagi."]
     assert service.sms(PHONE, "DAFTAR")[0].startswith("Daftar cetak KTP-el Kota Bogor.")
     clock.advance(timedelta(minutes=29))
-    assert service.sms(PHONE, NIK) == ["Kirim nomor KK (Kartu Keluarga) Anda, 16 angka."]
+    assert service.sms(PHONE, NIK) == ["Kirim nomor KK (Kartu Keluarga) Bapak/Ibu, 16 angka."]
 
 
 def test_nonsense_gets_the_short_help_and_non_mobile_senders_get_nothing(service):
@@ -221,6 +221,6 @@ def test_numbers_written_in_groups_and_with_labels_are_read(service):
     service.sms(PHONE, "BATAL")
     service.sms(PHONE, "DAFTAR")
     assert service.sms(PHONE, f"NIK saya {NIK}") == [
-        "Kirim nomor KK (Kartu Keluarga) Anda, 16 angka."]
+        "Kirim nomor KK (Kartu Keluarga) Bapak/Ibu, 16 angka."]
     assert service.sms(PHONE, f"No KK: {KK}")[0].startswith("Alasan cetak KTP-el?")
     assert service.sms(PHONE, "Status?")[0].startswith("Belum ada pendaftaran")

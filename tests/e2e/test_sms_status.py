@@ -43,7 +43,7 @@ def test_a_phone_never_sees_another_familys_application(service):
     register(service, PHONE, NIK, KK)
     assert service.sms(PHONE, f"STATUS {theirs}") == [
         f"Ref {theirs} tidak ditemukan untuk nomor HP ini. Ketik STATUS untuk melihat semua "
-        "pendaftaran keluarga Anda."]
+        "pendaftaran keluarga Bapak/Ibu."]
     [listing] = service.sms(PHONE, "STATUS")
     assert theirs not in listing and "***0002" not in listing
 

@@ -12,11 +12,11 @@ from sms_ktp.models import Application, PhoneState, UssdSession
 
 MAIN = ("CON KTP-el Kota Bogor\n1 Daftar cetak KTP-el\n2 Cek status\n3 Informasi\n"
         "4 Bahasa/Language")
-ASK_NIK = "CON Masukkan NIK Anda (16 angka, ada di KK atau Suket):\n0 Kembali 00 Menu"
+ASK_NIK = "CON Masukkan NIK (16 angka, ada di KK atau Suket):\n0 Kembali 00 Menu"
 ASK_KK = "CON Masukkan nomor KK (Kartu Keluarga), 16 angka:\n0 Kembali 00 Menu"
 ASK_REASON = ("CON Alasan cetak KTP-el:\n1 Baru (punya Suket)\n2 Hilang\n3 Rusak\n"
               "4 Perubahan data\n0 Kembali 00 Menu")
-RESUME = "CON Pendaftaran Anda belum selesai.\n1 Lanjutkan\n2 Mulai ulang"
+RESUME = "CON Pendaftaran Bapak/Ibu belum selesai.\n1 Lanjutkan\n2 Mulai ulang"
 
 
 class Dial:
@@ -128,7 +128,7 @@ def test_wrong_inputs_are_explained_on_the_same_screen_and_never_end_the_session
     assert dial.press("470*12").startswith("CON Nomor Suket tidak terbaca.\nMasukkan nomor")
     dial.press("470/12")
     assert dial.press("3").startswith("CON Pilih 1 untuk kirim atau 2 untuk batal.\nNIK ***0001")
-    assert dial.press("2") == ("END Pendaftaran tidak dikirim. Anda bisa daftar lagi kapan "
+    assert dial.press("2") == ("END Pendaftaran tidak dikirim. Bapak/Ibu bisa daftar lagi kapan "
                                "saja.")
     assert applications(service) == []
 

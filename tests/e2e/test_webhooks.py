@@ -103,7 +103,7 @@ def test_the_browser_phone_simulator_talks_to_the_same_dialogues(service):
     page = service.http.post(f"{service.base_url}/simulator/",
                              data={"phone": "0812-3456-7890", "text": "DAFTAR"})
     assert page.status_code == 200
-    assert "Kirim NIK Anda (16 angka" in page.text
+    assert "Kirim NIK Bapak/Ibu (16 angka" in page.text
     page = service.http.post(f"{service.base_url}/simulator/",
                              data={"phone": "0812-3456-7890", "text": "3271014501900001"})
     assert "***0001" in page.text and "3271014501900001" not in page.text
@@ -117,7 +117,7 @@ def test_the_browser_simulator_dials_the_ussd_menu(service):
     page = service.http.post(f"{service.base_url}/simulator/ussd",
                              data={"phone": "081234567890", "session": session, "text": "",
                                    "input": "1"})
-    assert "Masukkan NIK Anda" in page.text
+    assert "Masukkan NIK" in page.text
     page = service.http.post(f"{service.base_url}/simulator/ussd",
                              data={"phone": "081234567890", "session": session, "text": "1",
                                    "input": "3271014501900001"})

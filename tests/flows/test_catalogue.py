@@ -1,9 +1,11 @@
 """The message catalogues: complete in every language, same placeholders, and every message one
 GSM-7 SMS (160 characters) even with its placeholders at their longest."""
 
+import re
 import string
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,8 +55,9 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         "n": 5,
         "stage": longest(lang, "stage_short"),
         "explain": longest(lang, "stage"),
-        # pickups: the longest date, the default office names and address
-        "day": say_day(lang, datetime(2026, 9, 30, 9, 30)),  # Wednesday 30 September
+        # pickups: the longest date of the year, the default office names and address
+        "day": max((say_day(lang, date(2026, 1, 1) + timedelta(days=n)) for n in range(365)),
+                   key=len),
         "time": say_time(lang, datetime(2026, 9, 30, 9, 30)),
         "office": max((o.name for o in default_offices().values()), key=len),
         "address": "Kota Bogor",
@@ -88,9 +91,9 @@ def sized_keys() -> list[Any]:
     return cases
 
 
-def test_indonesian_first_and_english_present() -> None:
+def test_indonesian_first_then_english_and_sundanese() -> None:
     assert LANGUAGES[0] == DEFAULT_LANGUAGE == "id"
-    assert "en" in LANGUAGES
+    assert sorted(LANGUAGES[1:]) == ["en", "su"]
 
 
 def test_catalogues_are_not_empty() -> None:
@@ -128,6 +131,7 @@ def test_message_fits_one_sms_at_its_longest(lang: str, key: str) -> None:
 
 def test_longest_values_are_what_they_claim() -> None:
     # Guards the size test above: the longest labels really are the longest ones.
+    assert longest_params("su")["day"] == "Jumaah, 11 Séptémber 2026"
     assert render("id", longest("id", "bring").key) == "surat kehilangan dari polisi"
     assert render("en", longest("en", "reason").key) == "data changed"
     assert render("id", longest("id", "stage_short").key) == "tunggu blangko"
@@ -151,16 +155,16 @@ def test_nested_message_gets_its_own_placeholders() -> None:
     assert text == "2 pendaftaran: a; b; +3 lagi. Rincian: STATUS <ref>"
 
 
-@pytest.mark.parametrize("lang", ["xx", "su", "", None])
+@pytest.mark.parametrize("lang", ["xx", "jv", "", None])
 def test_unknown_language_falls_back_to_indonesian(lang: Any) -> None:
     assert supported(lang) == "id"
     assert render(lang, "help.main") == render("id", "help.main")
-    assert render(lang, "help.main").startswith("Layanan KTP-el Disdukcapil Kota Bogor")
+    assert render(lang, "help.main").startswith("Layanan KTP-el Kota Bogor")
 
 
 def test_known_language_is_kept() -> None:
     assert supported("en") == "en"
-    assert render("en", "help.main").startswith("KTP-el service of Disdukcapil Kota Bogor")
+    assert render("en", "help.main").startswith("KTP-el service, Kota Bogor")
 
 
 def test_key_missing_in_a_language_falls_back_to_indonesian(
@@ -195,3 +199,39 @@ def test_a_template_fills_what_is_fixed_and_keeps_the_rest_for_format() -> None:
                                                **fixed, **per_card)
     # Braces in a fixed value stay text, and the curly quotes became GSM-7 ones.
     assert "Kantor {Kec.} Bogor Timur, Jl. \"Raya\" 1." in worded.format(**per_card)
+
+
+# --- the translators' glossary (flows/messages/GLOSSARY.md) -------------------------------------
+def never_written() -> list[str]:
+    """The "Never write" cells of the glossary's `## Terms` table."""
+    text = (Path(catalogue.__file__).parent / "messages" / "GLOSSARY.md").read_text("utf-8")
+    table = text.split("## Terms", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("|")]
+    header = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    column = header.index("Never write")
+    variants = []
+    for row in rows[2:]:
+        cell = row.strip("|").split("|")[column]
+        variants += re.findall(r"`([^`]+)`", cell)
+    return variants
+
+
+def test_the_glossary_lists_variants_to_avoid() -> None:
+    variants = never_written()
+    assert {"e-KTP", "Anda", "blanko"} <= set(variants)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_message_uses_a_term_the_glossary_forbids(lang: str) -> None:
+    found = [(key, variant) for key, text in messages(lang).items() for variant in never_written()
+             if re.search(rf"(?<!\w){re.escape(variant)}(?!\w)", text, re.IGNORECASE)]
+    assert not found, f"{lang}: {found}"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_fixed_terms_are_spelled_the_same_everywhere(lang: str) -> None:
+    for key, template_text in messages(lang).items():
+        text = re.sub(r"\{[^}]*\}", "", template_text)  # placeholders are not words
+        for term in ("KTP-el", "NIK", "Suket", "Kemendagri", "Disdukcapil", "WIB"):
+            for written in re.findall(rf"(?<!\w){term}\w*", text, re.IGNORECASE):
+                assert written == term, f"{lang}:{key} writes {written!r} for {term}"

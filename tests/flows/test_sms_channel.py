@@ -320,12 +320,12 @@ def test_language_change_mid_dialogue_keeps_the_dialogue(resident: Resident) -> 
 
 
 @pytest.mark.parametrize(("text", "lang"), [("LANG XX", "en"), ("LANG", "en"),
-                                            ("BAHASA SUNDA", "id")])
+                                            ("BAHASA JAWA", "id"), ("BASA", "su")])
 def test_unknown_language_lists_the_options(resident: Resident, services, text: str,
                                             lang: str) -> None:
     reply = resident.send(text)
     assert reply == r("lang.choose", lang)
-    assert "BAHASA ID" in reply and "LANG EN" in reply
+    assert "BAHASA ID" in reply and "LANG EN" in reply and "BASA SUNDA" in reply
     assert services.language_of(PHONE) is None
 
 

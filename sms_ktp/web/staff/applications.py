@@ -244,6 +244,6 @@ def _labels() -> dict[str, Any]:
 
 
 def _when(moment: datetime) -> str:
-    """A slot as the resident's SMS words it: "Selasa 1 Desember 2026 jam 08.30 WIB"."""
+    """A slot as the resident's SMS words it: "Selasa, 1 Desember 2026, 08.30 WIB"."""
     shown = local(moment)
-    return f"{say_day('id', shown.date())} jam {say_time('id', shown)}"
+    return f"{say_day('id', shown.date())}, {say_time('id', shown)}"

@@ -233,21 +233,21 @@ def test_a_card_is_handed_over_once_with_its_own_code(service, admin):
 def test_a_pickup_moved_by_staff_sends_the_new_time(service, admin):
     [(reference, code)] = scheduled(service, NIK).items()
     text = decide(admin, reference, "reschedule")
-    assert "Jadwal ambil dipindah ke Selasa 1 Desember 2026 jam 08.30 WIB" in text
+    assert "Jadwal ambil dipindah ke Selasa, 1 Desember 2026, 08.30 WIB" in text
     assert "1 Des 2026 08.30 WIB" in text and "pickup moved by staff" in text
     service.worker.run_once()
     assert service.received(PHONE) == [
-        "Jadwal baru: ambil KTP-el NIK ***0001 Selasa 1 Desember 2026 jam 08.30 WIB di Kantor "
+        "Jadwal baru: ambil KTP-el NIK ***0001 Selasa, 1 Desember 2026, 08.30 WIB di Kantor "
         f"Kec. Bogor Selatan, Kota Bogor. Kode tetap: {code}. Tunjukkan SMS ini."]
     # staff are not held to the resident's single change
-    assert "dipindah ke Selasa 1 Desember 2026 jam 09.00 WIB" in decide(admin, reference,
+    assert "dipindah ke Selasa, 1 Desember 2026, 09.00 WIB" in decide(admin, reference,
                                                                        "reschedule")
     service.worker.run_once()
     [again] = service.received(PHONE)
-    assert "jam 09.00 WIB" in again and code in again
+    assert ", 09.00 WIB" in again and code in again
     assert audit(service) == [
         ("staff:admin1", "application.reschedule", f"application {reference}",
-         f"jadwal baru Selasa 1 Desember 2026 jam {time} WIB") for time in ("08.30", "09.00")]
+         f"jadwal baru Selasa, 1 Desember 2026, {time} WIB") for time in ("08.30", "09.00")]
 
 
 # --- who may do what ----------------------------------------------------------------------------

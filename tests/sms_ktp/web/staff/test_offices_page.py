@@ -127,7 +127,7 @@ def test_a_change_is_stored_audited_and_used_by_the_next_allocation(service, adm
                                 NIK_3: datetime(2026, 12, 2, 10, 0)}
     service.worker.dispatch_outbox()
     [sms] = service.received(PHONE)
-    assert "Rabu 2 Desember 2026 jam 09.00 WIB" in sms and "Jl. Batutulis No. 1" in sms
+    assert "Rabu, 2 Desember 2026, 09.00 WIB" in sms and "Jl. Batutulis No. 1" in sms
 
 
 def test_a_closed_date_is_removed_and_the_office_reset(service, admin):

@@ -93,7 +93,7 @@ def test_each_problem_is_shown_next_to_its_field_and_nothing_typed_is_lost(servi
                                       suket="470/9/KEC", phone="0812"))
     assert answer.status_code == 422
     for name, message in {
-        "nik": "NIK harus 16 angka, yang terbaca 12 angka. Kirim lagi NIK Anda:",
+        "nik": "NIK harus 16 angka, yang terbaca 12 angka. Kirim lagi NIK:",
         "kk": "KK ini bukan KK Kota Bogor (diawali 327101 s/d 327106).",
         "reason": "Pilihan tidak dikenal.",
         "phone": "Nomor HP tidak dikenali.",

@@ -1,0 +1,35 @@
+"""Dates and times in each language's own style, as the pickup SMS say them."""
+
+from datetime import date, datetime
+
+import pytest
+
+from flows.catalogue import render
+from flows.dates import say_day, say_time
+
+MONDAY = datetime(2026, 11, 30, 9, 30)
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("id", "Senin, 30 November 2026, 09.30 WIB"),
+     ("su", "Senén, 30 Nopémber 2026, 09.30 WIB"),
+     ("en", "Monday, 30 November 2026, 09:30 WIB")],
+)
+def test_a_day_and_time_in_each_language(language: str, expected: str) -> None:
+    assert f"{say_day(language, MONDAY.date())}, {say_time(language, MONDAY)}" == expected
+
+
+@pytest.mark.parametrize("language", ["id", "su", "en"])
+def test_every_weekday_and_month_has_its_own_name(language: str) -> None:
+    weekdays = {say_day(language, date(2026, 11, 30 - 6 + offset)).split(",")[0]
+                for offset in range(7)}
+    months = {say_day(language, date(2026, month, 1)).split(" ")[-2] for month in range(1, 13)}
+    assert len(weekdays) == 7 and len(months) == 12
+
+
+def test_the_pickup_sms_carries_the_date_in_the_readers_style() -> None:
+    text = render("id", "notify.pickup_scheduled", nik="***0001", day=say_day("id", MONDAY),
+                  time=say_time("id", MONDAY), office="Kantor Kec. Bogor Selatan",
+                  address="Jl. Batutulis No. 1", code="ABC123")
+    assert "siap diambil Senin, 30 November 2026, 09.30 WIB di Kantor Kec. Bogor Selatan" in text
