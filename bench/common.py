@@ -524,10 +524,12 @@ def command(name: str) -> list[str]:
 
 
 def write_config(path: Path, database_url: str, outbox_file: Path, token: str,
-                 quiet_hours: str | None = None, **worker: float | int) -> Path:
+                 quiet_hours: str | None = None, rate_per_second: float = 0.0,
+                 **worker: float | int) -> Path:
     """A configuration file for `sms-ktp` processes started by a benchmark: the console gateway
-    (the counting fake gateway) into `outbox_file`, the worker a process of its own with the
-    `[worker]` settings given, logging at WARNING (INFO logs every SMS)."""
+    (the counting fake gateway) into `outbox_file` (at most `rate_per_second` SMS a second; 0:
+    no limit), the worker a process of its own with the `[worker]` settings given, logging at
+    WARNING (INFO logs every SMS)."""
     worker_lines = "".join(f"{key} = {value}\n" for key, value in worker.items())
     quiet = ("" if quiet_hours is None
              else f"[notifications]\nquiet_hours = {json.dumps(quiet_hours)}\n")
@@ -536,6 +538,7 @@ def write_config(path: Path, database_url: str, outbox_file: Path, token: str,
         f"[database]\nurl = {json.dumps(database_url)}\n"
         f'[gateway]\nprovider = "console"\nwebhook_token = {json.dumps(token)}\n'
         f"[gateway.console]\noutbox_file = {json.dumps(str(outbox_file))}\n"
+        f"rate_per_second = {float(rate_per_second)}\n"
         f"[worker]\nembedded = false\n{worker_lines}{quiet}"
         '[logging]\nlevel = "WARNING"\n', "utf-8")
     return path

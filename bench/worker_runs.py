@@ -26,10 +26,13 @@ TEXT = ("KTP-el Anda sudah dicetak. Ambil Senin 7 Desember 2026 jam 08.30 WIB di
         "Kecamatan Bogor Selatan. Bawa KK asli. Kode ambil: {code}")
 
 
-def worker_config(folder: Path, name: str, database_url: str, **worker: float | int) -> Path:
-    """One worker process's configuration: its own console gateway file, no quiet hours."""
+def worker_config(folder: Path, name: str, database_url: str, rate_per_second: float = 0.0,
+                  **worker: float | int) -> Path:
+    """One worker process's configuration: its own console gateway file (at most
+    `rate_per_second` SMS a second; 0: no limit), no quiet hours."""
     return write_config(folder / f"{name}.toml", database_url, folder / f"{name}.jsonl",
-                        "bench-token-0123456789abcdef", quiet_hours="", **worker)
+                        "bench-token-0123456789abcdef", quiet_hours="",
+                        rate_per_second=rate_per_second, **worker)
 
 
 def start_worker(config: Path, *args: str) -> subprocess.Popen[bytes]:

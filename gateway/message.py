@@ -44,6 +44,8 @@ class SendResult:
 
     provider_message_id: str | None
     detail: str = ""
+    # Which gateway took it, when one gateway stands for several (gateway.routing).
+    gateway: str | None = None
 
 
 class TemporaryFailure(Exception):

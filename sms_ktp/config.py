@@ -20,6 +20,8 @@ SECRET_ENV = {
     "SMS_KTP_DATABASE_URL": ("database", "url"),
     "SMS_KTP_WEBHOOK_TOKEN": ("gateway", "webhook_token"),
     "SMS_KTP_AT_API_KEY": ("gateway.africastalking", "api_key"),
+    "SMS_KTP_HTTP_API_KEY": ("gateway.http", "api_key"),
+    "SMS_KTP_GAMMU_DATABASE_URL": ("gateway.gammu", "database_url"),
     "SMS_KTP_INTEGRATION_TOKEN": ("integration", "token"),
     "SMS_KTP_SECRET_KEY": ("staff", "secret_key"),
     "SMS_KTP_METRICS_TOKEN": ("health", "metrics_token"),
@@ -38,9 +40,14 @@ class DatabaseSettings:
     url: str = "sqlite:///var/sms-ktp.db"
 
 
+# The gateways `[gateway] provider` and `fallback` may name.
+PROVIDERS = ("console", "africastalking", "gammu", "http")
+
+
 @dataclass
 class ConsoleSettings:
     outbox_file: str = "var/outbox.jsonl"
+    rate_per_second: float = 0.0
 
 
 @dataclass
@@ -50,6 +57,7 @@ class AfricasTalkingSettings:
     sender_id: str = ""
     connect_timeout_seconds: float = 3.05
     read_timeout_seconds: float = 9.05
+    rate_per_second: float = 0.0
 
 
 @dataclass
@@ -59,8 +67,15 @@ class GatewaySettings:
     price_per_segment: int = 350
     # Addresses (CIDRs) the webhooks accept calls from; empty: anyone holding the token.
     allowed_ips: list[str] = field(default_factory=list)
+    # Routing (gateway.routing): the gateway SMS go to when the primary keeps failing.
+    fallback: str = ""
+    failover_after: int = 3
+    retry_primary_seconds: float = 300.0
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     africastalking: AfricasTalkingSettings = field(default_factory=AfricasTalkingSettings)
+    # Read by the adapters themselves (gateway/gammu.py, gateway/http_aggregator.py).
+    gammu: dict[str, Any] = field(default_factory=dict)
+    http: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -236,14 +251,62 @@ def load_settings(path: str | os.PathLike[str] | None = None,
             for part in section.split("."):
                 target = getattr(target, part)
             value: Any = environ[variable]
+            if isinstance(target, dict):  # an adapter's own table
+                target[key] = value
+                continue
             if isinstance(getattr(target, key), list):
                 value = [item.strip() for item in value.split(",") if item.strip()]
             setattr(target, key, value)
-    if settings.gateway.provider not in ("console", "africastalking"):
-        raise ConfigError(f"unknown [gateway] provider {settings.gateway.provider!r}")
+    _check_gateways(settings.gateway)
     _check(settings)
     _check_abuse_limits(settings)
     return settings
+
+
+def _check_gateways(gateway: GatewaySettings) -> None:
+    """The gateways named exist and the tables of those in use are complete: a typo must stop
+    the service at start, not at the first SMS."""
+    if gateway.provider not in PROVIDERS:
+        raise ConfigError(f"unknown [gateway] provider {gateway.provider!r} "
+                          f"(one of {', '.join(PROVIDERS)})")
+    if gateway.fallback and gateway.fallback not in PROVIDERS:
+        raise ConfigError(f"unknown [gateway] fallback {gateway.fallback!r} "
+                          f"(one of {', '.join(PROVIDERS)}, or empty)")
+    if gateway.fallback == gateway.provider:
+        raise ConfigError("[gateway] fallback must differ from provider")
+    if gateway.failover_after < 1 or gateway.retry_primary_seconds <= 0:
+        raise ConfigError("[gateway] failover_after must be at least 1 and "
+                          "retry_primary_seconds positive")
+    for name in filter(None, (gateway.provider, gateway.fallback)):
+        try:
+            rate = gateway_rate(gateway, name)
+            adapter_settings(gateway, name)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"[gateway.{name}] {error}") from None
+        if rate < 0:
+            raise ConfigError(f"[gateway.{name}] rate_per_second must not be negative (0: none)")
+
+
+def gateway_rate(gateway: GatewaySettings, name: str) -> float:
+    """Messages per second the gateway `name` may take (0: no limit)."""
+    table = getattr(gateway, name)
+    rate = table.get("rate_per_second", 0) if isinstance(table, dict) else table.rate_per_second
+    if isinstance(rate, bool) or not isinstance(rate, int | float):
+        raise ValueError("rate_per_second must be a number")
+    return float(rate)
+
+
+def adapter_settings(gateway: GatewaySettings, name: str) -> Any:
+    """The settings object of the adapters that read their own table; None for the others."""
+    if name == "gammu":
+        from gateway.gammu import GammuSettings
+
+        return GammuSettings.from_mapping(gateway.gammu)
+    if name == "http":
+        from gateway.http_aggregator import HttpGatewaySettings
+
+        return HttpGatewaySettings.from_mapping(gateway.http)
+    return None
 
 
 def _check(settings: Settings) -> None:

@@ -63,6 +63,12 @@ def freshest(connection: Connection) -> datetime | None:
     return connection.execute(select(func.max(_BEATS.c.beat_at))).scalar_one_or_none()
 
 
+def alive(connection: Connection, since: datetime) -> int:
+    """How many workers have beaten since `since`."""
+    return connection.execute(select(func.count()).select_from(_BEATS)
+                              .where(_BEATS.c.beat_at >= since)).scalar_one()
+
+
 def workers(connection: Connection) -> list[Beat]:
     rows = connection.execute(select(_BEATS).order_by(_BEATS.c.started_at)).all()
     return [Beat(r.worker, r.host, r.pid, r.started_at, r.beat_at) for r in rows]

@@ -223,7 +223,8 @@ class Dispatcher:
                                 or_(earlier.attempts > 0, earlier.next_attempt_at <= now)),
             )
             .order_by(t.id)
-            .limit(self.batch_size)
+            .limit(min(self.batch_size, getattr(self.gateway, "batch_limit", None)
+                       or self.batch_size))
             .with_for_update(skip_locked=True)
         )
         claim = (
@@ -255,11 +256,12 @@ class Dispatcher:
 
     def _record_sent(self, row: OutboxMessage, result: SendResult) -> None:
         now = self.clock.now()
+        provider = result.gateway or self.gateway.name
         with self.db.connect() as connection:
             _commit_without_waiting(connection)
-            connection.execute(_SENT, {"_id": row.id, "_provider": self.gateway.name,
+            connection.execute(_SENT, {"_id": row.id, "_provider": provider,
                                        "_message_id": result.provider_message_id, "_now": now})
-        log.info("sms %s sent to %s via %s", row.uid, mask_phone(row.phone), self.gateway.name)
+        log.info("sms %s sent to %s via %s", row.uid, mask_phone(row.phone), provider)
         metrics.sent_after(now - row.next_attempt_at)
 
     def _record_failure(self, row: OutboxMessage, reason: str, *, permanent: bool) -> bool:
@@ -299,11 +301,18 @@ _FAILED = update(_TABLE).where(_TABLE.c.id == bindparam("_id")).values(
                          else_=_TABLE.c.next_attempt_at))
 
 
+CONSOLE = "console"
+
+
 def apply_delivery_report(session: Session, report: DeliveryReport, now: datetime) -> bool:
     """Move the message forward to the reported status; False when the id is unknown."""
     message = session.execute(
         select(OutboxMessage)
-        .where(OutboxMessage.provider_message_id == report.provider_message_id)
+        .where(OutboxMessage.provider_message_id == report.provider_message_id,
+               # ids are each provider's own: another gateway may use the same one (the
+               # console gateway stands in for any provider in a demo)
+               or_(OutboxMessage.provider.in_((report.provider, CONSOLE)),
+                   OutboxMessage.provider.is_(None)))
         .with_for_update()
     ).scalars().first()
     if message is None:

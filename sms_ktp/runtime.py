@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -14,9 +14,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.africastalking import AfricasTalkingGateway
 from gateway.base import Gateway
 from gateway.console import ConsoleGateway
+from gateway.routing import RateLimit, Route, RoutingGateway
 from sms_ktp import crypto, office_settings, staff
 from sms_ktp.clock import Clock, SystemClock
-from sms_ktp.config import Settings, ensure_privacy_keys, ensure_webhook_token
+from sms_ktp.config import (
+    Settings,
+    adapter_settings,
+    ensure_privacy_keys,
+    ensure_webhook_token,
+    gateway_rate,
+)
 from sms_ktp.db import Database
 from sms_ktp.limits import ReplyLimits
 from sms_ktp.outbox import Dispatcher, RetryPolicy
@@ -31,15 +38,46 @@ log = logging.getLogger(__name__)
 OFFICE_CHECK_SECONDS = 5.0
 
 
-def build_gateway(settings: Settings) -> Gateway:
-    if settings.gateway.provider == "africastalking":
-        at = settings.gateway.africastalking
+def build_gateway(settings: Settings, monotonic: Callable[[], float] = time.monotonic,
+                  adapters: Mapping[str, Gateway] | None = None) -> Gateway:
+    """The configured gateway; with a fallback or a rate limit, a `RoutingGateway` over them.
+    `adapters`: ready-made adapters by name (tests: a gateway whose HTTP is intercepted)."""
+    gateway = settings.gateway
+    names = [name for name in (gateway.provider, gateway.fallback) if name]
+    routes = [Route((adapters or {}).get(name) or _adapter(settings, name),
+                    RateLimit(gateway_rate(gateway, name), monotonic=monotonic))
+              for name in names]
+    if len(routes) == 1 and routes[0].limit.per_second <= 0:
+        return routes[0].gateway
+    return RoutingGateway(routes[0], routes[1] if len(routes) > 1 else None,
+                          failover_after=gateway.failover_after,
+                          retry_primary_seconds=gateway.retry_primary_seconds,
+                          monotonic=monotonic)
+
+
+def _adapter(settings: Settings, name: str) -> Gateway:
+    gateway = settings.gateway
+    if name == "africastalking":
+        at = gateway.africastalking
         return AfricasTalkingGateway(
             at.username, at.api_key, sender_id=at.sender_id or None,
             timeout=(at.connect_timeout_seconds, at.read_timeout_seconds),
         )
-    return ConsoleGateway(settings.gateway.console.outbox_file,
+    if name == "gammu":
+        from gateway.gammu import GammuGateway
+
+        return GammuGateway(adapter_settings(gateway, name))
+    if name == "http":
+        from gateway.http_aggregator import HttpGateway
+
+        return HttpGateway(adapter_settings(gateway, name))
+    return ConsoleGateway(gateway.console.outbox_file,
                           logger=logging.getLogger("sms_ktp.console"))
+
+
+def gateways_of(gateway: Gateway) -> list[Gateway]:
+    """The adapters behind `gateway` (itself, or those a router stands for)."""
+    return list(gateway.gateways) if isinstance(gateway, RoutingGateway) else [gateway]
 
 
 @dataclass

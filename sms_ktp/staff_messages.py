@@ -54,6 +54,7 @@ class Message:
     sent_at: datetime | None
     delivered_at: datetime | None
     replied: bool | None
+    gateway: str | None  # which gateway took it (out) or brought it (in)
 
 
 def _null(kind: Any) -> Any:
@@ -68,7 +69,8 @@ def _selected(search: Search) -> Any:
             literal_column(f"'{OUTGOING}'").label("direction"), _OUT.c.id,
             _OUT.c.created_at.label("at"), _OUT.c.phone, _OUT.c.text, _OUT.c.kind,
             _OUT.c.status, _OUT.c.attempts, _OUT.c.segments, _OUT.c.last_error, _OUT.c.sent_at,
-            _OUT.c.delivered_at, _null(Boolean()).label("replied"))
+            _OUT.c.delivered_at, _null(Boolean()).label("replied"),
+            _OUT.c.provider.label("gateway"))
         if search.phone:
             outgoing = outgoing.where(_OUT.c.phone == search.phone)
         if search.status:
@@ -81,7 +83,8 @@ def _selected(search: Search) -> Any:
             _null(String()).label("kind"), _null(String()).label("status"),
             _null(Integer()).label("attempts"), _null(Integer()).label("segments"),
             _null(String()).label("last_error"), _null(DateTime()).label("sent_at"),
-            _null(DateTime()).label("delivered_at"), _IN.c.replied)
+            _null(DateTime()).label("delivered_at"), _IN.c.replied,
+            _IN.c.provider.label("gateway"))
         if search.phone:
             incoming = incoming.where(_IN.c.sender == search.phone)
         parts.append(incoming)
@@ -110,7 +113,7 @@ def _message(row: Any) -> Message:
         text=redact(row.text or ""), kind=row.kind, status=row.status, attempts=row.attempts,
         segments=row.segments, last_error=redact(row.last_error) if row.last_error else None,
         sent_at=_utc(row.sent_at), delivered_at=_utc(row.delivered_at),
-        replied=None if row.replied is None else bool(row.replied))
+        replied=None if row.replied is None else bool(row.replied), gateway=row.gateway)
 
 
 def _utc(moment: Any) -> Any:

@@ -18,10 +18,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from sms_ktp import broadcasts, heartbeat, pickup, retention
+from gateway.base import PollingGateway
+from gateway.routing import RoutingGateway
+from sms_ktp import broadcasts, gateway_polling, heartbeat, pickup, retention
 from sms_ktp.phone_state import purge_expired
 from sms_ktp.quiet_hours import parse_local_time
-from sms_ktp.runtime import Runtime
+from sms_ktp.runtime import Runtime, gateways_of
 
 log = logging.getLogger(__name__)
 # Dialogues are kept a day past their expiry so that a late answer still gets "timed out".
@@ -48,8 +50,13 @@ class Worker:
 
     # --- presence -----------------------------------------------------------------------------
     def beat(self) -> None:
+        """Say this worker is alive, and take its share of the gateways' rate limits."""
+        now = self.runtime.clock.now()
         with self.runtime.db.connect() as connection:
-            heartbeat.beat(connection, self.worker_id, self.runtime.clock.now())
+            heartbeat.beat(connection, self.worker_id, now)
+            live = heartbeat.alive(connection, now - timedelta(seconds=3 * HEARTBEAT_SECONDS))
+        if isinstance(self.runtime.gateway, RoutingGateway):
+            self.runtime.gateway.share_with(live)
 
     def retire(self) -> None:
         with self.runtime.db.connect() as connection:
@@ -133,10 +140,18 @@ class Worker:
             self.runtime.db, self.runtime.clock, self.runtime.settings.broadcasts.rate_per_second,
             self.runtime.quiet_hours, self.broadcast_interval))
 
+    def poll_gateways(self) -> int:
+        """SMS and statuses waiting at the gateways that do not call us (gammu-smsd)."""
+        polled = gateway_polling.poll(self.runtime, stopping=self._stopping.is_set)
+        if polled.received or polled.reports:
+            log.info("gateways: %d SMS received, %d statuses", polled.received, polled.reports)
+        return polled.received
+
     def run_once(self) -> dict[str, int]:
-        """Every job once, the outbox drained of what is due now (the notifications of the
-        other jobs included)."""
-        done = {"missed": self.reschedule_missed(), "scheduled": self.allocate_pickups(),
+        """Every job once, the outbox drained of what is due now (the replies to what the
+        gateways held and the notifications of the other jobs included)."""
+        done = {"received": self.poll_gateways(),
+                "missed": self.reschedule_missed(), "scheduled": self.allocate_pickups(),
                 "reminded": self.send_reminders(), "purged": self.purge_conversations(),
                 "broadcast": self.queue_broadcasts(), "erased": self.purge_personal_data()}
         return {"sent": self.dispatch_outbox(), **done}
@@ -148,6 +163,11 @@ class Worker:
                           max_instances=1, coalesce=True, next_run_time=datetime.now())
         scheduler.add_job(self.dispatch_outbox, "interval", seconds=interval, id=DISPATCH_JOB,
                           max_instances=1, coalesce=True, next_run_time=datetime.now())
+        if any(isinstance(gateway, PollingGateway)
+               for gateway in gateways_of(self.runtime.gateway)):  # type: ignore[arg-type]
+            scheduler.add_job(self.poll_gateways, "interval", seconds=interval,
+                              id="poll_gateways", max_instances=1, coalesce=True,
+                              next_run_time=datetime.now())
         scheduler.add_job(self.purge_conversations, "interval", minutes=10,
                           id="purge_conversations", max_instances=1, coalesce=True)
         scheduler.add_job(self.allocate_pickups, "interval", minutes=5, id="allocate_pickups",

@@ -41,3 +41,14 @@ def test_workers_killed_mid_dispatch_lose_nothing(backend, tmp_path, request):
     assert figures["lost"] == 0 and figures["out_of_order_phones"] == 0
     # at-least-once: only an SMS in the gateway's hands when its worker died goes twice
     assert figures["duplicates"] <= figures["kills"]
+
+
+def test_the_rate_limit_holds_for_one_worker_and_two(postgres_url):
+    code, figures, output = run_script("gateway_rate.py", "--rate", "20", "--messages", "40",
+                                       "--phones", "40", "--settle-seconds", "6",
+                                       "--database-url", postgres_url)
+    assert code == 0, output
+    assert [run["workers"] for run in figures["runs"]] == [1, 2]
+    for run in figures["runs"]:
+        assert (run["lost"], run["duplicates"]) == (0, 0)
+        assert run["busiest_second"] <= 21 and run["measured_per_s"] <= 21

@@ -24,9 +24,15 @@ def leaves(value, prefix=""):
             yield f"{prefix}{f.name}"
 
 
+# Tables the adapters read themselves (documented key by key in the example all the same).
+ADAPTER_TABLES = ("gateway.gammu", "gateway.http")
+
+
 def flatten(table, prefix=""):
     for key, value in table.items():
-        if isinstance(value, dict):
+        if f"{prefix}{key}" in ADAPTER_TABLES:
+            yield f"{prefix}{key}"
+        elif isinstance(value, dict):
             yield from flatten(value, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}"
@@ -66,6 +72,14 @@ def test_secrets_come_from_the_environment(tmp_path):
     ("[worker]\nbatch_size = 'many'\n", "[worker] batch_size must be int"),
     ("[worker]\nembedded = 1\n", "[worker] embedded must be bool"),
     ("[gateway]\nprovider = 'pigeon'\n", "unknown [gateway] provider"),
+    ("[gateway]\nfallback = 'pigeon'\n", "unknown [gateway] fallback 'pigeon'"),
+    ("[gateway]\nfallback = 'console'\n", "[gateway] fallback must differ from provider"),
+    ("[gateway]\nfallback = 'africastalking'\nfailover_after = 0\n",
+     "[gateway] failover_after must be at least 1"),
+    ("[gateway.console]\nrate_per_second = -1\n",
+     "[gateway.console] rate_per_second must not be negative"),
+    ("[gateway]\nprovider = 'gammu'\n[gateway.gammu]\nrate_per_second = 'fast'\n",
+     "[gateway.gammu] rate_per_second must be a number"),
     ("database = 'x'\n", "[top] database must be a table"),
     ("[database\n", "c.toml"),
 ])
@@ -74,6 +88,24 @@ def test_a_wrong_file_is_refused_with_the_reason(tmp_path, content, message):
     config.write_text(content)
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_settings(config, environ={})
+
+
+def test_adapter_secrets_come_from_the_environment_into_their_tables(tmp_path):
+    settings = load_settings(None, environ={"SMS_KTP_HTTP_API_KEY": "s3cret",
+                                            "SMS_KTP_GAMMU_DATABASE_URL": "postgresql://g"})
+    assert settings.gateway.http["api_key"] == "s3cret"
+    assert settings.gateway.gammu["database_url"] == "postgresql://g"
+
+
+def test_a_primary_and_a_fallback(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[gateway]\nprovider = "africastalking"\nfallback = "console"\n'
+                      'failover_after = 5\nretry_primary_seconds = 60\n'
+                      '[gateway.africastalking]\nrate_per_second = 20\n')
+    gateway = load_settings(config, environ={}).gateway
+    assert (gateway.provider, gateway.fallback, gateway.failover_after,
+            gateway.retry_primary_seconds, gateway.africastalking.rate_per_second) == (
+        "africastalking", "console", 5, 60.0, 20.0)
 
 
 def test_the_webhook_token_is_generated_once(tmp_path):

@@ -9,11 +9,12 @@ from sqlmodel import select
 
 from flows.dialogue import Conversation
 from gateway.console import ConsoleGateway
+from gateway.routing import RoutingGateway
 from sms_ktp.config import Settings
 from sms_ktp.models import OutboxMessage, PhoneState
 from sms_ktp.outbox import enqueue
 from sms_ktp.phone_state import PhoneStateStore
-from sms_ktp.runtime import Runtime
+from sms_ktp.runtime import Runtime, build_gateway
 from sms_ktp.worker import Worker
 
 
@@ -201,3 +202,23 @@ def test_two_worker_processes_allocate_and_remind_at_once_on_postgresql(postgres
     assert len(reminded_cards) == reminded
     # every phone: its pickup SMS, and at most one reminder
     assert set(texts.values()) <= {1, 2} and sum(texts.values()) == 400 + reminded
+
+
+def test_live_workers_share_the_gateways_rate_limit(database, clock, tmp_path):
+    settings = Settings(data_dir=str(tmp_path))
+    settings.gateway.console.outbox_file = str(tmp_path / "outbox.jsonl")
+    settings.gateway.console.rate_per_second = 10.0
+    gateways = [build_gateway(settings) for _ in range(3)]
+    workers = [Worker(Runtime(settings, database, clock, gateway)) for gateway in gateways]
+    assert all(isinstance(gateway, RoutingGateway) for gateway in gateways)
+    workers[0].beat()
+    assert gateways[0].primary.limit.share == 1
+    for worker in workers:
+        worker.beat()
+    workers[0].beat()
+    assert gateways[0].primary.limit.share == 3
+    workers[1].retire()
+    workers[2].retire()
+    clock.advance(timedelta(seconds=1))
+    workers[0].beat()
+    assert gateways[0].primary.limit.share == 1
