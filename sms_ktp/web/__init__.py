@@ -12,6 +12,7 @@ from sms_ktp.config import ensure_secret_key
 from sms_ktp.masking import redact_logger
 from sms_ktp.runtime import Runtime
 from sms_ktp.web.health import health
+from sms_ktp.web.http_gateway import http_gateway
 from sms_ktp.web.input_guard import install as install_input_guard
 from sms_ktp.web.integration import integration
 from sms_ktp.web.security_headers import install as install_security
@@ -35,6 +36,7 @@ def create_app(runtime: Runtime, on_reply_queued: Callable[[], None] | None = No
     app.extensions["sms_ktp"] = runtime
     app.extensions["sms_ktp.on_reply_queued"] = on_reply_queued or (lambda: None)
     app.register_blueprint(webhooks)
+    app.register_blueprint(http_gateway)
     app.register_blueprint(simulator)
     app.register_blueprint(integration)
     app.register_blueprint(staff)

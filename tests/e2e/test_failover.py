@@ -17,8 +17,8 @@ import pytest
 import requests
 import responses
 from live_service import LiveService, start_service
-from staff_browser import StaffBrowser, make_staff
 from sqlmodel import select
+from staff_browser import StaffBrowser, make_staff
 
 from gateway.africastalking import AfricasTalkingGateway
 from gateway.routing import RoutingGateway

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import requests
@@ -86,7 +86,10 @@ class LiveService:
 
 
 def start_service(database: Database, clock: FixedClock, tmp_path: Path,
-                  gateway: Gateway | None = None) -> Iterator[LiveService]:
+                  gateway: Gateway | None = None,
+                  configure: Callable[[Settings], None] | None = None) -> Iterator[LiveService]:
+    """`configure` changes the test settings before the service starts (another gateway's
+    table, say)."""
     settings = Settings()
     settings.data_dir = str(tmp_path)
     settings.database.url = database.url
@@ -94,6 +97,8 @@ def start_service(database: Database, clock: FixedClock, tmp_path: Path,
     settings.gateway.console.outbox_file = str(tmp_path / "outbox.jsonl")
     settings.worker.embedded = False
     settings.staff.password_time_cost, settings.staff.password_memory_kib = CHEAP_HASHING
+    if configure is not None:
+        configure(settings)
     runtime = Runtime(settings, database, clock,
                       gateway or ConsoleGateway(settings.gateway.console.outbox_file))
     server = make_server("127.0.0.1", 0, create_app(runtime), threaded=True)

@@ -92,7 +92,7 @@ def test_search_by_phone_in_any_form_masks_numbers_and_redacts_texts(live, admin
     assert incoming[3] == "DAFTAR ***0001#***0003#2" and incoming[5] == "dibalas"
     assert incoming[0] == "30 Nov 2026 09.00"
     assert reply[4] == "reply" and reply[5] == "terkirim ke operator"
-    assert reply[6] == "1" and reply[8] == "1"
+    assert reply[6] == "1" and reply[8] == "console" and reply[9] == "1"  # tries, gateway, parts
     assert "***0001" in reply[3]
     everything = admin.get("/staff/messages")
     assert len(cells(everything.text)) == 4

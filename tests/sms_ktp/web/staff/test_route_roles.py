@@ -57,6 +57,7 @@ TABLE: dict[tuple[str, str], set[str]] = {
 }
 OPEN = {("GET", "/staff/login"), ("POST", "/staff/login")}  # the way in: everybody
 WEBHOOK = "/gateway/africastalking/<token>"
+HTTP_WEBHOOK = "/gateway/http/<token>"
 # Routes outside the back office and what guards them instead of a role: "open" to anybody on
 # purpose (nothing personal in them), "token" (a secret in the URL or a bearer token from the
 # configuration), "console" (anybody with the console gateway, where no SMS can leave; with a
@@ -71,6 +72,8 @@ OUTSIDE: dict[tuple[str, str], str] = {
     ("POST", f"{WEBHOOK}/delivery"): "token",
     ("POST", f"{WEBHOOK}/ussd"): "token",
     ("POST", f"{WEBHOOK}/ussd/end"): "token",
+    ("POST", f"{HTTP_WEBHOOK}/sms"): "token",
+    ("POST", f"{HTTP_WEBHOOK}/delivery"): "token",
     ("POST", "/integration/penunggalan"): "token",
     ("GET", "/simulator/"): "console",
     ("POST", "/simulator/"): "console",
