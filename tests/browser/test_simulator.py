@@ -14,7 +14,7 @@ def test_texting_and_dialling_from_the_drawn_phone(live, page):
     live.worker.run_once()
     page.reload()
     screen = page.locator("#screen").inner_text()
-    assert "BANTUAN" in screen and "Layanan KTP-el Disdukcapil Kota Bogor" in screen
+    assert "BANTUAN" in screen and "Layanan KTP-el Kota Bogor" in screen
     screenshot(page, "simulator-sms")
 
     page.click("text=Menu USSD *123#")
