@@ -509,9 +509,12 @@ class GammuGateway:
 
     def _inbound(self, message: JoinedMessage, received: datetime | None) -> InboundSms:
         first = message.first
+        # gammu's ID with the time it was received: IDs start again at 1 when gammu's database
+        # is made anew, and an SMS must never be taken for one stored before.
+        stamp = f"@{received:%Y%m%dT%H%M%S}" if received is not None else ""
         return InboundSms(
             provider=PROVIDER,
-            provider_id=str(first.id),
+            provider_id=f"{first.id}{stamp}",
             sender=first.sender,
             recipient=first.recipient,
             text=message.text,

@@ -34,7 +34,7 @@ from gateway.gammu_parts import (
     parse_udh,
     split_text,
 )
-from gateway.message import OutboundSms, PermanentFailure, TemporaryFailure
+from gateway.message import InboundSms, OutboundSms, PermanentFailure, TemporaryFailure
 
 if TYPE_CHECKING:
     from gammu_daemon import GammuDaemon
@@ -64,6 +64,11 @@ def gateway(gammu_daemon: GammuDaemon) -> Iterator[GammuGateway]:
 def other_modem(daemon: GammuDaemon) -> GammuGateway:
     """An adapter writing for a modem no daemon serves: its SMS stay in the outbox to look at."""
     return GammuGateway(GammuSettings(daemon.database_url, phone_id="modem-elsewhere"))
+
+
+def gammu_id(sms: InboundSms) -> str:
+    """gammu's inbox ID in our provider_id (which adds the time it was received)."""
+    return sms.provider_id.split("@")[0]
 
 
 # --- status mapping (no daemon) -----------------------------------------------------------------
@@ -428,11 +433,13 @@ def test_an_incoming_sms_is_claimed_once(gammu_daemon: GammuDaemon,
     (row,) = gammu_daemon.wait_for_inbox(1)
     with gateway.claim_inbound() as batch:
         (sms,) = batch
-    assert (sms.provider, sms.provider_id, sms.sender, sms.recipient, sms.text) == (
+    assert (sms.provider, gammu_id(sms), sms.sender, sms.recipient, sms.text) == (
         PROVIDER, str(row.ID), CITIZEN, PHONE_ID, REG)
     assert sms.received_at is not None
     received = datetime.fromisoformat(sms.received_at)
     assert received.utcoffset() == timedelta(hours=7)
+    # a gammu database made anew counts its IDs from 1 again: the time keeps ours unique
+    assert sms.provider_id == f"{row.ID}@{row.ReceivingDateTime:%Y%m%dT%H%M%S}"
     with gateway.claim_inbound() as batch:
         assert batch == []
     assert gammu_daemon.rows('SELECT "Processed" FROM inbox')[0].Processed is True
@@ -464,7 +471,7 @@ def test_a_long_incoming_sms_comes_as_one_message(gammu_daemon: GammuDaemon,
     rows = gammu_daemon.wait_for_inbox(3)
     assert all(parse_udh(r.UDH) for r in rows)
     with gateway.claim_inbound() as batch:
-        assert [(sms.provider_id, sms.text) for sms in batch] == [(str(rows[0].ID), LONG)]
+        assert [(gammu_id(sms), sms.text) for sms in batch] == [(str(rows[0].ID), LONG)]
     assert {r.Processed for r in gammu_daemon.rows('SELECT "Processed" FROM inbox')} == {True}
 
 
@@ -479,7 +486,7 @@ def test_an_incomplete_incoming_sms_waits_for_its_parts(gammu_daemon: GammuDaemo
     gammu_daemon.deliver_inbound(CITIZEN, LONG, parts=[2])
     rows = gammu_daemon.wait_for_inbox(3)
     with gateway.claim_inbound() as batch:
-        assert [(sms.provider_id, sms.text) for sms in batch] == [(str(rows[0].ID), LONG)]
+        assert [(gammu_id(sms), sms.text) for sms in batch] == [(str(rows[0].ID), LONG)]
 
 
 def test_an_incomplete_incoming_sms_comes_as_it_is_after_the_timeout(
@@ -493,7 +500,7 @@ def test_an_incomplete_incoming_sms_comes_as_it_is_after_the_timeout(
         assert batch == []
     time.sleep(1.1)
     with adapter.claim_inbound() as batch:
-        assert [(sms.provider_id, sms.text) for sms in batch] == [
+        assert [(gammu_id(sms), sms.text) for sms in batch] == [
             (str(rows[0].ID), parts[0] + parts[2])]
     adapter.close()
 
@@ -511,8 +518,8 @@ def test_a_claimed_row_is_skipped_by_a_second_claimer(gammu_daemon: GammuDaemon)
     ids = [str(n) for n in _inbox_rows(gammu_daemon, 4)]
     first, second = (GammuGateway(GammuSettings(gammu_daemon.database_url)) for _ in range(2))
     with first.claim_inbound(limit=2) as mine, second.claim_inbound(limit=10) as theirs:
-        assert [s.provider_id for s in mine] == ids[:2]
-        assert [s.provider_id for s in theirs] == ids[2:]
+        assert [gammu_id(s) for s in mine] == ids[:2]
+        assert [gammu_id(s) for s in theirs] == ids[2:]
     with second.claim_inbound() as rest:
         assert rest == []
     first.close()
@@ -529,7 +536,7 @@ def test_concurrent_claimers_never_get_the_same_row(gammu_daemon: GammuDaemon) -
         barrier.wait(10)
         while True:
             with adapters[index].claim_inbound(limit=4) as batch:
-                claimed[index].extend(sms.provider_id for sms in batch)
+                claimed[index].extend(gammu_id(sms) for sms in batch)
                 time.sleep(0.02)  # hold the lock while "storing"
             if not batch:
                 return
@@ -551,10 +558,10 @@ def test_phone_id_claims_only_that_modems_sms(gammu_daemon: GammuDaemon,
     ours = _inbox_rows(gammu_daemon, 1)
     theirs = _inbox_rows(gammu_daemon, 1, recipient="modem2")
     with gateway.claim_inbound() as batch:
-        assert [sms.provider_id for sms in batch] == [str(ours[0])]
+        assert [gammu_id(sms) for sms in batch] == [str(ours[0])]
     anyone = GammuGateway(GammuSettings(gammu_daemon.database_url))
     with anyone.claim_inbound() as batch:
-        assert [(sms.provider_id, sms.recipient) for sms in batch] == [
+        assert [(gammu_id(sms), sms.recipient) for sms in batch] == [
             (str(theirs[0]), "modem2")]
     anyone.close()
 
