@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, select, text
@@ -46,6 +46,7 @@ class Health:
     outbox_sending: int | None = None  # claimed by a worker, the gateway's answer pending
     outbox_not_due: int | None = None  # queued but held back until their next_attempt_at
     oldest_queued_age_seconds: float | None = None  # the longest an SMS has been due, unsent
+    gateways: tuple[str, ...] = ()  # what the live workers send through now
     problems: tuple[str, ...] = ()
 
     @property
@@ -67,15 +68,20 @@ class Health:
             "outbox_backlog": self.outbox_backlog,
             "outbox_not_due": self.outbox_not_due,
             "oldest_queued_age_seconds": _seconds(self.oldest_queued_age_seconds),
+            "gateways": list(self.gateways),
             "checked_at": self.checked_at.isoformat(),
         }
 
 
-def check(db: Database, now: datetime, limits: HealthSettings) -> Health:
+def check(db: Database, now: datetime, limits: HealthSettings, primary: str = "",
+          fallback: str = "") -> Health:
     """Read the heartbeats and the outbox; a database that does not answer is a finding, not
-    an error (the caller answers 503, never 500)."""
+    an error (the caller answers 503, never 500). `primary`, `fallback`: the configured
+    gateways; a live worker sending through the fallback is a problem too: the SMS still
+    leave, but someone has to look at the primary."""
     try:
-        beat_at, (queued, sending, not_due, oldest_due) = _read(db, now)
+        beat_at, active, (queued, sending, not_due, oldest_due) = _read(
+            db, now, now - timedelta(seconds=limits.max_heartbeat_age_seconds))
     except SQLAlchemyError as error:
         # The message names the server (never a password); any numbers in it are hidden.
         log.warning("health: database unreachable: %s: %s", type(error).__name__,
@@ -90,19 +96,22 @@ def check(db: Database, now: datetime, limits: HealthSettings) -> Health:
         problems.append(f"worker heartbeat {heartbeat_age:.0f} s old")
     if oldest_age is not None and oldest_age > limits.max_oldest_queued_seconds:
         problems.append(f"an SMS due {oldest_age:.0f} s ago is not sent")
+    problems += [f"SMS go through the fallback gateway {name}: {primary} keeps failing"
+                 for name in active if fallback and name == fallback]
     return Health(now, True, heartbeat_age, queued, sending, not_due, oldest_age,
-                  tuple(problems))
+                  tuple(active), tuple(problems))
 
 
 @retry_after_disconnect
-def _read(db: Database, now: datetime) -> tuple[datetime | None,
-                                               tuple[int, int, int, datetime | None]]:
+def _read(db: Database, now: datetime, live_since: datetime
+          ) -> tuple[datetime | None, list[str], tuple[int, int, int, datetime | None]]:
     """Run again once on a connection the pool kept across a database restart: that is not
     the database being down."""
     with db.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(text(f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"))
-        return heartbeat.freshest(connection), _outbox(connection, now)
+        return (heartbeat.freshest(connection), heartbeat.gateways(connection, live_since),
+                _outbox(connection, now))
 
 
 def _outbox(connection: Connection,

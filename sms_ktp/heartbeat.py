@@ -41,15 +41,17 @@ class Beat:
     beat_at: datetime
 
 
-def beat(connection: Connection, worker: str, now: datetime) -> None:
-    """Record that `worker` is alive now (its first beat registers it)."""
+def beat(connection: Connection, worker: str, now: datetime, gateway: str | None = None) -> None:
+    """Record that `worker` is alive now, sending through `gateway` (its first beat registers
+    it)."""
     touched = connection.execute(
-        update(_BEATS).where(_BEATS.c.worker == worker).values(beat_at=now)).rowcount
+        update(_BEATS).where(_BEATS.c.worker == worker).values(beat_at=now, gateway=gateway)
+    ).rowcount
     if not touched:
         connection.execute(delete(_BEATS).where(_BEATS.c.beat_at < now - FORGET_AFTER))
         host, pid, _ = worker.rsplit(":", 2)
         connection.execute(insert(_BEATS).values(worker=worker, host=host, pid=int(pid),
-                                                 started_at=now, beat_at=now))
+                                                 started_at=now, beat_at=now, gateway=gateway))
 
 
 def retire(connection: Connection, worker: str) -> None:
@@ -61,6 +63,13 @@ def retire(connection: Connection, worker: str) -> None:
 def freshest(connection: Connection) -> datetime | None:
     """When the most recent heartbeat of any worker was written; None when none ever beat."""
     return connection.execute(select(func.max(_BEATS.c.beat_at))).scalar_one_or_none()
+
+
+def gateways(connection: Connection, since: datetime) -> list[str]:
+    """The gateways the workers that beat since `since` send through."""
+    return sorted(set(connection.scalars(
+        select(_BEATS.c.gateway).where(_BEATS.c.beat_at >= since,
+                                       _BEATS.c.gateway.is_not(None)))))
 
 
 def alive(connection: Connection, since: datetime) -> int:

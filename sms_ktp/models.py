@@ -443,6 +443,8 @@ class WorkerHeartbeat(SQLModel, table=True):
     pid: int
     started_at: datetime = utc_column()
     beat_at: datetime = utc_column()
+    # The gateway its SMS go through now (the fallback while the primary keeps failing).
+    gateway: str | None = Field(default=None, max_length=40)
 
 
 class JobLease(SQLModel, table=True):

@@ -52,11 +52,14 @@ class Worker:
     def beat(self) -> None:
         """Say this worker is alive, and take its share of the gateways' rate limits."""
         now = self.runtime.clock.now()
+        gateway = self.runtime.gateway
+        active = gateway.active if isinstance(gateway, RoutingGateway) else getattr(
+            gateway, "name", None)
         with self.runtime.db.connect() as connection:
-            heartbeat.beat(connection, self.worker_id, now)
+            heartbeat.beat(connection, self.worker_id, now, active)
             live = heartbeat.alive(connection, now - timedelta(seconds=3 * HEARTBEAT_SECONDS))
-        if isinstance(self.runtime.gateway, RoutingGateway):
-            self.runtime.gateway.share_with(live)
+        if isinstance(gateway, RoutingGateway):
+            gateway.share_with(live)
 
     def retire(self) -> None:
         with self.runtime.db.connect() as connection:

@@ -25,7 +25,9 @@ def _runtime() -> Runtime:
 
 def _report() -> health_check.Health:
     runtime = _runtime()
-    return health_check.check(runtime.db, runtime.clock.now(), runtime.settings.health)
+    gateway = runtime.settings.gateway
+    return health_check.check(runtime.db, runtime.clock.now(), runtime.settings.health,
+                              gateway.provider, gateway.fallback)
 
 
 @health.get("/healthz")

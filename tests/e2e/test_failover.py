@@ -65,7 +65,12 @@ def failover(database, clock, tmp_path) -> Iterator[tuple[LiveService, Operator,
         routing = build_gateway(settings, monotonic=lambda: clock.now().timestamp(),
                                 adapters={"africastalking": primary})
         assert isinstance(routing, RoutingGateway)
-        for live in start_service(database, clock, tmp_path, gateway=routing):
+        def same_gateways(service_settings: Settings) -> None:
+            service_settings.gateway.provider = settings.gateway.provider
+            service_settings.gateway.fallback = settings.gateway.fallback
+
+        for live in start_service(database, clock, tmp_path, gateway=routing,
+                                  configure=same_gateways):
             yield live, operator, routing
 
 
@@ -81,6 +86,11 @@ def test_a_failing_primary_hands_over_to_the_fallback_and_takes_back(failover, c
     service.worker.dispatch_outbox()
     # the first three tries fail; the third moves to the console, and so do the next three
     assert operator.attempts == 3 and routing.active == "console"
+    service.worker.beat()  # the worker says which gateway it sends through; /healthz shows it
+    health = service.http.get(f"{service.base_url}/healthz", timeout=10)
+    assert health.status_code == 503 and health.json()["gateways"] == ["console"]
+    assert health.json()["problems"] == [
+        "SMS go through the fallback gateway console: africastalking keeps failing"]
     consoled = [sms["to"] for sms in service.sent()]
     assert consoled == PHONES[2:]
     # the two that failed first wait for their retry, then leave through the fallback too
@@ -96,6 +106,9 @@ def test_a_failing_primary_hands_over_to_the_fallback_and_takes_back(failover, c
     service.post_sms(PHONES[0], "STATUS")
     service.worker.dispatch_outbox()
     assert operator.accepted == [PHONES[0]] and routing.active == "africastalking"
+    service.worker.beat()
+    health = service.http.get(f"{service.base_url}/healthz", timeout=10)
+    assert health.status_code == 200 and health.json()["gateways"] == ["africastalking"]
     service.post_sms(PHONES[1], "STATUS")
     service.worker.dispatch_outbox()
     assert operator.accepted == [PHONES[0], PHONES[1]]

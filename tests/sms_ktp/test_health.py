@@ -45,7 +45,25 @@ def test_a_beating_worker_and_an_empty_outbox_are_healthy(database, clock):
     assert report.as_json() == {
         "healthy": True, "problems": [], "database": True, "worker_heartbeat_age_seconds": 0.0,
         "outbox_backlog": 0, "outbox_not_due": 0, "oldest_queued_age_seconds": None,
-        "checked_at": clock.now().isoformat()}
+        "gateways": [], "checked_at": clock.now().isoformat()}
+
+
+def test_a_worker_on_the_fallback_gateway_is_a_problem_the_others_are_not(database, clock):
+    with database.connect() as connection:
+        heartbeat.beat(connection, "a:1:0000", clock.now(), "gammu")
+        heartbeat.beat(connection, "b:2:0000", clock.now(), "gammu")
+    report = check(database, clock.now(), LIMITS, primary="gammu", fallback="http")
+    assert report.healthy and report.as_json()["gateways"] == ["gammu"]
+    with database.connect() as connection:
+        heartbeat.beat(connection, "b:2:0000", clock.now(), "http")
+    report = check(database, clock.now(), LIMITS, primary="gammu", fallback="http")
+    assert report.gateways == ("gammu", "http")
+    assert report.problems == ("SMS go through the fallback gateway http: gammu keeps failing",)
+    # a worker that stopped beating long ago says nothing about now
+    clock.advance(timedelta(seconds=61))
+    with database.connect() as connection:
+        heartbeat.beat(connection, "a:1:0000", clock.now(), "gammu")
+    assert check(database, clock.now(), LIMITS, primary="gammu", fallback="http").problems == ()
 
 
 def test_no_worker_ever_beating_is_a_problem(database, clock):

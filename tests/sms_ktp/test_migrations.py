@@ -42,7 +42,8 @@ from sms_ktp.pickup import PickupPolicy
 from sms_ktp.pickup_calendar import WorkingCalendar, default_offices
 from sms_ktp.quiet_hours import QuietHours
 
-REVISIONS = ("0001_core", "0002_staff_back_office", "0003_worker_heartbeats", "0004_privacy")
+REVISIONS = ("0001_core", "0002_staff_back_office", "0003_worker_heartbeats", "0004_privacy",
+             "0005_worker_gateway")
 # The revisions a database made before the migrations (no version table) can stand at.
 BEFORE_MIGRATIONS = REVISIONS[:3]
 # What each revision adds, written down here rather than read from the migrations.
@@ -53,6 +54,7 @@ TABLES = {
     "0002_staff_back_office": {"staff_user", "audit_entry", "broadcast", "office_setting"},
     "0003_worker_heartbeats": {"worker_heartbeat", "job_lease"},
     "0004_privacy": set(),  # NIK and KK encrypted, keyed hashes, consent and erasure columns
+    "0005_worker_gateway": set(),  # the gateway each worker sends through
 }
 NOW = datetime(2026, 11, 29, 23, 0)  # as the database keeps time: naive UTC
 POLICY = PickupPolicy(default_offices(), WorkingCalendar(), QuietHours())

@@ -58,7 +58,7 @@ def test_a_fresh_service_with_a_beating_worker_is_healthy(service):
     assert report == {"healthy": True, "problems": [], "database": True,
                       "worker_heartbeat_age_seconds": 0.0, "outbox_backlog": 0,
                       "outbox_not_due": 0, "oldest_queued_age_seconds": None,
-                      "checked_at": service.runtime.clock.now().isoformat()}
+                      "gateways": [], "checked_at": service.runtime.clock.now().isoformat()}
 
 
 def test_no_worker_ever_started_is_503(service):
@@ -152,7 +152,8 @@ def test_healthz_shows_nothing_about_residents(service):
         assert secret not in response.text
     assert set(response.json()) == {"healthy", "problems", "database",
                                     "worker_heartbeat_age_seconds", "outbox_backlog",
-                                    "outbox_not_due", "oldest_queued_age_seconds", "checked_at"}
+                                    "outbox_not_due", "oldest_queued_age_seconds", "gateways",
+                                    "checked_at"}
 
 
 def test_an_sms_registration_moves_the_counters_by_exactly_its_messages(service):
