@@ -19,6 +19,8 @@ from sms_ktp import crypto
 from sms_ktp.clock import FixedClock
 from sms_ktp.db import Database, scratch_schema
 
+# The gammu-smsd daemon's fixtures (tests/support/gammu_daemon.py), for the gateway and e2e tests.
+pytest_plugins = ("gammu_daemon",)
 POSTGRES_ENV = "SMS_KTP_TEST_DATABASE_URL"
 # Monday 30 November 2026, 09:00 in Bogor.
 START = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)

@@ -53,7 +53,7 @@ _CACHE = "sms_ktp.http_gateway"
 
 def adapter_settings() -> HttpGatewaySettings:
     """The adapter's settings, read once per app and again only when the table changes."""
-    raw = getattr(current_runtime().settings.gateway, "http", None) or {}
+    raw = current_runtime().settings.gateway.http or {}
     cached = current_app.extensions.get(_CACHE)
     if cached is not None and cached[0] == raw:
         return cached[1]

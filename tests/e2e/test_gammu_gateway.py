@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from gammu_daemon import GammuDaemon, gammu_daemon, gammu_daemon_module  # noqa: F401
 from live_service import NIK, LiveService, start_service
 from sqlmodel import select
 
@@ -21,6 +20,9 @@ from gateway.routing import RoutingGateway
 from sms_ktp.config import Settings
 from sms_ktp.models import InboundMessage, OutboxMessage
 from sms_ktp.runtime import build_gateway
+
+if TYPE_CHECKING:
+    from gammu_daemon import GammuDaemon
 
 PHONE = "+6281234567890"
 
@@ -35,7 +37,7 @@ def gammu_settings(daemon: GammuDaemon, **gateway: Any) -> Settings:
 
 
 @pytest.fixture
-def modem(gammu_daemon: GammuDaemon, database, clock, tmp_path  # noqa: F811
+def modem(gammu_daemon: GammuDaemon, database, clock, tmp_path
           ) -> Iterator[tuple[LiveService, GammuDaemon]]:
     gateway = build_gateway(gammu_settings(gammu_daemon))
     assert isinstance(gateway, GammuGateway)
@@ -81,7 +83,7 @@ def test_an_sms_in_the_reply_out_and_its_delivery_back(modem) -> None:
     assert outbox(service)[-1].text == render("id", "register.ask_kk")
 
 
-def test_a_silent_modem_hands_the_replies_to_the_fallback(gammu_daemon: GammuDaemon,  # noqa: F811
+def test_a_silent_modem_hands_the_replies_to_the_fallback(gammu_daemon: GammuDaemon,
                                                           database, clock, tmp_path) -> None:
     settings = gammu_settings(gammu_daemon, fallback="console", failover_after=1)
     settings.gateway.gammu["modem_timeout_seconds"] = 1.0

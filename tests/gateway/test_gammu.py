@@ -39,9 +39,6 @@ from gateway.message import InboundSms, OutboundSms, PermanentFailure, Temporary
 if TYPE_CHECKING:
     from gammu_daemon import GammuDaemon
 
-# The daemon and its fixtures (tests/support/gammu_daemon.py), registered as a plugin rather
-# than imported, so that pytest rewrites its asserts.
-pytest_plugins = ("gammu_daemon",)
 PHONE_ID = "modem1"  # the helper's dummy phone
 
 PHONE = "+6281234567890"
