@@ -17,9 +17,11 @@ run: $(BIN)/.installed
 phone: $(BIN)/.installed
 	$(BIN)/sms-ktp simulate --phone $${PHONE:-081234567890}
 
+# Two pytest workers (the machine's two cores; much of the suite waits on servers and
+# processes); each test file stays on one worker, with its module-wide fixtures.
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/sms_turns.py
