@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select
 from werkzeug.datastructures import MultiDict
 
 from flows.dates import say_day
-from sms_ktp import office_settings
+from sms_ktp import office_settings, pickup
 from sms_ktp.clock import jakarta_date
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, in_stage
@@ -57,11 +57,13 @@ def offices() -> str:
     with connect() as connection:
         overrides = office_settings.stored(connection)
         changed = office_settings.changed_by(connection)
-    current = office_settings.effective_offices(_config(), overrides)
-    shown = [office for code, office in sorted(current.items()) if allows_office(code)]
+        current = office_settings.effective_offices(_config(), overrides)
+        shown = [office for code, office in sorted(current.items()) if allows_office(code)]
+        stranded = {office.code: len(_pickups_now_closed(connection, office))
+                    for office in shown}
     return render_template("staff/offices.html", offices=shown, overrides=overrides,
                            changed=changed, hours={o.code: hours_summary(o) for o in shown},
-                           holidays=_holidays(), delay=_delay_seconds())
+                           holidays=_holidays(), delay=_delay_seconds(), stranded=stranded)
 
 
 @staff.route("/offices/<code>", methods=["GET", "POST"])
@@ -85,7 +87,7 @@ def offices_edit(code: str) -> Any:
         if changed:
             record(connection, "office.update", f"office {code}",
                    office_settings.describe_changes(before, after))
-            affected = _pickups_now_closed(connection, after)
+            affected = len(_pickups_now_closed(connection, after))
     if not changed:
         flash("Tidak ada perubahan.", "info")
         return redirect(url_for("staff.offices"), code=303)
@@ -93,8 +95,42 @@ def offices_edit(code: str) -> Any:
     flash(f"Pengaturan {after.name} disimpan. Dipakai pada penjadwalan ambil berikutnya.", "ok")
     if affected:
         flash(f"Perhatian: {affected} jadwal ambil yang sudah dikirim jatuh pada hari atau jam "
-              "yang kini tutup. Jadwal itu tidak dipindah otomatis; hubungi warganya atau "
-              "layani mereka pada jadwal itu.", "error")
+              "yang kini tutup. Pindahkan dengan tombol di baris kantor ini (warga diberi tahu "
+              "lewat SMS), atau layani mereka pada jadwal itu.", "error")
+    return redirect(url_for("staff.offices"), code=303)
+
+
+@staff.post("/offices/<code>/move-closed")
+@require(Role.ADMIN, Role.OPERATOR)
+def offices_move_closed(code: str) -> Any:
+    """The pickups announced for a day or time the office no longer opens, each moved to the
+    next free slot after it; the family gets the new day by SMS (as a move at the counter)."""
+    office = _office_or_refuse(code)
+    runtime_ = runtime()
+    runtime_.refresh_pickup_policy()
+    with connect() as connection:
+        references = _pickups_now_closed(connection, office)
+    moved = full = 0
+    for reference in references:
+        try:
+            pickup.reschedule_by_staff(runtime_.db, runtime_.clock, runtime_.pickup_policy(),
+                                       reference, me().actor)
+        except pickup.MoveRefused as refused:
+            full += refused.key == "pickup.full"
+            continue
+        moved += 1
+    if references:
+        with connect() as connection:
+            record(connection, "office.pickups_moved", f"office {code}",
+                   f"{moved} moved to the next free slot, {full} without a free slot")
+    if moved:
+        flash(f"{moved} jadwal ambil {office.name} dipindah ke slot kosong berikutnya. Warga "
+              "diberi tahu lewat SMS.", "ok")
+    if full:
+        flash(f"{full} jadwal belum bisa dipindah: belum ada slot kosong. Tambah kapasitas atau "
+              "jam buka, lalu coba lagi.", "error")
+    if not references:
+        flash("Tidak ada jadwal ambil pada hari atau jam tutup.", "info")
     return redirect(url_for("staff.offices"), code=303)
 
 
@@ -108,7 +144,7 @@ def offices_reset(code: str) -> Any:
             record(connection, "office.update", f"office {code}",
                    "reset to the configuration file: "
                    + office_settings.describe_changes(office, after))
-            affected = _pickups_now_closed(connection, after)
+            affected = len(_pickups_now_closed(connection, after))
         else:
             affected = None
     if affected is None:
@@ -232,14 +268,17 @@ def _shown(values: Mapping[str, Any], form: MultiDict[str, str]) -> dict[str, An
             "capacity": str(form.get("capacity", ""))}
 
 
-def _pickups_now_closed(connection: Connection, office: Office) -> int:
-    """Pickups already announced for a day or time this office no longer opens."""
-    starts = connection.execute(
-        select(_APPLICATION.c.pickup_at)
+def _pickups_now_closed(connection: Connection, office: Office) -> list[str]:
+    """The references of pickups already announced for a day or time this office no longer
+    opens, earliest first."""
+    rows = connection.execute(
+        select(_APPLICATION.c.reference, _APPLICATION.c.pickup_at)
         .where(in_stage(Stage.PICKUP_SCHEDULED), _APPLICATION.c.pickup_office == office.code,
                _APPLICATION.c.pickup_at >= now())
-    ).scalars().all()
-    return sum(1 for start in starts if not _open_at(office, _calendar(), start))
+        .order_by(_APPLICATION.c.pickup_at, _APPLICATION.c.id)
+    ).all()
+    calendar = _calendar()
+    return [row.reference for row in rows if not _open_at(office, calendar, row.pickup_at)]
 
 
 def _open_at(office: Office, calendar: WorkingCalendar, start: datetime) -> bool:

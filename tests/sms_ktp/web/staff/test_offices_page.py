@@ -13,6 +13,7 @@ from live_service import KK, NIK, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
 from staff_browser import StaffBrowser, make_staff
 
+from flows.dates import say_day
 from sms_ktp import office_settings, penunggalan, pickup, printing
 from sms_ktp.models import Application, AuditEntry, OfficeSetting
 from sms_ktp.pickup_calendar import WEEKDAYS, default_offices, local
@@ -208,7 +209,41 @@ def test_announced_pickups_on_a_newly_closed_day_are_pointed_out(service, admin)
     day = pickups(service)[NIK].date()
     response = admin.post("/staff/offices/01", form(add_dates=day.isoformat()))
     assert "Perhatian: 1 jadwal ambil yang sudah dikirim" in response.text
-    assert pickups(service)[NIK].date() == day  # not moved by the page
+    assert pickups(service)[NIK].date() == day  # not moved until staff say so
+    row = text_of(response.text.split('id="stranded-01"')[1].split("</tr>")[0])
+    assert "1 jadwal ambil yang sudah dikirim jatuh pada hari atau jam yang kini tutup" in row
+
+
+def test_pickups_on_a_newly_closed_day_are_moved_on_request_and_the_families_told(service,
+                                                                                 admin):
+    register(service, PHONE, NIK, KK)
+    register(service, PHONE_2, NIK_3, KK_3)
+    print_cards(service, NIK, NIK_3)
+    runtime = service.runtime
+    pickup.allocate(runtime.db, runtime.clock, runtime.pickup_policy())
+    before = pickups(service)
+    day = before[NIK].date()
+    admin.post("/staff/offices/01", form(add_dates=day.isoformat()))
+    service.worker.dispatch_outbox()
+    already = len(service.sent())
+
+    response = admin.post("/staff/offices/01/move-closed", {})
+    assert response.status_code == 200 and response.url.endswith("/staff/offices")
+    assert "2 jadwal ambil Kantor Kec. Bogor Selatan dipindah" in response.text
+    assert 'id="stranded-01"' not in response.text
+    after = pickups(service)
+    assert all(after[nik].date() > day for nik in (NIK, NIK_3))
+    assert runtime.pickup_policy().offices["01"].closed_dates == {day}
+    service.worker.dispatch_outbox()
+    told = service.sent()[already:]
+    for phone, nik in ((PHONE, NIK), (PHONE_2, NIK_3)):
+        [sms] = [message["text"] for message in told if message["to"] == phone]
+        assert sms.startswith(f"Jadwal baru: ambil KTP-el NIK ***{nik[-4:]}")
+        assert say_day("id", after[nik].date()) in sms
+    assert audit(service)[-1] == ("staff:admin1", "office.pickups_moved", "office 01",
+                                  "2 moved to the next free slot, 0 without a free slot")
+    again = admin.post("/staff/offices/01/move-closed", {})
+    assert "Tidak ada jadwal ambil pada hari atau jam tutup." in again.text
 
 
 @pytest.mark.parametrize("role", ["viewer", "helper"])

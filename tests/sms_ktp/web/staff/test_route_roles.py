@@ -41,6 +41,7 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("GET", "/staff/offices/<code>"): {A, OP},
     ("POST", "/staff/offices/<code>"): {A, OP},
     ("POST", "/staff/offices/<code>/reset"): {A, OP},
+    ("POST", "/staff/offices/<code>/move-closed"): {A, OP},
     ("GET", "/staff/broadcasts"): {A},
     ("GET", "/staff/broadcasts/new"): {A},
     ("POST", "/staff/broadcasts/new"): {A},
