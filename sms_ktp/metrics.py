@@ -160,12 +160,14 @@ def sent_after(delay: timedelta) -> None:
 
 
 def timed_send(gateway: Gateway, sms: OutboundSms) -> SendResult:
-    """`gateway.send(sms)`, its duration observed whether it succeeds or raises."""
+    """`gateway.send(sms)`, its duration observed whether it succeeds or raises (without the
+    time a rate limit made it wait: that is the city's pace, not the gateway's)."""
     started = time.perf_counter()
     try:
         return gateway.send(sms)
     finally:
-        GATEWAY_SECONDS.observe(time.perf_counter() - started)
+        waited = getattr(gateway, "last_wait", 0.0)
+        GATEWAY_SECONDS.observe(max(0.0, time.perf_counter() - started - waited))
 
 
 # --- the scrape ---------------------------------------------------------------------------------

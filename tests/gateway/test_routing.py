@@ -190,3 +190,12 @@ def test_under_a_rate_limit_a_worker_claims_one_seconds_worth() -> None:
     routing.share_with(3)
     assert routing.batch_limit == 7
     assert router(Scripted("gammu"), None, clock).batch_limit is None
+
+
+def test_the_wait_for_the_limit_is_told_apart_from_the_gateways_time() -> None:
+    clock = Clock()
+    routing = router(Scripted("gammu"), None, clock, rates=(2, 0))
+    routing.send(sms(0))
+    assert routing.last_wait == 0
+    routing.send(sms(1))
+    assert routing.last_wait == pytest.approx(0.5)

@@ -20,6 +20,7 @@ from gateway.message import (
     SendResult,
     TemporaryFailure,
 )
+from gateway.routing import RateLimit, Route, RoutingGateway
 from sms_ktp import heartbeat, metrics
 from sms_ktp.config import HealthSettings, Settings
 from sms_ktp.db import Database
@@ -79,6 +80,20 @@ def test_a_dispatch_counts_each_result_and_times_the_gateway_and_the_wait(databa
     assert after[f"{delay}_sum", ""] - before[f"{delay}_sum", ""] == 7
     assert after[f"{delay}_bucket", "le=5.0"] == before[f"{delay}_bucket", "le=5.0"]
     assert after[f"{delay}_bucket", "le=10.0"] == before[f"{delay}_bucket", "le=10.0"] + 1
+
+
+def test_the_gateway_time_leaves_out_the_wait_for_its_rate_limit(database, clock):
+    queue(database, clock, "first", "second")
+    accepting = SimpleNamespace(name="accepting",
+                                send=lambda sms: SendResult(f"id-{sms.id}"))
+    limited = RoutingGateway(Route(accepting, RateLimit(5.0)))
+    before = scrape()
+    assert Dispatcher(database, limited, clock, RetryPolicy()).dispatch_once().sent == 2
+    after = scrape()
+    assert limited.last_wait > 0.15  # the second waited a fifth of a second
+    spent = after["sms_ktp_gateway_send_seconds_sum", ""] - before[
+        "sms_ktp_gateway_send_seconds_sum", ""]
+    assert spent < 0.1
 
 
 def test_a_message_parked_after_its_last_lease_expired_counts_as_failed(database, clock):
