@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from cli_runner import run
 from live_service import NIK, LiveService, start_service
 from sqlmodel import select
 
@@ -108,3 +109,23 @@ def test_a_silent_modem_hands_the_replies_to_the_fallback(gammu_daemon: GammuDae
         for adapter in gateway.gateways:
             if isinstance(adapter, GammuGateway):
                 adapter.close()
+
+
+def test_worker_once_from_the_command_line_answers_what_waits_in_gammu(
+        gammu_daemon: GammuDaemon, tmp_path) -> None:
+    (tmp_path / "sms-ktp.toml").write_text(
+        f'data_dir = "{tmp_path}"\n[database]\nurl = "sqlite:///{tmp_path}/sms-ktp.db"\n'
+        '[gateway]\nprovider = "gammu"\n[gateway.gammu]\n'
+        f'database_url = "{gammu_daemon.database_url}"\nphone_id = "{gammu_daemon.phone_id}"\n'
+        '[worker]\nembedded = false\n[notifications]\nquiet_hours = ""\n')
+    gammu_daemon.deliver_inbound("081234567890", "TULUNG")
+    gammu_daemon.wait_for_inbox(1)
+    once = run(tmp_path, "worker", "--once")
+    assert once.returncode == 0, once.stderr
+    assert "'received': 1" in once.stdout and "'sent': 1" in once.stdout
+    [queued] = gammu_daemon.wait_for('SELECT "ID" FROM sentitems')
+    [sent] = gammu_daemon.wait_for_sent(queued.ID)
+    assert sent.TextDecoded == render("su", "help.main")
+    assert sent.DestinationNumber == PHONE
+    again = run(tmp_path, "worker", "--once")
+    assert "'received': 0" in again.stdout and "'sent': 0" in again.stdout
