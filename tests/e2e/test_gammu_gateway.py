@@ -19,6 +19,7 @@ from flows.catalogue import render
 from gateway.gammu import GammuGateway
 from gateway.routing import RoutingGateway
 from sms_ktp.config import Settings
+from sms_ktp.inbound import receive_sms
 from sms_ktp.models import InboundMessage, OutboxMessage
 from sms_ktp.runtime import build_gateway
 
@@ -129,3 +130,21 @@ def test_worker_once_from_the_command_line_answers_what_waits_in_gammu(
     assert sent.DestinationNumber == PHONE
     again = run(tmp_path, "worker", "--once")
     assert "'received': 0" in again.stdout and "'sent': 0" in again.stdout
+
+
+def test_a_crash_after_storing_but_before_marking_answers_once(modem) -> None:
+    service, daemon = modem
+    gateway = service.runtime.gateway
+    daemon.deliver_inbound(PHONE, "STATUS")
+    daemon.wait_for_inbox(1)
+    runtime = service.runtime
+    with pytest.raises(RuntimeError), gateway.claim_inbound() as batch:  # type: ignore[union-attr]
+        receive_sms(runtime.db, runtime.clock, batch[0], runtime.dialogue_ttl,
+                    runtime.pickup_policy(), runtime.reply_limits)
+        raise RuntimeError("the worker dies before gammu's row is marked")
+    assert daemon.rows('SELECT "Processed" FROM inbox')[0].Processed is False
+    service.worker.run_once()  # the next poll finds the row again: already stored, no reply
+    assert daemon.rows('SELECT "Processed" FROM inbox')[0].Processed is True
+    assert [row.text for row in outbox(service)] == [render("id", "status.none")]
+    with service.runtime.db.transaction() as session:
+        assert len(session.exec(select(InboundMessage)).all()) == 1
