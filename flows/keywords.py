@@ -214,22 +214,21 @@ def parse_command(text: str) -> Command | None:
         cleaned = without_accents(cleaned)
     table = keyword_table()
     words: list[str] = []
+    ends: list[int] = []
     found: tuple[Keyword, int] | None = None
     for word, end in _leading_words(cleaned, table.longest_phrase):
         words.append(word)
+        ends.append(end)
         keyword = table.phrases.get(tuple(words))
         if keyword is not None:
             found = (keyword, end)
     if found is not None:
         keyword, end = found
         return Command(keyword.action, split_fields(cleaned[end:]), keyword.language)
-    if not words:
-        return None
-    guess = _forgiven(words[0], table)
+    guess = _forgiven(words[0], table) if words else None
     if guess is None:
         return None
-    end = next(_leading_words(cleaned, 1))[1]
-    return Command(guess.action, split_fields(cleaned[end:]), guess.language, guessed=True)
+    return Command(guess.action, split_fields(cleaned[ends[0]:]), guess.language, guessed=True)
 
 
 def _forgiven(word: str, table: KeywordTable) -> Keyword | None:
