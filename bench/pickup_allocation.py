@@ -9,11 +9,13 @@ transaction, N application updates, N timeline rows, N notification SMS in the o
 booked counts of the slots. `rows_per_s` is N / its seconds.
 
 Why a floor: an absolute rate says more about the machine and the database than about the
-scheduler. The floor is the cheapest write of N rows the same tooling can do: one executemany of
-N rows through SQLAlchemy Core in one transaction (`Database.connect()`, as `allocate` uses), into
-a scratch table with the columns of `pickup_slot` (created for the floor, dropped after it, so the
-real table is untouched), on the same database in the same run. `floor_rows_per_s` is N / its
-seconds, measured before and after the allocation, the better of the two kept. `allocate` writes
+scheduler. The floor is the cheapest write of N rows the project itself can do: N rows through
+its own bulk path, `sms_ktp.bulk.insert_rows` (COPY on PostgreSQL, one driver executemany on
+SQLite; the path `allocate` writes its per-card rows through), in one transaction
+(`Database.connect()`, as `allocate` uses), into a scratch table with the columns of
+`pickup_slot` (created for the floor, dropped after it, so the real table is untouched), on the
+same database in the same run. `floor_rows_per_s` is N / its seconds, measured before and after
+the allocation, the better of the two kept. `allocate` writes
 at least three rows a card plus an update, so a ratio near 1 is out of reach; the target is
 `ratio = rows_per_s / floor_rows_per_s >= 0.3`. The run also times what the allocation spends
 waiting on the database (statements, COPYs, the commit): `database_only_ratio` is the ratio the
@@ -33,8 +35,11 @@ running worker has it already.
 Checked afterwards, against the database (a WARNING line each, exit status 1): every card is
 `pickup_scheduled` at its family's kecamatan office, in a future slot of an open day of that
 office; no slot over capacity and every slot's `booked` equal to its cards; every open code
-unique; one notification SMS a card, to the family's phone, with the card's code; one new timeline
-row a card; the cards of one family split over several slots only when no slot had room for all.
+unique; every card's code in exactly one notification SMS, to the family's phone, naming the
+office, an SMS naming the cards of one family visit only (one family, one office, one day); one
+new timeline row a card; the cards of one family split over several slots only when no slot had
+room for all. Reported with them: `sms_rows`, the pickup SMS written to the outbox, and
+`family_visits`, the distinct (family, office, day) of the scheduled cards.
 
     python bench/pickup_allocation.py [--cards N] [--database-url URL] [--max-seconds S]
                                       [--profile]
@@ -242,8 +247,10 @@ def search_days(default: int, needed: dict[str, tuple[int, date]]) -> tuple[int,
 
 # --- the floor ----------------------------------------------------------------------------------
 def floor_seconds(db: Database, cards: int, now: datetime) -> float:
-    """One executemany of `cards` rows, in one transaction, into a scratch table with the columns
-    of `pickup_slot`, created before and dropped after (the parameters are built beforehand)."""
+    """`cards` rows written in one transaction through the project's bulk path
+    (`bulk.insert_rows`: COPY on PostgreSQL, one driver executemany on SQLite), as the allocation
+    writes its own, into a scratch table with the columns of `pickup_slot`, created before and
+    dropped after (the rows are built beforehand)."""
     table = _SLOT.to_metadata(MetaData(), name=FLOOR_TABLE)
     rows = [{"office": KECAMATAN[i % len(KECAMATAN)],
              "starts_at": now + timedelta(minutes=30 * (i // len(KECAMATAN))),
@@ -253,7 +260,7 @@ def floor_seconds(db: Database, cards: int, now: datetime) -> float:
     try:
         started = time.perf_counter()
         with db.connect() as connection:
-            connection.execute(insert(table), rows)
+            bulk.insert_rows(connection, table, rows)
         seconds = time.perf_counter() - started
         with db.connect() as connection:
             stored = connection.execute(select(func.count()).select_from(table)).scalar_one()
@@ -321,6 +328,8 @@ class Findings:
     problems: list[str] = field(default_factory=list)
     slot_rows: int = 0
     slots_used: int = 0
+    sms_rows: int = 0  # pickup SMS the allocation wrote to the outbox
+    family_visits: int = 0  # distinct (family, office, day): the trips to a counter
     multi_families: int = 0
     split_families: int = 0
     offices: dict[str, tuple[int, date, date]] = field(default_factory=dict)  # cards, first, last
@@ -404,27 +413,37 @@ def verify(db: Database, policy: PickupPolicy, backlog: Backlog, now: datetime,
                         f"{rows[key].booked if key in rows else 'no row'}, "
                         f"{per_slot.get(key, 0)} cards)")
 
-    # The SMS: one notification a card, to its family's phone, with its code (and office name).
+    # The SMS: every card's code in exactly one notification, to its family's phone, with its
+    # office's name; an SMS names the cards of one family visit only (one family, one office,
+    # one day), so there are at least as many SMS as visits and at most one a card.
+    def visit(card: Any) -> tuple[int, str, date]:
+        return card.family_id, card.pickup_office, local(card.pickup_at).date()
+
     by_code = {card.open_code: card for card in cards if card.open_code}
+    visits = {visit(card) for card in cards if card.pickup_at is not None and card.pickup_office}
+    found.sms_rows = len(outbox)
+    found.family_visits = len(visits)
     texted: Counter[str] = Counter()
     stray = 0
     for sms in outbox:
-        found_codes = [code for code in CODE_IN_SMS.findall(sms.text) if code in by_code]
-        card = by_code.get(found_codes[0]) if len(found_codes) == 1 else None
+        named = [by_code[code] for code in CODE_IN_SMS.findall(sms.text) if code in by_code]
+        card = named[0] if named else None
         office = policy.offices.get(card.pickup_office) if card else None
         if (card is None or sms.kind != "notification" or sms.phone != card.phone
-                or office is None or office.name not in sms.text):
+                or office is None or office.name not in sms.text
+                or len({visit(other) for other in named}) != 1):
             stray += 1
             continue
-        texted[card.open_code] += 1
-    if len(outbox) != backlog.cards:
-        problems.append(f"{len(outbox)} outbox rows for {backlog.cards} cards")
+        texted.update(other.open_code for other in named)
+    if not len(visits) <= len(outbox) <= backlog.cards:
+        problems.append(f"{len(outbox)} outbox rows for {backlog.cards} cards in {len(visits)} "
+                        "family visits")
     if stray:
         problems.append(f"{stray} outbox rows that are no notification, to the family's phone, "
-                        "of exactly one card's code and office")
+                        "of the codes of one family visit, with its office")
     unsent = [code for code in by_code if texted[code] != 1]
     if unsent:
-        problems.append(f"{len(unsent)} cards without exactly one pickup SMS")
+        problems.append(f"{len(unsent)} cards whose code is not in exactly one pickup SMS")
 
     # The timeline: the setup's "printed" row and one new row a card.
     new = Counter(event.application_id for event in events if event.actor != SETUP_ACTOR)
@@ -581,7 +600,7 @@ def _run(args: argparse.Namespace, runtime: Runtime, figures: dict[str, Any],
     figures["search_days"] = days
 
     floors = [floor_seconds(db, args.cards, now)]
-    print(f"  floor before: {args.cards} slot-shaped rows in one executemany in "
+    print(f"  floor before: {args.cards} slot-shaped rows through bulk.insert_rows in "
           f"{floors[0]:.3f} s = {args.cards / floors[0]:,.0f} rows/s", flush=True)
 
     profile = cProfile.Profile() if args.profile else None
@@ -600,7 +619,7 @@ def _run(args: argparse.Namespace, runtime: Runtime, figures: dict[str, Any],
           flush=True)
 
     floors.append(floor_seconds(db, args.cards, now))
-    print(f"  floor after:  {args.cards} slot-shaped rows in one executemany in "
+    print(f"  floor after:  {args.cards} slot-shaped rows through bulk.insert_rows in "
           f"{floors[1]:.3f} s = {args.cards / floors[1]:,.0f} rows/s", flush=True)
     if profile:
         print_profile(profile)
@@ -628,11 +647,15 @@ def _run(args: argparse.Namespace, runtime: Runtime, figures: dict[str, Any],
               f"{first:%a %d %b %Y} to {last:%a %d %b %Y}")
     print(f"  slots: {found.slot_rows} rows in the window, {found.slots_used} booked; families "
           f"of several cards: {found.multi_families}, split over slots: {found.split_families}")
+    print(f"  pickup SMS: {found.sms_rows} written for {backlog.cards} cards in "
+          f"{found.family_visits} family visits (one family, one office, one day)")
     figures.update(families=len(backlog.households), split_families=found.split_families,
-                   slot_rows=found.slot_rows)
+                   slot_rows=found.slot_rows, sms_rows=found.sms_rows,
+                   family_visits=found.family_visits)
     if not found.problems:
         print(f"verified: {backlog.cards} cards pickup_scheduled at their KK's office in open "
-              f"future slots within capacity, codes unique, one SMS and one timeline row each")
+              f"future slots within capacity, codes unique, each code in one SMS of its family "
+              f"visit, one timeline row each")
 
 
 if __name__ == "__main__":
