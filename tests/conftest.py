@@ -4,7 +4,7 @@ moves only when a test moves it, and the test keys of the encryption at rest."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
@@ -19,11 +19,51 @@ from sms_ktp import crypto
 from sms_ktp.clock import FixedClock
 from sms_ktp.db import Database, scratch_schema
 
-# The gammu-smsd daemon's fixtures (tests/support/gammu_daemon.py), for the gateway and e2e tests.
-pytest_plugins = ("gammu_daemon",)
+# The gammu-smsd daemon's fixtures (tests/support/gammu_daemon.py), for the gateway and e2e tests;
+# pytester, to run pytest on a test of its own (the CI hook below is tested that way).
+pytest_plugins = ("gammu_daemon", "pytester")
 POSTGRES_ENV = "SMS_KTP_TEST_DATABASE_URL"
 # Monday 30 November 2026, 09:00 in Bogor.
 START = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+# --- green means tested --------------------------------------------------------------------------
+# Under CI=true a test that does not run is a failure: a skip (a mark, a fixture's or the test's
+# own `pytest.skip`, a module skipped at collection) and an expected failure (xfail) alike, with
+# the reason. Each report is changed where it is made, so it works the same in an xdist worker,
+# whose reports reach the controller as they are.
+def _not_run(report: pytest.TestReport | pytest.CollectReport) -> None:
+    if not report.skipped or not in_ci():
+        return
+    if hasattr(report, "wasxfail"):
+        why = f"expected to fail (xfail): {report.wasxfail or 'no reason given'}"
+        del report.wasxfail
+    else:
+        longrepr = report.longrepr
+        why = f"skipped: {longrepr[2] if isinstance(longrepr, tuple) else longrepr}"
+    report.outcome = "failed"
+    report.longrepr = (f"{why}\nUnder CI=true every test must run (green means tested): install "
+                       "what it needs (.ci/run) or remove the skip.")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: after the skipping plugin
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    _not_run(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)  # outermost: after the skipping plugin
+def pytest_make_collect_report(collector: pytest.Collector
+                               ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    report = yield
+    _not_run(report)
+    return report
 
 
 @pytest.fixture(autouse=True)
