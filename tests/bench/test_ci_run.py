@@ -1,0 +1,50 @@
+""".ci/run is the README's `make test` with CI=true and the local PostgreSQL, and treats pytest's
+exit status 5 (no tests collected) as success although make exits 2 whatever failed: run for
+real, through the real Makefile, with a virtualenv of stubs (`VENV`) whose ruff and python
+exit as told and record how they were called."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STUB = """#!/bin/sh
+echo "$0 $* CI=$CI" >> "{log}"
+exit {status}
+"""
+
+
+def ci_run(tmp_path: Path, ruff: int, pytest_status: int) -> tuple[int, str, list[str]]:
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    tools = tmp_path / "tools"  # nothing installed for real, should a package be missing here
+    tools.mkdir()
+    log = tmp_path / "calls.log"
+    for folder, name, status in [(venv / "bin", "ruff", ruff),
+                                 (venv / "bin", "python", pytest_status),
+                                 (tools, "apt-get", 0)]:
+        (folder / name).write_text(STUB.format(log=log, status=status))
+        (folder / name).chmod(0o755)
+    (venv / "bin" / ".installed").touch()  # newer than pyproject.toml: no pip install
+    environment = {name: value for name, value in os.environ.items()
+                   if not name.startswith(("MAKE", "MFLAGS", "CI", "PYTEST_"))}
+    environment.update(VENV=str(venv), PATH=f"{tools}{os.pathsep}{os.environ['PATH']}")
+    finished = subprocess.run(["bash", str(ROOT / ".ci" / "run")], env=environment,
+                              capture_output=True, text=True, timeout=60)
+    calls = log.read_text().splitlines() if log.exists() else []
+    return finished.returncode, finished.stdout + finished.stderr, calls
+
+
+@pytest.mark.parametrize(("ruff", "pytest_status", "expected"), [
+    (0, 0, 0), (0, 1, 2), (0, 5, 0), (1, 5, 2)])
+def test_ci_run_exit_status(tmp_path, ruff, pytest_status, expected):
+    status, output, calls = ci_run(tmp_path, ruff, pytest_status)
+    assert status == expected, output
+    assert ("pytest collected no tests" in output) == (ruff == 0 and pytest_status == 5), output
+    assert calls[0].endswith("/ruff check . CI=true"), calls
+    if ruff == 0:  # the README's `make test`: two workers, one file per worker, CI=true
+        assert calls[1].endswith("/python -m pytest -n 2 --dist loadfile CI=true"), calls
