@@ -71,15 +71,30 @@ class Resident:
     kk: str
 
 
-def resident(number: int, prefix: str, today: date) -> Resident:
-    """A distinct, valid phone, NIK and KK for every `number` (0 <= number < 9_999 * 28 * 12)."""
+def day_month_serial(number: int) -> tuple[str, str]:
+    """DDMM and a serial (never 0000), distinct for every 0 <= number < 9_999 * 28 * 12: the
+    date and serial parts of a NIK or KK."""
     serial = 1 + number % 9_999
     day = 1 + (number // 9_999) % 28
     month = 1 + (number // (9_999 * 28)) % 12
-    nik = f"327101{day:02d}{month:02d}90{serial:04d}"
-    kk = f"327101{number:010d}"
+    return f"{day:02d}{month:02d}", f"{serial:04d}"
+
+
+def kk_number(kecamatan: str, number: int) -> str:
+    """A valid KK of Kota Bogor's `kecamatan` (01..06), distinct for every `number` below
+    9_999 * 28 * 12: issued on a real day of 2015 (DDMM15), serial never 0000."""
+    day_month, serial = day_month_serial(number)
+    return f"3271{kecamatan}{day_month}15{serial}"
+
+
+def resident(number: int, prefix: str, today: date) -> Resident:
+    """A distinct, valid phone, NIK and KK for every `number` (0 <= number < 9_999 * 28 * 12);
+    the KK is never the NIK (born in 1990, the KK issued in 2015)."""
+    day_month, serial = day_month_serial(number)
+    nik = f"327101{day_month}90{serial}"
+    kk = kk_number("01", number)
     phone = f"{prefix}{number:07d}"
-    if parse_nik(nik, today).value != nik or parse_kk(kk).value != kk:
+    if parse_nik(nik, today).value != nik or parse_kk(kk).value != kk or nik == kk:
         raise AssertionError(f"generated identity numbers refused for #{number}")
     if normalise_msisdn(phone) != phone:
         raise AssertionError(f"generated phone is not a valid mobile: {phone}")

@@ -75,7 +75,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from common import check_database_url, private_schema, settings_for
+from common import check_database_url, kk_number, private_schema, settings_for
 from sqlalchemy import MetaData, event, func, insert, select
 
 from sms_ktp import bulk, pickup
@@ -174,7 +174,7 @@ def populate(db: Database, cards: int, now: datetime) -> Backlog:
     references: set[str] = set()
     number = 0
     for index, (kecamatan, size) in enumerate(plan):
-        kk = f"3271{kecamatan}{index:010d}"
+        kk = kk_number(kecamatan, index)
         phone = f"{PHONE_PREFIX}{index:07d}"
         if parse_kk(kk).value != kk or normalise_msisdn(phone) != phone:
             raise AssertionError(f"generated KK or phone refused for family #{index}")
