@@ -9,7 +9,7 @@ import sys
 import tomllib
 import unicodedata
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -41,6 +41,9 @@ class Command:
     # Read from a word one slip away from a keyword: a registration dialogue in progress takes
     # such a text as its answer instead.
     guessed: bool = False
+    # What follows the keyword, cleaned but not split: read by its labels where that matters
+    # (`DAFTAR NIK 3271... KK 3271...`, see `flows.fields`).
+    rest: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -193,6 +196,40 @@ def split_fields(rest: str) -> tuple[str, ...]:
 # --- keywords -----------------------------------------------------------------------------------
 _WORD = re.compile(r"[^0-9A-Za-z]*([A-Za-z]+)")
 _WORD_GAP = re.compile(r"[^0-9A-Za-z#*]*([A-Za-z]+)")
+# Words of courtesy a resident may put before the keyword ("Pak, saya mau daftar ...", "tolong
+# cek status 123456789", "punten bade daptar"): skipped when a keyword follows them. Greetings
+# (HALO, SELAMAT PAGI) are not among them: a keyword starts the text or follows these words.
+LEADING_COURTESY = frozenset({
+    "PAK", "BAPAK", "BU", "IBU", "MIN", "ADMIN", "KAK", "KAKAK", "MAS", "MBAK", "BANG", "DIK",
+    "SAYA", "SY", "AKU", "KAMI", "MAU", "INGIN", "PENGEN", "PINGIN", "MOHON", "TOLONG",
+    "MINTA", "PERMISI", "MAAF", "NUMPANG", "IZIN", "IJIN", "BADE", "HOYONG", "ABDI", "PUNTEN",
+    "NYUHUNKEUN", "AKANG", "TETEH", "EUY", "I", "WANT", "TO", "WOULD", "LIKE", "PLEASE",
+})
+_MOST_COURTESY = 5
+# Words in a keyword's arguments that name nothing by themselves: `cek status ref 123456789`,
+# `STATUS KTP saya no. 123456789`, `BAHASA nya sunda`. The reference or day is what remains.
+ARGUMENT_FILLERS = frozenset({
+    "REF", "REFF", "NOREF", "REFERENSI", "REFERENCE", "NO", "NOMOR", "NOMER", "NMR", "NOMBER",
+    "NUMBER", "KTP", "EL", "KTPEL", "E", "SAYA", "SY", "ABDI", "MY", "MIN", "PAK", "BU", "KAK",
+    "MOHON", "TOLONG", "PLEASE", "PUNTEN", "NYA", "DONG", "YG", "YANG",
+})
+# A filler stuck to the number it introduces: `REF:123456789`, `no.626018155`.
+_GLUED_FILLER = re.compile(r"([A-Za-z]+)[.:=\-]*(?=\d)")
+
+
+def _arguments(rest: str) -> tuple[str, ...]:
+    """The fields after a keyword (`split_fields`) less the words that name nothing."""
+    fields = []
+    for part in split_fields(rest):
+        glued = _GLUED_FILLER.match(part)
+        if glued and glued.group(1).upper() in ARGUMENT_FILLERS:
+            part = part[glued.end():]
+        words = phrase_words(part)
+        if words and not any(char.isdigit() for char in part) \
+                and all(word in ARGUMENT_FILLERS for word in words):
+            continue
+        fields.append(part)
+    return tuple(fields)
 
 
 def _leading_words(text: str, most: int) -> Iterator[tuple[str, int]]:
@@ -208,27 +245,44 @@ def _leading_words(text: str, most: int) -> Iterator[tuple[str, int]]:
 def parse_command(text: str) -> Command | None:
     """The keyword command in `text`, or None when the text does not start with a keyword (it is
     then an answer to the current question, or nonsense). The longest phrase wins: `CEK JADWAL`
-    is the pickups, `CEK 123456789` a status."""
+    is the pickups, `CEK 123456789` a status. Words of courtesy before a keyword are skipped
+    (`tolong daftar ...` registers, though TOLONG alone asks for help)."""
     cleaned = clean(text)
     if not cleaned.isascii():
         cleaned = without_accents(cleaned)
     table = keyword_table()
-    words: list[str] = []
-    ends: list[int] = []
-    found: tuple[Keyword, int] | None = None
-    for word, end in _leading_words(cleaned, table.longest_phrase):
-        words.append(word)
-        ends.append(end)
-        keyword = table.phrases.get(tuple(words))
-        if keyword is not None:
-            found = (keyword, end)
-    if found is not None:
-        keyword, end = found
-        return Command(keyword.action, split_fields(cleaned[end:]), keyword.language)
-    guess = _forgiven(words[0], table) if words else None
+    starts = [0]  # where a keyword may start: the text, or after each word of courtesy
+    words = list(_leading_words(cleaned, _MOST_COURTESY + 1))
+    for word, end in words[:_MOST_COURTESY]:
+        if word not in LEADING_COURTESY:
+            break
+        starts.append(end)
+    for start in reversed(starts):  # the keyword after the courtesy: MOHON BANTUAN is help
+        found = _keyword_at(cleaned, start, table)
+        if found is not None:
+            keyword, end = found
+            return Command(keyword.action, _arguments(cleaned[end:]), keyword.language,
+                           rest=cleaned[end:])
+    if len(words) < len(starts):
+        return None
+    word, end = words[len(starts) - 1]  # the first word that is no courtesy: a slip of one?
+    guess = _forgiven(word, table)
     if guess is None:
         return None
-    return Command(guess.action, split_fields(cleaned[ends[0]:]), guess.language, guessed=True)
+    return Command(guess.action, _arguments(cleaned[end:]), guess.language, guessed=True,
+                   rest=cleaned[end:])
+
+
+def _keyword_at(text: str, start: int, table: KeywordTable) -> tuple[Keyword, int] | None:
+    """The longest keyword phrase that starts at `start` in `text`, and where it ends."""
+    words: list[str] = []
+    found: tuple[Keyword, int] | None = None
+    for word, end in _leading_words(text[start:], table.longest_phrase):
+        words.append(word)
+        keyword = table.phrases.get(tuple(words))
+        if keyword is not None:
+            found = (keyword, start + end)
+    return found
 
 
 def _forgiven(word: str, table: KeywordTable) -> Keyword | None:

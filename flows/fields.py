@@ -1,0 +1,350 @@
+"""Reading the answers a registration SMS carries, the way residents write them.
+
+They write `REG NIK#KK#` as they learned for their SIM card, but just as often "daftar nik
+3271..., kk 3271...", "No. KK: 3271 0101 ... NIK 3271 ..." or the two numbers with nothing
+between them. A number that carries a label (NIK, KK, No. KK, Nomor Kartu Keluarga, ...) is read
+as that label says, in whatever order it comes; only the unlabelled ones are read by their
+place (first the NIK, then the KK). Words that are neither a label, a reason nor part of a Suket
+number ("saya", "KTP", "mohon") are skipped rather than taken for an answer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import pairwise
+
+from flows.keywords import clean, without_accents
+from sms_ktp.domain.identity import IdentityError, parse_kk, parse_nik
+
+FIELDS: tuple[str, ...] = ("nik", "kk", "reason", "suket")
+ID_FIELDS = ("nik", "kk")
+# A number at least this long is an identity number (a NIK or KK typed too short still is one,
+# so that the reply can say how many digits were read).
+ID_DIGITS = 10
+ID_LENGTH = 16
+
+# Label phrases (words as `phrase_words` gives them) and the field each names.
+_LABELS: dict[tuple[str, ...], str] = {}
+for _field, _phrases in {
+    "nik": ["NIK", "NIKNYA", "NO NIK", "NOMOR NIK", "NOMER NIK", "NMR NIK", "NO NIKNYA",
+            "NOMOR INDUK KEPENDUDUKAN", "NOMER INDUK KEPENDUDUKAN", "ID NUMBER", "NIK KTP"],
+    "kk": ["KK", "KKNYA", "NOKK", "NKK", "NO KK", "NOMOR KK", "NOMER KK", "NMR KK", "NO KKNYA",
+           "KARTU KELUARGA", "NO KARTU KELUARGA", "NOMOR KARTU KELUARGA",
+           "NOMER KARTU KELUARGA", "FAMILY CARD", "FAMILY CARD NUMBER", "KK NO"],
+    "reason": ["ALASAN", "ALASANNA", "ALASANNYA", "REASON"],
+    "suket": ["SUKET", "NO SUKET", "NOMOR SUKET", "NOMER SUKET", "SURAT KETERANGAN"],
+}.items():
+    for _phrase in _phrases:
+        _LABELS[tuple(_phrase.split())] = _field
+_LONGEST_LABEL = max(map(len, _LABELS))
+# Words allowed between a label and its number: "NIK saya adalah 3271...", "KK abdi: ...".
+_FILLERS = frozenset({"SAYA", "SY", "ABDI", "KAMI", "MY", "IS", "ADALAH", "YAITU", "YAKNI",
+                      "NYA", "ANDA", "NYAETA", "NO", "NOMOR", "NOMER", "NMR", "KTP", "EL"})
+_MOST_FILLERS = 3
+# Words between the identity numbers and the reason's number: "... KK 3271... no 2".
+_REASON_NUMBER_WORDS = frozenset({"NO", "NOMOR", "NOMER", "NMR", "PILIH", "PILIHAN", "ANGKA",
+                                  "KODE", "OPSI", "OPTION", "NOMBER", "NUMBER"})
+_CONNECTORS = frozenset({"DAN", "AND", "JEUNG", "SERTA", "SAMA"})
+
+_TOKEN = re.compile(r"(?P<num>\d+)|(?P<word>[A-Z]+)|(?P<hash>[#*])|(?P<other>\S)")
+# Between the digit groups of one number: one blank, dot or dash (`3271 0145 0190 0029`).
+_GROUP_GAP = re.compile(r"[ .\-]")
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # num, word, hash, other
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class Reading:
+    """The answers found, by field; `labelled` names those a label vouched for."""
+
+    values: dict[str, str] = field(default_factory=dict)
+    labelled: set[str] = field(default_factory=set)
+    ids_found: int = 0  # identity numbers in the text, labelled or not
+
+    @property
+    def speaks_for_itself(self) -> bool:
+        """Whether the text is more than one plain answer: a label, or two identity numbers.
+        Such a text is read by its labels even in the middle of the dialogue."""
+        return bool(self.labelled) or self.ids_found >= 2
+
+
+def read_fields(text: str, reason_words: dict[str, str]) -> Reading:
+    """The registration answers in `text` (what follows DAFTAR, or an answer to a question).
+    `reason_words` maps the words of each reason (upper case, no accents) to its code."""
+    text = without_accents(clean(text)).upper()
+    # Emoji and other symbols say nothing here ("2 🙏" is the reason 2).
+    text = " ".join("".join(" " if unicodedata.category(char) in ("So", "Sk") else char
+                            for char in text).split())
+    if re.search(r"[#*]", text):
+        return _read_separated(text, reason_words)
+    return _read_free(text, reason_words)
+
+
+def _read_separated(text: str, reason_words: dict[str, str]) -> Reading:
+    """`NIK#KK#ALASAN#SUKET`: a labelled part is read by its label (a part that is only a
+    label, as in `NIK#3271...#KK#3271...`, labels the part after it). The others are read by
+    their kind and place: identity numbers fill the NIK then the KK not yet given, the other
+    parts the reason then the Suket number (an empty part, `NIK##2`, takes no place)."""
+    reading = Reading()
+    ids: list[str] = []
+    others: list[str] = []
+    label = ""
+    for part in (part.strip(" :.,;=-") for part in re.split(r"[#*]", text)):
+        if not part:
+            continue
+        if _label_only(part):
+            label = f"{label} {part}"
+            continue
+        if label:
+            part, label = f"{label} {part}", ""
+        inside = _read_free(part, reason_words)
+        reading.ids_found += inside.ids_found
+        if inside.labelled:
+            for name in inside.labelled:
+                reading.values.setdefault(name, inside.values[name])
+                reading.labelled.add(name)
+        elif inside.ids_found == 1 and not _id_digits(part).isdigit():
+            ids.append(inside.values["nik"])  # "3271... hilang": the number, then the rest
+            if "reason" in inside.values:
+                others.append(inside.values["reason"])
+        elif inside.ids_found:
+            ids.append(_id_digits(part))
+        else:
+            others.append(part)
+    _place_ids(reading, ids)
+    free = [name for name in ("reason", "suket") if name not in reading.values]
+    for name, part in zip(free, others, strict=False):
+        reading.values[name] = part
+    return reading
+
+
+def _label_only(part: str) -> bool:
+    """Whether a `#` part is a label and nothing else (`NIK`, `No. KK:`)."""
+    tokens = _tokens(part)
+    if any(token.kind == "num" for token in tokens):
+        return False
+    labels = list(_label_phrases(tokens))
+    covered = {index for first, after, _ in labels for index in range(first, after)}
+    return bool(labels) and all(
+        index in covered or token.kind == "other" or token.text in _FILLERS
+        for index, token in enumerate(tokens))
+
+
+def _place_ids(reading: Reading, ids: list[str]) -> None:
+    """Identity numbers without a label fill the NIK, then the KK, not yet given. Two of them
+    are read the other way round when only that way fits: the first is a Kota Bogor KK and the
+    second can only be a NIK (a woman's birth day + 40, or a NIK from another regency), as a
+    clerk reading "3271010101200003 3271014501900029" would see."""
+    free = [name for name in ID_FIELDS if name not in reading.values]
+    if free == list(ID_FIELDS) and len(ids) >= 2 and _kk_first(ids[0], ids[1]):
+        ids = [ids[1], ids[0], *ids[2:]]
+    for name, digits in zip(free, ids, strict=False):
+        reading.values[name] = digits
+
+
+def _kk_first(first: str, second: str) -> bool:
+    return not _fits(parse_kk, second) and _fits(parse_kk, first) and _fits(parse_nik, second)
+
+
+def _fits(rule: Callable[[str, date], object], number: str) -> bool:
+    try:
+        rule(number, date.today())
+    except IdentityError:
+        return False
+    return True
+
+
+def _id_digits(part: str) -> str:
+    """A part holding one number (however grouped) is that number; anything else stays as
+    typed, so the rules can say what is wrong with it."""
+    digits = re.sub(r"[ .\-]", "", part)
+    return digits if digits.isdigit() else part
+
+
+def _tokens(text: str) -> list[_Token]:
+    return [_Token(m.lastgroup or "other", m.group(), m.start(), m.end())
+            for m in _TOKEN.finditer(text)]
+
+
+def _read_free(text: str, reason_words: dict[str, str]) -> Reading:
+    tokens = _tokens(text)
+    reading = Reading()
+    numbers = list(_numbers(text, tokens))
+    label_at = _labels(tokens)  # token index after a label -> field
+    unlabelled_ids: list[str] = []
+    suket_from: int | None = None
+    last_id_end = 0
+    for first, last, digits in numbers:
+        label = _label_before(tokens, first, label_at)
+        if label == "suket":
+            suket_from = tokens[first].start if suket_from is None else suket_from
+            continue
+        if len(digits) >= ID_DIGITS:
+            reading.ids_found += 1
+            last_id_end = tokens[last].end
+            if label in ID_FIELDS and label not in reading.values:
+                reading.values[label] = digits
+                reading.labelled.add(label)
+            else:
+                unlabelled_ids.append(digits)
+        elif label == "reason" and "reason" not in reading.values:
+            reading.values["reason"] = digits
+            reading.labelled.add("reason")
+    _place_ids(reading, unlabelled_ids)
+    reason_end = _find_reason(text, tokens, numbers, label_at, last_id_end, reading,
+                              reason_words)
+    for position, name in label_at.items():
+        while position < len(tokens) and (tokens[position].kind == "other" or (
+                tokens[position].kind == "word" and tokens[position].text in _FILLERS)):
+            position += 1  # "Suket no. 474/..." is the number after the label
+        if name == "suket" and position < len(tokens):
+            suket_from = tokens[position].start if suket_from is None \
+                else min(suket_from, tokens[position].start)
+    if suket_from is not None:
+        suket = text[suket_from:].strip(" :.,;=-")
+        if suket:
+            reading.values["suket"] = suket
+            reading.labelled.add("suket")
+    elif reason_end is not None and reading.values.get("reason") in _FIRST_CARD_WORDS:
+        tail = text[reason_end:].strip(" :.,;=-/")
+        if any(char.isdigit() for char in tail):
+            reading.values["suket"] = tail
+    return reading
+
+
+# The answers to "reason" that lead to the Suket question (`asks_suket`): its number or word.
+_FIRST_CARD_WORDS = frozenset({"1", "BARU", "NEW", "SUKET", "ENGGAL", "ANYAR"})
+
+
+def _find_reason(text: str, tokens: list[_Token], numbers: list[tuple[int, int, str]],
+                 label_at: dict[int, str], last_id_end: int, reading: Reading,
+                 reason_words: dict[str, str]) -> int | None:
+    """Sets the reason (a reason word anywhere outside a Suket number, or a lone digit right
+    after the identity numbers); returns where it ends in `text`."""
+    if "reason" in reading.values:
+        return None
+    for index, token in enumerate(tokens):
+        if token.kind != "word":
+            continue
+        if label_at.get(index) == "suket" or _after_suket_label(index, label_at):
+            break
+        pair = f"{token.text} {tokens[index + 1].text}" if index + 1 < len(tokens) else ""
+        for words, end in ((pair, tokens[min(index + 1, len(tokens) - 1)].end),
+                           (token.text, token.end)):
+            if words and words in reason_words:
+                reading.values["reason"] = words
+                return end
+    if not last_id_end:
+        return None
+    for first, last, digits in numbers:
+        if tokens[first].start >= last_id_end and len(digits) == 1:
+            between = re.sub(r"[A-Z]+", lambda word: " " if word.group()
+                             in _REASON_NUMBER_WORDS else word.group(),
+                             text[last_id_end:tokens[first].start])
+            if not re.search(r"[A-Z0-9]", between):
+                reading.values["reason"] = digits
+                return tokens[last].end
+            break
+    return None
+
+
+def _after_suket_label(index: int, label_at: dict[int, str]) -> bool:
+    return any(name == "suket" and position <= index for position, name in label_at.items())
+
+
+def _numbers(text: str, tokens: list[_Token]) -> Iterator[tuple[int, int, str]]:
+    """Each number as (first token, last token, digits): digit groups joined across single
+    blanks, dots or dashes while they add up to at most 16 digits (`3271 0145 0190 0029`); a
+    group that is 16 digits long on its own stands alone. Groups that do not add up to an
+    identity number stay apart (`1 470/12/KEC`: the reason 1, then a Suket number), and 32
+    digits in a row are the NIK and the KK typed without a blank."""
+    index = 0
+    while index < len(tokens):
+        if tokens[index].kind != "num":
+            index += 1
+            continue
+        first = last = index
+        digits = tokens[index].text
+        if len(digits) == 2 * ID_LENGTH:
+            yield first, last, digits[:ID_LENGTH]
+            yield first, last, digits[ID_LENGTH:]
+            index += 1
+            continue
+        while (len(digits) < ID_LENGTH and last + 2 <= len(tokens)
+               and _joinable(text, tokens, last, digits)):
+            last += 1 if tokens[last + 1].kind == "num" else 2
+            digits += tokens[last].text
+        if last > first and len(digits) < ID_DIGITS:
+            last, digits = first, tokens[first].text
+        yield first, last, digits
+        index = last + 1
+
+
+def _joinable(text: str, tokens: list[_Token], last: int, digits: str) -> bool:
+    """Whether the digit group after token `last` continues the same number."""
+    following = last + 1
+    if following < len(tokens) and tokens[following].kind == "other" \
+            and tokens[following].text in ".-":
+        following += 1
+    if following >= len(tokens) or tokens[following].kind != "num":
+        return False
+    gap = text[tokens[last].end:tokens[following].start]
+    if len(gap) != 1 or not _GROUP_GAP.fullmatch(gap):
+        return False
+    return len(digits) + len(tokens[following].text) <= ID_LENGTH
+
+
+def _labels(tokens: list[_Token]) -> dict[int, str]:
+    """{index of the token after a label: field}. Labels that stand together ("NIK dan KK:",
+    "NIK/KK") head a list of numbers in that order, so they name none of them on their own."""
+    found = list(_label_phrases(tokens))
+    heading: set[int] = set()
+    for (_, after, _), (start, later, _) in pairwise(found):
+        if all(t.kind == "other" or t.text in _CONNECTORS for t in tokens[after:start]):
+            heading |= {after, later}
+    return {after: name for _, after, name in found if after not in heading}
+
+
+def _label_phrases(tokens: list[_Token]) -> Iterator[tuple[int, int, str]]:
+    """(first token, token after, field) of each label phrase, the longest phrase first."""
+    index = 0
+    while index < len(tokens):
+        for size in range(_LONGEST_LABEL, 0, -1):
+            words = tokens[index:index + size]
+            if len(words) == size and all(t.kind == "word" for t in words):
+                name = _LABELS.get(tuple(t.text for t in words))
+                if name is not None:
+                    yield index, index + size, name
+                    index += size
+                    break
+        else:
+            index += 1
+
+
+def _label_before(tokens: list[_Token], first: int, label_at: dict[int, str]) -> str | None:
+    """The label that names the number starting at token `first`: a label just before it, with
+    at most a few filler words and punctuation in between."""
+    index = first
+    fillers = 0
+    while index > 0:
+        if index in label_at:
+            return label_at[index]
+        token = tokens[index - 1]
+        if token.kind == "word":
+            if token.text not in _FILLERS or fillers >= _MOST_FILLERS:
+                return None
+            fillers += 1
+        elif token.kind != "other":
+            return None
+        index -= 1
+    return label_at.get(0)
