@@ -383,6 +383,21 @@ class StaffUser(SQLModel, table=True):
     last_login_at: datetime | None = utc_column(nullable=True)
 
 
+class StaffSession(SQLModel, table=True):
+    """A signed-in browser of the back office, kept on the server: the cookie holds only a random
+    token whose hash is this row's id, so ending the row (sign-out, idle time, a disabled account,
+    a new password) ends the session even for a copy of the cookie kept elsewhere."""
+
+    __tablename__ = "staff_session"
+
+    id: str = Field(primary_key=True, max_length=64)  # SHA-256 of the cookie's token, in hex
+    staff_id: int = Field(foreign_key="staff_user.id", index=True)
+    started_at: datetime = utc_column()
+    seen_at: datetime = utc_column()  # the last request
+    ended_at: datetime | None = utc_column(nullable=True)
+    ended_why: str | None = Field(default=None, max_length=20)  # logout, idle, disabled, password
+
+
 class AuditEntry(SQLModel, table=True):
     """Who did what, when and from where: every staff action that changes data or shows a full
     NIK or KK. Never holds a full NIK or KK itself."""

@@ -103,24 +103,37 @@ def add_staff(connection: Connection, username: str, role: str, password: str, n
 
 
 def set_password(connection: Connection, username: str, password: str, now: datetime) -> None:
-    """A new password; sessions signed in before it end."""
-    _change(connection, username, password_hash=_HASHER.hash(check_password(password)),
-            password_changed_at=now)
+    """A new password; every session signed in before it ends."""
+    staff_id = _change(connection, username,
+                       password_hash=_HASHER.hash(check_password(password)),
+                       password_changed_at=now)
+    _end_sessions(connection, staff_id, now, "password")
 
 
 def disable(connection: Connection, username: str, now: datetime) -> None:
-    _change(connection, username, disabled_at=now)
+    """No more sign-ins, and every session ends: enabling the account again later does not
+    bring them back."""
+    staff_id = _change(connection, username, disabled_at=now)
+    _end_sessions(connection, staff_id, now, "disabled")
 
 
 def enable(connection: Connection, username: str) -> None:
     _change(connection, username, disabled_at=None)
 
 
-def _change(connection: Connection, username: str, **values: object) -> None:
+def _change(connection: Connection, username: str, **values: object) -> int:
+    """Change the account; returns its id."""
     changed = connection.execute(update(_STAFF).where(_STAFF.c.username == username.lower())
-                                 .values(**values)).rowcount
-    if not changed:
+                                 .values(**values).returning(_STAFF.c.id)).scalar()
+    if changed is None:
         raise StaffError(f"no user {username!r}")
+    return int(changed)
+
+
+def _end_sessions(connection: Connection, staff_id: int, now: datetime, why: str) -> None:
+    from sms_ktp import staff_sessions  # it builds on this module's Staff and Role
+
+    staff_sessions.end_all(connection, staff_id, now, why)
 
 
 def authenticate(connection: Connection, username: str, password: str,
@@ -149,15 +162,6 @@ def _signed_in_now(connection: Connection, row: Any, password: str, now: datetim
         connection.execute(update(_STAFF).where(_STAFF.c.id == row.id)
                            .values(password_hash=_HASHER.hash(password)))
     connection.execute(update(_STAFF).where(_STAFF.c.id == row.id).values(last_login_at=now))
-    return Staff(row.id, row.username, Role(row.role), row.office)
-
-
-def signed_in(connection: Connection, staff_id: int, since: datetime) -> Staff | None:
-    """The member of staff of a session that began at `since`, unless disabled since or their
-    password changed after it."""
-    row = connection.execute(select(_STAFF).where(_STAFF.c.id == staff_id)).first()
-    if row is None or row.disabled_at is not None or row.password_changed_at > since:
-        return None
     return Staff(row.id, row.username, Role(row.role), row.office)
 
 

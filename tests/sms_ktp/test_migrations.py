@@ -34,6 +34,7 @@ from sms_ktp.models import (
     OfficeSetting,
     OutboxMessage,
     PhoneState,
+    StaffSession,
     StaffUser,
     WorkerHeartbeat,
     in_stage,
@@ -43,7 +44,7 @@ from sms_ktp.pickup_calendar import WorkingCalendar, default_offices
 from sms_ktp.quiet_hours import QuietHours
 
 REVISIONS = ("0001_core", "0002_staff_back_office", "0003_worker_heartbeats", "0004_privacy",
-             "0005_worker_gateway")
+             "0005_worker_gateway", "0006_staff_sessions")
 # The revisions a database made before the migrations (no version table) can stand at.
 BEFORE_MIGRATIONS = REVISIONS[:3]
 # What each revision adds, written down here rather than read from the migrations.
@@ -55,6 +56,7 @@ TABLES = {
     "0003_worker_heartbeats": {"worker_heartbeat", "job_lease"},
     "0004_privacy": set(),  # NIK and KK encrypted, keyed hashes, consent and erasure columns
     "0005_worker_gateway": set(),  # the gateway each worker sends through
+    "0006_staff_sessions": {"staff_session"},
 }
 NOW = datetime(2026, 11, 29, 23, 0)  # as the database keeps time: naive UTC
 POLICY = PickupPolicy(default_offices(), WorkingCalendar(), QuietHours())
@@ -184,8 +186,8 @@ def write_rows(database: Database, revision: str) -> dict[str, Any]:
         insert(connection, "pickup_slot", office="01", starts_at=NOW + timedelta(days=1),
                capacity=20, booked=0)
         if at >= 1:
-            insert(connection, "staff_user", username="admin", role="admin",
-                   password_hash="x", created_at=NOW, password_changed_at=NOW)
+            admin = insert(connection, "staff_user", username="admin", role="admin",
+                           password_hash="x", created_at=NOW, password_changed_at=NOW)
             insert(connection, "audit_entry", at=NOW, actor="staff:admin", action="sign_in",
                    target="", detail="", address="10.0.0.1")
             broadcast = insert(connection, "broadcast", text="Kantor tutup", audience="all",
@@ -201,6 +203,9 @@ def write_rows(database: Database, revision: str) -> dict[str, Any]:
             insert(connection, "worker_heartbeat", worker="host:1:ab", host="host", pid=1,
                    started_at=NOW, beat_at=NOW)
             insert(connection, "job_lease", job="allocate", worker="host:1:ab", until=NOW)
+        if at >= 5:
+            insert(connection, "staff_session", id="0" * 64, staff_id=admin, started_at=NOW,
+                   seen_at=NOW)
     return written
 
 
@@ -224,6 +229,7 @@ def assert_rows_kept(database: Database, revision: str, written: dict[str, Any])
             assert session.get(OfficeSetting, "01").values == {"capacity": 12}
         assert len(session.exec(select(WorkerHeartbeat)).all()) == (1 if at >= 2 else 0)
         assert len(session.exec(select(JobLease)).all()) == (1 if at >= 2 else 0)
+        assert len(session.exec(select(StaffSession)).all()) == (1 if at >= 5 else 0)
 
 
 def stored(database: Database) -> dict[str, Any]:

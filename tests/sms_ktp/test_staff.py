@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from sms_ktp.models import StaffUser
+from sms_ktp import staff_sessions
+from sms_ktp.models import StaffSession, StaffUser
 from sms_ktp.staff import (
     Role,
     StaffError,
@@ -16,7 +17,6 @@ from sms_ktp.staff import (
     disable,
     enable,
     set_password,
-    signed_in,
 )
 
 PASSWORD = "sandi-yang-panjang"
@@ -62,20 +62,60 @@ def test_wrong_password_unknown_name_and_disabled_account_do_not_sign_in(databas
         assert authenticate(connection, "rina", PASSWORD, clock.now()) is not None
 
 
-def test_a_session_ends_with_a_new_password_or_a_disabled_account(database, clock):
+IDLE = timedelta(minutes=30)
+
+
+def opens(connection, token: str, moment) -> str | None:  # type: ignore[no-untyped-def]
+    """Whose session the token opens at `moment`, if any."""
+    person = staff_sessions.resume(connection, token, moment, IDLE).person
+    return person.username if person else None
+
+
+def test_a_session_ends_with_a_new_password_or_a_disabled_account_for_good(database, clock):
     with database.connect() as connection:
         staff_id = add_staff(connection, "rina", "viewer", PASSWORD, clock.now())
-        since = clock.now() + timedelta(minutes=1)
-        assert signed_in(connection, staff_id, since) is not None
-        set_password(connection, "rina", "another-long-one", since + timedelta(minutes=1))
-        assert signed_in(connection, staff_id, since) is None
-        assert authenticate(connection, "rina", "another-long-one", clock.now()) is not None
-        later = since + timedelta(minutes=2)
-        assert signed_in(connection, staff_id, later) is not None
+        later = clock.now() + timedelta(minutes=1)
+        token = staff_sessions.start(connection, staff_id, later)
+        assert opens(connection, token, later) == "rina"
+        set_password(connection, "rina", "another-long-one", later)
+        assert opens(connection, token, later) is None
+        assert authenticate(connection, "rina", "another-long-one", later) is not None
+        token = staff_sessions.start(connection, staff_id, later)
+        assert opens(connection, token, later) == "rina"
         disable(connection, "rina", later)
-        assert signed_in(connection, staff_id, later) is None
+        enable(connection, "rina")
+        assert opens(connection, token, later) is None  # enabling again revives nothing
         with pytest.raises(StaffError, match="no user"):
             disable(connection, "ghost", later)
+        ended = connection.execute(select(StaffSession.__table__.c.ended_why)
+                                   .order_by(StaffSession.__table__.c.started_at)).scalars()
+        assert sorted(ended) == ["disabled", "password"]
+
+
+def test_a_session_ends_at_sign_out_and_after_the_idle_time(database, clock):
+    with database.connect() as connection:
+        staff_id = add_staff(connection, "rina", "viewer", PASSWORD, clock.now())
+        first = staff_sessions.start(connection, staff_id, clock.now())
+        second = staff_sessions.start(connection, staff_id, clock.now())
+        staff_sessions.end(connection, first, clock.now())
+        assert opens(connection, first, clock.now()) is None
+        assert opens(connection, second, clock.now() + IDLE) == "rina"  # the other browser
+        idle = staff_sessions.resume(connection, second, clock.now() + 2 * IDLE + timedelta(
+            seconds=1), IDLE)
+        assert idle.person is None and idle.timed_out
+        assert opens(connection, second, clock.now() + IDLE) is None  # ended, not just late
+        assert opens(connection, "a-token-never-issued", clock.now()) is None
+
+
+def test_the_database_keeps_no_token_and_forgets_old_sessions(database, clock):
+    with database.connect() as connection:
+        staff_id = add_staff(connection, "rina", "viewer", PASSWORD, clock.now())
+        old = staff_sessions.start(connection, staff_id, clock.now())
+        staff_sessions.end(connection, old, clock.now())
+        kept = staff_sessions.start(connection, staff_id, clock.now() + timedelta(days=8))
+        ids = connection.execute(select(StaffSession.__table__.c.id)).scalars().all()
+    assert len(ids) == 1 and kept not in ids and old not in ids
+    assert len(ids[0]) == 64
 
 
 def test_a_new_hashing_cost_still_signs_in_old_hashes_and_renews_them(database, clock):

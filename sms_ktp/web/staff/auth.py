@@ -2,21 +2,49 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import unquote
 
-from flask import g, redirect, render_template, request, session, url_for
+from flask import g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from sms_ktp.staff import LoginLimits, sign_in
 from sms_ktp.web.addresses import request_address
-from sms_ktp.web.staff.blueprint import HOME, current_staff, nav, now, require, runtime, staff
+from sms_ktp.web.staff.blueprint import (
+    HOME,
+    begin_session,
+    current_staff,
+    end_session,
+    nav,
+    now,
+    require,
+    runtime,
+    staff,
+)
+
+# What `next` may be: a path of this back office with an optional query, in plain URL
+# characters. Anything else (another host, `//host`, a scheme, a backslash, a control character
+# that would split the Location header, a dot segment) is ignored: no open redirect, no 500.
+_PLAIN_TARGET = re.compile(r"/staff/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*")
+_MAX_TARGET = 300
+
+
+def safe_next(value: str) -> str:
+    """`value` when it is a plain page of the back office to go to after signing in, else ""."""
+    if len(value) > _MAX_TARGET or not _PLAIN_TARGET.fullmatch(value):
+        return ""
+    path = unquote(value.split("?", 1)[0])
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in path) or "\\" in path:
+        return ""
+    if "//" in path or {".", ".."} & set(path.split("/")) or path.startswith("/staff/login"):
+        return ""
+    return value
 
 
 @staff.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    target = request.values.get("next", "")
-    if not target.startswith("/staff/") or target.startswith("/staff/login"):
-        target = ""  # only pages of this back office: no open redirect
+    target = safe_next(request.values.get("next", ""))
     if request.method == "GET":
         if current_staff() is not None:
             return redirect(target or _home())
@@ -37,8 +65,7 @@ def login() -> Any:
     if person is None:
         return render_template("staff/login.html", next=target, failed=True,
                                username=username), 401
-    session.clear()  # a new session at sign-in: nothing chosen before it carries over
-    session.update(staff_id=person.id, since=moment.timestamp(), seen=moment.timestamp())
+    begin_session(person)  # a new session at sign-in: nothing chosen before it carries over
     g.staff = person
     return redirect(target or _home(), code=303)
 
@@ -46,7 +73,7 @@ def login() -> Any:
 @staff.post("/logout")
 @require()
 def logout() -> Response:
-    session.clear()
+    end_session()
     return redirect(url_for("staff.login", out=1), code=303)
 
 

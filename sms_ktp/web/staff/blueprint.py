@@ -7,7 +7,7 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any, NamedTuple, TypeVar, cast
 
@@ -25,11 +25,11 @@ from flask import (
 from sqlalchemy import Connection
 
 from flows.catalogue import render
-from sms_ktp import audit
+from sms_ktp import audit, staff_sessions
 from sms_ktp.masking import mask_id
 from sms_ktp.pickup_calendar import local
 from sms_ktp.runtime import Runtime
-from sms_ktp.staff import Role, Staff, signed_in
+from sms_ktp.staff import Role, Staff
 from sms_ktp.web.addresses import request_address
 
 staff = Blueprint("staff", __name__, url_prefix="/staff")
@@ -37,6 +37,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 ALL_ROLES = frozenset(Role)
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+SESSION_TOKEN = "session"  # the cookie's key for the token of the server-side session
 
 
 class NavItem(NamedTuple):
@@ -158,25 +159,37 @@ def csrf_valid() -> bool:
 
 
 def session_staff() -> Staff | None:
-    """The member of staff signed in with this session, if still allowed in: the session ends
-    after `idle_minutes` without a request, when the account is disabled, or when its password
-    changes."""
-    staff_id, since, seen = (session.get(key) for key in ("staff_id", "since", "seen"))
-    if staff_id is None or since is None or seen is None:
+    """The member of staff signed in with this browser's session, if it is still open on the
+    server (`sms_ktp.staff_sessions`): it ends after `idle_minutes` without a request, at
+    sign-out, when the account is disabled, and when its password changes."""
+    token = session.get(SESSION_TOKEN)
+    if not isinstance(token, str) or not token:
         return None
-    moment = now()
     idle = timedelta(minutes=runtime().settings.staff.idle_minutes)
-    if moment - datetime.fromtimestamp(seen, UTC) > idle:
-        session.pop("staff_id", None)
-        g.timed_out = True
-        return None
     with connect() as connection:
-        person = signed_in(connection, int(staff_id), datetime.fromtimestamp(since, UTC))
-    if person is None:
-        session.pop("staff_id", None)
-        return None
-    session["seen"] = moment.timestamp()
-    return person
+        resumed = staff_sessions.resume(connection, token, now(), idle)
+    if resumed.person is None:
+        session.pop(SESSION_TOKEN, None)
+        g.timed_out = resumed.timed_out
+    return resumed.person
+
+
+def begin_session(person: Staff) -> None:
+    """A new server-side session for a member of staff who just signed in; nothing the
+    browser held before carries over."""
+    with connect() as connection:
+        token = staff_sessions.start(connection, person.id, now())
+    session.clear()
+    session[SESSION_TOKEN] = token
+
+
+def end_session() -> None:
+    """Sign this browser out, on the server: a copy of its cookie opens nothing afterwards."""
+    token = session.get(SESSION_TOKEN)
+    if isinstance(token, str) and token:
+        with connect() as connection:
+            staff_sessions.end(connection, token, now())
+    session.clear()
 
 
 @staff.record_once

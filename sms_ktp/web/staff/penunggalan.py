@@ -11,7 +11,15 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from sms_ktp import penunggalan
 from sms_ktp.masking import redact
 from sms_ktp.staff import Role
-from sms_ktp.web.staff.blueprint import connect, me, record, require, runtime, staff
+from sms_ktp.web.staff.blueprint import (
+    SESSION_TOKEN,
+    connect,
+    me,
+    record,
+    require,
+    runtime,
+    staff,
+)
 
 # The application refuses bodies over 64 KiB (webhooks); a day's results of a large city are a
 # few MiB (about 40 bytes a row).
@@ -24,7 +32,7 @@ def _allow_large_upload() -> None:
     """Raise the body limit for this upload only, and only for a signed-in session: the CSRF
     check reads the form before the view runs, so the view would be too late to do it."""
     if (request.endpoint == "staff.penunggalan" and request.method == "POST"
-            and session.get("staff_id") is not None):
+            and session.get(SESSION_TOKEN) is not None):
         request.max_content_length = MAX_UPLOAD_BYTES
 
 

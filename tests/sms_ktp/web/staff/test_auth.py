@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import select
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
-from sms_ktp.models import AuditEntry
-from sms_ktp.staff import disable, set_password
+from sms_ktp.models import AuditEntry, StaffSession
+from sms_ktp.staff import disable, enable, set_password
+
+COOKIE = "sms_ktp_staff"
 
 
 @pytest.fixture
@@ -55,12 +57,40 @@ def test_a_wrong_password_is_refused_and_recorded(service, browser):
     assert audit(service) == [("staff:admin1", "staff.login_failed")]
 
 
-def test_next_never_leads_off_the_back_office(browser):
+# A raw NUL never reaches the page: every request with one gets 400 (`web.input_guard`).
+HOSTILE_NEXT = [
+    "/staff/\r\nX: 1", "/staff/\nSet-Cookie: a=b", "/staff/\rX", "/staff/\t",
+    "/staff/\x7f", "https://evil.example/", "http:/staff/", "//evil.example/staff/",
+    "///evil.example", "/\\evil.example", "\\\\evil.example", "/staff\\..\\..\\",
+    "/staff/\\evil", "/staff//evil.example", "/staff/..//evil.example", "/staff/../login",
+    "/staff/./audit", "/staff/%2e%2e/x", "/staff/%2F%2Fevil.example", "/staff/%5Cevil",
+    "/staff/%0d%0aX:%201", "/staff/%00", "javascript:alert(1)", " /staff/audit", "/staffevil",
+    "/staff/login?next=//evil.example", "/staff/é", "/staff/" + "a" * 5000, "/staff/<script>",
+    "/staff/audit#x", "",
+]
+
+
+@pytest.mark.parametrize("target", HOSTILE_NEXT)
+def test_a_bad_next_is_ignored(browser, target):
     response = browser.post("/staff/login", {"username": "admin1", "password": PASSWORD,
-                                             "next": "https://evil.example/"},
-                            allow_redirects=False)
+                                             "next": target}, allow_redirects=False)
     assert response.status_code == 303
-    assert response.headers["Location"].startswith("/staff/")
+    assert response.headers["Location"] == "/staff/"  # the home page, nothing of `target`
+    again = browser.get("/staff/login", params={"next": target}, allow_redirects=False)
+    assert again.status_code == 302 and again.headers["Location"] == "/staff/"
+
+
+def test_a_bad_next_is_left_out_of_the_login_form(service):
+    page = StaffBrowser(service.base_url).get("/staff/login", params={"next": "//evil.example"})
+    assert page.status_code == 200 and "evil.example" not in page.text
+
+
+@pytest.mark.parametrize("target", ["/staff/audit", "/staff/audit?q=staff.login&page=2",
+                                    "/staff/applications/123456789"])
+def test_a_plain_next_is_followed(browser, target):
+    response = browser.post("/staff/login", {"username": "admin1", "password": PASSWORD,
+                                             "next": target}, allow_redirects=False)
+    assert response.status_code == 303 and response.headers["Location"] == target
 
 
 def test_a_post_without_the_csrf_token_is_refused(service, browser):
@@ -96,6 +126,74 @@ def test_a_disabled_account_or_a_new_password_ends_the_session(service, browser,
     with service.runtime.db.connect() as connection:
         disable(connection, "admin1", clock.now())
     assert browser.get("/staff/audit").url.endswith("/staff/login?next=/staff/audit")
+
+
+def cookie_of(browser: StaffBrowser) -> str:
+    return browser.http.cookies.get(COOKIE)
+
+
+def replayed(service, cookie: str, path: str = "/staff/applications"):  # type: ignore[no-untyped-def]
+    """`path` opened by another program with a copy of a saved cookie."""
+    thief = StaffBrowser(service.base_url)
+    thief.http.cookies.set(COOKIE, cookie)
+    return thief.get(path)
+
+
+def test_a_cookie_saved_before_signing_out_opens_nothing_after(service, browser):
+    browser.login("admin1")
+    saved = cookie_of(browser)
+    assert "Cari permohonan" in replayed(service, saved).text  # the copy works while signed in
+    browser.post("/staff/logout")
+    page = replayed(service, saved)
+    assert page.url.endswith("/staff/login?next=/staff/applications")
+    assert 'name="password"' in page.text
+    assert sessions(service) == [("logout",)]
+
+
+def test_a_cookie_saved_before_the_account_was_disabled_stays_dead_once_enabled(service, browser,
+                                                                                clock):
+    browser.login("admin1")
+    saved = cookie_of(browser)
+    with service.runtime.db.connect() as connection:
+        disable(connection, "admin1", clock.now())
+    with service.runtime.db.connect() as connection:
+        enable(connection, "admin1")
+    assert replayed(service, saved).url.endswith("/staff/login?next=/staff/applications")
+    assert browser.get("/staff/applications").url.endswith("/staff/login?next=/staff/applications")
+    browser.login("admin1")  # signing in again gives a new session
+    assert "Cari permohonan" in browser.get("/staff/applications").text
+
+
+def test_a_cookie_saved_before_a_new_password_opens_nothing_after(service, browser, clock):
+    browser.login("admin1")
+    saved = cookie_of(browser)
+    with service.runtime.db.connect() as connection:
+        set_password(connection, "admin1", "a-brand-new-password", clock.now())
+    assert replayed(service, saved).url.endswith("/staff/login?next=/staff/applications")
+
+
+def test_a_cookie_saved_before_the_idle_time_opens_nothing_after(service, browser, clock):
+    browser.login("admin1")
+    saved = cookie_of(browser)
+    clock.advance(timedelta(minutes=31))
+    assert replayed(service, saved).url.endswith("/staff/login?next=/staff/applications&expired=1")
+    clock.advance(timedelta(minutes=1))
+    browser.login("admin1")
+    assert replayed(service, saved).url.endswith("/staff/login?next=/staff/applications")
+
+
+def test_signing_out_in_one_browser_leaves_the_others_signed_in(service, browser):
+    other = StaffBrowser(service.base_url)
+    other.login("admin1")
+    browser.login("admin1")
+    browser.post("/staff/logout")
+    assert "Cari permohonan" in other.get("/staff/applications").text
+
+
+def sessions(service) -> list[tuple[str | None]]:  # type: ignore[no-untyped-def]
+    table = StaffSession.__table__
+    with service.runtime.db.connect() as connection:
+        return [tuple(row) for row in connection.execute(select(table.c.ended_why))]
 
 
 @pytest.mark.parametrize("role", ["operator", "helper", "viewer"])
