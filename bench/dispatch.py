@@ -9,12 +9,13 @@ SMS must reach the gateway once, each phone's in order, in every drain.
 One sample of each varies a lot on a shared machine (anything from 1.3x to 2.4x was seen), so
 the rates reported are the medians of `--rounds` drains each (5), with every sample beside them.
 
-The last line is JSON: messages, workers, rounds, lost, duplicates, out_of_order_phones (added
-up over every drain), sms_per_s_1_worker and sms_per_s_2_workers (the medians),
-samples_1_worker and samples_2_workers (every round's rate, in order), speedup (the ratio of the
-medians), round_speedups (each round's two-worker rate over its one-worker rate), batch_size,
-database, seconds. Exit status 1 on any loss, duplicate or disorder, a worker that failed, or
-`--max-seconds` (the whole run) running out.
+The last line is JSON: messages (a drain), workers, rounds, lost, duplicates,
+out_of_order_phones (added up over every drain that finished), incomplete_drains (a worker failed
+or the time limit cut it short: neither sample nor figures), sms_per_s_1_worker and
+sms_per_s_2_workers (the medians), samples_1_worker and samples_2_workers (every round's rate, in
+order), speedup (the ratio of the medians), round_speedups (each round's two-worker rate over its
+one-worker rate), batch_size, database, seconds. Exit status 1 on any loss, duplicate or
+disorder, a worker that failed, or `--max-seconds` (the whole run) running out.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ def label(workers: int) -> str:
 
 def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=20_000,
-                        help="SMS queued for every drain (default 20000)")
+    parser.add_argument("--messages", type=int, default=10_000,
+                        help="SMS queued for every drain (default 10000)")
     parser.add_argument("--phones", type=int, help="phones they go to (default: messages / 2, "
                         "so that every phone has two, to be sent in order)")
     parser.add_argument("--rounds", type=int, default=5,
@@ -91,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.monotonic()
     deadline = began + args.max_seconds
     samples: dict[int, list[float]] = {workers: [] for workers in WORKER_COUNTS}
+    by_round: dict[int, dict[int, float]] = {}  # round: workers: SMS/s
     totals = {"lost": 0, "duplicates": 0, "out_of_order_phones": 0}
+    incomplete = 0
     problems: list[str] = []
     with (tempfile.TemporaryDirectory(prefix="sms-ktp-dispatch-") as temporary,
           scratch_schema(args.database_url, "sms_ktp_bench")
@@ -110,13 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             folder = Path(temporary) / f"round-{round_number}-{workers}-workers"
             folder.mkdir()
             result, failed, wall = drain(url, folder, workers, args, deadline)
-            problems += failed
             print(f"round {round_number}, {workers} worker(s): {result.messages} SMS in "
                   f"{result.sending_seconds:.1f} s of sending ({wall:.1f} s with start-up): "
                   f"{result.per_second:.0f} SMS/s; lost {result.lost}, duplicates "
                   f"{result.duplicates}, phones out of order {result.out_of_order_phones}",
                   flush=True)
+            if failed:  # a worker failed or was killed at the deadline: no sample, no figures
+                problems += failed
+                problems.append(f"round {round_number}, {workers} worker(s): not counted")
+                incomplete += 1
+                continue
             samples[workers].append(round(result.per_second, 1))
+            by_round.setdefault(round_number, {})[workers] = result.per_second
             for name in totals:
                 totals[name] += getattr(result, name)
             if result.lost or result.duplicates or result.out_of_order_phones:
@@ -124,8 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     medians = {workers: round(statistics.median(rates), 1) if rates else 0.0
                for workers, rates in samples.items()}
-    paired = [round(two / one, 2) for one, two in zip(samples[1], samples[2], strict=False)
-              if one]
+    paired = [round(rates[2] / rates[1], 2) for rates in by_round.values()
+              if rates.get(1) and 2 in rates]
     speedup = round(medians[2] / medians[1], 2) if medians[1] else 0.0
     for workers in WORKER_COUNTS:
         print(f"{workers} worker(s): median {medians[workers]:.0f} SMS/s of "
@@ -135,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for problem in problems:
         print(f"WARNING: {problem}")
     figures = {"messages": args.messages, "workers": max(WORKER_COUNTS), "rounds": args.rounds,
-               **totals,
+               **totals, "incomplete_drains": incomplete,
                **{f"sms_per_s_{label(w)}": medians[w] for w in WORKER_COUNTS},
                **{f"samples_{label(w)}": samples[w] for w in WORKER_COUNTS},
                "speedup": speedup, "round_speedups": paired, "batch_size": args.batch_size,
