@@ -3,7 +3,6 @@ broadcasts, the reply is in its language, and a registration in progress stays w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,22 +19,17 @@ TTL = timedelta(minutes=30)
 
 @pytest.fixture
 def services(services: Any) -> Any:
-    """The fake services of tests/flows/conftest.py, also remembering the phones that left the
-    broadcasts."""
+    """The services of tests/flows/conftest.py (in memory and on SQL), also remembering each
+    call that sets a phone's opt-out."""
+    services.calls = []
+    set_opt_out = services.set_broadcast_opt_out
 
-    @dataclass
-    class OptOutServices(type(services)):  # type: ignore[misc]
-        opted_out: set[str] = field(default_factory=set)
-        calls: list[tuple[str, bool]] = field(default_factory=list)
+    def recorded(phone: str, opted_out: bool) -> None:
+        services.calls.append((phone, opted_out))
+        set_opt_out(phone, opted_out)
 
-        def set_broadcast_opt_out(self, phone: str, opted_out: bool) -> None:
-            self.calls.append((phone, opted_out))
-            if opted_out:
-                self.opted_out.add(phone)
-            else:
-                self.opted_out.discard(phone)
-
-    return OptOutServices()
+    services.set_broadcast_opt_out = recorded
+    return services
 
 
 def send(services: Any, text: str, conversation=None):
@@ -52,7 +46,7 @@ def test_stop_words_leave_the_broadcasts(services, text):
 
 @pytest.mark.parametrize("text", ["MULAI", "mulai", "Start", "START!"])
 def test_start_words_rejoin_the_broadcasts(services, text):
-    services.opted_out.add(PHONE)
+    services.add_opt_out(PHONE)
     turn = send(services, text)
     assert turn.replies == [render("id", "optout.started")]
     assert services.opted_out == set()

@@ -5,12 +5,13 @@ but a wrong message, a wrong language or a leaked number does."""
 
 import random
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from flows.catalogue import Msg, render
+from flows.dates import say_day, say_time
 from flows.dialogue import Conversation
 from flows.gsm import segments
 from flows.sms import SmsChannel, SmsTurn
@@ -19,7 +20,7 @@ from sms_ktp.domain.stages import Stage
 
 PHONE = "+6281234567890"
 OTHER_PHONE = "+6285711112222"
-NOW = datetime(2024, 11, 7, 9, 0)
+NOW = datetime(2024, 11, 7, 2, 0, tzinfo=UTC)  # 09:00 in Bogor
 TTL = timedelta(minutes=30)
 NIK = "3271014501900001"
 NIK_2 = "3271021506850002"
@@ -400,8 +401,10 @@ def test_status_of_own_reference(resident: Resident, services) -> None:
     mine = services.add_application(PHONE, NIK, KK, stage=Stage.PICKUP_SCHEDULED)
     services.add_application(PHONE, NIK_2, KK, stage=Stage.PRINT_QUEUE)
     reply = resident.send(f"STATUS {mine}")
-    assert reply == r("status.detail", ref=mine, nik="***0001",
-                      explain=Msg("stage.pickup_scheduled"))
+    (pickup,) = services.family_pickups(PHONE)  # a card to collect: its day, time and office
+    at = pickup.details["at"]
+    assert reply == r("status.pickup", ref=mine, nik="***0001", day=say_day("id", at),
+                      time=say_time("id", at), office=pickup.details["office"])
 
 
 def test_status_of_own_reference_typed_in_groups(resident: Resident, services) -> None:
