@@ -25,6 +25,7 @@ from sms_ktp.db import Database, retry_after_disconnect
 from sms_ktp.domain.identity import digits_only
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.domain.wilayah import bogor_kecamatan
+from sms_ktp.hidden_codes import HIDDEN, hide_codes
 from sms_ktp.masking import mask_id
 from sms_ktp.models import Application, ApplicationEvent, Family, OutboxMessage
 from sms_ktp.pipeline import change_stage
@@ -101,12 +102,13 @@ def export(db: Database, clock: Clock, nik: str, actor: str, address: str = "") 
         applications = _held(connection, nik)
         sms = _sms_about(connection, nik, applications) if applications else []
         timelines: dict[int, list[dict[str, Any]]] = {a.id: [] for a in applications}
+        codes = [a.pickup_code for a in applications]
         for event in connection.execute(
                 select(_EVENT).where(_EVENT.c.application_id.in_(sorted(timelines)))
                 .order_by(_EVENT.c.at, _EVENT.c.id)):
             timelines[event.application_id].append({
                 "at": _when(event.at), "stage": event.stage, "by": event.actor,
-                "note": event.note})
+                "note": hide_codes(event.note, codes)})
         audit.record(connection, clock.now(), actor, EXPORT_ACTION, target(nik),
                      f"applications={len(applications)} sms={len(sms)}", address)
     kecamatan = bogor_kecamatan()
@@ -120,14 +122,16 @@ def export(db: Database, clock: Clock, nik: str, actor: str, address: str = "") 
             "language": a.language, "created_at": _when(a.created_at),
             "updated_at": _when(a.updated_at), "ready_at": _when(a.ready_at),
             "printed_at": _when(a.printed_at), "pickup_office": a.pickup_office,
-            "pickup_at": _when(a.pickup_at), "pickup_code": a.pickup_code,
+            # Staff download this: the code stays in the resident's SMS only (see hidden_codes).
+            "pickup_at": _when(a.pickup_at), "pickup_code": a.pickup_code and HIDDEN,
             "collected_at": _when(a.collected_at),
             "consent": {"at": _when(a.consent_at), "version": a.consent_version},
             "family": {"kk": a.kk, "phone": a.phone, "kecamatan_code": a.kecamatan_code,
                        "kecamatan": kecamatan.get(a.kecamatan_code, a.kecamatan_code)},
             "timeline": timelines[a.id],
         } for a in applications],
-        "sms": [{"at": _when(row.created_at), "to": row.phone, "text": row.text,
+        "sms": [{"at": _when(row.created_at), "to": row.phone,
+                 "text": hide_codes(row.text, codes),
                  "status": row.status, "delivered_at": _when(row.delivered_at)} for row in sms],
     }
 

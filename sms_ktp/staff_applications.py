@@ -9,8 +9,9 @@ masked.
 
 from __future__ import annotations
 
+import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -21,6 +22,7 @@ from sms_ktp.domain.identity import digits_only
 from sms_ktp.domain.reference import normalise_reference
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.domain.wilayah import bogor_kecamatan
+from sms_ktp.hidden_codes import hide_codes
 from sms_ktp.masking import mask_id, mask_phone, redact
 from sms_ktp.models import Application, ApplicationEvent, Family
 from sms_ktp.phones import normalise_msisdn
@@ -160,7 +162,9 @@ class Event:
 @dataclass(frozen=True)
 class ApplicationDetail:
     """One application as the detail page shows it. `nik` and `kk` are masked unless
-    `revealed`; the family phone is always masked."""
+    `revealed`; the family phone is always masked. The pickup code is not in it: staff type
+    the code the resident shows, and `accepts` says whether it is this card's (a code staff
+    could read would let a card go to anybody)."""
 
     id: int
     reference: str
@@ -181,10 +185,15 @@ class ApplicationDetail:
     printed_at: datetime | None
     pickup_office: str | None
     pickup_at: datetime | None
-    pickup_code: str | None
-    open_code: str | None  # the code that collects the card, while its pickup is open
+    collectable: bool  # a pickup code is open: the card can be handed over with it
     collected_at: datetime | None
     events: list[Event]
+    _open_code: str | None = field(default=None, repr=False)
+
+    def accepts(self, code: str) -> bool:
+        """Whether `code`, typed from the resident's SMS, collects this card."""
+        return self._open_code is not None and hmac.compare_digest(
+            code.encode("utf-8"), self._open_code.encode("utf-8"))
 
     @property
     def kecamatan(self) -> str:
@@ -205,7 +214,7 @@ class ApplicationDetail:
             allowed.add("cancel")
         if stage in PICKUP_OPEN:
             allowed.add("reschedule")
-            if self.open_code:
+            if self.collectable:
                 allowed.add("collect")
         return frozenset(allowed)
 
@@ -224,7 +233,9 @@ def detail(connection: Connection, reference: str, *,
     row = connection.execute(_DETAIL.where(_APPLICATION.c.reference == reference)).first()
     if row is None:
         return None
-    events = [Event(event.at, event.stage, event.actor, redact(event.note))
+    # A note may name the code (the card collected with it): hidden like every code.
+    events = [Event(event.at, event.stage, event.actor,
+                    hide_codes(redact(event.note), [row.pickup_code]))
               for event in connection.execute(
                   _TIMELINE.where(_EVENT.c.application_id == row.id)
                   .order_by(_EVENT.c.at, _EVENT.c.id))]
@@ -235,8 +246,9 @@ def detail(connection: Connection, reference: str, *,
         reason=row.reason, stage=row.stage,
         suket_number=row.suket_number if reveal or not row.suket_number
         else redact(row.suket_number),
-        stage_note=redact(row.stage_note) if row.stage_note else None, language=row.language,
+        stage_note=hide_codes(redact(row.stage_note), [row.pickup_code]) if row.stage_note
+        else None, language=row.language,
         channel=row.channel, created_at=row.created_at, updated_at=row.updated_at,
         ready_at=row.ready_at, printed_at=row.printed_at, pickup_office=row.pickup_office,
-        pickup_at=row.pickup_at, pickup_code=row.pickup_code, open_code=row.open_code,
-        collected_at=row.collected_at, events=events)
+        pickup_at=row.pickup_at, collectable=row.open_code is not None,
+        collected_at=row.collected_at, events=events, _open_code=row.open_code)

@@ -1,6 +1,6 @@
 """SMS in and out as staff look them up: the outbox and the inbox in one list, newest first, and
 a failed SMS given a fresh set of attempts. Texts leave here through `redact` (an inbound SMS may
-hold a NIK the resident typed)."""
+hold a NIK the resident typed) and `hide_codes` (staff never read a pickup code)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from sms_ktp.hidden_codes import hide_codes
 from sms_ktp.masking import mask_phone, redact
 from sms_ktp.models import InboundMessage, OutboxMessage
 from sms_ktp.outbox import FAILED, RANK
@@ -110,8 +111,9 @@ def search(connection: Connection, search: Search, page: int, per_page: int
 def _message(row: Any) -> Message:
     return Message(
         direction=row.direction, id=row.id, at=_utc(row.at), phone=mask_phone(row.phone),
-        text=redact(row.text or ""), kind=row.kind, status=row.status, attempts=row.attempts,
-        segments=row.segments, last_error=redact(row.last_error) if row.last_error else None,
+        text=hide_codes(redact(row.text or "")), kind=row.kind, status=row.status,
+        attempts=row.attempts, segments=row.segments,
+        last_error=redact(row.last_error) if row.last_error else None,
         sent_at=_utc(row.sent_at), delivered_at=_utc(row.delivered_at),
         replied=None if row.replied is None else bool(row.replied), gateway=row.gateway)
 

@@ -131,6 +131,7 @@ def test_a_card_is_handed_over_with_its_pickup_code(live, page):
     screenshot(page, "applications")
     page.click(f"text={reference}")
     page.wait_for_url(f"**/staff/applications/{reference}")
+    assert code not in page.content()  # staff type the code the resident shows
     screenshot(page, "application")
     page.fill("input[name=code]", "XXXXXX")
     page.click("text=Serahkan KTP-el")
@@ -139,6 +140,7 @@ def test_a_card_is_handed_over_with_its_pickup_code(live, page):
     page.click("text=Serahkan KTP-el")
     assert "diambil" in page.locator("main").inner_text()
     assert stage_of(live, reference) == "collected"
+    assert code not in page.content()  # not in the timeline either
 
 
 def test_the_main_pages_for_the_record(live, page):

@@ -164,7 +164,7 @@ def application_collect(reference: str) -> Response:
             raise _Refused("Tulis kode ambil yang ada di SMS warga.")
         # `verify` finds a card by its code alone: the code must be this application's, or
         # another resident's card would be marked collected.
-        if code != found.open_code:
+        if not found.accepts(code):
             raise _Refused(f"Kode ambil {code} tidak cocok dengan permohonan ini. Minta warga "
                            "menunjukkan SMS jadwal ambil; KTP-el belum diserahkan.")
         runtime_ = runtime()

@@ -4,16 +4,19 @@ the full NIK shows only when revealed."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
 from sms_ktp import penunggalan, printing
-from sms_ktp.models import Application, AuditEntry
+from sms_ktp.hidden_codes import HIDDEN
+from sms_ktp.models import Application, AuditEntry, Broadcast, OutboxMessage
 from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.web import create_app
 
 REF = re.compile(r"ref (\d{9})")
 CODE = re.compile(r"Kode ambil: ([A-Z0-9]{6})")
@@ -224,7 +227,7 @@ def test_a_card_is_handed_over_once_with_its_own_code(service, admin):
     assert "KTP-el tercatat sudah diambil." in done
     assert stage_of(service, reference) == "collected"
     assert stage_of(service, sibling) == "pickup_scheduled"
-    assert f"collected with {code}" in done[done.index("Riwayat"):]
+    assert f"collected with {code}" not in done and "collected with ******" in done
     assert "tidak sedang menunggu diambil" in decide(admin, reference, "collect", code=code)
     assert audit(service) == [("staff:admin1", "application.collect",
                                f"application {reference}", "kode ambil cocok")]
@@ -305,3 +308,110 @@ def test_the_audit_log_records_the_client_behind_a_trusted_proxy(service, admin,
         [address] = connection.execute(select(table.c.address).where(
             table.c.action == "application.reveal_nik")).scalars().all()
     assert address == recorded
+
+
+# --- the pickup code is never shown ---------------------------------------------------------
+# Staff type the code the resident shows at the counter: a code readable in the back office
+# would let a card go to anybody. Cards are scheduled (their SMS carry codes), one is moved (a
+# second SMS with the same code) and one collected (its timeline names the code); then every
+# page is read, by every role.
+
+ROLES = [("admin1", "admin", None), ("op01", "operator", "01"),
+         ("pendamping", "helper", None), ("pemantau", "viewer", None)]
+
+
+def every_page(service: LiveService, references: list[str]) -> list[str]:
+    """Each GET route of the back office, from the app itself (a page added later is read
+    too), with its placeholders filled; an application's page for every reference."""
+    now = service.runtime.clock.now()
+    with service.runtime.db.connect() as connection:
+        broadcast = connection.execute(insert(Broadcast.__table__).values(
+            text="Kantor tutup Jumat.", audience="all", status="done", created_by="t",
+            created_at=now, send_at=now).returning(Broadcast.__table__.c.id)).scalar_one()
+    paths = []
+    for rule in create_app(service.runtime).url_map.iter_rules():
+        if "GET" not in rule.methods or not rule.rule.startswith("/staff"):
+            continue
+        path = rule.rule.replace("<code>", "01").replace("<int:broadcast_id>", str(broadcast))
+        paths += ([path.replace("<reference>", ref) for ref in references]
+                  if "<reference>" in path else [path])
+    assert not [path for path in paths if "<" in path], paths
+    return [*sorted(paths), f"/staff/messages?phone={PHONE}", "/staff/audit?q=collect",
+            "/staff/broadcasts/recipients?audience=all"]
+
+
+def codes_sent(service: LiveService) -> set[str]:
+    with service.runtime.db.connect() as connection:
+        return {code for code in connection.execute(select(Application.pickup_code))
+                .scalars() if code}
+
+
+@pytest.fixture
+def world(service) -> tuple[list[str], set[str]]:  # type: ignore[no-untyped-def]
+    """Two cards of one family waiting at the office: one moved, one collected."""
+    cards = scheduled(service, NIK, NIK_3)
+    (moved, _), (collected, code) = cards.items()
+    admin = signed_in(service, "admin0", "admin")
+    assert "dipindah" in decide(admin, moved, "reschedule")
+    assert "tercatat sudah diambil" in decide(admin, collected, "collect", code=code)
+    service.worker.run_once()
+    with service.runtime.db.connect() as connection:
+        texts = " ".join(connection.execute(select(OutboxMessage.text)).scalars())
+    codes = codes_sent(service)
+    assert len(codes) == 2 and all(code in texts for code in codes)  # the SMS carry them
+    return list(cards), codes
+
+
+@pytest.mark.parametrize(("username", "role", "office"), ROLES)
+def test_no_page_shows_a_pickup_code_to_any_role(service, world, username, role, office):
+    references, codes = world
+    browser = signed_in(service, username, role, office)
+    read = []
+    for path in every_page(service, references):
+        response = browser.get(path)
+        read.append(path)
+        shown = [code for code in codes if code in response.text]
+        assert not shown, f"{path} shows the pickup code"
+    search = browser.post("/staff/applications", {"q": PHONE})
+    assert not [code for code in codes if code in search.text]
+    if role in ("admin", "operator"):
+        page = browser.get(f"/staff/applications/{references[1]}").text
+        assert f"collected with {HIDDEN}" in page[page.index("Riwayat"):]
+    assert read
+
+
+def test_the_messages_page_shows_the_pickup_sms_with_its_code_hidden(service, world):
+    _, codes = world
+    admin = signed_in(service, "admin1", "admin")
+    page = admin.get(f"/staff/messages?phone={PHONE}").text
+    assert f"Kode ambil: {HIDDEN}" in page and f"Kode tetap: {HIDDEN}" in page
+    assert not [code for code in codes if code in page]
+
+
+def test_a_residents_data_export_downloaded_by_staff_hides_the_code(service, world):
+    _, codes = world
+    admin = signed_in(service, "admin1", "admin")
+    admin.get("/staff/privacy")
+    response = admin.post("/staff/privacy/export", {"nik": NIK})
+    assert response.status_code == 200
+    document = json.loads(response.text)
+    assert [a["pickup_code"] for a in document["applications"]] == [HIDDEN]
+    assert any(f"Kode ambil: {HIDDEN}" in sms["text"] for sms in document["sms"])
+    assert not [code for code in codes if code in response.text]
+    preview = admin.post("/staff/privacy/erase", {"nik": NIK})
+    assert not [code for code in codes if code in preview.text]
+
+
+def test_the_counter_still_hands_a_card_over_with_the_code_the_resident_shows(service):
+    [(reference, code)] = scheduled(service, NIK).items()
+    operator = signed_in(service, "op01", "operator", "01")
+    page = operator.get(f"/staff/applications/{reference}").text
+    assert code not in page and "Kode ambil dari SMS warga" in page
+    assert "tercatat sudah diambil" in decide(operator, reference, "collect", code=code)
+
+
+def test_a_stranger_reads_nothing(service, world):
+    references, codes = world
+    stranger = StaffBrowser(service.base_url)
+    for path in every_page(service, references):
+        assert not [code for code in codes if code in stranger.get(path).text], path

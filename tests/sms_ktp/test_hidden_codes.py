@@ -1,0 +1,40 @@
+"""Pickup codes hidden from staff: found after the words that announce them, in every language
+of the catalogues, and nothing else touched."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.catalogue import languages, messages, render
+from sms_ktp.hidden_codes import HIDDEN, hide_codes
+
+
+@pytest.mark.parametrize("lang", languages())
+def test_every_catalogue_message_with_a_code_has_it_hidden(lang):
+    """Whatever the catalogues say before a code, in every language, it is found."""
+    keys = [key for key, text in messages(lang).items() if "{code}" in text]
+    assert keys
+    for key in keys:
+        text = render(lang, key, code="ACD347", nik="***0001", day="Senin", time="09.30 WIB",
+                      office="Kantor Kec. Bogor Selatan", address="Jl. Raya 7", ref="123456789")
+        assert "ACD347" in text and "ACD347" not in hide_codes(text), f"{lang}:{key}"
+
+
+@pytest.mark.parametrize("text", [
+    "Kode ambil: ACD347.", "kode ambil tetap: ACD347", "KODE ACD347", "code: 3MMM77",
+    "Pickup code: ACD347 show it", "Kode nyandak: ACD347", "showing the code ACD347",
+])
+def test_a_code_announced_by_its_words_is_hidden(text):
+    assert hide_codes(text).count(HIDDEN) == 1
+
+
+@pytest.mark.parametrize("text", [
+    "Ketik DAFTAR untuk mendaftar.", "ref 123456789 NIK ***0001", "STATUS 123456789",
+    "Kode pos 16111 Bogor", "Kode ambil tidak cocok.",
+])
+def test_other_words_stay_as_they_are(text):
+    assert hide_codes(text) == text
+
+
+def test_a_code_known_to_belong_to_the_text_is_hidden_wherever_it_stands():
+    assert hide_codes("collected with ACD347", ["ACD347", None]) == f"collected with {HIDDEN}"
