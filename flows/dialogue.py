@@ -28,6 +28,16 @@ class Invalid(Exception):
         self.params = params
         # For a refusal by the finisher: the step to ask again (None ends the dialogue).
         self.step: str | None = None
+        # For a refusal by a reader: the answer ends the dialogue rather than being asked again
+        # (e.g. the NIK is registered already, and here is its reference).
+        self.ends = False
+
+
+def ending(key: str, **params: Any) -> Invalid:
+    """A refusal that ends the dialogue, with the message that says why."""
+    refused = Invalid(key, **params)
+    refused.ends = True
+    return refused
 
 
 class Reader(Protocol):
@@ -95,14 +105,22 @@ class Finisher(Protocol):
     def __call__(self, conversation: Conversation, context: Any) -> Mapping[str, Any]: ...
 
 
+class FieldReader(Protocol):
+    def __call__(self, text: str) -> Mapping[str, str]: ...
+
+
 class Dialogue:
     """A named list of steps and what to do when the last one is answered."""
 
-    def __init__(self, name: str, steps: list[Step], finish: Finisher) -> None:
+    def __init__(self, name: str, steps: list[Step], finish: Finisher,
+                 fields: FieldReader | None = None) -> None:
+        """`fields`: reads the answers a text gives by their labels, by step ({} when the text
+        is one plain answer to the question asked)."""
         self.name = name
         self.steps = {step.name: step for step in steps}
         self.first = steps[0].name
         self._finish = finish
+        self._fields = fields
         self._machine = Machine(
             model=None,
             states=[*self.steps, DONE, CANCELLED],
@@ -129,18 +147,29 @@ class Dialogue:
 
     def answer(self, conversation: Conversation, text: str | None, context: Any) -> Outcome:
         """Apply one answer (None: only consume prefilled answers), then every prefilled answer
-        whose step comes up, stopping at the first refusal."""
+        whose step comes up, stopping at the first refusal. An answer that repeats the one
+        before (the same SMS sent twice) is recognised as such: the question is asked again
+        and nothing else changes."""
+        if text is not None and self._fields is not None and conversation.step in self.steps:
+            fields = self._fields(text)
+            if fields:
+                self._take_fields(conversation, fields, context)
+                text = None
         self._machine.add_model(conversation, initial=conversation.step)
         try:
             error: Invalid | None = None
             if text is not None:
                 error = self._trigger(conversation, text, context)
+                if error is not None and self._repeats(conversation, text, context):
+                    error = None
             while error is None and conversation.step in conversation.prefill:
                 error = self._trigger(conversation, conversation.prefill.pop(conversation.step),
                                       context)
         finally:
             self._machine.remove_model(conversation)
             _unbind(conversation)
+        if error is not None and error.ends:
+            conversation.step = CANCELLED
         result: Mapping[str, Any] = {}
         if error is None and conversation.step == DONE:
             try:
@@ -164,6 +193,37 @@ class Dialogue:
         conversation.step = earlier[-1]
         conversation.answers.pop(earlier[-1])
         return True
+
+    def _repeats(self, conversation: Conversation, text: str, context: Any) -> bool:
+        """Whether `text` is an answer already given to an earlier question (newest first)."""
+        answered = [name for name in conversation.answers if name in self.steps]
+        return any(self._same_answer(conversation, name, text, context)
+                   for name in reversed(answered))
+
+    def _take_fields(self, conversation: Conversation, fields: Mapping[str, str],
+                     context: Any) -> None:
+        """Answers given by their labels: those of the questions still to come are kept as
+        prefilled answers; one that changes an answer already given goes back to its question
+        (the answers after it are checked again); one that repeats it changes nothing."""
+        names = list(self.steps)
+        here = names.index(conversation.step)
+        changed = [name for name, value in fields.items()
+                   if name in self.steps and names.index(name) < here
+                   and not self._same_answer(conversation, name, value, context)]
+        if changed:
+            here = min(names.index(name) for name in changed)
+            self._rewind(conversation, names[here])
+        for name, value in fields.items():
+            if name in self.steps and names.index(name) >= here:
+                conversation.prefill[name] = value
+
+    def _same_answer(self, conversation: Conversation, step: str, value: str,
+                     context: Any) -> bool:
+        try:
+            read = self.steps[step].read(value, context, conversation)
+        except Invalid:
+            return False
+        return bool(read == conversation.answers.get(step))
 
     def _rewind(self, conversation: Conversation, step: str) -> None:
         """Ask `step` again; the answers after it are kept as prefilled answers (checked again

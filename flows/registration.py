@@ -8,7 +8,18 @@ from datetime import date
 from typing import Any
 
 from flows.catalogue import Msg
-from flows.dialogue import CANCELLED, DONE, Choice, Conversation, Dialogue, Invalid, Route, Step
+from flows.dialogue import (
+    CANCELLED,
+    DONE,
+    Choice,
+    Conversation,
+    Dialogue,
+    Invalid,
+    Route,
+    Step,
+    ending,
+)
+from flows.fields import read_fields
 from flows.keywords import clean, without_accents
 from flows.ports import Services
 from sms_ktp.domain.identity import IdentityError, parse_kk, parse_nik
@@ -27,17 +38,20 @@ REASON_WORDS = {
     "DATA CHANGE": "perubahan_data", "CHANGED": "perubahan_data",
     **{code.upper(): code for code in REASONS},
 }
-# Indonesian, Sundanese (ENYA, MUHUN, LERES / HENTEU, TEU, MOAL, SANES) and English.
-YES_WORDS = frozenset({"YA", "Y", "IYA", "YES", "OK", "OKE", "SETUJU", "BENAR", "1",
+# Indonesian, Sundanese (ENYA, MUHUN, LERES / HENTEU, TEU, MOAL, SANES) and English. No digits:
+# a `1` or `2` at the summary is far more often the reason sent twice than a decision (USSD
+# numbers its choices itself and passes the chosen word).
+YES_WORDS = frozenset({"YA", "Y", "IYA", "YES", "OK", "OKE", "SETUJU", "BENAR",
                        "ENYA", "MUHUN", "SUMUHUN", "LERES"})
-NO_WORDS = frozenset({"TIDAK", "TDK", "T", "NO", "N", "GAK", "ENGGAK", "NGGAK", "SALAH", "2",
+NO_WORDS = frozenset({"TIDAK", "TDK", "T", "NO", "N", "GAK", "ENGGAK", "NGGAK", "SALAH",
                       "HENTEU", "TEU", "MOAL", "SANES", "ULAH"})
 _SUKET = re.compile(r"^[A-Z0-9][A-Z0-9/.\- ]{2,39}$")
 # A number inside words ("NIK saya 3271 0145 0190 0001"): digits with the separators people use.
 _DIGIT_RUN = re.compile(r"\d(?:[\d .\-/]*\d)?")
 # A refusal when the application is stored sends the resident back to the answer it concerns.
 # (The staff form puts the same refusal next to that field.)
-STEP_OF_PROBLEM = {"error.nik.active": "nik", "error.kk.other_phone": "kk"}
+STEP_OF_PROBLEM = {"error.nik.active": "nik", "error.kk.other_phone": "kk",
+                   "error.kk.same_as_nik": "kk"}
 
 
 def _number(text: str) -> str:
@@ -61,26 +75,38 @@ def nik_value(text: str, today: date) -> str:
         raise Invalid(f"error.nik.{error.code}", got=_digits_count(text)) from None
 
 
-def check_nik(text: str, services: Services) -> str:
-    """A well-formed NIK that may apply now (no active application)."""
+def check_nik(text: str, services: Services, phone: str | None = None) -> str:
+    """A well-formed NIK that may apply now. For staff (`phone` None) an open application is a
+    refusal. A resident's family phone gets that application's reference back; any other phone
+    is answered as for any NIK (whether a NIK has an application is not told to whoever types
+    it): the registration is refused when it is sent, and the family phone is told."""
     nik = nik_value(text, services.today())
-    problem = services.nik_problem(nik)
-    if problem:
-        raise Invalid(problem)
+    active = services.active_application(nik)
+    if active is None:
+        return nik
+    if phone is None:
+        raise Invalid("error.nik.active")
+    if active.phone == phone:
+        raise ending("register.exists", ref=active.reference, nik=mask_id(nik))
     return nik
 
 
-def kk_value(text: str) -> str:
-    """The KK typed in `text` if it is a Kota Bogor family card; `Invalid` says what is wrong."""
+def kk_value(text: str, today: date, nik: str | None = None) -> str:
+    """The KK typed in `text` if it is a Kota Bogor family card and not the `nik` given for the
+    same person (the NIK sent twice, or typed in the KK's place); `Invalid` says what is
+    wrong."""
     try:
-        return parse_kk(_number(text)).value
+        kk = parse_kk(_number(text), today).value
     except IdentityError as error:
         raise Invalid(f"error.kk.{error.code}", got=_digits_count(text)) from None
+    if kk == nik:
+        raise Invalid("error.kk.same_as_nik")
+    return kk
 
 
-def check_kk(text: str, services: Services, phone: str) -> str:
+def check_kk(text: str, services: Services, phone: str, nik: str | None = None) -> str:
     """A Kota Bogor KK for which `phone` may register (one phone per family)."""
-    kk = kk_value(text)
+    kk = kk_value(text, services.today(), nik)
     problem = services.family_problem(kk, phone)
     if problem:
         raise Invalid(problem)
@@ -117,11 +143,11 @@ def done_params(reference: str, reason: str) -> dict[str, Any]:
 
 # --- the dialogue's readers ------------------------------------------------------------------
 def read_nik(text: str, services: Services, conversation: Conversation) -> str:
-    return check_nik(text, services)
+    return check_nik(text, services, conversation.phone)
 
 
 def read_kk(text: str, services: Services, conversation: Conversation) -> str:
-    return check_kk(text, services, conversation.phone)
+    return check_kk(text, services, conversation.phone, conversation.answers.get("nik"))
 
 
 def read_reason(text: str, services: Services, conversation: Conversation) -> str:
@@ -132,8 +158,16 @@ def read_suket(text: str, services: Services, conversation: Conversation) -> str
     return check_suket(text)
 
 
+def _confirmation_word(text: str) -> str:
+    return without_accents(clean(text)).upper().strip(" .!#*")
+
+
+def is_yes(text: str) -> bool:
+    return _confirmation_word(text) in YES_WORDS
+
+
 def read_confirmation(text: str, services: Services, conversation: Conversation) -> bool:
-    word = clean(text).upper().strip(" .!#*")
+    word = _confirmation_word(text)
     if word in YES_WORDS:
         return True
     if word in NO_WORDS:
@@ -147,6 +181,18 @@ def confirmation_params(answers: Mapping[str, Any]) -> dict[str, Any]:
         "kk": mask_id(answers["kk"]),
         "reason": Msg(f"reason.{answers['reason']}"),
     }
+
+
+def prefill_fields(text: str) -> dict[str, str]:
+    """The answers a `DAFTAR ...` SMS carries, by step (`flows.fields`)."""
+    return read_fields(text, REASON_WORDS).values
+
+
+def labelled_fields(text: str) -> dict[str, str]:
+    """The answers an SMS in the middle of the dialogue gives by their labels ("NIK ... KK
+    ..."), or {} when it is one plain answer to the question asked."""
+    reading = read_fields(text, REASON_WORDS)
+    return reading.values if reading.speaks_for_itself else {}
 
 
 def _finish(conversation: Conversation, services: Services) -> Mapping[str, Any]:
@@ -183,6 +229,7 @@ REGISTRATION = Dialogue(
         ),
     ],
     finish=_finish,
+    fields=labelled_fields,
 )
 
 # Fields of the one-message form `DAFTAR NIK#KK#ALASAN#SUKET`, in order.

@@ -169,8 +169,9 @@ def _check(form: AssistedForm, services: SqlServices,
     checks = {
         "nik": lambda: check_nik(form.nik, services),
         # Without a usable phone, the one-phone-per-family rule cannot be asked yet.
-        "kk": lambda: (check_kk(form.kk, services, phone) if phone is not None
-                       else kk_value(form.kk)),
+        "kk": lambda: (check_kk(form.kk, services, phone, answers.get("nik"))
+                       if phone is not None
+                       else kk_value(form.kk, services.today(), answers.get("nik"))),
         "reason": lambda: check_reason(form.reason),
     }
     for name, check in checks.items():

@@ -12,18 +12,22 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, bindparam, update
 
-from flows.sms import SmsChannel
+from flows.catalogue import render
+from flows.dates import say_time
+from flows.dialogue import Conversation
+from flows.sms import SmsChannel, SmsTurn
 from gateway.message import InboundSms
 from sms_ktp import metrics
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database, insert_ignoring_duplicate, retry_after_disconnect
-from sms_ktp.limits import UNLIMITED, ReplyGate, ReplyLimits
+from sms_ktp.limits import DIALOGUE_KIND, LIMIT_KIND, UNLIMITED, ReplyGate, ReplyLimits
 from sms_ktp.masking import mask_phone, redact
 from sms_ktp.models import InboundMessage
 from sms_ktp.outbox import enqueue
 from sms_ktp.phone_state import PhoneStateStore
 from sms_ktp.phones import normalise_msisdn
 from sms_ktp.pickup import PickupPolicy
+from sms_ktp.pickup_calendar import local
 from sms_ktp.services import SqlServices
 
 log = logging.getLogger(__name__)
@@ -96,14 +100,27 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
         state = PhoneStateStore(connection, phone)
         conversation = state.load()
         services = SqlServices(connection, clock, state, policy, channel="sms")
-        turn = SmsChannel(services, ttl).handle(sms.text[:MAX_TEXT], phone, conversation, now)
-        state.save(turn.conversation, now)
+        channel = SmsChannel(services, ttl)
+        text = sms.text[:MAX_TEXT]
         gate = ReplyGate(connection, phone, now, limits)
-        queued = 0
-        for reply in turn.replies:
-            if gate.admit(reply):
-                enqueue(connection, phone, reply, now, inbound_id=inbound_id)
-                queued += 1
+        in_dialogue = channel.answers_dialogue(text, conversation, now)
+        over = None if in_dialogue else gate.over_limit()
+        if over is not None:
+            # Over the hourly limit: the SMS changes nothing; the phone learns once when it
+            # may write again.
+            replies = [] if over.told else [render(
+                channel.language(phone, conversation), "limit.reached", n=limits.per_hour,
+                time=say_time(channel.language(phone, conversation), local(over.again_at)))]
+            kind = LIMIT_KIND
+        else:
+            turn = channel.handle(text, phone, conversation, now)
+            replies, kept = _admitted(gate, channel, turn, conversation, in_dialogue, phone,
+                                      services.completed)
+            state.save(kept, now)
+            kind = DIALOGUE_KIND if in_dialogue else "reply"
+        for reply in replies:
+            enqueue(connection, phone, reply, now, kind=kind, inbound_id=inbound_id)
+        queued = len(replies)
         if gate.suppressed and not queued:
             # Staff see "belum dibalas" on the messages page: nothing left for this SMS.
             connection.execute(_NOT_REPLIED, {"row_id": inbound_id})
@@ -114,3 +131,20 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
                  if gate.suppressed else "")
     return Received(inbound_id, duplicate=False, replies=queued,
                     completed=tuple(services.completed), suppressed=tuple(gate.suppressed))
+
+
+def _admitted(gate: ReplyGate, channel: SmsChannel, turn: SmsTurn,
+              before: Conversation | None, in_dialogue: bool, phone: str,
+              completed: list[str]) -> tuple[list[str], Conversation | None]:
+    """The replies to queue and the conversation to keep. A turn outside a dialogue whose
+    replies are all held back changes nothing (so that no summary is confirmed that was not
+    sent); inside a dialogue, the same reply again and again ends the dialogue instead."""
+    if in_dialogue:
+        if all([gate.admit(reply) for reply in turn.replies]) or "registration" in completed:
+            gate.suppressed.clear()
+            return turn.replies, turn.conversation
+        return [channel.stop_dialogue(phone, turn.conversation or before)], None
+    admitted = [reply for reply in turn.replies if gate.admit(reply)]
+    if turn.replies and not admitted:
+        return [], before
+    return admitted, turn.conversation

@@ -1,20 +1,27 @@
 """Per-phone limits on the replies to inbound SMS: what one phone, or another service's
-auto-responder answering our SMS, may cost the city.
+auto-responder answering our SMS, may cost the city, without ever cutting a family short.
 
-Checked where the replies to an inbound SMS are queued, with one query a message at most: the
-phone's latest counted SMS of the last hour, newest first, read through `ix_outbox_phone_status`
-(the phone's rows only; the order is on a column no index has, so the planner cannot be tempted
-to walk the whole outbox backwards by its primary key). The phone's state row, once it exists,
-is locked for the turn (`PhoneStateStore.load`), so two SMS from one phone are counted one after
-the other; the limits are a cap on cost, not a quota to the message, so the rare race of a
-phone's very first SMS does not matter.
+- **Per hour** (`per_hour`): the SMS a phone starts something with (a keyword, a question, an
+  unknown text) and their replies count; the answers to a registration dialogue in progress do
+  not, so a family registering its members one after the other from its one phone is never
+  silenced mid-way. Checked *before* the SMS is handled: a phone over its limit changes
+  nothing, and is told once, in one SMS, at what time it may write again.
+  Each registration the family completed within the hour adds `PER_REGISTRATION` to the
+  limit: a family registering ten members, each DAFTAR and YA sent twice and a STATUS in
+  between, is never cut short, while an abuser would have to file real applications.
+- **Identical replies** (`identical`): an auto-responder answering our SMS gets the same reply
+  each time. Outside a dialogue such a reply is held back after `identical` in a row (and the
+  turn that caused it changes nothing); inside a dialogue the dialogue ends with one SMS that
+  says so, which breaks the loop and leaves the resident a clear way back.
 
-What counts: the SMS a resident's own messages cause (`COUNTED_KINDS`: replies, the SMS of a
-USSD session, the confirmation of a registration at the counter). Notifications about the
-family's applications (pickup scheduled, reminders, moved, held) are transactional and neither
-counted nor held back; broadcasts neither, since each sends at most one SMS per family phone.
-Only replies to SMS are held back: a USSD session's SMS carries the reference of a registration
-just made, and USSD requests come from the network, not from anyone who can post a form.
+What the kinds of outbox rows mean here: `reply` (counted), `dialogue` (an answer inside a
+dialogue: not counted), `ussd` (the SMS of a USSD session: counted, never held back: it carries
+the reference of a registration just made), `limit` (the notice of the limit). Notifications
+about the family's applications and broadcasts are neither counted nor held back.
+
+Two queries a message at most, each on the phone's rows of the last hour through
+`ix_outbox_phone_status`; the phone's state row is locked for the turn
+(`PhoneStateStore.load`), so two SMS from one phone are counted one after the other.
 """
 
 from __future__ import annotations
@@ -24,14 +31,20 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, func, select
 
 from flows.gsm import to_gsm7
 from sms_ktp.config import LimitsSettings
-from sms_ktp.models import OutboxMessage
+from sms_ktp.models import Application, Family, OutboxMessage
 
 COUNTED_KINDS = ("reply", "ussd")
+DIALOGUE_KIND = "dialogue"
+LIMIT_KIND = "limit"
+REPLY_KINDS = (*COUNTED_KINDS, DIALOGUE_KIND)
 WINDOW = timedelta(hours=1)
+# What one registration's habits may cost on top of the limit: the DAFTAR and the YA sent
+# twice, a STATUS after it.
+PER_REGISTRATION = 5
 RATE, IDENTICAL = "rate", "identical"  # `metrics.SUPPRESSED_REASONS`
 
 _OUTBOX = OutboxMessage.__table__
@@ -39,8 +52,8 @@ _OUTBOX = OutboxMessage.__table__
 
 @dataclass(frozen=True)
 class ReplyLimits:
-    """`per_hour` SMS to one phone per hour, and at most `identical` identical replies in a row
-    within the hour; 0 switches either off."""
+    """`per_hour` counted SMS to one phone per hour, and at most `identical` identical replies
+    in a row within the hour; 0 switches either off."""
 
     per_hour: int = LimitsSettings.max_sms_per_phone_per_hour
     identical: int = LimitsSettings.max_identical_replies
@@ -49,29 +62,51 @@ class ReplyLimits:
     def from_settings(cls, settings: LimitsSettings) -> ReplyLimits:
         return cls(settings.max_sms_per_phone_per_hour, settings.max_identical_replies)
 
-    @property
-    def rows(self) -> int:
-        """How many of the phone's latest SMS the checks need to see."""
-        return max(self.per_hour, self.identical)
-
 
 UNLIMITED = ReplyLimits(0, 0)
 
 
 @cache
-def _latest(rows: int) -> Select[Any]:
-    return (select(_OUTBOX.c.text)
+def _counted(rows: int) -> Select[Any]:
+    """The phone's newest counted SMS and limit notices of the hour."""
+    return (select(_OUTBOX.c.kind, _OUTBOX.c.created_at)
             .where(_OUTBOX.c.phone == bindparam("phone"),
-                   _OUTBOX.c.kind.in_(COUNTED_KINDS),
+                   _OUTBOX.c.kind.in_((*COUNTED_KINDS, LIMIT_KIND)),
                    _OUTBOX.c.created_at >= bindparam("since"))
             .order_by(_OUTBOX.c.created_at.desc(), _OUTBOX.c.id.desc())
             .limit(rows))
 
 
+@cache
+def _latest_replies(rows: int) -> Select[Any]:
+    """The texts of the phone's newest replies of the hour, of every reply kind."""
+    return (select(_OUTBOX.c.text)
+            .where(_OUTBOX.c.phone == bindparam("phone"),
+                   _OUTBOX.c.kind.in_(REPLY_KINDS),
+                   _OUTBOX.c.created_at >= bindparam("since"))
+            .order_by(_OUTBOX.c.created_at.desc(), _OUTBOX.c.id.desc())
+            .limit(rows))
+
+
+_APPLICATION, _FAMILY = Application.__table__, Family.__table__
+_REGISTRATIONS = (select(func.count()).select_from(_APPLICATION)
+                  .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+                  .where(_FAMILY.c.phone == bindparam("phone"),
+                         _APPLICATION.c.created_at >= bindparam("since")))
+
+
+@dataclass(frozen=True)
+class OverLimit:
+    """A phone over its hourly limit: when it may write again, and whether it was told so."""
+
+    again_at: datetime
+    told: bool
+
+
 @dataclass
 class ReplyGate:
-    """Decides, reply by reply, whether a turn's replies may be queued; the phone's history is
-    read once, at the first reply, and the replies admitted are added to it."""
+    """Decides for one inbound SMS whether it is handled (`over_limit`, before) and which of its
+    replies are queued (`admit`, after); reads the phone's history at most once each."""
 
     connection: Connection
     phone: str
@@ -80,17 +115,38 @@ class ReplyGate:
     suppressed: list[str] = field(default_factory=list)  # one reason per reply held back
     _latest: list[str] | None = field(default=None, repr=False)
 
+    def over_limit(self) -> OverLimit | None:
+        """For an SMS that starts something (not an answer in a dialogue): None when it may
+        be handled, else when the phone may write again."""
+        per_hour = self.limits.per_hour
+        if not per_hour:
+            return None
+        since = {"phone": self.phone, "since": self.now - WINDOW}
+        rows = self.connection.execute(_counted(per_hour + 1), since).all()
+        counted = [row.created_at for row in rows if row.kind != LIMIT_KIND]
+        if len(counted) < per_hour:
+            return None
+        registered = self.connection.execute(_REGISTRATIONS, since).scalar_one()
+        if registered:  # rare: a family at work; its allowance is read in full
+            per_hour += PER_REGISTRATION * registered
+            rows = self.connection.execute(_counted(per_hour + 1), since).all()
+            counted = [row.created_at for row in rows if row.kind != LIMIT_KIND]
+            if len(counted) < per_hour:
+                return None
+        self.suppressed.append(RATE)
+        told = bool(rows) and rows[0].kind == LIMIT_KIND
+        # The oldest of the `per_hour` newest counted SMS leaves the hour first.
+        return OverLimit(counted[per_hour - 1] + WINDOW, told)
+
     def admit(self, text: str) -> bool:
-        if not self.limits.rows:
+        """Whether this reply may be queued: False for the (identical+1)-th identical reply
+        in a row."""
+        identical = self.limits.identical
+        if not identical:
             return True
         latest = self._history()
         text = to_gsm7(text)  # as the outbox stores it
-        per_hour, identical = self.limits.per_hour, self.limits.identical
-        if per_hour and len(latest) >= per_hour:
-            self.suppressed.append(RATE)
-            return False
-        if (identical and len(latest) >= identical
-                and all(previous == text for previous in latest[:identical])):
+        if len(latest) >= identical and all(previous == text for previous in latest[:identical]):
             self.suppressed.append(IDENTICAL)
             return False
         latest.insert(0, text)
@@ -99,6 +155,6 @@ class ReplyGate:
     def _history(self) -> list[str]:
         if self._latest is None:
             self._latest = list(self.connection.execute(
-                _latest(self.limits.rows),
+                _latest_replies(self.limits.identical),
                 {"phone": self.phone, "since": self.now - WINDOW}).scalars())
         return self._latest

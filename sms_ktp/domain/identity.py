@@ -9,14 +9,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from sms_ktp.domain.wilayah import bogor_kecamatan, province_name, regency_name
 from sms_ktp.masking import mask_id
 
-IdentityErrorCode = Literal["length", "region", "birth_date", "serial", "not_bogor"]
-_ERROR_CODES = frozenset({"length", "region", "birth_date", "serial", "not_bogor"})
+IdentityErrorCode = Literal["length", "region", "birth_date", "serial", "not_bogor",
+                            "issue_date"]
+_ERROR_CODES = frozenset({"length", "region", "birth_date", "serial", "not_bogor",
+                          "issue_date"})
 
 _BOGOR_REGENCY = "3271"
 _FEMALE_DAY_OFFSET = 40
@@ -90,20 +92,28 @@ def _sixteen_digits(text: str) -> str:
     return value
 
 
+def _ddmmyy(day: int, month: int, year: int, today: date) -> date | None:
+    """The date DD MM YY stands for, in the latest century that puts it on or before today."""
+    for century in (2000, 1900):
+        try:
+            when = date(century + year, month, day)
+        except ValueError:
+            continue
+        if when <= today:
+            return when
+    return None
+
+
 def _birth_date(ddmmyy: str, today: date) -> tuple[date, bool]:
     """Decode DDMMYY: women have 40 added to the day; take the latest century not in the future."""
     day, month, year = int(ddmmyy[0:2]), int(ddmmyy[2:4]), int(ddmmyy[4:6])
     female = day > _FEMALE_DAY_OFFSET
     if female:
         day -= _FEMALE_DAY_OFFSET
-    for century in (2000, 1900):
-        try:
-            born = date(century + year, month, day)
-        except ValueError:
-            continue
-        if born <= today:
-            return born, female
-    raise IdentityError("birth_date")
+    born = _ddmmyy(day, month, year, today)
+    if born is None:
+        raise IdentityError("birth_date")
+    return born, female
 
 
 def parse_nik(text: str, today: date) -> Nik:
@@ -128,11 +138,29 @@ def parse_nik(text: str, today: date) -> Nik:
     )
 
 
-def parse_kk(text: str) -> KK:
-    """Check that a KK was issued in Kota Bogor; only the area is checked (no other rule known)."""
+def parse_kk(text: str, today: date | None = None) -> KK:
+    """Check a KK typed by a resident (in order: length, Kota Bogor, issue date, serial). A KK
+    is `PP RR KK DD MM YY SSSS` like a NIK, but its date is the day the card was issued: a
+    real date, not in the future, with nothing added to the day. `today`: defaults to the
+    local date of the machine, which only matters for a card issued today or tomorrow."""
+    if isinstance(today, datetime):
+        today = today.date()
     value = _sixteen_digits(text)
     kecamatan_code = value[4:6]
     kecamatan_name = bogor_kecamatan().get(kecamatan_code)
     if value[:4] != _BOGOR_REGENCY or kecamatan_name is None:
         raise IdentityError("not_bogor")
+    day, month, year = int(value[6:8]), int(value[8:10]), int(value[10:12])
+    if _ddmmyy(day, month, year, today or date.today() + timedelta(days=1)) is None:
+        raise IdentityError("issue_date")
+    if value[12:] == "0000":
+        raise IdentityError("serial")
     return KK(value=value, kecamatan_code=kecamatan_code, kecamatan_name=kecamatan_name)
+
+
+def require_valid_pair(nik: str, kk: str, today: date) -> None:
+    """The last check before an application is written: both numbers keep their rules and the
+    KK is not the NIK. The dialogues and the staff form refuse such answers long before, so a
+    failure here is a defect, never a resident's mistake."""
+    if parse_nik(nik, today).value == parse_kk(kk, today).value:
+        raise ValueError("the KK of an application cannot be its NIK")

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from staff_browser import StaffBrowser, make_staff
 
 from sms_ktp import broadcasts, metrics, penunggalan
-from sms_ktp.models import InboundMessage, OutboxMessage, PhoneState, UssdSession
+from sms_ktp.models import Application, InboundMessage, OutboxMessage, PhoneState, UssdSession
 from sms_ktp.quiet_hours import QuietHours
 
 SMS_FORM = {"id": "ATXid_1", "from": PHONE, "to": "98765", "text": "DAFTAR"}
@@ -202,24 +202,82 @@ def test_assisted_registration_never_queues_an_sms_to_a_non_mobile_number(servic
 
 
 # --- how much one phone may be answered ---------------------------------------------------------
-def test_at_most_twenty_replies_an_hour_to_one_phone(service, clock):
+def test_at_most_twenty_replies_an_hour_to_one_phone_and_it_is_told_once_when_to_write(
+        service, clock):
     service.runtime.settings.limits.max_identical_replies = 0  # every reply counts alike here
     before = scrape()
+    first = clock.now()
     for number in range(25):
         assert service.post_sms(PHONE, f"halo {number}").status_code == 200
-    assert len(outbox_texts(service)) == 20
+        if number == 0:
+            clock.advance(timedelta(minutes=2))  # the first reply leaves the hour first
+    texts = outbox_texts(service)
+    assert len(texts) == 21
+    # 20 replies, then one SMS that says when the phone may write again (the first reply's
+    # time plus one hour, in Jakarta time: the clock starts at 02.00 UTC).
+    assert texts[-1] == ("Nomor HP ini sudah menerima 20 balasan dalam 1 jam. Kirim lagi "
+                         f"setelah pukul {(first.hour + 7 + 1) % 24:02d}.{first.minute:02d} "
+                         "WIB. Kabar pendaftaran tetap dikirim lewat SMS.")
+    assert [row.kind for row in rows(service, OutboxMessage)] == ["reply"] * 20 + ["limit"]
     inbound = rows(service, InboundMessage)
-    assert [row.replied for row in inbound] == [True] * 20 + [False] * 5
+    assert [row.replied for row in inbound] == [True] * 21 + [False] * 4
     assert scrape().moved(before)[
         "sms_ktp_replies_suppressed_total", "reason=rate"] == 5.0
     service.post_sms(PHONE_2, "halo")  # another phone is answered
     assert len(outbox_texts(service, PHONE_2)) == 1
-    clock.advance(timedelta(minutes=59))
-    service.post_sms(PHONE, "halo lagi")
-    assert len(outbox_texts(service)) == 20
-    clock.advance(timedelta(minutes=1, seconds=1))  # the first replies are over an hour old
+    clock.advance(timedelta(minutes=57))
     service.post_sms(PHONE, "halo lagi")
     assert len(outbox_texts(service)) == 21
+    clock.advance(timedelta(minutes=1, seconds=1))  # the first reply is over an hour old
+    service.post_sms(PHONE, "halo lagi")
+    assert len(outbox_texts(service)) == 22
+
+
+def test_a_phone_over_its_limit_changes_nothing(service):
+    service.runtime.settings.limits.max_identical_replies = 0
+    for number in range(20):
+        service.post_sms(PHONE, f"halo {number}")
+    service.post_sms(PHONE, f"DAFTAR {NIK}#{KK}#2")  # told the limit; no dialogue begun
+    service.post_sms(PHONE, "YA")
+    with service.runtime.db.connect() as connection:
+        state = connection.execute(select(PhoneState.flow).where(PhoneState.phone == PHONE)
+                                   ).scalar()
+    assert state is None
+    assert len(outbox_texts(service)) == 21  # the 21st: when to write again; then silence
+
+
+def test_a_family_of_ten_registering_from_one_phone_gets_every_reference(service, clock):
+    """One phone per family: ten members in one hour, each in a five-SMS dialogue, with a
+    STATUS now and then; none of them is silenced, each gets its reference."""
+    references = []
+    for member in range(1, 11):
+        nik = f"32710215068500{member:02d}"
+        assert service.sms(PHONE, "DAFTAR")[0].startswith("Daftar cetak KTP-el")
+        service.sms(PHONE, nik)
+        service.sms(PHONE, KK)
+        summary = service.sms(PHONE, "2")
+        assert summary[0].startswith(f"Periksa: NIK ***{nik[-4:]}")
+        done = service.sms(PHONE, "YA")
+        references.append(REF.search(done[0]).group(1))
+        if member % 3 == 0:
+            service.sms(PHONE, "STATUS")
+        clock.advance(timedelta(minutes=5))
+    assert len(set(references)) == 10
+    with service.runtime.db.connect() as connection:
+        stored = connection.execute(select(func.count()).select_from(
+            Application.__table__)).scalar_one()
+    assert stored == 10
+
+
+def test_an_auto_responder_inside_a_dialogue_ends_it_with_one_sms(service):
+    service.sms(PHONE, "DAFTAR")
+    replies = [service.sms(PHONE, "Maaf, pesan Anda tidak dapat kami proses.") for _ in range(6)]
+    texts = [reply[0] if reply else None for reply in replies]
+    assert texts[:3] == [texts[0]] * 3  # the same error three times, as the rule says
+    assert texts[3] == ("Pendaftaran dihentikan: jawaban yang sama terus masuk. Ketik DAFTAR "
+                        "untuk mulai lagi, atau minta bantuan di kelurahan.")
+    assert texts[4].startswith("Maaf, pesan tidak dikenali")  # outside the dialogue now
+    assert texts[5].startswith("Maaf, pesan tidak dikenali")
 
 
 def test_the_same_reply_three_times_then_silence_until_something_else_is_said(service):
@@ -252,7 +310,9 @@ def test_notices_and_broadcasts_reach_a_phone_over_its_limit(service):
     service.runtime.settings.limits.max_identical_replies = 0
     for number in range(25):
         service.post_sms(PHONE, f"halo {number}")
-    assert len(outbox_texts(service)) == 20  # the registration's two replies included
+    # The registration's first reply counted (DAFTAR began it; its answers did not), then 19
+    # replies and the SMS that tells when to write again.
+    assert len(outbox_texts(service)) == 22
     summary = penunggalan.Summary()
     penunggalan.apply(service.runtime.db, service.runtime.clock, QuietHours.parse(""),
                       list(penunggalan.read_csv(f"nik,result,note\n{NIK},PRR,\n", summary)),
@@ -270,7 +330,7 @@ def test_notices_and_broadcasts_reach_a_phone_over_its_limit(service):
     # ... and they do not use up the phone's replies either.
     service.runtime.settings.limits.max_sms_per_phone_per_hour = 21
     service.post_sms(PHONE, "halo lagi")
-    assert len(outbox_texts(service)) == 23
+    assert len(outbox_texts(service)) == 25  # 22, the notice, the broadcast, this reply
 
 
 def test_a_registration_by_ussd_sends_its_sms_even_over_the_limit(service):

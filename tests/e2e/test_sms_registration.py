@@ -110,12 +110,53 @@ def test_a_nik_from_elsewhere_is_accepted_when_the_kk_is_from_bogor(service):
     assert applications(service)[0].nik == NIK_2
 
 
-def test_one_active_application_per_nik(service):
+def test_the_family_phone_resending_its_registration_gets_the_reference_back(service):
     service.sms(PHONE, f"DAFTAR {NIK}#{KK}#2")
-    service.sms(PHONE, "YA")
-    [refusal] = service.sms(PHONE, f"DAFTAR {NIK}#{KK}#3")
-    assert refusal.startswith("NIK ini sudah punya pendaftaran yang sedang diproses.")
+    [done] = service.sms(PHONE, "YA")
+    reference = done.split("no ref ")[1][:9]
+    [again] = service.sms(PHONE, f"DAFTAR {NIK}#{KK}#3")
+    assert again == (f"NIK ***{NIK[-4:]} sudah terdaftar, no ref {reference}, dan sedang "
+                     f"diproses. Tidak perlu daftar lagi. Cek prosesnya: STATUS {reference}")
     assert len(applications(service)) == 1
+    # The dialogue is over: a YA now is the YA sent twice, and says so.
+    assert service.sms(PHONE, "YA") == [
+        f"Pendaftaran sudah kami terima, no ref {reference}. Tidak perlu kirim YA lagi. Cek "
+        f"prosesnya: STATUS {reference}"]
+
+
+def test_a_second_ya_after_submitting_says_it_was_received(service):
+    service.sms(PHONE, f"DAFTAR {NIK}#{KK}#2")
+    [done] = service.sms(PHONE, "YA")
+    reference = done.split("no ref ")[1][:9]
+    assert service.sms(PHONE, "Ya") == [
+        f"Pendaftaran sudah kami terima, no ref {reference}. Tidak perlu kirim YA lagi. Cek "
+        f"prosesnya: STATUS {reference}"]
+    assert len(applications(service)) == 1
+
+
+def test_a_nik_of_another_family_is_answered_as_any_nik_and_the_family_is_told(service):
+    service.sms(PHONE, f"DAFTAR {NIK}#{KK}#2")
+    [done] = service.sms(PHONE, "YA")
+    reference = done.split("no ref ")[1][:9]
+    # Another phone: the NIK alone reveals nothing; the KK question follows as for any NIK.
+    assert service.sms(PHONE_2, f"DAFTAR {NIK}") == [
+        "Kirim nomor KK (Kartu Keluarga) Bapak/Ibu, 16 angka."]
+    service.sms(PHONE_2, KK_2)
+    service.sms(PHONE_2, "2")
+    assert service.sms(PHONE_2, "YA") == [
+        "Pendaftaran ini tidak bisa dikirim dari nomor HP ini. Daftar dari HP keluarga yang "
+        "terdaftar, atau tanya kelurahan membawa KK asli."]
+    assert len(applications(service)) == 1
+    told = [sms["text"] for sms in service.sent()
+            if sms["to"] == PHONE and "nomor HP lain" in sms["text"]]
+    assert told == [f"Ada yang mencoba mendaftarkan KTP-el NIK ***{NIK[-4:]} dari nomor HP "
+                    f"lain. Pendaftaran ref {reference} tetap berjalan. Bila ada yang janggal, "
+                    "tanya kelurahan."]
+    # Tried again the same day: the family is not told twice.
+    service.sms(PHONE_2, f"DAFTAR {NIK}#{KK_2}#2")
+    service.sms(PHONE_2, "YA")
+    assert len([sms for sms in service.sent()
+                if sms["to"] == PHONE and "nomor HP lain" in sms["text"]]) == 1
 
 
 def test_answering_no_sends_nothing(service):
@@ -224,3 +265,4 @@ def test_numbers_written_in_groups_and_with_labels_are_read(service):
         "Kirim nomor KK (Kartu Keluarga) Bapak/Ibu, 16 angka."]
     assert service.sms(PHONE, f"No KK: {KK}")[0].startswith("Alasan cetak KTP-el?")
     assert service.sms(PHONE, "Status?")[0].startswith("Belum ada pendaftaran")
+

@@ -8,7 +8,7 @@ import pytest
 
 import flows.dialogue as dialogue_module
 from flows.dialogue import CANCELLED, DONE, Conversation, Invalid, Outcome
-from flows.registration import REGISTRATION, check_reason, read_confirmation
+from flows.registration import REGISTRATION, check_nik, check_reason, read_confirmation
 from sms_ktp.domain.reference import normalise_reference
 from sms_ktp.domain.stages import Stage
 
@@ -112,6 +112,62 @@ def test_numbers_typed_with_spaces_and_dots_are_read(services) -> None:
     assert conversation.answers == {"nik": NIK, "kk": KK}
 
 
+@pytest.mark.parametrize(("reason", "again"), [("2", "2"), ("1", "1"), ("hilang", "2"),
+                                               ("3", "rusak")])
+def test_the_reason_sent_twice_neither_submits_nor_cancels(services, reason: str,
+                                                           again: str) -> None:
+    """At the summary `1` and `2` are no decision: the SMS of the reason, sent again."""
+    conversation = start()
+    answer_all(conversation, services, NIK, KK, reason)
+    if conversation.step == "suket":
+        answer_all(conversation, services, "474.11/123/KEC-BGR")
+    before = dict(conversation.answers)
+    outcome = REGISTRATION.answer(conversation, again, services)
+    assert (outcome.step, outcome.error) == ("confirm", None)
+    assert conversation.answers == before and services.submissions == 0
+
+
+@pytest.mark.parametrize("again", [NIK, "3271 0145 0190 0001", f"NIK {NIK}"])
+def test_the_nik_sent_twice_is_not_taken_for_the_kk(services, again: str) -> None:
+    conversation = start()
+    answer_all(conversation, services, NIK)
+    outcome = REGISTRATION.answer(conversation, again, services)
+    assert (outcome.step, outcome.error) == ("kk", None)
+    assert conversation.answers == {"nik": NIK}
+
+
+def test_the_kk_sent_twice_asks_the_reason_again(services) -> None:
+    conversation = start()
+    answer_all(conversation, services, NIK, KK)
+    outcome = REGISTRATION.answer(conversation, KK, services)
+    assert (outcome.step, outcome.error) == ("reason", None)
+    assert conversation.answers == {"nik": NIK, "kk": KK}
+
+
+def test_a_kk_equal_to_the_nik_is_refused(services) -> None:
+    """A Bogor NIK is shaped like a Bogor KK: sent in the KK's place it must not pass."""
+    nik = "3271011501900004"  # born 15 January 1990: its digits are a well-formed Bogor KK
+    conversation = start({"nik": nik, "kk": nik})
+    outcome = REGISTRATION.answer(conversation, None, services)
+    assert outcome.step == "kk" and outcome.error.key == "error.kk.same_as_nik"
+
+
+def test_labelled_numbers_in_the_middle_of_the_dialogue_are_read_by_their_labels(
+        services) -> None:
+    conversation = start()
+    outcome = REGISTRATION.answer(conversation, f"KK {KK} NIK {NIK}", services)
+    assert outcome.step == "reason" and conversation.answers == {"nik": NIK, "kk": KK}
+
+
+def test_a_labelled_nik_that_differs_goes_back_to_the_nik(services) -> None:
+    other = "3271014501900002"
+    conversation = start()
+    answer_all(conversation, services, NIK, KK, "2")
+    outcome = REGISTRATION.answer(conversation, f"NIK {other}", services)
+    assert outcome.step == "confirm"
+    assert conversation.answers == {"nik": other, "kk": KK, "reason": "hilang"}
+
+
 def test_confirmation_prompt_shows_masked_numbers_and_the_reason() -> None:
     params = REGISTRATION.steps["confirm"].prompt_params({"nik": NIK, "kk": KK,
                                                           "reason": "rusak"})
@@ -120,7 +176,7 @@ def test_confirmation_prompt_shows_masked_numbers_and_the_reason() -> None:
     assert params["reason"].key == "reason.rusak"
 
 
-@pytest.mark.parametrize("no", ["TIDAK", "tidak", "Tdk", "no", "2"])
+@pytest.mark.parametrize("no", ["TIDAK", "tidak", "Tdk", "no", "henteu"])
 def test_no_ends_cancelled_without_submitting(services, no: str) -> None:
     conversation = start()
     answer_all(conversation, services, NIK, KK, "2")
@@ -134,7 +190,7 @@ def test_no_ends_cancelled_without_submitting(services, no: str) -> None:
     assert services.families == {}
 
 
-@pytest.mark.parametrize("yes", ["YA", "ya", "Iya", "ok", "YES", "benar!", "1"])
+@pytest.mark.parametrize("yes", ["YA", "ya", "Iya", "ok", "YES", "benar!", "muhun"])
 def test_yes_submits(services, yes: str) -> None:
     conversation = start()
     answer_all(conversation, services, NIK, KK, "3")
@@ -168,10 +224,20 @@ def test_nik_refusals(services, text: str, key: str, got: int | None) -> None:
     assert conversation.step == "kk"
 
 
-def test_nik_with_an_active_application_is_refused(services) -> None:
+def test_nik_with_an_active_application_is_refused_to_staff(services) -> None:
     services.add_application(OTHER_PHONE, NIK, KK_2, stage=Stage.PENUNGGALAN)
+    with pytest.raises(Invalid) as refusal:
+        check_nik(NIK, services)  # the staff form: no family phone of its own
+    assert refusal.value.key == "error.nik.active"
+
+
+def test_the_family_phone_sending_its_nik_again_gets_the_reference_back(services) -> None:
+    reference = services.add_application(PHONE, NIK, KK, stage=Stage.PENUNGGALAN)
     conversation = start()
-    assert refused(conversation, services, NIK).key == "error.nik.active"
+    outcome = REGISTRATION.answer(conversation, NIK, services)
+    assert outcome.step == CANCELLED
+    assert outcome.error.key == "register.exists"
+    assert outcome.error.params == {"ref": reference, "nik": "***0001"}
 
 
 def test_nik_whose_last_application_is_closed_may_apply_again(services) -> None:
@@ -245,19 +311,37 @@ def test_unclear_confirmation_is_refused(services, text: str) -> None:
     assert services.submissions == 0
 
 
-def test_refusal_at_submission_asks_again_for_the_answer_it_concerns(services) -> None:
+def test_a_nik_registered_meanwhile_by_another_family_ends_without_telling_whose(
+        services) -> None:
+    """Whether a NIK has an application is not told to whoever types it: the dialogue ends
+    with the same words whatever the reason, and the family phone is told instead."""
     conversation = start()
     answer_all(conversation, services, NIK, KK, "2")
-    services.add_application(OTHER_PHONE, NIK, KK_2)  # meanwhile, from another phone
+    reference = services.add_application(OTHER_PHONE, NIK, KK_2)  # meanwhile, another phone
     outcome = REGISTRATION.answer(conversation, "ya", services)
-    assert outcome.step == "nik"
-    assert outcome.error is not None
-    assert outcome.error.key == "error.nik.active"
-    assert conversation.answers == {}
+    assert outcome.step == CANCELLED
+    assert outcome.error is not None and outcome.error.key == "error.nik.elsewhere"
+    assert outcome.error.params == {}
     assert len(services.applications) == 1
-    # with a different NIK the KK and reason already given are used again: only YA is asked
-    assert REGISTRATION.answer(conversation, NIK_2, services).step == "confirm"
-    assert conversation.answers == {"nik": NIK_2, "kk": KK, "reason": "hilang"}
+    assert services.attempts_told == [(OTHER_PHONE, reference)]
+
+
+def test_a_nik_registered_meanwhile_by_the_same_phone_gives_its_reference(services) -> None:
+    conversation = start()
+    answer_all(conversation, services, NIK, KK, "2")
+    reference = services.add_application(PHONE, NIK, KK)  # meanwhile, e.g. by USSD
+    outcome = REGISTRATION.answer(conversation, "ya", services)
+    assert outcome.step == CANCELLED
+    assert outcome.error.key == "register.exists"
+    assert outcome.error.params == {"ref": reference, "nik": "***0001"}
+    assert len(services.applications) == 1 and services.attempts_told == []
+
+
+def test_a_nik_of_another_family_is_answered_as_any_nik_at_the_nik_step(services) -> None:
+    services.add_application(OTHER_PHONE, NIK, KK_2)
+    conversation = start()
+    outcome = REGISTRATION.answer(conversation, NIK, services)
+    assert (outcome.step, outcome.error) == ("kk", None)
 
 
 # --- prefilled answers (`DAFTAR NIK#KK#...`) ------------------------------------------------
@@ -352,7 +436,7 @@ def test_machine_lets_go_of_the_conversation_when_a_service_fails(services, monk
     def database_down(nik: str) -> str | None:
         raise ConnectionError("database down")
 
-    monkeypatch.setattr(services, "nik_problem", database_down)
+    monkeypatch.setattr(services, "active_application", database_down)
     conversation = start()
     with pytest.raises(ConnectionError):
         REGISTRATION.answer(conversation, NIK, services)

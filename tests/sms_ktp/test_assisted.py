@@ -10,6 +10,7 @@ import pytest
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2
 from sqlmodel import select
 
+from flows.ports import ActiveApplication
 from flows.sms import SmsChannel
 from sms_ktp import assisted, crypto
 from sms_ktp.assisted import AssistedForm, Refused, register_assisted
@@ -189,9 +190,14 @@ def test_a_nik_with_an_active_application_is_refused_as_by_sms(database, clock):
 
     refused = refusal(database, clock, form())
     assert refused.problems["nik"].key == "error.nik.active"
-    assert refused.problems["nik"].message == sms_reply(
-        database, clock, PHONE_2, f"DAFTAR {NIK}#{KK_2}#3")
+    assert refused.problems["nik"].message.startswith(
+        "NIK ini sudah punya pendaftaran yang sedang diproses.")
     assert refused.already is None  # not this helper's: nothing more is told
+    # The family phone sending it again by SMS gets its reference back instead.
+    reference = sms_first.split("no ref ")[1][:9]
+    assert sms_reply(database, clock, PHONE_2, f"DAFTAR {NIK}#{KK_2}#3") == (
+        f"NIK ***{NIK[-4:]} sudah terdaftar, no ref {reference}, dan sedang diproses. Tidak "
+        f"perlu daftar lagi. Cek prosesnya: STATUS {reference}")
 
 
 def test_a_family_registered_with_another_phone_is_refused_as_by_sms(database, clock):
@@ -235,14 +241,14 @@ def test_a_concurrent_twin_that_passed_the_checks_gets_the_refusal_not_an_error(
     """Two submissions at once both pass the checks; the second insert hits the unique active
     NIK. The transaction is run again and the helper gets the rule's refusal."""
     first = register(database, clock, form())
-    real = SqlServices.nik_problem
+    real = SqlServices.active_application
     calls = []
 
-    def blind_once(self: SqlServices, nik: str) -> str | None:
+    def blind_once(self: SqlServices, nik: str) -> ActiveApplication | None:
         calls.append(nik)
         return None if len(calls) <= 2 else real(self, nik)  # the check and the re-check
 
-    monkeypatch.setattr(SqlServices, "nik_problem", blind_once)
+    monkeypatch.setattr(SqlServices, "active_application", blind_once)
     refused = refusal(database, clock, form(), recent=(first.reference,))
     assert refused.problems["nik"].key == "error.nik.active"
     assert refused.already == first.reference

@@ -5,7 +5,13 @@ from datetime import date, datetime
 
 import pytest
 
-from sms_ktp.domain.identity import IdentityError, digits_only, parse_kk, parse_nik
+from sms_ktp.domain.identity import (
+    IdentityError,
+    digits_only,
+    parse_kk,
+    parse_nik,
+    require_valid_pair,
+)
 
 TODAY = date(2024, 6, 1)
 
@@ -226,3 +232,37 @@ def test_identity_error_does_not_carry_the_number() -> None:
         parse_nik("3271014501900000", TODAY)
     assert "3271014501900000" not in str(caught.value)
     assert "3271014501900000" not in repr(caught.value)
+
+
+@pytest.mark.parametrize("text", [
+    "3271013102200001",  # 31 February
+    "3271014501200001",  # day 45: the +40 of women is a NIK's, never a KK's
+    "3271010013200001",  # month 13
+    "3271010000200001",  # day and month 0
+    "3271013104200001",  # 31 April
+    "3271012902230001",  # 29 February 2023 (2023 is no leap year)
+])
+def test_kk_issue_date_must_be_a_real_date(text: str) -> None:
+    assert kk_error(text) == "issue_date"
+
+
+def test_kk_issued_on_a_leap_day_is_accepted() -> None:
+    assert parse_kk("3271012902240001").value == "3271012902240001"
+
+
+def test_kk_issued_in_the_future_is_refused_and_read_in_the_last_century_if_possible() -> None:
+    today = date(2026, 12, 6)
+    assert parse_kk("3271010612260001", today).value == "3271010612260001"  # today
+    # 7 December (19)26 is in the past: the century that makes the date possible.
+    assert parse_kk("3271010712260001", today).value == "3271010712260001"
+
+
+def test_kk_serial_0000_is_refused() -> None:
+    assert kk_error("3271010101200000") == "serial"
+
+
+def test_require_valid_pair_refuses_a_kk_equal_to_the_nik() -> None:
+    number = "3271011501900004"  # a man born 15 January 1990; as a KK issued that day
+    with pytest.raises(ValueError, match="cannot be its NIK"):
+        require_valid_pair(number, number, date(2026, 12, 6))
+    require_valid_pair(number, "3271010101200003", date(2026, 12, 6))
