@@ -82,6 +82,8 @@ def read_fields(text: str, reason_words: dict[str, str]) -> Reading:
     """The registration answers in `text` (what follows DAFTAR, or an answer to a question).
     `reason_words` maps the words of each reason (upper case, no accents) to its code."""
     text = without_accents(clean(text)).upper()
+    # A letter O between two digits is a zero typed on the letter row: 3271O14501900029.
+    text = re.sub(r"(?<=\d)O(?=\d)", "0", text)
     # Emoji and other symbols say nothing here ("2 🙏" is the reason 2).
     text = " ".join("".join(" " if unicodedata.category(char) in ("So", "Sk") else char
                             for char in text).split())
@@ -243,6 +245,8 @@ def _find_reason(text: str, tokens: list[_Token], numbers: list[tuple[int, int, 
                            (token.text, token.end)):
             if words and words in reason_words:
                 reading.values["reason"] = words
+                if _label_before(tokens, index, label_at) == "reason":
+                    reading.labelled.add("reason")  # "alasan: rusak"
                 return end
     if not last_id_end:
         return None

@@ -18,6 +18,9 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\
 # Quotes of every shape read as a blank: `REG "3271..."` is `REG 3271...`.
 _QUOTES = dict.fromkeys(map(ord, "\"'`\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u00ab\u00bb"),
                         " ")
+# Dashes of every length read as a hyphen: `3271–0145–0190–0029` (an en dash from a word
+# processor or a phone's autocorrect) is a number in groups.
+_DASHES = dict.fromkeys(map(ord, "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63"), "-")
 
 ANY_LANGUAGE = "any"
 # The action of the words that name a language after BAHASA / BASA / LANG.
@@ -108,11 +111,11 @@ def _ascii_digit(char: str) -> str:
 def clean(text: str) -> str:
     """Canonical form of an inbound text: NFKC (full-width digits become ASCII), digits of any
     script as ASCII digits (Arabic-Indic keyboards), no invisible or control characters, quotes
-    as blanks, single spaces, no surrounding blanks."""
+    as blanks, dashes as hyphens, single spaces, no surrounding blanks."""
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
     if not text.isascii():
         text = "".join(_ascii_digit(char) if char.isdigit() else char for char in text)
-    text = text.translate(_QUOTES)
+    text = text.translate(_QUOTES).translate(_DASHES)
     text = "".join(" " if unicodedata.category(c)[0] in "CZ" else c for c in text)
     return " ".join(text.split())
 
