@@ -302,6 +302,11 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=300)
     inbound_id: int | None = Field(default=None, foreign_key="inbound_message.id")
     broadcast_id: int | None = Field(default=None, foreign_key="broadcast.id", index=True)
+    # A notification's application: when the application moves on, its notices still queued
+    # are no longer true and are marked superseded instead of sent (`outbox.supersede`), with
+    # the timeline entry of the change that superseded them.
+    application_id: int | None = Field(default=None, foreign_key="application.id", index=True)
+    superseded_by: int | None = Field(default=None, foreign_key="application_event.id")
     created_at: datetime = utc_column()
     sent_at: datetime | None = utc_column(nullable=True)
     delivered_at: datetime | None = utc_column(nullable=True)

@@ -1,6 +1,10 @@
 """The outbox: SMS are written here in the transaction that decided them and leave through the
 worker, at least once: a row is leased while in flight, retried with backoff and jitter, and
-parked as failed after the last attempt. Delivery reports only ever move a status forward."""
+parked as failed after the last attempt. Delivery reports only ever move a status forward.
+
+A notification names the application it is about; when that application moves on, its
+notifications still queued are marked superseded in the same transaction (`supersede`) and never
+leave: a resident never receives a notice that is no longer true."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from sqlalchemy import (
     bindparam,
     case,
     exists,
+    func,
     insert,
     literal,
     or_,
@@ -46,16 +51,19 @@ from sms_ktp.bulk import insert_rows
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database
 from sms_ktp.masking import mask_phone, redact
-from sms_ktp.models import OutboxMessage, UtcDateTime
+from sms_ktp.models import ApplicationEvent, OutboxMessage, UtcDateTime
 
 log = logging.getLogger(__name__)
 
 QUEUED, SENDING, SENT, BUFFERED = "queued", "sending", "sent", "buffered"
 DELIVERED, UNDELIVERED, FAILED = "delivered", "undelivered", "failed"
+# Never sent: a later change of its application made it untrue or replaced it.
+SUPERSEDED = "superseded"
 PENDING = (QUEUED, SENDING)
 # A status moves only to a higher rank; the terminal ones share the top rank, so the first
 # terminal report wins and a late or repeated report changes nothing.
-RANK = {QUEUED: 0, SENDING: 1, SENT: 2, BUFFERED: 3, DELIVERED: 4, UNDELIVERED: 4, FAILED: 4}
+RANK = {QUEUED: 0, SENDING: 1, SENT: 2, BUFFERED: 3, DELIVERED: 4, UNDELIVERED: 4, FAILED: 4,
+        SUPERSEDED: 4}
 
 
 @dataclass(frozen=True)
@@ -89,15 +97,19 @@ def enqueue(connection: Connection, phone: str, text: str, now: datetime, *,
 
 def enqueue_many(connection: Connection, messages: Sequence[tuple[str, str]], now: datetime, *,
                  kind: str, not_before: datetime | None = None,
-                 every: timedelta = timedelta(0), broadcast_id: int | None = None) -> None:
+                 every: timedelta = timedelta(0), broadcast_id: int | None = None,
+                 applications: Sequence[int] | None = None) -> None:
     """Queue many SMS (phone, text) in one bulk write. `every`: each SMS held back that much
-    more than the one before (a broadcast spread at the gateway's rate)."""
+    more than the one before (a broadcast spread at the gateway's rate). `applications`: the
+    application each SMS is about, in the same order (notifications: see `supersede`)."""
     uids = secrets.token_hex(16 * len(messages))
     first = not_before or now
+    about = applications if applications is not None else [None] * len(messages)
     insert_rows(connection, _TABLE, [
         _row(uids[32 * index:32 * index + 32], phone, to_gsm7(text), now, kind, None,
-             first + index * every, broadcast_id)
-        for index, (phone, text) in enumerate(messages)])
+             first + index * every, broadcast_id, application_id)
+        for index, ((phone, text), application_id) in enumerate(
+            zip(messages, about, strict=True))])
 
 
 def outgoing(phone: str, text: str) -> dict[str, Any]:
@@ -108,15 +120,43 @@ def outgoing(phone: str, text: str) -> dict[str, Any]:
 
 def enqueue_selected(connection: Connection, rows: Select[Any], now: datetime, *, kind: str,
                      not_before: datetime | None = None) -> None:
-    """Queue the SMS that `rows` selects (phone, text and segments, as `outgoing` makes them),
-    in their order, with one INSERT ... SELECT: a batch already in a table is not read back."""
+    """Queue the SMS that `rows` selects (phone, text and segments, as `outgoing` makes them,
+    and `application_id` when it has that column), in their order, with one
+    INSERT ... SELECT: a batch already in a table is not read back."""
     columns = rows.subquery()
+    about = [columns.c.application_id] if "application_id" in columns.c else []
     connection.execute(_INSERT.from_select(
         ["uid", "phone", "text", "kind", "segments", "status", "attempts", "next_attempt_at",
-         "created_at"],
+         "created_at", *(["application_id"] if about else [])],
         select(_NewUid(), columns.c.phone, columns.c.text, literal(kind), columns.c.segments,
                literal(QUEUED), literal(0), literal(not_before or now, UtcDateTime()),
-               literal(now, UtcDateTime()))))
+               literal(now, UtcDateTime()), *about)))
+
+
+_EVENT = ApplicationEvent.__table__
+# The newest timeline entry of the notice's application: the change that superseded it.
+_LATEST_EVENT = (select(func.max(_EVENT.c.id))
+                 .where(_EVENT.c.application_id == _TABLE.c.application_id)
+                 .scalar_subquery())
+
+
+def supersede(connection: Connection, applications: Sequence[int] | Select[Any]) -> int:
+    """The still-queued notifications of these applications (ids, or a SELECT of them) marked
+    superseded by the application's newest timeline entry: called in the transaction that
+    changes the applications, after their timeline entries and before their new notices.
+
+    Only rows still queued: a row the worker has claimed (sending) may be at the gateway
+    already, so it is left to finish; on PostgreSQL the worker's claim and this UPDATE lock
+    the row in turn, and whichever comes second sees the other's status. Returns how many."""
+    if not isinstance(applications, Select):
+        applications = list(applications)
+        if not applications:
+            return 0
+    return connection.execute(
+        update(_TABLE)
+        .where(_TABLE.c.status == QUEUED, _TABLE.c.application_id.in_(applications))
+        .values(status=SUPERSEDED, superseded_by=_LATEST_EVENT, lease_until=None)
+    ).rowcount
 
 
 class _NewUid(FunctionElement[str]):
@@ -137,10 +177,12 @@ def _new_uid(element: _NewUid, compiler: Any, **kw: Any) -> str:
 
 
 def _row(uid: str, phone: str, text: str, now: datetime, kind: str, inbound_id: int | None,
-         not_before: datetime | None, broadcast_id: int | None = None) -> dict[str, Any]:
+         not_before: datetime | None, broadcast_id: int | None = None,
+         application_id: int | None = None) -> dict[str, Any]:
     return {"uid": uid, "phone": phone, "text": text, "kind": kind, "segments": segments(text),
             "status": QUEUED, "attempts": 0, "next_attempt_at": not_before or now,
-            "inbound_id": inbound_id, "broadcast_id": broadcast_id, "created_at": now}
+            "inbound_id": inbound_id, "broadcast_id": broadcast_id,
+            "application_id": application_id, "created_at": now}
 
 
 @dataclass

@@ -316,7 +316,7 @@ def remind(db: Database, clock: Clock, policy: PickupPolicy, reminder_time: Any)
                                "code": row.pickup_code}))
         change_stages(connection, moves, Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now,
                       quiet=policy.quiet, note="reminder sent", notice="notify.reminder",
-                      rows={row.id: row for row in due})
+                      rows={row.id: row for row in due}, supersedes=False)
     return len(moves)
 
 

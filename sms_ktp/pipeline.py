@@ -5,6 +5,11 @@ family's phone in the application's language.
 Changes come one at a time (a penunggalan result) or by the thousand (a day's pickup
 allocation), so they are applied in bulk: one read, one batched update, one batched insert each
 for the timeline and the outbox.
+
+A change makes the notices of the application still waiting in the outbox (quiet hours) untrue
+or out of date: "now in the print queue" once printed, a pickup time once moved or collected.
+They are marked superseded in the same transaction, before the change's own notice is queued,
+so the resident gets the newest notice and never an old one (`outbox.supersede`).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from sms_ktp.bulk import insert_rows
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.masking import mask_id, redact
 from sms_ktp.models import Application, ApplicationEvent, Family, PhoneState, UtcDateTime
-from sms_ktp.outbox import enqueue_many, enqueue_selected, outgoing
+from sms_ktp.outbox import enqueue_many, enqueue_selected, outgoing, supersede
 from sms_ktp.quiet_hours import QuietHours
 
 _APPLICATION = Application.__table__
@@ -81,12 +86,14 @@ def _read(connection: Connection, ids: Sequence[int]) -> dict[int, Any]:
 def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, actor: str,
                   now: datetime, quiet: QuietHours, note: str = "",
                   notice: str | None = None,
-                  rows: Mapping[int, Any] | None = None) -> None:
+                  rows: Mapping[int, Any] | None = None, supersedes: bool = True) -> None:
     """Move every application of `moves` to `to` (with its extra column values; every move of
     one call sets the same columns), record each in the timeline, and send each resident the
     catalogue message `notice` (default: `notify.<stage>` when the catalogue has one; "" sends
     nothing). `rows`: the applications as the caller already read and locked them (id,
-    reference, nik, language, phone), to save reading them again."""
+    reference, nik, language, phone), to save reading them again. `supersedes`: the change
+    makes the applications' notices still queued untrue (every change but a reminder, which
+    adds to the pickup SMS rather than replacing it)."""
     if not moves:
         return
     note = redact(note)  # typed by staff or sent by Kemendagri: it could hold a number
@@ -101,7 +108,7 @@ def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, a
     not_before = quiet.next_allowed(now)
     if len(moves) >= SET_BASED_FROM:
         _apply_set_based(connection, moves, extra, columns, to, sms, actor=actor, now=now,
-                         note=note, not_before=not_before)
+                         note=note, not_before=not_before, supersedes=supersedes)
         return
     statement = (update(_APPLICATION).where(_APPLICATION.c.id == bindparam("_id"))
                  .values(**columns, **{name: bindparam(f"_{name}") for name in extra}))
@@ -111,7 +118,12 @@ def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, a
     connection.execute(_EVENT, [
         {"application_id": move.application_id, "at": now, "stage": to.value,
          "actor": actor[:60], "note": note[:500]} for move in moves])
-    enqueue_many(connection, sms, now, kind="notification", not_before=not_before)
+    ids = [move.application_id for move in moves]
+    if supersedes:
+        for start in range(0, len(ids), _CHUNK):
+            supersede(connection, ids[start:start + _CHUNK])
+    enqueue_many(connection, sms, now, kind="notification", not_before=not_before,
+                 applications=ids if sms else None)
 
 
 def _notices(moves: Sequence[Move], rows: Mapping[int, Any], key: str) -> list[tuple[str, str]]:
@@ -126,10 +138,11 @@ def _notices(moves: Sequence[Move], rows: Mapping[int, Any], key: str) -> list[t
 
 def _apply_set_based(connection: Connection, moves: Sequence[Move], extra: list[str],
                      columns: Mapping[str, Any], to: Stage, sms: Sequence[tuple[str, str]], *,
-                     actor: str, now: datetime, note: str, not_before: datetime) -> None:
+                     actor: str, now: datetime, note: str, not_before: datetime,
+                     supersedes: bool) -> None:
     """A large batch: its per-card values (and SMS) go into a temporary plan table in one bulk
     write, then one UPDATE ... FROM and two INSERT ... SELECT (timeline, outbox) do the rest
-    inside the database."""
+    inside the database, and one UPDATE supersedes the notices the change made untrue."""
     notice = [Column("phone", String(20)), Column("text", String(1000)),
               Column("segments", Integer)] if sms else []
     plan = Table("stage_plan", MetaData(), Column("id", Integer, primary_key=True),
@@ -150,8 +163,11 @@ def _apply_set_based(connection: Connection, moves: Sequence[Move], extra: list[
             ["application_id", "at", "stage", "actor", "note"],
             select(plan.c.id, literal(now, UtcDateTime()), literal(to.value),
                    literal(actor[:60]), literal(note[:500]))))
+        if supersedes:
+            supersede(connection, select(plan.c.id))
         if sms:
-            enqueue_selected(connection, select(plan.c.phone, plan.c.text, plan.c.segments)
+            enqueue_selected(connection, select(plan.c.phone, plan.c.text, plan.c.segments,
+                                                plan.c.id.label("application_id"))
                              .order_by(plan.c.id), now, kind="notification",
                              not_before=not_before)
     finally:

@@ -1,6 +1,8 @@
 """SMS in and out as staff look them up: the outbox and the inbox in one list, newest first, and
 a failed SMS given a fresh set of attempts. Texts leave here through `redact` (an inbound SMS may
-hold a NIK the resident typed) and `hide_codes` (staff never read a pickup code)."""
+hold a NIK the resident typed) and `hide_codes` (staff never read a pickup code). A
+notification names its application's reference, and one that was superseded (never sent: a
+later change made it untrue) names that change."""
 
 from __future__ import annotations
 
@@ -24,11 +26,13 @@ from sqlalchemy import (
 
 from sms_ktp.hidden_codes import hide_codes
 from sms_ktp.masking import mask_phone, redact
-from sms_ktp.models import InboundMessage, OutboxMessage
+from sms_ktp.models import Application, ApplicationEvent, InboundMessage, OutboxMessage
 from sms_ktp.outbox import FAILED, RANK
 
 _OUT = OutboxMessage.__table__
 _IN = InboundMessage.__table__
+_APPLICATION = Application.__table__
+_EVENT = ApplicationEvent.__table__
 OUTGOING, INCOMING = "out", "in"
 STATUSES = tuple(RANK)  # the outbox's statuses, in the order a message goes through them
 
@@ -56,6 +60,12 @@ class Message:
     delivered_at: datetime | None
     replied: bool | None
     gateway: str | None  # which gateway took it (out) or brought it (in)
+    reference: str | None = None  # the application a notification is about
+    # The timeline entry that superseded it: the stage the application moved to, who moved
+    # it, and when.
+    superseded_stage: str | None = None
+    superseded_actor: str | None = None
+    superseded_at: datetime | None = None
 
 
 def _null(kind: Any) -> Any:
@@ -71,7 +81,12 @@ def _selected(search: Search) -> Any:
             _OUT.c.created_at.label("at"), _OUT.c.phone, _OUT.c.text, _OUT.c.kind,
             _OUT.c.status, _OUT.c.attempts, _OUT.c.segments, _OUT.c.last_error, _OUT.c.sent_at,
             _OUT.c.delivered_at, _null(Boolean()).label("replied"),
-            _OUT.c.provider.label("gateway"))
+            _OUT.c.provider.label("gateway"), _APPLICATION.c.reference,
+            _EVENT.c.stage.label("superseded_stage"), _EVENT.c.actor.label("superseded_actor"),
+            _EVENT.c.at.label("superseded_at"),
+        ).select_from(
+            _OUT.outerjoin(_APPLICATION, _APPLICATION.c.id == _OUT.c.application_id)
+            .outerjoin(_EVENT, _EVENT.c.id == _OUT.c.superseded_by))
         if search.phone:
             outgoing = outgoing.where(_OUT.c.phone == search.phone)
         if search.status:
@@ -85,7 +100,9 @@ def _selected(search: Search) -> Any:
             _null(Integer()).label("attempts"), _null(Integer()).label("segments"),
             _null(String()).label("last_error"), _null(DateTime()).label("sent_at"),
             _null(DateTime()).label("delivered_at"), _IN.c.replied,
-            _IN.c.provider.label("gateway"))
+            _IN.c.provider.label("gateway"), _null(String()).label("reference"),
+            _null(String()).label("superseded_stage"), _null(String()).label("superseded_actor"),
+            _null(DateTime()).label("superseded_at"))
         if search.phone:
             incoming = incoming.where(_IN.c.sender == search.phone)
         parts.append(incoming)
@@ -115,7 +132,9 @@ def _message(row: Any) -> Message:
         attempts=row.attempts, segments=row.segments,
         last_error=redact(row.last_error) if row.last_error else None,
         sent_at=_utc(row.sent_at), delivered_at=_utc(row.delivered_at),
-        replied=None if row.replied is None else bool(row.replied), gateway=row.gateway)
+        replied=None if row.replied is None else bool(row.replied), gateway=row.gateway,
+        reference=row.reference, superseded_stage=row.superseded_stage,
+        superseded_actor=row.superseded_actor, superseded_at=_utc(row.superseded_at))
 
 
 def _utc(moment: Any) -> Any:

@@ -44,7 +44,7 @@ from sms_ktp.pickup_calendar import WorkingCalendar, default_offices
 from sms_ktp.quiet_hours import QuietHours
 
 REVISIONS = ("0001_core", "0002_staff_back_office", "0003_worker_heartbeats", "0004_privacy",
-             "0005_worker_gateway", "0006_staff_sessions")
+             "0005_worker_gateway", "0006_staff_sessions", "0007_outbox_supersede")
 # The revisions a database made before the migrations (no version table) can stand at.
 BEFORE_MIGRATIONS = REVISIONS[:3]
 # What each revision adds, written down here rather than read from the migrations.
@@ -57,6 +57,7 @@ TABLES = {
     "0004_privacy": set(),  # NIK and KK encrypted, keyed hashes, consent and erasure columns
     "0005_worker_gateway": set(),  # the gateway each worker sends through
     "0006_staff_sessions": {"staff_session"},
+    "0007_outbox_supersede": set(),  # a notification's application, and what superseded it
 }
 NOW = datetime(2026, 11, 29, 23, 0)  # as the database keeps time: naive UTC
 POLICY = PickupPolicy(default_offices(), WorkingCalendar(), QuietHours())
@@ -206,6 +207,12 @@ def write_rows(database: Database, revision: str) -> dict[str, Any]:
         if at >= 5:
             insert(connection, "staff_session", id="0" * 64, staff_id=admin, started_at=NOW,
                    seen_at=NOW)
+        if at >= 6:  # a notice superseded by the application's newest timeline entry
+            event = connection.execute(sa.text("SELECT max(id) FROM application_event")).scalar()
+            insert(connection, "outbox", uid="old-notice", phone=PHONE, text="Kini antre cetak",
+                   kind="notification", segments=1, status="superseded", attempts=0,
+                   next_attempt_at=NOW, created_at=NOW, application_id=application,
+                   superseded_by=event)
     return written
 
 
@@ -221,7 +228,11 @@ def assert_rows_kept(database: Database, revision: str, written: dict[str, Any])
         assert session.exec(select(Application).where(Application.nik_hash == NIK)).one() \
             == application
         outbox = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
-        assert [m.uid for m in outbox] == ["old-reply", "old-broadcast"][:1 + min(at, 1)]
+        assert [m.uid for m in outbox] == [
+            "old-reply", "old-broadcast", "old-notice"][:1 + min(at, 1) + (at >= 6)]
+        if at >= 6:
+            assert (outbox[2].application_id, outbox[2].status) == (application.id, "superseded")
+            assert outbox[2].superseded_by is not None
         assert all(m.broadcast_id is None for m in outbox[:1])
         if at >= 1:
             assert outbox[1].broadcast_id == written["broadcast"]

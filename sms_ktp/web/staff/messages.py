@@ -1,6 +1,7 @@
 """SMS in and out for admins: what a resident sent and what the service answered, by phone
 number and status, and a failed SMS sent again; above them, the phones flooding the service
-(`sms_ktp.floods`). Numbers are masked and texts redacted."""
+(`sms_ktp.floods`). Numbers are masked and texts redacted. A notification shows its
+application's reference; one superseded before it left shows the change that superseded it."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from sms_ktp.web.staff.paging import requested_page
 PAGE = 50
 STATUS_LABELS = {"queued": "antre", "sending": "sedang dikirim", "sent": "terkirim ke operator",
                  "buffered": "tertahan di operator", "delivered": "diterima",
-                 "undelivered": "tidak sampai", "failed": "gagal"}
+                 "undelivered": "tidak sampai", "failed": "gagal",
+                 "superseded": "diganti, tidak dikirim"}
 DIRECTIONS = {"": "Semua", "out": "Keluar", "in": "Masuk"}
 
 

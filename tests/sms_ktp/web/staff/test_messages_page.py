@@ -189,3 +189,37 @@ def test_a_retry_without_the_csrf_token_is_refused(live, admin):
     response = admin.post("/staff/messages/retry", {"phone": PHONE}, csrf=False)
     assert response.status_code == 400 and "CSRF" in response.text
     assert outbox(service) == [(PHONE, "failed", 1)]
+
+
+def test_a_notice_superseded_before_it_left_is_shown_with_what_superseded_it(live):
+    from datetime import UTC, datetime
+
+    from sms_ktp import penunggalan, printing
+
+    service, _ = live
+    runtime = service.runtime
+    service.sms(PHONE, f"DAFTAR {NIK}#{KK}#2")
+    reference = re.search(r"ref (\d{9})", service.sms(PHONE, "YA")[0]).group(1)
+    runtime.clock.set(datetime(2026, 11, 30, 14, 0, tzinfo=UTC))  # 21:00 WIB: quiet hours
+    summary = penunggalan.Summary()
+    rows = list(penunggalan.read_csv(f"nik,result,note\n{NIK},PRR,\n", summary))
+    penunggalan.apply(runtime.db, runtime.clock, runtime.quiet_hours, rows, summary, "operator:ani")
+    printing.add_blangko(runtime.db, runtime.clock, "disdukcapil", 1, "operator:ani")
+    batch = printing.reserve_next(runtime.db, runtime.clock, "disdukcapil", None)
+    printing.mark_printed(runtime.db, runtime.clock, runtime.quiet_hours, batch.batch_id,
+                          "operator:budi")
+
+    make_staff(runtime.db, "admin1", "admin")
+    admin = StaffBrowser(service.base_url)
+    admin.login("admin1")  # in the evening
+    page = admin.get("/staff/messages", params={"status": "superseded"})
+    assert page.status_code == 200
+    [row] = cells(page.text)
+    assert row[1] == "Keluar" and "Kini antre cetak" in row[3]
+    assert row[4] == f"notification ref {reference}"
+    assert row[5] == "diganti, tidak dikirim"
+    assert row[7] == "diganti oleh perubahan 30 Nov 2026 21.00: dicetak (operator:budi)"
+    assert 'value="superseded" selected' in page.text  # the filter offers the status
+    assert [status for _, status, _ in outbox(service)][-1] == "superseded"
+    service.worker.run_once()
+    assert service.received(PHONE) == []  # and it never leaves
