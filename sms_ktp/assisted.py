@@ -34,6 +34,7 @@ from flows.registration import (
 )
 from sms_ktp import audit
 from sms_ktp.clock import Clock
+from sms_ktp.counter_wording import for_staff
 from sms_ktp.db import Database, retry_after_disconnect
 from sms_ktp.masking import mask_id, mask_phone
 from sms_ktp.models import Application
@@ -188,8 +189,10 @@ def _check(form: AssistedForm, services: SqlServices,
 
 
 def _problem(refused: Invalid) -> Problem:
-    """The refusal in the words a resident would get by SMS (in Indonesian, for the helper)."""
-    return Problem(refused.key, render(STAFF_LANGUAGE, refused.key, **refused.params))
+    """The refusal in the words a resident would get by SMS (in Indonesian), less what the
+    resident is told to type or send: the helper fills in a form (`counter_wording`)."""
+    sms = render(STAFF_LANGUAGE, refused.key, **refused.params)
+    return Problem(refused.key, for_staff(refused.key, sms))
 
 
 def _already(connection: Connection, services: SqlServices, form: AssistedForm,

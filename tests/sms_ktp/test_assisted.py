@@ -14,6 +14,7 @@ from flows.ports import ActiveApplication
 from flows.sms import SmsChannel
 from sms_ktp import assisted, crypto
 from sms_ktp.assisted import AssistedForm, Refused, register_assisted
+from sms_ktp.counter_wording import for_staff, tells_what_to_send
 from sms_ktp.db import Database
 from sms_ktp.models import Application, ApplicationEvent, AuditEntry, Family, OutboxMessage
 from sms_ktp.phone_state import PhoneStateStore
@@ -147,7 +148,15 @@ def test_another_member_of_the_family_is_registered_for_the_same_phone(database,
         assert [(f.kk, f.phone) for f in session.exec(select(Family)).all()] == [(KK, PHONE)]
 
 
-# --- refused, in the words of the SMS dialogue -------------------------------------------------
+# --- refused, in the words of the SMS dialogue (less what to type by SMS) ----------------------
+def as_for_staff(refused: Refused, field: str, sms: str) -> str:
+    """The SMS wording a problem should show staff; checks it tells nobody what to send."""
+    wording = for_staff(refused.problems[field].key, sms)
+    assert not tells_what_to_send(refused.problems[field].message), refused.problems[field]
+    return wording
+
+
+
 @pytest.mark.parametrize(("field", "typed", "conversation"), [
     ("nik", "327101450190", ("DAFTAR", "327101450190")),
     ("nik", "", ("DAFTAR", "")),
@@ -164,15 +173,16 @@ def test_each_wrong_field_is_refused_as_the_sms_dialogue_refuses_it(database, cl
                                                                     typed, conversation):
     refused = refusal(database, clock, form(**{field: typed}))
     assert list(refused.problems) == [field]
-    assert refused.problems[field].message == sms_reply(database, clock, PHONE, *conversation)
+    sms = sms_reply(database, clock, PHONE, *conversation)
+    assert refused.problems[field].message == as_for_staff(refused, field, sms)
 
 
 def test_a_first_card_without_a_readable_suket_is_refused_as_by_sms(database, clock):
     for suket in ("", "??"):
         refused = refusal(database, clock, form(reason="1", suket=suket))
         assert list(refused.problems) == ["suket"]
-        assert refused.problems["suket"].message == sms_reply(
-            database, clock, PHONE, "DAFTAR", NIK, KK, "1", suket)
+        sms = sms_reply(database, clock, PHONE, "DAFTAR", NIK, KK, "1", suket)
+        assert refused.problems["suket"].message == as_for_staff(refused, "suket", sms)
         assert refused.problems["suket"].message.startswith("Nomor Suket tidak terbaca.")
 
 
@@ -181,7 +191,7 @@ def test_a_non_bogor_kk_is_refused(database, clock):
     assert refused.problems["kk"].key == "error.kk.not_bogor"
     assert refused.problems["kk"].message == (
         "KK ini bukan KK Kota Bogor (diawali 327101 s/d 327106). Layanan ini khusus warga Kota "
-        "Bogor. Kirim KK lain atau ketik BATAL.")
+        "Bogor.")  # without the SMS's "Kirim KK lain atau ketik BATAL."
 
 
 def test_a_nik_with_an_active_application_is_refused_as_by_sms(database, clock):
@@ -204,8 +214,8 @@ def test_a_family_registered_with_another_phone_is_refused_as_by_sms(database, c
     register(database, clock, form())
     refused = refusal(database, clock, form(nik=NIK_2, phone=PHONE_2))
     assert refused.problems["kk"].key == "error.kk.other_phone"
-    assert refused.problems["kk"].message == sms_reply(database, clock, PHONE_2, "DAFTAR",
-                                                       NIK_2, KK)
+    sms = sms_reply(database, clock, PHONE_2, "DAFTAR", NIK_2, KK)
+    assert refused.problems["kk"].message == as_for_staff(refused, "kk", sms)
 
 
 @pytest.mark.parametrize("phone", ["", "12345", "021 8765 4321", "TELKOMSEL", "0812"])

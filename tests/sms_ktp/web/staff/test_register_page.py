@@ -93,13 +93,16 @@ def test_each_problem_is_shown_next_to_its_field_and_nothing_typed_is_lost(servi
                                       suket="470/9/KEC", phone="0812"))
     assert answer.status_code == 422
     for name, message in {
-        "nik": "NIK harus 16 angka, yang terbaca 12 angka. Kirim lagi NIK:",
+        "nik": "NIK harus 16 angka, yang terbaca 12 angka.",
         "kk": "KK ini bukan KK Kota Bogor (diawali 327101 s/d 327106).",
-        "reason": "Pilihan tidak dikenal.",
+        "reason": "Pilih salah satu alasan cetak.",
         "phone": "Nomor HP tidak dikenali.",
     }.items():
         problem = re.search(rf'id="{name}-problem">([^<]*)<', answer.text)
         assert problem and html.unescape(problem.group(1)).startswith(message), name
+    # Staff fill in a form: nothing tells them what a resident would type by SMS.
+    for words in ("BATAL", "Ketik", "ketik", "Kirim lagi", "kirim lagi", "Balas"):
+        assert words not in text_of(answer.text), words
     assert (value_of(answer.text, "nik"), value_of(answer.text, "kk"),
             value_of(answer.text, "suket"), value_of(answer.text, "phone")) == (
         "327101450190", "3201010101200003", "470/9/KEC", "0812")
@@ -129,8 +132,8 @@ def test_a_nik_registered_by_sms_is_refused_with_the_sms_wording(service):
 
     answer = browser.post(PAGE, typed())
     assert answer.status_code == 422
-    assert ("NIK ini sudah punya pendaftaran yang sedang diproses. Cek dengan STATUS dari HP "
-            "keluarga.") in text_of(answer.text)
+    assert "NIK ini sudah punya pendaftaran yang sedang diproses." in text_of(answer.text)
+    assert "BATAL" not in text_of(answer.text) and "Kirim NIK lain" not in text_of(answer.text)
     assert len(applications(service)) == 1
     service.worker.run_once()
     assert service.received(PHONE) == []
