@@ -35,8 +35,10 @@ class Services(Protocol):
         """The family's cards waiting to be collected; `details` hold `at` (local datetime, or
         None when the card is held at the office), `office`, `address` and `code`."""
 
-    def move_pickup(self, phone: str, reference: str) -> ApplicationView:
-        """Move that pickup to the next free slot; raises `Invalid` when it may not move."""
+    def move_pickup(self, phone: str, reference: str, on: date | None = None) -> ApplicationView:
+        """Move that pickup to the first free slot of day `on` (local), or without it of the
+        first working day after its own; raises `Invalid` when it may not move (a `date`
+        among its params is a day to word in the reader's language)."""
 
     def family_applications(self, phone: str) -> list[ApplicationView]:
         """The applications of the family this phone speaks for, newest first."""

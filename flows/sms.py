@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flows import status
+from flows import reschedule, status
 from flows.catalogue import DEFAULT_LANGUAGE, render
-from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Invalid, Outcome
+from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Outcome
 from flows.gsm import segments
 from flows.keywords import Command, language_named, parse_command
 from flows.language import language_for
@@ -82,8 +82,7 @@ class SmsChannel:
         if command.action == "pickup":
             return SmsTurn(self._pickups(phone, language), active)
         if command.action == "reschedule":
-            reference = "".join(command.args)
-            return SmsTurn([self._move_pickup(phone, reference, language)], active)
+            return SmsTurn([self._move_pickup(phone, command.args, language)], active)
         if command.action in INFO_TOPICS:
             return SmsTurn([render(language, INFO_TOPICS[command.action])], active)
         return SmsTurn([render(language, "help.main")], active)
@@ -134,21 +133,9 @@ class SmsChannel:
             return [render(language, "pickup.none")]
         return [pickup_text(language, view, "notify.pickup_scheduled") for view in pickups]
 
-    def _move_pickup(self, phone: str, reference: str, language: str) -> str:
-        pickups = [view for view in self.services.family_pickups(phone)
-                   if view.details.get("at") is not None]
-        if reference:
-            wanted = normalise_reference(reference)
-            pickups = [view for view in pickups if view.reference == wanted]
-        if not pickups:
-            return render(language, "pickup.none")
-        if len(pickups) > 1:
-            return render(language, "pickup.which", count=len(pickups))
-        try:
-            moved = self.services.move_pickup(phone, pickups[0].reference)
-        except Invalid as refused:
-            return render(language, refused.key, **refused.params)
-        return pickup_text(language, moved, "pickup.moved")
+    def _move_pickup(self, phone: str, args: tuple[str, ...], language: str) -> str:
+        """UBAH JADWAL [ref] [day]: see `flows.reschedule`."""
+        return reschedule.answer(self.services, phone, args, language)
 
     def _status(self, phone: str, command: Command, language: str) -> str:
         applications = self.services.family_applications(phone)

@@ -92,6 +92,26 @@ class SlotBook:
                 self._first_free += 1  # full: never look at it again in this run
         return None
 
+    def free_days(self, places: int = 1) -> list[date]:
+        """The (local) days with a slot that has `places` free places, in order."""
+        days: list[date] = []
+        for start in self.starts:
+            day = local(start).date()
+            if (not days or days[-1] != day) \
+                    and self.booked.get(start, 0) + places <= self.office.capacity:
+                days.append(day)
+        return days
+
+    def book_on(self, day: date, places: int = 1) -> datetime | None:
+        """The earliest slot of that (local) day with `places` free places, booked; or None."""
+        for start in self.starts:
+            if local(start).date() == day \
+                    and self.booked.get(start, 0) + places <= self.office.capacity:
+                self.booked[start] = self.booked.get(start, 0) + places
+                self.changed.add(start)
+                return start
+        return None
+
     def write(self, connection: Connection) -> None:
         if self.changed:
             connection.execute(_BOOK, [{"_office": self.office.code, "_starts_at": start,
@@ -240,9 +260,16 @@ class MoveRefused(Exception):
 
 
 def move(connection: Connection, policy: PickupPolicy, application_id: int, now: datetime,
-         actor: str) -> datetime:
-    """Move a scheduled pickup to the next free slot after its own (the resident asked);
-    returns the new slot. Raises `MoveRefused` with a catalogue key."""
+         actor: str, on: date | None = None) -> datetime:
+    """Move a scheduled pickup (the resident asked: UBAH JADWAL) to another day: the first
+    free slot of `on` (a local day), or without one of the first working day with a free slot
+    after the pickup's own day; never a later time of the same day, which a resident who cannot
+    come that day has no use for. Returns the new slot. Raises `MoveRefused` with a catalogue
+    key: the resident's changes are used up ("pickup.no_more_changes" with the limit as `n`,
+    "pickup.no_changes" when SMS may not move pickups at all), `on` is the pickup's own day
+    ("pickup.same_day"), `on` has no free slot ("pickup.day_unavailable" with the free `day`
+    nearest to it), or no day has ("pickup.full"). A refusal changes nothing and counts as no
+    change."""
     row = connection.execute(
         select(_APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
                _APPLICATION.c.pickup_changes)
@@ -251,12 +278,30 @@ def move(connection: Connection, policy: PickupPolicy, application_id: int, now:
         .with_for_update()
     ).one()
     if row.pickup_changes >= policy.max_resident_changes:
-        raise MoveRefused("pickup.no_more_changes", n=row.pickup_changes)
-    office = policy.offices[row.pickup_office]
-    book = SlotBook(connection, office, policy, jakarta_date(now))
-    start = book.book(1, not_before=row.pickup_at)
-    if start is None:
+        raise MoveRefused("pickup.no_more_changes" if policy.max_resident_changes
+                          else "pickup.no_changes", n=policy.max_resident_changes)
+    office = policy.offices.get(row.pickup_office)
+    if office is None or row.pickup_at is None:
         raise MoveRefused("pickup.full")
+    today, current = jakarta_date(now), local(row.pickup_at).date()
+    if on == current:
+        raise MoveRefused("pickup.same_day")
+    book = SlotBook(connection, office, policy, today)  # open days after today
+    free = [day for day in book.free_days() if day != current]
+    if on is None:
+        day = next((day for day in free if day > current), None)
+        if day is None:
+            raise MoveRefused("pickup.full")
+    elif on not in free:
+        if not free:
+            raise MoveRefused("pickup.full")
+        # The nearest free day, the later one of two as near.
+        raise MoveRefused("pickup.day_unavailable",
+                          day=min(free, key=lambda day: (abs(day - on), day < on)))
+    else:
+        day = on
+    start = book.book_on(day)
+    assert start is not None  # a free day has a free slot
     book.write(connection)
     release_slot(connection, office.code, row.pickup_at)
     change_stages(connection, [Move(application_id, {

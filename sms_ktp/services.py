@@ -179,12 +179,12 @@ class SqlServices:
         rows = self._db.execute(_FAMILY_PICKUPS, {"phone": phone}).all()
         return [self._pickup_view(row) for row in rows]
 
-    def move_pickup(self, phone: str, reference: str) -> ApplicationView:
+    def move_pickup(self, phone: str, reference: str, on: date | None = None) -> ApplicationView:
         row = self._db.execute(_FAMILY_PICKUPS.where(_APPLICATION.c.reference == reference),
                                {"phone": phone}).one()
         try:
             pickup.move(self._db, self.pickup_policy, row.id, self.now,
-                        f"resident:{self.channel}")
+                        f"resident:{self.channel}", on)
         except pickup.MoveRefused as refused:
             raise Invalid(refused.key, **refused.params) from None
         self.completed.append("pickup_moved")

@@ -244,3 +244,70 @@ def test_a_reminder_speaks_the_language_the_phone_chose(database, clock):
         "Reminder: collect KTP-el NIK ***")
     assert "tomorrow Friday, 27 November 2026, 08:00 WIB at Kantor Kec. Bogor Timur" in (
         sms(database)[-1].text)
+
+
+# --- the resident moves a pickup (UBAH JADWAL) -------------------------------------------------
+def booked(database) -> dict[datetime, int]:
+    with database.transaction() as session:
+        return {local(slot.starts_at).replace(tzinfo=None): slot.booked
+                for slot in session.exec(select(PickupSlot)) if slot.booked}
+
+
+def resident_move(database, clock, rules, card_id: int, on=None) -> datetime:
+    with database.connect() as connection:
+        return pickup.move(connection, rules, card_id, clock.now(), "resident:sms", on)
+
+
+def test_a_resident_move_goes_to_another_day_never_a_later_time_of_the_same_day(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))  # Monday
+    [card_id] = printed(database, clock)
+    pickup.allocate(database, clock, policy())
+    start = resident_move(database, clock, policy(), card_id)
+    assert local(start).replace(tzinfo=None) == datetime(2026, 12, 2, 8, 0)  # Wednesday 08.00
+    [card] = applications(database)
+    assert (card.pickup_at, card.pickup_changes) == (start, 1)
+    # The Tuesday place was given back, the Wednesday one taken.
+    assert booked(database) == {datetime(2026, 12, 2, 8, 0): 1}
+
+
+def test_a_named_day_without_a_free_slot_is_refused_with_the_nearest_and_changes_nothing(
+        database, clock):
+    from datetime import date
+
+    clock.set(wib(2026, 11, 30, 9, 0))
+    rules = policy(capacity=1)
+    [card_id] = printed(database, clock)
+    pickup.allocate(database, clock, rules)  # Tuesday 08.00
+    for _ in range(13 + 14):  # Tuesday's other 13 slots and all of Wednesday's fill up
+        printed(database, clock)
+    pickup.allocate(database, clock, rules)
+    before = booked(database)
+    with pytest.raises(pickup.MoveRefused) as refused:
+        resident_move(database, clock, rules, card_id, date(2026, 12, 2))
+    assert (refused.value.key, refused.value.params) == (
+        "pickup.day_unavailable", {"day": date(2026, 12, 3)})
+    with pytest.raises(pickup.MoveRefused) as refused:
+        resident_move(database, clock, rules, card_id, date(2026, 12, 1))
+    assert refused.value.key == "pickup.same_day"
+    assert booked(database) == before
+    assert applications(database)[0].pickup_changes == 0
+    # Without a day: the first day with room, Thursday.
+    start = resident_move(database, clock, rules, card_id)
+    assert local(start).replace(tzinfo=None) == datetime(2026, 12, 3, 8, 0)
+
+
+def test_the_number_of_moves_allowed_is_told_when_refused(database, clock):
+    from dataclasses import replace
+
+    clock.set(wib(2026, 11, 30, 9, 0))
+    rules = replace(policy(), max_resident_changes=2)
+    [card_id] = printed(database, clock)
+    pickup.allocate(database, clock, rules)
+    resident_move(database, clock, rules, card_id)
+    resident_move(database, clock, rules, card_id)
+    with pytest.raises(pickup.MoveRefused) as refused:
+        resident_move(database, clock, rules, card_id)
+    assert (refused.value.key, refused.value.params) == ("pickup.no_more_changes", {"n": 2})
+    with pytest.raises(pickup.MoveRefused) as refused:
+        resident_move(database, clock, replace(rules, max_resident_changes=0), card_id)
+    assert refused.value.key == "pickup.no_changes"
