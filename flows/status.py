@@ -5,10 +5,18 @@ from __future__ import annotations
 from flows.catalogue import Msg, render
 from flows.dates import say_day, say_time
 from flows.ports import ApplicationView
+from sms_ktp.domain.stages import Stage
 
 
 def detail(language: str, application: ApplicationView) -> str:
-    """One application: its stage in plain words and what comes next."""
+    """One application: its stage in plain words and what comes next. A card to collect says
+    its day, time and office rather than that its SMS was sent: that SMS may still wait for the
+    end of quiet hours, or have been superseded by a move."""
+    at = application.details.get("at")
+    if application.stage == Stage.PICKUP_SCHEDULED and at is not None:
+        return render(language, "status.pickup", ref=application.reference,
+                      nik=application.nik_masked, day=say_day(language, at),
+                      time=say_time(language, at), office=application.details["office"])
     return render(language, "status.detail", ref=application.reference,
                   nik=application.nik_masked,
                   explain=Msg(f"stage.{application.stage}", application.details))

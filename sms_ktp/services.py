@@ -42,7 +42,8 @@ _NEW_APPLICATION = insert(_APPLICATION).returning(_APPLICATION.c.id)
 _NEW_EVENT = insert(ApplicationEvent.__table__)
 _FAMILY_APPLICATIONS = (
     select(_APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.stage,
-           _APPLICATION.c.print_batch_id)
+           _APPLICATION.c.print_batch_id, _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
+           _APPLICATION.c.pickup_code)
     .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
     # An application whose data was erased (`sms_ktp.retention`) is nobody's any more.
     .where(_FAMILY.c.phone == bindparam("phone"), _APPLICATION.c.erased_at.is_(None))
@@ -163,8 +164,9 @@ class SqlServices:
         no_blangko = bool(queued) and self._free_blangko() <= 0
         if "status" not in self.completed:  # a USSD screen may read them twice
             self.completed.append("status")
-        return [ApplicationView(a.reference, mask_id(a.nik),
-                                "waiting_blangko" if no_blangko and a in queued else a.stage)
+        return [self._pickup_view(a) if a.stage == Stage.PICKUP_SCHEDULED.value
+                else ApplicationView(a.reference, mask_id(a.nik),
+                                     "waiting_blangko" if no_blangko and a in queued else a.stage)
                 for a in open_first]
 
     def _free_blangko(self) -> int:
@@ -219,6 +221,8 @@ class SqlServices:
         if self.phone_state.phone != phone:
             raise ValueError("the services of one message speak for that message's phone only")
         return self.phone_state
+        """A card to collect, with its pickup's day and place (what `STATUS` and `JADWAL` say
+        of it, whether or not its pickup SMS has left yet)."""
 
     # --- broadcasts ---------------------------------------------------------------------------
     def set_broadcast_opt_out(self, phone: str, opted_out: bool) -> None:

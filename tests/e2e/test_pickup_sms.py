@@ -58,7 +58,7 @@ def test_from_printed_card_to_collected(service, clock):
     code = CODE.search(pickup_sms).group(1)
     assert service.sms(PHONE, "jadwal") == [pickup_sms]  # the same ticket, again
     [status] = service.sms(PHONE, f"STATUS {reference}")
-    assert "siap diambil" in status
+    assert "siap diambil Selasa, 1 Desember 2026, 08.00 WIB" in status
     [moved] = service.sms(PHONE, "UBAH JADWAL")
     # Not a later time of the same day: the next working day after the pickup's own.
     assert moved.startswith("Jadwal baru: ambil KTP-el NIK ***0001 Rabu, 2 Desember 2026, "

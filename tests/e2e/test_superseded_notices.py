@@ -1,0 +1,138 @@
+"""Notifications waiting for the end of quiet hours while their application moves on: the one
+made untrue or replaced never leaves, the one still true always does, and none leaves twice."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
+from sqlmodel import select
+
+from sms_ktp import penunggalan, pickup, printing
+from sms_ktp.models import OutboxMessage
+
+REF = re.compile(r"ref (\d{9})")
+CODE = re.compile(r"Kode (?:ambil|tetap): ([A-Z0-9]{6})")
+NIK_3 = "3271024107850002"
+MONDAY_2100 = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # quiet hours: 20:00-07:00 WIB
+TUESDAY_0700 = datetime(2026, 11, 30, 23, 59, tzinfo=UTC) + timedelta(minutes=1)
+
+
+def register(service: LiveService, phone: str, nik: str, kk: str) -> str:
+    service.sms(phone, f"DAFTAR {nik}#{kk}#2")
+    return REF.search(service.sms(phone, "YA")[0]).group(1)
+
+
+def printed_at_night(service: LiveService, *niks: str) -> None:
+    """Penunggalan results, blangko and a print run in the evening, then the worker's
+    allocation: each card's "now in the print queue" and pickup SMS wait for the morning."""
+    runtime = service.runtime
+    summary = penunggalan.Summary()
+    rows = list(penunggalan.read_csv(
+        "nik,result,note\n" + "".join(f"{nik},PRR,\n" for nik in niks), summary))
+    penunggalan.apply(runtime.db, runtime.clock, runtime.quiet_hours, rows, summary, "op")
+    printing.add_blangko(runtime.db, runtime.clock, "disdukcapil", len(niks), "op")
+    batch = printing.reserve_next(runtime.db, runtime.clock, "disdukcapil", None)
+    printing.mark_printed(runtime.db, runtime.clock, runtime.quiet_hours, batch.batch_id, "op")
+    service.worker.run_once()
+
+
+def outbox(service: LiveService, kind: str = "notification") -> list[OutboxMessage]:
+    with service.runtime.db.transaction() as session:
+        return list(session.exec(select(OutboxMessage).where(OutboxMessage.kind == kind)
+                                 .order_by(OutboxMessage.id)).all())
+
+
+def test_a_family_whose_pickups_moved_at_night_gets_no_out_of_date_sms_in_the_morning(
+        service, clock):
+    clock.set(MONDAY_2100 - timedelta(hours=3))
+    first, second = register(service, PHONE, NIK, KK), register(service, PHONE, NIK_2, KK)
+    register(service, PHONE_2, NIK_3, KK_2)  # a neighbour, whose card does not move
+    clock.set(MONDAY_2100)
+    printed_at_night(service, NIK, NIK_2, NIK_3)
+    assert service.received(PHONE) == [] and service.received(PHONE_2) == []
+    waiting = outbox(service)
+    assert Counter(m.text.split(" ")[0] for m in waiting if m.phone == PHONE) == {
+        "Kabar": 2, "KTP-el": 2}  # print queue and pickup, for each card
+    assert all(m.status == "queued" for m in waiting if "siap diambil" in m.text)
+
+    # Both pickups moved that evening by the resident; the answers come at once.
+    [moved_first] = service.sms(PHONE, f"UBAH JADWAL {first}")
+    [moved_second] = service.sms(PHONE, f"UBAH JADWAL {second} KAMIS")
+    assert moved_first.startswith("Jadwal baru: ambil KTP-el NIK ***0001 Rabu, 2 Desember")
+    assert moved_second.startswith("Jadwal baru: ambil KTP-el NIK ***0002 Kamis, 3 Desember")
+
+    clock.set(TUESDAY_0700)
+    before = len(service.sent())
+    service.worker.run_once()
+    morning = service.sent()[before:]
+    # The family's morning: nothing, for every notice waiting was out of date. The neighbour,
+    # whose card did not move, gets the pickup SMS (and only it: "now in the print queue" was
+    # made untrue by the printing).
+    assert [sms for sms in morning if sms["to"] == PHONE] == []
+    [ticket] = [sms["text"] for sms in morning if sms["to"] == PHONE_2]
+    assert ticket.startswith("KTP-el NIK ***0002 siap diambil Selasa, 1 Desember 2026, 08.00 WIB")
+    mine = [m for m in outbox(service) if m.phone == PHONE]
+    assert [m.status for m in mine] == ["superseded"] * 4
+    assert not any(m.status == "queued" for m in outbox(service))
+
+    # Collected on the new days with the codes of the answers: nothing more is sent.
+    for day, answer in ((2, moved_first), (3, moved_second)):
+        clock.set(datetime(2026, 12, day, 2, 0, tzinfo=UTC))
+        pickup.verify(service.runtime.db, clock, CODE.search(answer).group(1), "counter")
+        service.worker.run_once()
+    assert service.received(PHONE) == []
+    assert service.sms(PHONE, "STATUS")[0].startswith("2 pendaftaran:")
+
+
+def test_a_card_collected_before_its_pickup_sms_left_never_gets_it(service, clock):
+    clock.set(MONDAY_2100 - timedelta(hours=3))
+    register(service, PHONE, NIK, KK)
+    clock.set(MONDAY_2100)
+    printed_at_night(service, NIK)
+    [ticket] = service.sms(PHONE, "JADWAL")  # asked for: a reply never waits
+    clock.set(TUESDAY_0700 - timedelta(minutes=30))  # a visit before the office opens
+    pickup.verify(service.runtime.db, clock, CODE.search(ticket).group(1), "counter")
+    clock.set(TUESDAY_0700)
+    service.worker.run_once()
+    assert service.received(PHONE) == []
+    assert [m.status for m in outbox(service)] == ["superseded", "superseded"]
+
+
+def test_a_notice_still_true_waits_for_the_morning_and_leaves_once(service, clock):
+    clock.set(MONDAY_2100 - timedelta(hours=3))
+    reference = register(service, PHONE, NIK, KK)
+    clock.set(MONDAY_2100)
+    runtime = service.runtime
+    summary = penunggalan.Summary()
+    rows = list(penunggalan.read_csv(f"nik,result,note\n{NIK},PRR,\n", summary))
+    penunggalan.apply(runtime.db, runtime.clock, runtime.quiet_hours, rows, summary, "op")
+    service.worker.run_once()
+    assert service.received(PHONE) == []
+    clock.set(TUESDAY_0700)
+    service.worker.run_once()
+    service.worker.run_once()
+    assert service.received(PHONE) == [
+        f"Kabar KTP-el ref {reference} (NIK ***0001): penunggalan selesai, data siap cetak. Kini "
+        "antre cetak; jadwal ambil dikirim lewat SMS."]
+    assert [m.status for m in outbox(service)] == ["sent"]
+
+
+def test_status_says_the_schedule_without_claiming_the_sms_was_sent(service, clock):
+    clock.set(MONDAY_2100 - timedelta(hours=3))
+    reference = register(service, PHONE, NIK, KK)
+    clock.set(MONDAY_2100)
+    printed_at_night(service, NIK)
+    assert any(m.status == "queued" and "siap diambil" in m.text for m in outbox(service))
+    [status] = service.sms(PHONE, f"STATUS {reference}")
+    assert status == (f"Ref {reference} NIK ***0001: KTP-el siap diambil Selasa, 1 Desember "
+                      "2026, 08.00 WIB di Kantor Kec. Bogor Selatan. Ketik JADWAL untuk menerima "
+                      "kode ambil.")
+    assert "dikirim" not in status
+    dial = service.ussd("ATUid_status", "")
+    assert dial.startswith("CON ")
+    screen = service.ussd("ATUid_status", "2")
+    assert "siap diambil Selasa, 1 Desember 2026, 08.00 WIB" in screen
+    assert "dikirim" not in screen
