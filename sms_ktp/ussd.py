@@ -6,12 +6,15 @@ digest (the input itself holds NIK and KK numbers, so it is not stored). A reque
 not change is a retry: it gets the stored screen and changes nothing.
 
 A phone has one USSD session at a time, so the session's progress is kept in the phone's state
-row: one SELECT and one UPDATE a screen. The `ussd_session` table only records sessions for the
-statistics (a row when one starts, its outcome when the operator reports the end).
+row: one SELECT and one UPDATE a screen. The `ussd_session` table records sessions for the
+statistics (a row when one starts, its outcome when the operator reports the end) and which
+phone opened each one: a session belongs to that phone, and the same session id posted with
+another phone number is refused (`ussd.other_phone`) instead of being played for it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,7 +28,7 @@ from gateway.message import UssdRequest, UssdSessionEnd
 from sms_ktp import crypto, metrics
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database, insert_ignoring_duplicate, retry_after_disconnect
-from sms_ktp.masking import redact
+from sms_ktp.masking import mask_phone, redact
 from sms_ktp.models import UssdSession
 from sms_ktp.outbox import enqueue
 from sms_ktp.phone_state import PhoneStateStore
@@ -33,9 +36,11 @@ from sms_ktp.phones import normalise_msisdn
 from sms_ktp.pickup import PickupPolicy
 from sms_ktp.services import SqlServices
 
+log = logging.getLogger(__name__)
 _SESSION = UssdSession.__table__
-_SESSION_ID = select(_SESSION.c.id).where(_SESSION.c.provider == bindparam("provider"),
-                                          _SESSION.c.session_id == bindparam("session_id"))
+_SESSION_ID = select(_SESSION.c.id, _SESSION.c.phone).where(
+    _SESSION.c.provider == bindparam("provider"),
+    _SESSION.c.session_id == bindparam("session_id"))
 _UPDATE_SESSION = update(_SESSION).where(_SESSION.c.id == bindparam("row_id"))
 
 
@@ -92,7 +97,13 @@ def _answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelt
         services = SqlServices(connection, clock, state, policy, channel="ussd")
         channel = UssdChannel(services, ttl)
         if state.ussd is None or state.ussd["ussd_session"] != session:
-            _record_start(connection, request, phone, now)
+            _, owner = _record_start(connection, request, phone, now)
+            if owner not in (phone, ""):
+                log.warning("ussd session %s of %s posted by %s: refused",
+                            redact(request.session_id)[:40], mask_phone(owner),
+                            mask_phone(phone))
+                language = services.language_of(phone) or "id"
+                return UssdAnswer("END " + render(language, "ussd.other_phone"), 0)
             turn = channel.begin(phone, conversation, now)
             inputs = request.text.split("*") if request.text else []
         else:
@@ -118,14 +129,18 @@ def _answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelt
 
 
 def _record_start(connection: Connection, request: UssdRequest, phone: str,
-                  now: datetime) -> int:
-    """The session's statistics row (created once, whatever the retries)."""
+                  now: datetime) -> tuple[int, str]:
+    """The session's statistics row (created once, whatever the retries): its id, and the
+    phone that opened the session ("" when only its end was heard of)."""
     key = {"provider": request.provider, "session_id": request.session_id[:100]}
     row_id = insert_ignoring_duplicate(connection, UssdSession, {
         **key, "phone": phone, "service_code": request.service_code[:40],
         "network_code": request.network_code, "started_at": now,
     }, unique=("provider", "session_id"))
-    return row_id if row_id is not None else connection.execute(_SESSION_ID, key).scalar_one()
+    if row_id is not None:
+        return row_id, phone
+    found = connection.execute(_SESSION_ID, key).one()
+    return found.id, found.phone
 
 
 @retry_after_disconnect
@@ -136,7 +151,7 @@ def record_session_end(db: Database, clock: Clock, end: UssdSessionEnd) -> None:
     start = UssdRequest(end.provider, end.session_id, "", phone, None, "")
     with db.connect() as connection:
         connection.execute(_UPDATE_SESSION, {
-            "row_id": _record_start(connection, start, phone, now),
+            "row_id": _record_start(connection, start, phone, now)[0],
             "end_status": (end.status or "")[:40] or None,
             "duration_ms": end.duration_ms,
             "hops": end.hops,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from live_service import KK, NIK, NIK_2, PHONE, LiveService
+from live_service import KK, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlmodel import select
 
 from sms_ktp.models import Application, PhoneState, UssdSession
@@ -206,6 +206,33 @@ def test_the_end_of_session_notification_is_stored(service):
     unknown = service.http.post(service.url("/ussd/end"), data={"sessionId": "ATUid_unseen",
                                                                 "status": "Success"})
     assert unknown.status_code == 200
+
+
+def test_a_session_belongs_to_the_phone_that_opened_it(service):
+    """Another phone posting the same sessionId never continues, nor submits, the first one's
+    registration: it is refused, and the first phone carries on undisturbed."""
+    dial = Dial(service, "ATUid_15")
+    for value in ("1", NIK, KK):
+        dial.press(value)
+    refused = "END Sesi USSD ini bukan milik nomor HP ini. Tutup, lalu tekan lagi kode layanan."
+    for text in ("", dial.text, f"{dial.text}*2", f"{dial.text}*2*1"):
+        assert service.ussd("ATUid_15", text, phone=PHONE_2) == refused, text
+    assert applications(service) == []
+    with service.runtime.db.transaction() as session:
+        other = session.get(PhoneState, PHONE_2)
+        owner = session.exec(select(UssdSession).where(UssdSession.session_id == "ATUid_15")
+                             ).one()
+    assert other is None or (other.flow, other.ussd_session) == (None, None)
+    assert owner.phone == PHONE
+    # The first phone's session goes on where it was, to its own application.
+    assert dial.press("2").startswith("CON NIK ***0001\nKK ***0003\nAlasan: hilang")
+    assert dial.press("1").startswith("END Pendaftaran diterima.")
+    [application] = applications(service)
+    service.worker.run_once()
+    assert service.received(PHONE_2) == []
+    # The other phone's own session works as any other.
+    assert Dial(service, "ATUid_16", phone=PHONE_2).first == MAIN
+    assert application.nik == NIK
 
 
 @pytest.mark.parametrize(("path", "form", "reason"), [
