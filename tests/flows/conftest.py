@@ -13,7 +13,8 @@ office, slot and code, a language per phone, and the phones that left the broadc
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -251,6 +252,20 @@ def flows_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Databas
     database = schema_database(tmp_path_factory.mktemp("flows-db"))
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def services_pair(flows_database: Database
+                  ) -> Callable[[], AbstractContextManager[tuple[FakeServices, SqlTwin]]]:
+    """Fresh services of both kinds side by side, as often as asked (a property test compares
+    them example by example)."""
+
+    @contextmanager
+    def pair() -> Iterator[tuple[FakeServices, SqlTwin]]:
+        with rolled_back(flows_database) as connection:
+            yield FakeServices(), SqlTwin(connection)
+
+    return pair
 
 
 @pytest.fixture(params=["fake", "sql"])

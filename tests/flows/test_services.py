@@ -4,15 +4,20 @@ difference between the two."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sql_services import nik_for
 
 from flows.catalogue import Msg, render
 from flows.dates import say_day, say_time
 from flows.dialogue import Invalid
 from flows.sms import SmsChannel
+from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import Stage
 
 PHONE, OTHER_PHONE = "+6281234567890", "+6285711112222"
@@ -192,3 +197,71 @@ def test_the_opt_out_is_the_phones_own(services) -> None:
     services.set_broadcast_opt_out(PHONE, True)
     services.set_broadcast_opt_out(OTHER_PHONE, False)
     assert services.opted_out == {PHONE}
+
+
+# --- whatever is sent, both answer alike ------------------------------------------------------
+FAMILIES = {KK: PHONE, KK_2: OTHER_PHONE}
+UNKNOWN_REF = new_reference(random.Random(404))  # well formed, never drawn by either side
+# What the phones send; {ref0}, {ref1}: the reference of the first or second application on
+# the side at hand (or an unknown one).
+TEXTS = (
+    "DAFTAR", f"DAFTAR {NIK}#{KK}#2", f"REG {NIK_2}#{KK_2}#", f"DAFTAR {NIK_2}#{KK}#1#470/12/KEC",
+    NIK, NIK_2, nik_for(1), KK, KK_2, "1", "2", "4", "470/12/KEC", "YA", "ya", "TIDAK",
+    "BATAL", "STATUS", "STATUS {ref0}", "STATUS {ref1}", f"STATUS {UNKNOWN_REF}", "JADWAL",
+    "UBAH JADWAL", "UBAH JADWAL RABU", "UBAH JADWAL {ref0} SENIN", "LANG EN", "BAHASA ID",
+    "BASA SUNDA", "BERHENTI", "MULAI", "HELP", "halo",
+)
+ARRANGED_STAGES = (Stage.SUBMITTED, Stage.PENUNGGALAN, Stage.PRINT_QUEUE, Stage.PRINTED,
+                   Stage.PICKUP_SCHEDULED, Stage.MISSED_PICKUP, Stage.COLLECTED, Stage.REJECTED)
+arranged = st.lists(st.tuples(st.sampled_from(sorted(FAMILIES)), st.sampled_from(ARRANGED_STAGES),
+                              st.booleans()), max_size=4)
+messages = st.lists(st.tuples(st.sampled_from(sorted(FAMILIES.values())), st.sampled_from(TEXTS),
+                              st.sampled_from((0, 5, 40))), min_size=1, max_size=12)
+
+
+def play(services: Any, arrangement: list[tuple[str, str, bool]],
+         sent: list[tuple[str, str, int]], blangko: int) -> list[str]:
+    """What the phones receive and what is stored at the end, references and pickup codes
+    written as their order of creation."""
+    for number, (kk, stage, same_nik) in enumerate(arrangement, 1):
+        nik = NIK if same_nik else nik_for(number)
+        if services.active_application(nik) is None:  # one open application per NIK
+            services.add_application(FAMILIES[kk], nik, kk, stage=stage)
+    if blangko:
+        services.add_blangko(blangko)
+    conversations: dict[str, Any] = {}
+    now, seen = NOW, []
+    for phone, text, minutes in sent:
+        now += timedelta(minutes=minutes)
+        services.clock.advance(timedelta(minutes=minutes))  # the services' now is the message's
+        references = [a.reference for a in services.applications] + [UNKNOWN_REF] * 2
+        text = text.format(ref0=references[0], ref1=references[1])
+        try:
+            turn = SmsChannel(services, ttl=TTL).handle(text, phone, conversations.get(phone),
+                                                        now)
+        except Exception as error:  # one side failing is a difference too
+            seen.append(f"{phone} {text!r}: {type(error).__name__}")
+            continue
+        conversations[phone] = turn.conversation
+        step = turn.conversation.step if turn.conversation else None
+        seen.append(f"{phone} {text!r} -> {turn.replies} at {step}")
+    stored = [(a.nik, a.kk, a.reason, a.suket, a.stage, a.language, a.pickup_at)
+              for a in services.applications]
+    seen.append(f"stored {stored}, families {services.families}, submissions "
+                f"{services.submissions}, told {services.attempts_told}, opted out "
+                f"{sorted(services.opted_out)}, languages "
+                f"{[services.language_of(phone) for phone in sorted(FAMILIES.values())]}")
+    for order, application in enumerate(services.applications):
+        seen = [line.replace(application.reference, f"<ref{order}>") for line in seen]
+        if application.pickup_code:
+            seen = [line.replace(application.pickup_code, f"<code{order}>") for line in seen]
+    return seen
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(arrangement=arranged, sent=messages, blangko=st.sampled_from((0, 0, 3)))
+def test_whatever_the_phones_send_both_services_answer_alike(services_pair, arrangement, sent,
+                                                             blangko) -> None:
+    with services_pair() as (fake, sql):
+        assert play(fake, arrangement, sent, blangko) == play(sql, arrangement, sent, blangko)
