@@ -194,6 +194,8 @@ class SqlServices:
             _FAMILY_PICKUPS.where(_APPLICATION.c.id == row.id), {"phone": phone}).one())
 
     def _pickup_view(self, row: Any) -> ApplicationView:
+        """A card to collect, with its pickup's day and place (what `STATUS` and `JADWAL` say
+        of it, whether or not its pickup SMS has left yet)."""
         office = self.pickup_policy.offices.get(row.pickup_office)
         return ApplicationView(row.reference, mask_id(row.nik), row.stage, {
             "at": local(row.pickup_at) if row.pickup_at else None,
@@ -221,8 +223,6 @@ class SqlServices:
         if self.phone_state.phone != phone:
             raise ValueError("the services of one message speak for that message's phone only")
         return self.phone_state
-        """A card to collect, with its pickup's day and place (what `STATUS` and `JADWAL` say
-        of it, whether or not its pickup SMS has left yet)."""
 
     # --- broadcasts ---------------------------------------------------------------------------
     def set_broadcast_opt_out(self, phone: str, opted_out: bool) -> None:
