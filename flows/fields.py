@@ -102,7 +102,7 @@ def _read_separated(text: str, reason_words: dict[str, str]) -> Reading:
     others: list[str] = []
     label = ""
     for part in (part.strip(" :.,;=-") for part in re.split(r"[#*]", text)):
-        if not part:
+        if not part or _is_phone(_id_digits(part)):
             continue
         if _label_only(part):
             label = f"{label} {part}"
@@ -128,6 +128,13 @@ def _read_separated(text: str, reason_words: dict[str, str]) -> Reading:
     for name, part in zip(free, others, strict=False):
         reading.values[name] = part
     return reading
+
+
+def _is_phone(digits: str) -> bool:
+    """Whether `digits` are an Indonesian mobile number (08..., 628..., 10 to 14 digits), which
+    residents add to a registration; an identity number has 16 digits and never starts with 0."""
+    return digits.isdigit() and len(digits) != ID_LENGTH and 10 <= len(digits) <= 14 \
+        and (digits.startswith("08") or digits.startswith("628"))
 
 
 def _label_only(part: str) -> bool:
@@ -191,6 +198,8 @@ def _read_free(text: str, reason_words: dict[str, str]) -> Reading:
         if label == "suket":
             suket_from = tokens[first].start if suket_from is None else suket_from
             continue
+        if _is_phone(digits):
+            continue  # "... no HP 0812 3456 7890": the phone number, never a NIK or KK
         if len(digits) >= ID_DIGITS:
             reading.ids_found += 1
             last_id_end = tokens[last].end
