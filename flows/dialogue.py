@@ -145,11 +145,13 @@ class Dialogue:
         return Conversation(phone, self.name, self.first, language, expires_at,
                             prefill=dict(prefill or {}))
 
-    def answer(self, conversation: Conversation, text: str | None, context: Any) -> Outcome:
+    def answer(self, conversation: Conversation, text: str | None, context: Any,
+               repeats: bool = True) -> Outcome:
         """Apply one answer (None: only consume prefilled answers), then every prefilled answer
         whose step comes up, stopping at the first refusal. An answer that repeats the one
         before (the same SMS sent twice) is recognised as such: the question is asked again
-        and nothing else changes."""
+        and nothing else changes (`repeats`: False on a channel whose input cannot arrive twice,
+        where the refusal itself says more)."""
         if text is not None and self._fields is not None and conversation.step in self.steps:
             fields = self._fields(text)
             if fields:
@@ -160,7 +162,8 @@ class Dialogue:
             error: Invalid | None = None
             if text is not None:
                 error = self._trigger(conversation, text, context)
-                if error is not None and self._repeats(conversation, text, context):
+                if error is not None and repeats \
+                        and self._repeats(conversation, text, context):
                     error = None
             while error is None and conversation.step in conversation.prefill:
                 error = self._trigger(conversation, conversation.prefill.pop(conversation.step),

@@ -263,3 +263,22 @@ def test_a_concurrent_twin_that_passed_the_checks_gets_the_refusal_not_an_error(
     assert refused.problems["nik"].key == "error.nik.active"
     assert refused.already == first.reference
     assert len(calls) >= 3
+
+
+@pytest.mark.parametrize(("kk", "key"), [
+    ("3271013102200003", "error.kk.issue_date"),  # issued 31 February
+    ("3271014501200003", "error.kk.issue_date"),  # day 45: no +40 on a KK
+    ("3271010113200003", "error.kk.issue_date"),  # month 13
+    ("3271010101200000", "error.kk.serial"),
+])
+def test_a_kk_that_breaks_its_rules_is_refused_at_the_counter(database, clock, kk, key):
+    refused = refusal(database, clock, form(kk=kk))
+    assert refused.problems["kk"].key == key
+
+
+def test_a_kk_equal_to_the_nik_is_refused_at_the_counter(database, clock):
+    nik = "3271011501900004"  # a man born 15 January 1990: also a well-formed Bogor KK
+    refused = refusal(database, clock, form(nik=nik, kk=nik))
+    assert refused.problems["kk"].key == "error.kk.same_as_nik"
+    refused = refusal(database, clock, form(nik=nik, kk="3271 0115 0190 0004", phone="x"))
+    assert refused.problems["kk"].key == "error.kk.same_as_nik"  # without a phone too
