@@ -62,7 +62,7 @@ def _progress(total: int, out: TextIO) -> Callable[[int], None] | None:
 
     def show(done: int) -> None:
         filled = 30 * done // total
-        out.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} rows")
+        out.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} baris")
         if done >= total:
             out.write("\n")
         out.flush()
@@ -122,16 +122,25 @@ def _requeue(runtime: Runtime, number: str | None) -> int:
 
 
 def _import(runtime: Runtime, path: Path) -> int:
+    """The summary in Indonesian, as the back office's page shows it; exit 1 when every row was
+    refused (nothing was taken: a wrong file, most likely), 2 when the file cannot be read."""
     try:
         text = path.read_text("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        print(f"sms-ktp: cannot read {path}: {error}", file=sys.stderr)
+    except UnicodeDecodeError:
+        print(f"sms-ktp: {path} bukan teks UTF-8: simpan sebagai CSV UTF-8 lalu coba lagi",
+              file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"sms-ktp: {path} tidak bisa dibaca: {error.strerror or error}", file=sys.stderr)
         return 2
     summary = penunggalan.Summary()
     rows = list(penunggalan.read_csv(text, summary))
     penunggalan.apply(runtime.db, runtime.clock, runtime.quiet_hours, rows, summary, _actor(),
                       progress=_progress(len(rows), sys.stderr))
     print("\n".join(summary.lines()))
+    if summary.all_rejected:
+        print(f"sms-ktp: {penunggalan.ALL_REJECTED}", file=sys.stderr)
+        return 1
     return 0
 
 

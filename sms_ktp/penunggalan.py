@@ -3,19 +3,22 @@ CSV file (`sms-ktp penunggalan import`) or the JSON endpoint of the national-sys
 
 Each valid row is applied even when others are invalid; applying the same results again changes
 nothing. A print-ready (PRR) card joins the print queue; a duplicate record cannot be printed and
-the resident is told to visit the kecamatan office.
+the resident is told to visit the kecamatan office. The reasons a row is refused are in
+Indonesian, like the back office and the staff who read them on the page or from the command.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select
 
+from flows.catalogue import render
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database
 from sms_ktp.domain.stages import Stage
@@ -26,6 +29,7 @@ from sms_ktp.quiet_hours import QuietHours
 
 RESULTS = {"PRR": Stage.PRINT_QUEUE, "DUPLICATE": Stage.DUPLICATE}
 HEADER = ("nik", "result", "note")
+ALL_REJECTED = "Semua baris ditolak: tidak ada hasil yang diterapkan."
 BATCH = 500  # rows a transaction
 _WAITING = {Stage.SUBMITTED.value, Stage.PENUNGGALAN.value}
 _PRINTING_OR_LATER = {Stage.PRINT_READY.value, Stage.PRINT_QUEUE.value, Stage.PRINTED.value,
@@ -55,10 +59,17 @@ class Summary:
                 "already_applied": self.already,
                 "invalid": [{"line": line, "reason": reason} for line, reason in self.invalid]}
 
+    @property
+    def all_rejected(self) -> bool:
+        """Whether rows were refused and not one was taken (applied, already applied or an
+        unknown NIK): the file as a whole did not work."""
+        return bool(self.invalid) and not (self.applied or self.unknown or self.already)
+
     def lines(self) -> list[str]:
-        out = [f"applied: {self.applied}", f"unknown NIK: {self.unknown}",
-               f"already applied: {self.already}", f"invalid rows: {len(self.invalid)}"]
-        out += [f"  line {line}: {reason}" for line, reason in self.invalid]
+        out = [f"diterapkan: {self.applied}", f"NIK tidak dikenal: {self.unknown}",
+               f"sudah diterapkan sebelumnya: {self.already}",
+               f"baris tidak valid: {len(self.invalid)}"]
+        out += [f"  baris {line}: {reason}" for line, reason in sorted(self.invalid)]
         return out
 
 
@@ -70,7 +81,7 @@ def read_csv(text: str, summary: Summary) -> Iterator[Row]:
     try:
         header = next(reader, None)
         if header is None or tuple(h.strip().lower() for h in header[:3]) != HEADER:
-            summary.invalid.append((1, "the first line must be the header nik,result,note"))
+            summary.invalid.append((1, "baris pertama harus judul kolom nik,result,note"))
             return
         for line, fields in enumerate(reader, start=2):
             if not any(f.strip() for f in fields):
@@ -80,18 +91,18 @@ def read_csv(text: str, summary: Summary) -> Iterator[Row]:
             if row is not None:
                 yield row
     except csv.Error as error:
-        summary.invalid.append((reader.line_num, f"not readable as CSV: {error}"))
+        summary.invalid.append((reader.line_num, _unreadable(error)))
 
 
 def check(line: int, nik: str, result: str, note: str, summary: Summary) -> Row | None:
     """A row as it should be, or None (its reason recorded); the NIK is never echoed in full."""
     nik, result = nik.strip(), result.strip().upper()
     if not (len(nik) == 16 and nik.isdigit()):
-        summary.invalid.append((line, f"NIK must be 16 digits (got {mask_id(nik)!r})"))
+        summary.invalid.append((line, f"NIK harus 16 angka (tertulis {mask_id(nik)!r})"))
         return None
     if result not in RESULTS:
         summary.invalid.append(
-            (line, f"result must be PRR or DUPLICATE (got {redact(result[:20])!r})"))
+            (line, f"result harus PRR atau DUPLICATE (tertulis {redact(result[:20])!r})"))
         return None
     # A NUL (junk from a broken export) would be refused by PostgreSQL in the timeline.
     return Row(line, nik, result, note.replace("\x00", "").strip()[:200])
@@ -137,8 +148,8 @@ def _apply_row(connection: Connection, now: datetime, quiet: QuietHours, row: Ro
             summary.already += 1
             return
         if stage not in _WAITING and stage != Stage.DUPLICATE.value:
-            summary.invalid.append((row.line, f"application is {stage}: not waiting for "
-                                              "penunggalan"))
+            summary.invalid.append((row.line, f"permohonan berada di tahap {_stage(stage)}: "
+                                              "tidak sedang menunggu penunggalan"))
             return
         change_stage(connection, found.id, Stage.PRINT_READY, actor=actor, now=now, quiet=quiet,
                      note=note, notice="")
@@ -149,9 +160,23 @@ def _apply_row(connection: Connection, now: datetime, quiet: QuietHours, row: Ro
             summary.already += 1
             return
         if stage not in _WAITING:
-            summary.invalid.append((row.line, f"application is already {stage}: a DUPLICATE "
-                                              "result now needs staff"))
+            summary.invalid.append((row.line, f"permohonan sudah di tahap {_stage(stage)}: hasil "
+                                              "DUPLICATE kini perlu ditangani petugas"))
             return
         change_stage(connection, found.id, Stage.DUPLICATE, actor=actor, now=now, quiet=quiet,
                      note=note, values={"stage_note": row.note or None})
     summary.applied += 1
+
+
+def _stage(stage: str) -> str:
+    """A stage as the back office names it ("antre cetak")."""
+    return f"'{render('id', f'stage_short.{stage}')}'"
+
+
+def _unreadable(error: csv.Error) -> str:
+    """Why the CSV reader gave up, in Indonesian (its own words are English)."""
+    limit = re.search(r"field larger than field limit \((\d+)\)", str(error))
+    if limit:
+        return (f"tidak terbaca sebagai CSV: satu kolom lebih panjang dari {limit.group(1)} "
+                "karakter")
+    return "tidak terbaca sebagai CSV: baris rusak"

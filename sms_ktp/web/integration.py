@@ -46,7 +46,7 @@ def import_results() -> tuple[Response, int]:
     rows = []
     for number, item in enumerate(results, start=1):
         if not isinstance(item, dict):
-            summary.invalid.append((number, "each result must be an object"))
+            summary.invalid.append((number, "setiap hasil harus berupa objek JSON"))
             continue
         row = penunggalan.check(number, str(item.get("nik", "")), str(item.get("result", "")),
                                 str(item.get("note") or ""), summary)

@@ -30,8 +30,8 @@ def test_the_endpoint_applies_results_and_answers_the_summary(service):
     assert response.status_code == 200
     assert response.json() == {
         "applied": 1, "unknown_nik": 1, "already_applied": 0,
-        "invalid": [{"line": 3, "reason": "NIK must be 16 digits (got '***')"},
-                    {"line": 4, "reason": "each result must be an object"}]}
+        "invalid": [{"line": 3, "reason": "NIK harus 16 angka (tertulis '***')"},
+                    {"line": 4, "reason": "setiap hasil harus berupa objek JSON"}]}
     with service.runtime.db.transaction() as session:
         assert session.exec(select(Application.stage)).one() == "print_queue"
     assert post(service, body).json()["already_applied"] == 1

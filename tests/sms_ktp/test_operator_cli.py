@@ -24,6 +24,35 @@ def register(folder: Path) -> None:
     assert "Pendaftaran diterima" in result.stdout, result.stderr
 
 
+@pytest.mark.parametrize(("text", "why"), [
+    ("nik,result,note\nx,PRR,\n3271014501909999,LATER,\n", "  baris 2: NIK harus 16 angka"),
+    ("3271014501909999,PRR,\n", "  baris 1: baris pertama harus judul kolom nik,result,note"),
+    ("nama,hasil\n3271014501909999,PRR\n", "  baris 1: baris pertama harus judul kolom"),
+])
+def test_a_penunggalan_file_whose_every_row_is_refused_fails_and_says_so(folder, text, why):
+    (folder / "results.csv").write_text(text)
+    result = run(folder, "penunggalan", "import", "results.csv")
+    assert result.returncode == 1
+    assert result.stdout.startswith("diterapkan: 0\n") and why in result.stdout
+    assert "Semua baris ditolak: tidak ada hasil yang diterapkan." in result.stderr
+
+
+def test_a_penunggalan_file_of_unknown_niks_only_is_not_a_failure(folder):
+    (folder / "results.csv").write_text("nik,result,note\n3271014501909999,PRR,\n")
+    result = run(folder, "penunggalan", "import", "results.csv")
+    assert result.returncode == 0 and "NIK tidak dikenal: 1" in result.stdout
+    assert result.stderr == "" or "ditolak" not in result.stderr
+
+
+def test_a_penunggalan_file_that_cannot_be_read_says_why_in_indonesian(folder):
+    (folder / "latin.csv").write_bytes("nik,result,note\n3271014501900001,PRR,caf\xe9\n"
+                                       .encode("latin-1"))
+    latin = run(folder, "penunggalan", "import", "latin.csv")
+    assert latin.returncode == 2 and "bukan teks UTF-8" in latin.stderr
+    missing = run(folder, "penunggalan", "import", "tidak-ada.csv")
+    assert missing.returncode == 2 and "tidak-ada.csv tidak bisa dibaca" in missing.stderr
+
+
 def test_from_penunggalan_to_the_counter(folder):
     register(folder)
     rows = ["nik,result,note", f"{NIK},PRR,ok", "3271014501909999,DUPLICATE,", "x,PRR,",
@@ -31,14 +60,16 @@ def test_from_penunggalan_to_the_counter(folder):
     (folder / "results.csv").write_text("\n".join(rows) + "\n")
     first = run(folder, "penunggalan", "import", "results.csv")
     assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines()[:4] == ["applied: 1", "unknown NIK: 1200",
-                                             "already applied: 0", "invalid rows: 2"]
-    assert "  line 4: NIK must be 16 digits" in first.stdout
-    assert "  line 5: result must be PRR or DUPLICATE (got 'LATER')" in first.stdout
-    assert "1201/1201 rows" in first.stderr  # the progress bar of a large file
+    assert first.stdout.splitlines()[:4] == [
+        "diterapkan: 1", "NIK tidak dikenal: 1200", "sudah diterapkan sebelumnya: 0",
+        "baris tidak valid: 2"]
+    assert "  baris 4: NIK harus 16 angka" in first.stdout
+    assert "  baris 5: result harus PRR atau DUPLICATE (tertulis 'LATER')" in first.stdout
+    assert "1201/1201 baris" in first.stderr  # the progress bar of a large file
     again = run(folder, "penunggalan", "import", "results.csv")
-    assert again.stdout.splitlines()[:3] == ["applied: 0", "unknown NIK: 1200",
-                                             "already applied: 1"]
+    assert again.returncode == 0, again.stderr  # nothing new, nothing refused either
+    assert again.stdout.splitlines()[:3] == [
+        "diterapkan: 0", "NIK tidak dikenal: 1200", "sudah diterapkan sebelumnya: 1"]
 
     assert "no free blangko" in run(folder, "print", "next").stdout
     refused = run(folder, "blangko", "add", "0")

@@ -12,6 +12,6 @@ def test_a_nik_in_the_result_column_is_not_echoed():
     summary = Summary()
     rows = list(read_csv(f"nik,result,note\n{NIK},{NIK},\n{NIK[:15]},PRR,\n", summary))
     assert rows == []
-    assert summary.invalid == [(2, "result must be PRR or DUPLICATE (got '***0001')"),
-                               (3, "NIK must be 16 digits (got '***0000')")]
+    assert summary.invalid == [(2, "result harus PRR atau DUPLICATE (tertulis '***0001')"),
+                               (3, "NIK harus 16 angka (tertulis '***0000')")]
     assert NIK not in repr(summary.invalid)

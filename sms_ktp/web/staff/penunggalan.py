@@ -73,9 +73,12 @@ def import_results() -> Any:
     # The reasons never carry a full NIK; `redact` makes sure of it even for a NIK typed into
     # the wrong column.
     shown = [(line, redact(reason)) for line, reason in invalid[:SHOWN_INVALID]]
-    return render_template("staff/penunggalan.html", max_mib=_max_mib(), summary=summary,
+    page = render_template("staff/penunggalan.html", max_mib=_max_mib(), summary=summary,
                            invalid=shown, more_invalid=len(invalid) - len(shown),
-                           file_name=file_name)
+                           file_name=file_name,
+                           error=penunggalan.ALL_REJECTED if summary.all_rejected else None)
+    # Nothing taken from the whole file (a wrong file, most likely): said, and not a success.
+    return page, 422 if summary.all_rejected else 200
 
 
 def _refuse(message: str) -> tuple[str, int]:

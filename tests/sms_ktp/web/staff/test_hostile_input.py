@@ -53,8 +53,8 @@ def test_a_csv_field_over_the_readers_limit_is_an_invalid_line():
     summary = penunggalan.Summary()
     text = f"nik,result,note\n{NIK},PRR,\n{NIK},PRR,\"{'x' * 200_000}\"\n"
     assert [row.line for row in penunggalan.read_csv(text, summary)] == [2]
-    assert summary.invalid == [(3, "not readable as CSV: field larger than field limit "
-                                   "(131072)")]
+    assert summary.invalid == [(3, "tidak terbaca sebagai CSV: satu kolom lebih panjang dari "
+                                   "131072 karakter")]
 
 
 def test_a_nul_in_a_penunggalan_note_is_dropped_not_stored(service):

@@ -62,9 +62,9 @@ def test_an_upload_is_applied_summarised_and_told_to_the_families(service, admin
     assert response.status_code == 200
     assert figures(response.text) == {"applied": 2, "unknown": 1, "already": 0, "invalid": 3}
     assert invalid_rows(response.text) == [
-        (5, "NIK must be 16 digits (got '***2345')"),
-        (6, "result must be PRR or DUPLICATE (got 'MAYBE')"),
-        (8, "result must be PRR or DUPLICATE (got '***0002')")]
+        (5, "NIK harus 16 angka (tertulis '***2345')"),
+        (6, "result harus PRR atau DUPLICATE (tertulis 'MAYBE')"),
+        (8, "result harus PRR atau DUPLICATE (tertulis '***0002')")]
     for number in (NIK, NIK_2, NIK_3, UNKNOWN):
         assert number not in response.text
     assert stages(service) == {NIK: "print_queue", NIK_2: "duplicate"}
@@ -96,11 +96,11 @@ def test_the_summary_is_the_one_of_the_command_line(service, admin, tmp_path, ca
     path.write_text(csv, "utf-8")
     assert operator_cli._import(service.runtime, path) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "applied: 0", "unknown NIK: 1", "already applied: 1", "invalid rows: 1",
-        "  line 4: NIK must be 16 digits (got '***')"]
+        "diterapkan: 0", "NIK tidak dikenal: 1", "sudah diterapkan sebelumnya: 1",
+        "baris tidak valid: 1", "  baris 4: NIK harus 16 angka (tertulis '***')"]
     second = upload(admin, csv).text
     assert figures(second) == {"applied": 0, "unknown": 1, "already": 1, "invalid": 1}
-    assert invalid_rows(second) == [(4, "NIK must be 16 digits (got '***')")]
+    assert invalid_rows(second) == [(4, "NIK harus 16 angka (tertulis '***')")]
 
 
 def test_a_file_larger_than_a_webhook_body_is_accepted(service, admin):
@@ -125,9 +125,11 @@ def test_a_file_over_the_upload_limit_is_refused_with_a_message(service, admin, 
 def test_a_missing_header_an_empty_form_and_a_wrong_encoding(service, admin):
     register(service, PHONE, NIK, KK)
     headless = upload(admin, f"{NIK},PRR,\n")
+    assert headless.status_code == 422  # nothing taken: said so
     assert figures(headless.text)["invalid"] == 1
     assert invalid_rows(headless.text) == [
-        (1, "the first line must be the header nik,result,note")]
+        (1, "baris pertama harus judul kolom nik,result,note")]
+    assert "Semua baris ditolak" in headless.text
     assert stages(service) == {NIK: "submitted"}
     missing = admin.post("/staff/penunggalan", {})
     assert missing.status_code == 400 and "Pilih berkas CSV" in missing.text
