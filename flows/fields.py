@@ -4,8 +4,10 @@ They write `REG NIK#KK#` as they learned for their SIM card, but just as often "
 3271..., kk 3271...", "No. KK: 3271 0101 ... NIK 3271 ..." or the two numbers with nothing
 between them. A number that carries a label (NIK, KK, No. KK, Nomor Kartu Keluarga, ...) is read
 as that label says, in whatever order it comes; only the unlabelled ones are read by their
-place (first the NIK, then the KK). Words that are neither a label, a reason nor part of a Suket
-number ("saya", "KTP", "mohon") are skipped rather than taken for an answer.
+place (first the NIK, then the KK), unless only the other order fits the numbers (a Kota Bogor
+KK, then a number that can only be a NIK). Words that are neither a label, a reason nor part of
+a Suket number ("saya", "KTP", "mohon") are skipped rather than taken for an answer, and so is a
+mobile number added to the message. tests/flows/corpus/ holds the habits this reads.
 """
 
 from __future__ import annotations
@@ -115,8 +117,9 @@ def _read_separated(text: str, reason_words: dict[str, str]) -> Reading:
             for name in inside.labelled:
                 reading.values.setdefault(name, inside.values[name])
                 reading.labelled.add(name)
-        elif inside.ids_found == 1 and not _id_digits(part).isdigit():
-            ids.append(inside.values["nik"])  # "3271... hilang": the number, then the rest
+        elif inside.ids_found > 1 or (inside.ids_found and not _id_digits(part).isdigit()):
+            # "3271... hilang", "3271... 3271...": the numbers, then the rest
+            ids.extend(inside.values[name] for name in ID_FIELDS if name in inside.values)
             if "reason" in inside.values:
                 others.append(inside.values["reason"])
         elif inside.ids_found:
