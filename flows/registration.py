@@ -158,21 +158,27 @@ def read_suket(text: str, services: Services, conversation: Conversation) -> str
     return check_suket(text)
 
 
-def _confirmation_word(text: str) -> str:
-    return without_accents(clean(text)).upper().strip(" .!#*")
+def _decision(text: str) -> bool | None:
+    """YA (True), TIDAK (False) or neither. "Ya, benar", "iya kirim", "tidak jadi": the first
+    word decides unless a word of the other side follows ("ya tidak" decides nothing)."""
+    words = re.findall(r"[A-Z0-9]+", without_accents(clean(text)).upper())
+    if not words:
+        return None
+    for decided, own, other in ((True, YES_WORDS, NO_WORDS), (False, NO_WORDS, YES_WORDS)):
+        if words[0] in own and not any(word in other for word in words[1:]):
+            return decided
+    return None
 
 
 def is_yes(text: str) -> bool:
-    return _confirmation_word(text) in YES_WORDS
+    return _decision(text) is True
 
 
 def read_confirmation(text: str, services: Services, conversation: Conversation) -> bool:
-    word = _confirmation_word(text)
-    if word in YES_WORDS:
-        return True
-    if word in NO_WORDS:
-        return False
-    raise Invalid("error.confirm.unknown")
+    decided = _decision(text)
+    if decided is None:
+        raise Invalid("error.confirm.unknown")
+    return decided
 
 
 def confirmation_params(answers: Mapping[str, Any]) -> dict[str, Any]:

@@ -176,7 +176,8 @@ def test_confirmation_prompt_shows_masked_numbers_and_the_reason() -> None:
     assert params["reason"].key == "reason.rusak"
 
 
-@pytest.mark.parametrize("no", ["TIDAK", "tidak", "Tdk", "no", "henteu"])
+@pytest.mark.parametrize("no", ["TIDAK", "tidak", "Tdk", "no", "henteu", "tidak jadi",
+                                "Gak, salah"])
 def test_no_ends_cancelled_without_submitting(services, no: str) -> None:
     conversation = start()
     answer_all(conversation, services, NIK, KK, "2")
@@ -190,7 +191,8 @@ def test_no_ends_cancelled_without_submitting(services, no: str) -> None:
     assert services.families == {}
 
 
-@pytest.mark.parametrize("yes", ["YA", "ya", "Iya", "ok", "YES", "benar!", "muhun"])
+@pytest.mark.parametrize("yes", ["YA", "ya", "Iya", "ok", "YES", "benar!", "muhun",
+                                 "Ya, benar", "iya kirim", "Ya. Terima kasih"])
 def test_yes_submits(services, yes: str) -> None:
     conversation = start()
     answer_all(conversation, services, NIK, KK, "3")
