@@ -33,7 +33,13 @@ import pytest
 
 from flows.catalogue import render
 from flows.dialogue import Conversation
-from flows.keywords import clean, language_named, parse_command
+from flows.keywords import (
+    LANGUAGE_NAMES,
+    clean,
+    language_named,
+    parse_command,
+    table_source,
+)
 from flows.registration import (
     check_reason,
     check_suket,
@@ -63,10 +69,8 @@ KEYS = frozenset({
     "id", "text", "action", "language", "args", "guessed", "nik", "kk", "reason", "suket",
     "error", "twice", "answer", "step", "value", "ref", "sets", "weekday", "days_ahead",
 })
-ACTIONS = frozenset({
-    "register", "status", "help", "info_syarat", "info_proses", "info_ambil", "cancel",
-    "language", "pickup", "reschedule", "broadcast_off", "broadcast_on", "none",
-})
+# The actions of keywords.toml, and `none` for a text that is no keyword.
+ACTIONS = frozenset(table_source()) - {LANGUAGE_NAMES} | {"none"}
 
 
 # --- the corpus ---------------------------------------------------------------------------------
