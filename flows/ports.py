@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
 
@@ -19,11 +19,23 @@ class ApplicationView:
     details: Mapping[str, Any] = field(default_factory=dict)  # placeholders of the stage text
 
 
+@dataclass(frozen=True)
+class ActiveApplication:
+    """The application a NIK has open, and the family phone that speaks for it."""
+
+    reference: str
+    phone: str
+
+
 class Services(Protocol):
     def today(self) -> date: ...
 
-    def nik_problem(self, nik: str) -> str | None:
-        """A catalogue key when this NIK cannot apply now (e.g. an application is active)."""
+    def active_application(self, nik: str) -> ActiveApplication | None:
+        """The open application of this NIK, if any (one at a time per NIK)."""
+
+    def recent_registration(self, phone: str, since: datetime) -> str | None:
+        """The reference of the newest registration of this phone's family made since `since`
+        (to answer a YA sent twice)."""
 
     def family_problem(self, kk: str, phone: str) -> str | None:
         """A catalogue key when this phone may not register for this family."""

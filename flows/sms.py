@@ -16,7 +16,7 @@ from flows.gsm import segments
 from flows.keywords import Command, language_named, parse_command
 from flows.language import language_for
 from flows.ports import ApplicationView, Services
-from flows.registration import ONE_MESSAGE_FIELDS, REGISTRATION
+from flows.registration import REGISTRATION, is_yes, prefill_fields
 from flows.status import pickup_text
 from sms_ktp.domain.reference import normalise_reference
 
@@ -24,7 +24,6 @@ DIALOGUES: dict[str, Dialogue] = {REGISTRATION.name: REGISTRATION}
 # INFO SYARAT, INFO PROSES, INFO AMBIL: the answers to the questions the city hears most.
 INFO_TOPICS = {"info_syarat": "info.syarat", "info_proses": "info.proses",
                "info_ambil": "info.ambil"}
-MAX_PARTS = 2
 
 
 @dataclass
@@ -39,6 +38,20 @@ class SmsTurn:
 class SmsChannel:
     services: Services
     ttl: timedelta
+
+    def answers_dialogue(self, text: str, conversation: Conversation | None,
+                         now: datetime) -> bool:
+        """Whether `text` will be read as the answer to the question of a dialogue in progress
+        (as `handle` reads it): such a text never counts against the phone's hourly limit."""
+        if conversation is None or conversation.expires_at <= now or conversation.finished:
+            return False
+        command = parse_command(text)
+        return command is None or command.guessed
+
+    def stop_dialogue(self, phone: str, conversation: Conversation | None) -> str:
+        """The SMS that ends a dialogue going round in circles (the same reply again and
+        again, as when another service's auto-responder answers our SMS)."""
+        return render(self.language(phone, conversation), "register.stopped")
 
     def handle(self, text: str, phone: str, conversation: Conversation | None,
                now: datetime) -> SmsTurn:
@@ -58,12 +71,17 @@ class SmsChannel:
         if command is None:
             if active is not None:
                 return self._answer(active, text, language, now)
+            if is_yes(text):
+                # The YA sent twice: the first one registered, the second finds no summary.
+                reference = self.services.recent_registration(phone, now - self.ttl)
+                if reference is not None:
+                    return SmsTurn([render(language, "register.already_done", ref=reference)])
             key = "register.expired" if expired else "help.unknown"
             return SmsTurn([render(language, key, minutes=self._ttl_minutes)])
 
         if command.action == "register":
-            prefill = dict(zip(ONE_MESSAGE_FIELDS, command.args, strict=False))
-            started = REGISTRATION.start(phone, language, now + self.ttl, prefill)
+            started = REGISTRATION.start(phone, language, now + self.ttl,
+                                         prefill_fields(command.rest))
             return self._reply_to(started, REGISTRATION.answer(started, None, self.services),
                                   language)
         if command.action == "cancel":
@@ -90,6 +108,9 @@ class SmsChannel:
     @property
     def _ttl_minutes(self) -> int:
         return int(self.ttl.total_seconds() // 60)
+
+    def language(self, phone: str, conversation: Conversation | None) -> str:
+        return self._language(phone, None, conversation)
 
     def _language(self, phone: str, command: Command | None,
                   conversation: Conversation | None) -> str:
@@ -155,12 +176,13 @@ class SmsChannel:
 
 
 def _listing(language: str, applications: list[ApplicationView]) -> str:
-    """All of the family's applications in at most two parts; the rest counted, not listed."""
+    """As many of the family's applications as one SMS holds, newest first; the rest counted,
+    not listed (each has its own STATUS <ref>)."""
     items = [status.item(language, a) for a in applications]
     for shown in range(len(items), 0, -1):
         more = len(items) - shown
         text = render(language, "status.list", count=len(items), items="; ".join(items[:shown]),
                       more=render(language, "status.more", n=more) if more else "")
-        if segments(text) <= MAX_PARTS:
+        if segments(text) == 1:
             break
     return text

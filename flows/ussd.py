@@ -209,7 +209,9 @@ class UssdChannel:
         value = choice
         if step.choices and choice.isdigit() and 1 <= int(choice) <= len(step.choices):
             value = step.choices[int(choice) - 1].value
-        outcome = dialogue.answer(conversation, value, self.services)
+        # A USSD input arrives once (a retried request is recognised before this): an answer
+        # that repeats an earlier one is a mistake to explain, not an SMS sent twice.
+        outcome = dialogue.answer(conversation, value, self.services, repeats=False)
         if outcome.step == DONE:
             end = render(language, f"ussd.{dialogue.name}.done", **outcome.result)
             sms = render(language, f"{dialogue.name}.done", **outcome.result)

@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
-from flows.dialogue import Invalid
+from flows.dialogue import Invalid, ending
 from flows.messages import CONSENT_VERSION
-from flows.ports import ApplicationView
+from flows.ports import ActiveApplication, ApplicationView
 from sms_ktp import pickup
 from sms_ktp.clock import Clock, jakarta_date
-from sms_ktp.domain.identity import parse_kk
+from sms_ktp.domain.identity import parse_kk, require_valid_pair
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.masking import mask_id
@@ -29,10 +29,19 @@ from sms_ktp.phone_state import PhoneStateStore
 from sms_ktp.pickup import PickupPolicy
 from sms_ktp.pickup_calendar import local
 from sms_ktp.printing import stock
+from sms_ktp.registration_attempts import tell_family_of_attempt
 
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
-_ACTIVE_NIK = select(_APPLICATION.c.id).where(_APPLICATION.c.active_nik == bindparam("nik"))
+_ACTIVE_NIK = (select(_APPLICATION.c.reference, _FAMILY.c.phone)
+               .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+               .where(_APPLICATION.c.active_nik == bindparam("nik")))
+_RECENT = (select(_APPLICATION.c.reference)
+           .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+           .where(_FAMILY.c.phone == bindparam("phone"),
+                  _APPLICATION.c.created_at >= bindparam("since"),
+                  _APPLICATION.c.erased_at.is_(None))
+           .order_by(_APPLICATION.c.created_at.desc(), _APPLICATION.c.id.desc()).limit(1))
 _FAMILY_BY_KK = select(_FAMILY.c.id, _FAMILY.c.phone).where(
     _FAMILY.c.kk_hash == bindparam("kk"))
 _REFERENCE_TAKEN = select(_APPLICATION.c.id).where(
@@ -91,9 +100,12 @@ class SqlServices:
         return jakarta_date(self.now)
 
     # --- registration -------------------------------------------------------------------------
-    def nik_problem(self, nik: str) -> str | None:
-        active = self._db.execute(_ACTIVE_NIK, {"nik": nik}).first()
-        return "error.nik.active" if active is not None else None
+    def active_application(self, nik: str) -> ActiveApplication | None:
+        row = self._db.execute(_ACTIVE_NIK, {"nik": nik}).first()
+        return ActiveApplication(row.reference, row.phone) if row is not None else None
+
+    def recent_registration(self, phone: str, since: datetime) -> str | None:
+        return self._db.execute(_RECENT, {"phone": phone, "since": since}).scalar()
 
     def family_problem(self, kk: str, phone: str) -> str | None:
         family = self._family(kk)
@@ -105,9 +117,11 @@ class SqlServices:
         """Called on the YES to the summary, which says why the data is used: that YES is the
         resident's consent, stored with the application (when, and which wording)."""
         # Checked again here: the state may have changed since the question was answered.
-        problem = self.nik_problem(answers["nik"]) or self.family_problem(answers["kk"], phone)
+        self._refuse_active(answers["nik"], phone)
+        problem = self.family_problem(answers["kk"], phone)
         if problem:
             raise Invalid(problem)
+        require_valid_pair(answers["nik"], answers["kk"], self.today())
         family = self._family(answers["kk"])
         if family is None:
             family_id = self._db.execute(_NEW_FAMILY, {
@@ -143,6 +157,19 @@ class SqlServices:
             self.phone_state.language = language
         self.completed.append("registration")
         return reference
+
+    def _refuse_active(self, nik: str, phone: str) -> None:
+        """One open application per NIK. A resident typing the NIK of another family is told
+        as little as possible, and that family's phone is told someone tried."""
+        active = self.active_application(nik)
+        if active is None:
+            return
+        if not self.actor.startswith("resident:"):
+            raise Invalid("error.nik.active")
+        if active.phone == phone:
+            raise ending("register.exists", ref=active.reference, nik=mask_id(nik))
+        tell_family_of_attempt(self._db, active, nik, self.now, self.pickup_policy.quiet)
+        raise Invalid("error.nik.elsewhere")
 
     def _family(self, kk: str) -> Row[Any] | None:
         if kk not in self._families:

@@ -122,6 +122,13 @@ def test_wrong_inputs_are_explained_on_the_same_screen_and_never_end_the_session
     dial.press(NIK)
     assert dial.press("3201010101200003") == (
         f"CON Bukan KK Kota Bogor (diawali 327101 s/d 327106).\n{ASK_KK[4:]}")
+    for answer, reason in {
+        "3271013102200003": "Nomor KK salah: tanggal terbit di dalamnya tidak mungkin.",
+        "3271014501200003": "Nomor KK salah: tanggal terbit di dalamnya tidak mungkin.",
+        "3271010113200003": "Nomor KK salah: tanggal terbit di dalamnya tidak mungkin.",
+        "3271010101200000": "Nomor KK salah: 4 angka terakhir tidak boleh 0000.",
+    }.items():
+        assert dial.press(answer) == f"CON {reason}\n{ASK_KK[4:]}", answer
     dial.press(KK)
     assert dial.press("9") == f"CON Pilihan tidak ada, pilih 1 sampai 4.\n{ASK_REASON[4:]}"
     dial.press("1")
@@ -131,6 +138,34 @@ def test_wrong_inputs_are_explained_on_the_same_screen_and_never_end_the_session
     assert dial.press("2") == ("END Pendaftaran tidak dikirim. Bapak/Ibu bisa daftar lagi kapan "
                                "saja.")
     assert applications(service) == []
+
+
+def test_a_kk_equal_to_the_nik_is_explained(service):
+    nik = "3271011501900004"  # a man born 15 January 1990: also a well-formed Bogor KK
+    dial = Dial(service, "ATUid_61")
+    dial.press("1")
+    dial.press(nik)
+    assert dial.press(nik) == (
+        f"CON Itu NIK, bukan nomor KK. Lihat bagian atas Kartu Keluarga.\n{ASK_KK[4:]}")
+    assert applications(service) == []
+
+
+def test_a_nik_registered_by_the_family_gives_its_reference_by_ussd_too(service):
+    service.sms(PHONE, f"DAFTAR {NIK}#{KK}#2")
+    reference = re.search(r"no ref (\d{9})", service.sms(PHONE, "YA")[0]).group(1)
+    dial = Dial(service, "ATUid_62")
+    dial.press("1")
+    assert dial.press(NIK) == (f"END NIK ***{NIK[-4:]} sudah terdaftar, no ref {reference}. "
+                               "Tidak perlu daftar lagi.")
+    # Another phone: the NIK is answered as any NIK; the registration is refused when sent.
+    other = Dial(service, "ATUid_63", PHONE_2)
+    other.press("1")
+    assert other.press(NIK) == ASK_KK
+    other.press("3271060101200009")
+    other.press("2")
+    assert other.press("1") == ("END Tidak bisa dikirim dari nomor HP ini. Daftar dari HP "
+                                "keluarga atau tanya kelurahan.")
+    assert len(applications(service)) == 1
 
 
 def test_a_repeated_request_gets_the_same_screen_and_changes_nothing(service):

@@ -13,7 +13,7 @@ import pytest
 from flows.catalogue import Msg, render
 from flows.dates import say_day, say_time
 from flows.dialogue import Conversation
-from flows.gsm import segments
+from flows.gsm import is_gsm7, segments
 from flows.sms import SmsChannel, SmsTurn
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import Stage
@@ -367,34 +367,35 @@ def test_status_with_several_applications_lists_them(resident: Resident, service
     assert f"{references[1]} NIK ***0002 diambil" in reply
     assert f"{references[2]} NIK ***0007 data ganda" in reply
     assert "lagi" not in reply
-    assert segments(reply) <= 2
+    assert segments(reply) == 1
 
 
-@pytest.mark.parametrize("lang", ["id", "en"])
-def test_status_with_eight_applications_stays_within_two_parts(services, lang: str) -> None:
+@pytest.mark.parametrize("lang", ["id", "su", "en"])
+@pytest.mark.parametrize("count", [4, 6, 8, 12])
+def test_status_with_many_applications_stays_one_sms(services, lang: str, count: int) -> None:
     services.set_language(PHONE, lang)
     references = [
         services.add_application(PHONE, services.nik_for(n), KK,
                                  stage=(Stage.PICKUP_SCHEDULED, Stage.PRINT_READY)[n % 2])
-        for n in range(1, 9)
+        for n in range(1, count + 1)
     ]
     reply = Resident(services).send("STATUS")
-    assert segments(reply) <= 2
+    assert segments(reply) == 1 and is_gsm7(reply)
     listed = sorted((ref for ref in references if ref in reply), key=reply.index)
-    assert 1 <= len(listed) < 8
-    more = r("status.more", lang, n=8 - len(listed))
+    assert 1 <= len(listed) < count
+    more = r("status.more", lang, n=count - len(listed))
     assert more in reply  # "; +N lagi" / "; +N more": the rest is counted
-    assert reply.startswith({"id": "8 pendaftaran: ", "en": "8 registrations: "}[lang])
+    assert reply.startswith(r("status.list", lang, count=count, items="", more="")[:4])
     # Newest first: the ones left out are the oldest.
     assert listed == references[::-1][: len(listed)]
 
 
-def test_listing_shows_everything_that_fits(services) -> None:
-    references = [services.add_application(PHONE, services.nik_for(n), KK) for n in range(1, 7)]
+def test_listing_shows_everything_that_fits_in_one_sms(services) -> None:
+    references = [services.add_application(PHONE, services.nik_for(n), KK) for n in range(1, 4)]
     reply = Resident(services).send("STATUS")
     assert all(reference in reply for reference in references)
     assert "+" not in reply
-    assert segments(reply) == 2
+    assert segments(reply) == 1
 
 
 def test_status_of_own_reference(resident: Resident, services) -> None:
@@ -483,8 +484,11 @@ def test_refusal_at_submission_lets_the_resident_do_what_the_reply_says(
     resident.send(f"DAFTAR {NIK}#{KK}#2")
     services.add_application(OTHER_PHONE, NIK, KK_2)  # the same NIK, from another phone
     reply = resident.send("YA")
-    assert reply == r("error.nik.active")  # "... Kirim NIK lain atau ketik BATAL."
-    assert resident.send(NIK_2).startswith("Periksa: NIK ***0002, KK ***0003, alasan hilang.")
+    assert reply == r("error.nik.elsewhere")  # no word of whose or which application
+    assert [a.nik for a in services.applications] == [NIK]
+    assert services.attempts_told == [(OTHER_PHONE, services.applications[0].reference)]
+    assert resident.send(f"DAFTAR {NIK_2}#{KK}#2").startswith(
+        "Periksa: NIK ***0002, KK ***0003, alasan hilang.")
 
 
 def test_one_message_nik_written_in_groups(resident: Resident) -> None:
