@@ -1,11 +1,29 @@
 """A phone in the browser for trying the service: it exists only with the console gateway, where
-no real SMS can leave, and goes through the same inbound path as a real SMS."""
+no real SMS can leave (or for signed-in admins), and goes through the same inbound path as a
+real SMS.
+
+It shows only the conversation begun in this browser: a signed cookie keeps, for each number
+texted or dialled from here, where the service's SMS stood when this browser began (the newest
+inbound and outbound ids), and the phone shows what came after. Another number, or what a number
+received before, shows nothing: reading residents' SMS is the back office's, behind login
+(`/staff/messages`)."""
 
 from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import func
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
@@ -21,6 +39,9 @@ from sms_ktp.web.staff.blueprint import csrf_valid, session_staff
 simulator = Blueprint("simulator", __name__, url_prefix="/simulator")
 DEFAULT_PHONE = "081234567890"
 HISTORY = 30
+COOKIE = "sms_ktp_simulator"
+KEEP_PHONES = 20  # numbers a browser remembers; the oldest is forgotten first
+Began = dict[str, list[int]]  # E.164 -> [last inbound id, last outbound id] when it began
 
 
 def _runtime() -> Runtime:
@@ -42,13 +63,17 @@ def phone() -> str:
     runtime = _runtime()
     number = request.args.get("phone", DEFAULT_PHONE)
     e164 = normalise_msisdn(number)
+    began = _began().get(e164 or "")
     messages: list[tuple[object, str, str]] = []
-    if e164:
+    if e164 and began:
+        after_in, after_out = began
         with runtime.db.transaction() as session:
-            inbound = session.exec(select(InboundMessage).where(InboundMessage.sender == e164)
-                                   .order_by(InboundMessage.id.desc()).limit(HISTORY)).all()
-            outbound = session.exec(select(OutboxMessage).where(OutboxMessage.phone == e164)
-                                    .order_by(OutboxMessage.id.desc()).limit(HISTORY)).all()
+            inbound = session.exec(select(InboundMessage).where(
+                InboundMessage.sender == e164, InboundMessage.id > after_in)
+                .order_by(InboundMessage.id.desc()).limit(HISTORY)).all()
+            outbound = session.exec(select(OutboxMessage).where(
+                OutboxMessage.phone == e164, OutboxMessage.id > after_out)
+                .order_by(OutboxMessage.id.desc()).limit(HISTORY)).all()
         messages = sorted([(m.received_at, "in", m.text) for m in inbound]
                           + [(m.created_at, "out", m.text) for m in outbound],
                           key=lambda item: (item[0], item[1] == "out"))[-HISTORY:]
@@ -61,19 +86,23 @@ def send() -> Response:
     runtime = _runtime()
     number = request.form.get("phone", "")
     text = request.form.get("text", "")
-    if normalise_msisdn(number) and text.strip():
+    e164 = normalise_msisdn(number)
+    response = redirect(url_for("simulator.phone", phone=number), code=303)
+    if e164 and text.strip():
+        _begin(runtime, e164, response)
         sms = InboundSms("simulator", uuid.uuid4().hex, number, "simulator", text, None, None,
                          None)
         receive_sms(runtime.db, runtime.clock, sms, runtime.dialogue_ttl, runtime.pickup_policy(),
                     runtime.reply_limits)
         current_app.extensions["sms_ktp.on_reply_queued"]()
-    return redirect(url_for("simulator.phone", phone=number), code=303)
+    return response
 
 
 @simulator.route("/ussd", methods=["GET", "POST"])
-def ussd() -> str:
+def ussd() -> Response:
     """Dial the USSD menu (GET starts a session); each press sends the session's whole input
-    joined by `*`, as operators do."""
+    joined by `*`, as operators do. Dialling begins the number's conversation in this browser,
+    so the SMS a USSD session sends show in its inbox."""
     runtime = _runtime()
     number = request.values.get("phone", DEFAULT_PHONE)
     if request.method == "GET":
@@ -82,13 +111,49 @@ def ussd() -> str:
         session_id = request.form.get("session", "")
         so_far, pressed = request.form.get("text", ""), request.form.get("input", "")
         text = f"{so_far}*{pressed}" if so_far else pressed
+    response = make_response()
     screen = ""
-    if normalise_msisdn(number) and session_id:
+    e164 = normalise_msisdn(number)
+    if e164 and session_id:
+        _begin(runtime, e164, response)
         answer = answer_ussd(runtime.db, runtime.clock,
                              UssdRequest("simulator", session_id, "*123#", number, None, text),
                              runtime.dialogue_ttl, runtime.pickup_policy())
         screen = answer.screen
         if answer.sms_queued:
             current_app.extensions["sms_ktp.on_reply_queued"]()
-    return render_template("ussd.html", number=number, session=session_id, text=text,
-                           screen=screen[4:], ended=not screen.startswith("CON "))
+    response.set_data(render_template("ussd.html", number=number, session=session_id, text=text,
+                                      screen=screen[4:], ended=not screen.startswith("CON ")))
+    return response
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="sms-ktp simulator phones")
+
+
+def _began() -> Began:
+    """The numbers begun in this browser (a cookie whose signature fails counts as none)."""
+    try:
+        began = _signer().loads(request.cookies.get(COOKIE, ""))
+    except BadSignature:
+        return {}
+    if not isinstance(began, dict):
+        return {}
+    return {phone: [int(mark) for mark in marks] for phone, marks in began.items()
+            if isinstance(phone, str) and isinstance(marks, list) and len(marks) == 2}
+
+
+def _begin(runtime: Runtime, e164: str, response: Response) -> None:
+    """Begin the number's conversation in this browser, unless it was: from now on, not before."""
+    began = _began()
+    if e164 in began:
+        return
+    with runtime.db.connect() as connection:
+        marks = [connection.execute(select(func.max(table.id))).scalar() or 0
+                 for table in (InboundMessage, OutboxMessage)]
+    began[e164] = marks
+    kept = dict(list(began.items())[-KEEP_PHONES:])
+    app = current_app
+    response.set_cookie(COOKIE, _signer().dumps(kept), path=url_for("simulator.phone"),
+                        httponly=True, samesite="Lax",
+                        secure=app.session_interface.get_cookie_secure(app))  # type: ignore[attr-defined]

@@ -27,3 +27,24 @@ def test_texting_and_dialling_from_the_drawn_phone(live, page):
     assert page.locator("#screen").inner_text() != first
     screenshot(page, "simulator-ussd")
     assert live.received(PHONE)  # the SMS answer went through the console gateway
+
+
+def test_another_browser_sees_nothing_of_a_conversation_begun_elsewhere(live, page, chromium):
+    page.goto(f"{live.base_url}/simulator/?phone=081234567890")
+    page.fill("input[name=text]", "DAFTAR")
+    page.click(".compose button")
+    assert "Kirim NIK" in page.locator("#screen").inner_text()  # the demo: typed, answered
+
+    other = chromium.new_context(locale="id-ID")  # another browser, another person
+    stranger = other.new_page()
+    stranger.goto(f"{live.base_url}/simulator/?phone=081234567890")
+    screen = stranger.locator("#screen")
+    assert screen.locator(".msg").count() == 0
+    assert "Kirim NIK" not in screen.inner_text() and "Belum ada SMS" in screen.inner_text()
+    stranger.fill("input[name=text]", "BANTUAN")
+    stranger.click(".compose button")
+    assert stranger.locator("#screen .msg").count() == 2  # its own SMS and the answer only
+    assert "Kirim NIK" not in stranger.locator("#screen").inner_text()
+    other.close()
+    page.reload()
+    assert "Kirim NIK" in page.locator("#screen").inner_text()  # still there where it began
