@@ -36,6 +36,8 @@ REASON_WORDS = {
     "PAROBIHAN": "perubahan_data", "PAROBIHAN DATA": "perubahan_data",
     "PERUBAHAN DATA": "perubahan_data", "UBAH DATA": "perubahan_data",
     "DATA CHANGE": "perubahan_data", "CHANGED": "perubahan_data",
+    # Moving in (pindah datang) is none of the four: asked, never guessed.
+    "GANTI DATA": "perubahan_data", "PATAH": "rusak", "PECAH": "rusak", "PEMULA": "baru",
     **{code.upper(): code for code in REASONS},
 }
 # Indonesian, Sundanese (ENYA, MUHUN, LERES / HENTEU, TEU, MOAL, SANES) and English. No digits:
@@ -114,18 +116,49 @@ def check_kk(text: str, services: Services, phone: str, nik: str | None = None) 
 
 
 def check_reason(text: str) -> str:
-    """The reason code (`REASONS`) for a number 1-4, a word, or the code itself."""
+    """The reason code (`REASONS`) for a number 1-4, a word, or the code itself; in a sentence
+    ("2 hilang", "pilih 2", "ktp saya hilang pak") the one reason its numbers and words agree
+    on. Words that name two reasons, or a number out of range, are asked again."""
     word = without_accents(clean(text)).upper().strip(" .#*")
     if word.isdigit() and 1 <= int(word) <= len(REASONS):
         return REASONS[int(word) - 1]
     if word in REASON_WORDS:
         return REASON_WORDS[word]
+    found = _reasons_named(word)
+    if len(found) == 1 and _UNCLEAR not in found:
+        return found.pop()
     raise Invalid("error.reason.unknown")
 
 
+def _reasons_named(text: str) -> set[str]:
+    """The reasons a sentence names: its lone numbers (any number counts, so that "5" or "2 3"
+    is asked again) and its reason words, single or in pairs."""
+    matches = list(re.finditer(r"[A-Z]+|\d+", text))
+    tokens = [match.group() for match in matches]
+    found: set[str] = set()
+    for index, token in enumerate(tokens):
+        if token.isdigit():
+            number = int(token)
+            negative = text[matches[index].start() - 1:matches[index].start()] == "-"
+            found.add(REASONS[number - 1] if 1 <= number <= len(REASONS) and not negative
+                      else _UNCLEAR)
+        pair = " ".join(tokens[index:index + 2])
+        if pair in REASON_WORDS:
+            found.add(REASON_WORDS[pair])
+        elif token in REASON_WORDS and token not in _NOT_ALONE:
+            found.add(REASON_WORDS[token])
+    return found
+
+
+_UNCLEAR = "?"  # a number that is no reason
+# Reason words that name nothing without their neighbour ("data" of "perubahan data").
+_NOT_ALONE = frozenset({"DATA"})
+_SUKET_LABEL = re.compile(r"^(?:NO|NOMOR|NOMER|NMR)\b[ .:]*")
+
+
 def check_suket(text: str) -> str:
-    """A Suket number as written on the letter (upper-cased)."""
-    value = clean(text).upper()
+    """A Suket number as written on the letter (upper-cased; a "No." before it dropped)."""
+    value = _SUKET_LABEL.sub("", clean(text).upper())
     if not _SUKET.match(value) or not any(c.isdigit() for c in value):
         raise Invalid("error.suket.invalid")
     return value

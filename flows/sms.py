@@ -160,8 +160,11 @@ class SmsChannel:
 
     def _status(self, phone: str, command: Command, language: str) -> str:
         applications = self.services.family_applications(phone)
-        if command.args:
-            reference = normalise_reference("".join(command.args))
+        # "STATUS 123456789 sdh sampai mana pak": the reference is in the words with digits;
+        # words alone ("STATUS sudah sampai mana?") ask about every application.
+        numbers = [arg for arg in command.args if any(char.isdigit() for char in arg)]
+        if numbers:
+            reference = normalise_reference("".join(numbers))
             if reference is None:
                 return render(language, "status.bad_ref")
             wanted = [a for a in applications if a.reference == reference]

@@ -291,11 +291,25 @@ def test_family_of_this_phone_may_register_another_member(services) -> None:
     assert [a.nik for a in services.applications] == [NIK_2, NIK]
 
 
-@pytest.mark.parametrize("text", ["5", "0", "-1", "hilang ktp", "ya", ""])
+@pytest.mark.parametrize("text", ["5", "0", "-1", "hilang rusak", "2 3", "2 rusak", "ya", "",
+                                  "pilih 5", "pindah"])
 def test_unknown_reason_is_refused(services, text: str) -> None:
     conversation = start()
     answer_all(conversation, services, NIK, KK)
     assert refused(conversation, services, text).key == "error.reason.unknown"
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("2 hilang", "hilang"), ("no 2", "hilang"), ("pilih 2", "hilang"), ("2 (hilang)", "hilang"),
+    ("hilang pak", "hilang"), ("ktp saya hilang", "hilang"), ("hilang ktp", "hilang"),
+    ("3. rusak", "rusak"), ("ktp patah", "rusak"), ("ganti data", "perubahan_data"),
+    ("4 perubahan data", "perubahan_data"),
+    ("pemula", "baru"), ("1 baru, sudah punya suket", "baru"),
+])
+def test_a_reason_in_a_sentence_is_read(services, text: str, reason: str) -> None:
+    conversation = start()
+    answer_all(conversation, services, NIK, KK, text)
+    assert conversation.answers["reason"] == reason
 
 
 @pytest.mark.parametrize("text", ["", "??", "ada", "belum punya", "ab", "#470/12", "4" * 41])

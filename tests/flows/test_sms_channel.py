@@ -441,9 +441,13 @@ def test_status_of_mistyped_reference(resident: Resident, services, typo: str) -
     assert resident.send(f"STATUS {wrong}") == r("status.bad_ref")
 
 
-@pytest.mark.parametrize("text", ["STATUS 12345678", "STATUS abc", f"STATUS {NIK}"])
+@pytest.mark.parametrize("text", ["STATUS 12345678", "STATUS 12a45", f"STATUS {NIK}"])
 def test_status_with_something_that_is_no_reference(resident: Resident, text: str) -> None:
     assert resident.send(text) == r("status.bad_ref")
+
+
+def test_status_with_words_only_is_the_plain_status(resident: Resident) -> None:
+    assert resident.send("STATUS abc") == r("status.none")
 
 
 def test_status_of_another_familys_reference_reveals_nothing(resident: Resident,
@@ -494,3 +498,10 @@ def test_refusal_at_submission_lets_the_resident_do_what_the_reply_says(
 def test_one_message_nik_written_in_groups(resident: Resident) -> None:
     reply = resident.send("DAFTAR 3271 0145 0190 0001")
     assert reply != r("error.nik.length", got=4)
+
+
+def test_status_with_words_around_the_reference(resident: Resident, services) -> None:
+    mine = services.add_application(PHONE, NIK, KK, stage=Stage.PRINTED)
+    expected = r("status.detail", ref=mine, nik="***0001", explain=Msg("stage.printed"))
+    assert resident.send(f"Status KTP saya no {mine} sdh sampai mana pak") == expected
+    assert resident.send("STATUS sudah sampai mana?") == expected  # the one application
