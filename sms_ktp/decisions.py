@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from sms_ktp import sms_budget
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
@@ -16,12 +17,17 @@ from sms_ktp.pickup import release_slot
 from sms_ktp.pipeline import change_stage
 from sms_ktp.quiet_hours import QuietHours
 
-REASON_LIMIT = 50  # the reason goes into one SMS
 _APPLICATION = Application.__table__
 
 
 class DecisionRefused(Exception):
     pass
+
+
+def reason_budget() -> int:
+    """The GSM-7 septets a rejection's reason may take: the SMS that tells the family (in its
+    language, with the longest reference and number) stays one SMS (`sms_budget`)."""
+    return sms_budget.budget("why")
 
 
 # A card that is printed already is not rejected: it is handed over or cancelled.
@@ -53,8 +59,9 @@ def reject(db: Database, clock: Clock, quiet: QuietHours, reference: str, reason
     reason = redact(" ".join(reason.split()))
     if not reason:
         raise DecisionRefused("a rejection needs a reason the resident can act on")
-    if len(reason) > REASON_LIMIT:
-        raise DecisionRefused(f"keep the reason within {REASON_LIMIT} characters (one SMS)")
+    if sms_budget.length(reason) > reason_budget():
+        raise DecisionRefused(f"keep the reason within {reason_budget()} GSM-7 septets (one "
+                              f"SMS); it takes {sms_budget.length(reason)}")
     with db.connect() as connection:
         row = _open_application(connection, reference)
         if Stage(row.stage) not in REJECTABLE:

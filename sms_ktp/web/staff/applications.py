@@ -19,8 +19,9 @@ from werkzeug.wrappers import Response
 
 from flows.catalogue import messages
 from flows.dates import say_day, say_time
-from sms_ktp import decisions, pickup
+from sms_ktp import decisions, pickup, sms_budget
 from sms_ktp.domain.identity import digits_only
+from sms_ktp.masking import redact
 from sms_ktp.pickup_calendar import local
 from sms_ktp.staff import Role
 from sms_ktp.staff_applications import ApplicationDetail, Key, Query, SearchResult, detail, search
@@ -95,9 +96,10 @@ def application_reject(reference: str) -> Response:
         reason = " ".join(request.form.get("reason", "").split())
         if not reason:
             raise _Refused("Tulis alasan penolakan: warga membacanya di SMS.")
-        if len(reason) > decisions.REASON_LIMIT:
-            raise _Refused(f"Alasan paling banyak {decisions.REASON_LIMIT} karakter "
-                           f"(satu SMS); yang ditulis {len(reason)}.")
+        budget, used = decisions.reason_budget(), sms_budget.length(redact(reason))
+        if used > budget:
+            raise _Refused(f"Alasan terlalu panjang untuk satu SMS: {used} dari paling banyak "
+                           f"{budget} karakter GSM-7 ({sms_budget.DOUBLED} dihitung dua).")
         _stage_allows(found, "reject", "Permohonan yang sudah dicetak atau ditutup tidak bisa "
                                        "ditolak.")
         runtime_ = runtime()
@@ -223,7 +225,7 @@ def _page(found: ApplicationDetail) -> Response:
     person = me()
     can_act = person.role in _ACTORS
     html = render_template("staff/application.html", app=found, can_act=can_act,
-                           reason_limit=decisions.REASON_LIMIT, note_limit=NOTE_LIMIT,
+                           reason_limit=decisions.reason_budget(), note_limit=NOTE_LIMIT,
                            **_labels())
     return Response(html, mimetype="text/html")
 

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, select
 from werkzeug.datastructures import MultiDict
 
 from flows.dates import say_day
-from sms_ktp import office_settings, pickup
+from sms_ktp import office_settings, pickup, sms_budget
 from sms_ktp.clock import jakarta_date
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, in_stage
@@ -169,9 +169,8 @@ def read_form(form: MultiDict[str, str], code: str, office: Office, today: date
         text = str(form.get(key, "")).strip()
         if not text:
             errors[key] = "Wajib diisi."
-        elif len(text) > 200:
-            errors[key] = "Paling panjang 200 karakter."
         values[key] = text
+    errors.update(_too_long_for_sms(values["name"], values["address"], errors))
     for key, (low, high) in (("slot_minutes", SLOT_MINUTES_RANGE),
                              ("capacity", CAPACITY_RANGE)):
         text = str(form.get(key, "")).strip()
@@ -182,6 +181,21 @@ def read_form(form: MultiDict[str, str], code: str, office: Office, today: date
     values["hours"] = _read_hours(form, code, values.get("slot_minutes"), errors)
     values["closed_dates"] = _read_closed_dates(form, office, today, errors)
     return values, errors
+
+
+def _too_long_for_sms(name: str, address: str, errors: Mapping[str, str]) -> dict[str, str]:
+    """The name and address go into the pickup SMS (the address with the name into some): each
+    message must stay one SMS in every language (`sms_budget`), counted in GSM-7 septets."""
+    found: dict[str, str] = {}
+    for problem in sms_budget.too_long({"office": name, "address": address}):
+        field = "name" if problem.typed == {"office"} else "address"
+        if field in errors or field in found:
+            continue
+        what = "Nama kantor" if field == "name" else "Nama dan alamat kantor bersama"
+        found[field] = (f"{what} {problem.used} karakter GSM-7; paling banyak {problem.budget} "
+                        f"agar SMS jadwal ambil tetap satu SMS ({sms_budget.DOUBLED} dihitung "
+                        "dua).")
+    return found
 
 
 def _read_hours(form: MultiDict[str, str], code: str, slot: int | None,
@@ -254,7 +268,8 @@ def _form(office: Office, entry: Mapping[str, Any], errors: dict[str, str]) -> s
         overrides = office_settings.stored(connection).get(office.code, {})
     configured = office_settings.as_entry(offices_from_config(_config())[office.code])
     return render_template("staff/offices.html", edit=office, entry=entry, errors=errors,
-                           labels=FIELD_LABELS,
+                           labels=FIELD_LABELS, name_budget=sms_budget.budget("office"),
+                           both_budget=sms_budget.budget("office", "address"),
                            overrides=overrides, configured=configured, weekdays=_weekdays(),
                            holidays=_holidays(), delay=_delay_seconds(),
                            today=jakarta_date(now()))

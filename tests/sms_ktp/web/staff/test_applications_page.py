@@ -12,7 +12,8 @@ from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import insert, select
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
-from sms_ktp import penunggalan, printing
+from flows.gsm import segments, septets
+from sms_ktp import decisions, penunggalan, printing, sms_budget
 from sms_ktp.hidden_codes import HIDDEN
 from sms_ktp.models import Application, AuditEntry, Broadcast, OutboxMessage
 from sms_ktp.quiet_hours import QuietHours
@@ -169,9 +170,10 @@ def test_an_unknown_reference_is_a_404_page(admin):
 
 def test_a_rejection_reaches_the_family_and_the_timeline(service, admin):
     reference = register(service, NIK)
-    refused = decide(admin, reference, "reject", reason="x" * 51)
-    assert "Alasan paling banyak 50 karakter" in refused and stage_of(service, reference) == (
-        "submitted")
+    budget = decisions.reason_budget()
+    refused = decide(admin, reference, "reject", reason="x" * (budget + 1))
+    assert f"{budget + 1} dari paling banyak {budget} karakter GSM-7" in refused
+    assert stage_of(service, reference) == "submitted"
     assert "Tulis alasan penolakan" in decide(admin, reference, "reject", reason="   ")
     text = decide(admin, reference, "reject", reason="Suket tidak terbaca")
     assert "Permohonan ditolak. Warga diberi tahu alasannya lewat SMS." in text
@@ -251,6 +253,27 @@ def test_a_pickup_moved_by_staff_sends_the_new_time(service, admin):
     assert audit(service) == [
         ("staff:admin1", "application.reschedule", f"application {reference}",
          f"jadwal baru Selasa, 1 Desember 2026, {time} WIB") for time in ("08.30", "09.00")]
+
+
+def test_a_reason_is_limited_in_septets_not_characters(service, admin):
+    """50 characters with [ ] { } ~ ^ € take more than one SMS leaves; the longest reason the
+    form takes still makes one SMS, in the family's language."""
+    reference = register(service, NIK)
+    budget = decisions.reason_budget()
+    brackets = ("Foto [buram] {ulang} ~ KTP^ €5 " * 3)[:50]
+    assert len(brackets) == 50 and sms_budget.length(brackets) > budget
+    refused = decide(admin, reference, "reject", reason=brackets)
+    assert "Alasan terlalu panjang untuk satu SMS" in refused
+    assert stage_of(service, reference) == "submitted"
+    page_ = page(admin, reference)
+    assert f'data-septets-of="reason" data-septets-budget="{budget}"' in page_
+    assert "septets.js" in page_
+    longest = "Suket {tidak} terbaca " + "x" * (budget - 24)
+    assert sms_budget.length(longest) == budget
+    assert "Permohonan ditolak" in decide(admin, reference, "reject", reason=longest)
+    service.worker.run_once()
+    [sms] = service.received(PHONE)
+    assert longest in sms and segments(sms) == 1 and septets(sms) <= 160
 
 
 # --- who may do what ----------------------------------------------------------------------------

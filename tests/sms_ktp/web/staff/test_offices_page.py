@@ -14,7 +14,8 @@ from sqlalchemy import select
 from staff_browser import StaffBrowser, make_staff
 
 from flows.dates import say_day
-from sms_ktp import office_settings, penunggalan, pickup, printing
+from flows.gsm import segments, septets
+from sms_ktp import office_settings, penunggalan, pickup, printing, sms_budget
 from sms_ktp.models import Application, AuditEntry, OfficeSetting
 from sms_ktp.pickup_calendar import WEEKDAYS, default_offices, local
 
@@ -103,21 +104,21 @@ def test_a_change_is_stored_audited_and_used_by_the_next_allocation(service, adm
     # an hour, so the two families get 09:00 and 10:00 on Wednesday.
     response = admin.post("/staff/offices/01", form(
         capacity="1", slot_minutes="60", hours_wednesday="09:00-12:00",
-        address="Jl. Batutulis No. 1", add_dates="2026-12-01"))
+        address="Batutulis", add_dates="2026-12-01"))
     assert response.status_code == 200 and response.url.endswith("/staff/offices")
     assert "Pengaturan Kantor Kec. Bogor Selatan disimpan" in response.text
     assert stored(service) == {"01": {
-        "address": "Jl. Batutulis No. 1", "capacity": 1, "slot_minutes": 60,
+        "address": "Batutulis", "capacity": 1, "slot_minutes": 60,
         "closed_dates": ["2026-12-01"],
         "hours": {"monday": "08:00-15:00", "tuesday": "08:00-15:00",
                   "wednesday": "09:00-12:00", "thursday": "08:00-15:00",
                   "friday": "08:00-11:00"}}}
     assert audit(service) == [(
         "staff:admin1", "office.update", "office 01",
-        "address Kota Bogor->Jl. Batutulis No. 1; slot_minutes 30->60; capacity 10->1; "
+        "address Kota Bogor->Batutulis; slot_minutes 30->60; capacity 10->1; "
         "hours.wednesday 08:00-15:00->09:00-12:00; closed +2026-12-01")]
     row = text_of(response.text.split('id="office-01"')[1].split("</tr>")[0])
-    assert "Jl. Batutulis No. 1" in row and "60 menit" in row and "1 kartu" in row
+    assert "Batutulis" in row and "60 menit" in row and "1 kartu" in row
     assert "Senin–Selasa 08:00–15:00 Rabu 09:00–12:00 Kamis 08:00–15:00" in row
     assert "2026-12-01" in row and "diubah petugas" in row
     assert "staff:admin1, 30 Nov 2026 09.00" in row
@@ -128,7 +129,7 @@ def test_a_change_is_stored_audited_and_used_by_the_next_allocation(service, adm
                                 NIK_3: datetime(2026, 12, 2, 10, 0)}
     service.worker.dispatch_outbox()
     [sms] = service.received(PHONE)
-    assert "Rabu, 2 Desember 2026, 09.00 WIB" in sms and "Jl. Batutulis No. 1" in sms
+    assert "Rabu, 2 Desember 2026, 09.00 WIB" in sms and "Batutulis" in sms
 
 
 def test_a_closed_date_is_removed_and_the_office_reset(service, admin):
@@ -153,6 +154,54 @@ def test_saving_without_a_change_records_nothing(service, admin):
     response = admin.post("/staff/offices/03", form("03"))
     assert "Tidak ada perubahan" in response.text
     assert stored(service) == {} and audit(service) == []
+
+
+NAME_BUDGET = sms_budget.budget("office")
+BOTH_BUDGET = sms_budget.budget("office", "address")
+NAME = "Kantor Kec. Bogor Selatan"  # the default name of office 01
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"name": "Kantor Kecamatan Bogor Selatan Kota Bogor"}, "name",
+     f"Nama kantor 41 karakter GSM-7; paling banyak {NAME_BUDGET}"),
+    ({"address": "Jl. Batutulis No. 1, Bogor Selatan"}, "address",
+     f"Nama dan alamat kantor bersama {len(NAME) + 34} karakter GSM-7; paling banyak "
+     f"{BOTH_BUDGET}"),
+    # Fewer characters than the budget, but [ ] { } ~ ^ take two septets each in an SMS.
+    ({"address": "[]{}~^"}, "address",
+     f"Nama dan alamat kantor bersama {len(NAME) + 12} karakter GSM-7"),
+])
+def test_a_name_or_address_too_long_for_one_sms_is_refused(service, admin, changes, field,
+                                                           message):
+    response = admin.post("/staff/offices/01", form(**changes))
+    assert response.status_code == 400
+    assert f'href="#f-{field}"' in response.text and message in unescape(response.text)
+    assert stored(service) == {} and audit(service) == []
+
+
+def test_the_longest_name_and_address_the_form_takes_still_make_one_sms(service, admin):
+    """At the budgets exactly, saved; the pickup SMS the family then gets is one SMS."""
+    name = "Kec. Bogor Selatan"
+    address = "Batutulis " + "x" * (BOTH_BUDGET - len(name) - len("Batutulis "))
+    response = admin.post("/staff/offices/01", form(name=name, address=address))
+    assert response.status_code == 200 and response.url.endswith("/staff/offices")
+    assert stored(service)["01"]["address"] == address
+    one_over = admin.post("/staff/offices/01", form(name=name, address=address + "y"))
+    assert one_over.status_code == 400
+    register(service, PHONE, NIK, KK)
+    print_cards(service, NIK)
+    runtime = service.runtime
+    assert pickup.allocate(runtime.db, runtime.clock, runtime.pickup_policy()) == 1
+    service.worker.run_once()
+    [sms] = [text for text in service.received(PHONE) if "Kode ambil" in text]
+    assert address in sms and segments(sms) == 1 and septets(sms) <= 160
+
+
+def test_the_form_counts_each_budget_for_the_browser(service, admin):
+    page = admin.get("/staff/offices/01").text
+    assert f'data-septets-of="name" data-septets-budget="{NAME_BUDGET}"' in page
+    assert f'data-septets-of="name address" data-septets-budget="{BOTH_BUDGET}"' in page
+    assert "septets.js" in page
 
 
 @pytest.mark.parametrize(("changes", "field", "message"), [
