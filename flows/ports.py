@@ -47,6 +47,10 @@ class Services(Protocol):
         """The family's cards waiting to be collected; `details` hold `at` (local datetime, or
         None when the card is held at the office), `office`, `address` and `code`."""
 
+    def pickups_told(self, phone: str, texts: list[str]) -> None:
+        """These pickup SMS were just sent as the answer to JADWAL: the same SMS still waiting
+        as a notification (quiet hours) is not sent a second time."""
+
     def move_pickup(self, phone: str, reference: str, on: date | None = None) -> ApplicationView:
         """Move that pickup to the first free slot of day `on` (local), or without it of the
         first working day after its own; raises `Invalid` when it may not move (a `date`

@@ -152,7 +152,9 @@ class SmsChannel:
         pickups = self.services.family_pickups(phone)
         if not pickups:
             return [render(language, "pickup.none")]
-        return [pickup_text(language, view, "notify.pickup_scheduled") for view in pickups]
+        texts = [pickup_text(language, view, "notify.pickup_scheduled") for view in pickups]
+        self.services.pickups_told(phone, texts)
+        return texts
 
     def _move_pickup(self, phone: str, args: tuple[str, ...], language: str) -> str:
         """UBAH JADWAL [ref] [day]: see `flows.reschedule`."""

@@ -230,20 +230,23 @@ SMS_GROUPS: Mapping[str, str] = {
     outbox.SENT: "sent", outbox.BUFFERED: "sent",
     outbox.DELIVERED: "delivered",
     outbox.FAILED: "failed", outbox.UNDELIVERED: "failed",
+    outbox.SUPERSEDED: "superseded",
 }
 
 
 @dataclass(frozen=True)
 class SmsDay:
     """Today's SMS (outbox rows written today). `sent`: handed to the gateway, no delivery
-    report yet; `failed`: parked as failed or reported undelivered; `queued`: not sent yet."""
+    report yet; `failed`: parked as failed or reported undelivered; `queued`: not sent yet;
+    `superseded`: never sent, made untrue or replaced before it left (and never billed)."""
 
     day: date
     queued: int = 0
     sent: int = 0
     delivered: int = 0
     failed: int = 0
-    segments: int = 0
+    superseded: int = 0
+    segments: int = 0  # of the SMS sent or still to send
 
     @property
     def messages(self) -> int:
@@ -264,13 +267,14 @@ def sms_today(connection: Connection, now: datetime, office: str | None = None) 
     if office is not None:
         query = query.where(exists().where(_FAMILY.c.phone == _OUTBOX.c.phone,
                                            _FAMILY.c.kecamatan_code == office))
-    groups = {"queued": 0, "sent": 0, "delivered": 0, "failed": 0}
+    groups = {"queued": 0, "sent": 0, "delivered": 0, "failed": 0, "superseded": 0}
     segments = 0
     for status, count, parts in connection.execute(query):
         # A status this table does not know counts as not sent, as far as we know.
         group = SMS_GROUPS.get(status, "queued")
         groups[group] += int(count)
-        segments += int(parts)
+        if group != "superseded":
+            segments += int(parts)
     return SmsDay(day, segments=segments, **groups)
 
 

@@ -159,6 +159,20 @@ def supersede(connection: Connection, applications: Sequence[int] | Select[Any])
     ).rowcount
 
 
+def supersede_told(connection: Connection, phone: str, texts: Sequence[str]) -> int:
+    """The phone's queued notifications that say exactly one of `texts`, marked superseded:
+    the resident was just sent the same SMS in answer to a question (JADWAL at night, while the
+    pickup SMS waits for the morning). Returns how many."""
+    if not texts:
+        return 0
+    return connection.execute(
+        update(_TABLE)
+        .where(_TABLE.c.phone == phone, _TABLE.c.status == QUEUED,
+               _TABLE.c.kind == "notification", _TABLE.c.text.in_([to_gsm7(t) for t in texts]))
+        .values(status=SUPERSEDED, lease_until=None)
+    ).rowcount
+
+
 class _NewUid(FunctionElement[str]):
     """A random 32-character hex uid, made by the database (as `uuid4().hex` would)."""
 

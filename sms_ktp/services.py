@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 from flows.dialogue import Invalid, ending
 from flows.messages import CONSENT_VERSION
 from flows.ports import ActiveApplication, ApplicationView
-from sms_ktp import pickup
+from sms_ktp import outbox, pickup
 from sms_ktp.clock import Clock, jakarta_date
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
 from sms_ktp.domain.reference import new_reference
@@ -207,6 +207,9 @@ class SqlServices:
     def family_pickups(self, phone: str) -> list[ApplicationView]:
         rows = self._db.execute(_FAMILY_PICKUPS, {"phone": phone}).all()
         return [self._pickup_view(row) for row in rows]
+
+    def pickups_told(self, phone: str, texts: list[str]) -> None:
+        outbox.supersede_told(self._db, phone, texts)
 
     def move_pickup(self, phone: str, reference: str, on: date | None = None) -> ApplicationView:
         row = self._db.execute(_FAMILY_PICKUPS.where(_APPLICATION.c.reference == reference),

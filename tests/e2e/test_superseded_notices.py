@@ -136,3 +136,19 @@ def test_status_says_the_schedule_without_claiming_the_sms_was_sent(service, clo
     screen = service.ussd("ATUid_status", "2")
     assert "siap diambil Selasa, 1 Desember 2026, 08.00 WIB" in screen
     assert "dikirim" not in screen
+
+
+def test_jadwal_at_night_sends_the_ticket_once_not_again_in_the_morning(service, clock):
+    clock.set(MONDAY_2100 - timedelta(hours=3))
+    register(service, PHONE, NIK, KK)
+    clock.set(MONDAY_2100)
+    printed_at_night(service, NIK)
+    [ticket] = service.sms(PHONE, "JADWAL")  # asked for at night: answered at once
+    assert ticket.startswith("KTP-el NIK ***0001 siap diambil")
+    clock.set(TUESDAY_0700)
+    service.worker.run_once()
+    # The morning brings nothing: the pickup SMS was the one sent at night, and the print
+    # queue notice had been made untrue by the printing.
+    assert service.received(PHONE) == []
+    statuses = {m.text.split(" ")[0]: m.status for m in outbox(service)}
+    assert statuses == {"Kabar": "superseded", "KTP-el": "superseded"}

@@ -126,6 +126,9 @@ class FakeServices:
         mine.sort(key=lambda a: (a.pickup_at is not None, a.pickup_at or NOW, a.order))
         return [self._pickup_view(a) for a in mine]
 
+    def pickups_told(self, phone: str, texts: list[str]) -> None:
+        """The fake queues no notifications: nothing waits to be superseded."""
+
     def move_pickup(self, phone: str, reference: str, on: date | None = None) -> ApplicationView:
         """`sms_ktp.pickup.move`: to the first free slot of `on`, or of the first working day
         with one after the pickup's own day; never another time of the same day."""

@@ -205,11 +205,13 @@ def test_todays_sms_by_status_with_segments_and_cost(database, seed):
     seed.sms("queued", segments=1)
     seed.sms("sending", segments=1)
     seed.sms("delivered", wib(29, 23, 59), segments=5)  # yesterday in Bogor
+    seed.sms("superseded", segments=2)  # never sent: neither counted as waiting nor billed
 
     sms = read(database, sms_today, NOW)
 
     assert sms.day == TODAY
     assert (sms.queued, sms.sent, sms.delivered, sms.failed) == (2, 2, 2, 2)
+    assert sms.superseded == 1
     assert sms.messages == 8 and sms.segments == 11
     assert sms.estimated_cost(350) == 3850
 

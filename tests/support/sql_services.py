@@ -168,6 +168,9 @@ class SqlTwin:
     def family_pickups(self, phone: str) -> list[ApplicationView]:
         return self._run(phone, lambda s: s.family_pickups(phone))
 
+    def pickups_told(self, phone: str, texts: list[str]) -> None:
+        self._run(phone, lambda s: s.pickups_told(phone, texts))
+
     def move_pickup(self, phone: str, reference: str, on: date | None = None) -> ApplicationView:
         return self._run(phone, lambda s: s.move_pickup(phone, reference, on))
 
