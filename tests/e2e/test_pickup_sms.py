@@ -61,7 +61,7 @@ def test_from_printed_card_to_collected(service, clock):
     assert "siap diambil Selasa, 1 Desember 2026, 08.00 WIB" in status
     [moved] = service.sms(PHONE, "UBAH JADWAL")
     # Not a later time of the same day: the next working day after the pickup's own.
-    assert moved.startswith("Jadwal baru: ambil KTP-el NIK ***0001 Rabu, 2 Desember 2026, "
+    assert moved.startswith("Jadwal baru KTP-el NIK ***0001: Rabu, 2 Desember 2026, "
                             "08.00 WIB") and f"Kode tetap: {code}" in moved
     [refused] = service.sms(PHONE, "ubah jadwal kamis")  # once only, by default: and says so
     assert refused.startswith("Jadwal ambil hanya bisa diubah 1 kali lewat SMS dan sudah diubah.")
@@ -85,19 +85,19 @@ def test_the_command_gives_the_reference_and_the_day_apart():
 
 
 @pytest.mark.parametrize(("text", "moved"), [
-    ("UBAH JADWAL {ref} RABU", "Jadwal baru: ambil KTP-el NIK ***0002 Rabu, 2 Desember 2026, "
+    ("UBAH JADWAL {ref} RABU", "Jadwal baru KTP-el NIK ***0002: Rabu, 2 Desember 2026, "
                                "08.00 WIB"),
-    ("ubah jadwal {ref} hari kamis", "Jadwal baru: ambil KTP-el NIK ***0002 Kamis, 3 Desember "
+    ("ubah jadwal {ref} hari kamis", "Jadwal baru KTP-el NIK ***0002: Kamis, 3 Desember "
                                      "2026, 08.00 WIB"),
-    ("UBAH JADWAL {ref} 15/12", "Jadwal baru: ambil KTP-el NIK ***0002 Selasa, 15 Desember "
+    ("UBAH JADWAL {ref} 15/12", "Jadwal baru KTP-el NIK ***0002: Selasa, 15 Desember "
                                 "2026, 08.00 WIB"),
-    ("UBAH JADWAL {ref} SELASA", "Jadwal baru: ambil KTP-el NIK ***0002 Selasa, 8 Desember "
+    ("UBAH JADWAL {ref} SELASA", "Jadwal baru KTP-el NIK ***0002: Selasa, 8 Desember "
                                  "2026, 08.00 WIB"),  # not the Tuesday it is already on
     # Sundanese and English day names (the reply is in the language the phone registered in).
-    ("GENTOS JADWAL {ref} REBO", "Jadwal baru: ambil KTP-el NIK ***0002 Rabu, 2 Desember 2026"),
-    ("CHANGE PICKUP {ref} WEDNESDAY", "Jadwal baru: ambil KTP-el NIK ***0002 Rabu, 2 Desember"),
-    ("UBAH JADWAL {ref} JUMAAH", "Jadwal baru: ambil KTP-el NIK ***0002 Jumat, 4 Desember 2026"),
-    ("UBAH JADWAL {ref} 3 DES", "Jadwal baru: ambil KTP-el NIK ***0002 Kamis, 3 Desember 2026"),
+    ("GENTOS JADWAL {ref} REBO", "Jadwal baru KTP-el NIK ***0002: Rabu, 2 Desember 2026"),
+    ("CHANGE PICKUP {ref} WEDNESDAY", "Jadwal baru KTP-el NIK ***0002: Rabu, 2 Desember"),
+    ("UBAH JADWAL {ref} JUMAAH", "Jadwal baru KTP-el NIK ***0002: Jumat, 4 Desember 2026"),
+    ("UBAH JADWAL {ref} 3 DES", "Jadwal baru KTP-el NIK ***0002: Kamis, 3 Desember 2026"),
 ])
 def test_a_day_named_in_the_message_is_honoured(service, clock, text, moved):
     _, second = scheduled(service, clock, NIK, NIK_2)
@@ -120,7 +120,7 @@ def test_an_unknown_or_mistyped_reference_is_said_so(service, clock):
     assert service.sms(PHONE, f"UBAH JADWAL {typo}")[0].startswith("Nomor ref tidak cocok.")
     # None of these used the card's one change.
     assert service.sms(PHONE, f"UBAH JADWAL {reference} RABU")[0].startswith(
-        "Jadwal baru: ambil KTP-el NIK ***0001 Rabu, 2 Desember 2026")
+        "Jadwal baru KTP-el NIK ***0001: Rabu, 2 Desember 2026")
 
 
 def test_a_day_without_a_free_slot_is_refused_with_the_nearest_one_and_changes_nothing(
@@ -136,7 +136,7 @@ def test_a_day_without_a_free_slot_is_refused_with_the_nearest_one_and_changes_n
         "lain, kirim UBAH JADWAL dan nama hari atau tanggal.")
     assert service.sms(PHONE, "JADWAL")[0].startswith(TICKET)
     assert service.sms(PHONE, "UBAH JADWAL JUMAT")[0].startswith(
-        "Jadwal baru: ambil KTP-el NIK ***0001 Jumat, 4 Desember 2026, 08.00 WIB")
+        "Jadwal baru KTP-el NIK ***0001: Jumat, 4 Desember 2026, 08.00 WIB")
 
 
 def test_a_day_that_cannot_be_read_moves_nothing(service, clock):

@@ -61,8 +61,8 @@ def test_a_family_whose_pickups_moved_at_night_gets_no_out_of_date_sms_in_the_mo
     # Both pickups moved that evening by the resident; the answers come at once.
     [moved_first] = service.sms(PHONE, f"UBAH JADWAL {first}")
     [moved_second] = service.sms(PHONE, f"UBAH JADWAL {second} KAMIS")
-    assert moved_first.startswith("Jadwal baru: ambil KTP-el NIK ***0001 Rabu, 2 Desember")
-    assert moved_second.startswith("Jadwal baru: ambil KTP-el NIK ***0002 Kamis, 3 Desember")
+    assert moved_first.startswith("Jadwal baru KTP-el NIK ***0001: Rabu, 2 Desember")
+    assert moved_second.startswith("Jadwal baru KTP-el NIK ***0002: Kamis, 3 Desember")
 
     clock.set(TUESDAY_0700)
     before = len(service.sent())
@@ -127,9 +127,8 @@ def test_status_says_the_schedule_without_claiming_the_sms_was_sent(service, clo
     printed_at_night(service, NIK)
     assert any(m.status == "queued" and "siap diambil" in m.text for m in outbox(service))
     [status] = service.sms(PHONE, f"STATUS {reference}")
-    assert status == (f"Ref {reference} NIK ***0001: KTP-el siap diambil Selasa, 1 Desember "
-                      "2026, 08.00 WIB di Kantor Kec. Bogor Selatan. Ketik JADWAL untuk menerima "
-                      "kode ambil.")
+    assert status == (f"Ref {reference} NIK ***0001: siap diambil Selasa, 1 Desember 2026, "
+                      "08.00 WIB di Kantor Kec. Bogor Selatan. Kode ambil: ketik JADWAL.")
     assert "dikirim" not in status
     dial = service.ussd("ATUid_status", "")
     assert dial.startswith("CON ")

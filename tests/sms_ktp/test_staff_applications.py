@@ -217,7 +217,7 @@ def test_staff_move_a_pickup_beyond_the_residents_limit_and_free_its_slot(databa
         "pickup_scheduled", before.open_code, 5)
     assert slots(database) == {start: 1}  # the old place is free again
     assert outbox(database)[sent:] == [
-        f"Jadwal baru: ambil KTP-el NIK ***0001 Selasa, 1 Desember 2026, 08.30 WIB di Kantor "
+        f"Jadwal baru KTP-el NIK ***0001: Selasa, 1 Desember 2026, 08.30 WIB di Kantor "
         f"Kec. Bogor Selatan, Kota Bogor. Kode tetap: {before.pickup_code}. Tunjukkan SMS ini."]
     with database.connect() as connection:
         last = connection.execute(select(ApplicationEvent.__table__)
@@ -242,7 +242,7 @@ def test_staff_give_a_held_card_a_new_pickup(database, clock):
     assert local(start).strftime("%Y-%m-%d %H:%M") == "2026-12-03 08:00"
     assert outbox(database)[sent:] == [
         f"Jadwal ambil KTP-el NIK ***0001 terlewat. Jadwal baru: Kamis, 3 Desember 2026, 08.00 "
-        f"WIB di Kantor Kec. Bogor Selatan. Kode ambil tetap: {code}."]
+        f"WIB di Kantor Kec. Bogor Selatan. Kode tetap: {code}."]
 
 
 def test_staff_cannot_move_what_has_no_open_pickup_or_no_free_slot(database, clock):

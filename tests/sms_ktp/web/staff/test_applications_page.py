@@ -242,7 +242,7 @@ def test_a_pickup_moved_by_staff_sends_the_new_time(service, admin):
     assert "1 Des 2026 08.30 WIB" in text and "pickup moved by staff" in text
     service.worker.run_once()
     assert service.received(PHONE) == [
-        "Jadwal baru: ambil KTP-el NIK ***0001 Selasa, 1 Desember 2026, 08.30 WIB di Kantor "
+        "Jadwal baru KTP-el NIK ***0001: Selasa, 1 Desember 2026, 08.30 WIB di Kantor "
         f"Kec. Bogor Selatan, Kota Bogor. Kode tetap: {code}. Tunjukkan SMS ini."]
     # staff are not held to the resident's single change
     assert "dipindah ke Selasa, 1 Desember 2026, 09.00 WIB" in decide(admin, reference,

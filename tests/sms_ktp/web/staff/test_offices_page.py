@@ -162,14 +162,14 @@ NAME = "Kantor Kec. Bogor Selatan"  # the default name of office 01
 
 
 @pytest.mark.parametrize(("changes", "field", "message"), [
-    ({"name": "Kantor Kecamatan Bogor Selatan Kota Bogor"}, "name",
-     f"Nama kantor 41 karakter GSM-7; paling banyak {NAME_BUDGET}"),
-    ({"address": "Jl. Batutulis No. 1, Bogor Selatan"}, "address",
-     f"Nama dan alamat kantor bersama {len(NAME) + 34} karakter GSM-7; paling banyak "
+    ({"name": "Kantor Kecamatan Bogor Selatan, Kota Bogor, Jawa Barat"}, "name",
+     f"Nama kantor 54 karakter GSM-7; paling banyak {NAME_BUDGET}"),
+    ({"address": "Jl. Batutulis No. 1, Kel. Batutulis, Bogor Selatan"}, "address",
+     f"Nama dan alamat kantor bersama {len(NAME) + 50} karakter GSM-7; paling banyak "
      f"{BOTH_BUDGET}"),
     # Fewer characters than the budget, but [ ] { } ~ ^ take two septets each in an SMS.
-    ({"address": "[]{}~^"}, "address",
-     f"Nama dan alamat kantor bersama {len(NAME) + 12} karakter GSM-7"),
+    ({"address": "[]{}~^[]{}~^"}, "address",
+     f"Nama dan alamat kantor bersama {len(NAME) + 24} karakter GSM-7"),
 ])
 def test_a_name_or_address_too_long_for_one_sms_is_refused(service, admin, changes, field,
                                                            message):
@@ -177,6 +177,11 @@ def test_a_name_or_address_too_long_for_one_sms_is_refused(service, admin, chang
     assert response.status_code == 400
     assert f'href="#f-{field}"' in response.text and message in unescape(response.text)
     assert stored(service) == {} and audit(service) == []
+
+
+def test_a_real_name_and_street_address_fit(service, admin):
+    response = admin.post("/staff/offices/01", form(name=NAME, address="Jl. Batutulis No. 1"))
+    assert response.status_code == 200 and response.url.endswith("/staff/offices")
 
 
 def test_the_longest_name_and_address_the_form_takes_still_make_one_sms(service, admin):
@@ -287,7 +292,7 @@ def test_pickups_on_a_newly_closed_day_are_moved_on_request_and_the_families_tol
     told = service.sent()[already:]
     for phone, nik in ((PHONE, NIK), (PHONE_2, NIK_3)):
         [sms] = [message["text"] for message in told if message["to"] == phone]
-        assert sms.startswith(f"Jadwal baru: ambil KTP-el NIK ***{nik[-4:]}")
+        assert sms.startswith(f"Jadwal baru KTP-el NIK ***{nik[-4:]}:")
         assert say_day("id", after[nik].date()) in sms
     assert audit(service)[-1] == ("staff:admin1", "office.pickups_moved", "office 01",
                                   "2 moved to the next free slot, 0 without a free slot")
