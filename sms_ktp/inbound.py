@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Connection, Select, bindparam, select, update
 
 from flows.catalogue import render
 from flows.dates import say_time
@@ -20,7 +22,15 @@ from gateway.message import InboundSms
 from sms_ktp import metrics
 from sms_ktp.clock import Clock
 from sms_ktp.db import Database, insert_ignoring_duplicate, retry_after_disconnect
-from sms_ktp.limits import DIALOGUE_KIND, LIMIT_KIND, UNLIMITED, ReplyGate, ReplyLimits
+from sms_ktp.limits import (
+    DIALOGUE_KIND,
+    LIMIT_KIND,
+    PATIENCE,
+    UNLIMITED,
+    WINDOW,
+    ReplyGate,
+    ReplyLimits,
+)
 from sms_ktp.masking import mask_phone, redact
 from sms_ktp.models import InboundMessage
 from sms_ktp.outbox import enqueue
@@ -115,7 +125,7 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
         else:
             turn = channel.handle(text, phone, conversation, now)
             replies, kept = _admitted(gate, channel, turn, conversation, in_dialogue, phone,
-                                      services.completed)
+                                      services.completed, connection, limits.identical)
             state.save(kept, now)
             kind = DIALOGUE_KIND if in_dialogue else "reply"
         for reply in replies:
@@ -135,16 +145,37 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
 
 def _admitted(gate: ReplyGate, channel: SmsChannel, turn: SmsTurn,
               before: Conversation | None, in_dialogue: bool, phone: str,
-              completed: list[str]) -> tuple[list[str], Conversation | None]:
+              completed: list[str], connection: Connection, identical: int
+              ) -> tuple[list[str], Conversation | None]:
     """The replies to queue and the conversation to keep. A turn outside a dialogue whose
     replies are all held back changes nothing (so that no summary is confirmed that was not
-    sent); inside a dialogue, the same reply again and again ends the dialogue instead."""
+    sent). Inside a dialogue the same reply again and again to the same text (an auto-responder)
+    ends the dialogue; to different texts (a resident trying one wrong answer after another) it
+    is answered up to `PATIENCE` times in a row."""
     if in_dialogue:
-        if all([gate.admit(reply) for reply in turn.replies]) or "registration" in completed:
-            gate.suppressed.clear()
-            return turn.replies, turn.conversation
-        return [channel.stop_dialogue(phone, turn.conversation or before)], None
+        held = not all([gate.admit(reply) for reply in turn.replies])
+        if held and "registration" not in completed and (
+                gate.repeats(turn.replies[-1], PATIENCE)
+                or _same_texts(connection, phone, identical + 1, gate.now - WINDOW)):
+            return [channel.stop_dialogue(phone, turn.conversation or before)], None
+        gate.suppressed.clear()
+        return turn.replies, turn.conversation
     admitted = [reply for reply in turn.replies if gate.admit(reply)]
     if turn.replies and not admitted:
         return [], before
     return admitted, turn.conversation
+
+
+@cache
+def _latest_texts(count: int) -> Select[Any]:
+    return (select(_INBOUND.c.text)
+            .where(_INBOUND.c.sender == bindparam("phone"),
+                   _INBOUND.c.received_at >= bindparam("since"))
+            .order_by(_INBOUND.c.received_at.desc(), _INBOUND.c.id.desc()).limit(count))
+
+
+def _same_texts(connection: Connection, phone: str, count: int, since: datetime) -> bool:
+    """Whether the phone's latest `count` SMS of the hour (this one included) say the same."""
+    texts = list(connection.execute(_latest_texts(count),
+                                    {"phone": phone, "since": since}).scalars())
+    return len(texts) == count and len(set(texts)) == 1

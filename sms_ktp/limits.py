@@ -12,7 +12,9 @@ auto-responder answering our SMS, may cost the city, without ever cutting a fami
 - **Identical replies** (`identical`): an auto-responder answering our SMS gets the same reply
   each time. Outside a dialogue such a reply is held back after `identical` in a row (and the
   turn that caused it changes nothing); inside a dialogue the dialogue ends with one SMS that
-  says so, which breaks the loop and leaves the resident a clear way back.
+  says so, which breaks the loop and leaves the resident a clear way back: after `identical`
+  when the texts that caused it are the same too, after `PATIENCE` when they differ (a resident
+  trying one wrong answer after another is answered that long).
 
 What the kinds of outbox rows mean here: `reply` (counted), `dialogue` (an answer inside a
 dialogue: not counted), `ussd` (the SMS of a USSD session: counted, never held back: it carries
@@ -45,6 +47,10 @@ WINDOW = timedelta(hours=1)
 # What one registration's habits may cost on top of the limit: the DAFTAR and the YA sent
 # twice, a STATUS after it.
 PER_REGISTRATION = 5
+# Inside a dialogue: the same reply this many times in a row ends it even when the texts that
+# caused it differ (a resident trying one wrong answer after another, or an auto-responder
+# that varies its words); the same reply to the same text ends it after `identical`.
+PATIENCE = 10
 RATE, IDENTICAL = "rate", "identical"  # `metrics.SUPPRESSED_REASONS`
 
 _OUTBOX = OutboxMessage.__table__
@@ -152,9 +158,15 @@ class ReplyGate:
         latest.insert(0, text)
         return True
 
+    def repeats(self, text: str, times: int) -> bool:
+        """Whether the phone's latest `times` replies (at most `PATIENCE`) were all `text`."""
+        latest = self._history()
+        return len(latest) >= times and all(previous == to_gsm7(text)
+                                            for previous in latest[:times])
+
     def _history(self) -> list[str]:
         if self._latest is None:
             self._latest = list(self.connection.execute(
-                _latest_replies(self.limits.identical),
+                _latest_replies(max(self.limits.identical, PATIENCE)),
                 {"phone": self.phone, "since": self.now - WINDOW}).scalars())
         return self._latest

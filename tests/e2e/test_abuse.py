@@ -347,3 +347,14 @@ def test_a_registration_by_ussd_sends_its_sms_even_over_the_limit(service):
                                      .where(OutboxMessage.__table__.c.phone == PHONE)
                                      ).scalar_one()
     assert counted == 21
+
+
+def test_a_resident_trying_wrong_answers_is_answered_and_a_varying_loop_still_ends(service):
+    service.sms(PHONE, "DAFTAR")
+    service.sms(PHONE, NIK)
+    service.sms(PHONE, KK)
+    wrong = ["5", "belum tahu", "9", "apa ya", "0", "6", "tujuh", "8", "x", "y", "z"]
+    replies = [service.sms(PHONE, text)[0] for text in wrong]
+    # Ten times the same explanation to ten different texts; the eleventh ends the dialogue.
+    assert replies[:10] == [replies[0]] * 10 and replies[0].startswith("Pilihan tidak dikenal")
+    assert replies[10].startswith("Pendaftaran dihentikan")

@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import timedelta
 from types import SimpleNamespace
 
+import pytest
 from scrape import Scrape
 from sqlmodel import select
 
@@ -77,7 +78,7 @@ def test_a_dispatch_counts_each_result_and_times_the_gateway_and_the_wait(databa
         ("sms_ktp_outbound_send_delay_seconds_count", ""): 1,
     }
     delay = "sms_ktp_outbound_send_delay_seconds"
-    assert after[f"{delay}_sum", ""] - before[f"{delay}_sum", ""] == 7
+    assert after[f"{delay}_sum", ""] - before[f"{delay}_sum", ""] == pytest.approx(7)
     assert after[f"{delay}_bucket", "le=5.0"] == before[f"{delay}_bucket", "le=5.0"]
     assert after[f"{delay}_bucket", "le=10.0"] == before[f"{delay}_bucket", "le=10.0"] + 1
 
