@@ -146,7 +146,8 @@ def test_a_kk_equal_to_the_nik_is_explained(service):
     dial.press("1")
     dial.press(nik)
     assert dial.press(nik) == (
-        f"CON Itu NIK, bukan nomor KK. Lihat bagian atas Kartu Keluarga.\n{ASK_KK[4:]}")
+        "CON Nomor ini sudah dimasukkan sebagai NIK. Nomor KK ada di bagian atas Kartu "
+        f"Keluarga.\n{ASK_KK[4:]}")
     assert applications(service) == []
 
 
