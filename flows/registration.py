@@ -21,7 +21,7 @@ from flows.dialogue import (
 )
 from flows.fields import read_fields
 from flows.keywords import clean, without_accents
-from flows.ports import Services
+from flows.ports import ActiveApplication, Services
 from sms_ktp.domain.identity import IdentityError, parse_kk, parse_nik
 from sms_ktp.masking import mask_id
 
@@ -84,13 +84,20 @@ def check_nik(text: str, services: Services, phone: str | None = None) -> str:
     it): the registration is refused when it is sent, and the family phone is told."""
     nik = nik_value(text, services.today())
     active = services.active_application(nik)
-    if active is None:
-        return nik
-    if phone is None:
-        raise Invalid("error.nik.active")
-    if active.phone == phone:
-        raise ending("register.exists", ref=active.reference, nik=mask_id(nik))
+    if active is not None and (phone is None or active.phone == phone):
+        raise refusal_of_active(active, nik, phone)
     return nik
+
+
+def refusal_of_active(active: ActiveApplication, nik: str, phone: str | None) -> Invalid:
+    """Why `nik` cannot be registered while `active` is open, for staff (`phone` None: the
+    application is named), the family's own phone (its reference back, and the dialogue ends)
+    or any other phone (as little as possible, when the registration is sent)."""
+    if phone is None:
+        return Invalid("error.nik.active")
+    if active.phone == phone:
+        return ending("register.exists", ref=active.reference, nik=mask_id(nik))
+    return Invalid("error.nik.elsewhere")
 
 
 def kk_value(text: str, today: date, nik: str | None = None) -> str:
@@ -270,6 +277,3 @@ REGISTRATION = Dialogue(
     finish=_finish,
     fields=labelled_fields,
 )
-
-# Fields of the one-message form `DAFTAR NIK#KK#ALASAN#SUKET`, in order.
-ONE_MESSAGE_FIELDS: tuple[str, ...] = ("nik", "kk", "reason", "suket")

@@ -18,7 +18,7 @@ from functools import cache
 from flows.catalogue import languages, messages, render
 from flows.dates import say_day
 from flows.dialogue import Invalid
-from flows.keywords import without_accents
+from flows.keywords import ARGUMENT_FILLERS, without_accents
 from flows.ports import Services
 from flows.status import pickup_text
 from sms_ktp.domain.reference import normalise_reference
@@ -34,12 +34,12 @@ _MONTH_WORDS = {"AGS": 8, "AGT": 8, "PEB": 2, "NOP": 11, "OKT": 10, "DES": 12}
 # Days from today.
 _RELATIVE = {"BESOK": 1, "BSK": 1, "BESUK": 1, "ISUK": 1, "ISUKAN": 1, "ENJING": 1,
              "TOMORROW": 1, "LUSA": 2, "PAGETO": 2}
-# Words around a day that say nothing by themselves ("hari rabu", "tgl 15", "ref 123...").
-_FILLERS = frozenset({
+# Words around a day that say nothing by themselves ("hari rabu", "tgl 15"), besides those of
+# any keyword's arguments ("ref 123...", "mohon").
+_FILLERS = ARGUMENT_FILLERS | frozenset({
     "HARI", "HR", "TGL", "TANGGAL", "TANGGALNYA", "TG", "PADA", "PD", "KE", "JADI", "MENJADI",
-    "MJD", "DEPAN", "INI", "YA", "MOHON", "TOLONG", "DINTEN", "POE", "KAPING", "KA", "JANTEN",
-    "PUNTEN", "MANGGA", "ON", "TO", "THE", "DAY", "DATE", "NEXT", "PLEASE", "REF", "NO",
-    "NOMOR", "NOMER", "NOMBER", "NUMBER", "BULAN", "SASIH",
+    "MJD", "DEPAN", "INI", "YA", "DINTEN", "POE", "KAPING", "KA", "JANTEN", "MANGGA", "ON",
+    "TO", "THE", "DAY", "DATE", "NEXT", "BULAN", "SASIH",
 })
 _DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{4}|\d{2}))?$")
 _EDGES = ".,;:!?()"

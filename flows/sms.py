@@ -38,6 +38,7 @@ class SmsTurn:
 class SmsChannel:
     services: Services
     ttl: timedelta
+    _last_read: tuple[str, Command | None] | None = field(default=None, init=False, repr=False)
 
     def answers_dialogue(self, text: str, conversation: Conversation | None,
                          now: datetime) -> bool:
@@ -45,7 +46,7 @@ class SmsChannel:
         (as `handle` reads it): such a text never counts against the phone's hourly limit."""
         if conversation is None or conversation.expires_at <= now or conversation.finished:
             return False
-        command = parse_command(text)
+        command = self._read(text)
         return command is None or command.guessed
 
     def stop_dialogue(self, phone: str, conversation: Conversation | None) -> str:
@@ -55,7 +56,7 @@ class SmsChannel:
 
     def handle(self, text: str, phone: str, conversation: Conversation | None,
                now: datetime) -> SmsTurn:
-        command = parse_command(text)
+        command = self._read(text)
         expired = conversation is not None and conversation.expires_at <= now
         active = None if expired else conversation
         if command is not None and command.guessed and active is not None:
@@ -104,6 +105,13 @@ class SmsChannel:
         if command.action in INFO_TOPICS:
             return SmsTurn([render(language, INFO_TOPICS[command.action])], active)
         return SmsTurn([render(language, "help.main")], active)
+
+    def _read(self, text: str) -> Command | None:
+        """`parse_command`, once per text: the limits ask `answers_dialogue` before `handle`
+        reads the same SMS."""
+        if self._last_read is None or self._last_read[0] != text:
+            self._last_read = (text, parse_command(text))
+        return self._last_read[1]
 
     @property
     def _ttl_minutes(self) -> int:
@@ -162,11 +170,9 @@ class SmsChannel:
 
     def _status(self, phone: str, command: Command, language: str) -> str:
         applications = self.services.family_applications(phone)
-        # "STATUS 123456789 sdh sampai mana pak": the reference is in the words with digits;
-        # words alone ("STATUS sudah sampai mana?") ask about every application.
-        numbers = [arg for arg in command.args if any(char.isdigit() for char in arg)]
-        if numbers:
-            reference = normalise_reference("".join(numbers))
+        typed = status.typed_reference(command.args)
+        if typed is not None:
+            reference = normalise_reference(typed)
             if reference is None:
                 return render(language, "status.bad_ref")
             wanted = [a for a in applications if a.reference == reference]

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flows.catalogue import Msg, render
 from flows.dates import say_day, say_time
 from flows.ports import ApplicationView
 from sms_ktp.domain.stages import Stage
+
+
+def typed_reference(args: Sequence[str]) -> str | None:
+    """What `STATUS ...` gives as a reference: its words with digits, joined ("STATUS 123 456
+    789 sdh sampai mana pak"); None when no word has one ("STATUS sudah sampai mana?" asks
+    about every application)."""
+    numbers = [arg for arg in args if any(char.isdigit() for char in arg)]
+    return "".join(numbers) if numbers else None
 
 
 def detail(language: str, application: ApplicationView) -> str:

@@ -118,9 +118,10 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
         if over is not None:
             # Over the hourly limit: the SMS changes nothing; the phone learns once when it
             # may write again.
+            language = channel.language(phone, conversation)
             replies = [] if over.told else [render(
-                channel.language(phone, conversation), "limit.reached", n=limits.per_hour,
-                time=say_time(channel.language(phone, conversation), local(over.again_at)))]
+                language, "limit.reached", n=limits.per_hour,
+                time=say_time(language, local(over.again_at)))]
             kind = LIMIT_KIND
         else:
             turn = channel.handle(text, phone, conversation, now)

@@ -28,6 +28,7 @@ Two queries a message at most, each on the phone's rows of the last hour through
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -128,21 +129,23 @@ class ReplyGate:
         if not per_hour:
             return None
         since = {"phone": self.phone, "since": self.now - WINDOW}
-        rows = self.connection.execute(_counted(per_hour + 1), since).all()
+        over = self._over(per_hour, since)
+        if over is not None:
+            registered = self.connection.execute(_REGISTRATIONS, since).scalar_one()
+            if registered:  # rare: a family at work; its allowance is read in full
+                over = self._over(per_hour + PER_REGISTRATION * registered, since)
+        if over is not None:
+            self.suppressed.append(RATE)
+        return over
+
+    def _over(self, limit: int, since: Mapping[str, Any]) -> OverLimit | None:
+        """Whether the phone's counted SMS of the hour reached `limit`, and if so when the
+        oldest of the `limit` newest leaves the hour; told when the newest row is the notice."""
+        rows = self.connection.execute(_counted(limit + 1), since).all()
         counted = [row.created_at for row in rows if row.kind != LIMIT_KIND]
-        if len(counted) < per_hour:
+        if len(counted) < limit:
             return None
-        registered = self.connection.execute(_REGISTRATIONS, since).scalar_one()
-        if registered:  # rare: a family at work; its allowance is read in full
-            per_hour += PER_REGISTRATION * registered
-            rows = self.connection.execute(_counted(per_hour + 1), since).all()
-            counted = [row.created_at for row in rows if row.kind != LIMIT_KIND]
-            if len(counted) < per_hour:
-                return None
-        self.suppressed.append(RATE)
-        told = bool(rows) and rows[0].kind == LIMIT_KIND
-        # The oldest of the `per_hour` newest counted SMS leaves the hour first.
-        return OverLimit(counted[per_hour - 1] + WINDOW, told)
+        return OverLimit(counted[limit - 1] + WINDOW, told=rows[0].kind == LIMIT_KIND)
 
     def admit(self, text: str) -> bool:
         """Whether this reply may be queued: False for the (identical+1)-th identical reply
@@ -160,9 +163,8 @@ class ReplyGate:
 
     def repeats(self, text: str, times: int) -> bool:
         """Whether the phone's latest `times` replies (at most `PATIENCE`) were all `text`."""
-        latest = self._history()
-        return len(latest) >= times and all(previous == to_gsm7(text)
-                                            for previous in latest[:times])
+        latest, text = self._history(), to_gsm7(text)
+        return len(latest) >= times and all(previous == text for previous in latest[:times])
 
     def _history(self) -> list[str]:
         if self._latest is None:

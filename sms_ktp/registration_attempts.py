@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, bindparam, select
 
 from flows.catalogue import render
-from flows.gsm import to_gsm7
 from flows.ports import ActiveApplication
 from sms_ktp.masking import mask_id
-from sms_ktp.models import Application, Family, OutboxMessage, PhoneState
+from sms_ktp.models import Application, OutboxMessage
 from sms_ktp.outbox import enqueue
+from sms_ktp.pipeline import notice_rows
 from sms_ktp.quiet_hours import QuietHours
 
 NOTICE = "notify.other_phone_tried"
@@ -28,20 +28,16 @@ _ALREADY_TOLD = (select(_OUTBOX.c.id)
                         _OUTBOX.c.text == bindparam("text"),
                         _OUTBOX.c.created_at >= bindparam("since"))
                  .limit(1))
-_LANGUAGE = (select(PhoneState.language).where(PhoneState.phone == bindparam("phone")))
-_APPLICATION_LANGUAGE = (select(Application.language)
-                         .join(Family, Family.id == Application.family_id)
-                         .where(Application.reference == bindparam("reference")))
+# The language of the family's notices: the phone's own choice, else the application's.
+_NOTICE = notice_rows().where(Application.reference == bindparam("reference"))
 
 
 def tell_family_of_attempt(connection: Connection, active: ActiveApplication, nik: str,
                            now: datetime, quiet: QuietHours) -> bool:
     """Queue the notice to the family phone (outside quiet hours) unless it was sent in the
     last day; True when queued."""
-    language = (connection.execute(_LANGUAGE, {"phone": active.phone}).scalar()
-                or connection.execute(_APPLICATION_LANGUAGE,
-                                      {"reference": active.reference}).scalar() or "id")
-    text = to_gsm7(render(language, NOTICE, ref=active.reference, nik=mask_id(nik)))
+    language = connection.execute(_NOTICE, {"reference": active.reference}).one().language
+    text = render(language, NOTICE, ref=active.reference, nik=mask_id(nik))  # kept GSM-7
     told = connection.execute(_ALREADY_TOLD, {"phone": active.phone, "text": text,
                                               "since": now - ONCE_IN}).first()
     if told is not None:

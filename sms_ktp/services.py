@@ -15,9 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
-from flows.dialogue import Invalid, ending
+from flows.dialogue import Invalid
 from flows.messages import CONSENT_VERSION
 from flows.ports import ActiveApplication, ApplicationView
+from flows.registration import refusal_of_active
 from sms_ktp import outbox, pickup
 from sms_ktp.clock import Clock, jakarta_date
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
@@ -164,12 +165,11 @@ class SqlServices:
         active = self.active_application(nik)
         if active is None:
             return
-        if not self.actor.startswith("resident:"):
-            raise Invalid("error.nik.active")
-        if active.phone == phone:
-            raise ending("register.exists", ref=active.reference, nik=mask_id(nik))
-        tell_family_of_attempt(self._db, active, nik, self.now, self.pickup_policy.quiet)
-        raise Invalid("error.nik.elsewhere")
+        refused = refusal_of_active(active, nik,
+                                    phone if self.actor.startswith("resident:") else None)
+        if refused.key == "error.nik.elsewhere":
+            tell_family_of_attempt(self._db, active, nik, self.now, self.pickup_policy.quiet)
+        raise refused
 
     def _family(self, kk: str) -> Row[Any] | None:
         if kk not in self._families:

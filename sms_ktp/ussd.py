@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from flows.catalogue import render
+from flows.catalogue import render, supported
 from flows.ussd import Menu, UssdChannel, UssdTurn
 from gateway.message import UssdRequest, UssdSessionEnd
 from sms_ktp import crypto, metrics
@@ -102,7 +102,7 @@ def _answer_ussd(db: Database, clock: Clock, request: UssdRequest, ttl: timedelt
                 log.warning("ussd session %s of %s posted by %s: refused",
                             redact(request.session_id)[:40], mask_phone(owner),
                             mask_phone(phone))
-                language = services.language_of(phone) or "id"
+                language = supported(services.language_of(phone))
                 return UssdAnswer("END " + render(language, "ussd.other_phone"), 0)
             turn = channel.begin(phone, conversation, now)
             inputs = request.text.split("*") if request.text else []

@@ -30,8 +30,9 @@ from sql_services import (
     schema_database,
 )
 
-from flows.dialogue import Invalid, ending
+from flows.dialogue import Invalid
 from flows.ports import ActiveApplication, ApplicationView
+from flows.registration import refusal_of_active
 from sms_ktp.clock import FixedClock, jakarta_date
 from sms_ktp.db import Database
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
@@ -90,11 +91,11 @@ class FakeServices:
         # Checked again, as the real one does: the state may have changed since the question.
         active = self.active_application(answers["nik"])
         if active is not None:
-            if active.phone == phone:
-                raise ending("register.exists", ref=active.reference, nik=mask_id(answers["nik"]))
-            if (active.phone, active.reference) not in self.attempts_told:  # once a day
+            refused = refusal_of_active(active, answers["nik"], phone)
+            if refused.key == "error.nik.elsewhere" \
+                    and (active.phone, active.reference) not in self.attempts_told:  # once a day
                 self.attempts_told.append((active.phone, active.reference))
-            raise Invalid("error.nik.elsewhere")
+            raise refused
         problem = self.family_problem(answers["kk"], phone)
         if problem:
             raise Invalid(problem)
