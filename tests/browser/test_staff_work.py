@@ -12,7 +12,7 @@ from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
 from staff_browser import make_staff
 
-from sms_ktp import pickup, printing
+from sms_ktp import pickup
 from sms_ktp.models import Application
 
 REF = re.compile(r"\b(\d{9})\b")
@@ -107,16 +107,7 @@ def test_an_admin_sends_a_broadcast_and_follows_it(live, page):
 def test_a_card_is_handed_over_with_its_pickup_code(live, page):
     reference = register_by_sms(live, PHONE, NIK, KK)
     runtime = live.runtime
-    from sms_ktp import penunggalan
-    from sms_ktp.quiet_hours import QuietHours
-
-    summary = penunggalan.Summary()
-    penunggalan.apply(runtime.db, runtime.clock, QuietHours(),
-                      list(penunggalan.read_csv(f"nik,result,note\n{NIK},PRR,\n", summary)),
-                      summary, "operator:test")
-    printing.add_blangko(runtime.db, runtime.clock, "disdukcapil", 5, "operator:test")
-    printing.reserve_next(runtime.db, runtime.clock, "disdukcapil", None)
-    printing.mark_printed(runtime.db, runtime.clock, QuietHours(), None, "operator:test")
+    live.print_cards(NIK)
     assert pickup.allocate(runtime.db, runtime.clock, runtime.pickup_policy()) == 1
     live.worker.run_once()
     code = re.search(r"Kode ambil: ([A-Z0-9]{6})", " ".join(live.received(PHONE))).group(1)

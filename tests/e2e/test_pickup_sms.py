@@ -10,9 +10,8 @@ import pytest
 from live_service import KK, NIK, NIK_2, PHONE, LiveService
 
 from flows.keywords import parse_command
-from sms_ktp import penunggalan, pickup, printing
+from sms_ktp import pickup
 from sms_ktp.domain.reference import new_reference
-from sms_ktp.quiet_hours import QuietHours
 
 REF = re.compile(r"ref (\d{9})")
 CODE = re.compile(r"Kode ambil: ([A-Z0-9]{6})")
@@ -25,13 +24,7 @@ TICKET = ("KTP-el NIK ***0001 siap diambil Selasa, 1 Desember 2026, 08.00 WIB di
 def printed_card(service: LiveService, nik: str) -> str:
     service.sms(PHONE, f"DAFTAR {nik}#{KK}#2")
     reference = REF.search(service.sms(PHONE, "YA")[0]).group(1)
-    runtime = service.runtime
-    summary = penunggalan.Summary()
-    rows = list(penunggalan.read_csv(f"nik,result,note\n{nik},PRR,\n", summary))
-    penunggalan.apply(runtime.db, runtime.clock, QuietHours(), rows, summary, "op")
-    printing.add_blangko(runtime.db, runtime.clock, "disdukcapil", 1, "op")
-    batch = printing.reserve_next(runtime.db, runtime.clock, "disdukcapil", None)
-    printing.mark_printed(runtime.db, runtime.clock, QuietHours(), batch.batch_id, "op")
+    service.print_cards(nik)
     return reference
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlmodel import select
 
-from sms_ktp import penunggalan, pickup, printing
+from sms_ktp import penunggalan, pickup
 from sms_ktp.models import OutboxMessage
 
 REF = re.compile(r"ref (\d{9})")
@@ -28,14 +28,7 @@ def register(service: LiveService, phone: str, nik: str, kk: str) -> str:
 def printed_at_night(service: LiveService, *niks: str) -> None:
     """Penunggalan results, blangko and a print run in the evening, then the worker's
     allocation: each card's "now in the print queue" and pickup SMS wait for the morning."""
-    runtime = service.runtime
-    summary = penunggalan.Summary()
-    rows = list(penunggalan.read_csv(
-        "nik,result,note\n" + "".join(f"{nik},PRR,\n" for nik in niks), summary))
-    penunggalan.apply(runtime.db, runtime.clock, runtime.quiet_hours, rows, summary, "op")
-    printing.add_blangko(runtime.db, runtime.clock, "disdukcapil", len(niks), "op")
-    batch = printing.reserve_next(runtime.db, runtime.clock, "disdukcapil", None)
-    printing.mark_printed(runtime.db, runtime.clock, runtime.quiet_hours, batch.batch_id, "op")
+    service.print_cards(*niks)
     service.worker.run_once()
 
 

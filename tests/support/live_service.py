@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 
 from gateway.base import Gateway
 from gateway.console import ConsoleGateway
+from sms_ktp import penunggalan, printing
 from sms_ktp.clock import FixedClock
 from sms_ktp.config import Settings
 from sms_ktp.db import Database
@@ -71,6 +72,20 @@ class LiveService:
         assert response.status_code == 200, response.text
         self.worker.run_once()
         return self.received(sender)
+
+    def print_cards(self, *niks: str) -> None:
+        """The applications of `niks` through penunggalan (PRR), with blangko in stock, printed
+        (at the clock's time, under the service's quiet hours): their cards wait for a pickup
+        slot, which the worker's next run allocates."""
+        runtime = self.runtime
+        summary = penunggalan.Summary()
+        rows = list(penunggalan.read_csv(
+            "nik,result,note\n" + "".join(f"{nik},PRR,\n" for nik in niks), summary))
+        penunggalan.apply(runtime.db, runtime.clock, runtime.quiet_hours, rows, summary, "op")
+        printing.add_blangko(runtime.db, runtime.clock, "disdukcapil", len(niks), "op")
+        batch = printing.reserve_next(runtime.db, runtime.clock, "disdukcapil", None)
+        printing.mark_printed(runtime.db, runtime.clock, runtime.quiet_hours, batch.batch_id,
+                              "op")
 
     def sent(self) -> list[dict[str, str]]:
         if not self.outbox_file.exists():

@@ -10,7 +10,7 @@ import re
 import requests
 from live_service import KK, NIK, PHONE, LiveService
 
-from sms_ktp import penunggalan, pickup, printing
+from sms_ktp import penunggalan, pickup
 from sms_ktp.quiet_hours import QuietHours
 from sms_ktp.web.simulator import COOKIE
 
@@ -45,13 +45,7 @@ def card_ready_for_pickup(service: LiveService) -> str:
     service.sms(PHONE, f"DAFTAR {NIK}#{KK}#2")
     service.sms(PHONE, "YA")
     runtime = service.runtime
-    summary = penunggalan.Summary()
-    penunggalan.apply(runtime.db, runtime.clock, QuietHours(),
-                      list(penunggalan.read_csv(f"nik,result,note\n{NIK},PRR,\n", summary)),
-                      summary, "operator:test")
-    printing.add_blangko(runtime.db, runtime.clock, "disdukcapil", 5, "operator:test")
-    printing.reserve_next(runtime.db, runtime.clock, "disdukcapil", None)
-    printing.mark_printed(runtime.db, runtime.clock, QuietHours(), None, "operator:test")
+    service.print_cards(NIK)
     assert pickup.allocate(runtime.db, runtime.clock, runtime.pickup_policy()) == 1
     service.worker.run_once()
     return re.search(r"Kode ambil: ([A-Z0-9]{6})", " ".join(service.received(PHONE))).group(1)

@@ -13,10 +13,9 @@ from sqlalchemy import insert, select
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
 from flows.gsm import segments, septets
-from sms_ktp import decisions, penunggalan, printing, sms_budget
+from sms_ktp import decisions, sms_budget
 from sms_ktp.hidden_codes import HIDDEN
 from sms_ktp.models import Application, AuditEntry, Broadcast, OutboxMessage
-from sms_ktp.quiet_hours import QuietHours
 from sms_ktp.web import create_app
 
 REF = re.compile(r"ref (\d{9})")
@@ -33,13 +32,7 @@ def scheduled(service: LiveService, *niks: str) -> dict[str, str]:
     """Cards of the first family printed and scheduled: reference -> pickup code."""
     references = [register(service, nik) for nik in niks]
     runtime = service.runtime
-    summary = penunggalan.Summary()
-    rows = list(penunggalan.read_csv(
-        "nik,result,note\n" + "".join(f"{nik},PRR,\n" for nik in niks), summary))
-    penunggalan.apply(runtime.db, runtime.clock, QuietHours(), rows, summary, "op")
-    printing.add_blangko(runtime.db, runtime.clock, "disdukcapil", len(niks), "op")
-    batch = printing.reserve_next(runtime.db, runtime.clock, "disdukcapil", None)
-    printing.mark_printed(runtime.db, runtime.clock, QuietHours(), batch.batch_id, "op")
+    service.print_cards(*niks)
     service.worker.run_once()
     with runtime.db.connect() as connection:
         codes = dict(connection.execute(

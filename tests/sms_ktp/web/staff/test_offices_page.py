@@ -15,7 +15,7 @@ from staff_browser import StaffBrowser, make_staff
 
 from flows.dates import say_day
 from flows.gsm import segments, septets
-from sms_ktp import office_settings, penunggalan, pickup, printing, sms_budget
+from sms_ktp import office_settings, pickup, sms_budget
 from sms_ktp.models import Application, AuditEntry, OfficeSetting
 from sms_ktp.pickup_calendar import WEEKDAYS, default_offices, local
 
@@ -30,14 +30,7 @@ def register(service: LiveService, phone: str, nik: str, kk: str) -> None:
 
 def print_cards(service: LiveService, *niks: str) -> None:
     """Penunggalan passed, blangko in stock, printed: the cards wait for a pickup slot."""
-    runtime = service.runtime
-    summary = penunggalan.Summary()
-    rows = list(penunggalan.read_csv("nik,result,note\n" + "".join(f"{n},PRR,\n" for n in niks),
-                                     summary))
-    penunggalan.apply(runtime.db, runtime.clock, runtime.quiet_hours, rows, summary, "op")
-    printing.add_blangko(runtime.db, runtime.clock, "disdukcapil", len(niks), "op")
-    batch = printing.reserve_next(runtime.db, runtime.clock, "disdukcapil", None)
-    printing.mark_printed(runtime.db, runtime.clock, runtime.quiet_hours, batch.batch_id, "op")
+    service.print_cards(*niks)
     service.worker.dispatch_outbox()
     service.received(PHONE)
 
