@@ -38,12 +38,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from werkzeug.serving import make_server
 
-from sms_ktp.config import Settings
-from sms_ktp.db import scratch_schema
 from sms_ktp.domain.identity import parse_kk, parse_nik
+from sms_ktp.domain.phones import normalise_msisdn
+from sms_ktp.messaging.outbox import PENDING
 from sms_ktp.models import OutboxMessage
-from sms_ktp.outbox import PENDING
-from sms_ktp.phones import normalise_msisdn
+from sms_ktp.platform.config import Settings
+from sms_ktp.platform.db import scratch_schema
 from sms_ktp.runtime import Runtime
 from sms_ktp.web import create_app
 
@@ -535,7 +535,7 @@ def command(name: str) -> list[str]:
     script = Path(sys.executable).parent / name
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", {"sms-ktp": "sms_ktp.cli"}.get(name, name)]
+    return [sys.executable, "-m", {"sms-ktp": "sms_ktp.cli.main"}.get(name, name)]
 
 
 def write_config(path: Path, database_url: str, outbox_file: Path, token: str,

@@ -26,8 +26,8 @@ from pathlib import Path
 from common import pending, postgres_url
 from worker_runs import outcome, queue, sent_ids, start_worker, worker_config
 
-from sms_ktp import heartbeat
-from sms_ktp.db import Database, scratch_schema
+from sms_ktp.platform import heartbeat
+from sms_ktp.platform.db import Database, scratch_schema
 
 
 def kill_while_sending(db: Database, config: Path, folder: Path, rng: random.Random,

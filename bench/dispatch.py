@@ -41,7 +41,7 @@ from worker_runs import (
     worker_config,
 )
 
-from sms_ktp.db import Database, scratch_schema
+from sms_ktp.platform.db import Database, scratch_schema
 
 WORKER_COUNTS = (1, 2)
 

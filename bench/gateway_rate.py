@@ -29,10 +29,10 @@ from common import postgres_url
 from sqlalchemy import select
 from worker_runs import outcome, queue, start_worker, worker_config
 
-from sms_ktp import heartbeat
-from sms_ktp.db import Database, scratch_schema
+from sms_ktp.messaging.outbox import PENDING
 from sms_ktp.models import OutboxMessage
-from sms_ktp.outbox import PENDING
+from sms_ktp.platform import heartbeat
+from sms_ktp.platform.db import Database, scratch_schema
 
 # Two beats of every worker: each then knows how many share the limit.
 SETTLE_SECONDS = 12.0

@@ -1,6 +1,7 @@
 """Pickup allocation of a printed-card backlog, in cards per second, against a floor.
 
-What is measured: the wall time of one `sms_ktp.pickup.allocate(db, clock, policy)` call that
+What is measured: the wall time of one
+`sms_ktp.applications.pickup.allocate(db, clock, policy)` call that
 schedules a whole backlog of printed cards (default 30,423, the backlog of printed cards waiting
 for their owners in the article) into the pickup slots of the six kecamatan offices of Kota Bogor:
 the earliest slot with room at the office of the family's KK, the cards of one family together.
@@ -10,8 +11,8 @@ booked counts of the slots. `rows_per_s` is N / its seconds.
 
 Why a floor: an absolute rate says more about the machine and the database than about the
 scheduler. The floor is the cheapest write of N rows the project itself can do: N rows through
-its own bulk path, `sms_ktp.bulk.insert_rows` (COPY on PostgreSQL, one driver executemany on
-SQLite; the path `allocate` writes its per-card rows through), in one transaction
+its own bulk path, `sms_ktp.platform.bulk.insert_rows` (COPY on PostgreSQL, one driver
+executemany on SQLite; the path `allocate` writes its per-card rows through), in one transaction
 (`Database.connect()`, as `allocate` uses), into a scratch table with the columns of
 `pickup_slot` (created for the floor, dropped after it, so the real table is untouched), on the
 same database in the same run. `floor_rows_per_s` is N / its seconds, measured before and after
@@ -78,16 +79,17 @@ from typing import Any
 from common import check_database_url, kk_number, private_schema, settings_for
 from sqlalchemy import MetaData, event, func, insert, select
 
-from sms_ktp import bulk, pickup
-from sms_ktp.clock import FixedClock, jakarta_date
-from sms_ktp.db import Database
+from sms_ktp.applications import pickup
+from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.domain.identity import parse_kk, parse_nik
+from sms_ktp.domain.phones import normalise_msisdn
+from sms_ktp.domain.pickup_calendar import WorkingCalendar, local, offices_from_config, slot_starts
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, ApplicationEvent, Family, OutboxMessage, PickupSlot
-from sms_ktp.phones import normalise_msisdn
-from sms_ktp.pickup import PickupPolicy
-from sms_ktp.pickup_calendar import WorkingCalendar, local, offices_from_config, slot_starts
+from sms_ktp.platform import bulk
+from sms_ktp.platform.clock import FixedClock, jakarta_date
+from sms_ktp.platform.db import Database
 from sms_ktp.runtime import Runtime
 
 TARGET_RATIO = 0.3

@@ -62,9 +62,9 @@ from flask import Flask, request
 from sqlalchemy import func, select
 
 from gateway.africastalking import parse_inbound_sms
-from sms_ktp.inbound import record_inbound
+from sms_ktp.channels.sms import record_inbound
+from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.models import Application, Family, InboundMessage, OutboxMessage
-from sms_ktp.phones import normalise_msisdn
 from sms_ktp.runtime import Runtime
 
 TARGET_RATIO = 0.5

@@ -73,8 +73,8 @@ from common import (
 from sqlalchemy import case, create_engine, func, select
 from sqlalchemy.engine import Engine, make_url
 
-from sms_ktp.db import scratch_schema
 from sms_ktp.models import Application, Family, InboundMessage, OutboxMessage
+from sms_ktp.platform.db import scratch_schema
 
 DEFAULT_DATABASE_URL = DEFAULT_POSTGRES
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,9 +18,9 @@ from pathlib import Path
 from common import command, write_config
 from sqlalchemy import delete, func, select
 
-from sms_ktp import outbox
-from sms_ktp.db import Database
+from sms_ktp.messaging import outbox
 from sms_ktp.models import OutboxMessage
+from sms_ktp.platform.db import Database
 
 TEXT = ("KTP-el Anda sudah dicetak. Ambil Senin 7 Desember 2026 jam 08.30 WIB di Kantor "
         "Kecamatan Bogor Selatan. Bawa KK asli. Kode ambil: {code}")

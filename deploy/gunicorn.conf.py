@@ -86,8 +86,8 @@ def on_starting(server: Any) -> None:
     message instead of failing every worker), create the secrets that are generated once into
     the data folder (webhook token, session key, the keys of the encryption at rest), and
     upgrade the schema (whose migrations may encrypt what an older release stored)."""
-    from sms_ktp import crypto
-    from sms_ktp.config import (
+    from sms_ktp.platform import crypto
+    from sms_ktp.platform.config import (
         ConfigError,
         ensure_privacy_keys,
         ensure_secret_key,
@@ -105,8 +105,8 @@ def on_starting(server: Any) -> None:
     crypto.configure(privacy.data_key, privacy.previous_data_keys, privacy.lookup_key)
     # The schema at the newest revision before any worker serves (under the migration lock, so a
     # worker process or a second web node starting at the same time takes its turn).
-    from sms_ktp import schema
-    from sms_ktp.db import Database
+    from sms_ktp.platform import schema
+    from sms_ktp.platform.db import Database
 
     database = Database(settings.database.url)
     try:
@@ -132,7 +132,7 @@ def child_exit(server: Any, worker: Any) -> None:
     """A worker has gone: its Prometheus files (multiprocess mode) are marked dead, so its gauges
     stop being reported."""
     try:
-        from sms_ktp import metrics
+        from sms_ktp.platform import metrics
     except ImportError:
         return
     mark_process_dead = getattr(metrics, "mark_process_dead", None)

@@ -11,7 +11,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from flows.gsm import to_gsm7
+from gsm7.encoding import to_gsm7
 
 DEFAULT_LANGUAGE = "id"
 

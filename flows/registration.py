@@ -23,7 +23,7 @@ from flows.fields import read_fields
 from flows.keywords import clean, without_accents
 from flows.ports import ActiveApplication, Services
 from sms_ktp.domain.identity import IdentityError, parse_kk, parse_nik
-from sms_ktp.masking import mask_id
+from sms_ktp.domain.masking import mask_id
 
 REASONS: tuple[str, ...] = ("baru", "hilang", "rusak", "perubahan_data")
 REASON_WORDS = {

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from flows import reschedule, status
 from flows.catalogue import DEFAULT_LANGUAGE, render
 from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Outcome
-from flows.gsm import segments
 from flows.keywords import Command, language_named, parse_command
 from flows.language import language_for
 from flows.ports import ApplicationView, Services
 from flows.registration import REGISTRATION, is_yes, prefill_fields
 from flows.status import pickup_text
+from gsm7.encoding import segments
 from sms_ktp.domain.reference import normalise_reference
 
 DIALOGUES: dict[str, Dialogue] = {REGISTRATION.name: REGISTRATION}

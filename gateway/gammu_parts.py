@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from flows.gsm import GSM7_PART, GSM7_SINGLE, UCS2_PART, UCS2_SINGLE, septets
+from gsm7.encoding import GSM7_PART, GSM7_SINGLE, UCS2_PART, UCS2_SINGLE, septets
 
 DEFAULT_CODING = "Default_No_Compression"
 UNICODE_CODING = "Unicode_No_Compression"

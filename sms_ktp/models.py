@@ -1,6 +1,6 @@
 """Tables. Every timestamp is UTC; numbers of residents (NIK, KK) never leave these rows in full
 except through the masked views the flows receive, and are stored encrypted, with a keyed hash
-beside them for exact lookups (`sms_ktp.crypto`)."""
+beside them for exact lookups (`sms_ktp.platform.crypto`)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
-from sms_ktp import crypto
 from sms_ktp.domain.stages import Stage
+from sms_ktp.platform import crypto
 
-# Room for a sealed 16-digit number (71 characters: see `sms_ktp.crypto`) with a margin.
+# Room for a sealed 16-digit number (71 characters: see `sms_ktp.platform.crypto`) with a margin.
 SEALED_LENGTH = 100
 # What an encrypted column refuses in SQL: a random nonce makes equal numbers differ.
 _EQUALITY = frozenset({operators.eq, operators.ne, operators.in_op, operators.not_in_op})
@@ -126,7 +126,7 @@ def _copy_of(source: str) -> Any:
 def hash_column(source: str, purpose: str, *, filled: bool, unique: bool = False,
                 index: bool = False) -> Any:
     """A keyed-hash column of the number in column `source`. `filled`: an INSERT that gives
-    `source` fills it (also `sms_ktp.bulk`); an UPDATE of `source` must set it too.
+    `source` fills it (also `sms_ktp.platform.bulk`); an UPDATE of `source` must set it too.
     `info["hash_of"]` lets the key rotation find the number a hash is made from."""
     return Field(default=None, sa_column=Column(
         KeyedHash(purpose), default=_copy_of(source) if filled else None, nullable=True,

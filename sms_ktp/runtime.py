@@ -15,21 +15,23 @@ from gateway.africastalking import AfricasTalkingGateway
 from gateway.base import Gateway
 from gateway.console import ConsoleGateway
 from gateway.routing import RateLimit, Route, RoutingGateway
-from sms_ktp import crypto, office_settings, staff
-from sms_ktp.clock import Clock, SystemClock
-from sms_ktp.config import (
+from sms_ktp.applications import office_settings
+from sms_ktp.applications.pickup import PickupPolicy
+from sms_ktp.backoffice import staff
+from sms_ktp.domain.pickup_calendar import WorkingCalendar
+from sms_ktp.domain.quiet_hours import QuietHours
+from sms_ktp.messaging.limits import ReplyLimits
+from sms_ktp.messaging.outbox import Dispatcher, RetryPolicy
+from sms_ktp.platform import crypto
+from sms_ktp.platform.clock import Clock, SystemClock
+from sms_ktp.platform.config import (
     Settings,
     adapter_settings,
     ensure_privacy_keys,
     ensure_webhook_token,
     gateway_rate,
 )
-from sms_ktp.db import Database
-from sms_ktp.limits import ReplyLimits
-from sms_ktp.outbox import Dispatcher, RetryPolicy
-from sms_ktp.pickup import PickupPolicy
-from sms_ktp.pickup_calendar import WorkingCalendar
-from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.platform.db import Database
 
 log = logging.getLogger(__name__)
 # How often a process looks for pickup-office changes made in the back office (by this or another

@@ -20,9 +20,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from gateway.base import PollingGateway
 from gateway.routing import RoutingGateway
-from sms_ktp import broadcasts, gateway_polling, heartbeat, pickup, retention
-from sms_ktp.phone_state import purge_expired
-from sms_ktp.quiet_hours import parse_local_time
+from sms_ktp.applications import pickup
+from sms_ktp.channels import polling as gateway_polling
+from sms_ktp.domain.quiet_hours import parse_local_time
+from sms_ktp.messaging import broadcasts
+from sms_ktp.messaging.phone_state import purge_expired
+from sms_ktp.platform import heartbeat
+from sms_ktp.privacy import retention
 from sms_ktp.runtime import Runtime, gateways_of
 
 log = logging.getLogger(__name__)

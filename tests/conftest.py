@@ -15,9 +15,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
-from sms_ktp import crypto
-from sms_ktp.clock import FixedClock
-from sms_ktp.db import Database, scratch_schema
+from sms_ktp.platform import crypto
+from sms_ktp.platform.clock import FixedClock
+from sms_ktp.platform.db import Database, scratch_schema
 
 # The gammu-smsd daemon's fixtures (tests/support/gammu_daemon.py), for the gateway and e2e tests;
 # pytester, to run pytest on a test of its own (the CI hook below is tested that way).

@@ -32,17 +32,17 @@ from flows.registration import (
     kk_value,
     nik_value,
 )
-from sms_ktp import audit
-from sms_ktp.clock import Clock
-from sms_ktp.counter_wording import for_staff
-from sms_ktp.db import Database, retry_after_disconnect
-from sms_ktp.masking import mask_id, mask_phone
+from sms_ktp.applications.counter_wording import for_staff
+from sms_ktp.applications.pickup import PickupPolicy
+from sms_ktp.applications.services import SqlServices
+from sms_ktp.domain.masking import mask_id, mask_phone
+from sms_ktp.domain.phones import normalise_msisdn
+from sms_ktp.messaging.outbox import enqueue
+from sms_ktp.messaging.phone_state import PhoneStateStore
 from sms_ktp.models import Application
-from sms_ktp.outbox import enqueue
-from sms_ktp.phone_state import PhoneStateStore
-from sms_ktp.phones import normalise_msisdn
-from sms_ktp.pickup import PickupPolicy
-from sms_ktp.services import SqlServices
+from sms_ktp.platform import audit
+from sms_ktp.platform.clock import Clock
+from sms_ktp.platform.db import Database, retry_after_disconnect
 
 log = logging.getLogger(__name__)
 

@@ -7,15 +7,15 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
-from sms_ktp import sms_budget
-from sms_ktp.clock import Clock
-from sms_ktp.db import Database
+from sms_ktp.applications import sms_budget
+from sms_ktp.applications.pickup import release_slot
+from sms_ktp.applications.pipeline import change_stage
+from sms_ktp.domain.masking import redact
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
-from sms_ktp.masking import redact
 from sms_ktp.models import Application
-from sms_ktp.pickup import release_slot
-from sms_ktp.pipeline import change_stage
-from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.platform.clock import Clock
+from sms_ktp.platform.db import Database
 
 _APPLICATION = Application.__table__
 

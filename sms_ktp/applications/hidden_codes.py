@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from functools import cache
 
 from flows.catalogue import languages, messages
-from sms_ktp.pickup import CODE_ALPHABET, CODE_LENGTH
+from sms_ktp.applications.pickup import CODE_ALPHABET, CODE_LENGTH
 
 HIDDEN = "*" * CODE_LENGTH
 _CODE = f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}(?![A-Za-z0-9])"

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
+from sms_ktp.domain.pickup_calendar import WEEKDAYS, Office, offices_from_config
 from sms_ktp.models import OfficeSetting
-from sms_ktp.pickup_calendar import WEEKDAYS, Office, offices_from_config
 
 EDITABLE = ("name", "address", "hours", "slot_minutes", "capacity", "closed_dates")
 _SETTING = OfficeSetting.__table__

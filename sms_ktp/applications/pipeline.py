@@ -36,12 +36,12 @@ from sqlalchemy import (
 )
 
 from flows.catalogue import messages, render
-from sms_ktp.bulk import insert_rows
+from sms_ktp.domain.masking import mask_id, redact
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
-from sms_ktp.masking import mask_id, redact
+from sms_ktp.messaging.outbox import enqueue_many, enqueue_selected, outgoing, supersede
 from sms_ktp.models import Application, ApplicationEvent, Family, PhoneState, UtcDateTime
-from sms_ktp.outbox import enqueue_many, enqueue_selected, outgoing, supersede
-from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.platform.bulk import insert_rows
 
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__

@@ -9,13 +9,13 @@ from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from sms_ktp.clock import Clock
-from sms_ktp.db import Database
+from sms_ktp.applications.pipeline import change_stage
+from sms_ktp.domain.masking import mask_id
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import Stage
-from sms_ktp.masking import mask_id
 from sms_ktp.models import Application, BlangkoMovement, PrintBatch, in_stage
-from sms_ktp.pipeline import change_stage
-from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.platform.clock import Clock
+from sms_ktp.platform.db import Database
 
 _APPLICATION = Application.__table__
 _MOVEMENT = BlangkoMovement.__table__

@@ -13,11 +13,11 @@ from sqlalchemy import Connection, bindparam, select
 
 from flows.catalogue import render
 from flows.ports import ActiveApplication
-from sms_ktp.masking import mask_id
+from sms_ktp.applications.pipeline import notice_rows
+from sms_ktp.domain.masking import mask_id
+from sms_ktp.domain.quiet_hours import QuietHours
+from sms_ktp.messaging.outbox import enqueue
 from sms_ktp.models import Application, OutboxMessage
-from sms_ktp.outbox import enqueue
-from sms_ktp.pipeline import notice_rows
-from sms_ktp.quiet_hours import QuietHours
 
 NOTICE = "notify.other_phone_tried"
 KIND = "notification"

@@ -19,18 +19,19 @@ from flows.dialogue import Invalid
 from flows.messages import CONSENT_VERSION
 from flows.ports import ActiveApplication, ApplicationView
 from flows.registration import refusal_of_active
-from sms_ktp import outbox, pickup
-from sms_ktp.clock import Clock, jakarta_date
+from sms_ktp.applications import pickup
+from sms_ktp.applications.pickup import PickupPolicy
+from sms_ktp.applications.printing import stock
+from sms_ktp.applications.registration_attempts import tell_family_of_attempt
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
+from sms_ktp.domain.masking import mask_id
+from sms_ktp.domain.pickup_calendar import local
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
-from sms_ktp.masking import mask_id
+from sms_ktp.messaging import outbox
+from sms_ktp.messaging.phone_state import PhoneStateStore
 from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement, Family, PhoneState
-from sms_ktp.phone_state import PhoneStateStore
-from sms_ktp.pickup import PickupPolicy
-from sms_ktp.pickup_calendar import local
-from sms_ktp.printing import stock
-from sms_ktp.registration_attempts import tell_family_of_attempt
+from sms_ktp.platform.clock import Clock, jakarta_date
 
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
@@ -55,7 +56,7 @@ _FAMILY_APPLICATIONS = (
            _APPLICATION.c.print_batch_id, _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
            _APPLICATION.c.pickup_code)
     .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
-    # An application whose data was erased (`sms_ktp.retention`) is nobody's any more.
+    # An application whose data was erased (`sms_ktp.privacy.retention`) is nobody's any more.
     .where(_FAMILY.c.phone == bindparam("phone"), _APPLICATION.c.erased_at.is_(None))
     .order_by(_APPLICATION.c.created_at.desc(), _APPLICATION.c.id.desc())
 )

@@ -18,9 +18,9 @@ from functools import cache
 from typing import Any
 
 from flows.catalogue import languages, messages, render
-from flows.gsm import GSM7_SINGLE, septets, to_gsm7
-from sms_ktp.masking import mask_id
-from sms_ktp.pickup import CODE_LENGTH
+from gsm7.encoding import GSM7_SINGLE, septets, to_gsm7
+from sms_ktp.applications.pickup import CODE_LENGTH
+from sms_ktp.domain.masking import mask_id
 
 # The placeholders staff type, and what they are.
 TYPED = {"why": "alasan penolakan", "office": "nama kantor", "address": "alamat kantor"}

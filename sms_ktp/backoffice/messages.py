@@ -24,10 +24,10 @@ from sqlalchemy import (
     union_all,
 )
 
-from sms_ktp.hidden_codes import hide_codes
-from sms_ktp.masking import mask_phone, redact
+from sms_ktp.applications.hidden_codes import hide_codes
+from sms_ktp.domain.masking import mask_phone, redact
+from sms_ktp.messaging.outbox import FAILED, RANK
 from sms_ktp.models import Application, ApplicationEvent, InboundMessage, OutboxMessage
-from sms_ktp.outbox import FAILED, RANK
 
 _OUT = OutboxMessage.__table__
 _IN = InboundMessage.__table__

@@ -18,14 +18,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, select
 
+from sms_ktp.applications.hidden_codes import hide_codes
 from sms_ktp.domain.identity import digits_only
+from sms_ktp.domain.masking import mask_id, mask_phone, redact
+from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.domain.reference import normalise_reference
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.domain.wilayah import bogor_kecamatan
-from sms_ktp.hidden_codes import hide_codes
-from sms_ktp.masking import mask_id, mask_phone, redact
 from sms_ktp.models import Application, ApplicationEvent, Family
-from sms_ktp.phones import normalise_msisdn
 
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__

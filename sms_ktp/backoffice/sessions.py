@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
+from sms_ktp.backoffice.staff import Role, Staff
 from sms_ktp.models import StaffSession, StaffUser
-from sms_ktp.staff import Role, Staff
 
 LOGOUT, IDLE, DISABLED, PASSWORD = "logout", "idle", "disabled", "password"
 # Ended or abandoned sessions are forgotten after this (the audit log keeps the sign-ins).

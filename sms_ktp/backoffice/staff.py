@@ -14,13 +14,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, func, insert, select, update
 
-from sms_ktp.clock import JAKARTA
-from sms_ktp.masking import redact
+from sms_ktp.domain.masking import redact
 from sms_ktp.models import AuditEntry, StaffUser
+from sms_ktp.platform.clock import JAKARTA
 
 if TYPE_CHECKING:
-    from sms_ktp.config import StaffSettings
-    from sms_ktp.db import Database
+    from sms_ktp.platform.config import StaffSettings
+    from sms_ktp.platform.db import Database
 
 _STAFF = StaffUser.__table__
 _AUDIT = AuditEntry.__table__
@@ -131,7 +131,9 @@ def _change(connection: Connection, username: str, **values: object) -> int:
 
 
 def _end_sessions(connection: Connection, staff_id: int, now: datetime, why: str) -> None:
-    from sms_ktp import staff_sessions  # it builds on this module's Staff and Role
+    from sms_ktp.backoffice import (
+        sessions as staff_sessions,  # it builds on this module's Staff and Role
+    )
 
     staff_sessions.end_all(connection, staff_id, now, why)
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.base import PollingGateway
-from sms_ktp import metrics
-from sms_ktp.inbound import receive_sms
-from sms_ktp.outbox import apply_delivery_report
+from sms_ktp.channels.sms import receive_sms
+from sms_ktp.messaging.outbox import apply_delivery_report
+from sms_ktp.platform import metrics
 from sms_ktp.runtime import Runtime, gateways_of
 
 log = logging.getLogger(__name__)

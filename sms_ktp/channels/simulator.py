@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterable
 from sqlmodel import select
 
 from gateway.message import InboundSms
-from sms_ktp.inbound import receive_sms
+from sms_ktp.channels.sms import receive_sms
+from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.models import OutboxMessage
-from sms_ktp.phones import normalise_msisdn
 from sms_ktp.runtime import Runtime
 
 

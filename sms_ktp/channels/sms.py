@@ -19,10 +19,12 @@ from flows.dates import say_time
 from flows.dialogue import Conversation
 from flows.sms import SmsChannel, SmsTurn
 from gateway.message import InboundSms
-from sms_ktp import metrics
-from sms_ktp.clock import Clock
-from sms_ktp.db import Database, insert_ignoring_duplicate, retry_after_disconnect
-from sms_ktp.limits import (
+from sms_ktp.applications.pickup import PickupPolicy
+from sms_ktp.applications.services import SqlServices
+from sms_ktp.domain.masking import mask_phone, redact
+from sms_ktp.domain.phones import normalise_msisdn
+from sms_ktp.domain.pickup_calendar import local
+from sms_ktp.messaging.limits import (
     DIALOGUE_KIND,
     LIMIT_KIND,
     PATIENCE,
@@ -31,14 +33,12 @@ from sms_ktp.limits import (
     ReplyGate,
     ReplyLimits,
 )
-from sms_ktp.masking import mask_phone, redact
+from sms_ktp.messaging.outbox import enqueue
+from sms_ktp.messaging.phone_state import PhoneStateStore
 from sms_ktp.models import InboundMessage
-from sms_ktp.outbox import enqueue
-from sms_ktp.phone_state import PhoneStateStore
-from sms_ktp.phones import normalise_msisdn
-from sms_ktp.pickup import PickupPolicy
-from sms_ktp.pickup_calendar import local
-from sms_ktp.services import SqlServices
+from sms_ktp.platform import metrics
+from sms_ktp.platform.clock import Clock
+from sms_ktp.platform.db import Database, insert_ignoring_duplicate, retry_after_disconnect
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 1000
@@ -80,7 +80,7 @@ def record_inbound(connection: Connection, sms: InboundSms, phone: str | None,
 def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
                 policy: PickupPolicy, limits: ReplyLimits | None = None) -> Received:
     """Counted in the metrics once committed (or failed), never twice for one retried run.
-    `limits`: the per-phone limits on replies (`sms_ktp.limits`; the webhook passes the
+    `limits`: the per-phone limits on replies (`sms_ktp.messaging.limits`; the webhook passes the
     configured ones, `Runtime.reply_limits`); None: every reply is queued."""
     try:
         received = _receive_sms(db, clock, sms, ttl, policy, limits or UNLIMITED)

@@ -25,16 +25,16 @@ from sqlalchemy import Connection, bindparam, select, update
 from flows.catalogue import render, supported
 from flows.ussd import Menu, UssdChannel, UssdTurn
 from gateway.message import UssdRequest, UssdSessionEnd
-from sms_ktp import crypto, metrics
-from sms_ktp.clock import Clock
-from sms_ktp.db import Database, insert_ignoring_duplicate, retry_after_disconnect
-from sms_ktp.masking import mask_phone, redact
+from sms_ktp.applications.pickup import PickupPolicy
+from sms_ktp.applications.services import SqlServices
+from sms_ktp.domain.masking import mask_phone, redact
+from sms_ktp.domain.phones import normalise_msisdn
+from sms_ktp.messaging.outbox import enqueue
+from sms_ktp.messaging.phone_state import PhoneStateStore
 from sms_ktp.models import UssdSession
-from sms_ktp.outbox import enqueue
-from sms_ktp.phone_state import PhoneStateStore
-from sms_ktp.phones import normalise_msisdn
-from sms_ktp.pickup import PickupPolicy
-from sms_ktp.services import SqlServices
+from sms_ktp.platform import crypto, metrics
+from sms_ktp.platform.clock import Clock
+from sms_ktp.platform.db import Database, insert_ignoring_duplicate, retry_after_disconnect
 
 log = logging.getLogger(__name__)
 _SESSION = UssdSession.__table__

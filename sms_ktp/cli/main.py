@@ -11,8 +11,11 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from sms_ktp import operator_cli, privacy_cli, schema, staff_cli
-from sms_ktp.config import ConfigError, Settings, load_settings
+from sms_ktp.cli import operator as operator_cli
+from sms_ktp.cli import privacy as privacy_cli
+from sms_ktp.cli import staff as staff_cli
+from sms_ktp.platform import schema
+from sms_ktp.platform.config import ConfigError, Settings, load_settings
 from sms_ktp.runtime import Runtime
 
 log = logging.getLogger("sms_ktp")
@@ -103,7 +106,7 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
 def _first_admin(runtime: Runtime) -> str:
     """With the console gateway (a demo) and no account yet, an `admin` account whose password
     is kept under the data folder; otherwise how to make one."""
-    from sms_ktp import staff
+    from sms_ktp.backoffice import staff
 
     settings = runtime.settings
     with runtime.db.connect() as connection:
@@ -144,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             worker.run_forever()
     elif args.command == "simulate":
-        from sms_ktp.simulator import Phone, run
+        from sms_ktp.channels.simulator import Phone, run
 
         try:
             phone = Phone(runtime, args.phone)

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from sms_ktp import penunggalan, pickup, printing
-from sms_ktp.outbox import requeue_failed
-from sms_ktp.phones import normalise_msisdn
+from sms_ktp.applications import penunggalan, pickup, printing
+from sms_ktp.domain.phones import normalise_msisdn
+from sms_ktp.messaging.outbox import requeue_failed
 from sms_ktp.runtime import Runtime
 
 PROGRESS_FROM = 1000  # rows; smaller files need no progress bar

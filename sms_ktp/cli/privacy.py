@@ -1,6 +1,7 @@
 """`sms-ktp privacy ...`: a resident's requests about their data from the server's shell, as the
-back office's Privasi page handles them (`export`, `erase`: `sms_ktp.privacy`, audited with the
-NIK masked), and the keys of the encryption at rest (`rotate-key`: `sms_ktp.key_rotation`).
+back office's Privasi page handles them (`export`, `erase`: `sms_ktp.privacy.requests`, audited
+with the NIK masked), and the keys of the encryption at rest (`rotate-key`:
+`sms_ktp.privacy.key_rotation`).
 Exit codes: 0 done, 1 refused or nothing held, 2 bad usage."""
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
-from sms_ktp import key_rotation, privacy
+from sms_ktp.privacy import key_rotation
+from sms_ktp.privacy import requests as privacy
 from sms_ktp.runtime import Runtime
 
 NIK_HELP = "the resident's NIK, or - to read it from standard input (kept out of the history)"

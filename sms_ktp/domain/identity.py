@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.wilayah import bogor_kecamatan, province_name, regency_name
-from sms_ktp.masking import mask_id
 
 IdentityErrorCode = Literal["length", "region", "birth_date", "serial", "not_bogor",
                             "issue_date"]

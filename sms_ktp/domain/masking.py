@@ -19,7 +19,7 @@ _LONG_NUMBER = re.compile(rf"\d(?:{_SEPARATOR}?\d){{9,}}")
 
 def mask_id(value: str | None) -> str:
     """Keep only the last four characters: enough for people to tell numbers apart. None (a
-    number erased, `sms_ktp.retention`) is as hidden as a short one."""
+    number erased, `sms_ktp.privacy.retention`) is as hidden as a short one."""
     if value is None or len(value) < 4:
         return _HIDDEN
     return _HIDDEN + value[-4:]

@@ -17,8 +17,8 @@ from typing import Any
 
 import holidays
 
-from sms_ktp.clock import JAKARTA
 from sms_ktp.domain.wilayah import bogor_kecamatan
+from sms_ktp.platform.clock import JAKARTA
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SLOT_MINUTES_RANGE = (5, 240)

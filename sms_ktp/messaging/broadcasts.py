@@ -20,13 +20,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, delete, exists, func, insert, select, update
 
-from flows.gsm import segments, to_gsm7
-from sms_ktp.clock import JAKARTA, Clock
-from sms_ktp.db import Database
+from gsm7.encoding import segments, to_gsm7
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import Stage
 from sms_ktp.domain.wilayah import bogor_kecamatan
-from sms_ktp.models import Application, Broadcast, Family, OutboxMessage, PhoneState, in_stage
-from sms_ktp.outbox import (
+from sms_ktp.messaging.outbox import (
     BUFFERED,
     DELIVERED,
     FAILED,
@@ -36,7 +34,9 @@ from sms_ktp.outbox import (
     UNDELIVERED,
     enqueue_many,
 )
-from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.models import Application, Broadcast, Family, OutboxMessage, PhoneState, in_stage
+from sms_ktp.platform.clock import JAKARTA, Clock
+from sms_ktp.platform.db import Database
 
 SCHEDULED, SENDING, DONE, CANCELLED = "scheduled", "sending", "done", "cancelled"
 OPEN = (SCHEDULED, SENDING)

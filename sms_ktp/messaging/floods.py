@@ -1,7 +1,8 @@
 """Phones flooding the service with inbound SMS, for staff (the messages page): a resident's
 phone stuck resending, another service's auto-responder answering our replies, or someone
-running up the city's bill. The replies to them are already capped (`sms_ktp.limits`); this
-list lets staff see who it is and how much, and ask the operator to act when it goes on.
+running up the city's bill. The replies to them are already capped
+(`sms_ktp.messaging.limits`); this list lets staff see who it is and how much, and ask the
+operator to act when it goes on.
 
 One query over the last day's inbound SMS, read through the `received_at` index; numbers are
 masked as everywhere on that page.
@@ -15,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, or_, select
 
-from sms_ktp.masking import mask_phone
+from sms_ktp.domain.masking import mask_phone
 from sms_ktp.models import InboundMessage
 
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)

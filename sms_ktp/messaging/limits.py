@@ -36,9 +36,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, select
 
-from flows.gsm import to_gsm7
-from sms_ktp.config import LimitsSettings
+from gsm7.encoding import to_gsm7
 from sms_ktp.models import Application, Family, OutboxMessage
+from sms_ktp.platform.config import LimitsSettings
 
 COUNTED_KINDS = ("reply", "ussd")
 DIALOGUE_KIND = "dialogue"

@@ -37,7 +37,6 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session
 
-from flows.gsm import segments, to_gsm7
 from gateway.base import Gateway
 from gateway.message import (
     DeliveryReport,
@@ -46,12 +45,13 @@ from gateway.message import (
     SendResult,
     TemporaryFailure,
 )
-from sms_ktp import metrics
-from sms_ktp.bulk import insert_rows
-from sms_ktp.clock import Clock
-from sms_ktp.db import Database
-from sms_ktp.masking import mask_phone, redact
+from gsm7.encoding import segments, to_gsm7
+from sms_ktp.domain.masking import mask_phone, redact
 from sms_ktp.models import ApplicationEvent, OutboxMessage, UtcDateTime
+from sms_ktp.platform import metrics
+from sms_ktp.platform.bulk import insert_rows
+from sms_ktp.platform.clock import Clock
+from sms_ktp.platform.db import Database
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert
 
-from sms_ktp.masking import redact
+from sms_ktp.domain.masking import redact
 from sms_ktp.models import AuditEntry
 
 _AUDIT = AuditEntry.__table__

@@ -124,7 +124,8 @@ class StaffSettings:
     idle_minutes: int = 30
     password_time_cost: int = 3
     password_memory_kib: int = 65536
-    # Sign-in limits against password guessing (`sms_ktp.staff.sign_in`); 0 switches one off.
+    # Sign-in limits against password guessing (`sms_ktp.backoffice.staff.sign_in`); 0 switches
+    # one off.
     login_max_failures: int = 5
     login_window_minutes: int = 15
     login_lockout_minutes: int = 15
@@ -140,8 +141,8 @@ class BroadcastSettings:
 
 @dataclass
 class LimitsSettings:
-    """What one phone may cost the city (`sms_ktp.limits`, `sms_ktp.floods`); 0 switches a
-    limit off."""
+    """What one phone may cost the city (`sms_ktp.messaging.limits`,
+    `sms_ktp.messaging.floods`); 0 switches a limit off."""
 
     max_sms_per_phone_per_hour: int = 20
     max_identical_replies: int = 3
@@ -164,9 +165,9 @@ class PrivacySettings:
     by the privacy features; each key says what it is for."""
 
     # Days after an application was collected, cancelled or rejected before the daily purge
-    # erases its personal data (`sms_ktp.retention`); 0 keeps everything.
+    # erases its personal data (`sms_ktp.privacy.retention`); 0 keeps everything.
     retention_days: int = 90
-    # Encryption at rest (`sms_ktp.crypto`), each key 32 random bytes in base64. `data_key`
+    # Encryption at rest (`sms_ktp.platform.crypto`), each key 32 random bytes in base64. `data_key`
     # seals NIK, KK and dialogue answers; `previous_data_keys` still open what older keys sealed
     # (during a rotation); `lookup_key` makes the keyed hashes of exact lookups. Empty: generated
     # once into the data folder (a demo).
@@ -311,14 +312,14 @@ def adapter_settings(gateway: GatewaySettings, name: str) -> Any:
 
 def _check(settings: Settings) -> None:
     """Values whose type is right but whose content is not."""
-    from sms_ktp.quiet_hours import QuietHours, parse_local_time
+    from sms_ktp.domain.quiet_hours import QuietHours, parse_local_time
 
     try:
         QuietHours.parse(settings.notifications.quiet_hours)
         parse_local_time(settings.notifications.reminder_time)
     except ValueError as error:
         raise ConfigError(f"[notifications] {error}") from None
-    from sms_ktp.pickup_calendar import offices_from_config
+    from sms_ktp.domain.pickup_calendar import offices_from_config
 
     try:
         offices_from_config(settings.pickup.offices)
@@ -357,7 +358,7 @@ def _check(settings: Settings) -> None:
 def _check_privacy_keys(privacy: PrivacySettings) -> None:
     """Keys that are given must be keys: a typo must stop the service, not seal under a key
     nobody can give again. Messages name the key, never its value."""
-    from sms_ktp.crypto import PrivacyKeyError, parse_key
+    from sms_ktp.platform.crypto import PrivacyKeyError, parse_key
 
     keys = [("data_key", privacy.data_key), ("lookup_key", privacy.lookup_key),
             *(("previous_data_keys", key) for key in privacy.previous_data_keys)]

@@ -24,11 +24,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, create_engine
 
-from sms_ktp import (
-    models,  # noqa: F401  (registers the tables)
-    schema,
-)
-from sms_ktp.masking import redact_logger
+from sms_ktp import models  # noqa: F401  (registers the tables)
+from sms_ktp.domain.masking import redact_logger
+from sms_ktp.platform import schema
 
 P = ParamSpec("P")
 R = TypeVar("R")

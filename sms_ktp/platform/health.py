@@ -20,12 +20,12 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from sms_ktp import heartbeat
-from sms_ktp.config import HealthSettings
-from sms_ktp.db import Database, retry_after_disconnect
-from sms_ktp.masking import redact
+from sms_ktp.domain.masking import redact
+from sms_ktp.messaging.outbox import PENDING, QUEUED, SENDING
 from sms_ktp.models import OutboxMessage
-from sms_ktp.outbox import PENDING, QUEUED, SENDING
+from sms_ktp.platform import heartbeat
+from sms_ktp.platform.config import HealthSettings
+from sms_ktp.platform.db import Database, retry_after_disconnect
 
 log = logging.getLogger(__name__)
 # A health check must answer even while a migration holds a table lock (PostgreSQL).

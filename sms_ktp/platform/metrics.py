@@ -35,7 +35,7 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from gateway.base import Gateway
     from gateway.message import OutboundSms, SendResult
-    from sms_ktp.health import Health
+    from sms_ktp.platform.health import Health
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
@@ -53,7 +53,7 @@ USSD_OUTCOMES = ("continue", "end", "bad_request", "bad_token", "ip_refused", "e
 OUTBOUND_STATUSES = ("sent", "retry", "failed")
 DELIVERY_STATUSES = ("sent", "buffered", "delivered", "undelivered", "unknown_message",
                      "bad_request", "bad_token", "ip_refused")
-# Why a reply was not queued (`sms_ktp.limits`).
+# Why a reply was not queued (`sms_ktp.messaging.limits`).
 SUPPRESSED_REASONS = ("rate", "identical")
 DIALOGUE_KINDS = ("registration", "status", "pickup_moved", "language", "broadcast_opt_out",
                   "broadcast_opt_in")
@@ -237,5 +237,5 @@ def mark_process_dead(pid: int) -> None:
 
 def child_exit(server: Any, worker: Any) -> None:
     """gunicorn's `child_exit` server hook, for its config file:
-    `child_exit = "sms_ktp.metrics.child_exit"`."""
+    `child_exit = "sms_ktp.platform.metrics.child_exit"`."""
     mark_process_dead(worker.pid)

@@ -1,4 +1,4 @@
-"""The database schema's version, kept by Alembic (`sms_ktp/migrations`).
+"""The database schema's version, kept by Alembic (`sms_ktp/platform/migrations`).
 
 Every command upgrades the database to the newest revision before it does anything else, so an
 upgraded package never runs on an old schema. Several processes start at once (web workers, a
@@ -22,7 +22,7 @@ from sqlalchemy import Connection, inspect, text
 from sqlmodel import SQLModel
 
 if TYPE_CHECKING:
-    from sms_ktp.db import Database
+    from sms_ktp.platform.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +122,9 @@ def downgrade(db: Database, revision: str) -> str | None:
 def create(db: Database) -> None:
     """The newest schema. An empty database gets the tables straight from the models and is
     stamped with the newest revision: much faster than running every migration, which the
-    hundreds of databases the tests make would feel, and the same schema (as
-    tests/sms_ktp/test_migrations.py checks). A database with tables is upgraded instead."""
+    hundreds of databases the tests make would feel, and the same schema
+    (as tests/sms_ktp/platform/test_migrations.py checks). A database with tables is upgraded
+    instead."""
     with db.schema_transaction() as connection:
         lock(connection)
         names = set(inspect(connection).get_table_names())

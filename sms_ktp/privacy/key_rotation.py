@@ -1,5 +1,5 @@
 """`sms-ktp privacy rotate-key`: the keys of the encryption at rest (README, "Encryption at
-rest"); `sms_ktp.privacy_cli` registers it with the other `privacy` commands.
+rest"); `sms_ktp.cli.privacy` registers it with the other `privacy` commands.
 
 `rotate-key` seals again, under the current `[privacy] data_key`, every stored value sealed under
 another key. It works in batches of short transactions, so the service may keep running (restart
@@ -34,8 +34,8 @@ from sqlalchemy import (
 )
 from sqlmodel import SQLModel
 
-from sms_ktp import audit, crypto
 from sms_ktp.models import EncryptedJSON, EncryptedString, KeyedHash
+from sms_ktp.platform import audit, crypto
 from sms_ktp.runtime import Runtime
 
 NEW_LOOKUP_KEY_ENV = "SMS_KTP_NEW_LOOKUP_KEY"

@@ -4,7 +4,7 @@ operator (UU PDP No. 27/2022: the right to a copy of one's personal data and to 
 Found by NIK (its keyed hash). The copy (`export`) is everything held about the resident: their
 applications with the timeline, the family card and phone those applications use, and the SMS
 sent to that phone about them; never another family member's. The erasure (`erase`) is the
-retention purge's (`sms_ktp.retention`) on the resident's applications, now. A card being
+retention purge's (`sms_ktp.privacy.retention`) on the resident's applications, now. A card being
 printed or waiting at the office is not erased (the card exists and must be handed over or
 cancelled first); an application still in an earlier stage is cancelled first, without an SMS.
 Both are audited with the NIK masked.
@@ -19,17 +19,18 @@ from typing import Any
 
 from sqlalchemy import Connection, or_, select, update
 
-from sms_ktp import audit, retention
-from sms_ktp.clock import Clock
-from sms_ktp.db import Database, retry_after_disconnect
+from sms_ktp.applications.hidden_codes import HIDDEN, hide_codes
+from sms_ktp.applications.pipeline import change_stage
 from sms_ktp.domain.identity import digits_only
+from sms_ktp.domain.masking import mask_id
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.domain.wilayah import bogor_kecamatan
-from sms_ktp.hidden_codes import HIDDEN, hide_codes
-from sms_ktp.masking import mask_id
 from sms_ktp.models import Application, ApplicationEvent, Family, OutboxMessage
-from sms_ktp.pipeline import change_stage
-from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.platform import audit
+from sms_ktp.platform.clock import Clock
+from sms_ktp.platform.db import Database, retry_after_disconnect
+from sms_ktp.privacy import retention
 
 EXPORT_ACTION = "privacy.export"
 ERASE_ACTION = "privacy.erase"

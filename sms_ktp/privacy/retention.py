@@ -1,5 +1,5 @@
 """Erasing personal data once it has served its purpose (UU PDP No. 27/2022: kept no longer than
-needed), by the worker's daily purge or at a resident's request (`sms_ktp.privacy`).
+needed), by the worker's daily purge or at a resident's request (`sms_ktp.privacy.requests`).
 
 What is erased of an application: the NIK, the Suket number, the pickup codes, the stage note
 and every timeline note (staff type notes, and a note could name someone); a timeline entry
@@ -39,10 +39,8 @@ from sqlalchemy import (
     update,
 )
 
-from sms_ktp import audit, outbox
-from sms_ktp.clock import Clock
-from sms_ktp.db import Database
 from sms_ktp.domain.stages import CLOSED_STAGES
+from sms_ktp.messaging import outbox
 from sms_ktp.models import (
     Application,
     ApplicationEvent,
@@ -52,6 +50,9 @@ from sms_ktp.models import (
     PhoneState,
     UssdSession,
 )
+from sms_ktp.platform import audit
+from sms_ktp.platform.clock import Clock
+from sms_ktp.platform.db import Database
 
 ACTOR = "system:retention"
 ACTION = "privacy.retention_purge"

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from sms_ktp.config import ensure_secret_key
-from sms_ktp.masking import redact_logger
+from sms_ktp.domain.masking import redact_logger
+from sms_ktp.platform.config import ensure_secret_key
 from sms_ktp.runtime import Runtime
 from sms_ktp.web.health import health
 from sms_ktp.web.http_gateway import http_gateway

@@ -11,8 +11,8 @@ import hmac
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from sms_ktp import health as health_check
-from sms_ktp import metrics
+from sms_ktp.platform import health as health_check
+from sms_ktp.platform import metrics
 from sms_ktp.runtime import Runtime
 
 health = Blueprint("health", __name__)

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, jsonify, request
 from werkzeug.wrappers import Response
 
-from sms_ktp import penunggalan
+from sms_ktp.applications import penunggalan
 from sms_ktp.runtime import Runtime
 
 integration = Blueprint("integration", __name__, url_prefix="/integration")

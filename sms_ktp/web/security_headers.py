@@ -13,7 +13,7 @@ from flask import Flask, current_app, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.wrappers import Response
 
-from sms_ktp.config import Settings
+from sms_ktp.platform.config import Settings
 from sms_ktp.web.addresses import networks, parse_address, within
 
 CONTENT_SECURITY_POLICY = "; ".join((

@@ -28,12 +28,12 @@ from sqlmodel import select
 from werkzeug.wrappers import Response
 
 from gateway.message import InboundSms, UssdRequest
-from sms_ktp.inbound import receive_sms
+from sms_ktp.backoffice.staff import Role
+from sms_ktp.channels.sms import receive_sms
+from sms_ktp.channels.ussd import answer_ussd
+from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.models import InboundMessage, OutboxMessage
-from sms_ktp.phones import normalise_msisdn
 from sms_ktp.runtime import Runtime
-from sms_ktp.staff import Role
-from sms_ktp.ussd import answer_ussd
 from sms_ktp.web.staff.blueprint import csrf_valid, session_staff
 
 simulator = Blueprint("simulator", __name__, url_prefix="/simulator")

@@ -27,11 +27,11 @@ from gateway.africastalking import (
     parse_ussd_end,
 )
 from gateway.message import DeliveryReport, InboundSms, WebhookError
-from sms_ktp import metrics
-from sms_ktp.inbound import receive_sms
-from sms_ktp.outbox import apply_delivery_report
+from sms_ktp.channels.sms import receive_sms
+from sms_ktp.channels.ussd import answer_ussd, record_session_end
+from sms_ktp.messaging.outbox import apply_delivery_report
+from sms_ktp.platform import metrics
 from sms_ktp.runtime import Runtime
-from sms_ktp.ussd import answer_ussd, record_session_end
 from sms_ktp.web.addresses import client_address, networks, within
 
 log = logging.getLogger(__name__)

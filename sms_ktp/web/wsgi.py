@@ -16,7 +16,7 @@ import logging
 
 from flask import Flask
 
-from sms_ktp.config import Settings, load_settings
+from sms_ktp.platform.config import Settings, load_settings
 from sms_ktp.runtime import Runtime
 from sms_ktp.web import create_app
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from live_service import LiveService, start_service
 
-from sms_ktp.clock import FixedClock
-from sms_ktp.db import Database
+from sms_ktp.platform.clock import FixedClock
+from sms_ktp.platform.db import Database
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

@@ -11,7 +11,7 @@ from live_service import KK, NIK, PHONE, LiveService
 from sqlalchemy import select
 from staff_browser import make_staff
 
-from sms_ktp import decisions, sms_budget
+from sms_ktp.applications import decisions, sms_budget
 from sms_ktp.models import Application
 
 

@@ -6,7 +6,7 @@ import pytest
 from browser_pages import screenshot, sign_in
 from staff_browser import PASSWORD, make_staff
 
-from sms_ktp.staff import disable, enable, set_password
+from sms_ktp.backoffice.staff import disable, enable, set_password
 
 
 def test_login_and_a_wrong_password(live, page):

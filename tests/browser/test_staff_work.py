@@ -12,7 +12,7 @@ from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
 from staff_browser import make_staff
 
-from sms_ktp import pickup
+from sms_ktp.applications import pickup
 from sms_ktp.models import Application
 
 REF = re.compile(r"\b(\d{9})\b")

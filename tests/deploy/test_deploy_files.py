@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 import sms_ktp
-from sms_ktp.cli import _parser
-from sms_ktp.config import CONFIG_ENV, SECRET_ENV, load_settings
+from sms_ktp.cli.main import _parser
+from sms_ktp.platform.config import CONFIG_ENV, SECRET_ENV, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -183,12 +183,13 @@ def test_child_exit_marks_the_worker_dead_for_prometheus_when_metrics_exist(monk
     conf = load_conf(monkeypatch)
     worker = types.SimpleNamespace(pid=4242)
     marked: list[int] = []
-    metrics = types.ModuleType("sms_ktp.metrics")
+    metrics = types.ModuleType("sms_ktp.platform.metrics")
     metrics.mark_process_dead = marked.append  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "sms_ktp.metrics", metrics)
-    monkeypatch.setattr(sms_ktp, "metrics", metrics, raising=False)
+    monkeypatch.setitem(sys.modules, "sms_ktp.platform.metrics", metrics)
+    monkeypatch.setattr(sms_ktp.platform, "metrics", metrics, raising=False)
     conf["child_exit"](None, worker)  # type: ignore[operator]
     assert marked == [4242]
-    monkeypatch.setitem(sys.modules, "sms_ktp.metrics", None)  # no such module: nothing to do
-    monkeypatch.delattr(sms_ktp, "metrics", raising=False)
+    # no such module: nothing to do
+    monkeypatch.setitem(sys.modules, "sms_ktp.platform.metrics", None)
+    monkeypatch.delattr(sms_ktp.platform, "metrics", raising=False)
     conf["child_exit"](None, worker)  # type: ignore[operator]

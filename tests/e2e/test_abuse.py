@@ -15,9 +15,11 @@ from scrape import Scrape
 from sqlalchemy import func, select
 from staff_browser import StaffBrowser, make_staff
 
-from sms_ktp import broadcasts, metrics, penunggalan
+from sms_ktp.applications import penunggalan
+from sms_ktp.domain.quiet_hours import QuietHours
+from sms_ktp.messaging import broadcasts
 from sms_ktp.models import Application, InboundMessage, OutboxMessage, PhoneState, UssdSession
-from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.platform import metrics
 
 SMS_FORM = {"id": "ATXid_1", "from": PHONE, "to": "98765", "text": "DAFTAR"}
 USSD_FORM = {"sessionId": "ATUid_1", "serviceCode": "*123*45#", "phoneNumber": PHONE,

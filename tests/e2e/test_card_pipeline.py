@@ -9,9 +9,9 @@ from datetime import timedelta
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlmodel import select
 
-from sms_ktp import penunggalan, printing
+from sms_ktp.applications import penunggalan, printing
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement
-from sms_ktp.quiet_hours import QuietHours
 
 REF = re.compile(r"ref (\d{9})")
 QUIET = QuietHours.parse("20:00-07:00")

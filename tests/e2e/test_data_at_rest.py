@@ -16,10 +16,11 @@ from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlmodel import SQLModel
 from staff_browser import StaffBrowser, make_staff
 
-from sms_ktp import crypto, penunggalan, schema
-from sms_ktp.db import Database
+from sms_ktp.applications import penunggalan
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.models import PhoneState
-from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.platform import crypto, schema
+from sms_ktp.platform.db import Database
 
 NIK_3, KK_3, PHONE_3 = "3271015507880003", "3271030303210005", "+6281300000003"  # by USSD
 NIK_4, KK_4, PHONE_4 = "3271044109920004", "3271050404220006", "+6281300000004"  # at the counter

@@ -22,8 +22,8 @@ from staff_browser import StaffBrowser, make_staff
 
 from gateway.africastalking import AfricasTalkingGateway
 from gateway.routing import RoutingGateway
-from sms_ktp.config import Settings
 from sms_ktp.models import OutboxMessage
+from sms_ktp.platform.config import Settings
 from sms_ktp.runtime import build_gateway
 
 SANDBOX = "https://api.sandbox.africastalking.com/version1/messaging"

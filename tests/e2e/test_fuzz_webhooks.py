@@ -24,7 +24,7 @@ from live_service import KK, NIK, PHONE, PHONE_2, LiveService
 from sqlalchemy import inspect, select
 from sqlmodel import SQLModel
 
-from flows.gsm import GSM7_SINGLE, septets
+from gsm7.encoding import GSM7_SINGLE, septets
 from sms_ktp.models import OutboxMessage
 
 PHONES = st.one_of(

@@ -18,9 +18,9 @@ from sqlmodel import select
 from flows.catalogue import render
 from gateway.gammu import GammuGateway
 from gateway.routing import RoutingGateway
-from sms_ktp.config import Settings
-from sms_ktp.inbound import receive_sms
+from sms_ktp.channels.sms import receive_sms
 from sms_ktp.models import InboundMessage, OutboxMessage
+from sms_ktp.platform.config import Settings
 from sms_ktp.runtime import build_gateway
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ from scrape import Scrape
 from sqlalchemy import select
 
 from gateway.http_aggregator import HttpGateway, HttpGatewaySettings
-from sms_ktp import metrics
-from sms_ktp.config import Settings
 from sms_ktp.models import InboundMessage, OutboxMessage
+from sms_ktp.platform import metrics
+from sms_ktp.platform.config import Settings
 
 API_KEY = "aggregator-key-0123456789abcdef"
 STATUSES = {"ACCEPTED": "sent", "BUFFERED": "buffered", "DELIVERED": "delivered",

@@ -12,10 +12,10 @@ from live_service import KK, NIK, PHONE, PHONE_2, LiveService
 from sqlmodel import select
 
 from flows.catalogue import Msg, render
-from flows.gsm import segments
-from sms_ktp import penunggalan
+from gsm7.encoding import segments
+from sms_ktp.applications import penunggalan
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.models import Application
-from sms_ktp.quiet_hours import QuietHours
 
 REF = re.compile(r"\b(\d{9})\b")
 NIK_2 = "3271021506850002"

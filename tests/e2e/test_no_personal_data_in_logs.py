@@ -15,7 +15,7 @@ from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
 from staff_browser import StaffBrowser, make_staff
 
-from sms_ktp import printing
+from sms_ktp.applications import printing
 from sms_ktp.models import Application
 
 NIK_3 = "3271015507880003"  # a second member of the first family, by USSD

@@ -10,8 +10,8 @@ from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
 
 from flows.catalogue import render
-from sms_ktp import broadcasts
-from sms_ktp.broadcasts import Audience
+from sms_ktp.messaging import broadcasts
+from sms_ktp.messaging.broadcasts import Audience
 from sms_ktp.models import PhoneState
 
 

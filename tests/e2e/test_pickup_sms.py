@@ -10,7 +10,7 @@ import pytest
 from live_service import KK, NIK, NIK_2, PHONE, LiveService
 
 from flows.keywords import parse_command
-from sms_ktp import pickup
+from sms_ktp.applications import pickup
 from sms_ktp.domain.reference import new_reference
 
 REF = re.compile(r"ref (\d{9})")

@@ -11,9 +11,9 @@ from live_service import KK, NIK, PHONE
 from sqlalchemy import select
 from staff_browser import StaffBrowser, make_staff
 
-from sms_ktp import decisions
+from sms_ktp.applications import decisions
 from sms_ktp.models import Application, JobLease
-from sms_ktp.retention import RETENTION_NOTE
+from sms_ktp.privacy.retention import RETENTION_NOTE
 
 
 def test_the_worker_purges_what_is_kept_past_the_period(service):

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlmodel import select
 
-from sms_ktp import penunggalan, pickup
+from sms_ktp.applications import penunggalan, pickup
 from sms_ktp.models import OutboxMessage
 
 REF = re.compile(r"ref (\d{9})")

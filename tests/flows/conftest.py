@@ -1,7 +1,7 @@
 """The services behind `flows.ports.Services` that the dialogue tests run against: the in-memory
 `FakeServices` below and `SqlTwin` (tests/support/sql_services.py), the real
-`sms_ktp.services.SqlServices` on a SQLite database. The `services` fixture gives each test both
-in turn, so the fake cannot drift from the real one.
+`sms_ktp.applications.services.SqlServices` on a SQLite database. The `services` fixture gives
+each test both in turn, so the fake cannot drift from the real one.
 
 The fake keeps the promises of `SqlServices`: one phone per family (KK), one active application
 per NIK, references drawn with `new_reference` (seeded here, so tests are reproducible),
@@ -33,14 +33,14 @@ from sql_services import (
 from flows.dialogue import Invalid
 from flows.ports import ActiveApplication, ApplicationView
 from flows.registration import refusal_of_active
-from sms_ktp.clock import FixedClock, jakarta_date
-from sms_ktp.db import Database
+from sms_ktp.applications.pickup import CODE_ALPHABET, CODE_LENGTH
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
+from sms_ktp.domain.masking import mask_id
+from sms_ktp.domain.pickup_calendar import local, slot_starts
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
-from sms_ktp.masking import mask_id
-from sms_ktp.pickup import CODE_ALPHABET, CODE_LENGTH
-from sms_ktp.pickup_calendar import local, slot_starts
+from sms_ktp.platform.clock import FixedClock, jakarta_date
+from sms_ktp.platform.db import Database
 
 
 @dataclass
@@ -131,8 +131,8 @@ class FakeServices:
         """The fake queues no notifications: nothing waits to be superseded."""
 
     def move_pickup(self, phone: str, reference: str, on: date | None = None) -> ApplicationView:
-        """`sms_ktp.pickup.move`: to the first free slot of `on`, or of the first working day
-        with one after the pickup's own day; never another time of the same day."""
+        """`sms_ktp.applications.pickup.move`: to the first free slot of `on`, or of the first
+        working day with one after the pickup's own day; never another time of the same day."""
         (moving,) = [a for a in self.applications if a.reference == reference
                      and self.families.get(a.kk) == phone and a.stage == Stage.PICKUP_SCHEDULED]
         rules = policy()

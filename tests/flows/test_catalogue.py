@@ -21,8 +21,8 @@ from flows.catalogue import (
     template,
 )
 from flows.dates import say_day, say_time
-from flows.gsm import GSM7_SINGLE, is_gsm7, septets
-from sms_ktp.pickup_calendar import default_offices
+from gsm7.encoding import GSM7_SINGLE, is_gsm7, septets
+from sms_ktp.domain.pickup_calendar import default_offices
 
 LANGUAGES = languages()
 # `status.list` holds a variable number of items: tests/flows/test_sms_channel.py checks it.

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from flows.catalogue import languages, messages
-from flows.gsm import GSM7_SINGLE, septets
 from flows.messages import CONSENT_VERSION
+from gsm7.encoding import GSM7_SINGLE, septets
 from sms_ktp.models import Application
 
 # Every consent wording residents were shown, by version: what a stored version means. When the

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from flows.catalogue import render
-from flows.gsm import segments
 from flows.sms import SmsChannel
+from gsm7.encoding import segments
 
 PHONE = "+6281234567890"
 NOW = datetime(2024, 11, 7, 9, 0)

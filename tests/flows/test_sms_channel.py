@@ -13,8 +13,8 @@ import pytest
 from flows.catalogue import Msg, render
 from flows.dates import say_day, say_time
 from flows.dialogue import Conversation
-from flows.gsm import is_gsm7, segments
 from flows.sms import SmsChannel, SmsTurn
+from gsm7.encoding import is_gsm7, segments
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import Stage
 

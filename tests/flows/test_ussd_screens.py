@@ -8,8 +8,8 @@ import pytest
 
 from flows.catalogue import languages
 from flows.dialogue import Conversation
-from flows.gsm import is_gsm7, septets
 from flows.ussd import SCREEN_LIMIT, Menu, UssdChannel, UssdTurn, paginate
+from gsm7.encoding import is_gsm7, septets
 from sms_ktp.domain.stages import Stage
 
 NOW = datetime(2024, 11, 7, 2, 0, tzinfo=UTC)

@@ -3,7 +3,7 @@ SMS, 153 / 67 per part when split; one stray character turns the whole SMS into 
 
 import pytest
 
-from flows.gsm import is_gsm7, segments, septets, to_gsm7
+from gsm7.encoding import is_gsm7, segments, septets, to_gsm7
 
 EXTENSION_CHARACTERS = "{}[]~^|€\\"
 INDONESIAN = (
@@ -132,7 +132,7 @@ def test_septets_agree_with_the_gsm0338_codec_for_every_character():
 
 
 def test_every_look_alike_is_outside_gsm7_so_gsm7_text_is_left_alone():
-    from flows.gsm import _EXPANSIONS, _LOOKALIKES
+    from gsm7.encoding import _EXPANSIONS, _LOOKALIKES
 
     assert not [chr(k) for k in _LOOKALIKES if is_gsm7(chr(k))]
     assert not [k for k in _EXPANSIONS if is_gsm7(k)]

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import event
 
-from sms_ktp import office_settings
-from sms_ktp.clock import FixedClock
-from sms_ktp.config import Settings
+from sms_ktp.applications import office_settings
+from sms_ktp.platform.clock import FixedClock
+from sms_ktp.platform.config import Settings
 from sms_ktp.runtime import OFFICE_CHECK_SECONDS, Runtime
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)

@@ -10,10 +10,10 @@ from sqlmodel import select
 from flows.dialogue import Conversation
 from gateway.console import ConsoleGateway
 from gateway.routing import RoutingGateway
-from sms_ktp.config import Settings
+from sms_ktp.messaging.outbox import enqueue
+from sms_ktp.messaging.phone_state import PhoneStateStore
 from sms_ktp.models import OutboxMessage, PhoneState
-from sms_ktp.outbox import enqueue
-from sms_ktp.phone_state import PhoneStateStore
+from sms_ktp.platform.config import Settings
 from sms_ktp.runtime import Runtime, build_gateway
 from sms_ktp.worker import Worker
 
@@ -122,7 +122,7 @@ def stages(database) -> set[str]:
 
 def test_a_worker_beats_while_it_runs_and_leaves_no_heartbeat_when_it_stops(database, clock,
                                                                            tmp_path):
-    from sms_ktp import heartbeat
+    from sms_ktp.platform import heartbeat
 
     worker = make_worker(database, clock, tmp_path)
     worker.start_background()
@@ -143,7 +143,7 @@ def test_a_worker_beats_while_it_runs_and_leaves_no_heartbeat_when_it_stops(data
 
 def test_on_sqlite_a_job_another_worker_holds_is_skipped_until_its_lease_runs_out(
         database, clock, tmp_path):
-    from sms_ktp import heartbeat
+    from sms_ktp.platform import heartbeat
     from sms_ktp.worker import JOB_LEASE
 
     printed_cards(database, clock, 5)
@@ -170,8 +170,8 @@ def test_two_worker_processes_allocate_and_remind_at_once_on_postgresql(postgres
 
     from worker_processes import run_in_workers
 
+    from sms_ktp.domain.pickup_calendar import default_offices
     from sms_ktp.models import Application, PickupSlot
-    from sms_ktp.pickup_calendar import default_offices
 
     database = postgres_database
     printed_cards(database, clock, 400)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(sys.executable).with_name("sms-ktp")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sms_ktp.cli"]
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sms_ktp.cli.main"]
 
 
 def run(folder: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -36,7 +36,7 @@ from sqlalchemy import Engine, Row, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError
 
-from flows.gsm import is_gsm7
+from gsm7.encoding import is_gsm7
 
 SERVER_ENV = "SMS_KTP_TEST_DATABASE_URL"
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -13,10 +13,10 @@ from werkzeug.serving import make_server
 
 from gateway.base import Gateway
 from gateway.console import ConsoleGateway
-from sms_ktp import penunggalan, printing
-from sms_ktp.clock import FixedClock
-from sms_ktp.config import Settings
-from sms_ktp.db import Database
+from sms_ktp.applications import penunggalan, printing
+from sms_ktp.platform.clock import FixedClock
+from sms_ktp.platform.config import Settings
+from sms_ktp.platform.db import Database
 from sms_ktp.runtime import Runtime
 from sms_ktp.web import create_app
 from sms_ktp.worker import Worker

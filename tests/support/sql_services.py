@@ -1,6 +1,6 @@
 """The dialogues' services on a real database, arranged and inspected like the in-memory
 `FakeServices` of tests/flows/conftest.py, so that every dialogue test runs against both and the
-fake cannot drift from the real `sms_ktp.services.SqlServices`.
+fake cannot drift from the real `sms_ktp.applications.services.SqlServices`.
 
 `SqlTwin` keeps the fake's helpers (`add_application`, `applications`, `families`, ...) but
 writes and reads rows: an application is arranged with the columns the service writes at its
@@ -26,12 +26,15 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, insert, select
 
 from flows.ports import ActiveApplication, ApplicationView
-from sms_ktp import crypto
-from sms_ktp.clock import FixedClock, jakarta_date
-from sms_ktp.db import Database
+from sms_ktp.applications.pickup import PickupPolicy, SlotBook, new_codes
+from sms_ktp.applications.registration_attempts import KIND as ATTEMPT_KIND
+from sms_ktp.applications.services import SqlServices
 from sms_ktp.domain.identity import parse_kk
+from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
+from sms_ktp.messaging.phone_state import PhoneStateStore
 from sms_ktp.models import (
     Application,
     ApplicationEvent,
@@ -40,12 +43,9 @@ from sms_ktp.models import (
     OutboxMessage,
     PhoneState,
 )
-from sms_ktp.phone_state import PhoneStateStore
-from sms_ktp.pickup import PickupPolicy, SlotBook, new_codes
-from sms_ktp.pickup_calendar import WorkingCalendar, default_offices
-from sms_ktp.quiet_hours import QuietHours
-from sms_ktp.registration_attempts import KIND as ATTEMPT_KIND
-from sms_ktp.services import SqlServices
+from sms_ktp.platform import crypto
+from sms_ktp.platform.clock import FixedClock, jakarta_date
+from sms_ktp.platform.db import Database
 
 T = TypeVar("T")
 # Thursday 7 November 2024, 09:00 in Bogor: both sides' clock when a test starts.
@@ -295,7 +295,7 @@ class SqlTwin:
     @property
     def attempts_told(self) -> list[tuple[str, str]]:
         """(family phone, reference) for each notice that another phone tried the NIK of that
-        application (`sms_ktp.registration_attempts`)."""
+        application (`sms_ktp.applications.registration_attempts`)."""
         references = [a.reference for a in self.applications]
         rows = self.connection.execute(
             select(OutboxMessage.phone, OutboxMessage.text)

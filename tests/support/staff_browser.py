@@ -8,8 +8,8 @@ from typing import Any
 
 import requests
 
-from sms_ktp.db import Database
-from sms_ktp.staff import add_staff
+from sms_ktp.backoffice.staff import add_staff
+from sms_ktp.platform.db import Database
 
 PASSWORD = "kata-sandi-rahasia-1"
 _TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)">')

@@ -11,9 +11,9 @@ from typing import Any
 from live_service import DATA_KEY, LOOKUP_KEY
 
 from gateway.console import ConsoleGateway
-from sms_ktp.clock import FixedClock
-from sms_ktp.config import Settings
-from sms_ktp.db import Database
+from sms_ktp.platform.clock import FixedClock
+from sms_ktp.platform.config import Settings
+from sms_ktp.platform.db import Database
 from sms_ktp.runtime import Runtime
 from sms_ktp.worker import Worker
 

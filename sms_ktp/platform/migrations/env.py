@@ -1,4 +1,4 @@
-"""Alembic's entry point. `sms_ktp.schema` hands over the connection it already holds (in a
+"""Alembic's entry point. `sms_ktp.platform.schema` hands over the connection it already holds (in a
 transaction, under the upgrade lock); the `alembic` command line gets one here, from
 `sqlalchemy.url` in alembic.ini or else the service's own configuration."""
 
@@ -12,10 +12,10 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
-from sms_ktp import crypto, schema
-from sms_ktp.config import ensure_privacy_keys, load_settings
-from sms_ktp.db import Database
 from sms_ktp.models import EncryptedJSON, EncryptedString, KeyedHash, UtcDateTime
+from sms_ktp.platform import crypto, schema
+from sms_ktp.platform.config import ensure_privacy_keys, load_settings
+from sms_ktp.platform.db import Database
 
 
 def _render_item(kind: str, item: Any, _autogen_context: Any) -> str | bool:

@@ -19,12 +19,12 @@ from werkzeug.wrappers import Response
 
 from flows.catalogue import messages
 from flows.dates import say_day, say_time
-from sms_ktp import decisions, pickup, sms_budget
+from sms_ktp.applications import decisions, pickup, sms_budget
+from sms_ktp.backoffice.search import ApplicationDetail, Key, Query, SearchResult, detail, search
+from sms_ktp.backoffice.staff import Role
 from sms_ktp.domain.identity import digits_only
-from sms_ktp.masking import redact
-from sms_ktp.pickup_calendar import local
-from sms_ktp.staff import Role
-from sms_ktp.staff_applications import ApplicationDetail, Key, Query, SearchResult, detail, search
+from sms_ktp.domain.masking import redact
+from sms_ktp.domain.pickup_calendar import local
 from sms_ktp.web.staff.blueprint import (
     allows_office,
     connect,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import render_template, request
 from sqlalchemy import func, or_, select
 
+from sms_ktp.backoffice.staff import Role
 from sms_ktp.models import AuditEntry
-from sms_ktp.staff import Role
 from sms_ktp.web.staff.blueprint import connect, require, staff
 from sms_ktp.web.staff.paging import requested_page
 

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from flask import g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from sms_ktp.staff import LoginLimits, sign_in
+from sms_ktp.backoffice.staff import LoginLimits, sign_in
 from sms_ktp.web.addresses import request_address
 from sms_ktp.web.staff.blueprint import (
     HOME,

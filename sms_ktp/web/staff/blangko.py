@@ -10,11 +10,11 @@ from typing import Any, cast
 from flask import flash, redirect, render_template, request, url_for
 from sqlalchemy import Connection, func, select
 
-from sms_ktp import printing
-from sms_ktp.db import Database
+from sms_ktp.applications import printing
+from sms_ktp.backoffice.staff import Role
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, BlangkoMovement, in_stage
-from sms_ktp.staff import Role
+from sms_ktp.platform.db import Database
 from sms_ktp.web.staff.blueprint import connect, me, record, require, runtime, staff
 from sms_ktp.web.staff.paging import requested_page
 

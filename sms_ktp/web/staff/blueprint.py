@@ -25,11 +25,12 @@ from flask import (
 from sqlalchemy import Connection
 
 from flows.catalogue import render
-from sms_ktp import audit, staff_sessions
-from sms_ktp.masking import mask_id
-from sms_ktp.pickup_calendar import local
+from sms_ktp.backoffice import sessions as staff_sessions
+from sms_ktp.backoffice.staff import Role, Staff
+from sms_ktp.domain.masking import mask_id
+from sms_ktp.domain.pickup_calendar import local
+from sms_ktp.platform import audit
 from sms_ktp.runtime import Runtime
-from sms_ktp.staff import Role, Staff
 from sms_ktp.web.addresses import request_address
 
 staff = Blueprint("staff", __name__, url_prefix="/staff")
@@ -160,7 +161,7 @@ def csrf_valid() -> bool:
 
 def session_staff() -> Staff | None:
     """The member of staff signed in with this browser's session, if it is still open on the
-    server (`sms_ktp.staff_sessions`): it ends after `idle_minutes` without a request, at
+    server (`sms_ktp.backoffice.sessions`): it ends after `idle_minutes` without a request, at
     sign-out, when the account is disabled, and when its password changes."""
     token = session.get(SESSION_TOKEN)
     if not isinstance(token, str) or not token:

@@ -7,9 +7,9 @@ from __future__ import annotations
 from flask import render_template
 from markupsafe import Markup
 
-from sms_ktp.dashboard import dashboard as read_dashboard
+from sms_ktp.backoffice.dashboard import dashboard as read_dashboard
+from sms_ktp.backoffice.staff import Role
 from sms_ktp.domain.wilayah import bogor_kecamatan
-from sms_ktp.staff import Role
 from sms_ktp.web.staff.blueprint import connect, me, now, require, runtime, staff
 from sms_ktp.web.svg_chart import bar_chart, day_label
 

@@ -1,6 +1,6 @@
 """SMS in and out for admins: what a resident sent and what the service answered, by phone
 number and status, and a failed SMS sent again; above them, the phones flooding the service
-(`sms_ktp.floods`). Numbers are masked and texts redacted. A notification shows its
+(`sms_ktp.messaging.floods`). Numbers are masked and texts redacted. A notification shows its
 application's reference; one superseded before it left shows the change that superseded it."""
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from sms_ktp import floods, staff_messages
-from sms_ktp.masking import mask_phone
-from sms_ktp.outbox import requeue_failed, requeue_one
-from sms_ktp.phones import normalise_msisdn
-from sms_ktp.staff import Role
+from sms_ktp.backoffice import messages as staff_messages
+from sms_ktp.backoffice.staff import Role
+from sms_ktp.domain.masking import mask_phone
+from sms_ktp.domain.phones import normalise_msisdn
+from sms_ktp.messaging import floods
+from sms_ktp.messaging.outbox import requeue_failed, requeue_one
 from sms_ktp.web.staff.blueprint import connect, now, record, require, runtime, staff
 from sms_ktp.web.staff.paging import requested_page
 

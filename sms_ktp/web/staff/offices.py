@@ -1,5 +1,5 @@
 """Pickup offices: opening hours, slot length, capacity and extra closed days, changed by staff
-over the configuration file (`sms_ktp.office_settings`). Admins manage every office, an
+over the configuration file (`sms_ktp.applications.office_settings`). Admins manage every office, an
 operator only their own. The next pickup allocation uses a change; the worker, in another
 process, within `runtime.OFFICE_CHECK_SECONDS`."""
 
@@ -16,11 +16,9 @@ from sqlalchemy import Connection, func, select
 from werkzeug.datastructures import MultiDict
 
 from flows.dates import say_day
-from sms_ktp import office_settings, pickup, sms_budget
-from sms_ktp.clock import jakarta_date
-from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, in_stage
-from sms_ktp.pickup_calendar import (
+from sms_ktp.applications import office_settings, pickup, sms_budget
+from sms_ktp.backoffice.staff import Role
+from sms_ktp.domain.pickup_calendar import (
     CAPACITY_RANGE,
     SLOT_MINUTES_RANGE,
     WEEKDAYS,
@@ -29,7 +27,9 @@ from sms_ktp.pickup_calendar import (
     local,
     offices_from_config,
 )
-from sms_ktp.staff import Role
+from sms_ktp.domain.stages import Stage
+from sms_ktp.models import Application, in_stage
+from sms_ktp.platform.clock import jakarta_date
 from sms_ktp.web.staff.blueprint import (
     allows_office,
     connect,

@@ -8,9 +8,9 @@ from typing import Any
 from flask import render_template, request, session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from sms_ktp import penunggalan
-from sms_ktp.masking import redact
-from sms_ktp.staff import Role
+from sms_ktp.applications import penunggalan
+from sms_ktp.backoffice.staff import Role
+from sms_ktp.domain.masking import redact
 from sms_ktp.web.staff.blueprint import (
     SESSION_TOKEN,
     connect,

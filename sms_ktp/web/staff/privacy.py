@@ -1,6 +1,6 @@
 """Privasi: a resident's request, handled by an admin at the office after checking who the
 resident is: a copy of everything held about them (a JSON download) or the erasure of their
-personal data (after a confirmation step). Both are `sms_ktp.privacy`, audited with the NIK
+personal data (after a confirmation step). Both are `sms_ktp.privacy.requests`, audited with the NIK
 masked.
 
 The NIK travels only in POST bodies, never in a URL (URLs end up in logs and browser history),
@@ -13,8 +13,8 @@ from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
 
-from sms_ktp import privacy
-from sms_ktp.staff import Role
+from sms_ktp.backoffice.staff import Role
+from sms_ktp.privacy import requests as privacy
 from sms_ktp.web.addresses import request_address
 from sms_ktp.web.staff.blueprint import me, require, runtime, staff
 

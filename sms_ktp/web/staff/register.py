@@ -1,6 +1,6 @@
 """Assisted registration (`/staff/register`): a kelurahan helper registers a resident who cannot
 use SMS. The rules, refusals and the confirmation SMS are those of the SMS dialogue
-(`sms_ktp.assisted`); this page only collects the form and shows the outcome."""
+(`sms_ktp.applications.assisted`); this page only collects the form and shows the outcome."""
 
 from __future__ import annotations
 
@@ -11,8 +11,14 @@ from flask import current_app, redirect, render_template, request, session, url_
 
 from flows.catalogue import languages, render
 from flows.registration import REGISTRATION
-from sms_ktp.assisted import STAFF_LANGUAGE, AssistedForm, Problem, Refused, register_assisted
-from sms_ktp.staff import Role
+from sms_ktp.applications.assisted import (
+    STAFF_LANGUAGE,
+    AssistedForm,
+    Problem,
+    Refused,
+    register_assisted,
+)
+from sms_ktp.backoffice.staff import Role
 from sms_ktp.web.addresses import request_address
 from sms_ktp.web.staff.blueprint import me, require, runtime, staff
 

@@ -1,6 +1,6 @@
 /* Broadcast pages of the back office: while an admin types, the length of the SMS as the operator
    bills it (GSM-7 septets, or UCS-2 as soon as one character is outside GSM-7), the recipients
-   of the chosen audience and the estimated cost. Mirrors flows/gsm.py; the server computes the
+   of the chosen audience and the estimated cost. Mirrors gsm7/encoding.py; the server computes the
    same figures again on "Pratinjau" and when the broadcast is saved.
 
    No framework, no CDN, no inline script: the page gives its data in data- attributes, so a
@@ -9,7 +9,7 @@
   "use strict";
 
   // The GSM 03.38 default alphabet and its extension table (escape + character: 2 septets),
-  // as flows/gsm.py reads them from the gsm0338 package.
+  // as gsm7/encoding.py reads them from the gsm0338 package.
   var BASIC = "\u000a\u000d\u001b !\u0022#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ" +
     "_abcdefghijklmnopqrstuvwxyz\u00a1\u00a3\u00a4\u00a5\u00a7\u00bf\u00c4\u00c5\u00c6\u00c7" +
     "\u00c9\u00d1\u00d6\u00d8\u00dc\u00df\u00e0\u00e4\u00e5\u00e6\u00e8\u00e9\u00ec\u00f1" +
@@ -18,7 +18,7 @@
   var GSM7_SINGLE = 160, GSM7_PART = 153, UCS2_SINGLE = 70, UCS2_PART = 67;
 
   /* The figures of `text`: characters, encoding, units (septets or UTF-16 units), segments
-     (as flows.gsm.segments, so "" is 1), the capacity of that many parts, and the characters
+     (as gsm7.encoding.segments, so "" is 1), the capacity of that many parts, and the characters
      outside GSM-7. */
   function measure(text) {
     var septets = 0, outside = [];

@@ -8,8 +8,13 @@ import string
 import pytest
 
 from flows.catalogue import messages, render
-from sms_ktp.assisted import STAFF_LANGUAGE
-from sms_ktp.counter_wording import FALLBACK, STAFF_WORDING, for_staff, tells_what_to_send
+from sms_ktp.applications.assisted import STAFF_LANGUAGE
+from sms_ktp.applications.counter_wording import (
+    FALLBACK,
+    STAFF_WORDING,
+    for_staff,
+    tells_what_to_send,
+)
 
 # The refusals of the fields the assisted registration form has (every one in the catalogue,
 # also those added later).

@@ -7,9 +7,9 @@ from sqlalchemy import insert
 from sqlalchemy import select as sqlselect
 from sqlmodel import select
 
-from sms_ktp import decisions
+from sms_ktp.applications import decisions
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.models import Application, ApplicationEvent, Family, OutboxMessage
-from sms_ktp.quiet_hours import QuietHours
 
 NIK = "3271014501900001"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from flows.catalogue import languages, messages, render
-from sms_ktp.hidden_codes import HIDDEN, hide_codes
+from sms_ktp.applications.hidden_codes import HIDDEN, hide_codes
 
 
 @pytest.mark.parametrize("lang", languages())

@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, time
 import pytest
 from sqlalchemy import insert, select
 
-from sms_ktp import office_settings
+from sms_ktp.applications import office_settings
+from sms_ktp.domain.pickup_calendar import offices_from_config
 from sms_ktp.models import OfficeSetting
-from sms_ktp.pickup_calendar import offices_from_config
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 CONFIG = [{"code": "03", "address": "Jl. Ir. H. Juanda, Bogor Tengah", "capacity": 15}]

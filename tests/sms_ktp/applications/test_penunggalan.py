@@ -3,7 +3,7 @@ refused without being echoed in full."""
 
 from __future__ import annotations
 
-from sms_ktp.penunggalan import Summary, read_csv
+from sms_ktp.applications.penunggalan import Summary, read_csv
 
 NIK = "3271014501900001"
 

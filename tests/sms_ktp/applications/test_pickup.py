@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import insert
 from sqlmodel import select
 
-from sms_ktp import pickup
+from sms_ktp.applications import pickup
+from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices, local
+from sms_ktp.domain.quiet_hours import QuietHours, parse_local_time
 from sms_ktp.models import Application, Family, OutboxMessage, PickupSlot
-from sms_ktp.pickup_calendar import WorkingCalendar, default_offices, local
-from sms_ktp.quiet_hours import QuietHours, parse_local_time
 
 _serials = count(1)
 
@@ -209,7 +209,7 @@ def test_a_pickup_sms_scheduled_at_night_waits_for_morning(database, clock):
 
 def test_a_large_batch_takes_the_set_based_path_with_the_same_result(database, clock,
                                                                      monkeypatch):
-    from sms_ktp import pipeline
+    from sms_ktp.applications import pipeline
     from sms_ktp.models import ApplicationEvent
 
     monkeypatch.setattr(pipeline, "SET_BASED_FROM", 2)

@@ -10,10 +10,10 @@ import pytest
 
 from flows.catalogue import languages, render
 from flows.dates import say_day, say_time
-from flows.gsm import _EXTENSION, GSM7_SINGLE, septets
-from sms_ktp import sms_budget
-from sms_ktp.masking import mask_id
-from sms_ktp.pickup_calendar import default_offices
+from gsm7.encoding import _EXTENSION, GSM7_SINGLE, septets
+from sms_ktp.applications import sms_budget
+from sms_ktp.domain.masking import mask_id
+from sms_ktp.domain.pickup_calendar import default_offices
 
 
 def filled(room: sms_budget.Room, total: int) -> dict[str, str]:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import insert
 
-from sms_ktp.dashboard import (
+from sms_ktp.backoffice.dashboard import (
     STAGE_COLUMNS,
     applications_by_stage,
     daily_activity,

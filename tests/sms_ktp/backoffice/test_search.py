@@ -9,11 +9,11 @@ from itertools import count
 import pytest
 from sqlalchemy import insert, select
 
-from sms_ktp import pickup
+from sms_ktp.applications import pickup
+from sms_ktp.backoffice.search import PAGE_SIZE, Key, detail, parse_query, search
+from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices, local
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.models import Application, ApplicationEvent, Family, OutboxMessage, PickupSlot
-from sms_ktp.pickup_calendar import WorkingCalendar, default_offices, local
-from sms_ktp.quiet_hours import QuietHours
-from sms_ktp.staff_applications import PAGE_SIZE, Key, detail, parse_query, search
 
 _FAMILY = Family.__table__
 _APPLICATION = Application.__table__

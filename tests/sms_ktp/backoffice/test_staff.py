@@ -7,9 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from sms_ktp import staff_sessions
-from sms_ktp.models import StaffSession, StaffUser
-from sms_ktp.staff import (
+from sms_ktp.backoffice import sessions as staff_sessions
+from sms_ktp.backoffice.staff import (
     Role,
     StaffError,
     add_staff,
@@ -18,6 +17,7 @@ from sms_ktp.staff import (
     enable,
     set_password,
 )
+from sms_ktp.models import StaffSession, StaffUser
 
 PASSWORD = "sandi-yang-panjang"
 
@@ -119,7 +119,7 @@ def test_the_database_keeps_no_token_and_forgets_old_sessions(database, clock):
 
 
 def test_a_new_hashing_cost_still_signs_in_old_hashes_and_renews_them(database, clock):
-    from sms_ktp import staff
+    from sms_ktp.backoffice import staff
 
     try:
         staff.configure_hashing(1, 32)

@@ -23,18 +23,18 @@ from sqlmodel import SQLModel
 
 from flows.catalogue import languages
 from flows.catalogue import messages as catalogue
-from flows.gsm import is_gsm7, septets
 from gateway.message import InboundSms
-from sms_ktp.clock import FixedClock
-from sms_ktp.db import Database
+from gsm7.encoding import is_gsm7, septets
+from sms_ktp.applications.pickup import PickupPolicy
+from sms_ktp.channels.sms import receive_sms
 from sms_ktp.domain.identity import parse_kk, parse_nik
-from sms_ktp.inbound import receive_sms
-from sms_ktp.limits import ReplyLimits
-from sms_ktp.masking import mask_id
+from sms_ktp.domain.masking import mask_id
+from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices
+from sms_ktp.domain.quiet_hours import QuietHours
+from sms_ktp.messaging.limits import ReplyLimits
 from sms_ktp.models import Application, Family, OutboxMessage
-from sms_ktp.pickup import PickupPolicy
-from sms_ktp.pickup_calendar import WorkingCalendar, default_offices
-from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.platform.clock import FixedClock
+from sms_ktp.platform.db import Database
 
 START = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday, 09.00 in Bogor
 POLICY = PickupPolicy(default_offices(), WorkingCalendar(), QuietHours.parse(""))

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 SCRIPT = Path(sys.executable).with_name("sms-ktp")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sms_ktp.cli"]
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sms_ktp.cli.main"]
 NIK, KK = "3271014501900001", "3271010101200003"
 
 

@@ -10,9 +10,9 @@ import re
 from live_service import KK, NIK, PHONE
 from sqlalchemy import select
 
-from sms_ktp.cli import _parser
+from sms_ktp.cli.main import _parser
+from sms_ktp.cli.privacy import run
 from sms_ktp.models import Application, AuditEntry
-from sms_ktp.privacy_cli import run
 
 
 def privacy(service, *args: str, stdin: str = "") -> int:  # type: ignore[no-untyped-def]

@@ -64,10 +64,10 @@ def test_an_unknown_role_is_bad_usage(folder):
 
 
 def test_serving_a_demo_makes_a_first_admin_once(tmp_path, clock):
-    from sms_ktp.cli import _first_admin
-    from sms_ktp.config import Settings
+    from sms_ktp.backoffice.staff import authenticate
+    from sms_ktp.cli.main import _first_admin
+    from sms_ktp.platform.config import Settings
     from sms_ktp.runtime import Runtime
-    from sms_ktp.staff import authenticate
 
     settings = Settings()
     settings.data_dir = str(tmp_path / "var")

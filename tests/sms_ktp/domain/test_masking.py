@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from sms_ktp.domain.identity import parse_kk, parse_nik
-from sms_ktp.masking import mask_id, mask_phone, redact
+from sms_ktp.domain.masking import mask_id, mask_phone, redact
 
 NIK = "3271014501900001"
 KK = "3271060101230004"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sms_ktp.phones import normalise_msisdn
+from sms_ktp.domain.phones import normalise_msisdn
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,7 @@ from typing import Any
 import holidays
 import pytest
 
-from sms_ktp.clock import JAKARTA
-from sms_ktp.domain.wilayah import bogor_kecamatan
-from sms_ktp.pickup_calendar import (
+from sms_ktp.domain.pickup_calendar import (
     Office,
     WorkingCalendar,
     default_offices,
@@ -20,6 +18,8 @@ from sms_ktp.pickup_calendar import (
     offices_from_config,
     slot_starts,
 )
+from sms_ktp.domain.wilayah import bogor_kecamatan
+from sms_ktp.platform.clock import JAKARTA
 
 # Weekdays used below (2026): Friday 27 Nov, Saturday 28 Nov, Sunday 29 Nov, Monday 30 Nov.
 FRIDAY = date(2026, 11, 27)

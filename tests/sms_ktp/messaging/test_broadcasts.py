@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from gateway.message import DeliveryReport, OutboundSms, PermanentFailure, SendResult
-from sms_ktp import broadcasts
-from sms_ktp.broadcasts import Audience, BroadcastError
+from sms_ktp.domain.quiet_hours import QuietHours
+from sms_ktp.messaging import broadcasts
+from sms_ktp.messaging.broadcasts import Audience, BroadcastError
+from sms_ktp.messaging.outbox import Dispatcher, RetryPolicy, apply_delivery_report, enqueue
+from sms_ktp.messaging.phone_state import purge_expired
 from sms_ktp.models import Application, Broadcast, Family, OutboxMessage, PhoneState
-from sms_ktp.outbox import Dispatcher, RetryPolicy, apply_delivery_report, enqueue
-from sms_ktp.phone_state import purge_expired
-from sms_ktp.quiet_hours import QuietHours
 
 NO_QUIET = QuietHours()
 QUIET = QuietHours.parse("20:00-07:00")
@@ -423,7 +423,7 @@ def test_the_worker_queues_broadcasts_and_sends_them_at_the_gateways_pace(databa
     from apscheduler.schedulers.background import BackgroundScheduler
 
     from gateway.console import ConsoleGateway
-    from sms_ktp.config import Settings
+    from sms_ktp.platform.config import Settings
     from sms_ktp.runtime import Runtime
     from sms_ktp.worker import Worker
 

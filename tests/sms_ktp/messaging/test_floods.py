@@ -1,11 +1,11 @@
-"""Phones flooding the service (`sms_ktp.floods`) on a real database: the thresholds of the hour
-and the day, the busiest first, numbers masked, answered SMS counted."""
+"""Phones flooding the service (`sms_ktp.messaging.floods`) on a real database: the thresholds
+of the hour and the day, the busiest first, numbers masked, answered SMS counted."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sms_ktp.floods import flooding
+from sms_ktp.messaging.floods import flooding
 from sms_ktp.models import InboundMessage
 
 FLOODER = "+6281234567890"

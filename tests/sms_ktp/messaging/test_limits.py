@@ -1,4 +1,4 @@
-"""Per-phone limits on replies (`sms_ktp.limits`) on a real database: what is counted, the
+"""Per-phone limits on replies (`sms_ktp.messaging.limits`) on a real database: what is counted, the
 hour's window, when the phone may write again and whether it was told, the allowance of a family
 at work, identical replies in a row, and the phone's index; and the configuration keys of the
 abuse protections."""
@@ -10,8 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, text
 
-from sms_ktp.config import ConfigError, LimitsSettings, load_settings
-from sms_ktp.limits import (
+from sms_ktp.messaging.limits import (
     DIALOGUE_KIND,
     LIMIT_KIND,
     PER_REGISTRATION,
@@ -23,8 +22,9 @@ from sms_ktp.limits import (
     _counted,
     _latest_replies,
 )
+from sms_ktp.messaging.outbox import enqueue, enqueue_many
 from sms_ktp.models import Application, Family
-from sms_ktp.outbox import enqueue, enqueue_many
+from sms_ktp.platform.config import ConfigError, LimitsSettings, load_settings
 
 PHONE = "+6281234567890"
 OTHER = "+6285711112222"

@@ -10,8 +10,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 from sqlmodel import select
 
 from gateway.message import OutboundSms, SendResult, TemporaryFailure
-from sms_ktp.models import OutboxMessage
-from sms_ktp.outbox import (
+from sms_ktp.messaging.outbox import (
     Dispatcher,
     RetryPolicy,
     enqueue,
@@ -20,6 +19,7 @@ from sms_ktp.outbox import (
     outgoing,
     requeue_failed,
 )
+from sms_ktp.models import OutboxMessage
 
 
 class CountingGateway:

@@ -13,12 +13,12 @@ from sqlalchemy import insert
 from sqlmodel import select
 
 from gateway.message import OutboundSms, SendResult
-from sms_ktp import pipeline
+from sms_ktp.applications import pipeline
+from sms_ktp.applications.pipeline import Move, change_stages
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import Stage
+from sms_ktp.messaging.outbox import Dispatcher, RetryPolicy
 from sms_ktp.models import Application, ApplicationEvent, Family, OutboxMessage
-from sms_ktp.outbox import Dispatcher, RetryPolicy
-from sms_ktp.pipeline import Move, change_stages
-from sms_ktp.quiet_hours import QuietHours
 
 QUIET = QuietHours.parse("20:00-07:00")
 NIGHT = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # Monday 21:00 WIB

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sms_ktp.config import ConfigError, Settings, ensure_webhook_token, load_settings
+from sms_ktp.platform.config import ConfigError, Settings, ensure_webhook_token, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
 
@@ -121,7 +121,7 @@ def test_the_webhook_token_is_generated_once(tmp_path):
 def test_processes_starting_together_agree_on_the_generated_secrets(tmp_path):
     import threading
 
-    from sms_ktp.config import Settings, ensure_secret_key, ensure_webhook_token
+    from sms_ktp.platform.config import Settings, ensure_secret_key, ensure_webhook_token
 
     barrier = threading.Barrier(12)
     seen: list[tuple[str, str]] = []

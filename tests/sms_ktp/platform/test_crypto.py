@@ -13,10 +13,11 @@ from live_service import DATA_KEY, KK, KK_2, LOOKUP_KEY, NIK, NIK_2, PHONE
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from sms_ktp import crypto, staff_applications
-from sms_ktp.config import ConfigError, Settings, ensure_privacy_keys, load_settings
-from sms_ktp.db import Database
+from sms_ktp.backoffice import search as staff_applications
 from sms_ktp.models import SEALED_LENGTH, Application, Family, PhoneState
+from sms_ktp.platform import crypto
+from sms_ktp.platform.config import ConfigError, Settings, ensure_privacy_keys, load_settings
+from sms_ktp.platform.db import Database
 from sms_ktp.runtime import Runtime
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)

@@ -10,12 +10,12 @@ from sqlalchemy import create_engine, text
 from sqlmodel import select
 
 from gateway.message import InboundSms
-from sms_ktp.db import Database
-from sms_ktp.inbound import receive_sms
+from sms_ktp.applications.pickup import PickupPolicy
+from sms_ktp.channels.sms import receive_sms
+from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.models import InboundMessage, OutboxMessage
-from sms_ktp.pickup import PickupPolicy
-from sms_ktp.pickup_calendar import WorkingCalendar, default_offices
-from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.platform.db import Database
 
 POLICY = PickupPolicy(default_offices(), WorkingCalendar(), QuietHours())
 TTL = timedelta(minutes=30)

@@ -11,11 +11,11 @@ from datetime import timedelta
 import pytest
 
 from gateway.message import OutboundSms, SendResult
-from sms_ktp import heartbeat
-from sms_ktp.config import HealthSettings
-from sms_ktp.db import Database
-from sms_ktp.health import check
-from sms_ktp.outbox import Dispatcher, RetryPolicy, enqueue
+from sms_ktp.messaging.outbox import Dispatcher, RetryPolicy, enqueue
+from sms_ktp.platform import heartbeat
+from sms_ktp.platform.config import HealthSettings
+from sms_ktp.platform.db import Database
+from sms_ktp.platform.health import check
 
 LIMITS = HealthSettings(max_heartbeat_age_seconds=60, max_oldest_queued_seconds=300)
 PHONE = "+6281234567890"
@@ -146,7 +146,7 @@ def test_an_unreachable_database_is_a_finding_not_an_error(where, tmp_path, cloc
     else:
         gone = Database(f"postgresql+psycopg://sms_ktp:s3cret-pw@127.0.0.1:{_closed_port()}/x")
     try:
-        with caplog.at_level(logging.WARNING, logger="sms_ktp.health"):
+        with caplog.at_level(logging.WARNING, logger="sms_ktp.platform.health"):
             report = check(gone, clock.now(), LIMITS)
     finally:
         gone.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sms_ktp import heartbeat
+from sms_ktp.platform import heartbeat
 
 LEASE = timedelta(minutes=5)
 

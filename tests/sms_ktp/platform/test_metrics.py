@@ -22,13 +22,13 @@ from gateway.message import (
     TemporaryFailure,
 )
 from gateway.routing import RateLimit, Route, RoutingGateway
-from sms_ktp import heartbeat, metrics
-from sms_ktp.config import HealthSettings, Settings
-from sms_ktp.db import Database
-from sms_ktp.health import Health, check
-from sms_ktp.inbound import receive_sms
+from sms_ktp.channels.sms import receive_sms
+from sms_ktp.messaging.outbox import Dispatcher, RetryPolicy, enqueue
 from sms_ktp.models import OutboxMessage
-from sms_ktp.outbox import Dispatcher, RetryPolicy, enqueue
+from sms_ktp.platform import heartbeat, metrics
+from sms_ktp.platform.config import HealthSettings, Settings
+from sms_ktp.platform.db import Database
+from sms_ktp.platform.health import Health, check
 from sms_ktp.runtime import Runtime
 
 PHONE = "+6281234567890"
@@ -170,7 +170,7 @@ def test_an_unreachable_database_is_a_gauge_and_the_counters_are_still_served(tm
 
 PROCESS = textwrap.dedent("""
     import sys
-    from sms_ktp import metrics
+    from sms_ktp.platform import metrics
     metrics.sms_received("accepted", completed=["registration"])
     metrics.dispatched(sent=int(sys.argv[1]), retried=0, failed=0)
     metrics.GATEWAY_SECONDS.observe(0.2)

@@ -22,11 +22,12 @@ from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2
 from sqlmodel import SQLModel, select
 
 from gateway.message import InboundSms
-from sms_ktp import crypto, schema
-from sms_ktp.db import Database, scratch_schema
+from sms_ktp.applications.pickup import PickupPolicy
+from sms_ktp.channels.sms import receive_sms
+from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import Stage
-from sms_ktp.inbound import receive_sms
 from sms_ktp.models import (
     Application,
     Family,
@@ -39,9 +40,8 @@ from sms_ktp.models import (
     WorkerHeartbeat,
     in_stage,
 )
-from sms_ktp.pickup import PickupPolicy
-from sms_ktp.pickup_calendar import WorkingCalendar, default_offices
-from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.platform import crypto, schema
+from sms_ktp.platform.db import Database, scratch_schema
 
 REVISIONS = ("0001_core", "0002_staff_back_office", "0003_worker_heartbeats", "0004_privacy",
              "0005_worker_gateway", "0006_staff_sessions", "0007_outbox_supersede")
@@ -411,7 +411,7 @@ def test_a_database_made_by_create_all_before_the_migrations_is_stamped_and_upgr
         insert(connection, "staff_user", username="admin", role="admin", password_hash="x",
                created_at=NOW, password_changed_at=NOW)
 
-    with caplog.at_level(logging.INFO, logger="sms_ktp.schema"):
+    with caplog.at_level(logging.INFO, logger="sms_ktp.platform.schema"):
         assert schema.upgrade(database) == REVISIONS[-1]
 
     assert "stamped 0002_staff_back_office" in caplog.text
@@ -433,7 +433,7 @@ def test_a_database_without_a_version_stands_at_the_newest_revision_whose_tables
     with database.connect() as connection:
         connection.execute(sa.text(f"DROP TABLE {schema.VERSION_TABLE}"))
 
-    with caplog.at_level(logging.INFO, logger="sms_ktp.schema"):
+    with caplog.at_level(logging.INFO, logger="sms_ktp.platform.schema"):
         assert schema.upgrade(database) == REVISIONS[-1]
 
     assert f"stamped {revision}" in caplog.text

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select
 
-from sms_ktp import retention
-from sms_ktp.dashboard import dashboard
+from sms_ktp.backoffice.dashboard import dashboard
 from sms_ktp.models import (
     Application,
     ApplicationEvent,
@@ -25,6 +24,7 @@ from sms_ktp.models import (
     PhoneState,
     UssdSession,
 )
+from sms_ktp.privacy import retention
 
 DAYS = 90
 _APPLICATION = Application.__table__

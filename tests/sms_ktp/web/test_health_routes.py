@@ -12,10 +12,10 @@ from live_service import KK, NIK, PHONE, LiveService, start_service
 from scrape import Scrape
 from sqlmodel import func, select
 
-from sms_ktp import heartbeat
-from sms_ktp.db import Database
+from sms_ktp.messaging.outbox import enqueue
 from sms_ktp.models import OutboxMessage
-from sms_ktp.outbox import enqueue
+from sms_ktp.platform import heartbeat
+from sms_ktp.platform.db import Database
 
 REF = re.compile(r"ref (\d{9})")
 

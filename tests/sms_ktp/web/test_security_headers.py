@@ -11,8 +11,8 @@ import pytest
 from live_service import LiveService, start_service
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
-from sms_ktp.clock import FixedClock
-from sms_ktp.db import Database
+from sms_ktp.platform.clock import FixedClock
+from sms_ktp.platform.db import Database
 from sms_ktp.web import create_app
 from sms_ktp.web.security_headers import CONTENT_SECURITY_POLICY
 

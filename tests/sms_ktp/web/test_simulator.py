@@ -10,8 +10,8 @@ import re
 import requests
 from live_service import KK, NIK, PHONE, LiveService
 
-from sms_ktp import penunggalan, pickup
-from sms_ktp.quiet_hours import QuietHours
+from sms_ktp.applications import penunggalan, pickup
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.web.simulator import COOKIE
 
 NUMBER = "081234567890"  # PHONE as a resident types it

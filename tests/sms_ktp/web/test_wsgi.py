@@ -19,7 +19,7 @@ import requests
 from cli_runner import run
 from live_service import KK, NIK, PHONE
 
-from sms_ktp.db import scratch_schema
+from sms_ktp.platform.db import scratch_schema
 
 ROOT = Path(__file__).resolve().parents[3]
 CONF = ROOT / "deploy" / "gunicorn.conf.py"
@@ -190,8 +190,8 @@ def test_a_preloaded_app_serves_from_forked_workers(tmp_path):
 
 
 def test_gunicorn_upgrades_an_empty_database_before_its_workers_serve(database_url, tmp_path):
-    from sms_ktp import schema
-    from sms_ktp.db import Database
+    from sms_ktp.platform import schema
+    from sms_ktp.platform.db import Database
 
     write_config(tmp_path, database_url)  # and no init-db
     with gunicorn(tmp_path, workers=2) as server:

@@ -5,8 +5,8 @@ Revises: 0003_worker_heartbeats
 Create Date: 2026-12-01
 
 `application.nik`, `family.kk` and the dialogue answers in `phone_state` (`answers`, `prefill`)
-are stored encrypted (`sms_ktp.crypto`); keyed hashes beside the numbers serve exact lookups:
-`application.nik_hash` (indexed), `application.active_nik` (unique, as before) and
+are stored encrypted (`sms_ktp.platform.crypto`); keyed hashes beside the numbers serve exact
+lookups: `application.nik_hash` (indexed), `application.active_nik` (unique, as before) and
 `family.kk_hash` (unique, in place of the unique KK). The numbers become nullable: an erased
 application or family keeps its row without them. An application also records the resident's
 consent (when, which wording) and when its personal data was erased.
@@ -15,8 +15,8 @@ Rows already stored are encrypted and hashed here, so the process running the up
 keys: `sms-ktp` and gunicorn configure them first (`[privacy]`, or generated into the data folder
 for a demo). The downgrade decrypts them again, and refuses when an erased row has no number left
 to put back. On SQLite, the pages the upgrade frees are overwritten with zeros (`secure_delete`)
-and `sms_ktp.schema` checkpoints and truncates the WAL afterwards, so no plain copy of a number
-stays in the file. On PostgreSQL the old row versions stay on disk until a `VACUUM FULL` of
+and `sms_ktp.platform.schema` checkpoints and truncates the WAL afterwards, so no plain copy of a
+number stays in the file. On PostgreSQL the old row versions stay on disk until a `VACUUM FULL` of
 application, family and phone_state (README, "Encryption at rest").
 
 Sealing and hashing name their column (`purpose`) exactly as the models do.
@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from sms_ktp import crypto
+from sms_ktp.platform import crypto
 
 revision = "0004_privacy"
 down_revision = "0003_worker_heartbeats"

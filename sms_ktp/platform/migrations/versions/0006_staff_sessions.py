@@ -6,7 +6,7 @@ Create Date: 2026-12-01
 
 A signed-in browser of the back office is a row: the cookie carries a random token whose hash
 is the row's id. Signing out, the idle time, disabling the account and a new password end the
-row, so a copy of the cookie saved before opens nothing afterwards (`sms_ktp.staff_sessions`).
+row, so a copy of the cookie saved before opens nothing afterwards (`sms_ktp.backoffice.sessions`).
 Sessions signed in before this revision have no row and end: staff sign in again once.
 """
 

@@ -12,9 +12,9 @@ from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import insert, select
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
-from flows.gsm import segments, septets
-from sms_ktp import decisions, sms_budget
-from sms_ktp.hidden_codes import HIDDEN
+from gsm7.encoding import segments, septets
+from sms_ktp.applications import decisions, sms_budget
+from sms_ktp.applications.hidden_codes import HIDDEN
 from sms_ktp.models import Application, AuditEntry, Broadcast, OutboxMessage
 from sms_ktp.web import create_app
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
+from sms_ktp.backoffice.staff import disable, enable, set_password
 from sms_ktp.models import AuditEntry, StaffSession
-from sms_ktp.staff import disable, enable, set_password
 
 COOKIE = "sms_ktp_staff"
 

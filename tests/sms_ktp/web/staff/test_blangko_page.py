@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from staff_browser import StaffBrowser, make_staff
 
-from sms_ktp import printing
+from sms_ktp.applications import printing
 from sms_ktp.models import AuditEntry, BlangkoMovement
 
 

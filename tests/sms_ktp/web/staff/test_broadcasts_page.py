@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import insert, select
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
-from flows.gsm import segments, septets
+from gsm7.encoding import segments, septets
 from sms_ktp.models import AuditEntry, Broadcast, Family, PhoneState
 
 BROADCAST_JS = Path(__file__).parents[4] / "sms_ktp" / "web" / "static" / "broadcast.js"
@@ -284,7 +284,7 @@ SAMPLES = ["", "Halo", "x" * 160, "x" * 161, "x" * 306, "x" * 307, "{" * 80, "{"
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run broadcast.js")
 def test_the_script_counts_like_flows_gsm():
-    from flows.gsm import _BASIC, _EXTENSION
+    from gsm7.encoding import _BASIC, _EXTENSION
 
     program = ("const m = require(process.argv[1]);"
                "const samples = JSON.parse(require('fs').readFileSync(0, 'utf8'));"

@@ -23,9 +23,9 @@ from sqlalchemy import inspect, select
 from sqlmodel import SQLModel
 from staff_browser import StaffBrowser, make_staff
 
-from flows.gsm import GSM7_SINGLE, septets
+from gsm7.encoding import GSM7_SINGLE, septets
+from sms_ktp.domain.pickup_calendar import WEEKDAYS
 from sms_ktp.models import OutboxMessage
-from sms_ktp.pickup_calendar import WEEKDAYS
 
 FEW = settings(FUZZ, max_examples=max(1, EXAMPLES * 2 // 5))
 VALUES = texts(120)

@@ -9,7 +9,7 @@ import pytest
 from live_service import KK, NIK, PHONE
 from sqlalchemy import select
 
-from sms_ktp import penunggalan
+from sms_ktp.applications import penunggalan
 from sms_ktp.models import ApplicationEvent
 
 

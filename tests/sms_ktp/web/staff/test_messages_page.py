@@ -194,7 +194,7 @@ def test_a_retry_without_the_csrf_token_is_refused(live, admin):
 def test_a_notice_superseded_before_it_left_is_shown_with_what_superseded_it(live):
     from datetime import UTC, datetime
 
-    from sms_ktp import penunggalan, printing
+    from sms_ktp.applications import penunggalan, printing
 
     service, _ = live
     runtime = service.runtime

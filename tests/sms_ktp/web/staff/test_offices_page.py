@@ -14,10 +14,10 @@ from sqlalchemy import select
 from staff_browser import StaffBrowser, make_staff
 
 from flows.dates import say_day
-from flows.gsm import segments, septets
-from sms_ktp import office_settings, pickup, sms_budget
+from gsm7.encoding import segments, septets
+from sms_ktp.applications import office_settings, pickup, sms_budget
+from sms_ktp.domain.pickup_calendar import WEEKDAYS, default_offices, local
 from sms_ktp.models import Application, AuditEntry, OfficeSetting
-from sms_ktp.pickup_calendar import WEEKDAYS, default_offices, local
 
 NIK_3 = "3271015507880003"
 KK_3 = "3271010101200077"  # a second family of kecamatan 01

@@ -86,7 +86,7 @@ def test_an_upload_is_applied_summarised_and_told_to_the_families(service, admin
 def test_the_summary_is_the_one_of_the_command_line(service, admin, tmp_path, capsys):
     """The same file, after the same first import, gives the page and `sms-ktp penunggalan
     import` the same summary."""
-    from sms_ktp import operator_cli
+    from sms_ktp.cli import operator as operator_cli
 
     register(service, PHONE, NIK, KK)
     csv = f"nik,result,note\n{NIK},PRR,\n{UNKNOWN},DUPLICATE,\nx,PRR,\n"

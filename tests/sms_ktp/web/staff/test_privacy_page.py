@@ -12,10 +12,10 @@ from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
 from staff_browser import StaffBrowser, make_staff
 
-from sms_ktp import decisions, penunggalan, printing
-from sms_ktp.dashboard import dashboard
+from sms_ktp.applications import decisions, penunggalan, printing
+from sms_ktp.backoffice.dashboard import dashboard
+from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.models import Application, AuditEntry, Family, OutboxMessage
-from sms_ktp.quiet_hours import QuietHours
 
 NIK_3 = "3271015507880003"  # a second member of the first family
 REF = re.compile(r"ref (\d{9})")

@@ -1,5 +1,5 @@
 """The live septet counter of the forms whose text lands in a resident's SMS (septets.js) counts
-what the server counts (`sms_budget.length`: flows/gsm.py's GSM-7 normalisation, then septets),
+what the server counts (`sms_budget.length`: gsm7/encoding.py's GSM-7 normalisation, then septets),
 run under Node on the script as shipped."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.gsm import _BASIC, _EXTENSION
-from sms_ktp import sms_budget
+from gsm7.encoding import _BASIC, _EXTENSION
+from sms_ktp.applications import sms_budget
 
 SEPTETS_JS = Path(__file__).parents[4] / "sms_ktp" / "web" / "static" / "septets.js"
 SAMPLES = ["", "Suket tidak terbaca", "[]{}~^€|\\", "Foto [buram] {ulang} ~ KTP^ €5",
