@@ -82,13 +82,14 @@ from sqlalchemy import MetaData, event, func, insert, select
 from sms_ktp.applications import pickup
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.domain.identity import parse_kk, parse_nik
+from sms_ktp.domain.local_time import jakarta_date
 from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.domain.pickup_calendar import WorkingCalendar, local, offices_from_config, slot_starts
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, ApplicationEvent, Family, OutboxMessage, PickupSlot
 from sms_ktp.platform import bulk
-from sms_ktp.platform.clock import FixedClock, jakarta_date
+from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.db import Database
 from sms_ktp.runtime import Runtime
 

@@ -157,3 +157,8 @@ class RoutingGateway:
         self._local.waited = getattr(self._local, "waited", 0.0) + route.limit.wait()
         result = route.gateway.send(sms)
         return replace(result, gateway=result.gateway or route.gateway.name)
+
+
+def gateways_of(gateway: Gateway) -> list[Gateway]:
+    """The adapters behind `gateway` (itself, or those a router stands for)."""
+    return list(gateway.gateways) if isinstance(gateway, RoutingGateway) else [gateway]

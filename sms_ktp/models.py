@@ -280,6 +280,16 @@ class InboundMessage(SQLModel, table=True):
     received_at: datetime = utc_column(index=True)
 
 
+# The outbox's statuses (`messaging.outbox` moves a message through them; the health check
+# counts the backlog by them).
+OUTBOX_QUEUED, OUTBOX_SENDING, OUTBOX_SENT = "queued", "sending", "sent"
+OUTBOX_BUFFERED = "buffered"
+OUTBOX_DELIVERED, OUTBOX_UNDELIVERED, OUTBOX_FAILED = "delivered", "undelivered", "failed"
+# Never sent: a later change of its application made it untrue or replaced it.
+OUTBOX_SUPERSEDED = "superseded"
+OUTBOX_PENDING = (OUTBOX_QUEUED, OUTBOX_SENDING)
+
+
 class OutboxMessage(SQLModel, table=True):
     """An SMS to send. Written in the transaction that decided it; sent by the worker."""
 

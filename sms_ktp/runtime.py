@@ -77,11 +77,6 @@ def _adapter(settings: Settings, name: str) -> Gateway:
                           logger=logging.getLogger("sms_ktp.console"))
 
 
-def gateways_of(gateway: Gateway) -> list[Gateway]:
-    """The adapters behind `gateway` (itself, or those a router stands for)."""
-    return list(gateway.gateways) if isinstance(gateway, RoutingGateway) else [gateway]
-
-
 @dataclass
 class Runtime:
     settings: Settings

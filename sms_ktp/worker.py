@@ -19,7 +19,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from gateway.base import PollingGateway
-from gateway.routing import RoutingGateway
+from gateway.routing import RoutingGateway, gateways_of
 from sms_ktp.applications import pickup
 from sms_ktp.channels import polling as gateway_polling
 from sms_ktp.domain.quiet_hours import parse_local_time
@@ -27,7 +27,7 @@ from sms_ktp.messaging import broadcasts
 from sms_ktp.messaging.phone_state import purge_expired
 from sms_ktp.platform import heartbeat
 from sms_ktp.privacy import retention
-from sms_ktp.runtime import Runtime, gateways_of
+from sms_ktp.runtime import Runtime
 
 log = logging.getLogger(__name__)
 # Dialogues are kept a day past their expiry so that a late answer still gets "timed out".

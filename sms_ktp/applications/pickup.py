@@ -24,12 +24,13 @@ from sqlalchemy import Connection, bindparam, select, update
 from flows.catalogue import template
 from flows.dates import say_day, say_time
 from sms_ktp.applications.pipeline import Move, change_stages, notice_rows
+from sms_ktp.domain.local_time import jakarta_date
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.pickup_calendar import Office, WorkingCalendar, local, slot_starts
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, Family, PickupSlot, in_stage
-from sms_ktp.platform.clock import Clock, jakarta_date
+from sms_ktp.platform.clock import Clock
 from sms_ktp.platform.db import Database
 
 CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: easy to read out

@@ -24,6 +24,7 @@ from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.applications.printing import stock
 from sms_ktp.applications.registration_attempts import tell_family_of_attempt
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
+from sms_ktp.domain.local_time import jakarta_date
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.pickup_calendar import local
 from sms_ktp.domain.reference import new_reference
@@ -31,7 +32,7 @@ from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.messaging import outbox
 from sms_ktp.messaging.phone_state import PhoneStateStore
 from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement, Family, PhoneState
-from sms_ktp.platform.clock import Clock, jakarta_date
+from sms_ktp.platform.clock import Clock
 
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__

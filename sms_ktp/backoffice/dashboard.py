@@ -24,11 +24,11 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, exists, func, literal_column, select
 
 from sms_ktp.applications.printing import Stock, stock
+from sms_ktp.domain.local_time import JAKARTA, jakarta_date
 from sms_ktp.domain.stages import Stage
 from sms_ktp.domain.wilayah import bogor_kecamatan
 from sms_ktp.messaging import outbox
 from sms_ktp.models import Application, Family, OutboxMessage, in_stage
-from sms_ktp.platform.clock import JAKARTA, jakarta_date
 
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
-from sms_ktp.backoffice.staff import Role, Staff
+from sms_ktp.backoffice.roles import Role, Staff
 from sms_ktp.models import StaffSession, StaffUser
 
 LOGOUT, IDLE, DISABLED, PASSWORD = "logout", "idle", "disabled", "password"

@@ -7,16 +7,17 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, func, insert, select, update
 
+from sms_ktp.backoffice import sessions
+from sms_ktp.backoffice.roles import Role, Staff
+from sms_ktp.domain.local_time import JAKARTA
 from sms_ktp.domain.masking import redact
 from sms_ktp.models import AuditEntry, StaffUser
-from sms_ktp.platform.clock import JAKARTA
 
 if TYPE_CHECKING:
     from sms_ktp.platform.config import StaffSettings
@@ -32,33 +33,8 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 MIN_PASSWORD = 10
 
 
-class Role(StrEnum):
-    ADMIN = "admin"  # everything
-    OPERATOR = "operator"  # one office: its applications, stock and pickups
-    HELPER = "helper"  # kelurahan helper: assisted registration and status lookups
-    VIEWER = "viewer"  # the dashboard only
-
-
-ROLE_NAMES = {Role.ADMIN: "Admin", Role.OPERATOR: "Operator kantor",
-              Role.HELPER: "Pendamping kelurahan", Role.VIEWER: "Pemantau"}
-
-
 class StaffError(ValueError):
     pass
-
-
-@dataclass(frozen=True)
-class Staff:
-    """A signed-in member of staff, as the pages see them."""
-
-    id: int
-    username: str
-    role: Role
-    office: str | None
-
-    @property
-    def actor(self) -> str:
-        return f"staff:{self.username}"
 
 
 def configure_hashing(time_cost: int, memory_kib: int) -> None:
@@ -131,11 +107,7 @@ def _change(connection: Connection, username: str, **values: object) -> int:
 
 
 def _end_sessions(connection: Connection, staff_id: int, now: datetime, why: str) -> None:
-    from sms_ktp.backoffice import (
-        sessions as staff_sessions,  # it builds on this module's Staff and Role
-    )
-
-    staff_sessions.end_all(connection, staff_id, now, why)
+    sessions.end_all(connection, staff_id, now, why)
 
 
 def authenticate(connection: Connection, username: str, password: str,

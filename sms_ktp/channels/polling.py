@@ -8,14 +8,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.base import PollingGateway
+from gateway.routing import gateways_of
 from sms_ktp.channels.sms import receive_sms
 from sms_ktp.messaging.outbox import apply_delivery_report
 from sms_ktp.platform import metrics
-from sms_ktp.runtime import Runtime, gateways_of
+
+if TYPE_CHECKING:  # the runtime passes itself in
+    from sms_ktp.runtime import Runtime
 
 log = logging.getLogger(__name__)
 BATCH = 100

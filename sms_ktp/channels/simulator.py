@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from sqlmodel import select
 
@@ -12,7 +13,9 @@ from gateway.message import InboundSms
 from sms_ktp.channels.sms import receive_sms
 from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.models import OutboxMessage
-from sms_ktp.runtime import Runtime
+
+if TYPE_CHECKING:  # the runtime passes itself in
+    from sms_ktp.runtime import Runtime
 
 
 class Phone:

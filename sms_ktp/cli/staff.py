@@ -12,9 +12,9 @@ from typing import TextIO
 from sqlalchemy import select
 
 from sms_ktp.backoffice import staff
+from sms_ktp.domain.local_time import JAKARTA
 from sms_ktp.models import StaffUser
 from sms_ktp.platform import audit
-from sms_ktp.platform.clock import JAKARTA
 from sms_ktp.runtime import Runtime
 
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import holidays
 
+from sms_ktp.domain.local_time import JAKARTA
 from sms_ktp.domain.wilayah import bogor_kecamatan
-from sms_ktp.platform.clock import JAKARTA
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SLOT_MINUTES_RANGE = (5, 240)
@@ -222,7 +222,7 @@ def _parse_dates(where: str, values: object) -> frozenset[date]:
 def _plain_date(day: date) -> date:
     """Refuse datetimes: a UTC instant names the wrong day between 00:00 and 07:00 WIB."""
     if isinstance(day, datetime) or not isinstance(day, date):
-        raise TypeError(f"expected a date in Asia/Jakarta (clock.jakarta_date), not {day!r}")
+        raise TypeError(f"expected a date in Asia/Jakarta (local_time.jakarta_date), not {day!r}")
     return day
 
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sms_ktp.platform.clock import JAKARTA
+from sms_ktp.domain.local_time import JAKARTA
 
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")

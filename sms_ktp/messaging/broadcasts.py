@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, delete, exists, func, insert, select, update
 
 from gsm7.encoding import segments, to_gsm7
+from sms_ktp.domain.local_time import JAKARTA
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import Stage
 from sms_ktp.domain.wilayah import bogor_kecamatan
@@ -35,7 +36,7 @@ from sms_ktp.messaging.outbox import (
     enqueue_many,
 )
 from sms_ktp.models import Application, Broadcast, Family, OutboxMessage, PhoneState, in_stage
-from sms_ktp.platform.clock import JAKARTA, Clock
+from sms_ktp.platform.clock import Clock
 from sms_ktp.platform.db import Database
 
 SCHEDULED, SENDING, DONE, CANCELLED = "scheduled", "sending", "done", "cancelled"

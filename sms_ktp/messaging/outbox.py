@@ -47,7 +47,20 @@ from gateway.message import (
 )
 from gsm7.encoding import segments, to_gsm7
 from sms_ktp.domain.masking import mask_phone, redact
-from sms_ktp.models import ApplicationEvent, OutboxMessage, UtcDateTime
+from sms_ktp.models import (
+    OUTBOX_BUFFERED,
+    OUTBOX_DELIVERED,
+    OUTBOX_FAILED,
+    OUTBOX_PENDING,
+    OUTBOX_QUEUED,
+    OUTBOX_SENDING,
+    OUTBOX_SENT,
+    OUTBOX_SUPERSEDED,
+    OUTBOX_UNDELIVERED,
+    ApplicationEvent,
+    OutboxMessage,
+    UtcDateTime,
+)
 from sms_ktp.platform import metrics
 from sms_ktp.platform.bulk import insert_rows
 from sms_ktp.platform.clock import Clock
@@ -55,11 +68,11 @@ from sms_ktp.platform.db import Database
 
 log = logging.getLogger(__name__)
 
-QUEUED, SENDING, SENT, BUFFERED = "queued", "sending", "sent", "buffered"
-DELIVERED, UNDELIVERED, FAILED = "delivered", "undelivered", "failed"
-# Never sent: a later change of its application made it untrue or replaced it.
-SUPERSEDED = "superseded"
-PENDING = (QUEUED, SENDING)
+# The statuses are the table's values (beside it in `models`); how they move is this module's.
+QUEUED, SENDING, SENT, BUFFERED = OUTBOX_QUEUED, OUTBOX_SENDING, OUTBOX_SENT, OUTBOX_BUFFERED
+DELIVERED, UNDELIVERED, FAILED = OUTBOX_DELIVERED, OUTBOX_UNDELIVERED, OUTBOX_FAILED
+SUPERSEDED = OUTBOX_SUPERSEDED
+PENDING = OUTBOX_PENDING
 # A status moves only to a higher rank; the terminal ones share the top rank, so the first
 # terminal report wins and a late or repeated report changes nothing.
 RANK = {QUEUED: 0, SENDING: 1, SENT: 2, BUFFERED: 3, DELIVERED: 4, UNDELIVERED: 4, FAILED: 4,

@@ -1,12 +1,10 @@
-"""Time: stored in UTC, shown in Asia/Jakarta; injected so that tests can move it."""
+"""Time: stored in UTC (shown in Asia/Jakarta, `sms_ktp.domain.local_time`); injected so that
+tests can move it."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
-
-JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
 class Clock(Protocol):
@@ -34,6 +32,3 @@ class FixedClock:
     def set(self, instant: datetime) -> None:
         self._now = instant.astimezone(UTC)
 
-
-def jakarta_date(instant: datetime) -> date:
-    return instant.astimezone(JAKARTA).date()

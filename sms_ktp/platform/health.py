@@ -21,8 +21,7 @@ from sqlalchemy import Connection, and_, case, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from sms_ktp.domain.masking import redact
-from sms_ktp.messaging.outbox import PENDING, QUEUED, SENDING
-from sms_ktp.models import OutboxMessage
+from sms_ktp.models import OUTBOX_PENDING, OUTBOX_QUEUED, OUTBOX_SENDING, OutboxMessage
 from sms_ktp.platform import heartbeat
 from sms_ktp.platform.config import HealthSettings
 from sms_ktp.platform.db import Database, retry_after_disconnect
@@ -123,11 +122,11 @@ def _outbox(connection: Connection,
     later = t.next_attempt_at > now
     row = connection.execute(
         select(
-            func.count().filter(t.status == QUEUED),
-            func.count().filter(t.status == SENDING),
-            func.count().filter(and_(t.status == QUEUED, later)),
+            func.count().filter(t.status == OUTBOX_QUEUED),
+            func.count().filter(t.status == OUTBOX_SENDING),
+            func.count().filter(and_(t.status == OUTBOX_QUEUED, later)),
             func.min(case((later, None), else_=t.next_attempt_at)),
-        ).where(t.status.in_(PENDING))
+        ).where(t.status.in_(OUTBOX_PENDING))
     ).one()
     return row[0], row[1], row[2], row[3]
 

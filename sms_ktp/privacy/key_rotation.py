@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
@@ -36,7 +36,9 @@ from sqlmodel import SQLModel
 
 from sms_ktp.models import EncryptedJSON, EncryptedString, KeyedHash
 from sms_ktp.platform import audit, crypto
-from sms_ktp.runtime import Runtime
+
+if TYPE_CHECKING:  # the runtime passes itself in
+    from sms_ktp.runtime import Runtime
 
 NEW_LOOKUP_KEY_ENV = "SMS_KTP_NEW_LOOKUP_KEY"
 BATCH = 500  # rows a transaction

@@ -35,11 +35,12 @@ from flows.ports import ActiveApplication, ApplicationView
 from flows.registration import refusal_of_active
 from sms_ktp.applications.pickup import CODE_ALPHABET, CODE_LENGTH
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
+from sms_ktp.domain.local_time import jakarta_date
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.pickup_calendar import local, slot_starts
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
-from sms_ktp.platform.clock import FixedClock, jakarta_date
+from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.db import Database
 
 

@@ -30,6 +30,7 @@ from sms_ktp.applications.pickup import PickupPolicy, SlotBook, new_codes
 from sms_ktp.applications.registration_attempts import KIND as ATTEMPT_KIND
 from sms_ktp.applications.services import SqlServices
 from sms_ktp.domain.identity import parse_kk
+from sms_ktp.domain.local_time import jakarta_date
 from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.reference import new_reference
@@ -44,7 +45,7 @@ from sms_ktp.models import (
     PhoneState,
 )
 from sms_ktp.platform import crypto
-from sms_ktp.platform.clock import FixedClock, jakarta_date
+from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.db import Database
 
 T = TypeVar("T")

@@ -14,12 +14,12 @@ from werkzeug.wrappers import Response
 from flows.catalogue import render
 from gsm7.encoding import GSM7_PART, GSM7_SINGLE, UCS2_PART, UCS2_SINGLE, segments, septets
 from sms_ktp.backoffice.staff import Role
+from sms_ktp.domain.local_time import JAKARTA
 from sms_ktp.domain.stages import Stage
 from sms_ktp.domain.wilayah import bogor_kecamatan
 from sms_ktp.messaging import broadcasts
 from sms_ktp.messaging.broadcasts import Audience, BroadcastError
 from sms_ktp.models import Broadcast
-from sms_ktp.platform.clock import JAKARTA
 from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
 from sms_ktp.web.staff.paging import requested_page
 

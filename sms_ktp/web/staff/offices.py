@@ -18,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 from flows.dates import say_day
 from sms_ktp.applications import office_settings, pickup, sms_budget
 from sms_ktp.backoffice.staff import Role
+from sms_ktp.domain.local_time import jakarta_date
 from sms_ktp.domain.pickup_calendar import (
     CAPACITY_RANGE,
     SLOT_MINUTES_RANGE,
@@ -29,7 +30,6 @@ from sms_ktp.domain.pickup_calendar import (
 )
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, in_stage
-from sms_ktp.platform.clock import jakarta_date
 from sms_ktp.web.staff.blueprint import (
     allows_office,
     connect,

@@ -10,6 +10,7 @@ from typing import Any
 import holidays
 import pytest
 
+from sms_ktp.domain.local_time import JAKARTA
 from sms_ktp.domain.pickup_calendar import (
     Office,
     WorkingCalendar,
@@ -19,7 +20,6 @@ from sms_ktp.domain.pickup_calendar import (
     slot_starts,
 )
 from sms_ktp.domain.wilayah import bogor_kecamatan
-from sms_ktp.platform.clock import JAKARTA
 
 # Weekdays used below (2026): Friday 27 Nov, Saturday 28 Nov, Sunday 29 Nov, Monday 30 Nov.
 FRIDAY = date(2026, 11, 27)
