@@ -17,12 +17,14 @@ run: $(BIN)/.installed
 phone: $(BIN)/.installed
 	$(BIN)/sms-ktp simulate --phone $${PHONE:-081234567890}
 
+# ruff, then the layers and boundaries of pyproject's [tool.importlinter] contracts.
 # Two pytest workers (the machine's two cores; much of the suite waits on servers and
 # processes); each test file stays on one worker, with its module-wide fixtures.
 # PYTEST_STATUS=<file>: pytest's own exit status is written there, since make exits 2 whatever
 # failed (.ci/run reads it: 5 is "no tests collected").
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -n 2 --dist loadfile; status=$$?; \
 	$(if $(PYTEST_STATUS),echo $$status > '$(PYTEST_STATUS)';) exit $$status
 

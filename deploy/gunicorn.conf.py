@@ -86,7 +86,7 @@ def on_starting(server: Any) -> None:
     message instead of failing every worker), create the secrets that are generated once into
     the data folder (webhook token, session key, the keys of the encryption at rest), and
     upgrade the schema (whose migrations may encrypt what an older release stored)."""
-    from sms_ktp.platform import crypto
+    from sms_ktp import crypto
     from sms_ktp.platform.config import (
         ConfigError,
         ensure_privacy_keys,

@@ -1,6 +1,6 @@
 """Tables. Every timestamp is UTC; numbers of residents (NIK, KK) never leave these rows in full
 except through the masked views the flows receive, and are stored encrypted, with a keyed hash
-beside them for exact lookups (`sms_ktp.platform.crypto`)."""
+beside them for exact lookups (`sms_ktp.crypto`)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from sms_ktp import crypto
 from sms_ktp.domain.stages import Stage
-from sms_ktp.platform import crypto
 
-# Room for a sealed 16-digit number (71 characters: see `sms_ktp.platform.crypto`) with a margin.
+# Room for a sealed 16-digit number (71 characters: see `sms_ktp.crypto`) with a margin.
 SEALED_LENGTH = 100
 # What an encrypted column refuses in SQL: a random nonce makes equal numbers differ.
 _EQUALITY = frozenset({operators.eq, operators.ne, operators.in_op, operators.not_in_op})

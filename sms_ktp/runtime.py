@@ -15,6 +15,7 @@ from gateway.africastalking import AfricasTalkingGateway
 from gateway.base import Gateway
 from gateway.console import ConsoleGateway
 from gateway.routing import RateLimit, Route, RoutingGateway
+from sms_ktp import crypto
 from sms_ktp.applications import office_settings
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.backoffice import staff
@@ -22,7 +23,6 @@ from sms_ktp.domain.pickup_calendar import WorkingCalendar
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.messaging.limits import ReplyLimits
 from sms_ktp.messaging.outbox import Dispatcher, RetryPolicy
-from sms_ktp.platform import crypto
 from sms_ktp.platform.clock import Clock, SystemClock
 from sms_ktp.platform.config import (
     Settings,

@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
-from sms_ktp.platform import crypto
+from sms_ktp import crypto
 from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.db import Database, scratch_schema
 

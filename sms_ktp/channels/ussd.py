@@ -25,6 +25,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from flows.catalogue import render, supported
 from flows.ussd import Menu, UssdChannel, UssdTurn
 from gateway.message import UssdRequest, UssdSessionEnd
+from sms_ktp import crypto
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.applications.services import SqlServices
 from sms_ktp.domain.masking import mask_phone, redact
@@ -32,7 +33,7 @@ from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.messaging.outbox import enqueue
 from sms_ktp.messaging.phone_state import PhoneStateStore
 from sms_ktp.models import UssdSession
-from sms_ktp.platform import crypto, metrics
+from sms_ktp.platform import metrics
 from sms_ktp.platform.clock import Clock
 from sms_ktp.platform.db import Database, insert_ignoring_duplicate, retry_after_disconnect
 

@@ -167,7 +167,7 @@ class PrivacySettings:
     # Days after an application was collected, cancelled or rejected before the daily purge
     # erases its personal data (`sms_ktp.privacy.retention`); 0 keeps everything.
     retention_days: int = 90
-    # Encryption at rest (`sms_ktp.platform.crypto`), each key 32 random bytes in base64. `data_key`
+    # Encryption at rest (`sms_ktp.crypto`), each key 32 random bytes in base64. `data_key`
     # seals NIK, KK and dialogue answers; `previous_data_keys` still open what older keys sealed
     # (during a rotation); `lookup_key` makes the keyed hashes of exact lookups. Empty: generated
     # once into the data folder (a demo).
@@ -358,7 +358,7 @@ def _check(settings: Settings) -> None:
 def _check_privacy_keys(privacy: PrivacySettings) -> None:
     """Keys that are given must be keys: a typo must stop the service, not seal under a key
     nobody can give again. Messages name the key, never its value."""
-    from sms_ktp.platform.crypto import PrivacyKeyError, parse_key
+    from sms_ktp.crypto import PrivacyKeyError, parse_key
 
     keys = [("data_key", privacy.data_key), ("lookup_key", privacy.lookup_key),
             *(("previous_data_keys", key) for key in privacy.previous_data_keys)]

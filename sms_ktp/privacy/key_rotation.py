@@ -34,8 +34,9 @@ from sqlalchemy import (
 )
 from sqlmodel import SQLModel
 
+from sms_ktp import crypto
 from sms_ktp.models import EncryptedJSON, EncryptedString, KeyedHash
-from sms_ktp.platform import audit, crypto
+from sms_ktp.platform import audit
 
 if TYPE_CHECKING:  # the runtime passes itself in
     from sms_ktp.runtime import Runtime

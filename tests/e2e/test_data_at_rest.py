@@ -16,10 +16,11 @@ from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlmodel import SQLModel
 from staff_browser import StaffBrowser, make_staff
 
+from sms_ktp import crypto
 from sms_ktp.applications import penunggalan
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.models import PhoneState
-from sms_ktp.platform import crypto, schema
+from sms_ktp.platform import schema
 from sms_ktp.platform.db import Database
 
 NIK_3, KK_3, PHONE_3 = "3271015507880003", "3271030303210005", "+6281300000003"  # by USSD

@@ -13,9 +13,9 @@ from live_service import DATA_KEY, KK, KK_2, LOOKUP_KEY, NIK, NIK_2, PHONE
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from sms_ktp import crypto
 from sms_ktp.backoffice import search as staff_applications
 from sms_ktp.models import SEALED_LENGTH, Application, Family, PhoneState
-from sms_ktp.platform import crypto
 from sms_ktp.platform.config import ConfigError, Settings, ensure_privacy_keys, load_settings
 from sms_ktp.platform.db import Database
 from sms_ktp.runtime import Runtime

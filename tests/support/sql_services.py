@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Connection, insert, select
 
 from flows.ports import ActiveApplication, ApplicationView
+from sms_ktp import crypto
 from sms_ktp.applications.pickup import PickupPolicy, SlotBook, new_codes
 from sms_ktp.applications.registration_attempts import KIND as ATTEMPT_KIND
 from sms_ktp.applications.services import SqlServices
@@ -44,7 +45,6 @@ from sms_ktp.models import (
     OutboxMessage,
     PhoneState,
 )
-from sms_ktp.platform import crypto
 from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.db import Database
 

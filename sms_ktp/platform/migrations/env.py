@@ -12,8 +12,9 @@ from sqlalchemy import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString
 
+from sms_ktp import crypto
 from sms_ktp.models import EncryptedJSON, EncryptedString, KeyedHash, UtcDateTime
-from sms_ktp.platform import crypto, schema
+from sms_ktp.platform import schema
 from sms_ktp.platform.config import ensure_privacy_keys, load_settings
 from sms_ktp.platform.db import Database
 

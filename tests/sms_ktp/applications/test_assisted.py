@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from flows.ports import ActiveApplication
 from flows.sms import SmsChannel
+from sms_ktp import crypto
 from sms_ktp.applications import assisted
 from sms_ktp.applications.assisted import AssistedForm, Refused, register_assisted
 from sms_ktp.applications.counter_wording import for_staff, tells_what_to_send
@@ -21,7 +22,6 @@ from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.messaging.phone_state import PhoneStateStore
 from sms_ktp.models import Application, ApplicationEvent, AuditEntry, Family, OutboxMessage
-from sms_ktp.platform import crypto
 from sms_ktp.platform.db import Database
 
 POLICY = PickupPolicy(default_offices(), WorkingCalendar(), QuietHours.parse("20:00-07:00"))

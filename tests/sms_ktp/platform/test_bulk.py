@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 from live_service import KK, NIK, PHONE
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select, text
 
+from sms_ktp import crypto
 from sms_ktp.models import Application, Family, OutboxMessage, UtcDateTime
-from sms_ktp.platform import crypto
 from sms_ktp.platform.bulk import insert_rows
 
 AWKWARD = ["tab\there", "new\nline", "back\\slash", "quote ' \" ", "\\N", "", "caf\u00e9 \u20ac"]

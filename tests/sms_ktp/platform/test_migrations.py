@@ -22,6 +22,7 @@ from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2
 from sqlmodel import SQLModel, select
 
 from gateway.message import InboundSms
+from sms_ktp import crypto
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.channels.sms import receive_sms
 from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices
@@ -40,7 +41,7 @@ from sms_ktp.models import (
     WorkerHeartbeat,
     in_stage,
 )
-from sms_ktp.platform import crypto, schema
+from sms_ktp.platform import schema
 from sms_ktp.platform.db import Database, scratch_schema
 
 REVISIONS = ("0001_core", "0002_staff_back_office", "0003_worker_heartbeats", "0004_privacy",

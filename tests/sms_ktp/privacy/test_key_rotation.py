@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from live_service import DATA_KEY, KK, KK_2, LOOKUP_KEY, NIK, NIK_2
 
 from flows.catalogue import render
-from sms_ktp.platform import crypto
+from sms_ktp import crypto
 from sms_ktp.platform.db import Database
 
 NEW_KEY = "bmV3LWRhdGEta2V5LTAwMDAwMDAwMDAwMDAwMDAwMDA"

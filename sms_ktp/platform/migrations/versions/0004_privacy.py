@@ -5,7 +5,7 @@ Revises: 0003_worker_heartbeats
 Create Date: 2026-12-01
 
 `application.nik`, `family.kk` and the dialogue answers in `phone_state` (`answers`, `prefill`)
-are stored encrypted (`sms_ktp.platform.crypto`); keyed hashes beside the numbers serve exact
+are stored encrypted (`sms_ktp.crypto`); keyed hashes beside the numbers serve exact
 lookups: `application.nik_hash` (indexed), `application.active_nik` (unique, as before) and
 `family.kk_hash` (unique, in place of the unique KK). The numbers become nullable: an erased
 application or family keeps its row without them. An application also records the resident's
@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from sms_ktp.platform import crypto
+from sms_ktp import crypto
 
 revision = "0004_privacy"
 down_revision = "0003_worker_heartbeats"
