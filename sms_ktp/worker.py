@@ -21,7 +21,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from gateway.base import PollingGateway
 from gateway.routing import RoutingGateway, gateways_of
 from sms_ktp.applications import pickup
-from sms_ktp.channels import polling as gateway_polling
+from sms_ktp.channels import polling
 from sms_ktp.domain.quiet_hours import parse_local_time
 from sms_ktp.messaging import broadcasts
 from sms_ktp.messaging.phone_state import purge_expired
@@ -149,7 +149,7 @@ class Worker:
 
     def poll_gateways(self) -> int:
         """SMS and statuses waiting at the gateways that do not call us (gammu-smsd)."""
-        polled = gateway_polling.poll(self.runtime, stopping=self._stopping.is_set)
+        polled = polling.poll(self.runtime, stopping=self._stopping.is_set)
         if polled.received or polled.reports:
             log.info("gateways: %d SMS received, %d statuses", polled.received, polled.reports)
         return polled.received

@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from sms_ktp import crypto
-from sms_ktp.backoffice import search as staff_applications
+from sms_ktp.backoffice import search
 from sms_ktp.models import SEALED_LENGTH, Application, Family, PhoneState
 from sms_ktp.platform.config import ConfigError, Settings, ensure_privacy_keys, load_settings
 from sms_ktp.platform.db import Database
@@ -162,7 +162,7 @@ def test_numbers_are_stored_sealed_and_found_by_their_keyed_hash(database):
             Application.__table__.c.active_nik == NIK)).scalar_one()
         family = connection.execute(select(Family.__table__.c.kk).where(
             Family.__table__.c.kk_hash == KK_2)).scalar_one()
-        searched = staff_applications.search(connection, "3271 0145 0190 0001")
+        searched = search.search(connection, "3271 0145 0190 0001")
     assert all(SEALED.fullmatch(nik) for nik, _, _ in stored)
     assert len({nik for nik, _, _ in stored}) == 3  # equal NIKs, unrelated ciphertexts
     assert [(hashed, active) for _, hashed, active in stored] == [

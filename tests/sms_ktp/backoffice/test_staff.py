@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from sms_ktp.backoffice import sessions as staff_sessions
+from sms_ktp.backoffice import sessions
 from sms_ktp.backoffice.staff import (
     Role,
     StaffError,
@@ -67,7 +67,7 @@ IDLE = timedelta(minutes=30)
 
 def opens(connection, token: str, moment) -> str | None:  # type: ignore[no-untyped-def]
     """Whose session the token opens at `moment`, if any."""
-    person = staff_sessions.resume(connection, token, moment, IDLE).person
+    person = sessions.resume(connection, token, moment, IDLE).person
     return person.username if person else None
 
 
@@ -75,12 +75,12 @@ def test_a_session_ends_with_a_new_password_or_a_disabled_account_for_good(datab
     with database.connect() as connection:
         staff_id = add_staff(connection, "rina", "viewer", PASSWORD, clock.now())
         later = clock.now() + timedelta(minutes=1)
-        token = staff_sessions.start(connection, staff_id, later)
+        token = sessions.start(connection, staff_id, later)
         assert opens(connection, token, later) == "rina"
         set_password(connection, "rina", "another-long-one", later)
         assert opens(connection, token, later) is None
         assert authenticate(connection, "rina", "another-long-one", later) is not None
-        token = staff_sessions.start(connection, staff_id, later)
+        token = sessions.start(connection, staff_id, later)
         assert opens(connection, token, later) == "rina"
         disable(connection, "rina", later)
         enable(connection, "rina")
@@ -95,12 +95,12 @@ def test_a_session_ends_with_a_new_password_or_a_disabled_account_for_good(datab
 def test_a_session_ends_at_sign_out_and_after_the_idle_time(database, clock):
     with database.connect() as connection:
         staff_id = add_staff(connection, "rina", "viewer", PASSWORD, clock.now())
-        first = staff_sessions.start(connection, staff_id, clock.now())
-        second = staff_sessions.start(connection, staff_id, clock.now())
-        staff_sessions.end(connection, first, clock.now())
+        first = sessions.start(connection, staff_id, clock.now())
+        second = sessions.start(connection, staff_id, clock.now())
+        sessions.end(connection, first, clock.now())
         assert opens(connection, first, clock.now()) is None
         assert opens(connection, second, clock.now() + IDLE) == "rina"  # the other browser
-        idle = staff_sessions.resume(connection, second, clock.now() + 2 * IDLE + timedelta(
+        idle = sessions.resume(connection, second, clock.now() + 2 * IDLE + timedelta(
             seconds=1), IDLE)
         assert idle.person is None and idle.timed_out
         assert opens(connection, second, clock.now() + IDLE) is None  # ended, not just late
@@ -110,9 +110,9 @@ def test_a_session_ends_at_sign_out_and_after_the_idle_time(database, clock):
 def test_the_database_keeps_no_token_and_forgets_old_sessions(database, clock):
     with database.connect() as connection:
         staff_id = add_staff(connection, "rina", "viewer", PASSWORD, clock.now())
-        old = staff_sessions.start(connection, staff_id, clock.now())
-        staff_sessions.end(connection, old, clock.now())
-        kept = staff_sessions.start(connection, staff_id, clock.now() + timedelta(days=8))
+        old = sessions.start(connection, staff_id, clock.now())
+        sessions.end(connection, old, clock.now())
+        kept = sessions.start(connection, staff_id, clock.now() + timedelta(days=8))
         ids = connection.execute(select(StaffSession.__table__.c.id)).scalars().all()
     assert len(ids) == 1 and kept not in ids and old not in ids
     assert len(ids[0]) == 64
