@@ -10,7 +10,7 @@ import pytest
 
 from sms_ktp.platform.config import ConfigError, Settings, ensure_webhook_token, load_settings
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "config.example.toml"
 
 
 def leaves(value, prefix=""):
