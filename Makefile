@@ -36,7 +36,7 @@ bench: $(BIN)/.installed
 clean:
 	rm -rf $(VENV) var .pytest_cache
 
-# The production processes on this machine (see README.md, "Production"): the schema, one
+# The production processes on this machine (see docs/production.md): the schema, one
 # `sms-ktp worker` in the background, the web app under gunicorn; Ctrl-C stops both.
 .PHONY: serve-production bench-surge
 serve-production: $(BIN)/.installed

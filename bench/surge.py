@@ -1,6 +1,6 @@
 """Inbound surge: tens of thousands of SMS through the production processes on PostgreSQL.
 
-What runs: the service as deployed (see README.md, "Production"): `sms-ktp init-db`, the web app
+What runs: the service as deployed (see docs/production.md): `sms-ktp init-db`, the web app
 under gunicorn with `deploy/gunicorn.conf.py`, and one `sms-ktp worker` process sending the
 replies through the console gateway (a file in a temporary folder) while the surge goes on.
 The load comes from this process: client processes, each with threads on keep-alive

@@ -13,7 +13,7 @@ Command-line options given after `-c` override what is set here (the surge bench
     SMS_KTP_ACCESS_LOG    "-" (stderr) or a file: one short line a request (default: none)
     SMS_KTP_CONTROL_SOCKET  path of gunicorn's control socket (default: none)
 
-Why these numbers are in README.md ("Production") and bench/README.md (`surge.py`).
+Why these numbers are in docs/production.md ("Web") and bench/README.md (`surge.py`).
 """
 
 from __future__ import annotations
