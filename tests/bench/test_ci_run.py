@@ -1,7 +1,7 @@
 """.ci/run is the README's `make test` with CI=true and the local PostgreSQL, and treats pytest's
 exit status 5 (no tests collected) as success although make exits 2 whatever failed: run for
-real, through the real Makefile, with a virtualenv of stubs (`VENV`) whose ruff and python
-exit as told and record how they were called."""
+real, through the real Makefile, with a virtualenv of stubs (`VENV`) whose ruff, lint-imports and
+python exit as told and record how they were called."""
 
 from __future__ import annotations
 
@@ -18,13 +18,15 @@ exit {status}
 """
 
 
-def ci_run(tmp_path: Path, ruff: int, pytest_status: int) -> tuple[int, str, list[str]]:
+def ci_run(tmp_path: Path, ruff: int, pytest_status: int,
+           layers: int = 0) -> tuple[int, str, list[str]]:
     venv = tmp_path / "venv"
     (venv / "bin").mkdir(parents=True)
     tools = tmp_path / "tools"  # nothing installed for real, should a package be missing here
     tools.mkdir()
     log = tmp_path / "calls.log"
     for folder, name, status in [(venv / "bin", "ruff", ruff),
+                                 (venv / "bin", "lint-imports", layers),
                                  (venv / "bin", "python", pytest_status),
                                  (tools, "apt-get", 0)]:
         (folder / name).write_text(STUB.format(log=log, status=status))
@@ -39,12 +41,16 @@ def ci_run(tmp_path: Path, ruff: int, pytest_status: int) -> tuple[int, str, lis
     return finished.returncode, finished.stdout + finished.stderr, calls
 
 
-@pytest.mark.parametrize(("ruff", "pytest_status", "expected"), [
-    (0, 0, 0), (0, 1, 2), (0, 5, 0), (1, 5, 2)])
-def test_ci_run_exit_status(tmp_path, ruff, pytest_status, expected):
-    status, output, calls = ci_run(tmp_path, ruff, pytest_status)
+@pytest.mark.parametrize(("ruff", "layers", "pytest_status", "expected"), [
+    (0, 0, 0, 0), (0, 0, 1, 2), (0, 0, 5, 0), (1, 0, 5, 2), (0, 1, 5, 2)])
+def test_ci_run_exit_status(tmp_path, ruff, layers, pytest_status, expected):
+    status, output, calls = ci_run(tmp_path, ruff, pytest_status, layers)
     assert status == expected, output
-    assert ("pytest collected no tests" in output) == (ruff == 0 and pytest_status == 5), output
+    linted = ruff == 0 and layers == 0
+    assert ("pytest collected no tests" in output) == (linted and pytest_status == 5), output
     assert calls[0].endswith("/ruff check . CI=true"), calls
-    if ruff == 0:  # the README's `make test`: two workers, one file per worker, CI=true
-        assert calls[1].endswith("/python -m pytest -n 2 --dist loadfile CI=true"), calls
+    if ruff == 0:  # then the import contracts
+        assert calls[1].endswith("/lint-imports --no-cache CI=true"), calls
+    if linted:  # the README's `make test`: two workers, one file per worker, CI=true
+        assert calls[2].endswith("/python -m pytest -n 2 --dist loadfile CI=true"), calls
+    assert len(calls) == 1 + (ruff == 0) + linted, calls
