@@ -17,7 +17,7 @@ for a demo). The downgrade decrypts them again, and refuses when an erased row h
 to put back. On SQLite, the pages the upgrade frees are overwritten with zeros (`secure_delete`)
 and `sms_ktp.platform.schema` checkpoints and truncates the WAL afterwards, so no plain copy of a
 number stays in the file. On PostgreSQL the old row versions stay on disk until a `VACUUM FULL` of
-application, family and phone_state (README, "Encryption at rest").
+application, family and phone_state (docs/privacy.md, "Encryption at rest").
 
 Sealing and hashing name their column (`purpose`) exactly as the models do.
 """
