@@ -34,9 +34,11 @@ from sms_ktp.channels.ussd import answer_ussd
 from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.models import InboundMessage, OutboxMessage
 from sms_ktp.runtime import Runtime
-from sms_ktp.web.staff.blueprint import csrf_valid, session_staff
+from sms_ktp.web.csrf import csrf
+from sms_ktp.web.staff.blueprint import session_staff
 
 simulator = Blueprint("simulator", __name__, url_prefix="/simulator")
+csrf.exempt(simulator)  # checked in `_runtime`, once the page is known to exist for this browser
 DEFAULT_PHONE = "081234567890"
 HISTORY = 30
 COOKIE = "sms_ktp_simulator"
@@ -45,16 +47,18 @@ Began = dict[str, list[int]]  # E.164 -> [last inbound id, last outbound id] whe
 
 
 def _runtime() -> Runtime:
-    """With the console gateway anybody may try the phone (no SMS can leave); with a real
-    gateway only a signed-in admin, since replies then reach real phones."""
+    """With the console gateway anybody may try the phone (no SMS can leave, so a forged form
+    could do nothing a stranger cannot); with a real gateway only a signed-in admin, since
+    replies then reach real phones, and a POST needs the form's CSRF token. A stranger gets 404
+    before any token is looked at."""
     runtime: Runtime = current_app.extensions["sms_ktp"]
     if runtime.gateway is not None and runtime.gateway.name == "console":
         return runtime
     person = session_staff()
     if person is None or person.role is not Role.ADMIN:
         abort(404)
-    if request.method == "POST" and not csrf_valid():
-        abort(400, "CSRF token missing or wrong")
+    if request.method == "POST":
+        csrf.protect()
     return runtime
 
 

@@ -1,10 +1,9 @@
 """The staff blueprint and what every staff page relies on: the signed-in member of staff, role
-checks on the server, CSRF tokens on every form, the audit log, and the navigation."""
+checks on the server, the audit log, and the navigation. The CSRF token of every form is
+checked for the whole application (`sms_ktp.web.csrf`)."""
 
 from __future__ import annotations
 
-import hmac
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from flask import (
 from sqlalchemy import Connection
 
 from flows.catalogue import render
-from sms_ktp.backoffice import sessions as staff_sessions
+from sms_ktp.backoffice import sessions
 from sms_ktp.backoffice.staff import Role, Staff
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.pickup_calendar import local
@@ -36,8 +35,6 @@ from sms_ktp.web.addresses import request_address
 staff = Blueprint("staff", __name__, url_prefix="/staff")
 F = TypeVar("F", bound=Callable[..., Any])
 ALL_ROLES = frozenset(Role)
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "X-CSRF-Token"
 SESSION_TOKEN = "session"  # the cookie's key for the token of the server-side session
 
 
@@ -128,13 +125,6 @@ def allows_office(office: str | None) -> bool:
     return person.role is not Role.OPERATOR or office == person.office
 
 
-def csrf_token() -> str:
-    token = session.get(CSRF_FIELD)
-    if not token:
-        token = session[CSRF_FIELD] = secrets.token_urlsafe(32)
-    return str(token)
-
-
 def nav() -> list[NavItem]:
     person = current_staff()
     if person is None:
@@ -144,19 +134,9 @@ def nav() -> list[NavItem]:
 
 
 @staff.before_request
-def _load_and_check() -> Any:
-    """The session's member of staff (signed out after `idle_minutes` without a request), and
-    the CSRF token of every POST."""
-    if request.method == "POST" and not csrf_valid():
-        return render_template("staff/csrf.html"), 400
+def _load() -> None:
+    """The session's member of staff (signed out after `idle_minutes` without a request)."""
     g.staff = session_staff()
-    return None
-
-
-def csrf_valid() -> bool:
-    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
-    expected = session.get(CSRF_FIELD) or ""
-    return bool(expected) and hmac.compare_digest(str(sent), str(expected))
 
 
 def session_staff() -> Staff | None:
@@ -168,7 +148,7 @@ def session_staff() -> Staff | None:
         return None
     idle = timedelta(minutes=runtime().settings.staff.idle_minutes)
     with connect() as connection:
-        resumed = staff_sessions.resume(connection, token, now(), idle)
+        resumed = sessions.resume(connection, token, now(), idle)
     if resumed.person is None:
         session.pop(SESSION_TOKEN, None)
         g.timed_out = resumed.timed_out
@@ -177,26 +157,28 @@ def session_staff() -> Staff | None:
 
 def begin_session(person: Staff) -> None:
     """A new server-side session for a member of staff who just signed in; nothing the
-    browser held before carries over."""
+    browser held before carries over, its CSRF token neither."""
     with connect() as connection:
-        token = staff_sessions.start(connection, person.id, now())
+        token = sessions.start(connection, person.id, now())
     session.clear()
     session[SESSION_TOKEN] = token
 
 
 def end_session() -> None:
-    """Sign this browser out, on the server: a copy of its cookie opens nothing afterwards."""
+    """Sign this browser out, on the server: a copy of its cookie opens nothing afterwards, and
+    a form of the session it ended is refused."""
     token = session.get(SESSION_TOKEN)
     if isinstance(token, str) and token:
         with connect() as connection:
-            staff_sessions.end(connection, token, now())
+            sessions.end(connection, token, now())
     session.clear()
 
 
 @staff.record_once
 def _jinja_globals(state: Any) -> None:
-    """Globals, not context: imported macros (`{% from ... import csrf %}`) see them too."""
-    state.app.jinja_env.globals.update(csrf_token=csrf_token, CSRF_FIELD=CSRF_FIELD, nav=nav)
+    """Globals, not context: imported macros see them too (as Flask-WTF's `csrf_token`, which
+    the `csrf` macro uses)."""
+    state.app.jinja_env.globals.update(nav=nav)
 
 
 @staff.app_context_processor
