@@ -72,6 +72,7 @@ from common import (
 )
 from sqlalchemy import case, create_engine, func, select
 from sqlalchemy.engine import Engine, make_url
+from tqdm import tqdm
 
 from sms_ktp.models import Application, Family, InboundMessage, OutboxMessage
 from sms_ktp.platform.db import scratch_schema
@@ -357,18 +358,18 @@ class Monitor:
     answered: Any
     warm_at: int
     total: int
-    started: float = field(default_factory=time.monotonic)
     peaks: dict[str, int] = field(default_factory=dict)
     web: dict[int, str] = field(default_factory=dict)  # pid -> web_worker_<n>
     warm: Snapshot | None = None
     end: Snapshot | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
-    _reported: int = 0
+    _bar: tqdm | None = None
 
     def released(self) -> None:
-        """The clients start now: progress is timed from here."""
-        self.started = time.monotonic()
+        """The clients start now: progress is timed from here, on a bar of the SMS answered
+        (on a terminal only, tqdm's disable=None: a log keeps the figures)."""
+        self._bar = tqdm(total=self.total, desc="answered", unit=" SMS", disable=None)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="surge-monitor", daemon=True)
@@ -378,6 +379,10 @@ class Monitor:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        if self._bar is not None:
+            if self.end is not None:  # the last figures, once the thread no longer updates it
+                self._show(self.end)
+            self._bar.close()
 
     def sample(self) -> Snapshot:
         answered = self.answered.value
@@ -396,19 +401,20 @@ class Monitor:
         return snapshot
 
     def _run(self) -> None:
-        step = max(1, self.total // 10)
         while not self._stop.wait(SAMPLE_SECONDS):
             snapshot = self.sample()
-            done = snapshot.answered
-            if self.warm is None and done >= self.warm_at:
+            if self.warm is None and snapshot.answered >= self.warm_at:
                 self.warm = snapshot
-            if done // step > self._reported:
-                self._reported = done // step
-                elapsed = time.monotonic() - self.started
-                shown = ", ".join(f"{name} {value / MB:.0f}"
-                                  for name, value in sorted(snapshot.rss.items()))
-                print(f"  {done:>7} answered in {elapsed:6.1f} s ({done / elapsed:6.1f}/s); "
-                      f"RSS MB: {shown}", flush=True)
+            self._show(snapshot)
+
+    def _show(self, snapshot: Snapshot) -> None:
+        bar = self._bar
+        if bar is None:  # the clients are not released yet
+            return
+        bar.set_postfix_str("RSS MB: " + ", ".join(
+            f"{name} {value / MB:.0f}" for name, value in sorted(snapshot.rss.items())),
+            refresh=False)
+        bar.update(snapshot.answered - bar.n)
 
     def finish(self) -> None:
         """The end of the load: the end point of growth and CPU figures."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import secrets
 import signal
@@ -11,57 +10,74 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from sms_ktp.cli import operator as operator_cli
-from sms_ktp.cli import privacy as privacy_cli
-from sms_ktp.cli import staff as staff_cli
+import click
+
+from sms_ktp.cli import operator, privacy, staff
+from sms_ktp.cli.common import CONTEXT_SETTINGS, Group, Service, with_runtime
 from sms_ktp.platform import schema
-from sms_ktp.platform.config import ConfigError, Settings, load_settings
 from sms_ktp.runtime import Runtime
 
 log = logging.getLogger("sms_ktp")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sms-ktp", description=__doc__)
-    parser.add_argument("--config", help="TOML configuration file (default: $SMS_KTP_CONFIG, "
-                        "else the embedded default)")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("init-db", help="create or upgrade the database schema")
-    serve = commands.add_parser("serve", help="run the web app (and the embedded worker)")
-    serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
-    worker = commands.add_parser("worker", help="run the scheduled jobs")
-    worker.add_argument("--once", action="store_true", help="run every due job once and exit")
-    simulate = commands.add_parser("simulate", help="a terminal phone")
-    simulate.add_argument("--phone", required=True, help="the phone number to text from")
-    operator_cli.add_commands(commands)
-    staff_cli.add_commands(commands)
-    privacy_cli.add_commands(commands)
-    return parser
+@click.group("sms-ktp", cls=Group, context_settings=CONTEXT_SETTINGS, help=__doc__)
+@click.option("--config", help="TOML configuration file (default: $SMS_KTP_CONFIG, else the "
+              "embedded default)")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None) -> None:
+    if ctx.obj is None:  # tests give a Service of their own
+        ctx.obj = Service(config)
 
 
-def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.logging.level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # The scheduler narrates every run of every job; only its problems are worth reading. A
-    # dispatch tick skipped because the previous drain still runs is no problem (the drain
-    # sends what the tick would have).
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
-    # The dialogue engine's state machine narrates every callback of every SMS at INFO.
-    logging.getLogger("transitions").setLevel(logging.WARNING)
+@cli.command("init-db", help="create or upgrade the database schema")
+@with_runtime
+def init_db(runtime: Runtime) -> int:
+    print(f"schema at revision {schema.current_revision(runtime.db)}: "
+          f"{runtime.db.engine.url.render_as_string(hide_password=True)}")
+    return 0
 
 
-def _runtime(settings: Settings) -> Runtime:
-    """The runtime, on a database at the newest schema: every command upgrades it first (under
-    a lock, so processes starting together take turns), so a new release never runs on an old
-    schema; at the newest revision already, that costs one small query."""
-    runtime = Runtime.from_settings(settings)
+@cli.command("serve", help="run the web app (and the embedded worker)")
+@click.option("--host")
+@click.option("--port", type=int)
+@with_runtime
+def serve(runtime: Runtime, host: str | None, port: int | None) -> int:
+    _serve(runtime, host or runtime.settings.server.host, port or runtime.settings.server.port)
+    return 0
+
+
+@cli.command("worker", help="run the scheduled jobs")
+@click.option("--once", is_flag=True, help="run every due job once and exit")
+@with_runtime
+def run_worker(runtime: Runtime, once: bool) -> int:
+    from sms_ktp.worker import Worker
+
+    worker = Worker(runtime)
+    if once:
+        print(worker.run_once())
+    else:
+        worker.run_forever()
+    return 0
+
+
+@cli.command("simulate", help="a terminal phone")
+@click.option("--phone", required=True, help="the phone number to text from")
+@with_runtime
+def simulate(runtime: Runtime, phone: str) -> int:
+    from sms_ktp.channels.simulator import Phone, run
+
     try:
-        schema.upgrade(runtime.db)
-    except schema.SchemaError as error:
-        raise SystemExit(f"sms-ktp: database schema: {error}") from None
-    return runtime
+        terminal = Phone(runtime, phone)
+    except ValueError as error:
+        print(f"sms-ktp: {error}", file=sys.stderr)
+        return 2
+    logging.getLogger().setLevel(logging.WARNING)
+    run(terminal, sys.stdin, print)
+    return 0
+
+
+for command_group in (*operator.groups, staff.group, privacy.group):
+    cli.add_command(command_group)
 
 
 def _serve(runtime: Runtime, host: str, port: int) -> None:
@@ -124,45 +140,17 @@ def _first_admin(runtime: Runtime) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """The `sms-ktp` script: its exit status, 2 for a usage error as click reports it."""
     try:
-        settings = load_settings(args.config)
-    except ConfigError as error:
-        print(f"sms-ktp: configuration: {error}", file=sys.stderr)
-        return 2
-    _configure_logging(settings)
-    runtime = _runtime(settings)
-
-    if args.command == "init-db":
-        print(f"schema at revision {schema.current_revision(runtime.db)}: "
-              f"{runtime.db.engine.url.render_as_string(hide_password=True)}")
-    elif args.command == "serve":
-        _serve(runtime, args.host or settings.server.host, args.port or settings.server.port)
-    elif args.command == "worker":
-        from sms_ktp.worker import Worker
-
-        worker = Worker(runtime)
-        if args.once:
-            print(worker.run_once())
-        else:
-            worker.run_forever()
-    elif args.command == "simulate":
-        from sms_ktp.channels.simulator import Phone, run
-
-        try:
-            phone = Phone(runtime, args.phone)
-        except ValueError as error:
-            print(f"sms-ktp: {error}", file=sys.stderr)
-            return 2
-        logging.getLogger().setLevel(logging.WARNING)
-        run(phone, sys.stdin, print)
-    elif args.command == "staff":
-        return staff_cli.run(runtime, args)
-    elif args.command == "privacy":
-        return privacy_cli.run(runtime, args)
-    else:
-        return operator_cli.run(runtime, args)
-    return 0
+        status = cli.main(list(argv) if argv is not None else None, "sms-ktp",
+                          standalone_mode=False)
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.Abort:  # Ctrl-C or end of input at a prompt
+        print("Aborted!", file=sys.stderr)
+        return 1
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -3,108 +3,141 @@ Scripts rely on these names and exit codes (0 done, 1 refused, 2 bad usage)."""
 
 from __future__ import annotations
 
-import argparse
-import getpass
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+
+import click
+from tqdm import tqdm
 
 from sms_ktp.applications import penunggalan, pickup, printing
+from sms_ktp.cli.common import Group, actor, runtime_of, with_runtime
 from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.messaging.outbox import requeue_failed
 from sms_ktp.runtime import Runtime
 
 PROGRESS_FROM = 1000  # rows; smaller files need no progress bar
+SITE_HELP = "printing site (default: the first configured)"
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    results = commands.add_parser("penunggalan", help="penunggalan results from Kemendagri")
-    results_commands = results.add_subparsers(dest="action", required=True)
-    importing = results_commands.add_parser("import", help="apply a nik,result,note CSV file")
-    importing.add_argument("file", type=Path)
-
-    blangko = commands.add_parser("blangko", help="blank-card stock")
-    blangko_commands = blangko.add_subparsers(dest="action", required=True)
-    adding = blangko_commands.add_parser("add", help="add N blank cards to a site's stock")
-    adding.add_argument("count", type=int)
-    adding.add_argument("--site", help="printing site (default: the first configured)")
-
-    printing_ = commands.add_parser("print", help="print batches")
-    print_commands = printing_.add_subparsers(dest="action", required=True)
-    following = print_commands.add_parser("next", help="reserve the next batch for printing")
-    following.add_argument("--limit", type=int)
-    following.add_argument("--site", help="printing site (default: the first configured)")
-    done = print_commands.add_parser("done", help="mark a reserved batch printed")
-    which = done.add_mutually_exclusive_group(required=True)
-    which.add_argument("--batch", type=int)
-    which.add_argument("--all", action="store_true")
-
-    outbox = commands.add_parser("outbox", help="SMS waiting or failed")
-    outbox_commands = outbox.add_subparsers(dest="action", required=True)
-    requeue = outbox_commands.add_parser(
-        "requeue", help="give SMS parked as failed a fresh set of attempts (after an outage)")
-    requeue.add_argument("--phone", help="only the SMS to this number")
-
-    pickups = commands.add_parser("pickup", help="pickups at the counter")
-    pickup_commands = pickups.add_subparsers(dest="action", required=True)
-    verifying = pickup_commands.add_parser("verify", help="mark the card with CODE collected")
-    verifying.add_argument("code")
+@click.group("penunggalan", cls=Group, help="penunggalan results from Kemendagri")
+def results() -> None:
+    pass
 
 
-def _actor() -> str:
-    return f"operator:{getpass.getuser()}"
+@results.command("import", help="apply a nik,result,note CSV file")
+@click.argument("file", type=click.Path(path_type=Path))
+@with_runtime
+def import_results(runtime: Runtime, file: Path) -> int:
+    return _import(runtime, file)
 
 
-def _progress(total: int, out: TextIO) -> Callable[[int], None] | None:
-    if total < PROGRESS_FROM:
-        return None
-
-    def show(done: int) -> None:
-        filled = 30 * done // total
-        out.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} baris")
-        if done >= total:
-            out.write("\n")
-        out.flush()
-
-    return show
+@click.group("blangko", cls=Group, help="blank-card stock")
+def blangko() -> None:
+    pass
 
 
-def run(runtime: Runtime, args: argparse.Namespace) -> int:
-    site = getattr(args, "site", None) or runtime.settings.printing.sites[0]
-    if getattr(args, "site", None) and args.site not in runtime.settings.printing.sites:
-        print(f"sms-ktp: unknown printing site {args.site!r} (configured: "
-              f"{', '.join(runtime.settings.printing.sites)})", file=sys.stderr)
+# A negative count reaches the command, which says it must be positive, as for 0.
+@blangko.command("add", help="add N blank cards to a site's stock",
+                 context_settings={"ignore_unknown_options": True})
+@click.argument("count", type=int)
+@click.option("--site", help=SITE_HELP)
+@with_runtime
+def add_blangko(runtime: Runtime, count: int, site: str | None) -> int:
+    chosen = _site(runtime, site)
+    if chosen is None:
         return 2
-    if args.command == "penunggalan":
-        return _import(runtime, args.file)
-    if args.command == "outbox":
-        return _requeue(runtime, args.phone)
-    if args.command == "pickup":
-        try:
-            reference = pickup.verify(runtime.db, runtime.clock, args.code, _actor())
-        except pickup.VerifyError as error:
-            print(f"sms-ktp: {error}", file=sys.stderr)
-            return 1
-        print(f"collected: ref {reference}")
-        return 0
-    if args.command == "blangko":
-        if args.count <= 0:
-            print("sms-ktp: the number of blangko to add must be positive", file=sys.stderr)
-            return 2
-        stock = printing.add_blangko(runtime.db, runtime.clock, site, args.count, _actor())
-        print(f"added {args.count} blangko at {site}: stock {stock.total}, "
-              f"reserved {stock.reserved}, free {stock.free}")
-        return 0
-    if args.action == "next":
-        if args.limit is not None and args.limit <= 0:
-            print("sms-ktp: --limit must be positive", file=sys.stderr)
-            return 2
-        return _print_next(runtime, site, args.limit)
-    count = printing.mark_printed(runtime.db, runtime.clock, runtime.quiet_hours,
-                                  None if args.all else args.batch, _actor())
-    if count == 0 and not args.all:
-        print(f"sms-ktp: batch {args.batch} is unknown or already printed", file=sys.stderr)
+    if count <= 0:
+        print("sms-ktp: the number of blangko to add must be positive", file=sys.stderr)
+        return 2
+    stock = printing.add_blangko(runtime.db, runtime.clock, chosen, count, actor())
+    print(f"added {count} blangko at {chosen}: stock {stock.total}, "
+          f"reserved {stock.reserved}, free {stock.free}")
+    return 0
+
+
+@click.group("print", cls=Group, help="print batches")
+def print_batches() -> None:
+    pass
+
+
+@print_batches.command("next", help="reserve the next batch for printing")
+@click.option("--limit", type=int)
+@click.option("--site", help=SITE_HELP)
+@with_runtime
+def print_next(runtime: Runtime, limit: int | None, site: str | None) -> int:
+    chosen = _site(runtime, site)
+    if chosen is None:
+        return 2
+    if limit is not None and limit <= 0:
+        print("sms-ktp: --limit must be positive", file=sys.stderr)
+        return 2
+    return _print_next(runtime, chosen, limit)
+
+
+@print_batches.command("done", help="mark a reserved batch printed\n\n"
+                                    "Give one of --batch and --all.")
+@click.option("--batch", type=int, help="the batch reserved by `print next`")
+@click.option("--all", "every", is_flag=True, help="every reserved batch")
+@click.pass_context
+def print_done(ctx: click.Context, batch: int | None, every: bool) -> None:
+    # Exactly one of the two: a usage error otherwise, before any configuration is read.
+    if batch is None and not every:
+        raise click.UsageError("one of the arguments --batch --all is required", ctx)
+    if batch is not None and every:
+        raise click.UsageError("argument --all: not allowed with argument --batch", ctx)
+    ctx.exit(_mark_printed(runtime_of(ctx), None if every else batch))
+
+
+@click.group("outbox", cls=Group, help="SMS waiting or failed")
+def outbox() -> None:
+    pass
+
+
+@outbox.command("requeue",
+                help="give SMS parked as failed a fresh set of attempts (after an outage)")
+@click.option("--phone", help="only the SMS to this number")
+@with_runtime
+def requeue(runtime: Runtime, phone: str | None) -> int:
+    return _requeue(runtime, phone)
+
+
+@click.group("pickup", cls=Group, help="pickups at the counter")
+def pickups() -> None:
+    pass
+
+
+@pickups.command("verify", help="mark the card with CODE collected")
+@click.argument("code")
+@with_runtime
+def verify(runtime: Runtime, code: str) -> int:
+    try:
+        reference = pickup.verify(runtime.db, runtime.clock, code, actor())
+    except pickup.VerifyError as error:
+        print(f"sms-ktp: {error}", file=sys.stderr)
+        return 1
+    print(f"collected: ref {reference}")
+    return 0
+
+
+# In the order `sms-ktp --help` lists them.
+groups = (results, blangko, print_batches, outbox, pickups)
+
+
+def _site(runtime: Runtime, site: str | None) -> str | None:
+    """The printing site asked for, else the first configured; None (said why) if unknown."""
+    sites = runtime.settings.printing.sites
+    if site and site not in sites:
+        print(f"sms-ktp: unknown printing site {site!r} (configured: {', '.join(sites)})",
+              file=sys.stderr)
+        return None
+    return site or sites[0]
+
+
+def _mark_printed(runtime: Runtime, batch: int | None) -> int:
+    """The cards of `batch` (None: of every reserved batch) marked printed."""
+    count = printing.mark_printed(runtime.db, runtime.clock, runtime.quiet_hours, batch, actor())
+    if count == 0 and batch is not None:
+        print(f"sms-ktp: batch {batch} is unknown or already printed", file=sys.stderr)
         return 1
     print(f"{count} card(s) marked printed")
     return 0
@@ -135,8 +168,12 @@ def _import(runtime: Runtime, path: Path) -> int:
         return 2
     summary = penunggalan.Summary()
     rows = list(penunggalan.read_csv(text, summary))
-    penunggalan.apply(runtime.db, runtime.clock, runtime.quiet_hours, rows, summary, _actor(),
-                      progress=_progress(len(rows), sys.stderr))
+    # On a terminal only (tqdm's disable=None): a log or a script reads the summary.
+    with tqdm(total=len(rows), disable=None if len(rows) >= PROGRESS_FROM else True,
+              bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} baris [{elapsed}<{remaining}]"
+              ) as bar:
+        penunggalan.apply(runtime.db, runtime.clock, runtime.quiet_hours, rows, summary,
+                          actor(), progress=lambda done: bar.update(done - bar.n))
     print("\n".join(summary.lines()))
     if summary.all_rejected:
         print(f"sms-ktp: {penunggalan.ALL_REJECTED}", file=sys.stderr)

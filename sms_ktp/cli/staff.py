@@ -3,85 +3,71 @@ first admin cannot be made from the browser). Exit codes: 0 done, 1 refused, 2 b
 
 from __future__ import annotations
 
-import argparse
 import getpass
 import sys
 from datetime import datetime
-from typing import TextIO
 
+import click
 from sqlalchemy import select
 
 from sms_ktp.backoffice import staff
+from sms_ktp.cli.common import Group, actor, with_runtime
 from sms_ktp.domain.local_time import JAKARTA
 from sms_ktp.models import StaffUser
 from sms_ktp.platform import audit
 from sms_ktp.runtime import Runtime
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    parser = commands.add_parser("staff", help="accounts of the staff back office")
-    actions = parser.add_subparsers(dest="action", required=True)
-    adding = actions.add_parser("add", help="create an account")
-    adding.add_argument("name")
-    adding.add_argument("--role", required=True, choices=[role.value for role in staff.Role])
-    adding.add_argument("--office", help="operators: the kecamatan code of their office (01-06)")
-    adding.add_argument("--password-stdin", action="store_true",
-                        help="read the password from standard input instead of asking")
-    password = actions.add_parser("password", help="set a new password (ends its sessions)")
-    password.add_argument("name")
-    password.add_argument("--password-stdin", action="store_true")
-    for name, help_text in (("disable", "stop an account from signing in"),
-                            ("enable", "let a disabled account sign in again"),
-                            ("unlock", "lift the lock after too many failed sign-ins")):
-        actions.add_parser(name, help=help_text).add_argument("name")
-    actions.add_parser("list", help="the accounts and their roles")
+@click.group("staff", cls=Group, help="accounts of the staff back office")
+def group() -> None:
+    pass
 
 
-def run(runtime: Runtime, args: argparse.Namespace, stdin: TextIO = sys.stdin) -> int:
-    now = runtime.clock.now()
-    actor = f"operator:{getpass.getuser()}"
-    if args.action == "list":
-        return _list(runtime)
-    try:
-        secret = (_password(stdin, args.password_stdin)
-                  if args.action in ("add", "password") else "")
-        with runtime.db.connect() as connection:
-            if args.action == "add":
-                staff.add_staff(connection, args.name, args.role, secret, now, args.office)
-                detail = f"role {args.role}" + (f", office {args.office}" if args.office else "")
-            elif args.action == "password":
-                staff.set_password(connection, args.name, secret, now)
-                detail = "password set"
-            elif args.action == "disable":
-                staff.disable(connection, args.name, now)
-                detail = "disabled"
-            elif args.action == "unlock":
-                args.name = staff.login_name(args.name)  # the name the lock is kept under
-                until = staff.unlock(connection, args.name, now, _limits(runtime))
-                detail = (f"unlocked (was locked until {_wib(until)})" if until
-                          else "unlocked (was not locked); failed sign-ins count from zero")
-            else:
-                staff.enable(connection, args.name)
-                detail = "enabled"
-            audit.record(connection, now, actor, f"staff.{args.action}",
-                         f"staff {args.name.lower()}", detail)
-    except staff.StaffError as error:
-        print(f"sms-ktp: {error}", file=sys.stderr)
-        return 1
-    print(f"staff {args.name.lower()}: {detail}")
-    return 0
+@group.command("add", help="create an account")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice([role.value for role in staff.Role]))
+@click.option("--office", help="operators: the kecamatan code of their office (01-06)")
+@click.option("--password-stdin", is_flag=True,
+              help="read the password from standard input instead of asking")
+@with_runtime
+def add(runtime: Runtime, name: str, role: str, office: str | None,
+        password_stdin: bool) -> int:
+    return _change(runtime, "add", name, role=role, office=office,
+                   password_stdin=password_stdin)
 
 
-def _password(stdin: TextIO, from_stdin: bool) -> str:
-    if from_stdin:
-        return stdin.readline().rstrip("\r\n")
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Again: ") != first:
-        raise staff.StaffError("the two passwords differ")
-    return first
+@group.command("password", help="set a new password (ends its sessions)")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True)
+@with_runtime
+def password(runtime: Runtime, name: str, password_stdin: bool) -> int:
+    return _change(runtime, "password", name, password_stdin=password_stdin)
 
 
-def _list(runtime: Runtime) -> int:
+@group.command("disable", help="stop an account from signing in")
+@click.argument("name")
+@with_runtime
+def disable(runtime: Runtime, name: str) -> int:
+    return _change(runtime, "disable", name)
+
+
+@group.command("enable", help="let a disabled account sign in again")
+@click.argument("name")
+@with_runtime
+def enable(runtime: Runtime, name: str) -> int:
+    return _change(runtime, "enable", name)
+
+
+@group.command("unlock", help="lift the lock after too many failed sign-ins")
+@click.argument("name")
+@with_runtime
+def unlock(runtime: Runtime, name: str) -> int:
+    return _change(runtime, "unlock", name)
+
+
+@group.command("list", help="the accounts and their roles")
+@with_runtime
+def list_accounts(runtime: Runtime) -> int:
     table = StaffUser.__table__
     now = runtime.clock.now()
     with runtime.db.connect() as connection:
@@ -95,6 +81,47 @@ def _list(runtime: Runtime) -> int:
                  else f"locked until {_wib(until)}" if until else "active")
         print(f"{row.username:<20} {row.role:<9} {row.office or '-':<6} {state}")
     return 0
+
+
+def _change(runtime: Runtime, action: str, name: str, *, role: str = "",
+            office: str | None = None, password_stdin: bool = False) -> int:
+    now = runtime.clock.now()
+    try:
+        secret = _password(password_stdin) if action in ("add", "password") else ""
+        with runtime.db.connect() as connection:
+            if action == "add":
+                staff.add_staff(connection, name, role, secret, now, office)
+                detail = f"role {role}" + (f", office {office}" if office else "")
+            elif action == "password":
+                staff.set_password(connection, name, secret, now)
+                detail = "password set"
+            elif action == "disable":
+                staff.disable(connection, name, now)
+                detail = "disabled"
+            elif action == "unlock":
+                name = staff.login_name(name)  # the name the lock is kept under
+                until = staff.unlock(connection, name, now, _limits(runtime))
+                detail = (f"unlocked (was locked until {_wib(until)})" if until
+                          else "unlocked (was not locked); failed sign-ins count from zero")
+            else:
+                staff.enable(connection, name)
+                detail = "enabled"
+            audit.record(connection, now, actor(), f"staff.{action}", f"staff {name.lower()}",
+                         detail)
+    except staff.StaffError as error:
+        print(f"sms-ktp: {error}", file=sys.stderr)
+        return 1
+    print(f"staff {name.lower()}: {detail}")
+    return 0
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Again: ") != first:
+        raise staff.StaffError("the two passwords differ")
+    return first
 
 
 def _limits(runtime: Runtime) -> staff.LoginLimits:

@@ -1,20 +1,17 @@
-"""`sms-ktp privacy rotate-key`: the keys of the encryption at rest (README, "Encryption at
-rest"); `sms_ktp.cli.privacy` registers it with the other `privacy` commands.
+"""The keys of the encryption at rest (README, "Encryption at rest"): what `sms-ktp privacy
+rotate-key` does (its options are read in `sms_ktp.cli.privacy`).
 
 `rotate-key` seals again, under the current `[privacy] data_key`, every stored value sealed under
 another key. It works in batches of short transactions, so the service may keep running (restart
 it with the new key first, or its processes keep sealing under the old one). A value changed by
 the service meanwhile is left as the service wrote it, and running the command again does only
-what is left. `--lookup` also recomputes every keyed hash under a new lookup key, in one
+what is left. With `--lookup` every keyed hash is also made again under a new lookup key, in one
 transaction, with the service stopped: until every process uses the new key, its lookups find
-nothing. Exit codes: 0 done, 1 values left that no configured key opens, 2 bad usage.
+nothing. `rotate` returns the exit status: 0 done, 1 values left that no configured key opens.
 """
 
 from __future__ import annotations
 
-import argparse
-import getpass
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +30,7 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlmodel import SQLModel
+from tqdm import tqdm
 
 from sms_ktp import crypto
 from sms_ktp.models import EncryptedJSON, EncryptedString, KeyedHash
@@ -41,21 +39,7 @@ from sms_ktp.platform import audit
 if TYPE_CHECKING:  # the runtime passes itself in
     from sms_ktp.runtime import Runtime
 
-NEW_LOOKUP_KEY_ENV = "SMS_KTP_NEW_LOOKUP_KEY"
 BATCH = 500  # rows a transaction
-
-
-def add_command(actions: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """`rotate-key`, among the actions of `sms-ktp privacy`."""
-    rotate = actions.add_parser(
-        "rotate-key", help="encrypt again under the current data key what older keys encrypted")
-    rotate.add_argument("--lookup", action="store_true",
-                        help="also recompute every keyed hash under a new lookup key (service "
-                             "stopped)")
-    rotate.add_argument("--new-lookup-key",
-                        help=f"the new lookup key (better: {NEW_LOOKUP_KEY_ENV} in the "
-                             "environment; neither: one is made and printed)")
-    rotate.add_argument("--batch", type=int, default=BATCH, help=argparse.SUPPRESS)
 
 
 @dataclass(frozen=True)
@@ -85,32 +69,23 @@ def hash_columns() -> list[tuple[Table, Column[Any]]]:
             if isinstance(c.type, KeyedHash)]
 
 
-def run(runtime: Runtime, args: argparse.Namespace) -> int:
-    if args.batch < 1:
-        print("sms-ktp: --batch must be at least 1", file=sys.stderr)
-        return 2
-    if args.new_lookup_key and not args.lookup:
-        print("sms-ktp: --new-lookup-key is used only with --lookup", file=sys.stderr)
-        return 2
-    new_lookup, made = "", False
-    if args.lookup:
-        new_lookup = args.new_lookup_key or os.environ.get(NEW_LOOKUP_KEY_ENV, "")
-        if not new_lookup:
-            new_lookup, made = crypto.new_key(), True
-        problem = _new_lookup_problem(new_lookup)
-        if problem:
-            print(f"sms-ktp: {problem}", file=sys.stderr)
-            return 2
-    status = rotate_data_key(runtime, args.batch)
-    if args.lookup and status:
+def rotate(runtime: Runtime, actor: str, batch: int = BATCH, new_lookup: str | None = None,
+           *, shown: bool = False) -> int:
+    """Every value sealed again under the current data key, then, given `new_lookup` (checked
+    by `new_lookup_key_problem`), every keyed hash made again under it; `shown`: the key was
+    made here and is printed once. The exit status: 1 when some value opens with no configured
+    key (and the keyed hashes, made from the numbers, are then left as they are)."""
+    status = rotate_data_key(runtime, actor, batch)
+    if new_lookup and status:
         print("sms-ktp: keyed hashes not made again: they are made from the numbers, which "
               "must all open first", file=sys.stderr)
-    elif args.lookup:
-        rotate_lookup_key(runtime, new_lookup, shown=made)
+    elif new_lookup:
+        rotate_lookup_key(runtime, actor, new_lookup, shown=shown)
     return status
 
 
-def _new_lookup_problem(new_lookup: str) -> str | None:
+def new_lookup_key_problem(new_lookup: str) -> str | None:
+    """Why `new_lookup` cannot be the new lookup key, or None."""
     try:
         key = crypto.parse_key(new_lookup, "the new lookup key")
     except crypto.PrivacyKeyError as error:
@@ -123,7 +98,7 @@ def _new_lookup_problem(new_lookup: str) -> str | None:
     return None
 
 
-def rotate_data_key(runtime: Runtime, batch: int) -> int:
+def rotate_data_key(runtime: Runtime, actor: str, batch: int = BATCH) -> int:
     """Seal under the current key what other keys sealed; 1 when some value opens with no
     configured key."""
     ring = crypto.ring()
@@ -140,7 +115,7 @@ def rotate_data_key(runtime: Runtime, batch: int) -> int:
         print(line)
     left = sum(_count_not_current(runtime, sealed, ring) for sealed in sealed_columns())
     with runtime.db.connect() as connection:
-        audit.record(connection, runtime.clock.now(), _actor(), "privacy.rotate_key",
+        audit.record(connection, runtime.clock.now(), actor, "privacy.rotate_key",
                      f"data key {ring.current}",
                      ", ".join(f"{name} {count}" for name, count in done.items())
                      + f"; left under other keys {left}")
@@ -192,17 +167,21 @@ def _reseal(runtime: Runtime, sealed: Sealed, ring: crypto.KeyRing,
     target = table(sealed.table.name, column(sealed.key.name), column(sealed.column.name))
     key, value = target.c[sealed.key.name], target.c[sealed.column.name]
     done = unreadable = 0
-    for rows in _pages(runtime.db.connect, sealed, ring, batch):
-        with runtime.db.connect() as connection:
-            for row in rows:
-                try:
-                    plain = ring.decrypt(row.stored, sealed.name)
-                except crypto.DecryptionError:
-                    unreadable += 1
-                    continue
-                done += connection.execute(
-                    target.update().where(key == row[0], value == row.stored)
-                    .values({value.name: ring.encrypt(plain, sealed.name)})).rowcount
+    # A bar on a terminal only (tqdm's disable=None): a log reads the line printed after it.
+    with tqdm(total=_count_not_current(runtime, sealed, ring), desc=sealed.name,
+              unit=" values", disable=None, leave=False) as bar:
+        for rows in _pages(runtime.db.connect, sealed, ring, batch):
+            with runtime.db.connect() as connection:
+                for row in rows:
+                    try:
+                        plain = ring.decrypt(row.stored, sealed.name)
+                    except crypto.DecryptionError:
+                        unreadable += 1
+                        continue
+                    done += connection.execute(
+                        target.update().where(key == row[0], value == row.stored)
+                        .values({value.name: ring.encrypt(plain, sealed.name)})).rowcount
+            bar.update(len(rows))
     return done, unreadable
 
 
@@ -212,7 +191,7 @@ def _count_not_current(runtime: Runtime, sealed: Sealed, ring: crypto.KeyRing) -
                                   .where(_not_current(sealed, ring))).scalar_one()
 
 
-def rotate_lookup_key(runtime: Runtime, new_key: str, *, shown: bool) -> None:
+def rotate_lookup_key(runtime: Runtime, actor: str, new_key: str, *, shown: bool) -> None:
     """Every keyed hash made again under `new_key` from the number it hashes, in one transaction
     (no lookup ever sees two keys mixed). A hash whose number is gone (erased) is cleared."""
     current = crypto.ring()
@@ -223,7 +202,7 @@ def rotate_lookup_key(runtime: Runtime, new_key: str, *, shown: bool) -> None:
         for hashed_table, hashed in hash_columns():
             counts[f"{hashed_table.name}.{hashed.name}"] = _rehash(connection, hashed_table,
                                                                    hashed, new)
-        audit.record(connection, runtime.clock.now(), _actor(), "privacy.rotate_lookup_key",
+        audit.record(connection, runtime.clock.now(), actor, "privacy.rotate_lookup_key",
                      f"lookup key {crypto.key_id(new.lookup)}",
                      ", ".join(f"{name} {count}" for name, count in counts.items()))
     for name, count in counts.items():
@@ -257,7 +236,3 @@ def _rehash(connection: Connection, hashed_table: Table, hashed: Column[Any],
             {"_key": row[0], "_hash": None if row[1] is None else ring.keyed_hash(row[1], purpose)}
             for row in rows])
         done, after = done + len(rows), rows[-1][0]
-
-
-def _actor() -> str:
-    return f"operator:{getpass.getuser()}"

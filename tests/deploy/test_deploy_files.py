@@ -13,10 +13,12 @@ import sys
 import types
 from pathlib import Path
 
+import click
 import pytest
 
 import sms_ktp
-from sms_ktp.cli.main import _parser
+from sms_ktp.cli.common import Service
+from sms_ktp.cli.main import cli
 from sms_ktp.platform.config import CONFIG_ENV, SECRET_ENV, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,6 +49,18 @@ def unit(name: str) -> dict[str, dict[str, list[str]]]:
     return sections
 
 
+class Parsed(Exception):
+    """The command line was understood: its command asked for the runtime."""
+
+
+class NotStarted(Service):
+    """A service that stops a command before it touches any configuration or database."""
+
+    @property
+    def runtime(self):  # type: ignore[no-untyped-def]
+        raise Parsed
+
+
 def check_command(command: str, *, installed: bool = False) -> None:
     """A command of this package, as a Procfile (on PATH, from the repository root) or a unit
     (absolute, under /opt/sms-ktp) writes it."""
@@ -59,9 +73,13 @@ def check_command(command: str, *, installed: bool = False) -> None:
     assert (BIN / program).exists(), f"{program} is not a script of this virtualenv"
     if program == "sms-ktp":
         try:
-            _parser().parse_args(argv[1:])
-        except SystemExit:
-            pytest.fail(f"sms-ktp has no such command: {command}")
+            cli.main(argv[1:], "sms-ktp", standalone_mode=False, obj=NotStarted())
+        except click.UsageError as error:
+            pytest.fail(f"sms-ktp has no such command: {command}: {error.format_message()}")
+        except Parsed:
+            pass
+        else:
+            pytest.fail(f"sms-ktp ran no command: {command}")
     elif program == "gunicorn":
         options = argparse.ArgumentParser(add_help=False)
         options.add_argument("-c", "--config", required=True)
@@ -75,6 +93,13 @@ def check_command(command: str, *, installed: bool = False) -> None:
         assert re.search(rf"^{attribute}\b.*=", Path(spec.origin).read_text("utf-8"), re.M)
     else:
         pytest.fail(f"unexpected program {program}")
+
+
+@pytest.mark.parametrize("command", ["sms-ktp wroker", "sms-ktp worker --twice",
+                                     "sms-ktp init-db extra", "sms-ktp serve --port eighty"])
+def test_a_command_line_sms_ktp_would_refuse_is_caught(command):
+    with pytest.raises(pytest.fail.Exception, match="sms-ktp has no such command"):
+        check_command(command)
 
 
 def test_the_procfile_runs_init_db_the_web_app_and_a_worker():

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pty
 import sqlite3
+import struct
+import subprocess
+import termios
+import threading
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
-from cli_runner import run
+from cli_runner import COMMAND, run
 
 NIK, KK = "3271014501900001", "3271010101200003"
 
@@ -17,6 +25,32 @@ def folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def run_on_a_terminal(folder: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    """`sms-ktp ARGS` as `run` runs it, but with its standard error on a terminal (a
+    pseudo-terminal of 80 columns), as an operator at the server's shell sees it: the process
+    (standard output captured) and what the terminal showed."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SMS_KTP_")}
+    environment["SMS_KTP_CONFIG"] = str(folder / "sms-ktp.toml")
+    shown = bytearray()
+
+    def read() -> None:
+        with suppress(OSError):  # EIO once no process holds the terminal any more
+            while chunk := os.read(controller, 65536):
+                shown.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        done = subprocess.run([*COMMAND, *args], cwd=folder, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120,
+                              env=environment)
+    finally:
+        os.close(terminal)
+        reader.join(timeout=10)
+        os.close(controller)
+    return done, shown.decode("utf-8", "replace")
 
 
 def register(folder: Path) -> None:
@@ -65,7 +99,7 @@ def test_from_penunggalan_to_the_counter(folder):
         "baris tidak valid: 2"]
     assert "  baris 4: NIK harus 16 angka" in first.stdout
     assert "  baris 5: result harus PRR atau DUPLICATE (tertulis 'LATER')" in first.stdout
-    assert "1201/1201 baris" in first.stderr  # the progress bar of a large file
+    assert "baris" not in first.stderr  # no progress bar in a log or a script's pipe
     again = run(folder, "penunggalan", "import", "results.csv")
     assert again.returncode == 0, again.stderr  # nothing new, nothing refused either
     assert again.stdout.splitlines()[:3] == [
@@ -94,9 +128,35 @@ def test_from_penunggalan_to_the_counter(folder):
     assert unknown.returncode == 1 and "unknown pickup code QQQQQQ" in unknown.stderr
 
 
-def test_an_unknown_printing_site_is_refused(folder):
-    result = run(folder, "blangko", "add", "5", "--site", "mars")
-    assert result.returncode == 2 and "unknown printing site 'mars'" in result.stderr
+def test_a_large_file_shows_a_progress_bar_on_a_terminal_only(folder):
+    rows = [f"32710245019{n:05d},PRR," for n in range(1, 1201)]
+    (folder / "results.csv").write_text("\n".join(["nik,result,note", *rows]) + "\n")
+    done, shown = run_on_a_terminal(folder, "penunggalan", "import", "results.csv")
+    assert done.returncode == 0, shown
+    assert "1200/1200 baris" in shown and "100%|" in shown
+    assert done.stdout.splitlines()[:2] == ["diterapkan: 0", "NIK tidak dikenal: 1200"]
+    piped = run(folder, "penunggalan", "import", "results.csv")
+    assert piped.returncode == 0 and piped.stdout == done.stdout
+    assert "baris" not in piped.stderr and "%|" not in piped.stderr
+
+    (folder / "small.csv").write_text("\n".join(["nik,result,note", *rows[:999]]) + "\n")
+    small, shown = run_on_a_terminal(folder, "penunggalan", "import", "small.csv")
+    assert small.returncode == 0 and "baris" not in shown  # a small file needs no bar
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["blangko", "add", "5", "--site", "mars"],
+     "sms-ktp: unknown printing site 'mars' (configured: disdukcapil)"),
+    (["print", "next", "--site", "mars"], "unknown printing site 'mars'"),
+    (["blangko", "add", "-5"], "sms-ktp: the number of blangko to add must be positive"),
+    (["print", "next", "--limit", "-3"], "sms-ktp: --limit must be positive"),
+    (["print", "next", "--limit", "0"], "sms-ktp: --limit must be positive"),
+    (["outbox", "requeue", "--phone", "12"], "sms-ktp: not a mobile number: 12"),
+])
+def test_wrong_values_are_refused_as_bad_usage(folder, args, message):
+    result = run(folder, *args)
+    assert result.returncode == 2 and message in result.stderr
+    assert result.stdout == ""
 
 
 def test_failed_sms_can_be_queued_again(folder):

@@ -5,8 +5,16 @@ real command line, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
 import re
+import struct
+import subprocess
+import termios
+import threading
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +60,34 @@ def rotate(folder: Path, *args: str) -> Any:
     return cli_runner.run(folder, "privacy", "rotate-key", *args)
 
 
+def rotate_on_a_terminal(folder: Path) -> tuple[subprocess.CompletedProcess[str], str]:
+    """`rotate-key` with its standard error on a terminal (a pseudo-terminal of 80 columns), as
+    an operator at the server's shell runs it: the process (standard output captured) and what
+    the terminal showed."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SMS_KTP_")}
+    environment["SMS_KTP_CONFIG"] = str(folder / "sms-ktp.toml")
+    shown = bytearray()
+
+    def read() -> None:
+        with suppress(OSError):  # EIO once no process holds the terminal any more
+            while chunk := os.read(controller, 65536):
+                shown.extend(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        done = subprocess.run([*cli_runner.COMMAND, "privacy", "rotate-key"], cwd=folder,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=terminal,
+                              text=True, timeout=120, env=environment)
+    finally:
+        os.close(terminal)
+        reader.join(timeout=10)
+        os.close(controller)
+    return done, shown.decode("utf-8", "replace")
+
+
 def stored(database: Database) -> dict[str, list[str]]:
     """The sealed values as the database holds them, by column."""
     with database.connect() as connection:
@@ -94,6 +130,7 @@ def test_a_new_data_key_takes_over_every_value_and_the_old_key_can_go(folder, da
     done = rotate(folder)
 
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no progress bar in a log or a script's pipe
     lines = done.stdout.splitlines()
     assert lines[0] == f"data key {new}; previous keys {old}"
     for name, values in before.items():
@@ -117,6 +154,20 @@ def test_a_new_data_key_takes_over_every_value_and_the_old_key_can_go(folder, da
     assert [(action, target) for _, action, target in audited(database)] == [
         ("privacy.rotate_key", f"data key {new}")] * 2
     assert all(actor.startswith("operator:") for actor, _, _ in audited(database))
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_on_a_terminal_each_column_shows_a_progress_bar(folder, database):
+    configure(folder, database.url, NEW_KEY, previous=(DATA_KEY,))
+
+    done, shown = rotate_on_a_terminal(folder)
+
+    assert done.returncode == 0, shown
+    for table, column in SEALED_COLUMNS:
+        assert re.search(rf"{table}\.{column}: +\d+%\|.*\| \d+/\d+ ", shown), shown
+    assert "  application.nik: 1 encrypted again" in done.stdout.splitlines()
+    assert all(value.startswith(f"1:{key_id(NEW_KEY)}:")
+               for values in stored(database).values() for value in values)
 
 
 def test_values_under_a_key_no_longer_configured_are_left_and_reported(folder, database):
@@ -164,6 +215,7 @@ def test_without_a_new_lookup_key_one_is_made_and_shown_once(folder, database):
 
 
 WRONG = [
+    (("--batch", "0"), "--batch must be at least 1"),
     (("--new-lookup-key", NEW_LOOKUP), "--new-lookup-key is used only with --lookup"),
     (("--lookup", "--new-lookup-key", "short"), "the new lookup key must be 32 random bytes"),
     (("--lookup", "--new-lookup-key", LOOKUP_KEY), "the one configured now"),

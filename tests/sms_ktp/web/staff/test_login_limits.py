@@ -3,7 +3,6 @@ made to wait after 20, the same answers for unknown names, the admin's unlock, t
 
 from __future__ import annotations
 
-import argparse
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -11,11 +10,13 @@ from pathlib import Path
 
 import pytest
 from cli_runner import run
+from click.testing import CliRunner, Result
 from sqlalchemy import select
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
 from sms_ktp.backoffice import staff
-from sms_ktp.cli import staff as staff_cli
+from sms_ktp.cli.common import Service
+from sms_ktp.cli.main import cli
 from sms_ktp.models import AuditEntry
 from sms_ktp.platform.config import ConfigError, load_settings
 from sms_ktp.platform.db import Database
@@ -124,23 +125,30 @@ def test_without_trusted_proxies_a_forwarded_address_is_ignored(service, admin):
     assert {address for _, _, address in actions(service)} == {"127.0.0.1"}
 
 
-def test_an_admin_unlocks_a_name_from_the_shell(service, admin, capsys):
+def staff_command(service, *args: str) -> Result:  # type: ignore[no-untyped-def]
+    """`sms-ktp staff ARGS` on the running service's database."""
+    return CliRunner().invoke(cli, ["staff", *args], catch_exceptions=False,
+                              obj=Service(runtime=service.runtime))
+
+
+def test_an_admin_unlocks_a_name_from_the_shell(service, admin):
     for _ in range(5):
         attempt(service, admin)
-    runtime = service.runtime
-    assert staff_cli.run(runtime, argparse.Namespace(action="list")) == 0
+    listed = staff_command(service, "list")
+    assert listed.exit_code == 0
     assert re.search(r"admin1\s+admin\s+-\s+locked until \d{4}-\d\d-\d\d 09\.15 WIB",
-                     capsys.readouterr().out)
-    assert staff_cli.run(runtime, argparse.Namespace(action="unlock", name="Admin1")) == 0
-    assert capsys.readouterr().out.strip() == (
+                     listed.stdout)
+    unlocked = staff_command(service, "unlock", "Admin1")
+    assert unlocked.exit_code == 0
+    assert unlocked.stdout.strip() == (
         "staff admin1: unlocked (was locked until 2026-11-30 09.15 WIB)")
     assert attempt(service, admin, PASSWORD).status_code == 303
     unlock = [entry for entry in actions(service) if entry[1] == "staff.unlock"]
     assert len(unlock) == 1 and unlock[0][0].startswith("operator:")
     # The count starts again after an unlock.
     assert [attempt(service, admin).status_code for _ in range(5)] == [401] * 4 + [429]
-    assert staff_cli.run(runtime, argparse.Namespace(action="unlock", name="ghost")) == 1
-    assert "no user 'ghost'" in capsys.readouterr().err
+    ghost = staff_command(service, "unlock", "ghost")
+    assert ghost.exit_code == 1 and "no user 'ghost'" in ghost.stderr
 
 
 def test_a_burst_of_parallel_guesses_gets_no_more_than_the_limit(service, admin):

@@ -83,10 +83,13 @@ def test_an_upload_is_applied_summarised_and_told_to_the_families(service, admin
     assert stages(service) == {NIK: "print_queue", NIK_2: "duplicate"}
 
 
-def test_the_summary_is_the_one_of_the_command_line(service, admin, tmp_path, capsys):
+def test_the_summary_is_the_one_of_the_command_line(service, admin, tmp_path):
     """The same file, after the same first import, gives the page and `sms-ktp penunggalan
     import` the same summary."""
-    from sms_ktp.cli import operator as operator_cli
+    from click.testing import CliRunner
+
+    from sms_ktp.cli.common import Service
+    from sms_ktp.cli.main import cli
 
     register(service, PHONE, NIK, KK)
     csv = f"nik,result,note\n{NIK},PRR,\n{UNKNOWN},DUPLICATE,\nx,PRR,\n"
@@ -94,8 +97,10 @@ def test_the_summary_is_the_one_of_the_command_line(service, admin, tmp_path, ca
     assert figures(first) == {"applied": 1, "unknown": 1, "already": 0, "invalid": 1}
     path = tmp_path / "hasil.csv"
     path.write_text(csv, "utf-8")
-    assert operator_cli._import(service.runtime, path) == 0
-    assert capsys.readouterr().out.splitlines() == [
+    imported = CliRunner().invoke(cli, ["penunggalan", "import", str(path)],
+                                  catch_exceptions=False, obj=Service(runtime=service.runtime))
+    assert imported.exit_code == 0
+    assert imported.stdout.splitlines() == [
         "diterapkan: 0", "NIK tidak dikenal: 1", "sudah diterapkan sebelumnya: 1",
         "baris tidak valid: 1", "  baris 4: NIK harus 16 angka (tertulis '***')"]
     second = upload(admin, csv).text

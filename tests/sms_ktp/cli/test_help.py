@@ -1,0 +1,159 @@
+"""Every command of `sms-ktp` with its description, arguments and options as `--help` shows them:
+a command, an option or its help lost (or added without a line here) fails. Usage errors are
+exit status 2 and touch neither the configuration nor the database."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from sms_ktp.cli.main import cli, main
+
+NIK_HELP = "the resident's NIK, or - to read it from standard input (kept out of the history)"
+SITE_HELP = "printing site (default: the first configured)"
+HELP = "-h, --help Show this message and exit."
+# command -> (its usage line, its description, its help lines: an option or an argument with
+# its metavar, then its help). Groups list their commands, with their descriptions, in order.
+COMMANDS: dict[str, tuple[str, str, list[str]]] = {
+    "": ("sms-ktp [OPTIONS] COMMAND [ARGS]...", "`sms-ktp`: the command line of the service.",
+         ["--config TEXT TOML configuration file (default: $SMS_KTP_CONFIG, else the embedded "
+          "default)"]),
+    "init-db": ("sms-ktp init-db [OPTIONS]", "create or upgrade the database schema", []),
+    "serve": ("sms-ktp serve [OPTIONS]", "run the web app (and the embedded worker)",
+              ["--host TEXT", "--port INTEGER"]),
+    "worker": ("sms-ktp worker [OPTIONS]", "run the scheduled jobs",
+               ["--once run every due job once and exit"]),
+    "simulate": ("sms-ktp simulate [OPTIONS]", "a terminal phone",
+                 ["--phone TEXT the phone number to text from [required]"]),
+    "penunggalan": ("sms-ktp penunggalan [OPTIONS] COMMAND [ARGS]...",
+                    "penunggalan results from Kemendagri", []),
+    "penunggalan import": ("sms-ktp penunggalan import [OPTIONS] FILE",
+                           "apply a nik,result,note CSV file", []),
+    "blangko": ("sms-ktp blangko [OPTIONS] COMMAND [ARGS]...", "blank-card stock", []),
+    "blangko add": ("sms-ktp blangko add [OPTIONS] COUNT", "add N blank cards to a site's stock",
+                    [f"--site TEXT {SITE_HELP}"]),
+    "print": ("sms-ktp print [OPTIONS] COMMAND [ARGS]...", "print batches", []),
+    "print next": ("sms-ktp print next [OPTIONS]", "reserve the next batch for printing",
+                   ["--limit INTEGER", f"--site TEXT {SITE_HELP}"]),
+    "print done": ("sms-ktp print done [OPTIONS]",
+                   "mark a reserved batch printed\n\nGive one of --batch and --all.",
+                   ["--batch INTEGER the batch reserved by `print next`",
+                    "--all every reserved batch"]),
+    "outbox": ("sms-ktp outbox [OPTIONS] COMMAND [ARGS]...", "SMS waiting or failed", []),
+    "outbox requeue": ("sms-ktp outbox requeue [OPTIONS]",
+                       "give SMS parked as failed a fresh set of attempts (after an outage)",
+                       ["--phone TEXT only the SMS to this number"]),
+    "pickup": ("sms-ktp pickup [OPTIONS] COMMAND [ARGS]...", "pickups at the counter", []),
+    "pickup verify": ("sms-ktp pickup verify [OPTIONS] CODE",
+                      "mark the card with CODE collected", []),
+    "staff": ("sms-ktp staff [OPTIONS] COMMAND [ARGS]...", "accounts of the staff back office",
+              []),
+    "staff add": ("sms-ktp staff add [OPTIONS] NAME", "create an account",
+                  ["--role [admin|operator|helper|viewer] [required]",
+                   "--office TEXT operators: the kecamatan code of their office (01-06)",
+                   "--password-stdin read the password from standard input instead of asking"]),
+    "staff password": ("sms-ktp staff password [OPTIONS] NAME",
+                       "set a new password (ends its sessions)", ["--password-stdin"]),
+    "staff disable": ("sms-ktp staff disable [OPTIONS] NAME", "stop an account from signing in",
+                      []),
+    "staff enable": ("sms-ktp staff enable [OPTIONS] NAME",
+                     "let a disabled account sign in again", []),
+    "staff unlock": ("sms-ktp staff unlock [OPTIONS] NAME",
+                     "lift the lock after too many failed sign-ins", []),
+    "staff list": ("sms-ktp staff list [OPTIONS]", "the accounts and their roles", []),
+    "privacy": ("sms-ktp privacy [OPTIONS] COMMAND [ARGS]...",
+                "a resident's data (a copy, its erasure); the keys of its encryption", []),
+    "privacy export": ("sms-ktp privacy export [OPTIONS] NIK",
+                       "everything held about a resident, as JSON",
+                       [f"Positional arguments: NIK {NIK_HELP}",
+                        "--output PATH write it into this file (readable by its owner only) "
+                        "instead of standard output"]),
+    "privacy erase": ("sms-ktp privacy erase [OPTIONS] NIK",
+                      "erase a resident's personal data (without --yes: what would happen)",
+                      [f"Positional arguments: NIK {NIK_HELP}", "--yes erase it"]),
+    "privacy rotate-key": ("sms-ktp privacy rotate-key [OPTIONS]",
+                           "encrypt again under the current data key what older keys encrypted",
+                           ["--lookup also recompute every keyed hash under a new lookup key "
+                            "(service stopped)",
+                            "--new-lookup-key TEXT the new lookup key (better: "
+                            "SMS_KTP_NEW_LOOKUP_KEY in the environment; neither: one is made "
+                            "and printed)"]),
+}
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def commands(group: click.Group = cli, prefix: str = "") -> list[str]:
+    """Every command and group under `group`, as the command line names them, in order."""
+    found: list[str] = []
+    for name in group.list_commands(click.Context(group)):
+        command = group.commands[name]
+        found.append(f"{prefix}{name}")
+        if isinstance(command, click.Group):
+            found += commands(command, f"{prefix}{name} ")
+    return found
+
+
+def test_the_table_names_every_command_in_order():
+    assert commands() == [name for name in COMMANDS if name]
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_shows_the_description_arguments_and_options(name, flag, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SMS_KTP_CONFIG", str(tmp_path / "missing.toml"))  # never read
+    shown = CliRunner().invoke(cli, [*name.split(), flag], prog_name="sms-ktp",
+                               catch_exceptions=False)
+    assert shown.exit_code == 0 and shown.stderr == ""
+    usage, description, lines = COMMANDS[name]
+    assert shown.stdout.startswith(f"Usage: {usage}\n")
+    text = words(shown.stdout)
+    assert f"{usage} {words(description)} " in text  # the description, after the usage
+    arguments = [line for line in lines if line.startswith("Positional arguments:")]
+    expected = [*arguments, "Options:", *(line for line in lines if line not in arguments), HELP]
+    children = [sub for sub in COMMANDS if sub and sub.rpartition(" ")[0] == name]
+    if children:  # a group: its commands, each with its description's first paragraph
+        expected.append("Commands: " + " ".join(
+            f"{sub.split()[-1]} {COMMANDS[sub][1].split(chr(10) * 2)[0]}" for sub in children))
+    assert " ".join(expected) in text
+    assert not list(tmp_path.iterdir())  # no configuration read, no database made
+
+
+def test_a_usage_error_is_status_2_before_the_configuration_is_read(tmp_path, monkeypatch,
+                                                                   capsys):
+    monkeypatch.chdir(tmp_path)
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[gateway]\nprovider = "pigeon"\n')
+    config = ["--config", str(broken)]
+    assert main([*config, "staff", "add", "rina", "--role", "boss"]) == 2
+    assert "'boss' is not one of 'admin', 'operator', 'helper', 'viewer'" in (
+        capsys.readouterr().err)
+    assert main([*config, "print", "done"]) == 2
+    assert "one of the arguments --batch --all is required" in capsys.readouterr().err
+    assert main([*config, "print", "done", "--batch", "1", "--all"]) == 2
+    assert "argument --all: not allowed with argument --batch" in capsys.readouterr().err
+    assert main([*config, "serve", "--port", "eighty"]) == 2
+    assert main([*config, "worker", "--twice"]) == 2
+    assert main([*config, "nonsense"]) == 2
+    assert "No such command 'nonsense'" in capsys.readouterr().err
+    assert main([*config]) == 2
+    assert "Error: Missing command." in capsys.readouterr().err
+    assert main([]) == 2  # nothing at all: the list of commands, as an error
+    assert "Commands:" in capsys.readouterr().err
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["broken.toml"]
+    # Understood: the configuration is read, and refused.
+    assert main([*config, "staff", "list"]) == 2
+    assert "sms-ktp: configuration: unknown [gateway] provider 'pigeon'" in (
+        capsys.readouterr().err)
+    assert main(["--help"]) == 0 and "Commands:" in capsys.readouterr().out
+
+
+def test_the_console_script_is_main():
+    [script] = entry_points(group="console_scripts", name="sms-ktp")
+    assert script.load() is main
