@@ -1,4 +1,4 @@
-"""The keys of the encryption at rest (README, "Encryption at rest"): what `sms-ktp privacy
+"""The keys of the encryption at rest (docs/privacy.md, "Encryption at rest"): what `sms-ktp privacy
 rotate-key` does (its options are read in `sms_ktp.cli.privacy`).
 
 `rotate-key` seals again, under the current `[privacy] data_key`, every stored value sealed under

@@ -2,19 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import sqlite3
-import struct
-import subprocess
-import termios
-import threading
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
-from cli_runner import COMMAND, run
+from cli_runner import run, run_on_a_terminal
 
 NIK, KK = "3271014501900001", "3271010101200003"
 
@@ -23,34 +15,6 @@ NIK, KK = "3271014501900001", "3271010101200003"
 def folder(tmp_path: Path) -> Path:
     (tmp_path / "sms-ktp.toml").write_text('[notifications]\nquiet_hours = ""\n')
     return tmp_path
-
-
-def run_on_a_terminal(folder: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], str]:
-    """`sms-ktp ARGS` as `run` runs it, but with its standard error on a terminal (a
-    pseudo-terminal of 80 columns), as an operator at the server's shell sees it: the process
-    (standard output captured) and what the terminal showed."""
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SMS_KTP_")}
-    environment["SMS_KTP_CONFIG"] = str(folder / "sms-ktp.toml")
-    shown = bytearray()
-
-    def read() -> None:
-        with suppress(OSError):  # EIO once no process holds the terminal any more
-            while chunk := os.read(controller, 65536):
-                shown.extend(chunk)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        done = subprocess.run([*COMMAND, *args], cwd=folder, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=terminal, text=True, timeout=120,
-                              env=environment)
-    finally:
-        os.close(terminal)
-        reader.join(timeout=10)
-        os.close(controller)
-    return done, shown.decode("utf-8", "replace")
 
 
 def register(folder: Path) -> None:

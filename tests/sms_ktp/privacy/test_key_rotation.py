@@ -5,16 +5,9 @@ real command line, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import re
-import struct
 import subprocess
-import termios
-import threading
-from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -61,31 +54,7 @@ def rotate(folder: Path, *args: str) -> Any:
 
 
 def rotate_on_a_terminal(folder: Path) -> tuple[subprocess.CompletedProcess[str], str]:
-    """`rotate-key` with its standard error on a terminal (a pseudo-terminal of 80 columns), as
-    an operator at the server's shell runs it: the process (standard output captured) and what
-    the terminal showed."""
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SMS_KTP_")}
-    environment["SMS_KTP_CONFIG"] = str(folder / "sms-ktp.toml")
-    shown = bytearray()
-
-    def read() -> None:
-        with suppress(OSError):  # EIO once no process holds the terminal any more
-            while chunk := os.read(controller, 65536):
-                shown.extend(chunk)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        done = subprocess.run([*cli_runner.COMMAND, "privacy", "rotate-key"], cwd=folder,
-                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=terminal,
-                              text=True, timeout=120, env=environment)
-    finally:
-        os.close(terminal)
-        reader.join(timeout=10)
-        os.close(controller)
-    return done, shown.decode("utf-8", "replace")
+    return cli_runner.run_on_a_terminal(folder, "privacy", "rotate-key")
 
 
 def stored(database: Database) -> dict[str, list[str]]:
