@@ -1,0 +1,42 @@
+"""The webhook benchmarks and the allocation benchmark run small, on SQLite: each serves the app
+as `serve` builds it, posts to the real webhook and to its floor route, and checks the database
+afterwards. A benchmark that cannot run (a refused floor route, a failed check) fails here, not
+on the day its figures are needed. The figures themselves are not judged: speed is for `bench/`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def run_script(name: str, *args: str) -> tuple[int, dict, str]:
+    finished = subprocess.run([sys.executable, str(BENCH / name), *args], capture_output=True,
+                              text=True, timeout=300, cwd=BENCH)
+    output = finished.stdout + finished.stderr
+    return finished.returncode, json.loads(finished.stdout.strip().splitlines()[-1]), output
+
+
+@pytest.mark.parametrize(("script", "args", "rate"), [
+    ("sms_turns.py", ("--turns", "60"), "turns_per_s"),
+    ("ussd.py", ("--sessions", "16"), "ussd_per_s"),
+])
+def test_a_webhook_benchmark_measures_the_webhook_and_its_floor(script, args, rate):
+    status, figures, output = run_script(script, *args, "--warmup", "12", "--rounds", "1",
+                                         "--database-url", "sqlite")
+    assert status == 0, output
+    assert figures["database"] == "sqlite"
+    assert figures[rate] > 0 and figures["floor_per_s"] > 0, output
+    assert "WARNING" not in output, output
+
+
+def test_the_allocation_benchmark_schedules_every_card():
+    status, figures, output = run_script("pickup_allocation.py", "--cards", "300")
+    assert status == 0, output
+    assert figures["cards"] == 300 and figures["sms_rows"] == 300, output
+    assert figures["seconds"] > 0 and figures["floor_rows_per_s"] > 0
