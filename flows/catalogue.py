@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 
 from gsm7.encoding import to_gsm7
+from sms_ktp.domain import region
 
 DEFAULT_LANGUAGE = "id"
 
@@ -85,8 +86,15 @@ def _source(lang: str, key: str) -> str:
     return messages(supported(lang)).get(key) or messages(DEFAULT_LANGUAGE)[key]
 
 
+def regional() -> dict[str, str]:
+    """What every message may name of the regency served: `{regency}` ("Kota Bogor"),
+    `{regency_code}` ("3271", how its KKs start) and `{zone}` (WIB, WITA or WIT)."""
+    served = region.current()
+    return {"regency": served.name, "regency_code": served.code, "zone": served.zone_label}
+
+
 def _values(lang: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    return {
+    return regional() | {
         name: render(lang, value.key, **(value.params or {})) if isinstance(value, Msg) else value
         for name, value in params.items()
     }

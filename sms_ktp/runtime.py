@@ -19,6 +19,7 @@ from sms_ktp import crypto
 from sms_ktp.applications import office_settings
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.backoffice import staff
+from sms_ktp.domain import region
 from sms_ktp.domain.pickup_calendar import WorkingCalendar
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.messaging.limits import ReplyLimits
@@ -30,6 +31,7 @@ from sms_ktp.platform.config import (
     ensure_privacy_keys,
     ensure_webhook_token,
     gateway_rate,
+    served_region,
 )
 from sms_ktp.platform.db import Database
 
@@ -91,6 +93,9 @@ class Runtime:
     _policy_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
+        # One regency a process: its name, kecamatan, time zone and languages for every
+        # message and page (`sms_ktp.domain.region`).
+        region.configure(served_region(self.settings))
         staff.configure_hashing(self.settings.staff.password_time_cost,
                                 self.settings.staff.password_memory_kib)
         # The process's keys of the encryption at rest, when the settings carry them

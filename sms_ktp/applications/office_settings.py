@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
+from sms_ktp.domain import region
 from sms_ktp.domain.pickup_calendar import WEEKDAYS, Office, offices_from_config
 from sms_ktp.models import OfficeSetting
 
@@ -92,7 +93,7 @@ def save(connection: Connection, code: str, values: Mapping[str, Any],
         raise ValueError(f"unknown key {unknown[0]!r} (known: {', '.join(EDITABLE)})")
     base = offices_from_config(list(config_entries))
     if code not in base:
-        raise ValueError(f"office {code!r} is not a Kota Bogor kecamatan")
+        raise ValueError(f"office {code!r} is not a kecamatan of {region.current().name}")
     office = offices_from_config(merged(config_entries, {code: dict(values)}))[code]
     wanted, configured = as_entry(office), as_entry(base[code])
     changes = {key: wanted[key] for key in EDITABLE if wanted[key] != configured[key]}

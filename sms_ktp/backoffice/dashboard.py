@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, exists, func, literal_column, select
 
 from sms_ktp.applications.printing import Stock, stock
+from sms_ktp.domain import region
 from sms_ktp.domain.local_time import JAKARTA, jakarta_date
 from sms_ktp.domain.stages import Stage
-from sms_ktp.domain.wilayah import bogor_kecamatan
 from sms_ktp.messaging import outbox
 from sms_ktp.models import Application, Family, OutboxMessage, in_stage
 
@@ -81,7 +81,7 @@ def _at_office(query: Select[Any], office: str | None) -> Select[Any]:
 
 def kecamatan_codes(office: str | None) -> tuple[str, ...]:
     """The rows of the city's tables: the six kecamatan, or the operator's own office."""
-    return tuple(sorted(bogor_kecamatan())) if office is None else (office,)
+    return tuple(sorted(region.current().kecamatan)) if office is None else (office,)
 
 
 # --- applications per stage and kecamatan -----------------------------------------------------

@@ -19,12 +19,12 @@ from typing import Any
 from sqlalchemy import Connection, Select, select
 
 from sms_ktp.applications.hidden_codes import hide_codes
+from sms_ktp.domain import region
 from sms_ktp.domain.identity import digits_only
 from sms_ktp.domain.masking import mask_id, mask_phone, redact
 from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.domain.reference import normalise_reference
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
-from sms_ktp.domain.wilayah import bogor_kecamatan
 from sms_ktp.models import Application, ApplicationEvent, Family
 
 _APPLICATION = Application.__table__
@@ -107,7 +107,7 @@ class SearchResult:
 
 
 def kecamatan_name(code: str) -> str:
-    return bogor_kecamatan().get(code, code)
+    return region.current().kecamatan.get(code, code)
 
 
 _ROW = (select(_APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.stage,

@@ -1,7 +1,7 @@
 """NIK and Nomor KK rules.
 
 A NIK never changes when its holder moves, so any real Indonesian regency is accepted; residency
-in Kota Bogor is shown by the KK instead (see DOMAIN.md, "Identity numbers").
+in the regency served is shown by the KK instead (see DOMAIN.md, "Identity numbers").
 """
 
 from __future__ import annotations
@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
 
+from sms_ktp.domain import region
 from sms_ktp.domain.masking import mask_id
-from sms_ktp.domain.wilayah import bogor_kecamatan, province_name, regency_name
+from sms_ktp.domain.wilayah import province_name, regency_name
 
-IdentityErrorCode = Literal["length", "region", "birth_date", "serial", "not_bogor",
+IdentityErrorCode = Literal["length", "region", "birth_date", "serial", "not_resident",
                             "issue_date"]
-_ERROR_CODES = frozenset({"length", "region", "birth_date", "serial", "not_bogor",
+_ERROR_CODES = frozenset({"length", "region", "birth_date", "serial", "not_resident",
                           "issue_date"})
 
-_BOGOR_REGENCY = "3271"
 _FEMALE_DAY_OFFSET = 40
 _SIXTEEN_DIGITS = re.compile(r"[0-9]{16}")
 # Separators people type inside long numbers: spaces (any width), dots, dashes, slashes.
@@ -73,7 +73,8 @@ class Nik:
 
 @dataclass(frozen=True, repr=False)
 class KK:
-    """A Kota Bogor family card number; its kecamatan decides the resident's home office."""
+    """A family card number of the regency served; its kecamatan decides the resident's home
+    office."""
 
     value: str
     kecamatan_code: str
@@ -139,17 +140,19 @@ def parse_nik(text: str, today: date) -> Nik:
 
 
 def parse_kk(text: str, today: date | None = None) -> KK:
-    """Check a KK typed by a resident (in order: length, Kota Bogor, issue date, serial). A KK
+    """Check a KK typed by a resident (in order: length, of the regency served, issue date,
+    serial). A KK
     is `PP RR KK DD MM YY SSSS` like a NIK, but its date is the day the card was issued: a
     real date, not in the future, with nothing added to the day. `today`: defaults to the
     local date of the machine, which only matters for a card issued today or tomorrow."""
     if isinstance(today, datetime):
         today = today.date()
     value = _sixteen_digits(text)
+    served = region.current()
+    if not served.holds_kk(value):
+        raise IdentityError("not_resident")
     kecamatan_code = value[4:6]
-    kecamatan_name = bogor_kecamatan().get(kecamatan_code)
-    if value[:4] != _BOGOR_REGENCY or kecamatan_name is None:
-        raise IdentityError("not_bogor")
+    kecamatan_name = served.kecamatan[kecamatan_code]
     day, month, year = int(value[6:8]), int(value[8:10]), int(value[10:12])
     if _ddmmyy(day, month, year, today or date.today() + timedelta(days=1)) is None:
         raise IdentityError("issue_date")

@@ -17,8 +17,9 @@ from typing import Any
 
 import holidays
 
+from sms_ktp.domain import region
 from sms_ktp.domain.local_time import JAKARTA
-from sms_ktp.domain.wilayah import bogor_kecamatan
+from sms_ktp.domain.region import Region
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 SLOT_MINUTES_RANGE = (5, 240)
@@ -115,15 +116,17 @@ def _minutes(moment: time) -> int:
     return moment.hour * 60 + moment.minute
 
 
-def default_offices() -> dict[str, Office]:
-    """The six kecamatan offices of Kota Bogor, names from the official CSV; the addresses are
-    placeholders because the real street addresses are unverified (set them in the config)."""
+def default_offices(served: Region | None = None) -> dict[str, Office]:
+    """One office per kecamatan of the regency `served` (the one this process serves unless
+    given), names from the official table; the addresses are the regency's name because the
+    real street addresses are unverified (set them in the config)."""
     offices: dict[str, Office] = {}
-    for code, kecamatan in sorted(bogor_kecamatan().items()):
+    served = served or region.current()
+    for code, kecamatan in sorted(served.kecamatan.items()):
         offices[code] = Office(
             code=code,
             name=f"Kantor Kec. {kecamatan}",
-            address="Kota Bogor",
+            address=served.name,
             hours=_DEFAULT_HOURS,
             slot_minutes=_DEFAULT_SLOT_MINUTES,
             capacity=_DEFAULT_CAPACITY,
@@ -131,10 +134,13 @@ def default_offices() -> dict[str, Office]:
     return offices
 
 
-def offices_from_config(entries: list[Mapping[str, Any]]) -> dict[str, Office]:
-    """The offices after applying `[[pickup.offices]]` entries to the defaults, one entry per
-    office; whatever an entry leaves out keeps that office's default."""
-    offices = default_offices()
+def offices_from_config(entries: list[Mapping[str, Any]],
+                        served: Region | None = None) -> dict[str, Office]:
+    """The offices after applying `[[pickup.offices]]` entries to the defaults of the regency
+    `served` (the one this process serves unless given), one entry per office; whatever an entry
+    leaves out keeps that office's default."""
+    served = served or region.current()
+    offices = default_offices(served)
     if not isinstance(entries, list):
         raise ValueError("pickup.offices must be a list of tables ([[pickup.offices]])")
     seen: set[str] = set()
@@ -146,7 +152,7 @@ def offices_from_config(entries: list[Mapping[str, Any]]) -> dict[str, Office]:
         if code is None:
             raise ValueError(f"{where}: code missing (one of {', '.join(offices)})")
         if not isinstance(code, str) or code not in offices:
-            raise ValueError(f"{where}: office {code!r}: code is not a Kota Bogor kecamatan "
+            raise ValueError(f"{where}: office {code!r}: code is not a kecamatan of {served.name} "
                              f"(one of {', '.join(offices)})")
         where = f"pickup.offices[{index}]: office {code!r}"
         if code in seen:

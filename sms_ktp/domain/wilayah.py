@@ -1,70 +1,79 @@
-"""Official area codes (Kemendagri), read from the CSVs shipped with the package.
+"""Official area codes (Kemendagri), read from the whole country's table shipped with the package
+(`sms_ktp/data/wilayah/`, with its source and licence in `SOURCE.md`).
 
-The data is never retyped here: copies on the internet often get Bogor's kecamatan codes wrong,
-so the CSV is the single source of truth.
+The data is never retyped here: copies on the internet often get kecamatan codes wrong, and a
+regency's kecamatan codes are not always contiguous, so the table is the single source of truth.
+Codes are undotted: province 2 digits, regency 4, kecamatan 6, kelurahan/desa 10.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib.resources import files
-
-_KABKOTA_CSV = "kode_wilayah_kabkota.csv"
-_BOGOR_CSV = "kota_bogor_wilayah.csv"
-_BOGOR_PREFIX = ("32", "71")
+from types import MappingProxyType
 
 
-@cache
-def _load(filename: str) -> dict[str, str]:
-    """Read a `code,name` CSV once; skips `#` comments and trims stray spaces in names."""
-    text = (files("sms_ktp") / "data" / filename).read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    return {
-        row["code"].strip(): row["name"].strip()
-        for row in csv.DictReader(lines)
-        if row.get("code") and row.get("name")
-    }
+def _rows(name: str) -> Iterator[dict[str, str]]:
+    text = (files("sms_ktp") / "data" / "wilayah" / f"{name}.csv").read_text(encoding="utf-8")
+    for row in csv.DictReader(text.splitlines()):
+        yield {key: value.strip() for key, value in row.items()}
 
 
 def _is_digits(code: str, length: int) -> bool:
     return len(code) == length and code.isascii() and code.isdigit()
 
 
-def province_name(code2: str) -> str | None:
-    """Name of a province from the first two digits of a NIK or KK."""
-    if not _is_digits(code2, 2):
-        return None
-    return _load(_KABKOTA_CSV).get(code2)
-
-
-def regency_name(code4: str) -> str | None:
-    """Name of a regency/city from the first four (undotted) digits of a NIK or KK."""
-    if not _is_digits(code4, 4):
-        return None
-    return _load(_KABKOTA_CSV).get(f"{code4[:2]}.{code4[2:]}")
+@cache
+def provinces() -> Mapping[str, str]:
+    """Province names by 2-digit code."""
+    return MappingProxyType({row["code"]: row["name"] for row in _rows("provinces")})
 
 
 @cache
-def _bogor_levels() -> tuple[dict[str, str], dict[str, str]]:
-    kecamatan: dict[str, str] = {}
-    kelurahan: dict[str, str] = {}
-    for code, name in _load(_BOGOR_CSV).items():
-        parts = code.split(".")
-        if tuple(parts[:2]) != _BOGOR_PREFIX:
-            continue
-        if len(parts) == 3:
-            kecamatan[parts[2]] = name
-        elif len(parts) == 4:
-            kelurahan["".join(parts)] = name
-    return kecamatan, kelurahan
+def regencies() -> Mapping[str, tuple[str, str]]:
+    """(name, province code) of every regency, by 4-digit code."""
+    return MappingProxyType({row["code"]: (row["name"], row["province_code"])
+                             for row in _rows("regencies")})
 
 
-def bogor_kecamatan() -> dict[str, str]:
-    """Kota Bogor's kecamatan by 2-digit code; a fresh dict so callers cannot corrupt the cache."""
-    return dict(_bogor_levels()[0])
+@cache
+def _kecamatan() -> Mapping[str, Mapping[str, str]]:
+    by_regency: dict[str, dict[str, str]] = {}
+    for row in _rows("districts"):
+        by_regency.setdefault(row["regency_code"], {})[row["code"][4:]] = row["name"]
+    return MappingProxyType({code: MappingProxyType(names) for code, names in by_regency.items()})
 
 
-def bogor_kelurahan() -> dict[str, str]:
-    """Kota Bogor's kelurahan keyed by undotted 10-digit code; a fresh dict, as above."""
-    return dict(_bogor_levels()[1])
+def province_name(code2: str) -> str | None:
+    """Name of a province from the first two digits of a NIK or KK."""
+    return provinces().get(code2) if _is_digits(code2, 2) else None
+
+
+def regency_name(code4: str) -> str | None:
+    """Name of a regency/city from the first four digits of a NIK or KK."""
+    found = regencies().get(code4) if _is_digits(code4, 4) else None
+    return found[0] if found else None
+
+
+def kecamatan_of(code4: str) -> Mapping[str, str]:
+    """A regency's kecamatan by their own 2 digits (the 5th and 6th of a KK); empty for a code
+    that is no regency."""
+    return _kecamatan().get(code4, MappingProxyType({})) if _is_digits(code4, 4) else {}
+
+
+def kelurahan_of(code4: str) -> dict[str, str]:
+    """A regency's kelurahan and desa by 10-digit code (read from the 83,762 rows on each call:
+    only tests and tools need them)."""
+    return {row["code"]: row["name"] for row in _rows("villages")
+            if row["district_code"][:4] == code4}
+
+
+@cache
+def longest_names() -> tuple[str, str]:
+    """The longest regency and kecamatan names of the whole table: what every message that names
+    them must still fit one SMS with."""
+    regency = max((name for name, _ in regencies().values()), key=len)
+    kecamatan = max((name for names in _kecamatan().values() for name in names.values()), key=len)
+    return regency, kecamatan

@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import Connection, Select, delete, exists, func, insert, select, update
 
 from gsm7.encoding import segments, to_gsm7
+from sms_ktp.domain import region
 from sms_ktp.domain.local_time import JAKARTA
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import Stage
-from sms_ktp.domain.wilayah import bogor_kecamatan
 from sms_ktp.messaging.outbox import (
     BUFFERED,
     DELIVERED,
@@ -74,7 +74,7 @@ class Audience:
     def of(cls, kind: str, value: str | None) -> Audience:
         if kind == ALL and value is None:
             return cls(ALL)
-        if kind == KECAMATAN and value in bogor_kecamatan():
+        if kind == KECAMATAN and value in region.current().kecamatan:
             return cls(KECAMATAN, value)
         if kind == STAGE and value in {stage.value for stage in Stage}:
             return cls(STAGE, value)

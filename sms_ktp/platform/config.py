@@ -12,7 +12,10 @@ import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sms_ktp.domain.region import Region
 
 CONFIG_ENV = "SMS_KTP_CONFIG"
 # Secrets that may come from the environment instead of the file: variable -> (section, key).
@@ -106,6 +109,12 @@ class PrintingSettings:
 
 
 @dataclass
+class RegionSettings:
+    code: str = "3271"  # Kota Bogor
+    languages: list[str] = field(default_factory=list)  # empty: those of the province
+
+
+@dataclass
 class PickupSettings:
     max_reschedules: int = 2
     max_resident_changes: int = 1
@@ -192,6 +201,7 @@ class LoggingSettings:
 @dataclass
 class Settings:
     data_dir: str = "var"
+    region: RegionSettings = field(default_factory=RegionSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
@@ -310,6 +320,22 @@ def adapter_settings(gateway: GatewaySettings, name: str) -> Any:
     return None
 
 
+def served_region(settings: Settings) -> Region:
+    """The regency of `[region]`, its languages checked against the catalogues."""
+    from flows.catalogue import languages
+    from sms_ktp.domain.region import UnknownRegion, region
+
+    try:
+        served = region(settings.region.code, settings.region.languages)
+    except UnknownRegion as error:
+        raise ConfigError(f"[region] code: {error}") from None
+    unknown = [code for code in served.languages if code not in languages()]
+    if unknown or (settings.region.languages and "id" not in served.languages):
+        raise ConfigError(f"[region] languages: {settings.region.languages!r}: each one of "
+                          f"{', '.join(languages())}, with id (Bahasa Indonesia) among them")
+    return served
+
+
 def _check(settings: Settings) -> None:
     """Values whose type is right but whose content is not."""
     from sms_ktp.domain.quiet_hours import QuietHours, parse_local_time
@@ -321,8 +347,9 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"[notifications] {error}") from None
     from sms_ktp.domain.pickup_calendar import offices_from_config
 
+    served = served_region(settings)
     try:
-        offices_from_config(settings.pickup.offices)
+        offices_from_config(settings.pickup.offices, served)
     except ValueError as error:
         raise ConfigError(f"[pickup] {error}") from None
     if settings.staff.idle_minutes <= 0:

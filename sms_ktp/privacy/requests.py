@@ -21,11 +21,11 @@ from sqlalchemy import Connection, or_, select, update
 
 from sms_ktp.applications.hidden_codes import HIDDEN, hide_codes
 from sms_ktp.applications.pipeline import change_stage
+from sms_ktp.domain import region
 from sms_ktp.domain.identity import digits_only
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
-from sms_ktp.domain.wilayah import bogor_kecamatan
 from sms_ktp.models import Application, ApplicationEvent, Family, OutboxMessage
 from sms_ktp.platform import audit
 from sms_ktp.platform.clock import Clock
@@ -112,7 +112,7 @@ def export(db: Database, clock: Clock, nik: str, actor: str, address: str = "") 
                 "note": hide_codes(event.note, codes)})
         audit.record(connection, clock.now(), actor, EXPORT_ACTION, target(nik),
                      f"applications={len(applications)} sms={len(sms)}", address)
-    kecamatan = bogor_kecamatan()
+    kecamatan = region.current().kecamatan
     return {
         "format": FORMAT,
         "exported_at": _when(clock.now()),

@@ -254,9 +254,9 @@ def test_nik_whose_last_application_is_closed_may_apply_again(services) -> None:
     [
         ("327101010120000", "error.kk.length", 15),
         ("32710101012000031", "error.kk.length", 17),
-        ("3201010101200003", "error.kk.not_bogor", None),  # Kabupaten Bogor
-        ("3173010101200003", "error.kk.not_bogor", None),  # Jakarta
-        ("3271070101200003", "error.kk.not_bogor", None),  # Kota Bogor: kecamatan 01-06 only
+        ("3201010101200003", "error.kk.not_resident", None),  # Kabupaten Bogor
+        ("3173010101200003", "error.kk.not_resident", None),  # Jakarta
+        ("3271070101200003", "error.kk.not_resident", None),  # Kota Bogor: kecamatan 01-06 only
     ],
 )
 def test_kk_refusals(services, text: str, key: str, got: int | None) -> None:
@@ -404,7 +404,7 @@ def test_invalid_prefilled_kk_stops_at_kk(services) -> None:
     outcome = REGISTRATION.answer(conversation, None, services)
     assert outcome.step == "kk"
     assert outcome.error is not None
-    assert outcome.error.key == "error.kk.not_bogor"
+    assert outcome.error.key == "error.kk.not_resident"
     outcome = REGISTRATION.answer(conversation, KK, services)
     assert outcome.step == "confirm"  # the prefilled reason is still used
 

@@ -147,7 +147,7 @@ def test_one_message_with_a_wrong_nik_reports_it_and_keeps_the_kk(resident: Resi
 def test_refused_answer_keeps_the_question(resident: Resident) -> None:
     resident.send("DAFTAR")
     resident.send(NIK)
-    assert resident.send("3201010101200003") == r("error.kk.not_bogor")
+    assert resident.send("3201010101200003") == r("error.kk.not_resident")
     assert resident.step == "kk"
     assert resident.send(KK) == r("register.ask_reason")
 

@@ -14,9 +14,9 @@ from werkzeug.wrappers import Response
 from flows.catalogue import render
 from gsm7.encoding import GSM7_PART, GSM7_SINGLE, UCS2_PART, UCS2_SINGLE, segments, septets
 from sms_ktp.backoffice.staff import Role
+from sms_ktp.domain import region
 from sms_ktp.domain.local_time import JAKARTA
 from sms_ktp.domain.stages import Stage
-from sms_ktp.domain.wilayah import bogor_kecamatan
 from sms_ktp.messaging import broadcasts
 from sms_ktp.messaging.broadcasts import Audience, BroadcastError
 from sms_ktp.models import Broadcast
@@ -43,7 +43,7 @@ def audience_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     return [
         ("", [(broadcasts.ALL, "Semua keluarga")]),
         ("Kecamatan", [(f"{broadcasts.KECAMATAN}:{code}", f"{code} {name}")
-                       for code, name in sorted(bogor_kecamatan().items())]),
+                       for code, name in sorted(region.current().kecamatan.items())]),
         ("Keluarga dengan permohonan pada tahap",
          [(f"{broadcasts.STAGE}:{stage.value}", render("id", f"stage_short.{stage.value}"))
           for stage in Stage]),
@@ -52,7 +52,7 @@ def audience_choices() -> list[tuple[str, list[tuple[str, str]]]]:
 
 def audience_label(kind: str, value: str | None) -> str:
     if kind == broadcasts.KECAMATAN and value is not None:
-        return f"Kecamatan {bogor_kecamatan().get(value, value)}"
+        return f"Kecamatan {region.current().kecamatan.get(value, value)}"
     if kind == broadcasts.STAGE and value is not None:
         return f"Tahap: {render('id', f'stage_short.{value}')}"
     return "Semua keluarga"

@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from sms_ktp.backoffice.dashboard import dashboard as read_dashboard
 from sms_ktp.backoffice.staff import Role
-from sms_ktp.domain.wilayah import bogor_kecamatan
+from sms_ktp.domain import region
 from sms_ktp.web.staff.blueprint import connect, me, now, require, runtime, staff
 from sms_ktp.web.svg_chart import bar_chart, day_label
 
@@ -40,7 +40,7 @@ def dashboard() -> str:
     daily = [(day_label(day, year=True), count, activity.printed[index][1],
               activity.collected[index][1])
              for index, (day, count) in enumerate(activity.registrations)]
-    kecamatan = bogor_kecamatan()
+    kecamatan = region.current().kecamatan
     office_names = {code: each.name for code, each in offices.items()}
     return render_template(
         "staff/dashboard.html", figures=figures, charts=charts, daily=daily,

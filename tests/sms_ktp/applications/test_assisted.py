@@ -189,7 +189,7 @@ def test_a_first_card_without_a_readable_suket_is_refused_as_by_sms(database, cl
 
 def test_a_non_bogor_kk_is_refused(database, clock):
     refused = refusal(database, clock, form(kk="3201010101200003"))
-    assert refused.problems["kk"].key == "error.kk.not_bogor"
+    assert refused.problems["kk"].key == "error.kk.not_resident"
     assert refused.problems["kk"].message == (
         "KK ini bukan KK Kota Bogor (diawali 327101 s/d 327106). Layanan ini khusus warga Kota "
         "Bogor.")  # without the SMS's "Kirim KK lain atau ketik BATAL."

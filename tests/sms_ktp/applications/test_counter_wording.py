@@ -45,7 +45,7 @@ def test_a_refusal_keeps_the_sms_words_it_keeps(key):
 
 
 def test_the_instructions_go_and_the_explanation_stays():
-    assert for_staff("error.kk.not_bogor", (
+    assert for_staff("error.kk.not_resident", (
         "KK ini bukan KK Kota Bogor (diawali 327101 s/d 327106). Layanan ini khusus warga Kota "
         "Bogor. Kirim KK lain atau ketik BATAL.")) == (
         "KK ini bukan KK Kota Bogor (diawali 327101 s/d 327106). Layanan ini khusus warga Kota "

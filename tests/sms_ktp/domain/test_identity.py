@@ -210,7 +210,7 @@ def test_kk_with_separators() -> None:
     ],
 )
 def test_kk_outside_kota_bogor(text: str) -> None:
-    assert kk_error(text) == "not_bogor"
+    assert kk_error(text) == "not_resident"
 
 
 @pytest.mark.parametrize("text", ["327106010123000", "32710601012300041", "3271O60101230004", ""])

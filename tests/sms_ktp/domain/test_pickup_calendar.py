@@ -19,7 +19,7 @@ from sms_ktp.domain.pickup_calendar import (
     offices_from_config,
     slot_starts,
 )
-from sms_ktp.domain.wilayah import bogor_kecamatan
+from sms_ktp.domain.wilayah import kecamatan_of
 
 # Weekdays used below (2026): Friday 27 Nov, Saturday 28 Nov, Sunday 29 Nov, Monday 30 Nov.
 FRIDAY = date(2026, 11, 27)
@@ -41,7 +41,7 @@ def office() -> Office:
 def test_six_default_offices_named_from_the_csv() -> None:
     offices = default_offices()
     assert list(offices) == ["01", "02", "03", "04", "05", "06"]
-    for code, kecamatan in bogor_kecamatan().items():
+    for code, kecamatan in kecamatan_of("3271").items():
         assert offices[code].code == code
         assert offices[code].name == f"Kantor Kec. {kecamatan}"
         assert offices[code].address == "Kota Bogor"
@@ -293,7 +293,7 @@ def _valid(**changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("entry", "office", "key"),
     [
-        ({"code": "07"}, "office '07'", "code is not a Kota Bogor kecamatan"),
+        ({"code": "07"}, "office '07'", "code is not a kecamatan of Kota Bogor"),
         ({"code": "3271"}, "office '3271'", "code is not"),
         ({"code": 4}, "office 4", "code is not"),
         ({"code": "4"}, "office '4'", "code is not"),
