@@ -54,4 +54,5 @@ def test_the_rate_limit_holds_for_one_worker_and_two(postgres_url):
     assert [run["workers"] for run in figures["runs"]] == [1, 2]
     for run in figures["runs"]:
         assert (run["lost"], run["duplicates"]) == (0, 0)
-        assert run["busiest_second"] <= 21 and run["measured_per_s"] <= 21
+        # each worker's own spacing may put both of its ends in one second
+        assert run["busiest_second"] <= 20 + run["workers"] and run["measured_per_s"] <= 21
