@@ -82,7 +82,7 @@ from sqlalchemy import MetaData, event, func, insert, select
 from sms_ktp.applications import pickup
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.domain.identity import parse_kk, parse_nik
-from sms_ktp.domain.local_time import jakarta_date
+from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.domain.pickup_calendar import WorkingCalendar, local, offices_from_config, slot_starts
 from sms_ktp.domain.reference import new_reference
@@ -170,7 +170,7 @@ def nik(number: int, kecamatan: str, rng: random.Random, today: date) -> str:
 def populate(db: Database, cards: int, now: datetime) -> Backlog:
     """The printed backlog, inserted in bulk (families, applications, a timeline row each)."""
     rng = random.Random(SEED)
-    today = jakarta_date(now)
+    today = local_date(now)
     plan = family_plan(cards, rng)
     families: list[dict[str, Any]] = []
     members: list[list[dict[str, Any]]] = []
@@ -581,7 +581,7 @@ def _run(args: argparse.Namespace, runtime: Runtime, figures: dict[str, Any],
 
     # The window from the offices and calendar of the settings, before the runtime builds its
     # policy (which it may build once and keep).
-    today = jakarta_date(now)
+    today = local_date(now)
     default_days = runtime.settings.pickup.search_days
     planning = PickupPolicy(offices_from_config(runtime.settings.pickup.offices),
                             WorkingCalendar(), runtime.quiet_hours)

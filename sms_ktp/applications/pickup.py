@@ -24,7 +24,7 @@ from sqlalchemy import Connection, bindparam, select, update
 from flows.catalogue import template
 from flows.dates import say_day, say_time
 from sms_ktp.applications.pipeline import Move, change_stages, notice_rows
-from sms_ktp.domain.local_time import jakarta_date
+from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.pickup_calendar import Office, WorkingCalendar, local, slot_starts
 from sms_ktp.domain.quiet_hours import QuietHours
@@ -187,7 +187,7 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
         moves: list[Move] = []
         for office_code in sorted(families):  # one order for every run: no deadlocks
             office = policy.offices[office_code]
-            book = SlotBook(connection, office, policy, jakarta_date(now))
+            book = SlotBook(connection, office, policy, local_date(now))
             notices = _Notices(policy, office, now)
             for members in families[office_code].values():
                 together = book.book(len(members)) if len(members) > 1 else None
@@ -229,7 +229,7 @@ def _reminded_at(policy: PickupPolicy, office: Office, start: datetime,
     """`now` when the reminder's day has come already: a pickup scheduled for the next
     working day needs no reminder, the pickup SMS is one."""
     due = _reminder_day(policy.calendar, office, local(start).date())
-    return now if due <= jakarta_date(now) else None
+    return now if due <= local_date(now) else None
 
 
 @lru_cache(maxsize=4096)
@@ -284,7 +284,7 @@ def move(connection: Connection, policy: PickupPolicy, application_id: int, now:
     office = policy.offices.get(row.pickup_office)
     if office is None or row.pickup_at is None:
         raise MoveRefused("pickup.full")
-    today, current = jakarta_date(now), local(row.pickup_at).date()
+    today, current = local_date(now), local(row.pickup_at).date()
     if on == current:
         raise MoveRefused("pickup.same_day")
     book = SlotBook(connection, office, policy, today)  # open days after today
@@ -341,7 +341,7 @@ def remind(db: Database, clock: Clock, policy: PickupPolicy, reminder_time: Any)
     now = clock.now()
     if local(now).time() < reminder_time:
         return 0
-    today = jakarta_date(now)
+    today = local_date(now)
     with db.connect() as connection:
         due = connection.execute(
             notice_rows(_APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
@@ -370,7 +370,7 @@ def reschedule_missed(db: Database, clock: Clock, policy: PickupPolicy) -> int:
     """A pickup not collected by the end of its day moves to the next free slot, at most
     `max_reschedules` times; then the card is held at the office."""
     now = clock.now()
-    today = jakarta_date(now)
+    today = local_date(now)
     with db.connect() as connection:
         missed = connection.execute(
             notice_rows(_APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
@@ -433,7 +433,7 @@ def reschedule_by_staff(db: Database, clock: Clock, policy: PickupPolicy, refere
         office = policy.offices.get(row.pickup_office) if row is not None else None
         if row is None or office is None:
             raise MoveRefused("pickup.none")
-        book = SlotBook(connection, office, policy, jakarta_date(now))
+        book = SlotBook(connection, office, policy, local_date(now))
         start = book.book(1, not_before=row.pickup_at)
         if start is None:
             raise MoveRefused("pickup.full")

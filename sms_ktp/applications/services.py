@@ -24,7 +24,7 @@ from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.applications.printing import stock
 from sms_ktp.applications.registration_attempts import tell_family_of_attempt
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
-from sms_ktp.domain.local_time import jakarta_date
+from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.pickup_calendar import local
 from sms_ktp.domain.reference import new_reference
@@ -100,7 +100,7 @@ class SqlServices:
         return self._now
 
     def today(self) -> date:
-        return jakarta_date(self.now)
+        return local_date(self.now)
 
     # --- registration -------------------------------------------------------------------------
     def active_application(self, nik: str) -> ActiveApplication | None:

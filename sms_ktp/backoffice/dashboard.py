@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Select, and_, exists, func, literal_column, s
 
 from sms_ktp.applications.printing import Stock, stock
 from sms_ktp.domain import region
-from sms_ktp.domain.local_time import JAKARTA, jakarta_date
+from sms_ktp.domain.local_time import local_date, local_zone
 from sms_ktp.domain.stages import Stage
 from sms_ktp.messaging import outbox
 from sms_ktp.models import Application, Family, OutboxMessage, in_stage
@@ -46,14 +46,14 @@ STAGE_COLUMNS: tuple[str, ...] = tuple(stage.value for stage in (
 
 def jakarta_day(day: date) -> tuple[datetime, datetime]:
     """The UTC instants [start, end) of one Jakarta calendar day."""
-    start = datetime.combine(day, time(0), JAKARTA).astimezone(UTC)
-    return start, datetime.combine(day + timedelta(days=1), time(0), JAKARTA).astimezone(UTC)
+    start = datetime.combine(day, time(0), local_zone()).astimezone(UTC)
+    return start, datetime.combine(day + timedelta(days=1), time(0), local_zone()).astimezone(UTC)
 
 
 def _local_day(column: Any, dialect: str) -> Any:
     """The Jakarta calendar day of a stored (naive UTC) timestamp, in SQL. Jakarta keeps one
     offset all year (UTC+7, no daylight saving), so shifting by it is exact."""
-    offset = datetime(2000, 1, 1, tzinfo=JAKARTA).utcoffset() or timedelta(0)
+    offset = datetime(2000, 1, 1, tzinfo=local_zone()).utcoffset() or timedelta(0)
     minutes = int(offset.total_seconds() // 60)
     if dialect == "sqlite":
         return func.date(column, f"{minutes:+d} minutes")
@@ -195,7 +195,7 @@ def pickups_today(connection: Connection, now: datetime, office: str | None = No
     """Today's pickups per office. A slot is over `slot_minutes[office]` after it starts (0 when
     unknown: over as soon as it starts). Two small GROUP BYs: the open pickups of today through
     the pickup queue's partial index, and today's collections."""
-    day = jakarta_date(now)
+    day = local_date(now)
     start, end = jakarta_day(day)
     lengths = slot_minutes or {}
     figures: dict[str, Counter[str]] = {code: Counter() for code in kecamatan_codes(office)}
@@ -259,7 +259,7 @@ class SmsDay:
 
 def sms_today(connection: Connection, now: datetime, office: str | None = None) -> SmsDay:
     """For an operator, the SMS to phones of families of their kecamatan."""
-    day = jakarta_date(now)
+    day = local_date(now)
     start, end = jakarta_day(day)
     query = (select(_OUTBOX.c.status, func.count(), func.coalesce(func.sum(_OUTBOX.c.segments), 0))
              .where(_OUTBOX.c.created_at >= start, _OUTBOX.c.created_at < end)
@@ -305,7 +305,7 @@ def _per_day(connection: Connection, column: Any, days: Sequence[date],
 def daily_activity(connection: Connection, now: datetime, office: str | None = None,
                    days: int = CHART_DAYS) -> Activity:
     """Registrations, prints and collections per day over the last `days` days, today last."""
-    last = jakarta_date(now)
+    last = local_date(now)
     span = [last - timedelta(days=back) for back in range(days - 1, -1, -1)]
 
     def kecamatan(query: Select[Any]) -> Select[Any]:

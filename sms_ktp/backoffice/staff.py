@@ -15,7 +15,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from sms_ktp.backoffice import sessions
 from sms_ktp.backoffice.roles import Role, Staff
-from sms_ktp.domain.local_time import JAKARTA
+from sms_ktp.domain.local_time import local_zone, zone_label
 from sms_ktp.domain.masking import redact
 from sms_ktp.models import AuditEntry, StaffUser
 
@@ -220,7 +220,7 @@ def sign_in(database: Database, username: str, password: str, address: str, now:
         row = connection.execute(select(_STAFF).where(_STAFF.c.username == name)).first()
         if wait is not None:
             _settle(connection, attempt, LOGIN_REFUSED,
-                    f"not checked: sign-ins wait until {_wib(wait)}")
+                    f"not checked: sign-ins wait until {_local(wait)}")
             return SignIn(None, wait)
     if _password_matches(row, password):
         with database.connect() as connection:
@@ -279,7 +279,7 @@ def _lock_if_over(connection: Connection, name: str, address: str, now: datetime
             connection.execute(insert(_AUDIT).values(
                 at=now, actor=f"staff:{name}", action=LOCKOUT, target=redact(f"staff {name}"),
                 detail=f"{account.failures} failed sign-ins within {_minutes(limits.window)}: "
-                       f"locked until {_wib(until)}", address=address[:64]))
+                       f"locked until {_local(until)}", address=address[:64]))
             waits.append(until)
     if limits.max_failures_per_address and address:
         source = _address(connection, address, now, limits)
@@ -288,7 +288,7 @@ def _lock_if_over(connection: Connection, name: str, address: str, now: datetime
             connection.execute(insert(_AUDIT).values(
                 at=now, actor=f"staff:{name}", action=ADDRESS_LOCKOUT, target="",
                 detail=f"{source.failures} failed sign-ins from this address within "
-                       f"{_minutes(limits.window)}: sign-ins from it wait until {_wib(until)}",
+                       f"{_minutes(limits.window)}: sign-ins from it wait until {_local(until)}",
                 address=address[:64]))
             waits.append(until)
     return max((wait for wait in waits if wait is not None), default=None)
@@ -338,8 +338,8 @@ def _settle(connection: Connection, attempt: int, action: str, detail: str = "")
                        .values(action=action, detail=detail))
 
 
-def _wib(moment: datetime) -> str:
-    return f"{moment.astimezone(JAKARTA):%H.%M} WIB"
+def _local(moment: datetime) -> str:
+    return f"{moment.astimezone(local_zone()):%H.%M} {zone_label()}"
 
 
 def _minutes(span: timedelta) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from sms_ktp.backoffice import staff
 from sms_ktp.cli.common import Group, actor, with_runtime
-from sms_ktp.domain.local_time import JAKARTA
+from sms_ktp.domain.local_time import local_zone, zone_label
 from sms_ktp.models import StaffUser
 from sms_ktp.platform import audit
 from sms_ktp.runtime import Runtime
@@ -78,7 +78,7 @@ def list_accounts(runtime: Runtime) -> int:
     for row in rows:
         until = locks[row.username]
         state = ("disabled" if row.disabled_at
-                 else f"locked until {_wib(until)}" if until else "active")
+                 else f"locked until {_local(until)}" if until else "active")
         print(f"{row.username:<20} {row.role:<9} {row.office or '-':<6} {state}")
     return 0
 
@@ -101,7 +101,7 @@ def _change(runtime: Runtime, action: str, name: str, *, role: str = "",
             elif action == "unlock":
                 name = staff.login_name(name)  # the name the lock is kept under
                 until = staff.unlock(connection, name, now, _limits(runtime))
-                detail = (f"unlocked (was locked until {_wib(until)})" if until
+                detail = (f"unlocked (was locked until {_local(until)})" if until
                           else "unlocked (was not locked); failed sign-ins count from zero")
             else:
                 staff.enable(connection, name)
@@ -128,5 +128,5 @@ def _limits(runtime: Runtime) -> staff.LoginLimits:
     return staff.LoginLimits.from_settings(runtime.settings.staff)
 
 
-def _wib(moment: datetime) -> str:
-    return f"{moment.astimezone(JAKARTA):%Y-%m-%d %H.%M} WIB"
+def _local(moment: datetime) -> str:
+    return f"{moment.astimezone(local_zone()):%Y-%m-%d %H.%M} {zone_label()}"

@@ -1,13 +1,23 @@
 """The zone residents and staff read times in: stored instants are UTC (`platform.clock`), and
-every day and hour said in an SMS or shown on a page is an Asia/Jakarta one (WIB)."""
+every day and hour said in an SMS or shown on a page is the served regency's local one (WIB,
+WITA or WIT, from its province: `region`)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-JAKARTA = ZoneInfo("Asia/Jakarta")
+from sms_ktp.domain import region
 
 
-def jakarta_date(instant: datetime) -> date:
-    return instant.astimezone(JAKARTA).date()
+def local_zone() -> ZoneInfo:
+    return region.current().zone
+
+
+def zone_label() -> str:
+    """"WIB", "WITA" or "WIT", as written after a time ("09.30 WITA")."""
+    return region.current().zone_label
+
+
+def local_date(instant: datetime) -> date:
+    return instant.astimezone(local_zone()).date()

@@ -1,8 +1,8 @@
 """Where and when a printed KTP-el can be collected: the kecamatan offices, their opening hours and
 the Indonesian working calendar (public holidays and cuti bersama).
 
-Pure: no database, no Flask, no clock. Days are Asia/Jakarta calendar days; instants leave this
-module as UTC-aware datetimes so that storage never depends on the server's time zone.
+Pure: no database, no Flask, no clock. Days are the regency's local calendar days; instants
+leave this module as UTC-aware datetimes so that storage never depends on the server's time zone.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import holidays
 
 from sms_ktp.domain import region
-from sms_ktp.domain.local_time import JAKARTA
+from sms_ktp.domain.local_time import local_zone
 from sms_ktp.domain.region import Region
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -226,9 +226,9 @@ def _parse_dates(where: str, values: object) -> frozenset[date]:
 
 
 def _plain_date(day: date) -> date:
-    """Refuse datetimes: a UTC instant names the wrong day between 00:00 and 07:00 WIB."""
+    """Refuse datetimes: a UTC instant names the wrong day in the first hours of a local day."""
     if isinstance(day, datetime) or not isinstance(day, date):
-        raise TypeError(f"expected a date in Asia/Jakarta (local_time.jakarta_date), not {day!r}")
+        raise TypeError(f"expected a local date (local_time.local_date), not {day!r}")
     return day
 
 
@@ -305,7 +305,7 @@ class WorkingCalendar:
 
 
 def slot_starts(office: Office, day: date) -> list[datetime]:
-    """The start of every whole slot on that day, as UTC instants (hours are WIB wall times).
+    """The start of every whole slot on that day, as UTC instants (hours are local wall times).
 
     Looks only at the weekly hours; whether the day is a holiday is `WorkingCalendar.is_open`'s
     question. A slot that would run past closing time is not offered.
@@ -314,7 +314,7 @@ def slot_starts(office: Office, day: date) -> list[datetime]:
     span = office.hours.get(day.weekday())
     if span is None:
         return []
-    opening, closing = (datetime.combine(day, moment, tzinfo=JAKARTA) for moment in span)
+    opening, closing = (datetime.combine(day, moment, tzinfo=local_zone()) for moment in span)
     step = timedelta(minutes=office.slot_minutes)
     starts: list[datetime] = []
     start = opening
@@ -328,4 +328,4 @@ def local(dt: datetime) -> datetime:
     """The Asia/Jakarta wall-clock view of an instant, for wording an SMS."""
     if dt.tzinfo is None or dt.utcoffset() is None:
         raise ValueError(f"expected a timezone-aware datetime (UTC), not naive {dt!r}")
-    return dt.astimezone(JAKARTA)
+    return dt.astimezone(local_zone())

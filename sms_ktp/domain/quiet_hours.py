@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sms_ktp.domain.local_time import JAKARTA
+from sms_ktp.domain.local_time import local_zone
 
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
@@ -42,7 +42,7 @@ class QuietHours:
     def is_quiet(self, instant: datetime) -> bool:
         if self.start is None or self.end is None:
             return False
-        now = instant.astimezone(JAKARTA).time()
+        now = instant.astimezone(local_zone()).time()
         if self.start < self.end:
             return self.start <= now < self.end
         return now >= self.start or now < self.end
@@ -51,7 +51,7 @@ class QuietHours:
         """`instant` itself outside quiet hours, else the end of the quiet hours (UTC)."""
         if not self.is_quiet(instant) or self.end is None:
             return instant
-        local = instant.astimezone(JAKARTA)
+        local = instant.astimezone(local_zone())
         end = local.replace(hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0)
         if end <= local:
             end += timedelta(days=1)

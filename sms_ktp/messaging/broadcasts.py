@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Select, delete, exists, func, insert, select,
 
 from gsm7.encoding import segments, to_gsm7
 from sms_ktp.domain import region
-from sms_ktp.domain.local_time import JAKARTA
+from sms_ktp.domain.local_time import local_zone
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import Stage
 from sms_ktp.messaging.outbox import (
@@ -282,7 +282,7 @@ def _seconds_until_quiet(quiet: QuietHours, now: datetime) -> float:
     """Seconds from `now` (outside quiet hours) until they begin; infinite without them."""
     if quiet.start is None:
         return math.inf
-    local = now.astimezone(JAKARTA)
+    local = now.astimezone(local_zone())
     start = local.replace(hour=quiet.start.hour, minute=quiet.start.minute, second=0,
                           microsecond=0)
     if start <= local:

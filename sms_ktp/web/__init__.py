@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
+from sms_ktp.domain import region
 from sms_ktp.domain.masking import redact_logger
 from sms_ktp.platform.config import ensure_secret_key
 from sms_ktp.runtime import Runtime
@@ -48,7 +49,7 @@ def create_app(runtime: Runtime, on_reply_queued: Callable[[], None] | None = No
 
     @app.get("/")
     def index() -> tuple[str, int, dict[str, str]]:
-        return "sms-ktp: KTP-el registration by SMS, Kota Bogor\n", 200, {
+        return f"sms-ktp: KTP-el registration by SMS, {region.current().name}\n", 200, {
             "Content-Type": "text/plain; charset=utf-8"}
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)

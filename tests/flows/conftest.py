@@ -35,7 +35,7 @@ from flows.ports import ActiveApplication, ApplicationView
 from flows.registration import refusal_of_active
 from sms_ktp.applications.pickup import CODE_ALPHABET, CODE_LENGTH
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
-from sms_ktp.domain.local_time import jakarta_date
+from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.pickup_calendar import local, slot_starts
 from sms_ktp.domain.reference import new_reference
@@ -67,7 +67,7 @@ class FakeServices:
 
     # --- the protocol -------------------------------------------------------------------------
     def today(self) -> date:
-        return jakarta_date(self.clock.now())
+        return local_date(self.clock.now())
 
     def active_application(self, nik: str) -> ActiveApplication | None:
         for a in self.applications:

@@ -31,7 +31,7 @@ from sms_ktp.applications.pickup import PickupPolicy, SlotBook, new_codes
 from sms_ktp.applications.registration_attempts import KIND as ATTEMPT_KIND
 from sms_ktp.applications.services import SqlServices
 from sms_ktp.domain.identity import parse_kk
-from sms_ktp.domain.local_time import jakarta_date
+from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.reference import new_reference
@@ -150,7 +150,7 @@ class SqlTwin:
 
     # --- the protocol -----------------------------------------------------------------------
     def today(self) -> date:
-        return jakarta_date(self.clock.now())
+        return local_date(self.clock.now())
 
     def active_application(self, nik: str) -> ActiveApplication | None:
         return self._run("", lambda s: s.active_application(nik))

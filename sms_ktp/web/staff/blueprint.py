@@ -26,6 +26,7 @@ from sqlalchemy import Connection
 from flows.catalogue import render
 from sms_ktp.backoffice import sessions
 from sms_ktp.backoffice.staff import Role, Staff
+from sms_ktp.domain import region
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.pickup_calendar import local
 from sms_ktp.platform import audit
@@ -183,12 +184,17 @@ def _jinja_globals(state: Any) -> None:
 
 @staff.app_context_processor
 def _template_context() -> dict[str, Any]:
-    return {"me": current_staff()}
+    """`zone`: the label every time on the pages carries (WIB, WITA or WIT); `regency` and
+    `regency_code`: whose Disdukcapil the pages are, and how its KKs start."""
+    served = region.current()
+    return {"me": current_staff(), "zone": served.zone_label, "regency": served.name,
+            "regency_code": served.code}
 
 
-@staff.app_template_filter("wib")
-def _wib(moment: datetime | None, style: str = "full") -> str:
-    """A UTC instant as Bogor's wall clock: "30 Nov 2026 09.30" (or only the date / time)."""
+@staff.app_template_filter("local")
+def _local(moment: datetime | None, style: str = "full") -> str:
+    """A UTC instant as the regency's wall clock: "30 Nov 2026 09.30" (or only the date /
+    time); the templates add the zone."""
     if moment is None:
         return "-"
     shown = local(moment)

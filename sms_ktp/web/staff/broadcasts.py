@@ -15,7 +15,7 @@ from flows.catalogue import render
 from gsm7.encoding import GSM7_PART, GSM7_SINGLE, UCS2_PART, UCS2_SINGLE, segments, septets
 from sms_ktp.backoffice.staff import Role
 from sms_ktp.domain import region
-from sms_ktp.domain.local_time import JAKARTA
+from sms_ktp.domain.local_time import local_zone, zone_label
 from sms_ktp.domain.stages import Stage
 from sms_ktp.messaging import broadcasts
 from sms_ktp.messaging.broadcasts import Audience, BroadcastError
@@ -145,7 +145,7 @@ def broadcasts_create() -> Any:
         record(connection, "broadcast.create", f"broadcast {broadcast_id}",
                f"{audience_label(audience.kind, audience.value)}; {phones} penerima; "
                f"{segments(text)} SMS per keluarga; kirim "
-               + ("sekarang" if send_at is None else f"{_local(send_at)} WIB"))
+               + ("sekarang" if send_at is None else f"{_local(send_at)} {zone_label()}"))
     flash("Siaran dijadwalkan. SMS dikirim bertahap sesuai kecepatan gateway, tidak pada jam "
           "tenang.", "ok")
     return redirect(url_for("staff.broadcasts_detail", broadcast_id=broadcast_id), code=303)
@@ -167,17 +167,18 @@ def _compose(form: dict[str, str], *, error: str | None = None, preview: str | N
         max_segments=broadcasts.MAX_SEGMENTS,
         rate=f"{settings.broadcasts.rate_per_second:g}".replace(".", ","),
         quiet=settings.notifications.quiet_hours,
-        earliest=f"{now().astimezone(JAKARTA):%Y-%m-%dT%H:%M}")
+        earliest=f"{now().astimezone(local_zone()):%Y-%m-%dT%H:%M}")
 
 
 def _send_at(when: str, text: str) -> datetime | None:
-    """None: at once; else the local WIB time given, as UTC."""
+    """None: at once; else the local time given (the regency's zone), as UTC."""
     if when != "later":
         return None
     try:
-        moment = datetime.fromisoformat(text.strip()).replace(tzinfo=JAKARTA).astimezone(UTC)
+        moment = datetime.fromisoformat(text.strip()).replace(tzinfo=local_zone()).astimezone(UTC)
     except ValueError:
-        raise BroadcastError("Waktu kirim tidak terbaca: isi tanggal dan jam (WIB).") from None
+        raise BroadcastError(
+            f"Waktu kirim tidak terbaca: isi tanggal dan jam ({zone_label()}).") from None
     if moment < now() - timedelta(minutes=1):
         raise BroadcastError("Waktu kirim sudah lewat: pilih waktu yang akan datang, atau "
                              "kirim sekarang.")
@@ -185,7 +186,7 @@ def _send_at(when: str, text: str) -> datetime | None:
 
 
 def _local(moment: datetime) -> str:
-    return f"{moment.astimezone(JAKARTA):%Y-%m-%d %H.%M}"
+    return f"{moment.astimezone(local_zone()):%Y-%m-%d %H.%M}"
 
 
 # --- one broadcast --------------------------------------------------------------------------

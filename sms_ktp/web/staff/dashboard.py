@@ -52,7 +52,7 @@ def dashboard() -> str:
 def _scope(office: str | None, kecamatan: dict[str, str]) -> str:
     """Which figures the page shows, in words."""
     if office is None:
-        return "seluruh Kota Bogor"
+        return f"seluruh {region.current().name}"
     name = kecamatan.get(office)
     return f"Kecamatan {office} {name}" if name else f"kantor {office}"
 

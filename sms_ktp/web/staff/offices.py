@@ -18,7 +18,7 @@ from werkzeug.datastructures import MultiDict
 from flows.dates import say_day
 from sms_ktp.applications import office_settings, pickup, sms_budget
 from sms_ktp.backoffice.staff import Role
-from sms_ktp.domain.local_time import jakarta_date
+from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.pickup_calendar import (
     CAPACITY_RANGE,
     SLOT_MINUTES_RANGE,
@@ -72,7 +72,7 @@ def offices_edit(code: str) -> Any:
     office = _office_or_refuse(code)
     if request.method == "GET":
         return _form(office, office_settings.as_entry(office), {})
-    values, errors = read_form(request.form, code, office, jakarta_date(now()))
+    values, errors = read_form(request.form, code, office, local_date(now()))
     if errors:
         return _form(office, _shown(values, request.form), errors), 400
     affected = 0
@@ -272,7 +272,7 @@ def _form(office: Office, entry: Mapping[str, Any], errors: dict[str, str]) -> s
                            both_budget=sms_budget.budget("office", "address"),
                            overrides=overrides, configured=configured, weekdays=_weekdays(),
                            holidays=_holidays(), delay=_delay_seconds(),
-                           today=jakarta_date(now()))
+                           today=local_date(now()))
 
 
 def _shown(values: Mapping[str, Any], form: MultiDict[str, str]) -> dict[str, Any]:
@@ -340,7 +340,7 @@ def _weekdays() -> list[tuple[int, str, str]]:
 def _holidays() -> list[tuple[str, str]]:
     """Public holidays and cuti bersama of the coming months: always closed."""
     calendar = _calendar()
-    today = jakarta_date(now())
+    today = local_date(now())
     days = (today + timedelta(days=offset) for offset in range(HOLIDAYS_AHEAD.days + 1))
     return [(say_day("id", day), calendar.holiday_name(day) or "")
             for day in days if calendar.is_holiday(day)]

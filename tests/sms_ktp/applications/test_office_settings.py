@@ -82,7 +82,7 @@ def test_unknown_keys_and_offices_are_refused(database):
     with database.connect() as connection:
         with pytest.raises(ValueError, match="unknown key 'code'"):
             office_settings.save(connection, "03", {"code": "04"}, CONFIG, "staff:a", NOW)
-        with pytest.raises(ValueError, match="not a Kota Bogor kecamatan"):
+        with pytest.raises(ValueError, match="not a kecamatan of Kota Bogor"):
             office_settings.save(connection, "07", {}, CONFIG, "staff:a", NOW)
 
 
