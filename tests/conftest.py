@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel
 
 from sms_ktp import crypto
+from sms_ktp.domain import region
 from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.db import Database, scratch_schema
 
@@ -71,6 +72,14 @@ def privacy_keys() -> crypto.KeyRing:
     """The test keys, before every test: a runtime built by `from_settings` (keys generated into
     its data folder) configures others for the rest of the process."""
     return crypto.configure(DATA_KEY, (), LOOKUP_KEY)
+
+
+@pytest.fixture(autouse=True)
+def served_region() -> Iterator[None]:
+    """Kota Bogor again after every test: a runtime of another regency configures the process
+    for it (`sms_ktp.domain.region`)."""
+    yield
+    region.configure(region.region(region.DEFAULT_CODE))
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from sms_ktp.platform import schema
+from sms_ktp.domain import region
+from sms_ktp.platform import region_guard, schema
 from sms_ktp.platform.config import ConfigError, Settings, load_settings
 from sms_ktp.runtime import Runtime
 
@@ -113,9 +114,14 @@ def _configure_logging(settings: Settings) -> None:
 def _upgraded(runtime: Runtime) -> Runtime:
     """The runtime, on a database at the newest schema: every command upgrades it first (under
     a lock, so processes starting together take turns), so a new release never runs on an old
-    schema; at the newest revision already, that costs one small query."""
+    schema; at the newest revision already, that costs one small query. A database of another
+    regency stops it (`region_guard`)."""
     try:
         schema.upgrade(runtime.db)
     except schema.SchemaError as error:
         raise SystemExit(f"sms-ktp: database schema: {error}") from None
+    try:
+        region_guard.check(runtime.db, region.current())
+    except region_guard.RegionMismatch as error:
+        raise SystemExit(f"sms-ktp: [region] code: {error}") from None
     return runtime

@@ -26,7 +26,8 @@ def group() -> None:
 @group.command("add", help="create an account")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice([role.value for role in staff.Role]))
-@click.option("--office", help="operators: the kecamatan code of their office (01-06)")
+@click.option("--office", help="operators: the kecamatan code of their office (two digits: "
+              "`sms-ktp region show` lists them)")
 @click.option("--password-stdin", is_flag=True,
               help="read the password from standard input instead of asking")
 @with_runtime

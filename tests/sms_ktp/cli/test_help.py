@@ -53,7 +53,8 @@ COMMANDS: dict[str, tuple[str, str, list[str]]] = {
               []),
     "staff add": ("sms-ktp staff add [OPTIONS] NAME", "create an account",
                   ["--role [admin|operator|helper|viewer] [required]",
-                   "--office TEXT operators: the kecamatan code of their office (01-06)",
+                   "--office TEXT operators: the kecamatan code of their office (two digits: "
+                   "`sms-ktp region show` lists them)",
                    "--password-stdin read the password from standard input instead of asking"]),
     "staff password": ("sms-ktp staff password [OPTIONS] NAME",
                        "set a new password (ends its sessions)", ["--password-stdin"]),
@@ -81,6 +82,15 @@ COMMANDS: dict[str, tuple[str, str, list[str]]] = {
                             "--new-lookup-key TEXT the new lookup key (better: "
                             "SMS_KTP_NEW_LOOKUP_KEY in the environment; neither: one is made "
                             "and printed)"]),
+    "region": ("sms-ktp region [OPTIONS] COMMAND [ARGS]...",
+               "the regency served ([region] code) and the others", []),
+    "region show": ("sms-ktp region show [OPTIONS]",
+                    "the regency served: code, name, province, time zone, kecamatan, pickup "
+                    "offices and languages", []),
+    "region find": ("sms-ktp region find [OPTIONS] WORDS...",
+                    "regencies whose name holds every word (or whose code starts with the "
+                    "digits given), with their codes",
+                    ["Positional arguments: WORDS e.g. bogor, or kota makassar, or 73"]),
 }
 
 

@@ -1,0 +1,35 @@
+"""One database, one regency: a database that holds the families of another regency refuses to
+be served under `[region] code`, so that two regencies' residents are never mixed (their
+offices, names and times would all be wrong for one of them). Checked by every `sms-ktp` command
+before it starts, after the schema is brought up to date."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from sms_ktp.domain.region import Region
+from sms_ktp.domain.wilayah import regency_name
+from sms_ktp.models import Family
+from sms_ktp.platform.db import Database
+
+_SAMPLE = 50  # families read: a database of another regency fails on its first one
+
+_FAMILY = Family.__table__
+
+
+class RegionMismatch(RuntimeError):
+    pass
+
+
+def check(db: Database, served: Region) -> None:
+    """Raise `RegionMismatch` when the database holds a family whose KK is not of `served`."""
+    with db.connect() as connection:
+        kks = connection.execute(select(_FAMILY.c.kk).where(_FAMILY.c.kk.is_not(None))
+                                 .order_by(_FAMILY.c.id).limit(_SAMPLE)).scalars().all()
+    for kk in kks:
+        if not served.holds_kk(kk):
+            other = kk[:4]
+            raise RegionMismatch(
+                f"this database holds families of {other} {regency_name(other) or '?'}, but "
+                f"[region] code is {served.code} ({served.name}): serve each regency from a "
+                "database of its own ([database] url)")
