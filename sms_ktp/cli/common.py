@@ -123,5 +123,5 @@ def _upgraded(runtime: Runtime) -> Runtime:
     try:
         region_guard.check(runtime.db, region.current())
     except region_guard.RegionMismatch as error:
-        raise SystemExit(f"sms-ktp: [region] code: {error}") from None
+        raise SystemExit(f"sms-ktp: {error}") from None
     return runtime

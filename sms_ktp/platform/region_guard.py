@@ -5,8 +5,9 @@ before it starts, after the schema is brought up to date."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 
+from sms_ktp import crypto
 from sms_ktp.domain.region import Region
 from sms_ktp.domain.wilayah import regency_name
 from sms_ktp.models import Family
@@ -22,11 +23,20 @@ class RegionMismatch(RuntimeError):
 
 
 def check(db: Database, served: Region) -> None:
-    """Raise `RegionMismatch` when the database holds a family whose KK is not of `served`."""
+    """Raise `RegionMismatch` when the database holds a family whose KK is not of `served`, or
+    one this installation's keys cannot open (another installation's database)."""
+    sealed = type_coerce(_FAMILY.c.kk, String)  # opened one by one below
     with db.connect() as connection:
-        kks = connection.execute(select(_FAMILY.c.kk).where(_FAMILY.c.kk.is_not(None))
-                                 .order_by(_FAMILY.c.id).limit(_SAMPLE)).scalars().all()
-    for kk in kks:
+        stored = connection.execute(select(sealed).where(_FAMILY.c.kk.is_not(None))
+                                    .order_by(_FAMILY.c.id).limit(_SAMPLE)).scalars().all()
+    for value in stored:
+        try:
+            kk = crypto.decrypt(value, "family.kk")
+        except (crypto.DecryptionError, crypto.PrivacyKeyError) as error:
+            raise RegionMismatch(
+                f"this database holds families that this installation's keys cannot open "
+                f"({error}): the database of another installation, or [privacy] keys that are "
+                "not this database's") from None
         if not served.holds_kk(kk):
             other = kk[:4]
             raise RegionMismatch(

@@ -76,7 +76,7 @@ def test_a_database_of_another_regency_is_refused(tmp_path):
         refused = run(folder, *command)
         assert refused.returncode == 1, refused.stdout
         assert refused.stderr.strip().splitlines()[-1] == (
-            "sms-ktp: [region] code: this database holds families of 3271 Kota Bogor, but "
+            "sms-ktp: this database holds families of 3271 Kota Bogor, but "
             "[region] code is 3276 (Kota Depok): serve each regency from a database of its own "
             "([database] url)")
     configured(folder, "3271")
