@@ -64,6 +64,9 @@ class Service:
     def __init__(self, config: str | None = None, runtime: Runtime | None = None) -> None:
         self.config = config
         self._runtime = runtime
+        # `privacy rotate-key` works on values sealed under keys no longer configured: they
+        # are what it reports, not a sign of another installation's database.
+        self.unreadable_ok = False
 
     @property
     def runtime(self) -> Runtime:
@@ -74,7 +77,7 @@ class Service:
                 print(f"sms-ktp: configuration: {error}", file=sys.stderr)
                 raise click.exceptions.Exit(2) from None
             _configure_logging(settings)
-            self._runtime = _upgraded(Runtime.from_settings(settings))
+            self._runtime = _upgraded(Runtime.from_settings(settings), self.unreadable_ok)
         return self._runtime
 
 
@@ -111,7 +114,7 @@ def _configure_logging(settings: Settings) -> None:
     logging.getLogger("transitions").setLevel(logging.WARNING)
 
 
-def _upgraded(runtime: Runtime) -> Runtime:
+def _upgraded(runtime: Runtime, unreadable_ok: bool = False) -> Runtime:
     """The runtime, on a database at the newest schema: every command upgrades it first (under
     a lock, so processes starting together take turns), so a new release never runs on an old
     schema; at the newest revision already, that costs one small query. A database of another
@@ -121,7 +124,7 @@ def _upgraded(runtime: Runtime) -> Runtime:
     except schema.SchemaError as error:
         raise SystemExit(f"sms-ktp: database schema: {error}") from None
     try:
-        region_guard.check(runtime.db, region.current())
+        region_guard.check(runtime.db, region.current(), unreadable_ok=unreadable_ok)
     except region_guard.RegionMismatch as error:
         raise SystemExit(f"sms-ktp: {error}") from None
     return runtime

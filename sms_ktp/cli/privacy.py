@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from sms_ktp import crypto
-from sms_ktp.cli.common import Argument, Group, actor, with_runtime
+from sms_ktp.cli.common import Argument, Group, Service, actor, runtime_of, with_runtime
 from sms_ktp.privacy import key_rotation, requests
 from sms_ktp.runtime import Runtime
 
@@ -62,7 +62,13 @@ def erase(runtime: Runtime, nik: str, yes: bool) -> int:
               help=f"the new lookup key (better: {NEW_LOOKUP_KEY_ENV} in the environment; "
                    "neither: one is made and printed)")
 @click.option("--batch", type=int, default=key_rotation.BATCH, hidden=True)
-@with_runtime
+@click.pass_context
+def rotate_key_command(ctx: click.Context, lookup: bool, new_lookup_key: str | None,
+                       batch: int) -> None:
+    ctx.ensure_object(Service).unreadable_ok = True
+    ctx.exit(rotate_key(runtime_of(ctx), lookup, new_lookup_key, batch))
+
+
 def rotate_key(runtime: Runtime, lookup: bool, new_lookup_key: str | None, batch: int) -> int:
     if batch < 1:
         print("sms-ktp: --batch must be at least 1", file=sys.stderr)

@@ -22,9 +22,10 @@ class RegionMismatch(RuntimeError):
     pass
 
 
-def check(db: Database, served: Region) -> None:
+def check(db: Database, served: Region, *, unreadable_ok: bool = False) -> None:
     """Raise `RegionMismatch` when the database holds a family whose KK is not of `served`, or
-    one this installation's keys cannot open (another installation's database)."""
+    one this installation's keys cannot open (another installation's database), unless
+    `unreadable_ok` (the key rotation, which reports such values)."""
     sealed = type_coerce(_FAMILY.c.kk, String)  # opened one by one below
     with db.connect() as connection:
         stored = connection.execute(select(sealed).where(_FAMILY.c.kk.is_not(None))
@@ -33,6 +34,8 @@ def check(db: Database, served: Region) -> None:
         try:
             kk = crypto.decrypt(value, "family.kk")
         except (crypto.DecryptionError, crypto.PrivacyKeyError) as error:
+            if unreadable_ok:
+                continue
             raise RegionMismatch(
                 f"this database holds families that this installation's keys cannot open "
                 f"({error}): the database of another installation, or [privacy] keys that are "
