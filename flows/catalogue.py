@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -58,23 +58,36 @@ def messages(lang: str) -> dict[str, str]:
     return _flatten(tomllib.loads(text))
 
 
+def offered() -> tuple[str, ...]:
+    """The languages residents of the regency served are offered (`region.current().languages`
+    that have a catalogue), Bahasa Indonesia first."""
+    have = languages()
+    return (DEFAULT_LANGUAGE, *[code for code in region.current().languages
+                                if code in have and code != DEFAULT_LANGUAGE])
+
+
 def supported(lang: str | None) -> str:
-    return lang if lang in languages() else DEFAULT_LANGUAGE
+    """The language to answer a resident in: `lang` when the regency served offers it, else
+    Bahasa Indonesia (a choice stored before the regency's languages changed, a keyword of a
+    language not offered here, no choice at all)."""
+    return lang if lang in offered() else DEFAULT_LANGUAGE
 
 
 def render(lang: str, key: str, **params: Any) -> str:
     """The message `key` in `lang` (falling back to the default language), placeholders filled,
     nested `Msg` values rendered in the same language, and the result kept GSM-7."""
-    return to_gsm7(_source(lang, key).format_map(_values(lang, params)))
+    source = _source(lang, key)
+    return to_gsm7(source.format_map(_values(lang, params, source)))
 
 
 def template(lang: str, key: str, **fixed: Any) -> str:
     """The message `key` with the `fixed` placeholders filled and the others kept for
     `str.format`: thousands of SMS that differ only in a reference and a code are worded with
     one format call each. The values later given to `format` must be GSM-7 themselves."""
+    source = _source(lang, key)
     values = _Keep({name: str(value).replace("{", "{{").replace("}", "}}")
-                    for name, value in _values(lang, fixed).items()})
-    return to_gsm7(_source(lang, key).format_map(values))
+                    for name, value in _values(lang, fixed, source).items()})
+    return to_gsm7(source.format_map(values))
 
 
 class _Keep(dict[str, str]):
@@ -83,18 +96,45 @@ class _Keep(dict[str, str]):
 
 
 def _source(lang: str, key: str) -> str:
-    return messages(supported(lang)).get(key) or messages(DEFAULT_LANGUAGE)[key]
+    """Any catalogue's wording, offered here or not (a notification keeps the language of its
+    application); a key missing in `lang` falls back to the default language."""
+    own = messages(lang).get(key) if lang in languages() else None
+    return own or messages(DEFAULT_LANGUAGE)[key]
 
 
 def regional() -> dict[str, str]:
-    """What every message may name of the regency served: `{regency}` ("Kota Bogor"),
-    `{regency_code}` ("3271", how its KKs start) and `{zone}` (WIB, WITA or WIT)."""
+    """What every message may name of the regency served: `{regency}` ("Kota Bogor",
+    "Kabupaten Sleman"), `{regency_code}` ("3271", how its KKs start) and `{zone}` (WIB, WITA
+    or WIT)."""
     served = region.current()
     return {"regency": served.name, "regency_code": served.code, "zone": served.zone_label}
 
 
-def _values(lang: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    return regional() | {
+# The language lists a message may name: `{languages}` every language offered, `{other_languages}`
+# those besides the reader's own. Each language says in its own words how to switch to it
+# (`lang.switch`, "Sunda: BASA SUNDA"), so every catalogue stays translatable.
+LANGUAGE_LISTS = ("languages", "other_languages")
+LIST_SEPARATOR = ". "
+
+
+def switches(codes: Iterable[str]) -> str:
+    """How to switch to each of `codes`, each in its own language: "Sunda: BASA SUNDA. English:
+    LANG EN"."""
+    return LIST_SEPARATOR.join(render(code, "lang.switch") for code in codes)
+
+
+def language_lists(lang: str) -> dict[str, str]:
+    """`{languages}` and `{other_languages}` for a reader of `lang` in the regency served."""
+    every = offered()
+    return {"languages": switches(every),
+            "other_languages": switches(code for code in every if code != lang)}
+
+
+def _values(lang: str, params: Mapping[str, Any], source: str) -> dict[str, Any]:
+    defaults = regional()
+    if any("{" + name + "}" in source and name not in params for name in LANGUAGE_LISTS):
+        defaults |= language_lists(lang if lang in languages() else DEFAULT_LANGUAGE)
+    return defaults | {
         name: render(lang, value.key, **(value.params or {})) if isinstance(value, Msg) else value
         for name, value in params.items()
     }

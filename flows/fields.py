@@ -4,10 +4,10 @@ They write `REG NIK#KK#` as they learned for their SIM card, but just as often "
 3271..., kk 3271...", "No. KK: 3271 0101 ... NIK 3271 ..." or the two numbers with nothing
 between them. A number that carries a label (NIK, KK, No. KK, Nomor Kartu Keluarga, ...) is read
 as that label says, in whatever order it comes; only the unlabelled ones are read by their
-place (first the NIK, then the KK), unless only the other order fits the numbers (a Kota Bogor
-KK, then a number that can only be a NIK). Words that are neither a label, a reason nor part of
-a Suket number ("saya", "KTP", "mohon") are skipped rather than taken for an answer, and so is a
-mobile number added to the message. tests/flows/corpus/ holds the habits this reads.
+place (first the NIK, then the KK), unless only the other order fits the numbers (a KK of the
+regency served, then a number that can only be a NIK). Words that are neither a label, a reason
+nor part of a Suket number ("saya", "KTP", "mohon") are skipped rather than taken for an answer,
+and so is a mobile number added to the message. tests/flows/corpus/ holds the habits this reads.
 """
 
 from __future__ import annotations
@@ -154,9 +154,9 @@ def _label_only(part: str) -> bool:
 
 def _place_ids(reading: Reading, ids: list[str]) -> None:
     """Identity numbers without a label fill the NIK, then the KK, not yet given. Two of them
-    are read the other way round when only that way fits: the first is a Kota Bogor KK and the
-    second can only be a NIK (a woman's birth day + 40, or a NIK from another regency), as a
-    clerk reading "3271010101200003 3271014501900029" would see."""
+    are read the other way round when only that way fits: the first is a KK of the regency
+    served and the second can only be a NIK (a woman's birth day + 40, or a NIK from another
+    regency), as a clerk reading "3271010101200003 3271014501900029" would see."""
     free = [name for name in ID_FIELDS if name not in reading.values]
     if free == list(ID_FIELDS) and len(ids) >= 2 and _kk_first(ids[0], ids[1]):
         ids = [ids[1], ids[0], *ids[2:]]

@@ -200,13 +200,15 @@ def split_fields(rest: str) -> tuple[str, ...]:
 _WORD = re.compile(r"[^0-9A-Za-z]*([A-Za-z]+)")
 _WORD_GAP = re.compile(r"[^0-9A-Za-z#*]*([A-Za-z]+)")
 # Words of courtesy a resident may put before the keyword ("Pak, saya mau daftar ...", "tolong
-# cek status 123456789", "punten bade daptar"): skipped when a keyword follows them. Greetings
-# (HALO, SELAMAT PAGI) are not among them: a keyword starts the text or follows these words.
+# cek status 123456789", "punten bade daptar", "nuwun sewu, kula badhe daftar"): skipped when a
+# keyword follows them. Greetings (HALO, SELAMAT PAGI) are not among them: a keyword starts the
+# text or follows these words.
 LEADING_COURTESY = frozenset({
     "PAK", "BAPAK", "BU", "IBU", "MIN", "ADMIN", "KAK", "KAKAK", "MAS", "MBAK", "BANG", "DIK",
     "SAYA", "SY", "AKU", "KAMI", "MAU", "INGIN", "PENGEN", "PINGIN", "MOHON", "TOLONG",
     "MINTA", "PERMISI", "MAAF", "NUMPANG", "IZIN", "IJIN", "BADE", "HOYONG", "ABDI", "PUNTEN",
-    "NYUHUNKEUN", "AKANG", "TETEH", "EUY", "I", "WANT", "TO", "WOULD", "LIKE", "PLEASE",
+    "NYUHUNKEUN", "AKANG", "TETEH", "EUY", "KULA", "BADHE", "AJENG", "NYUWUN", "NUWUN", "SEWU",
+    "PANGAPUNTEN", "I", "WANT", "TO", "WOULD", "LIKE", "PLEASE",
 })
 _MOST_COURTESY = 5
 # Words in a keyword's arguments that name nothing by themselves: `cek status ref 123456789`,
@@ -314,8 +316,8 @@ def one_slip(typed: str, known: str) -> bool:
 
 
 # --- the README table ---------------------------------------------------------------------------
-_LANGUAGE_COLUMNS = (("id", "Indonesian"), ("su", "Sundanese"), ("en", "English"),
-                     (ANY_LANGUAGE, "Any language"))
+_LANGUAGE_COLUMNS = (("id", "Indonesian"), ("su", "Sundanese"), ("jv", "Javanese"),
+                     ("en", "English"), (ANY_LANGUAGE, "Any language"))
 
 
 def markdown_table() -> str:

@@ -34,19 +34,24 @@ REASON_WORDS = {
     # Sundanese (accents dropped before reading: ÉNGGAL is ENGGAL)
     "ENGGAL": "baru", "ANYAR": "baru", "LEUNGIT": "hilang", "ICAL": "hilang", "RUKSAK": "rusak",
     "PAROBIHAN": "perubahan_data", "PAROBIHAN DATA": "perubahan_data",
+    # Javanese (ENGGAL, ANYAR and ICAL as in Sundanese)
+    "ILANG": "hilang", "KECALAN": "hilang", "RISAK": "rusak", "EWAH": "perubahan_data",
+    "EWAHAN": "perubahan_data", "EWAH EWAHAN": "perubahan_data", "OWAH": "perubahan_data",
+    "OWAHAN": "perubahan_data",
     "PERUBAHAN DATA": "perubahan_data", "UBAH DATA": "perubahan_data",
     "DATA CHANGE": "perubahan_data", "CHANGED": "perubahan_data",
     # Moving in (pindah datang) is none of the four: asked, never guessed.
     "GANTI DATA": "perubahan_data", "PATAH": "rusak", "PECAH": "rusak", "PEMULA": "baru",
     **{code.upper(): code for code in REASONS},
 }
-# Indonesian, Sundanese (ENYA, MUHUN, LERES / HENTEU, TEU, MOAL, SANES) and English. No digits:
+# Indonesian, Sundanese (ENYA, MUHUN, LERES / HENTEU, TEU, MOAL, SANES), Javanese (INGGIH,
+# NGGIH, NJIH, IYO / MBOTEN, BOTEN, ORA) and English. No digits:
 # a `1` or `2` at the summary is far more often the reason sent twice than a decision (USSD
 # numbers its choices itself and passes the chosen word).
 YES_WORDS = frozenset({"YA", "Y", "IYA", "YES", "OK", "OKE", "SETUJU", "BENAR",
-                       "ENYA", "MUHUN", "SUMUHUN", "LERES"})
+                       "ENYA", "MUHUN", "SUMUHUN", "LERES", "INGGIH", "NGGIH", "NJIH", "IYO"})
 NO_WORDS = frozenset({"TIDAK", "TDK", "T", "NO", "N", "GAK", "ENGGAK", "NGGAK", "SALAH",
-                      "HENTEU", "TEU", "MOAL", "SANES", "ULAH"})
+                      "HENTEU", "TEU", "MOAL", "SANES", "ULAH", "MBOTEN", "BOTEN", "ORA"})
 _SUKET = re.compile(r"^[A-Z0-9][A-Z0-9/.\- ]{2,39}$")
 # A number inside words ("NIK saya 3271 0145 0190 0001"): digits with the separators people use.
 _DIGIT_RUN = re.compile(r"\d(?:[\d .\-/]*\d)?")
@@ -101,9 +106,9 @@ def refusal_of_active(active: ActiveApplication, nik: str, phone: str | None) ->
 
 
 def kk_value(text: str, today: date, nik: str | None = None) -> str:
-    """The KK typed in `text` if it is a Kota Bogor family card and not the `nik` given for the
-    same person (the NIK sent twice, or typed in the KK's place); `Invalid` says what is
-    wrong."""
+    """The KK typed in `text` if it is a family card of the regency served and not the `nik`
+    given for the same person (the NIK sent twice, or typed in the KK's place); `Invalid` says
+    what is wrong."""
     try:
         kk = parse_kk(_number(text), today).value
     except IdentityError as error:
@@ -114,7 +119,7 @@ def kk_value(text: str, today: date, nik: str | None = None) -> str:
 
 
 def check_kk(text: str, services: Services, phone: str, nik: str | None = None) -> str:
-    """A Kota Bogor KK for which `phone` may register (one phone per family)."""
+    """A KK of the regency served for which `phone` may register (one phone per family)."""
     kk = kk_value(text, services.today(), nik)
     problem = services.family_problem(kk, phone)
     if problem:

@@ -33,13 +33,13 @@ _WEEKDAY_WORDS = {
 _MONTH_WORDS = {"AGS": 8, "AGT": 8, "PEB": 2, "NOP": 11, "OKT": 10, "DES": 12}
 # Days from today.
 _RELATIVE = {"BESOK": 1, "BSK": 1, "BESUK": 1, "ISUK": 1, "ISUKAN": 1, "ENJING": 1,
-             "TOMORROW": 1, "LUSA": 2, "PAGETO": 2}
+             "SESUK": 1, "MBESUK": 1, "BENJING": 1, "TOMORROW": 1, "LUSA": 2, "PAGETO": 2}
 # Words around a day that say nothing by themselves ("hari rabu", "tgl 15"), besides those of
 # any keyword's arguments ("ref 123...", "mohon").
 _FILLERS = ARGUMENT_FILLERS | frozenset({
     "HARI", "HR", "TGL", "TANGGAL", "TANGGALNYA", "TG", "PADA", "PD", "KE", "JADI", "MENJADI",
     "MJD", "DEPAN", "INI", "YA", "DINTEN", "POE", "KAPING", "KA", "JANTEN", "MANGGA", "ON",
-    "TO", "THE", "DAY", "DATE", "NEXT", "BULAN", "SASIH",
+    "TO", "THE", "DAY", "DATE", "NEXT", "BULAN", "SASIH", "ING", "DADOS", "DADI",
 })
 _DATE = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{4}|\d{2}))?$")
 _EDGES = ".,;:!?()"

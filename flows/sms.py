@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flows import reschedule, status
-from flows.catalogue import DEFAULT_LANGUAGE, render
+from flows.catalogue import DEFAULT_LANGUAGE, offered, render
 from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Outcome
 from flows.keywords import Command, language_named, parse_command
 from flows.language import language_for
@@ -63,10 +63,12 @@ class SmsChannel:
             command = None  # a slip of a keyword is more likely an answer to the question
         language = self._language(phone, command, conversation)
         if command is not None and command.language not in (None, DEFAULT_LANGUAGE) \
+                and command.language in offered() \
                 and command.action != "language" and self.services.language_of(phone) is None:
             # TULUNG, HELP: a first keyword in a language other than the default keeps the
             # phone in that language, so that the DAFTAR or STATUS its reply suggests is
-            # answered in it too (BAHASA ID switches back).
+            # answered in it too (BAHASA ID switches back). A keyword of a language the regency
+            # does not offer (TULUNG in Kota Makassar) is answered in Bahasa Indonesia.
             self.services.set_language(phone, command.language)
 
         if command is None:
@@ -149,9 +151,16 @@ class SmsChannel:
         return SmsTurn([reply], conversation)
 
     def _set_language(self, phone: str, command: Command) -> str:
+        """BAHASA ID, BASA SUNDA, LANG EN: the language named, when the regency offers it. A
+        language it does not offer (BASA JAWA in Kota Bogor) is answered, in the phone's
+        language, with the list of those it does, and nothing changes; no language named
+        (LANG, LANG XX) gets the same list as a choice."""
         wanted = language_named(command.args[0]) if command.args else None
         if wanted is None:
             return render(self._language(phone, command, None), "lang.choose")
+        if wanted not in offered():
+            return render(language_for(self.services, phone), "lang.unavailable",
+                          language=render(wanted, "lang.name"))
         self.services.set_language(phone, wanted)
         return render(wanted, "lang.set")
 

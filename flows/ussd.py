@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flows import status
-from flows.catalogue import languages, render
+from flows.catalogue import offered, render
 from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Invalid
 from flows.keywords import clean
 from flows.language import language_for
@@ -184,7 +184,7 @@ class UssdChannel:
                      conversation: Conversation | None, now: datetime) -> UssdTurn:
         if choice == BACK:
             return self._main(language, conversation)
-        options = languages()
+        options = offered()
         if choice.isdigit() and 1 <= int(choice) <= len(options):
             chosen = options[int(choice) - 1]
             self.services.set_language(phone, chosen)
@@ -264,7 +264,7 @@ class UssdChannel:
     def _language_menu(self, language: str, conversation: Conversation | None,
                        error: str | None = None) -> UssdTurn:
         lines = [render(language, "ussd.language")]
-        lines += [f"{n} {render(code, 'lang.name')}" for n, code in enumerate(languages(), 1)]
+        lines += [f"{n} {render(code, 'lang.name')}" for n, code in enumerate(offered(), 1)]
         return UssdTurn(_screen(*_with(_reason(language, error), lines),
                                 render(language, "ussd.nav")), Menu("language"), conversation)
 

@@ -34,6 +34,7 @@ from flows.dialogue import Invalid
 from flows.ports import ActiveApplication, ApplicationView
 from flows.registration import refusal_of_active
 from sms_ktp.applications.pickup import CODE_ALPHABET, CODE_LENGTH
+from sms_ktp.domain import region
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
 from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.masking import mask_id
@@ -281,3 +282,18 @@ def services(request: pytest.FixtureRequest) -> Iterator[FakeServices | SqlTwin]
         return
     with rolled_back(request.getfixturevalue("flows_database")) as connection:
         yield SqlTwin(connection)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., region.Region]]:
+    """Serve another regency for the rest of the test, as `[region] code` does: `serve("7371")`
+    is Kota Makassar (its province's languages unless `languages` are given). Kota Bogor, the
+    default, again afterwards (tests/conftest.py resets it after every test too)."""
+
+    def serving(code: str, languages: tuple[str, ...] | None = None) -> region.Region:
+        served = region.region(code, languages)
+        region.configure(served)
+        return served
+
+    yield serving
+    region._configured = None

@@ -1,10 +1,12 @@
-"""The message catalogues: complete in every language, same placeholders, and every message one
-GSM-7 SMS (160 characters) even with its placeholders at their longest."""
+"""The message catalogues: complete in every language, same placeholders, no regency or time zone
+written into any of them, and every message one GSM-7 SMS (160 characters) even with its
+placeholders at their longest: the longest regency and kecamatan names of the whole country, the
+longest time zone, the longest list of languages a regency offers."""
 
 import re
 import string
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +18,43 @@ from flows.catalogue import (
     Msg,
     languages,
     messages,
+    offered,
     render,
     supported,
+    switches,
     template,
 )
-from flows.dates import say_day, say_time
+from flows.dates import say_day
 from gsm7.encoding import GSM7_SINGLE, is_gsm7, septets
+from sms_ktp.domain import region, wilayah
 from sms_ktp.domain.pickup_calendar import default_offices
 
 LANGUAGES = languages()
 # `status.list` holds a variable number of items: tests/flows/test_sms_channel.py checks it.
 LISTING = "status.list"
 KNOWN_BUGS: dict[tuple[str, str], str] = {}
+LONGEST_REGENCY, LONGEST_KECAMATAN = wilayah.longest_names()
+LONGEST_ZONE = max(region.ZONES, key=len)  # WITA
+# The address of an office (configured; by default the regency's name) shares the pickup SMS
+# with the office's name: beside the longest name of all, the catalogues leave it 10 characters
+# (staff editing an office see the exact room, sms_ktp/applications/sms_budget.py).
+ADDRESS = "Jl. Raya 1"
+
+
+def regency_of_longest_names() -> dict[str, str]:
+    """The code of the regency with the longest name, and the longest office name of all (an
+    office per kecamatan, named as the defaults name them)."""
+    code = next(code for code, (name, _) in wilayah.regencies().items()
+                if name == LONGEST_REGENCY)
+    holding = next(code for code in wilayah.regencies()
+                   if LONGEST_KECAMATAN in wilayah.kecamatan_of(code).values())
+    office = max((o.name for o in default_offices(region.region(holding)).values()), key=len)
+    return {"regency_code": code, "office": office}
+
+
+LONGEST = regency_of_longest_names()
+# The languages each province offers by default (`[region] languages` may say otherwise).
+OFFERED_SETS = sorted({region.default_languages(code) for code in wilayah.provinces()})
 
 
 def placeholders(template: str) -> set[str]:
@@ -41,9 +68,24 @@ def longest(lang: str, prefix: str) -> Msg:
     return Msg(max(keys, key=lambda key: len(render(lang, key))))
 
 
+def longest_lists(lang: str) -> dict[str, str]:
+    """`{languages}` and `{other_languages}` at their longest for a reader of `lang`, over the
+    languages the provinces offer (in a regency that offers `lang`)."""
+    sets = [offer for offer in OFFERED_SETS if lang in offer]
+    return {"languages": max((switches(offer) for offer in sets), key=len),
+            "other_languages": max((switches(c for c in offer if c != lang) for offer in sets),
+                                   key=len)}
+
+
 def longest_params(lang: str) -> Mapping[str, Any]:
     masked = "***1234"
     return {
+        # the regency served: the longest name of the country, its code, the longest zone
+        "regency": LONGEST_REGENCY,
+        "regency_code": LONGEST["regency_code"],
+        "zone": LONGEST_ZONE,
+        **longest_lists(lang),
+        "language": max((render(code, "lang.name") for code in LANGUAGES), key=len),
         "ref": "123456789",
         "nik": masked,
         "kk": masked,
@@ -55,12 +97,12 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         "n": 5,
         "stage": longest(lang, "stage_short"),
         "explain": longest(lang, "stage"),
-        # pickups: the longest date of the year, the default office names and address
+        # pickups: the longest date of the year, the longest office name of the whole country
         "day": max((say_day(lang, date(2026, 1, 1) + timedelta(days=n)) for n in range(365)),
                    key=len),
-        "time": say_time(lang, datetime(2026, 9, 30, 9, 30)),
-        "office": max((o.name for o in default_offices().values()), key=len),
-        "address": "Kota Bogor",
+        "time": render(lang, "when.time", hour="09", minute="30", zone=LONGEST_ZONE),
+        "office": LONGEST["office"],
+        "address": ADDRESS,
         "code": "ABCDEF",
         "why": "x" * 50,  # a rejection's reason, at its limit
         "weekday": longest(lang, "when.weekday"),
@@ -91,9 +133,9 @@ def sized_keys() -> list[Any]:
     return cases
 
 
-def test_indonesian_first_then_english_and_sundanese() -> None:
+def test_indonesian_first_then_english_javanese_and_sundanese() -> None:
     assert LANGUAGES[0] == DEFAULT_LANGUAGE == "id"
-    assert sorted(LANGUAGES[1:]) == ["en", "su"]
+    assert sorted(LANGUAGES[1:]) == ["en", "jv", "su"]
 
 
 def test_catalogues_are_not_empty() -> None:
@@ -131,6 +173,14 @@ def test_message_fits_one_sms_at_its_longest(lang: str, key: str) -> None:
 
 def test_longest_values_are_what_they_claim() -> None:
     # Guards the size test above: the longest labels really are the longest ones.
+    assert longest_params("id")["regency"] == "Kabupaten Administrasi Kepulauan Seribu"
+    assert longest_params("id")["regency_code"] == "3101"
+    assert longest_params("id")["office"] == "Kantor Kec. Buay Pematang Ribu Ranau Tengah"
+    assert longest_params("en")["time"] == "09:30 WITA"
+    assert longest_params("id")["other_languages"] == "Sunda: BASA SUNDA. English: LANG EN"
+    assert longest_params("en")["other_languages"] == "Indonesia: BAHASA ID. Sunda: BASA SUNDA"
+    assert longest_params("jv")["languages"] == (
+        "Indonesia: BAHASA ID. Jawa: BASA JAWA. English: LANG EN")
     assert longest_params("su")["day"] == "Jumaah, 11 Séptémber 2026"
     assert render("id", longest("id", "bring").key) == "surat kehilangan dari polisi"
     assert render("en", longest("en", "reason").key) == "data changed"
@@ -155,16 +205,59 @@ def test_nested_message_gets_its_own_placeholders() -> None:
     assert text == "2 pendaftaran: a; b; +3 lagi. Rincian: STATUS <ref>"
 
 
-@pytest.mark.parametrize("lang", ["xx", "jv", "", None])
+@pytest.mark.parametrize("lang", ["xx", "", None])
 def test_unknown_language_falls_back_to_indonesian(lang: Any) -> None:
     assert supported(lang) == "id"
     assert render(lang, "help.main") == render("id", "help.main")
-    assert render(lang, "help.main").startswith("Layanan KTP-el Kota Bogor")
+    assert render(lang, "help.main").startswith("KTP-el Kota Bogor, gratis.")
 
 
 def test_known_language_is_kept() -> None:
     assert supported("en") == "en"
-    assert render("en", "help.main").startswith("KTP-el service, Kota Bogor")
+    assert render("en", "help.main").startswith("KTP-el Kota Bogor, free.")
+
+
+def test_a_language_the_regency_does_not_offer_is_answered_in_indonesian(serve) -> None:
+    assert offered() == ("id", "su", "en")  # Kota Bogor, by default
+    assert supported("jv") == "id"
+    serve("7371")  # Kota Makassar
+    assert offered() == ("id", "en")
+    assert (supported("su"), supported("en")) == ("id", "en")
+    serve("3471")  # Kota Yogyakarta
+    assert offered() == ("id", "jv", "en") and supported("jv") == "jv"
+    # A catalogue itself still speaks its language wherever it is asked for (a notification
+    # keeps its application's language): only the choice of a reply language is limited.
+    assert render("su", "lang.name") == "Basa Sunda"
+
+
+def test_the_regency_served_fills_its_name_code_and_zone(serve) -> None:
+    assert render("id", "ussd.error.kk.not_resident") == "Bukan KK Kota Bogor (diawali 3271)."
+    assert render("en", "when.time", hour="09", minute="30") == "09:30 WIB"
+    serve("7371")
+    assert render("id", "ussd.error.kk.not_resident") == (
+        "Bukan KK Kota Makassar (diawali 7371).")
+    assert render("jv", "when.time", hour="09", minute="30") == "09.30 WITA"
+    assert render("id", "register.ask_nik").startswith("Daftar cetak KTP-el Kota Makassar.")
+
+
+@pytest.mark.parametrize(("code", "offered_here", "not_here"), [
+    ("3271", ["BASA SUNDA", "LANG EN"], ["BASA JAWA"]),  # Kota Bogor
+    ("3471", ["BASA JAWA", "LANG EN"], ["BASA SUNDA"]),  # Kota Yogyakarta
+    ("7371", ["LANG EN"], ["BASA SUNDA", "BASA JAWA"]),  # Kota Makassar
+])
+def test_the_help_names_exactly_the_other_languages_offered(serve, code: str,
+                                                            offered_here: list[str],
+                                                            not_here: list[str]) -> None:
+    serve(code)
+    for key in ("help.main", "help.unknown"):
+        text = render("id", key)
+        assert all(word in text for word in offered_here), text
+        assert not any(word in text for word in [*not_here, "BAHASA ID"]), text
+        english = render("en", key)
+        assert "BAHASA ID" in english and "LANG EN" not in english
+    choose = render("id", "lang.choose")
+    assert all(word in choose for word in ["BAHASA ID", *offered_here]), choose
+    assert not any(word in choose for word in not_here), choose
 
 
 def test_key_missing_in_a_language_falls_back_to_indonesian(
@@ -232,6 +325,17 @@ def test_no_message_uses_a_term_the_glossary_forbids(lang: str) -> None:
 def test_the_fixed_terms_are_spelled_the_same_everywhere(lang: str) -> None:
     for key, template_text in messages(lang).items():
         text = re.sub(r"\{[^}]*\}", "", template_text)  # placeholders are not words
-        for term in ("KTP-el", "NIK", "Suket", "Kemendagri", "Disdukcapil", "WIB"):
+        for term in ("KTP-el", "NIK", "Suket", "Kemendagri", "Disdukcapil"):
             for written in re.findall(rf"(?<!\w){term}\w*", text, re.IGNORECASE):
                 assert written == term, f"{lang}:{key} writes {written!r} for {term}"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_message_names_a_regency_or_a_time_zone(lang: str) -> None:
+    """The regency and its zone are placeholders: one release serves any regency."""
+    names = [name for name, _ in wilayah.regencies().values()]
+    for key, text in messages(lang).items():
+        written = [name for name in names if name.lower() in text.lower()]
+        assert not written, f"{lang}:{key} names {written}: write {{regency}}"
+        zones = [zone for zone in region.ZONES if re.search(rf"\b{zone}\b", text)]
+        assert not zones, f"{lang}:{key} names {zones}: write {{zone}}"

@@ -16,7 +16,10 @@ from sms_ktp.models import Application
 ISSUED: dict[str, dict[str, str]] = {
     "2026-11": {"id": "Data hanya dipakai untuk cetak KTP-el.",
                 "en": "Your data is used only to print your KTP-el.",
-                "su": "Data ngan dianggo kanggo nyitak KTP-el."},
+                "su": "Data ngan dianggo kanggo nyitak KTP-el.",
+                # Javanese joined before any regency offered it: its review may still correct
+                # it here and in jv.toml, until a regency offers Javanese (GLOSSARY.md).
+                "jv": "Data namung kangge nyithak KTP-el."},
 }
 # The summaries answered with YA (SMS and USSD): each carries the sentence word for word.
 SUMMARIES = ("register.confirm", "ussd.register.confirm")

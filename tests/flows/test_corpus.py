@@ -1,14 +1,17 @@
-"""The corpus of residents' messages (tests/flows/corpus/*.toml): SMS as people in Kota Bogor type
-them, each with the reading a Disdukcapil clerk would make of it. Every entry is checked twice:
-by the parser (`parse_command`, then the registration fields `prefill_fields` reads or the answer
-the step's reader takes) and end to end through `SmsChannel`, where a registration must store
-exactly the NIK, KK and reason expected, never swapped and never the NIK as the KK.
+"""The corpus of residents' messages (tests/flows/corpus/*.toml): SMS as people type them (in Kota
+Bogor unless an entry names another regency), each with the reading a Disdukcapil clerk would
+make of it. Every entry is checked twice: by the parser (`parse_command`, then the registration
+fields `prefill_fields` reads or the answer the step's reader takes) and end to end through
+`SmsChannel`, where a registration must store exactly the NIK, KK and reason expected, never
+swapped and never the NIK as the KK.
 
 A new habit is one more entry in a corpus file. An `[[sms]]` entry holds the `text` and either
 - `action`: the keyword's action (`none` for a text that is no keyword), with as needed
   `language` (`any` for a keyword of every language), `args`, `guessed` (one slip away from a
   keyword), `ref` (the reference a STATUS or UBAH JADWAL reads), `sets` (the language chosen),
-  `weekday` (0 is Monday) or `days_ahead` (UBAH JADWAL's day); for `register`, exactly the
+  `weekday` (0 is Monday) or `days_ahead` (UBAH JADWAL's day), `region` (the regency served
+  when the text arrives, Kota Bogor 3271 unless said: a language chosen where the regency does
+  not offer it is refused with the list of those it does); for `register`, exactly the
   answers the SMS carries: `nik`, `kk`, `reason` (the code `check_reason` gives), `suket`, and
   `error` (the reply's catalogue key) when a number is refused; or
 - `answer = true`: an answer to the question `step` in the middle of a registration, `value`
@@ -31,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from flows.catalogue import render
+from flows.catalogue import offered, render
 from flows.dialogue import Conversation
 from flows.keywords import (
     LANGUAGE_NAMES,
@@ -69,6 +72,7 @@ DEFAULTS = {"nik": "3201214811880006", "kk": "3271043107090003", "reason": "2",
 KEYS = frozenset({
     "id", "text", "action", "language", "args", "guessed", "nik", "kk", "reason", "suket",
     "error", "twice", "answer", "step", "value", "ref", "sets", "weekday", "days_ahead",
+    "region",
 })
 # The actions of keywords.toml, and `none` for a text that is no keyword.
 ACTIONS = frozenset(table_source()) - {LANGUAGE_NAMES} | {"none"}
@@ -125,6 +129,9 @@ def test_the_corpus_is_large_and_well_formed() -> None:
             assert entry.get("action") in ACTIONS, param.id
         for name in ID_FIELDS:
             assert name not in entry or entry[name].isdigit(), param.id
+        # Registrations and a status are checked with the Kota Bogor KKs of DEFAULTS.
+        assert "region" not in entry or entry.get("action") not in (
+            None, "register", "status"), param.id
 
 
 # --- a phone talking to the SMS channel ----------------------------------------------------------
@@ -324,8 +331,9 @@ def test_answer_end_to_end(entry: Mapping[str, Any], services) -> None:
 
 
 @pytest.mark.parametrize("entry", _with("other"))
-def test_keyword_end_to_end(entry: Mapping[str, Any], services) -> None:
+def test_keyword_end_to_end(entry: Mapping[str, Any], services, serve) -> None:
     action = entry["action"]
+    serve(entry.get("region", "3271"))
     phone = Phone(services)
     if action == "none":
         assert phone.send(entry["text"]) == render("id", "help.unknown",
@@ -344,8 +352,14 @@ def test_keyword_end_to_end(entry: Mapping[str, Any], services) -> None:
         phone.send(entry["text"])
         assert phone.conversation is None and phone.stored() == []
     elif action == "language":
-        phone.send(entry["text"])
-        assert services.language_of(PHONE) == entry["sets"]
+        reply = phone.send(entry["text"])
+        if entry["sets"] in offered():
+            assert services.language_of(PHONE) == entry["sets"]
+            assert reply == render(entry["sets"], "lang.set")
+        else:  # the languages offered, in Indonesian; nothing changes
+            assert services.language_of(PHONE) is None
+            assert reply == render("id", "lang.unavailable",
+                                   language=render(entry["sets"], "lang.name"))
     elif action == "status":
         reference = services.add_application(PHONE, DEFAULTS["nik"], DEFAULTS["kk"])
         text = entry["text"]

@@ -14,13 +14,21 @@ MONDAY = datetime(2026, 11, 30, 9, 30)
     ("language", "expected"),
     [("id", "Senin, 30 November 2026, 09.30 WIB"),
      ("su", "Senén, 30 Nopémber 2026, 09.30 WIB"),
+     ("jv", "Senen, 30 November 2026, 09.30 WIB"),
      ("en", "Monday, 30 November 2026, 09:30 WIB")],
 )
 def test_a_day_and_time_in_each_language(language: str, expected: str) -> None:
     assert f"{say_day(language, MONDAY.date())}, {say_time(language, MONDAY)}" == expected
 
 
-@pytest.mark.parametrize("language", ["id", "su", "en"])
+@pytest.mark.parametrize(("code", "zone"), [("3271", "WIB"), ("7371", "WITA"), ("9171", "WIT")])
+def test_a_time_carries_the_zone_of_the_regency_served(serve, code: str, zone: str) -> None:
+    serve(code)  # Kota Bogor, Kota Makassar, Kota Jayapura
+    assert say_time("id", MONDAY) == f"09.30 {zone}"
+    assert say_time("en", MONDAY) == f"09:30 {zone}"
+
+
+@pytest.mark.parametrize("language", ["id", "su", "jv", "en"])
 def test_every_weekday_and_month_has_its_own_name(language: str) -> None:
     weekdays = {say_day(language, date(2026, 11, 30 - 6 + offset)).split(",")[0]
                 for offset in range(7)}

@@ -321,13 +321,89 @@ def test_language_change_mid_dialogue_keeps_the_dialogue(resident: Resident) -> 
 
 
 @pytest.mark.parametrize(("text", "lang"), [("LANG XX", "en"), ("LANG", "en"),
-                                            ("BAHASA JAWA", "id"), ("BASA", "su")])
+                                            ("BAHASA BATAK", "id"), ("BASA", "su")])
 def test_unknown_language_lists_the_options(resident: Resident, services, text: str,
                                             lang: str) -> None:
     reply = resident.send(text)
     assert reply == r("lang.choose", lang)
     assert "BAHASA ID" in reply and "LANG EN" in reply and "BASA SUNDA" in reply
+    assert "BASA JAWA" not in reply  # not offered in Kota Bogor
     assert services.language_of(PHONE) is None
+
+
+# --- the languages the regency offers -------------------------------------------------------------
+# Kota Bogor (Jawa Barat), Kota Yogyakarta (DI Yogyakarta), Kota Makassar (Sulawesi Selatan).
+OFFERED = {"3271": ("id", "su", "en"), "3471": ("id", "jv", "en"), "7371": ("id", "en")}
+ASKED = {"id": "BAHASA ID", "su": "BASA SUNDA", "jv": "BAHASA JAWA", "en": "LANG EN"}
+CASES = [(code, lang) for code in OFFERED for lang in ASKED]
+
+
+@pytest.mark.parametrize(("code", "lang"), CASES)
+def test_a_language_is_chosen_where_the_regency_offers_it(resident: Resident, services, serve,
+                                                          code: str, lang: str) -> None:
+    serve(code)
+    reply = resident.send(ASKED[lang])
+    if lang in OFFERED[code]:
+        assert reply == r("lang.set", lang)
+        assert services.language_of(PHONE) == lang
+        return
+    # Not offered here: the languages that are, in the phone's language; nothing changes.
+    assert reply == r("lang.unavailable", language=r("lang.name", lang))
+    assert services.language_of(PHONE) is None
+    for offered in OFFERED[code]:
+        assert ASKED[offered].split()[-1] in reply  # BAHASA ID, BASA SUNDA, LANG EN ...
+    assert ASKED[lang] not in reply and r("lang.name", lang) in reply
+
+
+@pytest.mark.parametrize("code", OFFERED)
+def test_the_help_and_the_choice_name_exactly_the_languages_offered(resident: Resident, serve,
+                                                                    code: str) -> None:
+    serve(code)
+    keywords = {lang: r("lang.switch", lang).split(": ")[1] for lang in ASKED}
+    for text, own in (("BANTUAN", "id"), ("halo", "id"), ("LANG", "en")):
+        reply = resident.send(text)
+        named = {lang for lang, keyword in keywords.items() if keyword in reply}
+        expected = set(OFFERED[code]) - ({own} if text != "LANG" else set())
+        assert named == expected, reply
+        assert segments(reply) == 1
+
+
+def test_a_refused_language_keeps_the_phones_own(english: Resident, services, serve) -> None:
+    serve("7371")  # Kota Makassar
+    reply = english.send("basa sunda")
+    assert reply == r("lang.unavailable", "en", language="Basa Sunda")
+    assert reply.startswith("Sorry, Basa Sunda is not offered") and "BAHASA ID" in reply
+    assert services.language_of(PHONE) == "en"
+    assert english.send("STATUS") == r("status.none", "en")
+
+
+def test_javanese_in_kota_yogyakarta(resident: Resident, services, serve) -> None:
+    serve("3471")
+    assert resident.send("BASA JAWA") == r("lang.set", "jv")
+    assert resident.send("DAFTAR") == r("register.ask_nik", "jv")
+    assert "Kota Yogyakarta" in resident.received[-1]
+    assert resident.send("BASA SUNDA") == r("lang.unavailable", "jv", language="Basa Sunda")
+    assert services.language_of(PHONE) == "jv" and resident.step == "nik"
+
+
+def test_a_stored_language_the_regency_does_not_offer_falls_back_to_indonesian(
+        resident: Resident, services, serve) -> None:
+    services.set_language(PHONE, "su")  # chosen while the service spoke Sundanese
+    serve("7371")
+    assert resident.send("STATUS") == r("status.none")
+    assert resident.send("DAFTAR") == r("register.ask_nik")
+    assert "Kota Makassar" in resident.received[-1]
+
+
+def test_a_keyword_of_a_language_not_offered_is_answered_in_indonesian(resident: Resident,
+                                                                       services, serve) -> None:
+    serve("7371")
+    assert resident.send("TULUNG") == r("help.main")  # Sundanese help, Kota Makassar
+    assert services.language_of(PHONE) is None
+    serve("3271")
+    assert resident.send("PITULUNGAN") == r("help.main")  # Javanese help, Kota Bogor
+    assert resident.send("TULUNG") == r("help.main", "su")
+    assert services.language_of(PHONE) == "su"
 
 
 # --- status ---------------------------------------------------------------------------------

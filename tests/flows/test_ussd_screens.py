@@ -1,4 +1,5 @@
-"""Every USSD screen, in every language, fits 182 GSM-7 characters and says what it should."""
+"""Every USSD screen, in every language and in the regency with the longest name, fits 182 GSM-7
+characters and says what it should; the language menu offers the regency's languages."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flows.catalogue import languages
+from flows.catalogue import languages, render
 from flows.dialogue import Conversation
 from flows.ussd import SCREEN_LIMIT, Menu, UssdChannel, UssdTurn, paginate
 from gsm7.encoding import is_gsm7, septets
@@ -47,11 +48,20 @@ def check(screens: list[str]) -> None:
         assert not screen.endswith("..."), f"cut short: {screen}"
 
 
+# Where the screens are checked: Kota Bogor, and the regency with the longest name of all
+# (Kabupaten Administrasi Kepulauan Seribu, WIB) offering every language; with the family's KK
+# and the KK of another family there.
+REGIONS = {"3271": (KK, "3271060202190004"), "3101": ("3101010101200003", "3101020202190004")}
+
+
+@pytest.mark.parametrize("code", REGIONS)
 @pytest.mark.parametrize("language", languages())
-def test_every_screen_fits_in_every_language(services, language):
+def test_every_screen_fits_in_every_language(services, serve, language, code):
+    serve(code, languages())
+    kk, other_kk = REGIONS[code]
     for serial in range(1, 10):  # a big family: the list needs a second page
-        services.add_application(PHONE, services.nik_for(serial), KK, stage=list(Stage)[serial])
-    services.add_application(OTHER, "3271024107850002", "3271060202190004")
+        services.add_application(PHONE, services.nik_for(serial), kk, stage=list(Stage)[serial])
+    services.add_application(OTHER, "3271024107850002", other_kk)
     session = Session(services, language)
     # menus, with a wrong choice on each
     for path in (["7"], ["3", "7"], ["3", "1", "1", "1", "7"], ["3", "2", "1", "7"],
@@ -64,11 +74,12 @@ def test_every_screen_fits_in_every_language(services, language):
     # every question and every refusal, with the longest values
     session.press("00", "1", "", "32710145019000011", "9999014501900001", "3271013202900001",
                   "3271014501900000", services.nik_for(3), "3271014501900001",
-                  "32710101012000031", "3201010101200003", "3271060202190004", KK,
+                  "32710101012000031", "3201010101200003", other_kk, kk,
                   "5", "1", "??", "470/1/KEC", "3", "0", "0", "4", "3")
-    session.press("00", "1", "2", NIK, KK, "1", "470/1/KEC", "1")  # done
+    session.press("00", "1", "2", NIK, kk, "1", "470/1/KEC", "1")  # done
     check(session.screens)
     assert len(session.screens) > 60
+    assert session.screens[-1].startswith("END ")  # the registration went through
 
 
 def test_a_long_text_is_paged_and_every_page_is_reachable(services):
@@ -104,3 +115,31 @@ def test_a_dialogue_that_expires_on_the_resume_screen_leads_to_the_main_menu(ser
     later = session.channel.handle(session.turn.menu, "1", PHONE, conversation,
                                    NOW + timedelta(minutes=2))
     assert later.screen.startswith("CON KTP-el Kota Bogor") and later.conversation is None
+
+
+# --- the languages the regency offers ---------------------------------------------------------
+@pytest.mark.parametrize(("code", "offered"), [
+    ("3271", ["Bahasa Indonesia", "Basa Sunda", "English"]),  # Kota Bogor
+    ("3471", ["Bahasa Indonesia", "Basa Jawa", "English"]),  # Kota Yogyakarta
+    ("7371", ["Bahasa Indonesia", "English"]),  # Kota Makassar
+])
+def test_the_language_menu_offers_the_regencys_languages(services, serve, code, offered):
+    serve(code)
+    session = Session(services)
+    menu = ["Pilih bahasa:", *[f"{n} {name}" for n, name in enumerate(offered, 1)],
+            "0 Kembali 00 Menu"]
+    assert session.press("4") == "CON " + "\n".join(menu)
+    beyond = session.press(str(len(offered) + 1))  # no such language here
+    assert beyond.startswith("CON Pilihan tidak ada") and services.language_of(PHONE) is None
+    chosen = session.press(str(len(offered) - 1))  # the home language, or Indonesian
+    home = ("id", "su", "jv", "en")[["Bahasa Indonesia", "Basa Sunda", "Basa Jawa",
+                                    "English"].index(offered[-2])]
+    assert services.language_of(PHONE) == home
+    assert chosen.startswith(f"CON {render(home, 'ussd.language_set')}\nKTP-el ")
+
+
+def test_a_language_stored_before_the_regency_changed_falls_back_to_indonesian(services, serve):
+    services.set_language(PHONE, "su")
+    serve("7371")  # Kota Makassar offers no Sundanese
+    session = Session(services)
+    assert session.turn.screen.startswith("CON KTP-el Kota Makassar\n1 Daftar cetak KTP-el")
