@@ -209,7 +209,7 @@ def test_nested_message_gets_its_own_placeholders() -> None:
 def test_unknown_language_falls_back_to_indonesian(lang: Any) -> None:
     assert supported(lang) == "id"
     assert render(lang, "help.main") == render("id", "help.main")
-    assert render(lang, "help.main").startswith("KTP-el Kota Bogor, gratis.")
+    assert render(lang, "help.main").startswith("Layanan KTP-el Kota Bogor, gratis.")
 
 
 def test_known_language_is_kept() -> None:
