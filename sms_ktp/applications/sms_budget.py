@@ -21,6 +21,7 @@ from flows.catalogue import languages, messages, render
 from gsm7.encoding import GSM7_SINGLE, septets, to_gsm7
 from sms_ktp.applications.pickup import CODE_LENGTH
 from sms_ktp.domain.masking import mask_id
+from sms_ktp.domain.wilayah import longest_names
 
 # The placeholders staff type, and what they are.
 TYPED = {"why": "alasan penolakan", "office": "nama kantor", "address": "alamat kantor"}
@@ -55,14 +56,17 @@ def length(value: str) -> int:
 @cache
 def longest_values(lang: str) -> dict[str, str]:
     """Every placeholder staff do not type, at its longest in `lang`: a reference, masked
-    numbers, a pickup code, the longest weekday and month with a two-digit day, a time."""
+    numbers, a pickup code, the longest weekday and month with a two-digit day, a time in the
+    longest zone and the longest regency name of the country, so that a budget is the same in
+    every regency."""
     masked = mask_id("0" * 16)
     weekday = max((render(lang, f"when.weekday.{n}") for n in range(7)), key=_septets)
     month = max((render(lang, f"when.month.{n}") for n in range(1, 13)), key=_septets)
     return {"ref": "9" * 9, "nik": masked, "kk": masked, "code": "W" * CODE_LENGTH,
             "day": render(lang, "when.date", weekday=weekday, day="30", month=month,
                           year="2026"),
-            "time": render(lang, "when.time", hour="23", minute="59")}
+            "time": render(lang, "when.time", hour="23", minute="59", zone="WITA"),
+            "regency": longest_names()[0], "regency_code": "9999", "zone": "WITA"}
 
 
 @cache

@@ -36,7 +36,7 @@ class Region:
     province_name: str
     kecamatan: Mapping[str, str]  # by their 2 digits within the regency (5th and 6th of a KK)
     zone_label: str  # WIB, WITA or WIT
-    languages: tuple[str, ...]  # offered to residents, Bahasa Indonesia first
+    languages: tuple[str, ...]  # offered: Bahasa Indonesia, English, then the home language
 
     @property
     def zone(self) -> ZoneInfo:
@@ -55,7 +55,7 @@ def zone_label_of(province_code: str) -> str:
 
 
 def default_languages(province_code: str) -> tuple[str, ...]:
-    return ("id", *_HOME_LANGUAGES.get(province_code, ()), "en")
+    return ("id", "en", *_HOME_LANGUAGES.get(province_code, ()))
 
 
 def region(code: str, languages: Iterable[str] | None = None) -> Region:

@@ -63,11 +63,12 @@ def test_an_offices_name_and_address_count_together(live, page):
     assert name_meter.locator("[data-out=used]").inner_text() == str(len(name))
     assert both.locator("[data-out=used]").inner_text() == str(len(name + address))
     assert f"dari {sms_budget.budget('office', 'address')} karakter" in both.inner_text()
-    page.fill("input[name=address]", "Jl. [Batutulis] No. 1")  # [ and ] take two septets
-    assert both.locator("[data-out=used]").inner_text() == str(len(name) + 23)
+    # [ and ] take two septets
+    page.fill("input[name=address]", "Jl. [Batutulis] No. 1, Batutulis")
+    assert both.locator("[data-out=used]").inner_text() == str(len(name) + 34)
     assert both.locator("[data-out=over]").is_visible()
     assert not name_meter.locator("[data-out=over]").is_visible()
     screenshot(page, "office-too-long")
     page.fill("input[name=name]", "Kec. Bogor Selatan")
-    assert both.locator("[data-out=used]").inner_text() == str(18 + 23)
+    assert both.locator("[data-out=used]").inner_text() == str(18 + 34)
     assert not both.locator("[data-out=over]").is_visible()

@@ -110,7 +110,7 @@ def test_a_card_is_handed_over_with_its_pickup_code(live, page):
     live.print_cards(NIK)
     assert pickup.allocate(runtime.db, runtime.clock, runtime.pickup_policy()) == 1
     live.worker.run_once()
-    code = re.search(r"Kode ambil: ([A-Z0-9]{6})", " ".join(live.received(PHONE))).group(1)
+    code = re.search(r"Kode ([A-Z0-9]{6})", " ".join(live.received(PHONE))).group(1)
 
     make_staff(live.runtime.db, "op.selatan", "operator", office="01")
     sign_in(page, live.base_url, "op.selatan")

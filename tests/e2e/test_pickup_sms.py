@@ -14,7 +14,7 @@ from sms_ktp.applications import pickup
 from sms_ktp.domain.reference import new_reference
 
 REF = re.compile(r"ref (\d{9})")
-CODE = re.compile(r"Kode ambil: ([A-Z0-9]{6})")
+CODE = re.compile(r"Kode ([A-Z0-9]{6})")
 MONDAY_0900 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 # The card printed on Monday 30 November is to be collected on the next working day.
 TICKET = ("KTP-el NIK ***0001 siap diambil Selasa, 1 Desember 2026, 08.00 WIB di Kantor Kec. "
@@ -55,7 +55,7 @@ def test_from_printed_card_to_collected(service, clock):
     [moved] = service.sms(PHONE, "UBAH JADWAL")
     # Not a later time of the same day: the next working day after the pickup's own.
     assert moved.startswith("Jadwal baru KTP-el NIK ***0001: Rabu, 2 Desember 2026, "
-                            "08.00 WIB") and f"Kode tetap: {code}" in moved
+                            "08.00 WIB") and f"Kode {code}" in moved
     [refused] = service.sms(PHONE, "ubah jadwal kamis")  # once only, by default: and says so
     assert refused.startswith("Jadwal ambil hanya bisa diubah 1 kali lewat SMS dan sudah diubah.")
     assert pickup.verify(service.runtime.db, clock, code, "counter") == reference

@@ -14,7 +14,7 @@ from sms_ktp.applications import penunggalan, pickup
 from sms_ktp.models import OutboxMessage
 
 REF = re.compile(r"ref (\d{9})")
-CODE = re.compile(r"Kode (?:ambil|tetap): ([A-Z0-9]{6})")
+CODE = re.compile(r"Kode (?:ambil: |tetap: )?([A-Z0-9]{6})\b")
 NIK_3 = "3271024107850002"
 MONDAY_2100 = datetime(2026, 11, 30, 14, 0, tzinfo=UTC)  # quiet hours: 20:00-07:00 WIB
 TUESDAY_0700 = datetime(2026, 11, 30, 23, 59, tzinfo=UTC) + timedelta(minutes=1)

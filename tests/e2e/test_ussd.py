@@ -121,7 +121,7 @@ def test_wrong_inputs_are_explained_on_the_same_screen_and_never_end_the_session
         assert dial.press(answer) == f"CON {reason}\n{ASK_NIK[4:]}", answer
     dial.press(NIK)
     assert dial.press("3201010101200003") == (
-        f"CON Bukan KK Kota Bogor (diawali 327101 s/d 327106).\n{ASK_KK[4:]}")
+        f"CON Bukan KK Kota Bogor (diawali 3271).\n{ASK_KK[4:]}")
     for answer, reason in {
         "3271013102200003": "Nomor KK salah: tanggal terbit di dalamnya tidak mungkin.",
         "3271014501200003": "Nomor KK salah: tanggal terbit di dalamnya tidak mungkin.",
@@ -222,7 +222,7 @@ def test_the_menu_in_english(service):
                                "1 Apply for KTP-el printing\n2 Check status\n3 Information\n"
                                "4 Bahasa/Language")
     assert dial.press("1") == "CON Enter your NIK (16 digits, on your KK or Suket):\n0 Back 00 Menu"
-    assert service.sms(PHONE, "BANTUAN")[0].startswith("KTP-el service")  # the choice is kept
+    assert service.sms(PHONE, "BANTUAN")[0].startswith("KTP-el Kota Bogor, free.")  # kept
 
 
 def test_the_end_of_session_notification_is_stored(service):

@@ -177,10 +177,10 @@ def test_longest_values_are_what_they_claim() -> None:
     assert longest_params("id")["regency_code"] == "3101"
     assert longest_params("id")["office"] == "Kantor Kec. Buay Pematang Ribu Ranau Tengah"
     assert longest_params("en")["time"] == "09:30 WITA"
-    assert longest_params("id")["other_languages"] == "Sunda: BASA SUNDA. English: LANG EN"
+    assert longest_params("id")["other_languages"] == "English: LANG EN. Sunda: BASA SUNDA"
     assert longest_params("en")["other_languages"] == "Indonesia: BAHASA ID. Sunda: BASA SUNDA"
     assert longest_params("jv")["languages"] == (
-        "Indonesia: BAHASA ID. Jawa: BASA JAWA. English: LANG EN")
+        "Indonesia: BAHASA ID. English: LANG EN. Jawa: BASA JAWA")
     assert longest_params("su")["day"] == "Jumaah, 11 Séptémber 2026"
     assert render("id", longest("id", "bring").key) == "surat kehilangan dari polisi"
     assert render("en", longest("en", "reason").key) == "data changed"
@@ -218,13 +218,13 @@ def test_known_language_is_kept() -> None:
 
 
 def test_a_language_the_regency_does_not_offer_is_answered_in_indonesian(serve) -> None:
-    assert offered() == ("id", "su", "en")  # Kota Bogor, by default
+    assert offered() == ("id", "en", "su")  # Kota Bogor, by default
     assert supported("jv") == "id"
     serve("7371")  # Kota Makassar
     assert offered() == ("id", "en")
     assert (supported("su"), supported("en")) == ("id", "en")
     serve("3471")  # Kota Yogyakarta
-    assert offered() == ("id", "jv", "en") and supported("jv") == "jv"
+    assert offered() == ("id", "en", "jv") and supported("jv") == "jv"
     # A catalogue itself still speaks its language wherever it is asked for (a notification
     # keeps its application's language): only the choice of a reply language is limited.
     assert render("su", "lang.name") == "Basa Sunda"

@@ -119,8 +119,9 @@ def test_a_dialogue_that_expires_on_the_resume_screen_leads_to_the_main_menu(ser
 
 # --- the languages the regency offers ---------------------------------------------------------
 @pytest.mark.parametrize(("code", "offered"), [
-    ("3271", ["Bahasa Indonesia", "Basa Sunda", "English"]),  # Kota Bogor
-    ("3471", ["Bahasa Indonesia", "Basa Jawa", "English"]),  # Kota Yogyakarta
+    # English keeps its place (2) everywhere; the home language comes after it.
+    ("3271", ["Bahasa Indonesia", "English", "Basa Sunda"]),  # Kota Bogor
+    ("3471", ["Bahasa Indonesia", "English", "Basa Jawa"]),  # Kota Yogyakarta
     ("7371", ["Bahasa Indonesia", "English"]),  # Kota Makassar
 ])
 def test_the_language_menu_offers_the_regencys_languages(services, serve, code, offered):
@@ -131,9 +132,9 @@ def test_the_language_menu_offers_the_regencys_languages(services, serve, code, 
     assert session.press("4") == "CON " + "\n".join(menu)
     beyond = session.press(str(len(offered) + 1))  # no such language here
     assert beyond.startswith("CON Pilihan tidak ada") and services.language_of(PHONE) is None
-    chosen = session.press(str(len(offered) - 1))  # the home language, or Indonesian
+    chosen = session.press(str(len(offered)))  # the home language, or English
     home = ("id", "su", "jv", "en")[["Bahasa Indonesia", "Basa Sunda", "Basa Jawa",
-                                    "English"].index(offered[-2])]
+                                    "English"].index(offered[-1])]
     assert services.language_of(PHONE) == home
     assert chosen.startswith(f"CON {render(home, 'ussd.language_set')}\nKTP-el ")
 

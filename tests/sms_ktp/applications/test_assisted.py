@@ -191,8 +191,8 @@ def test_a_non_bogor_kk_is_refused(database, clock):
     refused = refusal(database, clock, form(kk="3201010101200003"))
     assert refused.problems["kk"].key == "error.kk.not_resident"
     assert refused.problems["kk"].message == (
-        "KK ini bukan KK Kota Bogor (diawali 327101 s/d 327106). Layanan ini khusus warga Kota "
-        "Bogor.")  # without the SMS's "Kirim KK lain atau ketik BATAL."
+        "KK ini bukan KK Kota Bogor (diawali 3271). Layanan ini khusus warganya."
+    )  # without the SMS's "Kirim KK lain atau ketik BATAL."
 
 
 def test_a_nik_with_an_active_application_is_refused_as_by_sms(database, clock):

@@ -74,8 +74,7 @@ def test_the_first_slot_is_the_next_working_day_and_the_sms_says_it_all(database
     [message] = sms(database)
     assert message.text == (
         f"KTP-el NIK ***{card.nik[-4:]} siap diambil Senin, 30 November 2026, 08.00 WIB di "
-        f"Kantor Kec. Bogor Selatan, Kota Bogor. Kode ambil: {card.pickup_code}. Tunjukkan SMS "
-        "ini.")
+        f"Kantor Kec. Bogor Selatan, Kota Bogor. Kode {card.pickup_code}. Bawa SMS ini.")
     assert card.nik not in message.text
     assert message.kind == "notification" and message.segments == 1
     assert pickup.allocate(database, clock, policy()) == 0  # nothing twice

@@ -218,7 +218,7 @@ def test_staff_move_a_pickup_beyond_the_residents_limit_and_free_its_slot(databa
     assert slots(database) == {start: 1}  # the old place is free again
     assert outbox(database)[sent:] == [
         f"Jadwal baru KTP-el NIK ***0001: Selasa, 1 Desember 2026, 08.30 WIB di Kantor "
-        f"Kec. Bogor Selatan, Kota Bogor. Kode tetap: {before.pickup_code}. Tunjukkan SMS ini."]
+        f"Kec. Bogor Selatan, Kota Bogor. Kode {before.pickup_code}. Bawa SMS ini."]
     with database.connect() as connection:
         last = connection.execute(select(ApplicationEvent.__table__)
                                   .order_by(ApplicationEvent.__table__.c.id.desc())).first()

@@ -84,7 +84,7 @@ def test_from_penunggalan_to_the_counter(folder):
     worker = run(folder, "worker", "--once")
     assert "'scheduled': 1" in worker.stdout, worker.stderr
     sent = (folder / "var" / "outbox.jsonl").read_text()
-    code = sent.split("Kode ambil: ")[1][:6]
+    code = sent.split("Kode ")[1][:6]
     assert run(folder, "pickup", "verify", code).stdout.startswith("collected: ref ")
     used = run(folder, "pickup", "verify", code)
     assert used.returncode == 1 and f"pickup code {code} was already used" in used.stderr

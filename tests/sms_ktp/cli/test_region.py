@@ -38,7 +38,7 @@ def test_show_without_a_region_is_kota_bogor_with_sundanese(tmp_path):
     shown = run(configured(tmp_path, None), "region", "show").stdout.splitlines()
     assert shown[0] == "regency     3271 Kota Bogor"
     assert shown[2] == "time zone   WIB (Asia/Jakarta)"
-    assert shown[4] == "languages   id, su, en" and shown[5] == "offices     6"
+    assert shown[4] == "languages   id, en, su" and shown[5] == "offices     6"
 
 
 @pytest.mark.parametrize(("words", "expected"), [

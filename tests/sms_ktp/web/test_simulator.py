@@ -48,7 +48,7 @@ def card_ready_for_pickup(service: LiveService) -> str:
     service.print_cards(NIK)
     assert pickup.allocate(runtime.db, runtime.clock, runtime.pickup_policy()) == 1
     service.worker.run_once()
-    return re.search(r"Kode ambil: ([A-Z0-9]{6})", " ".join(service.received(PHONE))).group(1)
+    return re.search(r"Kode ([A-Z0-9]{6})", " ".join(service.received(PHONE))).group(1)
 
 
 def test_another_browser_typing_the_number_sees_nothing_of_the_conversation(service):

@@ -161,8 +161,8 @@ NAME = "Kantor Kec. Bogor Selatan"  # the default name of office 01
      f"Nama dan alamat kantor bersama {len(NAME) + 50} karakter GSM-7; paling banyak "
      f"{BOTH_BUDGET}"),
     # Fewer characters than the budget, but [ ] { } ~ ^ take two septets each in an SMS.
-    ({"address": "[]{}~^[]{}~^"}, "address",
-     f"Nama dan alamat kantor bersama {len(NAME) + 24} karakter GSM-7"),
+    ({"address": "[]{}~^[]{}~^[]{}"}, "address",
+     f"Nama dan alamat kantor bersama {len(NAME) + 32} karakter GSM-7"),
 ])
 def test_a_name_or_address_too_long_for_one_sms_is_refused(service, admin, changes, field,
                                                            message):
@@ -191,7 +191,7 @@ def test_the_longest_name_and_address_the_form_takes_still_make_one_sms(service,
     runtime = service.runtime
     assert pickup.allocate(runtime.db, runtime.clock, runtime.pickup_policy()) == 1
     service.worker.run_once()
-    [sms] = [text for text in service.received(PHONE) if "Kode ambil" in text]
+    [sms] = [text for text in service.received(PHONE) if "Bawa SMS ini" in text]
     assert address in sms and segments(sms) == 1 and septets(sms) <= 160
 
 
