@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
-from flows.catalogue import languages, render
+from flows.catalogue import offered, render
 from flows.dialogue import Invalid
 from flows.messages import CONSENT_VERSION
 from flows.registration import (
@@ -165,7 +165,7 @@ def _check(form: AssistedForm, services: SqlServices,
     problems: dict[str, Problem] = {}
     if phone is None:
         problems["phone"] = Problem(None, PHONE_PROBLEM)
-    if form.language not in languages():
+    if form.language not in offered():
         problems["language"] = Problem(None, LANGUAGE_PROBLEM)
     checks = {
         "nik": lambda: check_nik(form.nik, services),

@@ -9,7 +9,7 @@ from typing import Any
 import phonenumbers
 from flask import current_app, redirect, render_template, request, session, url_for
 
-from flows.catalogue import languages, render
+from flows.catalogue import offered, render
 from flows.registration import REGISTRATION
 from sms_ktp.applications.assisted import (
     STAFF_LANGUAGE,
@@ -62,7 +62,7 @@ def _page(form: AssistedForm, *, problems: dict[str, Problem] | None = None,
           done: dict[str, str] | None = None, already: str | None = None) -> str:
     reasons = [(choice.value, render(STAFF_LANGUAGE, choice.label))
                for choice in REGISTRATION.steps["reason"].choices]
-    language_names = [(code, render(code, "lang.name")) for code in languages()]
+    language_names = [(code, render(code, "lang.name")) for code in offered()]
     # The sentence a resident agrees to by SMS, read out at the counter: staff confirm for them.
     return render_template("staff/register.html", form=form, problems=problems or {},
                            reasons=reasons, languages=language_names, done=done,

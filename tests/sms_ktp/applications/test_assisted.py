@@ -18,6 +18,7 @@ from sms_ktp.applications.assisted import AssistedForm, Refused, register_assist
 from sms_ktp.applications.counter_wording import for_staff, tells_what_to_send
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.applications.services import SqlServices
+from sms_ktp.domain import region
 from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.messaging.phone_state import PhoneStateStore
@@ -224,6 +225,14 @@ def test_a_phone_that_cannot_receive_sms_is_refused(database, clock, phone):
     refused = refusal(database, clock, form(phone=phone))
     assert list(refused.problems) == ["phone"]
     assert refused.problems["phone"].message.startswith("Nomor HP tidak dikenali.")
+
+
+def test_a_language_the_regency_does_not_offer_is_refused(database, clock):
+    assert register(database, clock, form(language="su")).language == "su"  # Kota Bogor
+    region.configure(region.region("7371"))  # Kota Makassar: Bahasa Indonesia and English
+    refused = refusal(database, clock, form(nik=NIK_2, language="su", kk="7371150101200003",
+                                            phone="0857-1111-2222"))
+    assert list(refused.problems) == ["language"]
 
 
 def test_an_unknown_language_is_refused(database, clock):
