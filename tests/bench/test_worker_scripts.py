@@ -4,21 +4,8 @@ taken from a worker that died, and keep each phone's SMS in order."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-
-
-def run_script(name: str, *args: str) -> tuple[int, dict, str]:
-    finished = subprocess.run([sys.executable, str(BENCH / name), *args], capture_output=True,
-                              text=True, timeout=300, cwd=BENCH)
-    output = finished.stdout + finished.stderr
-    return finished.returncode, json.loads(finished.stdout.strip().splitlines()[-1]), output
+from bench_scripts import run_script
 
 
 def test_two_workers_send_every_queued_sms_once_in_order_on_postgresql(postgres_url):
