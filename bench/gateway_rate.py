@@ -83,6 +83,10 @@ def run(database_url: str, folder: Path, workers: int, args: argparse.Namespace)
             process.send_signal(signal.SIGTERM)
         for process in processes:
             process.wait(30)
+            # What a worker said, for a run that went wrong (it is silent when all is well).
+            said = (process.stderr.read() if process.stderr else b"").decode()[-2000:]
+            if said.strip():
+                print(f"worker {process.pid}:\n{said}", file=sys.stderr, flush=True)
         db.dispose()
 
 
