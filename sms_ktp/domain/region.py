@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from sms_ktp.domain import wilayah
@@ -93,10 +94,6 @@ def current() -> Region:
     return _configured if _configured is not None else _default()
 
 
-_DEFAULT: list[Region] = []
-
-
+@cache
 def _default() -> Region:
-    if not _DEFAULT:
-        _DEFAULT.append(region(DEFAULT_CODE))
-    return _DEFAULT[0]
+    return region(DEFAULT_CODE)
