@@ -9,6 +9,7 @@ import pytest
 
 from sms_ktp.domain import region
 from sms_ktp.domain.local_time import local_date, local_zone, zone_label
+from sms_ktp.domain.quiet_hours import QuietHours
 
 
 @pytest.mark.parametrize(("code", "name", "zone", "languages", "kecamatan"), [
@@ -65,3 +66,13 @@ def test_the_process_serves_kota_bogor_until_configured():
     assert local_date(instant).isoformat() == "2026-12-01"
     region.configure(region.region("3271"))
     assert local_date(instant).isoformat() == "2026-11-30"  # 23.30 WIB
+
+
+def test_quiet_hours_are_the_regencys_local_hours():
+    quiet = QuietHours.parse("20:00-07:00")
+    evening = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)  # 19.30 WIB, 20.30 WITA
+    assert not quiet.is_quiet(evening)  # Kota Bogor
+    region.configure(region.region("7371"))
+    assert quiet.is_quiet(evening)
+    # The next SMS leaves at 07.00 WITA, 23.00 UTC.
+    assert quiet.next_allowed(evening) == datetime(2026, 11, 30, 23, 0, tzinfo=UTC)
