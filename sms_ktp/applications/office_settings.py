@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
+from sms_ktp.applications import sms_budget
 from sms_ktp.domain import region
 from sms_ktp.domain.pickup_calendar import WEEKDAYS, Office, offices_from_config
 from sms_ktp.models import OfficeSetting
@@ -61,13 +62,24 @@ def effective_offices(config_entries: list[Mapping[str, Any]],
     usable: dict[str, Mapping[str, Any]] = {}
     for code, values in sorted(overrides.items()):
         try:
-            offices_from_config(merged(config_entries, {code: values}))
+            configured(merged(config_entries, {code: values}))
         except ValueError as error:
             log.error("office %s: the settings changed in the back office are not used: %s",
                       code, error)
             continue
         usable[code] = values
-    return offices_from_config(merged(config_entries, usable))
+    return configured(merged(config_entries, usable))
+
+
+def fits_one_sms(name: str, address: str) -> bool:
+    """Whether an office's name and address leave the pickup SMS one SMS in every language."""
+    return not sms_budget.too_long({"office": name, "address": address})
+
+
+def configured(entries: list[Mapping[str, Any]]) -> dict[str, Office]:
+    """The offices of `[[pickup.offices]]` entries, each default name and address the fullest
+    that keeps the pickup SMS one SMS."""
+    return offices_from_config(entries, fits=fits_one_sms)
 
 
 def as_entry(office: Office) -> dict[str, Any]:
@@ -91,12 +103,12 @@ def save(connection: Connection, code: str, values: Mapping[str, Any],
     unknown = sorted(set(values) - set(EDITABLE))
     if unknown:
         raise ValueError(f"unknown key {unknown[0]!r} (known: {', '.join(EDITABLE)})")
-    base = offices_from_config(list(config_entries))
+    base = configured(list(config_entries))
     if code not in base:
         raise ValueError(f"office {code!r} is not a kecamatan of {region.current().name}")
-    office = offices_from_config(merged(config_entries, {code: dict(values)}))[code]
-    wanted, configured = as_entry(office), as_entry(base[code])
-    changes = {key: wanted[key] for key in EDITABLE if wanted[key] != configured[key]}
+    office = configured(merged(config_entries, {code: dict(values)}))[code]
+    wanted, in_file = as_entry(office), as_entry(base[code])
+    changes = {key: wanted[key] for key in EDITABLE if wanted[key] != in_file[key]}
     if changes == stored(connection).get(code, {}):
         return office  # nothing new: who changed it last, and when, stays as it was
     if changes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from types import MappingProxyType
@@ -116,17 +116,45 @@ def _minutes(moment: time) -> int:
     return moment.hour * 60 + moment.minute
 
 
-def default_offices(served: Region | None = None) -> dict[str, Office]:
+# The regency's words an SMS may shorten, in the forms Disdukcapil letters use.
+_SHORTER = (("Kabupaten Administrasi", "Kab. Adm."), ("Kota Administrasi", "Kota Adm."),
+            ("Kabupaten", "Kab."), ("Kepulauan", "Kep."))
+
+
+def short_regency(name: str) -> str:
+    """A regency's name with "Kabupaten", "Administrasi" and "Kepulauan" abbreviated."""
+    for long, short in _SHORTER:
+        name = name.replace(long, short)
+    return name
+
+
+def default_places(kecamatan: str, regency: str) -> tuple[tuple[str, str], ...]:
+    """The default office's (name, address), from the fullest to the shortest. The last one
+    ("Kantor Kecamatan", the kecamatan) fits any SMS, since the longest kecamatan name of the
+    country is 31 letters; the regency it leaves out is the one the resident lives in."""
+    return ((f"Kantor Kec. {kecamatan}", regency),
+            (f"Kantor Kec. {kecamatan}", short_regency(regency)),
+            (f"Kec. {kecamatan}", short_regency(regency)),
+            ("Kantor Kecamatan", kecamatan))
+
+
+def default_offices(served: Region | None = None,
+                    fits: Callable[[str, str], bool] | None = None) -> dict[str, Office]:
     """One office per kecamatan of the regency `served` (the one this process serves unless
     given), names from the official table; the addresses are the regency's name because the
-    real street addresses are unverified (set them in the config)."""
+    real street addresses are unverified (set them in the config). With `fits`, each office
+    takes the fullest of `default_places` that `fits` accepts (the pickup SMS's room, which the
+    domain does not know), so that a long kecamatan in a long regency still gets one SMS."""
     offices: dict[str, Office] = {}
     served = served or region.current()
     for code, kecamatan in sorted(served.kecamatan.items()):
+        places = default_places(kecamatan, served.name)
+        name, address = next((place for place in places if fits is None or fits(*place)),
+                             places[-1])
         offices[code] = Office(
             code=code,
-            name=f"Kantor Kec. {kecamatan}",
-            address=served.name,
+            name=name,
+            address=address,
             hours=_DEFAULT_HOURS,
             slot_minutes=_DEFAULT_SLOT_MINUTES,
             capacity=_DEFAULT_CAPACITY,
@@ -134,13 +162,13 @@ def default_offices(served: Region | None = None) -> dict[str, Office]:
     return offices
 
 
-def offices_from_config(entries: list[Mapping[str, Any]],
-                        served: Region | None = None) -> dict[str, Office]:
+def offices_from_config(entries: list[Mapping[str, Any]], served: Region | None = None,
+                        fits: Callable[[str, str], bool] | None = None) -> dict[str, Office]:
     """The offices after applying `[[pickup.offices]]` entries to the defaults of the regency
-    `served` (the one this process serves unless given), one entry per office; whatever an entry
-    leaves out keeps that office's default."""
+    `served` (the one this process serves unless given; `fits` as for `default_offices`), one
+    entry per office; whatever an entry leaves out keeps that office's default."""
     served = served or region.current()
-    offices = default_offices(served)
+    offices = default_offices(served, fits)
     if not isinstance(entries, list):
         raise ValueError("pickup.offices must be a list of tables ([[pickup.offices]])")
     seen: set[str] = set()

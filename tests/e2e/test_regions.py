@@ -1,6 +1,7 @@
 """Any regency with one setting, through the real webhook: the regency's own KKs are accepted and
 another's refused with the regency named, and the pickup SMS is in the regency's local time
-(WIB, WITA or WIT) while the database keeps UTC."""
+(WIB, WITA or WIT) while the database keeps UTC, and one SMS even where the kecamatan and the
+regency have the longest names of the country."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from live_service import PHONE, LiveService, start_service
 from sqlalchemy import select
 
 from flows.catalogue import render
+from gsm7.encoding import GSM7_SINGLE, septets
 from sms_ktp.domain import region
 from sms_ktp.models import Application, Family
 
@@ -36,6 +38,7 @@ REGENCIES = [
     ("3276", "11", "WIB", 7),   # Kota Depok
     ("7371", "15", "WITA", 8),  # Kota Makassar
     ("9171", "05", "WIT", 9),   # Kota Jayapura, Papua
+    ("1609", "12", "WIB", 7),   # Kab. Ogan Komering Ulu Selatan: the longest kecamatan name
 ]
 
 
@@ -90,4 +93,5 @@ def test_the_pickup_sms_is_in_local_time_and_the_database_in_utc(served, regency
     assert (local.hour, local.minute) == (8, 0)
     assert stored.hour == (8 - offset) % 24
     assert f"{local:%H.%M} {zone}" in ticket, ticket
-    assert f"Kantor Kec. {region.region(code).kecamatan[kecamatan]}" in ticket
+    assert region.region(code).kecamatan[kecamatan] in ticket
+    assert septets(ticket) <= GSM7_SINGLE, ticket

@@ -26,7 +26,6 @@ from sms_ktp.domain.pickup_calendar import (
     Office,
     WorkingCalendar,
     local,
-    offices_from_config,
 )
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, in_stage
@@ -140,7 +139,7 @@ def offices_reset(code: str) -> Any:
     office = _office_or_refuse(code)
     with connect() as connection:
         if office_settings.reset(connection, code):
-            after = offices_from_config(_config())[code]
+            after = office_settings.configured(_config())[code]
             record(connection, "office.update", f"office {code}",
                    "reset to the configuration file: "
                    + office_settings.describe_changes(office, after))
@@ -208,7 +207,7 @@ def _read_hours(form: MultiDict[str, str], code: str, slot: int | None,
         hours[day] = text
         try:  # the configuration's own parser, with the shortest slot: only the range itself
             entry = {"code": code, "hours": {day: text}, "slot_minutes": SLOT_MINUTES_RANGE[0]}
-            opening, closing = offices_from_config([entry])[code].hours[weekday]
+            opening, closing = office_settings.configured([entry])[code].hours[weekday]
         except ValueError:
             errors[f"hours_{day}"] = ("Tulis jam buka-tutup seperti 08:00-15:00 (tutup setelah "
                                       "buka), atau kosongkan bila tutup.")
@@ -266,7 +265,7 @@ def _config() -> list[Any]:
 def _form(office: Office, entry: Mapping[str, Any], errors: dict[str, str]) -> str:
     with connect() as connection:
         overrides = office_settings.stored(connection).get(office.code, {})
-    configured = office_settings.as_entry(offices_from_config(_config())[office.code])
+    configured = office_settings.as_entry(office_settings.configured(_config())[office.code])
     return render_template("staff/offices.html", edit=office, entry=entry, errors=errors,
                            labels=FIELD_LABELS, name_budget=sms_budget.budget("office"),
                            both_budget=sms_budget.budget("office", "address"),

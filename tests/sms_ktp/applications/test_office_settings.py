@@ -9,8 +9,9 @@ from datetime import UTC, date, datetime, time
 import pytest
 from sqlalchemy import insert, select
 
-from sms_ktp.applications import office_settings
-from sms_ktp.domain.pickup_calendar import offices_from_config
+from sms_ktp.applications import office_settings, sms_budget
+from sms_ktp.domain import region, wilayah
+from sms_ktp.domain.pickup_calendar import default_offices, default_places, offices_from_config
 from sms_ktp.models import OfficeSetting
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
@@ -119,3 +120,26 @@ def test_saving_the_same_change_again_writes_nothing(database):
         office_settings.save(connection, "03", entry(capacity=20), CONFIG, "staff:a", NOW)
         office_settings.save(connection, "03", entry(capacity=20), CONFIG, "staff:b", later)
         assert office_settings.changed_by(connection) == {"03": ("staff:a", NOW)}
+
+
+def test_every_default_office_of_the_country_leaves_the_pickup_sms_one_sms():
+    """All 514 regencies: the default name and address fit the room the catalogues leave, and
+    keep the regency's full name wherever it fits."""
+    room = sms_budget.budget("office", "address")
+    shortened = 0
+    for code in wilayah.regencies():
+        served = region.region(code)
+        for office in default_offices(served, office_settings.fits_one_sms).values():
+            used = sms_budget.length(office.name) + sms_budget.length(office.address)
+            assert used <= room, (code, office.name, office.address)
+            fullest = default_places(served.kecamatan[office.code], served.name)[0]
+            if (office.name, office.address) != fullest:
+                shortened += 1
+                assert sum(map(sms_budget.length, fullest)) > room, office
+    assert 0 < shortened
+
+
+def test_kota_bogor_keeps_its_full_default_offices():
+    offices = office_settings.configured([])
+    assert {office.address for office in offices.values()} == {"Kota Bogor"}
+    assert offices["06"].name == "Kantor Kec. Tanah Sareal"

@@ -15,10 +15,12 @@ from sms_ktp.domain.pickup_calendar import (
     Office,
     WorkingCalendar,
     default_offices,
+    default_places,
     local,
     offices_from_config,
     slot_starts,
 )
+from sms_ktp.domain import region
 from sms_ktp.domain.wilayah import kecamatan_of
 
 # Weekdays used below (2026): Friday 27 Nov, Saturday 28 Nov, Sunday 29 Nov, Monday 30 Nov.
@@ -47,6 +49,28 @@ def test_six_default_offices_named_from_the_csv() -> None:
         assert offices[code].address == "Kota Bogor"
     assert offices["01"].name == "Kantor Kec. Bogor Selatan"
     assert offices["06"].name == "Kantor Kec. Tanah Sareal"
+
+
+def test_a_default_office_takes_the_fullest_place_that_fits() -> None:
+    served = region.region("1609")  # Kabupaten Ogan Komering Ulu Selatan
+    places = default_places("Buay Pematang Ribu Ranau Tengah", served.name)
+    assert places == (
+        ("Kantor Kec. Buay Pematang Ribu Ranau Tengah", "Kabupaten Ogan Komering Ulu Selatan"),
+        ("Kantor Kec. Buay Pematang Ribu Ranau Tengah", "Kab. Ogan Komering Ulu Selatan"),
+        ("Kec. Buay Pematang Ribu Ranau Tengah", "Kab. Ogan Komering Ulu Selatan"),
+        ("Kantor Kecamatan", "Buay Pematang Ribu Ranau Tengah"))
+    assert default_places("Tanah Sareal", "Kota Administrasi Jakarta Pusat")[1] == (
+        "Kantor Kec. Tanah Sareal", "Kota Adm. Jakarta Pusat")
+    assert default_places("Kepulauan Seribu Utara", "Kabupaten Administrasi Kepulauan Seribu"
+                          )[1][1] == "Kab. Adm. Kep. Seribu"
+
+    def room(size: int):
+        return lambda name, address: len(name) + len(address) <= size
+
+    for size, chosen in ((78, 0), (77, 1), (73, 1), (72, 2), (66, 2), (65, 3), (10, 3)):
+        office = default_offices(served, room(size))["12"]
+        assert (office.name, office.address) == places[chosen], size
+    assert default_offices(served)["12"].address == served.name  # no room given: the fullest
 
 
 def test_default_capacity_slot_and_week() -> None:
