@@ -20,6 +20,7 @@ from datetime import date
 from itertools import pairwise
 
 from flows.keywords import clean, without_accents
+from sms_ktp.domain import region
 from sms_ktp.domain.identity import IdentityError, parse_kk, parse_nik
 
 FIELDS: tuple[str, ...] = ("nik", "kk", "reason", "suket")
@@ -125,12 +126,21 @@ def _read_separated(text: str, reason_words: dict[str, str]) -> Reading:
         elif inside.ids_found:
             ids.append(_id_digits(part))
         else:
-            others.append(part)
+            others.extend(_first_card_and_suket(part) if not others else [part])
     _place_ids(reading, ids)
     free = [name for name in ("reason", "suket") if name not in reading.values]
     for name, part in zip(free, others, strict=False):
         reading.values[name] = part
     return reading
+
+
+def _first_card_and_suket(part: str) -> list[str]:
+    """`...#1 474/5/KEC.GML/2019`: a first card's reason and its Suket number in one part,
+    told apart by the blank after the reason (other parts are one answer each)."""
+    first, _, rest = part.partition(" ")
+    if first.upper() in _FIRST_CARD_WORDS and re.search(r"\d", rest):
+        return [first, rest.strip()]
+    return [part]
 
 
 def _is_phone(digits: str) -> bool:
@@ -165,7 +175,12 @@ def _place_ids(reading: Reading, ids: list[str]) -> None:
 
 
 def _kk_first(first: str, second: str) -> bool:
-    return not _fits(parse_kk, second) and _fits(parse_kk, first) and _fits(parse_nik, second)
+    """Whether `first` is a KK and `second` can only be a NIK. A second number of the regency
+    served with a possible day is left second: it is a KK typed wrong (an unknown kecamatan)
+    as often as a NIK, and the KK's refusal then names the mistake."""
+    only_a_nik = int(second[6:8]) > 40 or second[:4] != region.current().code
+    return (only_a_nik and not _fits(parse_kk, second) and _fits(parse_kk, first)
+            and _fits(parse_nik, second))
 
 
 def _fits(rule: Callable[[str, date], object], number: str) -> bool:

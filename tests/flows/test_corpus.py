@@ -11,9 +11,10 @@ A new habit is one more entry in a corpus file. An `[[sms]]` entry holds the `te
   keyword), `ref` (the reference a STATUS or UBAH JADWAL reads), `sets` (the language chosen),
   `weekday` (0 is Monday) or `days_ahead` (UBAH JADWAL's day), `region` (the regency served
   when the text arrives, Kota Bogor 3271 unless said: a language chosen where the regency does
-  not offer it is refused with the list of those it does); for `register`, exactly the
-  answers the SMS carries: `nik`, `kk`, `reason` (the code `check_reason` gives), `suket`, and
-  `error` (the reply's catalogue key) when a number is refused; or
+  not offer it is refused with the list of those it does, and a question left open is answered
+  with a KK of that regency); for `register`, exactly the answers the SMS carries: `nik`, `kk`,
+  `reason` (the code `check_reason` gives), `suket`, and `error` (the reply's catalogue key)
+  when a number is refused; or
 - `answer = true`: an answer to the question `step` in the middle of a registration, `value`
   being the answer as stored (true/false at the summary), with the `nik`, `kk` or `reason` it
   also gives by its labels.
@@ -55,6 +56,7 @@ from flows.registration import (
 from flows.reschedule import read_wish
 from flows.sms import SmsChannel
 from flows.status import typed_reference
+from sms_ktp.domain import region
 from sms_ktp.domain.identity import digits_only
 from sms_ktp.domain.reference import normalise_reference
 
@@ -129,9 +131,14 @@ def test_the_corpus_is_large_and_well_formed() -> None:
             assert entry.get("action") in ACTIONS, param.id
         for name in ID_FIELDS:
             assert name not in entry or entry[name].isdigit(), param.id
-        # Registrations and a status are checked with the Kota Bogor KKs of DEFAULTS.
-        assert "region" not in entry or entry.get("action") not in (
-            None, "register", "status"), param.id
+        assert "region" not in entry or not _is_answer(entry), param.id
+
+
+def _defaults(entry: Mapping[str, Any]) -> dict[str, str]:
+    """The answers to questions the SMS left open, with a KK of the regency the entry is sent
+    in (its first kecamatan, issued 31 July 2009)."""
+    served = region.region(entry.get("region", region.DEFAULT_CODE))
+    return {**DEFAULTS, "kk": f"{served.code}{min(served.kecamatan)}3107090003"}
 
 
 # --- a phone talking to the SMS channel ----------------------------------------------------------
@@ -157,13 +164,13 @@ class Phone:
     def step(self) -> str | None:
         return self.conversation.step if self.conversation else None
 
-    def answer_until(self, stop: str) -> None:
+    def answer_until(self, stop: str, defaults: Mapping[str, str] = DEFAULTS) -> None:
         """Answer every question before `stop` with the defaults."""
         for _ in STEPS:
             if self.step in (None, stop):
                 return
-            assert self.step in DEFAULTS, f"asked {self.step} before {stop}"
-            self.send(DEFAULTS[self.step])
+            assert self.step in defaults, f"asked {self.step} before {stop}"
+            self.send(defaults[self.step])
 
     def stored(self) -> list[Any]:
         return list(self.services.applications)
@@ -252,9 +259,10 @@ def _expected_application(entry: Mapping[str, Any]) -> dict[str, str]:
     """The answers a registration must end with: the entry's valid ones, the defaults for the
     rest (a number the rules refuse is asked again and answered with the default)."""
     refused = entry.get("error", "").split(".")[1:2]
-    answers = {name: str(entry.get(name, DEFAULTS[name])) for name in DEFAULTS}
+    defaults = _defaults(entry)
+    answers = {name: str(entry.get(name, defaults[name])) for name in defaults}
     for name in refused:
-        answers[name] = DEFAULTS[name]
+        answers[name] = defaults[name]
     answers["reason"] = check_reason(answers["reason"])
     answers["nik"], answers["kk"] = digits_only(answers["nik"]), digits_only(answers["kk"])
     if answers["reason"] != "baru":
@@ -283,7 +291,8 @@ def _check_stored(phone: Phone, answers: Mapping[str, str]) -> None:
 
 
 @pytest.mark.parametrize("entry", _with("register"))
-def test_registration_end_to_end(entry: Mapping[str, Any], services) -> None:
+def test_registration_end_to_end(entry: Mapping[str, Any], services, serve) -> None:
+    serve(entry.get("region", region.DEFAULT_CODE))
     phone = Phone(services)
     reply = phone.send(entry["text"])
     if entry.get("twice"):
@@ -293,7 +302,7 @@ def test_registration_end_to_end(entry: Mapping[str, Any], services) -> None:
         field_name = entry["error"].split(".")[1]
         got = len(re.sub(r"\D", "", entry[field_name]))
         assert reply == render(_language(entry), entry["error"], got=got)
-    phone.answer_until("confirm")
+    phone.answer_until("confirm", _defaults(entry))
     assert phone.step == "confirm"
     asked = _asked(entry, answers)
     assert phone.asked[0] == asked[0]
@@ -333,7 +342,7 @@ def test_answer_end_to_end(entry: Mapping[str, Any], services) -> None:
 @pytest.mark.parametrize("entry", _with("other"))
 def test_keyword_end_to_end(entry: Mapping[str, Any], services, serve) -> None:
     action = entry["action"]
-    serve(entry.get("region", "3271"))
+    serve(entry.get("region", region.DEFAULT_CODE))
     phone = Phone(services)
     if action == "none":
         assert phone.send(entry["text"]) == render("id", "help.unknown",
@@ -361,7 +370,7 @@ def test_keyword_end_to_end(entry: Mapping[str, Any], services, serve) -> None:
             assert reply == render("id", "lang.unavailable",
                                    language=render(entry["sets"], "lang.name"))
     elif action == "status":
-        reference = services.add_application(PHONE, DEFAULTS["nik"], DEFAULTS["kk"])
+        reference = services.add_application(PHONE, DEFAULTS["nik"], _defaults(entry)["kk"])
         text = entry["text"]
         if "ref" in entry and normalise_reference(entry["ref"]):
             text = _with_reference(text, entry["ref"], reference)
