@@ -3,11 +3,11 @@ queue against blangko stock, today's pickups, today's SMS and the last 30 days o
 
 Pure queries: a Connection and `now` in, frozen dataclasses out; no Flask. Every figure is one
 GROUP BY in the database (a handful of rows come back, never one per application). "Today" and
-"a day" are Asia/Jakarta calendar days turned into UTC ranges, so that the filters are plain
-ranges on the stored UTC columns: the print queue and today's open pickups use their stage's
-partial index; the other ranges (application.created_at, printed_at, collected_at and
-outbox.created_at) become index range scans once those columns are indexed. The table per stage
-and kecamatan reads every application once, by nature.
+"a day" are calendar days of the regency served (WIB, WITA or WIT) turned into UTC ranges, so
+that the filters are plain ranges on the stored UTC columns: the print queue and today's open
+pickups use their stage's partial index; the other ranges (application.created_at, printed_at,
+collected_at and outbox.created_at) become index range scans once those columns are indexed.
+The table per stage and kecamatan reads every application once, by nature.
 
 Scope: `office=None` is the whole city; an operator passes their kecamatan code and sees the
 applications of families whose KK is from that kecamatan and the pickups at that office.
@@ -44,15 +44,16 @@ STAGE_COLUMNS: tuple[str, ...] = tuple(stage.value for stage in (
 
 # --- days -------------------------------------------------------------------------------------
 
-def jakarta_day(day: date) -> tuple[datetime, datetime]:
-    """The UTC instants [start, end) of one Jakarta calendar day."""
+def day_span(day: date) -> tuple[datetime, datetime]:
+    """The UTC instants [start, end) of one calendar day of the regency served (WIB, WITA or
+    WIT)."""
     start = datetime.combine(day, time(0), local_zone()).astimezone(UTC)
     return start, datetime.combine(day + timedelta(days=1), time(0), local_zone()).astimezone(UTC)
 
 
 def _local_day(column: Any, dialect: str) -> Any:
-    """The Jakarta calendar day of a stored (naive UTC) timestamp, in SQL. Jakarta keeps one
-    offset all year (UTC+7, no daylight saving), so shifting by it is exact."""
+    """The local calendar day of a stored (naive UTC) timestamp, in SQL. Indonesia's three
+    zones keep one offset all year (no daylight saving), so shifting by it is exact."""
     offset = datetime(2000, 1, 1, tzinfo=local_zone()).utcoffset() or timedelta(0)
     minutes = int(offset.total_seconds() // 60)
     if dialect == "sqlite":
@@ -196,7 +197,7 @@ def pickups_today(connection: Connection, now: datetime, office: str | None = No
     unknown: over as soon as it starts). Two small GROUP BYs: the open pickups of today through
     the pickup queue's partial index, and today's collections."""
     day = local_date(now)
-    start, end = jakarta_day(day)
+    start, end = day_span(day)
     lengths = slot_minutes or {}
     figures: dict[str, Counter[str]] = {code: Counter() for code in kecamatan_codes(office)}
     pickup_office, pickup_at = _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at
@@ -260,7 +261,7 @@ class SmsDay:
 def sms_today(connection: Connection, now: datetime, office: str | None = None) -> SmsDay:
     """For an operator, the SMS to phones of families of their kecamatan."""
     day = local_date(now)
-    start, end = jakarta_day(day)
+    start, end = day_span(day)
     query = (select(_OUTBOX.c.status, func.count(), func.coalesce(func.sum(_OUTBOX.c.segments), 0))
              .where(_OUTBOX.c.created_at >= start, _OUTBOX.c.created_at < end)
              .group_by(_OUTBOX.c.status))
@@ -285,7 +286,7 @@ Series = tuple[tuple[date, int], ...]
 
 @dataclass(frozen=True)
 class Activity:
-    """Per Jakarta day, oldest first, every day present (zero when nothing happened)."""
+    """Per local day, oldest first, every day present (zero when nothing happened)."""
 
     registrations: Series  # applications created
     printed: Series  # cards printed
@@ -294,7 +295,7 @@ class Activity:
 
 def _per_day(connection: Connection, column: Any, days: Sequence[date],
              scoped: Callable[[Select[Any]], Select[Any]]) -> Series:
-    since, until = jakarta_day(days[0])[0], jakarta_day(days[-1])[1]
+    since, until = day_span(days[0])[0], day_span(days[-1])[1]
     day = _local_day(column, connection.dialect.name)
     query = scoped(select(day, func.count()).where(column >= since, column < until)
                    .group_by(day))

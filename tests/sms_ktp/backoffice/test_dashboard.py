@@ -14,11 +14,12 @@ from sms_ktp.backoffice.dashboard import (
     applications_by_stage,
     daily_activity,
     dashboard,
-    jakarta_day,
+    day_span,
     pickups_today,
     print_queue,
     sms_today,
 )
+from sms_ktp.domain import region
 from sms_ktp.models import Application, BlangkoMovement, Family, OutboxMessage, PrintBatch
 
 # The clock fixture: Monday 30 November 2026, 09:00 WIB (02:00 UTC).
@@ -82,8 +83,40 @@ def read(database, query, *args, **kwargs):
 
 
 def test_a_jakarta_day_starts_at_17_utc_the_day_before():
-    assert jakarta_day(TODAY) == (datetime(2026, 11, 29, 17, tzinfo=UTC),
-                                  datetime(2026, 11, 30, 17, tzinfo=UTC))
+    assert day_span(TODAY) == (datetime(2026, 11, 29, 17, tzinfo=UTC),
+                               datetime(2026, 11, 30, 17, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(("code", "start_hour"), [("7371", 16), ("9171", 15)])
+def test_a_day_of_makassar_or_jayapura_starts_earlier_in_utc(code, start_hour):
+    region.configure(region.region(code))
+    assert day_span(TODAY) == (datetime(2026, 11, 29, start_hour, tzinfo=UTC),
+                               datetime(2026, 11, 30, start_hour, tzinfo=UTC))
+
+
+def test_today_on_the_dashboard_of_makassar_is_the_wita_day(database, seed):
+    """At 00.30 WITA on 1 December (16.30 UTC on 30 November) Makassar's "today" is already
+    1 December, while it is still 30 November in Bogor."""
+    region.configure(region.region("7371"))
+    now = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
+    wita, registered_before = timedelta(hours=8), {"created_at": NOW - timedelta(days=9)}
+    seed.application("01", "pickup_scheduled", 2, pickup_office="01", **registered_before,
+                     pickup_at=datetime(2026, 12, 1, 8, tzinfo=UTC) - wita)
+    seed.application("01", "pickup_scheduled", 1, pickup_office="01", **registered_before,
+                     pickup_at=datetime(2026, 11, 30, 15, tzinfo=UTC) - wita)
+    seed.application("01", "submitted", 3, created_at=now - timedelta(minutes=20))  # 00.10 WITA
+    seed.application("01", "submitted", 1, created_at=now - timedelta(minutes=40))  # 23.50 WITA
+    seed.sms("delivered", now - timedelta(minutes=10))
+    seed.sms("delivered", now - timedelta(minutes=45))
+
+    pickups = read(database, pickups_today, now, slot_minutes={"01": 30})
+    assert pickups.day == date(2026, 12, 1)
+    first = {row.office: row for row in pickups.offices}["01"]
+    assert (first.booked, first.to_come, first.missed) == (2, 2, 0)
+    registered = dict(read(database, daily_activity, now).registrations)
+    assert registered[date(2026, 12, 1)] == 3 and registered[date(2026, 11, 30)] == 1
+    sms = read(database, sms_today, now)
+    assert (sms.day, sms.messages) == (date(2026, 12, 1), 1)
 
 
 def test_applications_are_counted_per_kecamatan_of_the_kk_and_per_stage(database, seed, clock):
@@ -229,7 +262,7 @@ def test_an_operator_sees_the_sms_to_families_of_their_kecamatan(database, seed)
     assert read(database, sms_today, NOW).messages == 3
 
 
-def test_activity_per_jakarta_day_over_the_last_30_days(database, seed):
+def test_activity_per_local_day_over_the_last_30_days(database, seed):
     seed.application("01", "submitted", 2, created_at=wib(30, 8))
     seed.application("01", "submitted", 1, created_at=wib(29, 23, 30))  # 16:30 UTC on the 29th
     seed.application("01", "submitted", 1, created_at=wib(30, 0, 30))  # 17:30 UTC on the 29th
