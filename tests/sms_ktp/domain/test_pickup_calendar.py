@@ -10,6 +10,7 @@ from typing import Any
 import holidays
 import pytest
 
+from sms_ktp.domain import region
 from sms_ktp.domain.local_time import local_zone
 from sms_ktp.domain.pickup_calendar import (
     Office,
@@ -20,7 +21,6 @@ from sms_ktp.domain.pickup_calendar import (
     offices_from_config,
     slot_starts,
 )
-from sms_ktp.domain import region
 from sms_ktp.domain.wilayah import kecamatan_of
 
 # Weekdays used below (2026): Friday 27 Nov, Saturday 28 Nov, Sunday 29 Nov, Monday 30 Nov.
