@@ -44,20 +44,28 @@ class Services(Protocol):
         """Store the application and return its reference; raises `Invalid` when refused."""
 
     def family_pickups(self, phone: str) -> list[ApplicationView]:
-        """The family's cards waiting to be collected; `details` hold `at` (local datetime, or
-        None when the card is held at the office), `office`, `address` and `code`."""
+        """The family's visits to collect its cards, one view each (the first card's reference
+        and masked NIK); `details` hold `at` (local datetime, or None when the cards are held
+        at the office), `office`, `address`, `code`, `niks` (every card's masked NIK) and
+        `references` (every card's)."""
 
     def pickups_told(self, phone: str, texts: list[str]) -> None:
         """These pickup SMS were just sent as the answer to JADWAL: the same SMS still waiting
         as a notification (quiet hours) is not sent a second time."""
 
     def move_pickup(self, phone: str, reference: str, on: date | None = None) -> ApplicationView:
-        """Move that pickup to the first free slot of day `on` (local), or without it of the
-        first working day after its own; raises `Invalid` when it may not move (a `date`
-        among its params is a day to word in the reader's language)."""
+        """Move the visit of that card, all its cards, to the first free slot of day `on`
+        (local), or without it of the first working day after its own; raises `Invalid` when
+        it may not move (a `date` among its params is a day to word in the reader's
+        language)."""
 
     def family_applications(self, phone: str) -> list[ApplicationView]:
         """The applications of the family this phone speaks for, newest first."""
+
+    def family_references_of_nik(self, phone: str, nik: str) -> set[str]:
+        """The references of this phone's family's applications for `nik` (`KTP#<NIK>`), found
+        by the NIK's keyed hash; empty when the NIK is none of this family's, whether another
+        family has it or nobody."""
 
     def language_of(self, phone: str) -> str | None: ...
 

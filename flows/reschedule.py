@@ -237,7 +237,8 @@ def answer(services: Services, phone: str, args: tuple[str, ...] | list[str],
         reference = normalise_reference(wish.reference)
         if reference is None:
             return render(language, "pickup.bad_ref")
-        pickups = [view for view in pickups if view.reference == reference]
+        pickups = [view for view in pickups
+                   if reference in view.details.get("references", (view.reference,))]
         if not pickups:
             return render(language, "pickup.not_found", ref=reference)
         if pickups[0].details.get("at") is None:  # held at the office: where to come

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from flows.catalogue import Msg, render
 from flows.dates import say_day, say_time
 from flows.ports import ApplicationView
+from flows.visits import visit_text
 from sms_ktp.domain.stages import Stage
 
 
@@ -33,15 +34,17 @@ def detail(language: str, application: ApplicationView) -> str:
 
 
 def pickup_text(language: str, pickup: ApplicationView, key: str) -> str:
-    """A card to collect, in the words of `key` (a held card: where to come, any day)."""
+    """A family visit (or one card) to collect, in the words of `key`, its cards named as
+    `{cards}` (a visit held at the office: where to come, any day)."""
     details = pickup.details
+    masked = details.get("niks") or (pickup.nik_masked,)
     if details.get("at") is None:
-        key = "notify.missed_pickup"
-        return render(language, key, nik=pickup.nik_masked, office=details["office"],
-                      code=details["code"])
-    return render(language, key, nik=pickup.nik_masked, ref=pickup.reference,
-                  day=say_day(language, details["at"]), time=say_time(language, details["at"]),
-                  office=details["office"], address=details["address"], code=details["code"])
+        return visit_text(language, "notify.missed_pickup", masked, office=details["office"],
+                          code=details["code"])
+    return visit_text(language, key, masked, ref=pickup.reference,
+                      day=say_day(language, details["at"]),
+                      time=say_time(language, details["at"]), office=details["office"],
+                      address=details["address"], code=details["code"])
 
 
 def item(language: str, application: ApplicationView) -> str:

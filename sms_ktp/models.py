@@ -231,15 +231,13 @@ class Application(SQLModel, table=True):
     ready_at: datetime | None = utc_column(nullable=True)
     print_batch_id: int | None = Field(default=None, foreign_key="print_batch.id")
     printed_at: datetime | None = utc_column(nullable=True)
-    # Pickup: office (kecamatan code), slot, and the code shown at the counter. `open_code` is
-    # the code while the pickup is open, NULL afterwards: unique among open pickups.
+    # Pickup: the family's visit the card belongs to (`PickupVisit`), and as copied from it the
+    # office (kecamatan code), slot and code, which stay after the visit is over (history, the
+    # dashboard's partial index on the slot).
+    visit_id: int | None = Field(default=None, foreign_key="pickup_visit.id", index=True)
     pickup_office: str | None = Field(default=None, max_length=2)
     pickup_at: datetime | None = utc_column(nullable=True)
-    open_code: str | None = Field(default=None, max_length=12, unique=True)
     pickup_code: str | None = Field(default=None, max_length=12)
-    pickup_reschedules: int = 0
-    pickup_changes: int = 0
-    reminded_at: datetime | None = utc_column(nullable=True)
     collected_at: datetime | None = utc_column(nullable=True)
     # The resident's YES to the registration summary, which says why the data is used: when,
     # and which wording (`flows/messages`: the consent sentence's version) they agreed to.
@@ -367,6 +365,32 @@ class PrintBatch(SQLModel, table=True):
     size: int
     created_at: datetime = utc_column()
     done_at: datetime | None = utc_column(nullable=True)
+
+
+class PickupVisit(SQLModel, table=True):
+    """A family's visit to collect its printed cards: one office, one slot, one code, one SMS
+    and one reminder for every card in it (`Application.visit_id`). `open_code` is the code
+    while the visit has cards to hand over, NULL afterwards: unique among open visits.
+    `starts_at` is NULL for a visit held at the office after missed slots (any day, in
+    opening hours). The counters limit how often it moves: `reschedules` after missed slots,
+    `changes` asked by the resident (UBAH JADWAL)."""
+
+    __tablename__ = "pickup_visit"
+    __table_args__ = (
+        Index("ix_pickup_visit_open", "starts_at", sqlite_where=text("open_code IS NOT NULL"),
+              postgresql_where=text("open_code IS NOT NULL")),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    family_id: int = Field(foreign_key="family.id", index=True)
+    office: str = Field(max_length=2)
+    starts_at: datetime | None = utc_column(nullable=True)
+    code: str = Field(max_length=12)
+    open_code: str | None = Field(default=None, max_length=12, unique=True)
+    reschedules: int = 0
+    changes: int = 0
+    reminded_at: datetime | None = utc_column(nullable=True)
+    created_at: datetime = utc_column()
 
 
 class PickupSlot(SQLModel, table=True):

@@ -1,6 +1,7 @@
-"""Pickup scheduling: each printed card gets the earliest slot with free capacity at its office
-(the kecamatan of the family's KK) from the next working day, and the family an SMS with the day,
-time, place and a pickup code to show at the counter.
+"""Pickup scheduling by family visit: a family's printed cards are collected at its office (the
+kecamatan of the KK) in one slot, the earliest with room for all of them from the next working
+day, announced by one SMS with the day, time, place, the cards and one code to show at the
+counter; one reminder, one move, one hand-over. Capacity is counted in cards per slot.
 
 Capacity is kept in `pickup_slot` rows locked while a run books them, and the cards a run
 schedules are claimed with SKIP LOCKED, so two allocation runs at once (two workers) neither
@@ -13,23 +14,24 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, case, select, update
 
-from flows.catalogue import template
 from flows.dates import say_day, say_time
+from flows.visits import visit_text
 from sms_ktp.applications.pipeline import Move, change_stages, notice_rows
-from sms_ktp.domain.local_time import local_date
+from sms_ktp.domain.local_time import local_date, start_of_day
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.pickup_calendar import Office, WorkingCalendar, local, slot_starts
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, Family, PickupSlot, in_stage
+from sms_ktp.models import Application, Family, PickupSlot, PickupVisit, in_stage
+from sms_ktp.platform.bulk import insert_rows
 from sms_ktp.platform.clock import Clock
 from sms_ktp.platform.db import Database
 
@@ -40,6 +42,7 @@ _SCHEDULED = "notify.pickup_scheduled"
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
 _SLOT = PickupSlot.__table__
+_VISIT = PickupVisit.__table__
 log = logging.getLogger(__name__)
 _BOOK = (update(_SLOT).where(_SLOT.c.office == bindparam("_office"),
                              _SLOT.c.starts_at == bindparam("_starts_at"))
@@ -66,6 +69,7 @@ class SlotBook:
         days = policy.calendar.open_days(office, policy.calendar.next_open_day(office, after),
                                          policy.search_days)
         self.starts = [start for day in days for start in slot_starts(office, day)]
+        self._starts = frozenset(self.starts)
         self.booked: dict[datetime, int] = {}
         if self.starts:
             _ensure_slots(connection, office, self.starts)
@@ -92,6 +96,16 @@ class SlotBook:
             if index == self._first_free and self.booked.get(start, 0) >= self.office.capacity:
                 self._first_free += 1  # full: never look at it again in this run
         return None
+
+    def take(self, start: datetime | None, places: int) -> bool:
+        """Book `places` more in the slot at `start` (a visit's own) when it has room."""
+        if start is None or start not in self._starts:
+            return False
+        if self.booked.get(start, 0) + places > self.office.capacity:
+            return False
+        self.booked[start] = self.booked.get(start, 0) + places
+        self.changed.add(start)
+        return True
 
     def free_days(self, places: int = 1) -> list[date]:
         """The (local) days with a slot that has `places` free places, in order."""
@@ -137,8 +151,8 @@ def _insert_slots(dialect: str) -> Any:
 
 
 def _open_codes(connection: Connection) -> set[str]:
-    return set(connection.execute(select(_APPLICATION.c.open_code)
-                                  .where(_APPLICATION.c.open_code.is_not(None))).scalars())
+    return set(connection.execute(select(_VISIT.c.open_code)
+                                  .where(_VISIT.c.open_code.is_not(None))).scalars())
 
 
 _UNBIASED = 256 - 256 % len(CODE_ALPHABET)  # bytes at or above this would favour some letters
@@ -164,9 +178,21 @@ def _wording(language: str, office: Office, start: datetime) -> dict[str, str]:
             "office": office.name, "address": office.address}
 
 
+@dataclass
+class _NewVisit:
+    family_id: int
+    office: Office
+    start: datetime
+    code: str
+    cards: list[Any]
+    id: int = 0
+
+
 def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None = None) -> int:
-    """Schedule every printed card not yet scheduled; returns how many were scheduled. Cards
-    of one family at one office share a slot when one has room for all of them."""
+    """Schedule every printed card not yet scheduled; returns how many were scheduled. A
+    family's cards at one office make one visit in the earliest slot with room for all of
+    them (split over slots only when none has room); a card whose family already has a visit
+    announced at least a working day ahead joins it when its slot has room."""
     now = clock.now()
     with db.connect() as connection:
         query = (notice_rows(_APPLICATION.c.family_id, _FAMILY.c.kecamatan_code)
@@ -184,44 +210,110 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
             log.warning("%d printed card(s) of kecamatan %s wait: no pickup office configured",
                         cards, unknown)
         codes = new_codes(_open_codes(connection))
+        visits: list[_NewVisit] = []
         moves: list[Move] = []
         for office_code in sorted(families):  # one order for every run: no deadlocks
             office = policy.offices[office_code]
             book = SlotBook(connection, office, policy, local_date(now))
+            joinable = _joinable_visits(connection, policy, office, now)
             notices = _Notices(policy, office, now)
-            for members in families[office_code].values():
-                together = book.book(len(members)) if len(members) > 1 else None
-                for row in members:
-                    start = together or book.book(1)
-                    if start is None:
-                        break  # the window is full: the card waits for the next run
-                    moves.append(notices.scheduled(row, start, next(codes)))
+            for family_id, members in families[office_code].items():
+                visit = joinable.get(family_id)
+                if visit is not None and book.take(visit.starts_at, len(members)):
+                    moves.extend(notices.joined(visit, members))
+                    continue
+                for start, cards in _slots_for(book, members):
+                    visits.append(_NewVisit(family_id, office, start, next(codes), cards))
             book.write(connection)
+        _insert_visits(connection, policy, visits, now)
+        for visit in visits:
+            moves.extend(_Notices(policy, visit.office, now).scheduled(visit))
         change_stages(connection, moves, Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now,
                       quiet=policy.quiet, note="pickup scheduled", notice=_SCHEDULED,
                       rows=read)
     return len(moves)
 
 
+def _slots_for(book: SlotBook, members: list[Any]) -> list[tuple[datetime, list[Any]]]:
+    """The slots a family's cards are booked into: one with room for all of them, else the
+    earliest free places card by card (cards landing in one slot still make one visit)."""
+    together = book.book(len(members))
+    if together is not None:
+        return [(together, members)]
+    slots: dict[datetime, list[Any]] = {}
+    for row in members:
+        start = book.book(1)
+        if start is None:
+            break  # the window is full: the card waits for the next run
+        slots.setdefault(start, []).append(row)
+    return list(slots.items())
+
+
+def _joinable_visits(connection: Connection, policy: PickupPolicy, office: Office,
+                     now: datetime) -> dict[int, Any]:
+    """The open visits of the office a newly printed card of the family may join: at least one
+    working day away (the day before, the cards are taken out of the drawer for the day's
+    list), the earliest per family. Locked: a move of the visit waits for the run."""
+    after = policy.calendar.next_open_day(office, local_date(now))
+    rows = connection.execute(
+        select(_VISIT.c.id, _VISIT.c.family_id, _VISIT.c.starts_at, _VISIT.c.code,
+               _VISIT.c.reminded_at)
+        .where(_VISIT.c.office == office.code, _VISIT.c.open_code.is_not(None),
+               _VISIT.c.starts_at >= start_of_day(after + timedelta(days=1)))
+        .order_by(_VISIT.c.starts_at.desc())
+        .with_for_update())
+    return {row.family_id: row for row in rows}
+
+
+def _insert_visits(connection: Connection, policy: PickupPolicy, visits: list[_NewVisit],
+                   now: datetime) -> None:
+    """Write the new visits (one bulk write) and learn their ids by their open codes."""
+    insert_rows(connection, _VISIT, [
+        {"family_id": visit.family_id, "office": visit.office.code, "starts_at": visit.start,
+         "code": visit.code, "open_code": visit.code, "reschedules": 0, "changes": 0,
+         "reminded_at": _reminded_at(policy, visit.office, visit.start, now), "created_at": now}
+        for visit in visits])
+    by_code = {visit.code: visit for visit in visits}
+    codes = list(by_code)
+    for first in range(0, len(codes), 500):
+        for visit_id, code in connection.execute(
+                select(_VISIT.c.id, _VISIT.c.open_code)
+                .where(_VISIT.c.open_code.in_(codes[first:first + 500]))):
+            by_code[code].id = visit_id
+
+
 class _Notices:
-    """The pickup SMS and reminder day of each slot of one office, worked out once per slot and
-    language: a run books thousands of cards into a few hundred slots."""
+    """The SMS of a visit: one for all its cards, sent with its first card (the others' moves
+    send none). Slot words and reminder days are worked out once per slot and language: a run
+    books thousands of cards into a few hundred slots."""
 
     def __init__(self, policy: PickupPolicy, office: Office, now: datetime) -> None:
         self.policy, self.office, self.now = policy, office, now
-        self.slots: dict[tuple[datetime, str], tuple[datetime | None, str]] = {}
 
-    def scheduled(self, row: Any, start: datetime, code: str) -> Move:
-        key = (start, row.language)
-        if key not in self.slots:
-            self.slots[key] = (
-                _reminded_at(self.policy, self.office, start, self.now),
-                template(row.language, _SCHEDULED, **_wording(row.language, self.office, start)))
-        reminded_at, text = self.slots[key]
-        return Move(row.id,
-                    values={"pickup_office": self.office.code, "pickup_at": start,
-                            "open_code": code, "pickup_code": code, "reminded_at": reminded_at},
-                    text=text.format(ref=row.reference, nik=mask_id(row.nik), code=code))
+    def scheduled(self, visit: _NewVisit) -> list[Move]:
+        lead = visit.cards[0]
+        text = visit_text(lead.language, _SCHEDULED, [mask_id(row.nik) for row in visit.cards],
+                          **_wording(lead.language, self.office, visit.start), code=visit.code)
+        return _visit_moves(visit.cards, text, visit.id, self.office.code, visit.start,
+                            visit.code)
+
+    def joined(self, visit: Any, members: list[Any]) -> list[Move]:
+        lead = members[0]
+        text = visit_text(lead.language, "notify.visit_joined",
+                          [mask_id(row.nik) for row in members],
+                          **_wording(lead.language, self.office, visit.starts_at),
+                          code=visit.code)
+        return _visit_moves(members, text, visit.id, self.office.code, visit.starts_at,
+                            visit.code)
+
+
+def _visit_moves(cards: list[Any], text: str, visit_id: int, office: str, start: datetime | None,
+                 code: str) -> list[Move]:
+    """The moves of a visit's cards: its SMS with the first card, none with the others."""
+    values = {"visit_id": visit_id, "pickup_office": office, "pickup_at": start,
+              "pickup_code": code}
+    return [Move(row.id, values, text=text if index == 0 else "")
+            for index, row in enumerate(cards)]
 
 
 def _reminded_at(policy: PickupPolicy, office: Office, start: datetime,
@@ -244,14 +336,16 @@ def _reminder_day(calendar: WorkingCalendar, office: Office, pickup_day: date) -
 
 
 _RELEASE = (update(_SLOT).where(_SLOT.c.office == bindparam("_office"),
-                                _SLOT.c.starts_at == bindparam("_starts_at"),
-                                _SLOT.c.booked > 0)
-            .values(booked=_SLOT.c.booked - 1))
+                                _SLOT.c.starts_at == bindparam("_starts_at"))
+            .values(booked=case((_SLOT.c.booked > bindparam("_places"),
+                                 _SLOT.c.booked - bindparam("_places")), else_=0)))
 
 
-def release_slot(connection: Connection, office: str, starts_at: datetime) -> None:
-    """Give one place of a slot back (a pickup moved away, or its application closed)."""
-    connection.execute(_RELEASE, {"_office": office, "_starts_at": starts_at})
+def release_slot(connection: Connection, office: str, starts_at: datetime,
+                 places: int = 1) -> None:
+    """Give places of a slot back (a visit moved away, or cards that left it)."""
+    connection.execute(_RELEASE, {"_office": office, "_starts_at": starts_at,
+                                  "_places": places})
 
 
 class MoveRefused(Exception):
@@ -260,35 +354,48 @@ class MoveRefused(Exception):
         self.key, self.params = key, params
 
 
-def move(connection: Connection, policy: PickupPolicy, application_id: int, now: datetime,
+_VISIT_CARDS = (notice_rows(_APPLICATION.c.stage, _APPLICATION.c.visit_id)
+                .where(_APPLICATION.c.visit_id == bindparam("visit"),
+                       _APPLICATION.c.stage.in_([Stage.PICKUP_SCHEDULED.value,
+                                                 Stage.MISSED_PICKUP.value]))
+                .order_by(_APPLICATION.c.id))
+
+
+def visit_cards(connection: Connection, visit_id: int) -> list[Any]:
+    """The cards of a visit still to hand over, first card first (its SMS goes with it)."""
+    return connection.execute(_VISIT_CARDS.with_for_update(of=_APPLICATION),
+                              {"visit": visit_id}).all()
+
+
+def _locked_visit(connection: Connection, visit_id: int) -> Any:
+    return connection.execute(select(_VISIT).where(_VISIT.c.id == visit_id)
+                              .with_for_update()).one()
+
+
+def move(connection: Connection, policy: PickupPolicy, visit_id: int, now: datetime,
          actor: str, on: date | None = None) -> datetime:
-    """Move a scheduled pickup (the resident asked: UBAH JADWAL) to another day: the first
-    free slot of `on` (a local day), or without one of the first working day with a free slot
-    after the pickup's own day; never a later time of the same day, which a resident who cannot
-    come that day has no use for. Returns the new slot. Raises `MoveRefused` with a catalogue
-    key: the resident's changes are used up ("pickup.no_more_changes" with the limit as `n`,
-    "pickup.no_changes" when SMS may not move pickups at all), `on` is the pickup's own day
-    ("pickup.same_day"), `on` has no free slot ("pickup.day_unavailable" with the free `day`
-    nearest to it), or no day has ("pickup.full"). A refusal changes nothing and counts as no
-    change."""
-    row = connection.execute(
-        select(_APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
-               _APPLICATION.c.pickup_changes)
-        .where(_APPLICATION.c.id == application_id,
-               in_stage(Stage.PICKUP_SCHEDULED))
-        .with_for_update()
-    ).one()
-    if row.pickup_changes >= policy.max_resident_changes:
+    """Move a family visit (the resident asked: UBAH JADWAL) with all its cards to another
+    day: the first slot of `on` (a local day) with room for them all, or without one of the
+    first working day with such a slot after the visit's own day; never a later time of the
+    same day, which a family that cannot come that day has no use for. Returns the new slot.
+    Raises `MoveRefused` with a catalogue key: the resident's changes are used up
+    ("pickup.no_more_changes" with the limit as `n`, "pickup.no_changes" when SMS may not
+    move pickups at all), `on` is the visit's own day ("pickup.same_day"), `on` has no free
+    slot ("pickup.day_unavailable" with the free `day` nearest to it), or no day has
+    ("pickup.full"). A refusal changes nothing and counts as no change."""
+    visit = _locked_visit(connection, visit_id)
+    if visit.changes >= policy.max_resident_changes:
         raise MoveRefused("pickup.no_more_changes" if policy.max_resident_changes
                           else "pickup.no_changes", n=policy.max_resident_changes)
-    office = policy.offices.get(row.pickup_office)
-    if office is None or row.pickup_at is None:
+    office = policy.offices.get(visit.office)
+    cards = visit_cards(connection, visit_id)
+    if office is None or visit.starts_at is None or not cards:
         raise MoveRefused("pickup.full")
-    today, current = local_date(now), local(row.pickup_at).date()
+    today, current = local_date(now), local(visit.starts_at).date()
     if on == current:
         raise MoveRefused("pickup.same_day")
     book = SlotBook(connection, office, policy, today)  # open days after today
-    free = [day for day in book.free_days() if day != current]
+    free = [day for day in book.free_days(len(cards)) if day != current]
     if on is None:
         day = next((day for day in free if day > current), None)
         if day is None:
@@ -301,153 +408,226 @@ def move(connection: Connection, policy: PickupPolicy, application_id: int, now:
                           day=min(free, key=lambda day: (abs(day - on), day < on)))
     else:
         day = on
-    start = book.book_on(day)
+    start = book.book_on(day, len(cards))
     assert start is not None  # a free day has a free slot
     book.write(connection)
-    release_slot(connection, office.code, row.pickup_at)
-    change_stages(connection, [Move(application_id, {
-        "pickup_at": start, "pickup_changes": row.pickup_changes + 1,
-        "reminded_at": _reminded_at(policy, office, start, now)})],
-        Stage.PICKUP_SCHEDULED, actor=actor, now=now, quiet=policy.quiet,
-        note="pickup moved by the resident", notice="")
+    release_slot(connection, office.code, visit.starts_at, len(cards))
+    _set_visit(connection, visit_id, starts_at=start, changes=visit.changes + 1,
+               reminded_at=_reminded_at(policy, office, start, now))
+    change_stages(connection, [Move(row.id, {"pickup_at": start}) for row in cards],
+                  Stage.PICKUP_SCHEDULED, actor=actor, now=now, quiet=policy.quiet,
+                  note="pickup moved by the resident", notice="",
+                  rows={row.id: row for row in cards})
     return start
+
+
+def _set_visit(connection: Connection, visit_id: int, **values: Any) -> None:
+    connection.execute(update(_VISIT).where(_VISIT.c.id == visit_id).values(**values))
 
 
 class VerifyError(Exception):
     pass
 
 
-def verify(db: Database, clock: Clock, code: str, actor: str) -> str:
-    """Mark the card with this open pickup code collected; returns its reference."""
+@dataclass(frozen=True)
+class Handover:
+    """What happened at the counter: the references handed over, and those of the visit kept
+    to collect later (a member who did not come), which get a visit of their own."""
+
+    handed: tuple[str, ...]
+    kept: tuple[str, ...]
+
+
+def visit_by_code(connection: Connection, code: str) -> tuple[Any, list[Any]]:
+    """The open visit of a pickup code and its cards to hand over; raises `VerifyError`."""
     code = code.strip().upper()
+    visit = connection.execute(select(_VISIT).where(_VISIT.c.open_code == code)
+                               .with_for_update()).first()
+    cards = visit_cards(connection, visit.id) if visit is not None else []
+    if visit is None or not cards:
+        used = connection.execute(select(_VISIT.c.id).where(_VISIT.c.code == code)).first()
+        raise VerifyError(f"pickup code {code} was already used" if used
+                          else f"unknown pickup code {code}")
+    return visit, cards
+
+
+def verify(db: Database, clock: Clock, code: str, actor: str,
+           only: Collection[str] | None = None) -> Handover:
+    """Hand over the cards of the visit with this open code: all of them, or only those whose
+    reference is in `only` (the others go back to be scheduled again, in a visit of their
+    own, and the family gets its SMS). Raises `VerifyError` for an unknown or used code, or a
+    reference that is not the visit's."""
     now = clock.now()
     with db.connect() as connection:
-        row = connection.execute(
-            select(_APPLICATION.c.id, _APPLICATION.c.reference)
-            .where(_APPLICATION.c.open_code == code).with_for_update()
-        ).first()
-        if row is None:
-            used = connection.execute(select(_APPLICATION.c.reference)
-                                      .where(_APPLICATION.c.pickup_code == code)).first()
-            raise VerifyError(f"pickup code {code} was already used" if used
-                              else f"unknown pickup code {code}")
-        change_stages(connection, [Move(row.id, {"collected_at": now})], Stage.COLLECTED,
-                      actor=actor, now=now, quiet=QuietHours(), note=f"collected with {code}")
-        return row.reference
+        visit, cards = visit_by_code(connection, code)
+        if only is not None:
+            strangers = sorted(set(only) - {row.reference for row in cards})
+            if strangers or not only:
+                raise VerifyError(f"not a card of visit {visit.code}: {', '.join(strangers)}"
+                                  if strangers else "no card chosen")
+        handed = [row for row in cards if only is None or row.reference in only]
+        kept = [row for row in cards if row not in handed]
+        rows = {row.id: row for row in cards}
+        change_stages(connection, [Move(row.id, {"collected_at": now}) for row in handed],
+                      Stage.COLLECTED, actor=actor, now=now, quiet=QuietHours(),
+                      note=f"collected with {visit.code}", rows=rows)
+        if kept:
+            if visit.starts_at is not None:
+                release_slot(connection, visit.office, visit.starts_at, len(kept))
+            change_stages(connection, [Move(row.id, {"visit_id": None, "pickup_at": None})
+                                       for row in kept],
+                          Stage.PRINTED, actor=actor, now=now, quiet=QuietHours(),
+                          note=f"not collected with {visit.code}: a new visit follows",
+                          notice="", rows=rows)
+        _set_visit(connection, visit.id, open_code=None)
+        return Handover(tuple(row.reference for row in handed),
+                        tuple(row.reference for row in kept))
+
+
+def _due_visits(connection: Connection, *where: Any) -> dict[int, list[Any]]:
+    """Open visits matching `where` with their cards to hand over (locked), by visit."""
+    rows = connection.execute(
+        notice_rows(_APPLICATION.c.stage, _APPLICATION.c.visit_id, _VISIT.c.office,
+                    _VISIT.c.starts_at, _VISIT.c.code, _VISIT.c.reschedules)
+        .join(_VISIT, _VISIT.c.id == _APPLICATION.c.visit_id)
+        .where(_VISIT.c.open_code.is_not(None), *where)
+        .order_by(_VISIT.c.starts_at, _APPLICATION.c.id)
+        .with_for_update(of=_APPLICATION, skip_locked=True)).all()
+    visits: dict[int, list[Any]] = {}
+    for row in rows:
+        visits.setdefault(row.visit_id, []).append(row)
+    return visits
+
+
+def _visit_notice(cards: list[Any], key: str, office: Office, start: datetime | None,
+                  code: str, values: Mapping[str, Any]) -> list[Move]:
+    """One SMS about the visit, with its first card; the other cards' moves send none."""
+    lead = cards[0]
+    words = (_wording(lead.language, office, start) if start is not None
+             else {"office": office.name})
+    text = visit_text(lead.language, key, [mask_id(row.nik) for row in cards], **words,
+                      code=code)
+    return [Move(row.id, values, text=text if index == 0 else "")
+            for index, row in enumerate(cards)]
 
 
 def remind(db: Database, clock: Clock, policy: PickupPolicy, reminder_time: Any) -> int:
-    """On the working day before a pickup, from `reminder_time` (local), send the reminder."""
+    """On the working day before a visit, from `reminder_time` (local), send its reminder:
+    one SMS for all its cards. Returns how many visits were reminded."""
     now = clock.now()
     if local(now).time() < reminder_time:
         return 0
     today = local_date(now)
     with db.connect() as connection:
-        due = connection.execute(
-            notice_rows(_APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
-                        _APPLICATION.c.pickup_code)
-            .where(in_stage(Stage.PICKUP_SCHEDULED),
-                   _APPLICATION.c.reminded_at.is_(None),
-                   _APPLICATION.c.pickup_at > now)
-            .with_for_update(of=_APPLICATION, skip_locked=True)
-        ).all()
-        moves = []
-        for row in due:
-            office = policy.offices.get(row.pickup_office)
+        due = _due_visits(connection, _VISIT.c.reminded_at.is_(None), _VISIT.c.starts_at > now,
+                          _APPLICATION.c.stage == Stage.PICKUP_SCHEDULED.value)
+        moves: list[Move] = []
+        reminded = []
+        for visit_id, cards in due.items():
+            office = policy.offices.get(cards[0].office)
             if office is None or _reminder_day(policy.calendar, office,
-                                                   local(row.pickup_at).date()) != today:
+                                               local(cards[0].starts_at).date()) != today:
                 continue
-            moves.append(Move(row.id, {"reminded_at": now},
-                              {**_wording(row.language, office, row.pickup_at),
-                               "code": row.pickup_code}))
+            reminded.append(visit_id)
+            moves.extend(_visit_notice(cards, "notify.reminder", office, cards[0].starts_at,
+                                       cards[0].code, {}))
+        if reminded:
+            connection.execute(update(_VISIT).where(_VISIT.c.id.in_(reminded))
+                               .values(reminded_at=now))
         change_stages(connection, moves, Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now,
                       quiet=policy.quiet, note="reminder sent", notice="notify.reminder",
-                      rows={row.id: row for row in due}, supersedes=False)
-    return len(moves)
+                      rows={row.id: row for cards in due.values() for row in cards},
+                      supersedes=False)
+    return len(reminded)
 
 
 def reschedule_missed(db: Database, clock: Clock, policy: PickupPolicy) -> int:
-    """A pickup not collected by the end of its day moves to the next free slot, at most
-    `max_reschedules` times; then the card is held at the office."""
+    """A visit not collected by the end of its day moves with all its cards to the next slot
+    with room for them, at most `max_reschedules` times; then its cards are held at the
+    office. Returns how many visits were moved or held."""
     now = clock.now()
     today = local_date(now)
     with db.connect() as connection:
-        missed = connection.execute(
-            notice_rows(_APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
-                        _APPLICATION.c.pickup_code, _APPLICATION.c.pickup_reschedules)
-            .where(in_stage(Stage.PICKUP_SCHEDULED),
-                   _APPLICATION.c.pickup_at < now)
-            .order_by(_APPLICATION.c.pickup_at)
-            .with_for_update(of=_APPLICATION, skip_locked=True)
-        ).all()
-        missed = [row for row in missed if local(row.pickup_at).date() < today]
+        missed = _due_visits(connection, _VISIT.c.starts_at < start_of_day(today),
+                             _APPLICATION.c.stage == Stage.PICKUP_SCHEDULED.value)
         moved: list[Move] = []
         held: list[Move] = []
         books: dict[str, SlotBook] = {}
-        for row in missed:
-            office = policy.offices.get(row.pickup_office)
+        changed: list[dict[str, Any]] = []
+        for visit_id, cards in missed.items():
+            first = cards[0]
+            office = policy.offices.get(first.office)
             if office is None:
                 continue
-            if row.pickup_reschedules >= policy.max_reschedules:
-                held.append(Move(row.id, {"pickup_at": None},
-                                 {"office": office.name, "code": row.pickup_code}))
+            if first.reschedules >= policy.max_reschedules:
+                held.extend(_visit_notice(cards, "notify.missed_pickup", office, None,
+                                          first.code, {"pickup_at": None}))
+                changed.append({"_id": visit_id, "_starts_at": None, "_reminded_at": None,
+                                "_reschedules": first.reschedules})
                 continue
             if office.code not in books:
                 books[office.code] = SlotBook(connection, office, policy, today)
-            start = books[office.code].book(1)
+            start = books[office.code].book(len(cards))
             if start is None:
                 continue
-            moved.append(Move(row.id, {"pickup_at": start, "reminded_at": None,
-                                       "pickup_reschedules": row.pickup_reschedules + 1},
-                              {**_wording(row.language, office, start),
-                               "code": row.pickup_code}))
+            moved.extend(_visit_notice(cards, "notify.rescheduled", office, start, first.code,
+                                       {"pickup_at": start}))
+            changed.append({"_id": visit_id, "_starts_at": start, "_reminded_at": None,
+                            "_reschedules": first.reschedules + 1})
         for code in sorted(books):
             books[code].write(connection)
-        rows = {row.id: row for row in missed}
+        if changed:
+            connection.execute(
+                update(_VISIT).where(_VISIT.c.id == bindparam("_id"))
+                .values(starts_at=bindparam("_starts_at"), reminded_at=bindparam("_reminded_at"),
+                        reschedules=bindparam("_reschedules")), changed)
+        rows = {row.id: row for cards in missed.values() for row in cards}
         change_stages(connection, moved, Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now,
                       quiet=policy.quiet, note="pickup missed: rescheduled",
                       notice="notify.rescheduled", rows=rows)
         change_stages(connection, held, Stage.MISSED_PICKUP, actor=ACTOR, now=now,
                       quiet=policy.quiet, note="pickup missed too often: held at the office",
-                      rows=rows)
-    return len(moved) + len(held)
+                      notice="notify.missed_pickup", rows=rows)
+    return len(changed)
 
 
 def reschedule_by_staff(db: Database, clock: Clock, policy: PickupPolicy, reference: str,
                         actor: str) -> datetime:
-    """Staff move a pickup (scheduled, or held at the office after missed ones) to the next
-    free slot after its own and tell the family; returns the new slot. A decision at the
-    counter, so neither the resident's `max_resident_changes` nor the automatic
-    `max_reschedules` limits it. The old slot's place is given back. Raises `MoveRefused`
-    ("pickup.none": no open pickup; "pickup.full": no free slot in the search window)."""
+    """Staff move the visit of a card (scheduled, or held at the office after missed ones)
+    with all its cards to the next slot with room for them after its own, and tell the
+    family; returns the new slot. A decision at the counter, so neither the resident's
+    `max_resident_changes` nor the automatic `max_reschedules` limits it. The old slot's
+    places are given back. Raises `MoveRefused` ("pickup.none": no open visit;
+    "pickup.full": no free slot in the search window)."""
     now = clock.now()
     with db.connect() as connection:
-        row = connection.execute(
-            notice_rows(_APPLICATION.c.stage, _APPLICATION.c.pickup_office,
-                        _APPLICATION.c.pickup_at, _APPLICATION.c.pickup_code)
-            .where(_APPLICATION.c.reference == reference,
-                   _APPLICATION.c.stage.in_([Stage.PICKUP_SCHEDULED.value,
-                                             Stage.MISSED_PICKUP.value]))
-            .with_for_update(of=_APPLICATION)
-        ).first()
-        office = policy.offices.get(row.pickup_office) if row is not None else None
-        if row is None or office is None:
+        visit_id = connection.execute(
+            select(_APPLICATION.c.visit_id).where(
+                _APPLICATION.c.reference == reference,
+                _APPLICATION.c.stage.in_([Stage.PICKUP_SCHEDULED.value,
+                                          Stage.MISSED_PICKUP.value]))).scalar()
+        visit = _locked_visit(connection, visit_id) if visit_id is not None else None
+        office = policy.offices.get(visit.office) if visit is not None else None
+        cards = visit_cards(connection, visit_id) if office is not None else []
+        if visit is None or office is None or not cards:
             raise MoveRefused("pickup.none")
         book = SlotBook(connection, office, policy, local_date(now))
-        start = book.book(1, not_before=row.pickup_at)
+        start = book.book(len(cards), not_before=visit.starts_at)
         if start is None:
             raise MoveRefused("pickup.full")
         book.write(connection)
-        if row.pickup_at is not None:
-            release_slot(connection, office.code, row.pickup_at)
-        # "Terlewat" only to a family that did miss its pickup; an early move is worded as
+        if visit.starts_at is not None:
+            release_slot(connection, office.code, visit.starts_at, len(cards))
+        _set_visit(connection, visit_id, starts_at=start,
+                   reminded_at=_reminded_at(policy, office, start, now))
+        # "Terlewat" only to a family that did miss its visit; an early move is worded as
         # the resident's own UBAH JADWAL answer.
-        missed = row.stage == Stage.MISSED_PICKUP.value or (
-            row.pickup_at is not None and row.pickup_at <= now)
-        change_stages(connection, [Move(
-            row.id, {"pickup_at": start, "reminded_at": _reminded_at(policy, office, start, now)},
-            {**_wording(row.language, office, start), "code": row.pickup_code})],
-            Stage.PICKUP_SCHEDULED, actor=actor, now=now, quiet=policy.quiet,
-            note="pickup moved by staff",
-            notice="notify.rescheduled" if missed else "pickup.moved", rows={row.id: row})
+        missed = any(row.stage == Stage.MISSED_PICKUP.value for row in cards) or (
+            visit.starts_at is not None and visit.starts_at <= now)
+        key = "notify.rescheduled" if missed else "pickup.moved"
+        change_stages(connection, _visit_notice(cards, key, office, start, visit.code,
+                                                {"pickup_at": start}),
+                      Stage.PICKUP_SCHEDULED, actor=actor, now=now, quiet=policy.quiet,
+                      note="pickup moved by staff", notice=key,
+                      rows={row.id: row for row in cards})
     return start

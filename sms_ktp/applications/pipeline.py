@@ -40,12 +40,21 @@ from sms_ktp.domain.masking import mask_id, redact
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.messaging.outbox import enqueue_many, enqueue_selected, outgoing, supersede
-from sms_ktp.models import Application, ApplicationEvent, Family, PhoneState, UtcDateTime
+from sms_ktp.models import (
+    Application,
+    ApplicationEvent,
+    Family,
+    PhoneState,
+    PickupVisit,
+    UtcDateTime,
+)
 from sms_ktp.platform.bulk import insert_rows
 
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
 _PHONE = PhoneState.__table__
+_VISIT = PickupVisit.__table__
+_SILENT = {"phone": None, "text": None, "segments": None}
 _EVENT = insert(ApplicationEvent.__table__)
 # The family phone's own language choice (BAHASA / LANG) wins over the application's.
 _NOTICE_LANGUAGE = func.coalesce(_PHONE.c.language, _APPLICATION.c.language).label("language")
@@ -55,7 +64,8 @@ SET_BASED_FROM = 200  # moves; below this, batched statements are as quick
 
 class Move(NamedTuple):
     """One application to move: extra columns to set, and placeholders of its SMS (or its SMS
-    already worded, by a caller that words thousands from one template). A tuple: a day's
+    already worded, by a caller that words thousands from one template; "" for none: the
+    other cards of a family visit, whose one SMS goes with the first card). A tuple: a day's
     allocation makes tens of thousands."""
 
     application_id: int
@@ -101,7 +111,7 @@ def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, a
         rows = _read(connection, [move.application_id for move in moves])
     columns: dict[str, Any] = {"stage": to.value, "updated_at": now}
     if to in CLOSED_STAGES:
-        columns.update(active_nik=None, open_code=None)
+        columns.update(active_nik=None)
     extra = sorted(moves[0].values)
     key = f"notify.{to.value}" if notice is None else notice
     sms = _notices(moves, rows, key) if key and key in messages("id") else []
@@ -119,21 +129,48 @@ def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, a
         {"application_id": move.application_id, "at": now, "stage": to.value,
          "actor": actor[:60], "note": note[:500]} for move in moves])
     ids = [move.application_id for move in moves]
-    if supersedes:
-        for start in range(0, len(ids), _CHUNK):
-            supersede(connection, ids[start:start + _CHUNK])
-    enqueue_many(connection, sms, now, kind="notification", not_before=not_before,
-                 applications=ids if sms else None)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start:start + _CHUNK]
+        if supersedes:
+            supersede(connection, chunk)
+        if to in CLOSED_STAGES:
+            close_emptied_visits(connection, chunk)
+    sent = [(notice, move.application_id) for move, notice in zip(moves, sms, strict=False)
+            if notice is not None]
+    enqueue_many(connection, [notice for notice, _ in sent], now, kind="notification",
+                 not_before=not_before, applications=[about for _, about in sent])
 
 
-def _notices(moves: Sequence[Move], rows: Mapping[int, Any], key: str) -> list[tuple[str, str]]:
-    """(phone, text) of each move's SMS, in the order of `moves`."""
-    sms = []
+def _notices(moves: Sequence[Move], rows: Mapping[int, Any], key: str
+             ) -> list[tuple[str, str] | None]:
+    """(phone, text) of each move's SMS, in the order of `moves`; None for a move without."""
+    sms: list[tuple[str, str] | None] = []
     for move in moves:
         row = rows[move.application_id]
+        if move.text == "":
+            sms.append(None)
+            continue
         sms.append((row.phone, move.text if move.text is not None else render(
             row.language, key, ref=row.reference, nik=mask_id(row.nik), **move.params)))
     return sms
+
+
+_OPEN_CARD = (select(_APPLICATION.c.id)
+              .where(_APPLICATION.c.visit_id == _VISIT.c.id,
+                     _APPLICATION.c.stage.in_([Stage.PICKUP_SCHEDULED.value,
+                                               Stage.MISSED_PICKUP.value]))
+              .exists())
+
+
+def close_emptied_visits(connection: Connection, applications: Sequence[int] | Select[Any]
+                         ) -> None:
+    """The visits of these applications that have no card left to hand over lose their open
+    code (which another family's visit may then draw)."""
+    visits = select(_APPLICATION.c.visit_id).where(_APPLICATION.c.id.in_(applications))
+    connection.execute(update(_VISIT)
+                       .where(_VISIT.c.open_code.is_not(None), _VISIT.c.id.in_(visits),
+                              ~_OPEN_CARD)
+                       .values(open_code=None))
 
 
 def _apply_set_based(connection: Connection, moves: Sequence[Move], extra: list[str],
@@ -152,8 +189,9 @@ def _apply_set_based(connection: Connection, moves: Sequence[Move], extra: list[
     try:
         if sms:
             insert_rows(connection, plan, [
-                {"id": move.application_id, **move.values, **outgoing(phone, text)}
-                for move, (phone, text) in zip(moves, sms, strict=True)])
+                {"id": move.application_id, **move.values,
+                 **(outgoing(*notice) if notice is not None else _SILENT)}
+                for move, notice in zip(moves, sms, strict=True)])
         else:
             insert_rows(connection, plan, [{"id": move.application_id, **move.values}
                                            for move in moves])
@@ -165,9 +203,12 @@ def _apply_set_based(connection: Connection, moves: Sequence[Move], extra: list[
                    literal(actor[:60]), literal(note[:500]))))
         if supersedes:
             supersede(connection, select(plan.c.id))
+        if to in CLOSED_STAGES:
+            close_emptied_visits(connection, select(plan.c.id))
         if sms:
             enqueue_selected(connection, select(plan.c.phone, plan.c.text, plan.c.segments,
                                                 plan.c.id.label("application_id"))
+                             .where(plan.c.text.is_not(None))
                              .order_by(plan.c.id), now, kind="notification",
                              not_before=not_before)
     finally:

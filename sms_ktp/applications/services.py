@@ -31,11 +31,19 @@ from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.messaging import outbox
 from sms_ktp.messaging.phone_state import PhoneStateStore
-from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement, Family, PhoneState
+from sms_ktp.models import (
+    Application,
+    ApplicationEvent,
+    BlangkoMovement,
+    Family,
+    PhoneState,
+    PickupVisit,
+)
 from sms_ktp.platform.clock import Clock
 
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
+_VISIT = PickupVisit.__table__
 _ACTIVE_NIK = (select(_APPLICATION.c.reference, _FAMILY.c.phone)
                .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
                .where(_APPLICATION.c.active_nik == bindparam("nik")))
@@ -65,12 +73,13 @@ _FAMILY_APPLICATIONS = (
 
 _FAMILY_PICKUPS = (
     select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
-           _APPLICATION.c.stage, _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
-           _APPLICATION.c.pickup_code)
+           _APPLICATION.c.stage, _APPLICATION.c.visit_id, _VISIT.c.office, _VISIT.c.starts_at,
+           _VISIT.c.code)
     .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+    .join(_VISIT, _VISIT.c.id == _APPLICATION.c.visit_id)
     .where(_FAMILY.c.phone == bindparam("phone"),
            _APPLICATION.c.stage.in_([Stage.PICKUP_SCHEDULED.value, Stage.MISSED_PICKUP.value]))
-    .order_by(_APPLICATION.c.pickup_at, _APPLICATION.c.id)
+    .order_by(_VISIT.c.starts_at, _APPLICATION.c.id)
 )
 
 
@@ -205,29 +214,58 @@ class SqlServices:
     def _sites(self) -> list[str]:
         return list(self._db.execute(select(BlangkoMovement.site).distinct()).scalars())
 
+    # The family's applications of one NIK, by its keyed hash: NIKs are never opened to look.
+    _FAMILY_NIK_REFERENCES = (
+        select(_APPLICATION.c.reference)
+        .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+        .where(_FAMILY.c.phone == bindparam("phone"),
+               _APPLICATION.c.nik_hash == bindparam("nik"),
+               _APPLICATION.c.erased_at.is_(None))
+    )
+
+    def family_references_of_nik(self, phone: str, nik: str) -> set[str]:
+        """`KTP#<NIK>`: only this phone's family's applications are looked at, so a NIK of
+        another family is answered as one of nobody."""
+        return set(self._db.execute(self._FAMILY_NIK_REFERENCES,
+                                    {"phone": phone, "nik": nik}).scalars())
+
     # --- pickups ------------------------------------------------------------------------------
     def family_pickups(self, phone: str) -> list[ApplicationView]:
-        rows = self._db.execute(_FAMILY_PICKUPS, {"phone": phone}).all()
-        return [self._pickup_view(row) for row in rows]
+        """One view per family visit: its first card's reference, and every card's."""
+        visits: dict[int, list[Any]] = {}
+        for row in self._db.execute(_FAMILY_PICKUPS, {"phone": phone}):
+            visits.setdefault(row.visit_id, []).append(row)
+        return [self._visit_view(cards) for cards in visits.values()]
 
     def pickups_told(self, phone: str, texts: list[str]) -> None:
         outbox.supersede_told(self._db, phone, texts)
 
     def move_pickup(self, phone: str, reference: str, on: date | None = None) -> ApplicationView:
-        row = self._db.execute(_FAMILY_PICKUPS.where(_APPLICATION.c.reference == reference),
-                               {"phone": phone}).one()
+        visit_id = next(view.details["visit"] for view in self.family_pickups(phone)
+                        if reference in view.details["references"])
         try:
-            pickup.move(self._db, self.pickup_policy, row.id, self.now,
+            pickup.move(self._db, self.pickup_policy, visit_id, self.now,
                         f"resident:{self.channel}", on)
         except pickup.MoveRefused as refused:
             raise Invalid(refused.key, **refused.params) from None
         self.completed.append("pickup_moved")
-        return self._pickup_view(self._db.execute(
-            _FAMILY_PICKUPS.where(_APPLICATION.c.id == row.id), {"phone": phone}).one())
+        return next(view for view in self.family_pickups(phone)
+                    if view.details["visit"] == visit_id)
+
+    def _visit_view(self, cards: list[Any]) -> ApplicationView:
+        """A family visit, with its day and place (what `JADWAL` says of it, whether or not
+        its SMS has left yet): `niks` the masked NIKs of its cards, `references` theirs."""
+        lead = cards[0]
+        office = self.pickup_policy.offices.get(lead.office)
+        return ApplicationView(lead.reference, mask_id(lead.nik), lead.stage, {
+            "at": local(lead.starts_at) if lead.starts_at else None,
+            "office": office.name if office else lead.office,
+            "address": office.address if office else "", "code": lead.code,
+            "visit": lead.visit_id, "niks": tuple(mask_id(row.nik) for row in cards),
+            "references": tuple(row.reference for row in cards)})
 
     def _pickup_view(self, row: Any) -> ApplicationView:
-        """A card to collect, with its pickup's day and place (what `STATUS` and `JADWAL` say
-        of it, whether or not its pickup SMS has left yet)."""
+        """A card to collect, with its pickup's day and place (what `STATUS` says of it)."""
         office = self.pickup_policy.offices.get(row.pickup_office)
         return ApplicationView(row.reference, mask_id(row.nik), row.stage, {
             "at": local(row.pickup_at) if row.pickup_at else None,

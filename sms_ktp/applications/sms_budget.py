@@ -62,7 +62,10 @@ def longest_values(lang: str) -> dict[str, str]:
     masked = mask_id("0" * 16)
     weekday = max((render(lang, f"when.weekday.{n}") for n in range(7)), key=_septets)
     month = max((render(lang, f"when.month.{n}") for n in range(1, 13)), key=_septets)
+    cards = max((render(lang, "cards.one", nik=masked), render(lang, "cards.counted", n=15)),
+                key=_septets)  # a family visit's cards: as many NIKs as fit, else the count
     return {"ref": "9" * 9, "nik": masked, "kk": masked, "code": "W" * CODE_LENGTH,
+            "cards": cards,
             "day": render(lang, "when.date", weekday=weekday, day="30", month=month,
                           year="2026"),
             "time": render(lang, "when.time", hour="23", minute="59", zone="WITA"),

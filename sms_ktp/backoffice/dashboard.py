@@ -18,14 +18,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, exists, func, literal_column, select
 
 from sms_ktp.applications.printing import Stock, stock
 from sms_ktp.domain import region
-from sms_ktp.domain.local_time import local_date, local_zone
+from sms_ktp.domain.local_time import local_date, local_zone, start_of_day
 from sms_ktp.domain.stages import Stage
 from sms_ktp.messaging import outbox
 from sms_ktp.models import Application, Family, OutboxMessage, in_stage
@@ -47,8 +47,7 @@ STAGE_COLUMNS: tuple[str, ...] = tuple(stage.value for stage in (
 def day_span(day: date) -> tuple[datetime, datetime]:
     """The UTC instants [start, end) of one calendar day of the regency served (WIB, WITA or
     WIT)."""
-    start = datetime.combine(day, time(0), local_zone()).astimezone(UTC)
-    return start, datetime.combine(day + timedelta(days=1), time(0), local_zone()).astimezone(UTC)
+    return start_of_day(day), start_of_day(day + timedelta(days=1))
 
 
 def _local_day(column: Any, dialect: str) -> Any:

@@ -25,10 +25,11 @@ from sms_ktp.domain.masking import mask_id, mask_phone, redact
 from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.domain.reference import normalise_reference
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
-from sms_ktp.models import Application, ApplicationEvent, Family
+from sms_ktp.models import Application, ApplicationEvent, Family, PickupVisit
 
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
+_VISIT = PickupVisit.__table__
 _EVENT = ApplicationEvent.__table__
 PAGE_SIZE = 50
 MATCH_LIMIT = 200  # a NIK or a family has a handful of applications; this only bounds a page
@@ -189,6 +190,9 @@ class ApplicationDetail:
     collected_at: datetime | None
     events: list[Event]
     _open_code: str | None = field(default=None, repr=False)
+    # The cards of the family visit this card is collected in, this one included: (reference,
+    # masked NIK), handed over together at the counter.
+    visit_cards: tuple[tuple[str, str], ...] = ()
 
     def accepts(self, code: str) -> bool:
         """Whether `code`, typed from the resident's SMS, collects this card."""
@@ -219,8 +223,14 @@ class ApplicationDetail:
         return frozenset(allowed)
 
 
-_DETAIL = (select(_APPLICATION, _FAMILY.c.kk, _FAMILY.c.phone, _FAMILY.c.kecamatan_code)
-           .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id))
+_DETAIL = (select(_APPLICATION, _FAMILY.c.kk, _FAMILY.c.phone, _FAMILY.c.kecamatan_code,
+                  _VISIT.c.open_code)
+           .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+           .outerjoin(_VISIT, _VISIT.c.id == _APPLICATION.c.visit_id))
+_VISIT_CARDS = (select(_APPLICATION.c.reference, _APPLICATION.c.nik)
+                .where(_APPLICATION.c.stage.in_([Stage.PICKUP_SCHEDULED.value,
+                                                 Stage.MISSED_PICKUP.value]))
+                .order_by(_APPLICATION.c.id))
 _TIMELINE = select(_EVENT.c.at, _EVENT.c.stage, _EVENT.c.actor, _EVENT.c.note)
 
 
@@ -251,4 +261,7 @@ def detail(connection: Connection, reference: str, *,
         channel=row.channel, created_at=row.created_at, updated_at=row.updated_at,
         ready_at=row.ready_at, printed_at=row.printed_at, pickup_office=row.pickup_office,
         pickup_at=row.pickup_at, collectable=row.open_code is not None,
-        collected_at=row.collected_at, events=events, _open_code=row.open_code)
+        collected_at=row.collected_at, events=events, _open_code=row.open_code,
+        visit_cards=tuple((card.reference, mask_id(card.nik)) for card in connection.execute(
+            _VISIT_CARDS.where(_APPLICATION.c.visit_id == row.visit_id)))
+        if row.open_code is not None else ())

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from sms_ktp.applications import penunggalan, pickup, printing
 from sms_ktp.cli.common import Group, actor, runtime_of, with_runtime
+from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.messaging.outbox import requeue_failed
 from sms_ktp.runtime import Runtime
@@ -106,16 +107,28 @@ def pickups() -> None:
     pass
 
 
-@pickups.command("verify", help="mark the card with CODE collected")
+@pickups.command("verify", help="hand over the cards of the family visit with CODE")
 @click.argument("code")
+@click.option("--only", "only", multiple=True, metavar="REF",
+              help="hand over only this card (repeat for several); the visit's other cards "
+                   "get a visit of their own, with an SMS")
 @with_runtime
-def verify(runtime: Runtime, code: str) -> int:
+def verify(runtime: Runtime, code: str, only: tuple[str, ...]) -> int:
     try:
-        reference = pickup.verify(runtime.db, runtime.clock, code, actor())
+        with runtime.db.connect() as connection:
+            _, cards = pickup.visit_by_code(connection, code)
+        print(f"visit {code.strip().upper()}: {len(cards)} card(s)")
+        for card in cards:
+            print(f"  ref {card.reference}  NIK {mask_id(card.nik)}")
+        handover = pickup.verify(runtime.db, runtime.clock, code, actor(),
+                                 only=set(only) if only else None)
     except pickup.VerifyError as error:
         print(f"sms-ktp: {error}", file=sys.stderr)
         return 1
-    print(f"collected: ref {reference}")
+    for reference in handover.handed:
+        print(f"collected: ref {reference}")
+    for reference in handover.kept:
+        print(f"kept for a new visit: ref {reference}")
     return 0
 
 

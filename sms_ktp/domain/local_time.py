@@ -4,7 +4,7 @@ WITA or WIT, from its province: `region`)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 from sms_ktp.domain import region
@@ -21,3 +21,8 @@ def zone_label() -> str:
 
 def local_date(instant: datetime) -> date:
     return instant.astimezone(local_zone()).date()
+
+
+def start_of_day(day: date) -> datetime:
+    """The UTC instant a local calendar day of the regency served begins."""
+    return datetime.combine(day, time(0), local_zone()).astimezone(UTC)

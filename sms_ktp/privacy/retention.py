@@ -71,7 +71,7 @@ _PHONE = PhoneState.__table__
 # The columns that hold personal data. A column not in the model yet (the keyed hashes of the
 # encryption at rest) is skipped.
 APPLICATION_PERSONAL = ("nik", "nik_hash", "active_nik", "suket_number", "stage_note",
-                        "open_code", "pickup_code")
+                        "pickup_code")
 FAMILY_PERSONAL = ("kk", "kk_hash", "phone")
 
 

@@ -89,6 +89,11 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         "ref": "123456789",
         "nik": masked,
         "kk": masked,
+        # a family visit's cards: one by its NIK, or the count of many (listing them is
+        # done only where the SMS still fits: tests/flows/test_visits.py)
+        "cards": max((render(lang, "cards.one", nik=masked),
+                      render(lang, "cards.counted", n=15)), key=len),
+        "niks": f"{masked}, {masked} +3",
         "reason": longest(lang, "reason"),
         "bring": longest(lang, "bring"),
         "got": 17,
@@ -286,8 +291,8 @@ def test_a_template_fills_what_is_fixed_and_keeps_the_rest_for_format() -> None:
     fixed = {"day": "Selasa, 1 Desember 2026", "time": "09.00 WIB",
              "office": "Kantor {Kec.} Bogor Timur", "address": "Jl. \u201cRaya\u201d 1"}
     worded = template("id", "notify.pickup_scheduled", **fixed)
-    assert "{nik}" in worded and "{code}" in worded
-    per_card = {"nik": "************1234", "code": "ACD347"}
+    assert "{cards}" in worded and "{code}" in worded
+    per_card = {"cards": "KTP-el NIK ***1234", "code": "ACD347"}
     assert worded.format(**per_card) == render("id", "notify.pickup_scheduled",
                                                **fixed, **per_card)
     # Braces in a fixed value stay text, and the curly quotes became GSM-7 ones.

@@ -23,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from flows.ports import ActiveApplication, ApplicationView
 from sms_ktp import crypto
@@ -44,6 +44,7 @@ from sms_ktp.models import (
     Family,
     OutboxMessage,
     PhoneState,
+    PickupVisit,
 )
 from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.db import Database
@@ -61,6 +62,7 @@ _PRINTED = frozenset({Stage.PRINTED, Stage.PICKUP_SCHEDULED, Stage.MISSED_PICKUP
                       Stage.COLLECTED})
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
+_VISIT = PickupVisit.__table__
 
 
 @cache
@@ -178,6 +180,9 @@ class SqlTwin:
     def family_applications(self, phone: str) -> list[ApplicationView]:
         return self._run(phone, lambda s: s.family_applications(phone))
 
+    def family_references_of_nik(self, phone: str, nik: str) -> set[str]:
+        return self._run(phone, lambda s: s.family_references_of_nik(phone, nik))
+
     def language_of(self, phone: str) -> str | None:
         return self._run(phone, lambda s: s.language_of(phone), state=True)
 
@@ -215,7 +220,7 @@ class SqlTwin:
             values["ready_at"] = now
         if stage in _PRINTED:
             values["printed_at"] = now
-            values.update(self._pickup(kk, stage))
+            values.update(self._pickup(kk, stage, family_id))
         if stage == Stage.COLLECTED:
             values["collected_at"] = now
         application_id = self.connection.execute(
@@ -226,24 +231,29 @@ class SqlTwin:
             for step in dict.fromkeys((Stage.SUBMITTED.value, stage.value))])
         return reference
 
-    def _pickup(self, kk: str, stage: Stage) -> dict[str, Any]:
-        """The pickup columns: an office's slot booked as the allocation books it, and a code
-        (open while the card is to be collected)."""
+    def _pickup(self, kk: str, stage: Stage, family_id: int) -> dict[str, Any]:
+        """The pickup columns: a visit of its own in an office's slot booked as the allocation
+        books it, and a code (open while the card is to be collected)."""
         if stage == Stage.PRINTED:
             return {}
         office = policy().offices[parse_kk(kk).kecamatan_code]
-        taken = set(self.connection.execute(select(_APPLICATION.c.open_code).where(
-            _APPLICATION.c.open_code.is_not(None))).scalars())
+        taken = set(self.connection.execute(select(_VISIT.c.open_code).where(
+            _VISIT.c.open_code.is_not(None))).scalars())
         code = next(new_codes(taken))
-        columns: dict[str, Any] = {"pickup_office": office.code, "pickup_code": code,
-                                   "open_code": None if stage == Stage.COLLECTED else code}
+        visit: dict[str, Any] = {"family_id": family_id, "office": office.code, "code": code,
+                                 "open_code": None if stage == Stage.COLLECTED else code,
+                                 "reschedules": 0, "changes": 0, "starts_at": None,
+                                 "created_at": self.clock.now()}
         if stage == Stage.PICKUP_SCHEDULED:
             book = SlotBook(self.connection, office, policy(), self.today())
-            columns["pickup_at"] = book.book(1)
+            visit["starts_at"] = book.book(1)
             book.write(self.connection)
         elif stage == Stage.MISSED_PICKUP:  # rescheduled as often as allowed, then held
-            columns["pickup_reschedules"] = policy().max_reschedules
-        return columns
+            visit["reschedules"] = policy().max_reschedules
+        visit_id = self.connection.execute(insert(_VISIT).returning(_VISIT.c.id),
+                                           visit).scalar_one()
+        return {"pickup_office": office.code, "pickup_code": code,
+                "pickup_at": visit["starts_at"], "visit_id": visit_id}
 
     def add_blangko(self, count: int) -> None:
         """Blank cards added to the printing site's stock."""
@@ -263,8 +273,10 @@ class SqlTwin:
         rows = self.connection.execute(
             select(a.reference, a.nik, _FAMILY.c.kk, a.reason, a.suket_number, a.stage,
                    a.language, a.id, a.channel, a.created_at, a.print_batch_id, a.pickup_office,
-                   a.pickup_at, a.pickup_code, a.pickup_changes)
-            .join(_FAMILY, _FAMILY.c.id == a.family_id).order_by(a.id)).all()
+                   a.pickup_at, a.pickup_code,
+                   func.coalesce(_VISIT.c.changes, 0).label("pickup_changes"))
+            .join(_FAMILY, _FAMILY.c.id == a.family_id)
+            .outerjoin(_VISIT, _VISIT.c.id == a.visit_id).order_by(a.id)).all()
         return [StoredApplication(
             row.reference, row.nik, row.kk, row.reason, row.suket_number, row.stage,
             row.language, row.id, row.channel != "staff", row.created_at,

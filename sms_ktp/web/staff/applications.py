@@ -169,12 +169,25 @@ def application_collect(reference: str) -> Response:
         if not found.accepts(code):
             raise _Refused(f"Kode ambil {code} tidak cocok dengan permohonan ini. Minta warga "
                            "menunjukkan SMS jadwal ambil; KTP-el belum diserahkan.")
+        # A family visit hands over the cards ticked (all of them unless staff untick a member
+        # who did not come: that card gets a visit of its own, with an SMS).
+        chosen = set(request.form.getlist("cards")) or {reference}
+        if not chosen <= {card for card, _ in found.visit_cards} | {reference}:
+            raise _Refused("Pilih KTP-el dari kunjungan ini saja.")
         runtime_ = runtime()
         try:
-            pickup.verify(runtime_.db, runtime_.clock, code, me().actor)
+            handover = pickup.verify(runtime_.db, runtime_.clock, code, me().actor,
+                                     only=None if chosen >= {c for c, _ in found.visit_cards}
+                                     else chosen)
         except pickup.VerifyError:
             raise _Refused("Kode ambil ini sudah dipakai atau tidak berlaku lagi.") from None
-        _audit("application.collect", reference, "kode ambil cocok")
+        for handed in handover.handed:
+            _audit("application.collect", handed, "kode ambil cocok")
+        if handover.kept:
+            return (f"{len(handover.handed)} KTP-el tercatat sudah diambil; "
+                    f"{len(handover.kept)} lainnya dijadwalkan lagi (warga menerima SMS).")
+        if len(handover.handed) > 1:
+            return f"{len(handover.handed)} KTP-el keluarga ini tercatat sudah diambil."
         return "KTP-el tercatat sudah diambil."
 
     return _decide(reference, act)

@@ -45,7 +45,8 @@ from sms_ktp.platform import schema
 from sms_ktp.platform.db import Database, scratch_schema
 
 REVISIONS = ("0001_core", "0002_staff_back_office", "0003_worker_heartbeats", "0004_privacy",
-             "0005_worker_gateway", "0006_staff_sessions", "0007_outbox_supersede")
+             "0005_worker_gateway", "0006_staff_sessions", "0007_outbox_supersede",
+             "0008_family_visits")
 # The revisions a database made before the migrations (no version table) can stand at.
 BEFORE_MIGRATIONS = REVISIONS[:3]
 # What each revision adds, written down here rather than read from the migrations.
@@ -59,6 +60,7 @@ TABLES = {
     "0005_worker_gateway": set(),  # the gateway each worker sends through
     "0006_staff_sessions": {"staff_session"},
     "0007_outbox_supersede": set(),  # a notification's application, and what superseded it
+    "0008_family_visits": {"pickup_visit"},
 }
 NOW = datetime(2026, 11, 29, 23, 0)  # as the database keeps time: naive UTC
 POLICY = PickupPolicy(default_offices(), WorkingCalendar(), QuietHours())
@@ -169,7 +171,7 @@ def write_rows(database: Database, revision: str) -> dict[str, Any]:
             connection, "application", reference=written["reference"], **nik,
             family_id=family, reason="hilang", stage=Stage.PRINT_QUEUE.value, language="en",
             channel="sms", created_at=NOW, updated_at=NOW, ready_at=NOW, print_batch_id=batch,
-            pickup_reschedules=0, pickup_changes=0)
+            **({"pickup_reschedules": 0, "pickup_changes": 0} if at < 7 else {}))
         insert(connection, "application_event", application_id=application, at=NOW,
                stage=Stage.PRINT_QUEUE.value, actor="operator:test", note="")
         inbound = insert(connection, "inbound_message", provider="africastalking",
@@ -330,6 +332,71 @@ def test_a_database_at_each_revision_upgrades_with_its_rows_and_then_works(new_d
     with database.transaction() as session:
         assert len(session.exec(select(Application)).all()) == 2
         assert session.exec(select(Family).where(Family.kk_hash == KK_2)).one().phone == PHONE_2
+
+
+def _scheduled(connection: sa.Connection, family: int, reference: str, nik: str,
+               code: str) -> int:
+    """A card scheduled for pickup as 0007 stores it: its own code, counters and reminder."""
+    return insert(connection, "application", reference=reference,
+                  nik=crypto.encrypt(nik, "application.nik"),
+                  nik_hash=crypto.keyed_hash(nik, "nik"),
+                  active_nik=crypto.keyed_hash(nik, "nik"), family_id=family, reason="hilang",
+                  stage=Stage.PICKUP_SCHEDULED.value, language="id", channel="sms",
+                  created_at=NOW, updated_at=NOW, pickup_office="01",
+                  pickup_at=NOW + timedelta(days=1), open_code=code, pickup_code=code,
+                  pickup_reschedules=1, pickup_changes=1, reminded_at=NOW)
+
+
+def test_each_open_pickup_becomes_a_visit_of_its_own_card_and_back(new_database):
+    database = new_database()
+    schema.upgrade(database, "0007_outbox_supersede")
+    with database.connect() as connection:
+        family = insert(connection, "family", kk=crypto.encrypt(KK, "family.kk"),
+                        kk_hash=crypto.keyed_hash(KK, "kk"), phone=PHONE, kecamatan_code="01",
+                        created_at=NOW)
+        first = _scheduled(connection, family, "100000001", NIK, "ACDEFH")
+        second = _scheduled(connection, family, "100000002", NIK_2, "KMNPRT")
+
+    schema.upgrade(database)
+
+    with database.connect() as connection:
+        visits = connection.execute(sa.text(
+            "SELECT id, family_id, office, code, open_code, reschedules, changes, reminded_at "
+            "FROM pickup_visit ORDER BY id")).all()
+        cards = dict(connection.execute(sa.text(
+            "SELECT id, visit_id FROM application")).all())
+    assert [(v.family_id, v.office, v.code, v.open_code, v.reschedules, v.changes)
+            for v in visits] == [(family, "01", "ACDEFH", "ACDEFH", 1, 1),
+                                 (family, "01", "KMNPRT", "KMNPRT", 1, 1)]
+    assert all(visit.reminded_at is not None for visit in visits)
+    assert cards == {first: visits[0].id, second: visits[1].id}
+
+    schema.downgrade(database, "0007_outbox_supersede")
+
+    with database.connect() as connection:
+        back = connection.execute(sa.text(
+            "SELECT id, open_code, pickup_reschedules, pickup_changes FROM application "
+            "ORDER BY id")).all()
+    assert [tuple(row) for row in back] == [(first, "ACDEFH", 1, 1), (second, "KMNPRT", 1, 1)]
+
+
+def test_a_downgrade_with_a_visit_of_two_cards_to_hand_over_is_refused(new_database):
+    database = new_database()
+    schema.upgrade(database, "0007_outbox_supersede")
+    with database.connect() as connection:
+        family = insert(connection, "family", kk=crypto.encrypt(KK, "family.kk"),
+                        kk_hash=crypto.keyed_hash(KK, "kk"), phone=PHONE, kecamatan_code="01",
+                        created_at=NOW)
+        _scheduled(connection, family, "100000001", NIK, "ACDEFH")
+        _scheduled(connection, family, "100000002", NIK_2, "KMNPRT")
+    schema.upgrade(database)
+    with database.connect() as connection:  # the second card joins the first one's visit
+        connection.execute(sa.text("UPDATE application SET visit_id = "
+                                   "(SELECT min(id) FROM pickup_visit)"))
+
+    with pytest.raises(RuntimeError, match="1 pickup visits hold more than one card"):
+        schema.downgrade(database, "0007_outbox_supersede")
+    assert schema.current_revision(database) == "0008_family_visits"
 
 
 def test_downgrades_step_by_step_to_nothing_and_up_again(new_database):

@@ -1,0 +1,30 @@
+"""A family visit's cards in one SMS: the pickup SMS, the reminder and the answers about a
+visit name its cards (`{cards}`) by their masked NIKs, as many as the SMS leaves room for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from flows.catalogue import render
+from gsm7.encoding import GSM7_SINGLE, septets
+
+
+def fit_cards(lang: str, masked: Sequence[str], fill: Callable[[str], str]) -> str:
+    """`fill(cards)` with the fullest naming of the cards that keeps it one SMS: every masked
+    NIK, else as many as fit and "+N", else the count alone (which the catalogues leave room
+    for). One card is always named by its NIK."""
+    if len(masked) == 1:
+        return fill(render(lang, "cards.one", nik=masked[0]))
+    for shown in range(len(masked), 0, -1):
+        niks = ", ".join(masked[:shown])
+        if shown < len(masked):
+            niks += f" +{len(masked) - shown}"
+        text = fill(render(lang, "cards.listed", n=len(masked), niks=niks))
+        if (septets(text) or GSM7_SINGLE + 1) <= GSM7_SINGLE:
+            return text
+    return fill(render(lang, "cards.counted", n=len(masked)))
+
+
+def visit_text(lang: str, key: str, masked: Sequence[str], **params: object) -> str:
+    """The catalogue message `key` about a visit of these cards."""
+    return fit_cards(lang, masked, lambda cards: render(lang, key, cards=cards, **params))
