@@ -37,7 +37,8 @@ def test_every_weekday_and_month_has_its_own_name(language: str) -> None:
 
 
 def test_the_pickup_sms_carries_the_date_in_the_readers_style() -> None:
-    text = render("id", "notify.pickup_scheduled", nik="***0001", day=say_day("id", MONDAY),
-                  time=say_time("id", MONDAY), office="Kantor Kec. Bogor Selatan",
-                  address="Jl. Batutulis No. 1", code="ABC123")
+    text = render("id", "notify.pickup_scheduled", cards="KTP-el NIK ***0001",
+                  day=say_day("id", MONDAY), time=say_time("id", MONDAY),
+                  office="Kantor Kec. Bogor Selatan", address="Jl. Batutulis No. 1",
+                  code="ABC123")
     assert "siap diambil Senin, 30 November 2026, 09.30 WIB di Kantor Kec. Bogor Selatan" in text

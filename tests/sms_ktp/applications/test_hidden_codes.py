@@ -15,7 +15,8 @@ def test_every_catalogue_message_with_a_code_has_it_hidden(lang):
     keys = [key for key, text in messages(lang).items() if "{code}" in text]
     assert keys
     for key in keys:
-        text = render(lang, key, code="ACD347", nik="***0001", day="Senin", time="09.30 WIB",
+        text = render(lang, key, code="ACD347", cards="KTP-el NIK ***0001", day="Senin",
+                      time="09.30 WIB",
                       office="Kantor Kec. Bogor Selatan", address="Jl. Raya 7", ref="123456789")
         assert "ACD347" in text and "ACD347" not in hide_codes(text), f"{lang}:{key}"
 
