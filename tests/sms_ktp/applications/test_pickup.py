@@ -15,7 +15,7 @@ from sqlmodel import select
 from sms_ktp.applications import pickup
 from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices, local
 from sms_ktp.domain.quiet_hours import QuietHours, parse_local_time
-from sms_ktp.models import Application, Family, OutboxMessage, PickupSlot
+from sms_ktp.models import Application, Family, OutboxMessage, PickupSlot, PickupVisit
 
 _serials = count(1)
 
@@ -54,6 +54,16 @@ def applications(database) -> list[Application]:
         return list(session.exec(select(Application).order_by(Application.id)).all())
 
 
+def visits(database) -> list[PickupVisit]:
+    with database.transaction() as session:
+        return list(session.exec(select(PickupVisit).order_by(PickupVisit.id)).all())
+
+
+def visit_of(database, card: Application) -> PickupVisit:
+    with database.transaction() as session:
+        return session.get(PickupVisit, card.visit_id)
+
+
 def sms(database) -> list[OutboxMessage]:
     with database.transaction() as session:
         return list(session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all())
@@ -70,7 +80,9 @@ def test_the_first_slot_is_the_next_working_day_and_the_sms_says_it_all(database
     [card] = applications(database)
     assert card.stage == "pickup_scheduled" and card.pickup_office == "01"
     assert local(card.pickup_at) == wib(2026, 11, 30, 8, 0).astimezone(local(card.pickup_at).tzinfo)
-    assert len(card.pickup_code) == 6 and card.open_code == card.pickup_code
+    [visit] = visits(database)
+    assert len(card.pickup_code) == 6 and visit.open_code == visit.code == card.pickup_code
+    assert (card.visit_id, visit.starts_at, visit.office) == (visit.id, card.pickup_at, "01")
     [message] = sms(database)
     assert message.text == (
         f"KTP-el NIK ***{card.nik[-4:]} siap diambil Senin, 30 November 2026, 08.00 WIB di "
@@ -177,11 +189,13 @@ def test_missed_pickups_are_rescheduled_then_held(database, clock):
     clock.set(wib(2026, 12, 8, 6, 0))
     assert pickup.reschedule_missed(database, clock, policy(max_reschedules=2)) == 1
     [card] = applications(database)
-    assert (card.stage, card.pickup_at, card.open_code) == ("missed_pickup", None, code)
+    assert (card.stage, card.pickup_at) == ("missed_pickup", None)
+    assert (visit_of(database, card).starts_at, visit_of(database, card).open_code) == (None, code)
     assert sms(database)[-1].text == (f"KTP-el NIK {masked} disimpan di Kantor Kec. Bogor "
                                       f"Selatan. Ambil pada jam kerja dengan menunjukkan kode "
                                       f"{code}.")
-    assert pickup.verify(database, clock, code.lower(), "counter") == card.reference
+    assert pickup.verify(database, clock, code.lower(), "counter") == pickup.Handover(
+        (card.reference,), ())
 
 
 def test_a_code_is_used_once(database, clock):
@@ -189,9 +203,11 @@ def test_a_code_is_used_once(database, clock):
     printed(database, clock)
     pickup.allocate(database, clock, policy())
     [card] = applications(database)
-    assert pickup.verify(database, clock, card.pickup_code, "counter:1") == card.reference
+    assert pickup.verify(database, clock, card.pickup_code, "counter:1").handed == (
+        card.reference,)
     [card] = applications(database)
-    assert (card.stage, card.open_code, card.active_nik) == ("collected", None, None)
+    assert (card.stage, card.active_nik) == ("collected", None)
+    assert visit_of(database, card).open_code is None
     with pytest.raises(pickup.VerifyError, match="already used"):
         pickup.verify(database, clock, card.pickup_code, "counter:1")
     with pytest.raises(pickup.VerifyError, match="unknown pickup code XXXXXX"):
@@ -224,8 +240,14 @@ def test_a_large_batch_takes_the_set_based_path_with_the_same_result(database, c
     assert {(e.stage, e.actor, e.note) for e in events} == {
         ("pickup_scheduled", "system:pickup", "pickup scheduled")}
     assert all(e.at == clock.now() for e in events)
-    texts = [message.text for message in sms(database)]
-    assert len(texts) == 8 and all(card.pickup_code in " ".join(texts) for card in cards)
+    # One SMS per family visit, with the first card, naming both cards and the visit's code.
+    messages = sms(database)
+    assert len(messages) == 4 and len({card.pickup_code for card in cards}) == 4
+    for message in messages:
+        family = [card for card in cards if card.pickup_code in message.text]
+        assert len(family) == 2 and message.application_id == family[0].id
+        assert message.text.startswith(
+            f"2 KTP-el (NIK ***{family[0].nik[-4:]}, ***{family[1].nik[-4:]}) siap diambil")
 
 
 def test_a_reminder_speaks_the_language_the_phone_chose(database, clock):
@@ -254,8 +276,11 @@ def booked(database) -> dict[datetime, int]:
 
 
 def resident_move(database, clock, rules, card_id: int, on=None) -> datetime:
+    """UBAH JADWAL for the visit of this card."""
     with database.connect() as connection:
-        return pickup.move(connection, rules, card_id, clock.now(), "resident:sms", on)
+        visit_id = connection.execute(select(Application.visit_id).where(
+            Application.id == card_id)).scalar_one()
+        return pickup.move(connection, rules, visit_id, clock.now(), "resident:sms", on)
 
 
 def test_a_resident_move_goes_to_another_day_never_a_later_time_of_the_same_day(database, clock):
@@ -265,7 +290,8 @@ def test_a_resident_move_goes_to_another_day_never_a_later_time_of_the_same_day(
     start = resident_move(database, clock, policy(), card_id)
     assert local(start).replace(tzinfo=None) == datetime(2026, 12, 2, 8, 0)  # Wednesday 08.00
     [card] = applications(database)
-    assert (card.pickup_at, card.pickup_changes) == (start, 1)
+    assert (card.pickup_at, visit_of(database, card).changes) == (start, 1)
+    assert visit_of(database, card).starts_at == start
     # The Tuesday place was given back, the Wednesday one taken.
     assert booked(database) == {datetime(2026, 12, 2, 8, 0): 1}
 
@@ -290,7 +316,7 @@ def test_a_named_day_without_a_free_slot_is_refused_with_the_nearest_and_changes
         resident_move(database, clock, rules, card_id, date(2026, 12, 1))
     assert refused.value.key == "pickup.same_day"
     assert booked(database) == before
-    assert applications(database)[0].pickup_changes == 0
+    assert visit_of(database, applications(database)[0]).changes == 0
     # Without a day: the first day with room, Thursday.
     start = resident_move(database, clock, rules, card_id)
     assert local(start).replace(tzinfo=None) == datetime(2026, 12, 3, 8, 0)
@@ -311,3 +337,188 @@ def test_the_number_of_moves_allowed_is_told_when_refused(database, clock):
     with pytest.raises(pickup.MoveRefused) as refused:
         resident_move(database, clock, replace(rules, max_resident_changes=0), card_id)
     assert refused.value.key == "pickup.no_changes"
+
+
+# --- family visits -----------------------------------------------------------------------------
+def masked(card: Application) -> str:
+    return f"***{card.nik[-4:]}"
+
+
+def test_a_family_printed_together_gets_one_visit_one_sms_one_reminder(database, clock):
+    clock.set(wib(2026, 11, 25, 9, 0))  # Wednesday: Thursday's 14 slots of 3 fill up first
+    for _ in range(14):
+        printed(database, clock, members=3, kecamatan="02")
+    family = printed(database, clock, members=3, kecamatan="02")
+    assert pickup.allocate(database, clock, policy(capacity=3)) == 45
+    cards = [card for card in applications(database) if card.id in family]
+    [visit] = {visit_of(database, card).id: visit_of(database, card)
+               for card in cards}.values()
+    assert {card.pickup_code for card in cards} == {visit.code}
+    assert local(visit.starts_at).date().isoformat() == "2026-11-27"  # Friday
+    [message] = [m for m in sms(database) if visit.code in m.text]
+    assert message.application_id == cards[0].id and message.segments == 1
+    assert message.text == (
+        f"3 KTP-el (NIK {masked(cards[0])}, {masked(cards[1])}, {masked(cards[2])}) siap "
+        f"diambil Jumat, 27 November 2026, 08.00 WIB di Kantor Kec. Bogor Timur, Kota Bogor. "
+        f"Kode {visit.code}. Bawa SMS ini.")
+    assert len(sms(database)) == 15  # one per family
+
+    clock.set(wib(2026, 11, 26, 16, 0))
+    assert pickup.remind(database, clock, policy(), parse_local_time("16:00")) == 1
+    [reminder] = [m for m in sms(database)[15:]]
+    assert reminder.text.startswith(
+        f"Pengingat: ambil 3 KTP-el (NIK {masked(cards[0])}, {masked(cards[1])}, "
+        f"{masked(cards[2])}) Jumat, 27 November 2026, 08.00 WIB")
+    assert pickup.remind(database, clock, policy(), parse_local_time("16:00")) == 0
+
+    handover = pickup.verify(database, clock, visit.code, "counter:1")
+    assert handover == pickup.Handover(tuple(card.reference for card in cards), ())
+    collected = [card for card in applications(database) if card.id in family]
+    assert {card.stage for card in collected} == {"collected"}
+    assert visit_of(database, collected[0]).open_code is None
+
+
+def test_a_big_family_is_counted_when_its_nik_do_not_fit(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    family = printed(database, clock, members=9)
+    pickup.allocate(database, clock, policy(capacity=10))
+    [message] = sms(database)
+    cards = applications(database)
+    assert message.segments == 1 and len(message.text) <= 160
+    assert message.text.startswith(f"9 KTP-el (NIK {masked(cards[0])}, ")
+    shown = sum(masked(card) in message.text for card in cards)
+    assert 1 <= shown < 9 and f" +{9 - shown})" in message.text
+    assert len(family) == 9
+
+
+def test_a_family_larger_than_a_slot_is_split_over_slots(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    printed(database, clock, members=3)
+    pickup.allocate(database, clock, policy(capacity=2))
+    cards = applications(database)
+    assert len(visits(database)) == 2 and len(sms(database)) == 2
+    assert max(Counter(card.pickup_at for card in cards).values()) == 2
+
+
+def test_a_card_printed_the_working_day_before_the_visit_gets_its_own(database, clock):
+    clock.set(wib(2026, 11, 27, 9, 0))  # Friday: the visit is Monday 08.00
+    [first, _] = printed(database, clock, members=2)
+    pickup.allocate(database, clock, policy())
+    # Two hours later, Monday is still the next working day: the visit's cards are in the
+    # list for the drawer already, so the new card does not join.
+    clock.set(wib(2026, 11, 27, 11, 0))
+    third = _another_member(database, clock, first)
+    pickup.allocate(database, clock, policy())
+    by_id = {card.id: card for card in applications(database)}
+    assert by_id[third].visit_id != by_id[first].visit_id  # its own visit, its own SMS
+    assert len(sms(database)) == 2
+
+
+def test_a_card_printed_two_working_days_before_joins_the_visit(database, clock):
+    clock.set(wib(2026, 11, 25, 9, 0))  # Wednesday
+    for _ in range(14):  # Thursday's 14 slots of 3 fill up: the family goes to Friday
+        printed(database, clock, members=3, kecamatan="02")
+    family = printed(database, clock, members=2, kecamatan="02")
+    pickup.allocate(database, clock, policy(capacity=3))
+    visit = visit_of(database, next(c for c in applications(database) if c.id == family[0]))
+    assert local(visit.starts_at).date().isoformat() == "2026-11-27"
+    before = len(sms(database))
+    clock.set(wib(2026, 11, 25, 15, 0))  # still Wednesday: Friday is a working day away
+    joining = _another_member(database, clock, family[0])
+    assert pickup.allocate(database, clock, policy(capacity=3)) == 1
+    card = next(c for c in applications(database) if c.id == joining)
+    assert (card.visit_id, card.pickup_at, card.pickup_code) == (
+        visit.id, visit.starts_at, visit.code)
+    [joined] = sms(database)[before:]
+    assert joined.text == (f"KTP-el NIK {masked(card)} juga sudah dicetak: ambil bersama "
+                           f"Jumat, 27 November 2026, 08.00 WIB di Kantor Kec. Bogor Timur. "
+                           f"Kode sama: {visit.code}.")
+    assert booked(database)[datetime(2026, 11, 27, 8, 0)] == 3  # capacity in cards
+
+
+def test_a_card_does_not_join_a_full_slot(database, clock):
+    clock.set(wib(2026, 11, 25, 9, 0))
+    for _ in range(14):
+        printed(database, clock, members=3, kecamatan="02")
+    family = printed(database, clock, members=3, kecamatan="02")
+    pickup.allocate(database, clock, policy(capacity=3))
+    joining = _another_member(database, clock, family[0])
+    pickup.allocate(database, clock, policy(capacity=3))
+    by_id = {card.id: card for card in applications(database)}
+    assert by_id[joining].visit_id != by_id[family[0]].visit_id
+
+
+def _another_member(database, clock, sibling_id: int) -> int:
+    """A card of the same family printed now."""
+    with database.connect() as connection:
+        family_id = connection.execute(select(Application.family_id).where(
+            Application.id == sibling_id)).scalar_one()
+        serial = next(_serials)
+        nik = f"32710145019{serial:03d}99"
+        return connection.execute(insert(Application.__table__).values(
+            reference=f"{serial:06d}999", nik=nik, active_nik=nik, family_id=family_id,
+            reason="hilang", stage="printed", language="id", channel="sms",
+            created_at=clock.now(), updated_at=clock.now(), printed_at=clock.now())
+            .returning(Application.__table__.c.id)).scalar_one()
+
+
+def test_a_member_who_did_not_come_keeps_a_card_to_collect_in_a_new_visit(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    family = printed(database, clock, members=3)
+    pickup.allocate(database, clock, policy())
+    cards = applications(database)
+    code = cards[0].pickup_code
+    handover = pickup.verify(database, clock, code, "counter:1",
+                             only={cards[0].reference, cards[2].reference})
+    assert handover == pickup.Handover((cards[0].reference, cards[2].reference),
+                                       (cards[1].reference,))
+    after = {card.id: card for card in applications(database)}
+    assert [after[i].stage for i in family] == ["collected", "printed", "collected"]
+    assert (after[family[1]].visit_id, after[family[1]].pickup_at) == (None, None)
+    assert booked(database) == {datetime(2026, 12, 1, 8, 0): 2}  # the absent card's place back
+    with pytest.raises(pickup.VerifyError, match="already used"):
+        pickup.verify(database, clock, code, "counter:1")
+
+    assert pickup.allocate(database, clock, policy()) == 1
+    card = applications(database)[1]
+    assert card.stage == "pickup_scheduled" and card.pickup_code != code
+    assert sms(database)[-1].text.startswith(f"KTP-el NIK {masked(card)} siap diambil")
+
+
+def test_verify_refuses_a_card_of_another_visit_and_changes_nothing(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    printed(database, clock, members=2)
+    printed(database, clock, members=1)
+    pickup.allocate(database, clock, policy())
+    family, stranger = applications(database)[:2], applications(database)[2]
+    with pytest.raises(pickup.VerifyError, match=stranger.reference):
+        pickup.verify(database, clock, family[0].pickup_code, "counter:1",
+                      only={family[0].reference, stranger.reference})
+    assert {card.stage for card in applications(database)} == {"pickup_scheduled"}
+
+
+def test_a_missed_visit_is_rescheduled_as_a_whole(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    printed(database, clock, members=3)
+    pickup.allocate(database, clock, policy())
+    code = applications(database)[0].pickup_code
+    clock.set(wib(2026, 12, 2, 0, 5))
+    assert pickup.reschedule_missed(database, clock, policy()) == 1
+    cards = applications(database)
+    assert len({card.pickup_at for card in cards}) == 1
+    assert local(cards[0].pickup_at).date().isoformat() == "2026-12-03"
+    assert {card.pickup_code for card in cards} == {code}
+    [_, moved] = sms(database)
+    assert moved.text.startswith(f"Jadwal ambil 3 KTP-el (NIK {masked(cards[0])}, ")
+    assert f"Kode tetap: {code}." in moved.text
+    assert booked(database)[datetime(2026, 12, 3, 8, 0)] == 3  # the new slot: all three
+    assert visit_of(database, cards[0]).reschedules == 1
+
+
+def test_a_resident_move_takes_the_whole_visit(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    [card_id, *_] = printed(database, clock, members=3)
+    pickup.allocate(database, clock, policy())
+    start = resident_move(database, clock, policy(), card_id)
+    assert {card.pickup_at for card in applications(database)} == {start}
+    assert booked(database) == {local(start).replace(tzinfo=None): 3}
