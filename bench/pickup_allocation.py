@@ -87,7 +87,14 @@ from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.domain.pickup_calendar import WorkingCalendar, local, offices_from_config, slot_starts
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, ApplicationEvent, Family, OutboxMessage, PickupSlot
+from sms_ktp.models import (
+    Application,
+    ApplicationEvent,
+    Family,
+    OutboxMessage,
+    PickupSlot,
+    PickupVisit,
+)
 from sms_ktp.platform import bulk
 from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.db import Database
@@ -116,6 +123,7 @@ _FAMILY = Family.__table__
 _EVENT = ApplicationEvent.__table__
 _OUTBOX = OutboxMessage.__table__
 _SLOT = PickupSlot.__table__
+_VISIT = PickupVisit.__table__
 
 
 class TimeLimit(Exception):
@@ -346,9 +354,11 @@ def verify(db: Database, policy: PickupPolicy, backlog: Backlog, now: datetime,
         cards = connection.execute(
             select(_APPLICATION.c.id, _APPLICATION.c.family_id, _APPLICATION.c.stage,
                    _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
-                   _APPLICATION.c.open_code, _APPLICATION.c.pickup_code,
+                   _APPLICATION.c.visit_id, _VISIT.c.open_code, _APPLICATION.c.pickup_code,
+                   _VISIT.c.family_id.label("visit_family"), _VISIT.c.starts_at,
                    _FAMILY.c.kecamatan_code, _FAMILY.c.phone)
-            .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)).all()
+            .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+            .outerjoin(_VISIT, _VISIT.c.id == _APPLICATION.c.visit_id)).all()
         slots = connection.execute(select(_SLOT.c.office, _SLOT.c.starts_at, _SLOT.c.capacity,
                                           _SLOT.c.booked)).all()
         outbox = connection.execute(select(_OUTBOX.c.phone, _OUTBOX.c.kind,
@@ -392,11 +402,18 @@ def verify(db: Database, policy: PickupPolicy, backlog: Backlog, now: datetime,
         if card.pickup_at not in starts[key]:
             bad("at a time that is no slot start", card)
         if not card.open_code or card.open_code != card.pickup_code:
-            bad("without an open code equal to its pickup code", card)
+            bad("without an open visit code equal to its pickup code", card)
+        if (card.visit_family, card.starts_at) != (card.family_id, card.pickup_at):
+            bad("in a visit of another family or another slot", card)
     problems += [f"{count} cards {kind} (e.g. {example[kind]})" for kind, count in wrong.items()]
-    codes = Counter(card.open_code for card in cards if card.open_code)
-    if any(count > 1 for count in codes.values()):
-        problems.append(f"{sum(1 for c in codes.values() if c > 1)} open codes used twice")
+    # One code a visit: the cards sharing a code are one family's, in one slot.
+    sharing: dict[str, set[tuple[int, datetime]]] = defaultdict(set)
+    for card in cards:
+        if card.open_code:
+            sharing[card.open_code].add((card.family_id, card.pickup_at))
+    if any(len(visits) > 1 for visits in sharing.values()):
+        problems.append(f"{sum(1 for v in sharing.values() if len(v) > 1)} open codes shared "
+                        "by two visits")
 
     # Slots: within capacity, booked = the cards in it.
     per_slot = Counter((card.pickup_office, card.pickup_at) for card in cards
@@ -416,7 +433,7 @@ def verify(db: Database, policy: PickupPolicy, backlog: Backlog, now: datetime,
                         f"{rows[key].booked if key in rows else 'no row'}, "
                         f"{per_slot.get(key, 0)} cards)")
 
-    # The SMS: every card's code in exactly one notification, to its family's phone, with its
+    # The SMS: every visit's code in exactly one notification, to its family's phone, with its
     # office's name; an SMS names the cards of one family visit only (one family, one office,
     # one day), so there are at least as many SMS as visits and at most one a card.
     def visit(card: Any) -> tuple[int, str, date]:
@@ -446,7 +463,10 @@ def verify(db: Database, policy: PickupPolicy, backlog: Backlog, now: datetime,
                         "of the codes of one family visit, with its office")
     unsent = [code for code in by_code if texted[code] != 1]
     if unsent:
-        problems.append(f"{len(unsent)} cards whose code is not in exactly one pickup SMS")
+        problems.append(f"{len(unsent)} visits whose code is not in exactly one pickup SMS")
+    if found.sms_rows != found.family_visits:
+        problems.append(f"{found.sms_rows} pickup SMS for {found.family_visits} family visits: "
+                        "one SMS a visit expected")
 
     # The timeline: the setup's "printed" row and one new row a card.
     new = Counter(event.application_id for event in events if event.actor != SETUP_ACTOR)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from flows.catalogue import render
+from flows.catalogue import render, template
 from gsm7.encoding import GSM7_SINGLE, septets
 
 
@@ -28,3 +28,35 @@ def fit_cards(lang: str, masked: Sequence[str], fill: Callable[[str], str]) -> s
 def visit_text(lang: str, key: str, masked: Sequence[str], **params: object) -> str:
     """The catalogue message `key` about a visit of these cards."""
     return fit_cards(lang, masked, lambda cards: render(lang, key, cards=cards, **params))
+
+
+class VisitWording:
+    """One message about visits of one slot in one language, worded once: a day's allocation
+    words thousands of visits that differ only in their cards and code (`str.format` each;
+    for several cards, the room the message leaves is counted once and each listing of NIKs
+    measured against it)."""
+
+    def __init__(self, lang: str, key: str, **fixed: object) -> None:
+        self.lang = lang
+        self.worded = template(lang, key, **fixed)
+        self.one = template(lang, "cards.one")
+        self.listed = template(lang, "cards.listed")
+        self._room: dict[int, int] = {}  # code length -> septets left for the cards
+
+    def text(self, masked: Sequence[str], **values: str) -> str:
+        if len(masked) == 1:  # the catalogues leave room for one card's NIK
+            return self.worded.format(cards=self.one.format(nik=masked[0]), **values)
+        size = sum(map(len, values.values()))
+        if size not in self._room:
+            self._room[size] = GSM7_SINGLE - (septets(self.worded.format(cards="", **values))
+                                              or GSM7_SINGLE)
+        room = self._room[size]
+        for shown in range(len(masked), 0, -1):
+            niks = ", ".join(masked[:shown])
+            if shown < len(masked):
+                niks += f" +{len(masked) - shown}"
+            cards = self.listed.format(n=len(masked), niks=niks)
+            if len(cards) <= room:  # digits, stars, commas: one septet each
+                return self.worded.format(cards=cards, **values)
+        return self.worded.format(cards=render(self.lang, "cards.counted", n=len(masked)),
+                                  **values)

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, select, update
 
 from flows.dates import say_day, say_time
-from flows.visits import visit_text
+from flows.visits import VisitWording, visit_text
 from sms_ktp.applications.pipeline import Move, change_stages, notice_rows
 from sms_ktp.domain.local_time import local_date, start_of_day
 from sms_ktp.domain.masking import mask_id
@@ -212,22 +212,23 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
         codes = new_codes(_open_codes(connection))
         visits: list[_NewVisit] = []
         moves: list[Move] = []
+        notices: dict[str, _Notices] = {}
         for office_code in sorted(families):  # one order for every run: no deadlocks
             office = policy.offices[office_code]
             book = SlotBook(connection, office, policy, local_date(now))
             joinable = _joinable_visits(connection, policy, office, now)
-            notices = _Notices(policy, office, now)
+            notices[office_code] = _Notices(policy, office, now)
             for family_id, members in families[office_code].items():
                 visit = joinable.get(family_id)
                 if visit is not None and book.take(visit.starts_at, len(members)):
-                    moves.extend(notices.joined(visit, members))
+                    moves.extend(notices[office_code].joined(visit, members))
                     continue
                 for start, cards in _slots_for(book, members):
                     visits.append(_NewVisit(family_id, office, start, next(codes), cards))
             book.write(connection)
-        _insert_visits(connection, policy, visits, now)
+        _insert_visits(connection, visits, notices, now)
         for visit in visits:
-            moves.extend(_Notices(policy, visit.office, now).scheduled(visit))
+            moves.extend(notices[visit.office.code].scheduled(visit))
         change_stages(connection, moves, Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now,
                       quiet=policy.quiet, note="pickup scheduled", notice=_SCHEDULED,
                       rows=read)
@@ -265,13 +266,13 @@ def _joinable_visits(connection: Connection, policy: PickupPolicy, office: Offic
     return {row.family_id: row for row in rows}
 
 
-def _insert_visits(connection: Connection, policy: PickupPolicy, visits: list[_NewVisit],
-                   now: datetime) -> None:
+def _insert_visits(connection: Connection, visits: list[_NewVisit],
+                   notices: Mapping[str, _Notices], now: datetime) -> None:
     """Write the new visits (one bulk write) and learn their ids by their open codes."""
     insert_rows(connection, _VISIT, [
         {"family_id": visit.family_id, "office": visit.office.code, "starts_at": visit.start,
          "code": visit.code, "open_code": visit.code, "reschedules": 0, "changes": 0,
-         "reminded_at": _reminded_at(policy, visit.office, visit.start, now), "created_at": now}
+         "reminded_at": notices[visit.office.code].reminded_at(visit.start), "created_at": now}
         for visit in visits])
     by_code = {visit.code: visit for visit in visits}
     codes = list(by_code)
@@ -285,24 +286,33 @@ def _insert_visits(connection: Connection, policy: PickupPolicy, visits: list[_N
 class _Notices:
     """The SMS of a visit: one for all its cards, sent with its first card (the others' moves
     send none). Slot words and reminder days are worked out once per slot and language: a run
-    books thousands of cards into a few hundred slots."""
+    books thousands of visits into a few hundred slots."""
 
     def __init__(self, policy: PickupPolicy, office: Office, now: datetime) -> None:
         self.policy, self.office, self.now = policy, office, now
+        self._wordings: dict[tuple[str, datetime, str], VisitWording] = {}
+        self._reminders: dict[datetime, datetime | None] = {}
+
+    def reminded_at(self, start: datetime) -> datetime | None:
+        if start not in self._reminders:
+            self._reminders[start] = _reminded_at(self.policy, self.office, start, self.now)
+        return self._reminders[start]
+
+    def _text(self, key: str, start: datetime, cards: list[Any], code: str) -> str:
+        language = cards[0].language
+        wording = self._wordings.get((key, start, language))
+        if wording is None:
+            wording = VisitWording(language, key, **_wording(language, self.office, start))
+            self._wordings[(key, start, language)] = wording
+        return wording.text([mask_id(row.nik) for row in cards], code=code)
 
     def scheduled(self, visit: _NewVisit) -> list[Move]:
-        lead = visit.cards[0]
-        text = visit_text(lead.language, _SCHEDULED, [mask_id(row.nik) for row in visit.cards],
-                          **_wording(lead.language, self.office, visit.start), code=visit.code)
+        text = self._text(_SCHEDULED, visit.start, visit.cards, visit.code)
         return _visit_moves(visit.cards, text, visit.id, self.office.code, visit.start,
                             visit.code)
 
     def joined(self, visit: Any, members: list[Any]) -> list[Move]:
-        lead = members[0]
-        text = visit_text(lead.language, "notify.visit_joined",
-                          [mask_id(row.nik) for row in members],
-                          **_wording(lead.language, self.office, visit.starts_at),
-                          code=visit.code)
+        text = self._text("notify.visit_joined", visit.starts_at, members, visit.code)
         return _visit_moves(members, text, visit.id, self.office.code, visit.starts_at,
                             visit.code)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from flows.catalogue import languages, render
-from flows.visits import fit_cards, visit_text
+from flows.visits import VisitWording, fit_cards, visit_text
 from gsm7.encoding import GSM7_SINGLE, septets
 
 WORDS = {"day": "Rabu, 30 September 2026", "time": "09.30 WIB",
@@ -50,3 +50,13 @@ def test_the_count_alone_when_not_even_one_nik_fits() -> None:
         return cards + "x" * 140
 
     assert fit_cards("id", masked(4), fill) == render("id", "cards.counted", n=4) + "x" * 140
+
+
+@pytest.mark.parametrize("lang", languages())
+@pytest.mark.parametrize("count", range(1, 16))
+def test_a_slot_worded_once_names_the_cards_as_each_message_would(lang: str, count: int) -> None:
+    """The allocation's fast path (`VisitWording`) gives exactly `visit_text`'s SMS."""
+    slot = {key: WORDS[key] for key in ("day", "time", "office", "address")}
+    wording = VisitWording(lang, "notify.pickup_scheduled", **slot)
+    assert wording.text(masked(count), code="ACD347") == visit_text(
+        lang, "notify.pickup_scheduled", masked(count), **slot, code="ACD347")
