@@ -6,7 +6,8 @@ schedules a whole backlog of printed cards (default 30,423, the backlog of print
 for their owners in the article) into the pickup slots of the six kecamatan offices of Kota Bogor:
 the earliest slot with room at the office of the family's KK, the cards of one family together.
 That one call reads the backlog, creates the slot rows of the search window, and writes, in one
-transaction, N application updates, N timeline rows, N notification SMS in the outbox and the
+transaction, N application updates, N timeline rows, one family visit and one notification SMS
+in the outbox per family visit (the family's cards at one office in one slot, one code) and the
 booked counts of the slots. `rows_per_s` is N / its seconds.
 
 Why a floor: an absolute rate says more about the machine and the database than about the
@@ -36,9 +37,10 @@ running worker has it already.
 Checked afterwards, against the database (a WARNING line each, exit status 1): every card is
 `pickup_scheduled` at its family's kecamatan office, in a future slot of an open day of that
 office; no slot over capacity and every slot's `booked` equal to its cards; every open code
-unique; every card's code in exactly one notification SMS, to the family's phone, naming the
-office, an SMS naming the cards of one family visit only (one family, one office, one day); one
-new timeline row a card; the cards of one family split over several slots only when no slot had
+unique per visit (the cards sharing a code are one family's, in one slot); every visit's code
+in exactly one notification SMS, to the family's phone, naming the office, an SMS naming the
+cards of one family visit only (one family, one office, one day), and as many SMS as family
+visits; one new timeline row a card; the cards of one family split over several slots only when no slot had
 room for all. Reported with them: `sms_rows`, the pickup SMS written to the outbox, and
 `family_visits`, the distinct (family, office, day) of the scheduled cards.
 
