@@ -7,7 +7,10 @@ as that label says, in whatever order it comes; only the unlabelled ones are rea
 place (first the NIK, then the KK), unless only the other order fits the numbers (a KK of the
 regency served, then a number that can only be a NIK). Words that are neither a label, a reason
 nor part of a Suket number ("saya", "KTP", "mohon") are skipped rather than taken for an answer,
-and so is a mobile number added to the message. tests/flows/corpus/ holds the habits this reads.
+and so is a mobile number added to the message. The formats of other Dukcapil services
+(`#KTP#NIK#KK#Nama#Desa#Kecamatan#Pemula`) give only their NIK, KK, reason and Suket number: the
+name and place fields are dropped here, so they are never kept nor repeated. tests/flows/corpus/
+holds the habits this reads.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import pairwise
 
-from flows.keywords import clean, without_accents
+from flows.keywords import DOCUMENT_WORDS, clean, phrase_words, without_accents
 from sms_ktp.domain import region
 from sms_ktp.domain.identity import IdentityError, parse_kk, parse_nik
 
@@ -100,11 +103,15 @@ def _read_separated(text: str, reason_words: dict[str, str]) -> Reading:
     label, as in `NIK#3271...#KK#3271...`, labels the part after it). The others are read by
     their kind and place: identity numbers fill the NIK then the KK not yet given, the other
     parts the reason then the Suket number (an empty part, `NIK##2`, takes no place)."""
+    parts = [part.strip(" :.,;=-") for part in re.split(r"[#*]", text)]
+    filled = [part for part in parts if part]
+    if filled and phrase_words(filled[0]) in DOCUMENT_WORDS:  # `#KTP#...`: the document first
+        return _read_other_service(filled[1:], reason_words)
     reading = Reading()
     ids: list[str] = []
     others: list[str] = []
     label = ""
-    for part in (part.strip(" :.,;=-") for part in re.split(r"[#*]", text)):
+    for part in parts:
         if not part or _is_phone(_id_digits(part)):
             continue
         if _label_only(part):
@@ -127,11 +134,122 @@ def _read_separated(text: str, reason_words: dict[str, str]) -> Reading:
             ids.append(_id_digits(part))
         else:
             others.extend(_first_card_and_suket(part) if not others else [part])
+    if _carries_other_fields(others, reason_words):
+        return _read_other_service(filled, reason_words)
     _place_ids(reading, ids)
     free = [name for name in ("reason", "suket") if name not in reading.values]
     for name, part in zip(free, others, strict=False):
         reading.values[name] = part
     return reading
+
+
+def _carries_other_fields(others: list[str], reason_words: dict[str, str]) -> bool:
+    """Whether the parts that are no identity number hold more than the reason and the Suket
+    number (`DAFTAR#NIK#KK#Nama#Desa#Kecamatan#Hilang`), or a reason behind another part
+    (`REG#NIK#KK#Budi#hilang`): the fields of another service's format, read as such."""
+    if len(others) != 2:
+        return len(others) > 2
+    first, second = others
+    return (_reason_words(first, reason_words) is None and not _lone_reason_number(first)
+            and _reason_words(second, reason_words) is not None)
+
+
+def _read_other_service(parts: list[str], reason_words: dict[str, str]) -> Reading:
+    """The fields of another Dukcapil service's format, after its document word: Kabupaten
+    Magelang's `<NIK>#<Nomor KK>#<Nama>#<Desa>#<Kecamatan>#Pemula/Hilang/Rusak/Ubah Data`, with
+    fields missing, moved or added. Only four things are taken from them:
+    - the identity numbers: the parts that are numbers and nothing else (or carry a NIK or KK
+      label); a part with words (a name, a desa with its RT/RW) is never read as one;
+    - the reason: the last part that is a reason word and nothing else ("Pemula", "Ubah Data"),
+      so that a name or desa that is a reason word before it ("Baru") is not taken for it; or a
+      lone 1-4 right after the identity numbers or at the very end;
+    - the Suket number: a part shaped like one (`474.11/12/KEC.X`, its classification code
+      first), labelled ("Suket 474/..."), or after the reason in its part ("Pemula 474/...");
+    - nothing else: names, desa or kelurahan and kecamatan are dropped here, so they are
+      neither kept with the dialogue nor stored."""
+    parts = [part for part in parts if not _is_phone(_id_digits(part))]
+    reading = Reading()
+    ids: list[str] = []
+    candidates: list[tuple[int, str]] = []  # (place, part) of the parts with no number read
+    last_id = -1
+    for index, part in enumerate(parts):
+        inside = _read_free(part, {})  # numbers and labels only
+        labelled = inside.labelled & {*ID_FIELDS, "suket"}
+        if labelled:
+            for name in labelled:
+                if name != "suket" or _suket_shaped(inside.values[name], labelled=True):
+                    reading.values.setdefault(name, inside.values[name])
+                    reading.labelled.add(name)
+            if labelled & set(ID_FIELDS):
+                reading.ids_found += inside.ids_found
+                last_id = index
+            continue
+        if inside.ids_found and not re.search(r"[A-Z]", part):
+            ids.extend(inside.values[name] for name in ID_FIELDS if name in inside.values)
+            reading.ids_found += inside.ids_found
+            last_id = index
+            continue
+        candidates.append((index, part))
+    _place_ids(reading, ids)
+    reason: str | None = None
+    suket: str | None = None
+    for index, part in candidates:
+        first, *rest = _first_card_and_suket(part)
+        words = _reason_words(first, reason_words)
+        if words is None and _lone_reason_number(part) \
+                and index in (last_id + 1, len(parts) - 1):
+            words = part
+        if words is not None:
+            reason = words
+            if rest and _suket_shaped(rest[0]):
+                suket = rest[0]
+        elif _suket_shaped(part):
+            suket = part
+    if reason is not None:
+        reading.values["reason"] = reason
+    if suket is not None:
+        reading.values.setdefault("suket", suket)
+    return reading
+
+
+# Words that may stand beside a reason word in its field ("KTP hilang", "Alasan: rusak").
+_BESIDE_REASON = frozenset({"ALASAN", "ALASANNYA", "ALASANNA", "REASON", "KTP", "EL", "KTPEL",
+                            "EKTP", "E"})
+# A Suket number as Kecamatan offices write it: a classification code (470, 474.11, ...), a
+# slash, then the rest (`474.11/123/KEC-BGR`). An RT/RW (`002/005`) is not one.
+_SUKET_SHAPE = re.compile(r"4\d\d(?:\.\d+)*\s*/\s*[A-Z0-9]")
+_LABELLED_SUKET_SHAPE = re.compile(r"\d")
+
+
+def _reason_words(part: str, reason_words: dict[str, str]) -> str | None:
+    """The part's words when they are a reason and nothing else ("Pemula", "UBAH DATA", "KTP
+    hilang"); None for a part that holds anything else (a name, "Rusak Jaya", a digit) or words
+    of two reasons ("Pemula/Hilang/Rusak/Ubah Data" copied from the instructions)."""
+    if re.search(r"\d", part):
+        return None
+    words = [word for word in phrase_words(part) if word not in _BESIDE_REASON]
+    codes: set[str] = set()
+    index = 0
+    while index < len(words):
+        pair = " ".join(words[index:index + 2])
+        if index + 1 < len(words) and pair in reason_words:
+            codes.add(reason_words[pair])
+            index += 2
+        elif words[index] in reason_words:
+            codes.add(reason_words[words[index]])
+            index += 1
+        else:
+            return None
+    return " ".join(words) if len(codes) == 1 else None
+
+
+def _lone_reason_number(part: str) -> bool:
+    return part.isdigit() and len(part) == 1 and 1 <= int(part) <= 4
+
+
+def _suket_shaped(text: str, labelled: bool = False) -> bool:
+    """Whether `text` may be a Suket number: shaped like one, or with a digit after its label."""
+    return bool((_LABELLED_SUKET_SHAPE if labelled else _SUKET_SHAPE).match(text.strip()))
 
 
 def _first_card_and_suket(part: str) -> list[str]:
@@ -252,7 +370,7 @@ def _read_free(text: str, reason_words: dict[str, str]) -> Reading:
 
 
 # The answers to "reason" that lead to the Suket question (`asks_suket`): its number or word.
-_FIRST_CARD_WORDS = frozenset({"1", "BARU", "NEW", "SUKET", "ENGGAL", "ANYAR"})
+_FIRST_CARD_WORDS = frozenset({"1", "BARU", "NEW", "SUKET", "ENGGAL", "ANYAR", "PEMULA"})
 
 
 def _find_reason(text: str, tokens: list[_Token], numbers: list[tuple[int, int, str]],

@@ -9,7 +9,7 @@ import sys
 import tomllib
 import unicodedata
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 
@@ -41,7 +41,8 @@ class Command:
     action: str
     args: tuple[str, ...]
     language: str | None
-    # Read from a word one slip away from a keyword: a registration dialogue in progress takes
+    # Read from a word one slip away from a keyword, or from another service's status check
+    # (`KTP#<NIK>`) that answers a question as well: a registration dialogue in progress takes
     # such a text as its answer instead.
     guessed: bool = False
     # What follows the keyword, cleaned but not split: read by its labels where that matters
@@ -251,10 +252,14 @@ def parse_command(text: str) -> Command | None:
     """The keyword command in `text`, or None when the text does not start with a keyword (it is
     then an answer to the current question, or nonsense). The longest phrase wins: `CEK JADWAL`
     is the pickups, `CEK 123456789` a status. Words of courtesy before a keyword are skipped
-    (`tolong daftar ...` registers, though TOLONG alone asks for help)."""
+    (`tolong daftar ...` registers, though TOLONG alone asks for help). The `#` formats of other
+    services count as keywords too (`hash_format`)."""
     cleaned = clean(text)
     if not cleaned.isascii():
         cleaned = without_accents(cleaned)
+    other_format = hash_format(cleaned)
+    if other_format is not None:
+        return other_format
     table = keyword_table()
     starts = [0]  # where a keyword may start: the text, or after each word of courtesy
     words = list(_leading_words(cleaned, _MOST_COURTESY + 1))
@@ -266,8 +271,12 @@ def parse_command(text: str) -> Command | None:
         found = _keyword_at(cleaned, start, table)
         if found is not None:
             keyword, end = found
-            return Command(keyword.action, _arguments(cleaned[end:]), keyword.language,
-                           rest=cleaned[end:])
+            command = Command(keyword.action, _arguments(cleaned[end:]), keyword.language,
+                              rest=cleaned[end:])
+            if command.action == "help" and nik_after_hash(command) is not None:
+                # INFO#<NIK>, as the SIM registration answered it: where that NIK's card stands
+                command = replace(command, action="status")
+            return command
     if len(words) < len(starts):
         return None
     word, end = words[len(starts) - 1]  # the first word that is no courtesy: a slip of one?
@@ -276,6 +285,54 @@ def parse_command(text: str) -> Command | None:
         return None
     return Command(guess.action, _arguments(cleaned[end:]), guess.language, guessed=True,
                    rest=cleaned[end:])
+
+
+# --- the `#` formats of other services -------------------------------------------------------
+# The document named first, as other Dukcapil services ask for it: Kabupaten Magelang's
+# `#KTP#<NIK>#<Nomor KK>#<Nama>#<Desa>#<Kecamatan>#Pemula` (DOMAIN.md, "Any regency") and the
+# status checks `KTP#<NIK>`, `#E-KTP#<NIK>`. Only before a `#` or `*`: "KTP saya hilang" stays an
+# answer to the question asked, and KTP alone no keyword.
+DOCUMENT_WORDS = frozenset({("KTP",), ("KTP", "EL"), ("KTPEL",), ("EKTP",), ("E", "KTP"),
+                            ("E", "KTP", "EL"), ("EKTP", "EL")})
+# ULANG#NIK#KK#: registering again, as a SIM card was (DOMAIN.md, "SMS habits in Indonesia").
+REGISTER_AGAIN = ("ULANG",)
+# The words before the first `#` or `*`, after any `#` that opens the text.
+_BEFORE_HASH = re.compile(r"[\s#*.,:;=\-]*([A-Za-z][A-Za-z\s.\-]*?)[\s.,:;=\-]*(?=[#*])")
+
+
+def hash_format(cleaned: str) -> Command | None:
+    """`KTP#<NIK>` (and `#KTP#`, `E-KTP #`, `ktp-el#`): where that NIK's card stands, unless a
+    registration dialogue waits for an answer (it may be the NIK asked for). With more fields
+    (`#KTP#<NIK>#<KK>#<Nama>#...`): a registration in one message, its fields read by
+    `flows.fields`, which knows the layout by the document word kept at the start of `rest`.
+    `ULANG#<NIK>#<KK>#`: a registration. None for any other text."""
+    found = _BEFORE_HASH.match(cleaned)
+    if found is None:
+        return None
+    words = phrase_words(found.group(1))
+    after = cleaned[found.end():]
+    if words == REGISTER_AGAIN:
+        return Command("register", _arguments(after), None, rest=after)
+    if words not in DOCUMENT_WORDS:
+        return None
+    fields = [part for part in split_fields(after) if part]
+    if len(fields) == 1 and any(char.isdigit() for char in fields[0]):
+        return Command("status", _arguments(after), None, guessed=True, rest=after)
+    if len(fields) < 2:
+        return None  # `KTP#`, `KTP#hilang`: not enough to read as a format
+    document_first = cleaned[found.start(1):]
+    return Command("register", _arguments(after), None, rest=document_first)
+
+
+def nik_after_hash(command: Command) -> str | None:
+    """The NIK of a status check in the `#` format (`KTP#<NIK>`, `CEK#<NIK>`, `INFO#<NIK>`,
+    `CEK KTP # 3271 ...`): one 16-digit number however grouped (a KK typed instead reads the
+    same), after a `#` or `*`. None otherwise: `STATUS <NIK>` with a blank is taken for a
+    reference typed wrong, and a 9-digit reference is a reference."""
+    if len(command.args) != 1 or not command.rest.lstrip().startswith(("#", "*")):
+        return None
+    digits = re.sub(r"[\s.\-]", "", command.args[0])
+    return digits if len(digits) == ID_LENGTH and digits.isdigit() else None
 
 
 def _keyword_at(text: str, start: int, table: KeywordTable) -> tuple[Keyword, int] | None:

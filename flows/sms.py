@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from flows import reschedule, status
 from flows.catalogue import DEFAULT_LANGUAGE, offered, render
 from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Outcome
-from flows.keywords import Command, language_named, parse_command
+from flows.keywords import Command, language_named, nik_after_hash, parse_command
 from flows.language import language_for
 from flows.ports import ApplicationView, Services
 from flows.registration import REGISTRATION, is_yes, prefill_fields
 from flows.status import pickup_text
 from gsm7.encoding import segments
+from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.reference import normalise_reference
 
 DIALOGUES: dict[str, Dialogue] = {REGISTRATION.name: REGISTRATION}
@@ -179,6 +180,9 @@ class SmsChannel:
 
     def _status(self, phone: str, command: Command, language: str) -> str:
         applications = self.services.family_applications(phone)
+        nik = nik_after_hash(command)
+        if nik is not None:
+            return self._status_of_nik(phone, nik, applications, language)
         typed = status.typed_reference(command.args)
         if typed is not None:
             reference = normalise_reference(typed)
@@ -193,6 +197,18 @@ class SmsChannel:
         if len(applications) == 1:
             return status.detail(language, applications[0])
         return _listing(language, applications)
+
+    def _status_of_nik(self, phone: str, nik: str, applications: list[ApplicationView],
+                       language: str) -> str:
+        """`KTP#<NIK>`, `INFO#<NIK>`, `CEK#<NIK>`: the status of the family's card of that NIK,
+        as `STATUS <ref>` gives it. Any other NIK, of another family or of nobody, gets the
+        reply of an unknown reference, its last four digits only: nobody learns by typing a NIK
+        whether it has an application."""
+        references = self.services.family_references_of_nik(phone, nik)
+        wanted = [a for a in applications if a.reference in references]
+        if not wanted:
+            return render(language, "status.not_found", ref=mask_id(nik))
+        return status.detail(language, wanted[0])
 
 
 def _listing(language: str, applications: list[ApplicationView]) -> str:

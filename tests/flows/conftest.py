@@ -122,6 +122,10 @@ class FakeServices:
                                      "waiting_blangko" if no_blangko and a in queued else a.stage)
                 for a in open_first]
 
+    def family_references_of_nik(self, phone: str, nik: str) -> set[str]:
+        return {a.reference for a in self.applications
+                if a.nik == nik and self.families.get(a.kk) == phone}
+
     def family_pickups(self, phone: str) -> list[ApplicationView]:
         mine = [a for a in self.applications if self.families.get(a.kk) == phone
                 and a.stage in (Stage.PICKUP_SCHEDULED, Stage.MISSED_PICKUP)]

@@ -9,7 +9,9 @@ A new habit is one more entry in a corpus file. An `[[sms]]` entry holds the `te
 - `action`: the keyword's action (`none` for a text that is no keyword), with as needed
   `language` (`any` for a keyword of every language), `args`, `guessed` (one slip away from a
   keyword), `ref` (the reference a STATUS or UBAH JADWAL reads), `sets` (the language chosen),
-  `weekday` (0 is Monday) or `days_ahead` (UBAH JADWAL's day), `region` (the regency served
+  `weekday` (0 is Monday) or `days_ahead` (UBAH JADWAL's day), `nik` (the NIK a status check
+  in the `#` format of other services reads, `KTP#<NIK>`: the family's own NIK, the one of
+  `DEFAULTS`, is answered as STATUS, any other as an unknown number), `region` (the regency served
   when the text arrives, Kota Bogor 3271 unless said: a language chosen where the regency does
   not offer it is refused with the list of those it does, and a question left open is answered
   with a KK of that regency); for `register`, exactly the answers the SMS carries: `nik`, `kk`,
@@ -41,6 +43,7 @@ from flows.keywords import (
     LANGUAGE_NAMES,
     clean,
     language_named,
+    nik_after_hash,
     parse_command,
     table_source,
 )
@@ -58,6 +61,7 @@ from flows.sms import SmsChannel
 from flows.status import typed_reference
 from sms_ktp.domain import region
 from sms_ktp.domain.identity import digits_only
+from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.reference import normalise_reference
 
 CORPUS = Path(__file__).parent / "corpus"
@@ -208,6 +212,8 @@ def test_keyword_reading(entry: Mapping[str, Any]) -> None:
         assert list(command.args) == entry["args"]
     if "ref" in entry and command.action == "status":
         assert digits_only(typed_reference(command.args) or "") == entry["ref"], command.args
+    if command.action == "status":
+        assert nik_after_hash(command) == entry.get("nik"), command
     if "sets" in entry:
         assert command.args and language_named(command.args[0]) == entry["sets"]
     if command.action == "reschedule":
@@ -378,6 +384,9 @@ def test_keyword_end_to_end(entry: Mapping[str, Any], services, serve) -> None:
         if "ref" in entry and not normalise_reference(entry["ref"]):
             assert reply == render(services.language_of(PHONE) or _language(entry),
                                    "status.bad_ref")
+        elif entry.get("nik", DEFAULTS["nik"]) != DEFAULTS["nik"]:  # not the family's NIK
+            assert reply == render(services.language_of(PHONE) or _language(entry),
+                                   "status.not_found", ref=mask_id(entry["nik"]))
         else:
             assert reply == phone.send("STATUS")
     else:  # one reply at least, and no registration started or stored
