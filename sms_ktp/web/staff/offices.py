@@ -102,8 +102,9 @@ def offices_edit(code: str) -> Any:
 @staff.post("/offices/<code>/move-closed")
 @require(Role.ADMIN, Role.OPERATOR)
 def offices_move_closed(code: str) -> Any:
-    """The pickups announced for a day or time the office no longer opens, each moved to the
-    next free slot after it; the family gets the new day by SMS (as a move at the counter)."""
+    """The family visits announced for a day or time the office no longer opens, each moved
+    with all its cards to the next slot with room after it; the family gets the new day by
+    one SMS (as a move at the counter)."""
     office = _office_or_refuse(code)
     runtime_ = runtime()
     runtime_.refresh_pickup_policy()
@@ -297,15 +298,20 @@ def _closed_slots(connection: Connection, office: Office) -> dict[datetime, int]
 
 
 def _pickups_now_closed(connection: Connection, office: Office) -> list[str]:
-    """The references of pickups in those slots, earliest first."""
+    """One reference per family visit in those slots (its first card's: moving it moves the
+    whole visit), earliest first."""
     closed = list(_closed_slots(connection, office))
     if not closed:
         return []
-    return list(connection.execute(
-        select(_APPLICATION.c.reference)
+    rows = connection.execute(
+        select(_APPLICATION.c.visit_id, _APPLICATION.c.reference)
         .where(in_stage(Stage.PICKUP_SCHEDULED), _APPLICATION.c.pickup_office == office.code,
                _APPLICATION.c.pickup_at.in_(closed))
-        .order_by(_APPLICATION.c.pickup_at, _APPLICATION.c.id)).scalars())
+        .order_by(_APPLICATION.c.pickup_at, _APPLICATION.c.id)).all()
+    first: dict[int, str] = {}
+    for row in rows:
+        first.setdefault(row.visit_id, row.reference)
+    return list(first.values())
 
 
 def _open_at(office: Office, calendar: WorkingCalendar, start: datetime) -> bool:

@@ -9,7 +9,7 @@ from datetime import datetime
 from html import unescape
 
 import pytest
-from live_service import KK, NIK, PHONE, PHONE_2, LiveService
+from live_service import KK, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
 from staff_browser import StaffBrowser, make_staff
 
@@ -291,6 +291,27 @@ def test_pickups_on_a_newly_closed_day_are_moved_on_request_and_the_families_tol
                                   "2 moved to the next free slot, 0 without a free slot")
     again = admin.post("/staff/offices/01/move-closed", {})
     assert "Tidak ada jadwal ambil pada hari atau jam tutup." in again.text
+
+
+def test_a_family_visit_on_a_newly_closed_day_moves_once_with_all_its_cards(service, admin):
+    register(service, PHONE, NIK, KK)
+    register(service, PHONE, NIK_2, KK)  # the same family, the same phone
+    print_cards(service, NIK, NIK_2)
+    runtime = service.runtime
+    pickup.allocate(runtime.db, runtime.clock, runtime.pickup_policy())
+    day = pickups(service)[NIK].date()
+    admin.post("/staff/offices/01", form(add_dates=day.isoformat()))
+    service.worker.dispatch_outbox()
+    already = len(service.sent())
+
+    response = admin.post("/staff/offices/01/move-closed", {})
+
+    assert "1 jadwal ambil Kantor Kec. Bogor Selatan dipindah" in response.text
+    after = pickups(service)
+    assert after[NIK] == after[NIK_2] and after[NIK].date() > day
+    service.worker.dispatch_outbox()
+    [sms] = [message["text"] for message in service.sent()[already:]]
+    assert sms.startswith(f"Jadwal baru 2 KTP-el (NIK ***{NIK[-4:]}, ***{NIK_2[-4:]}):")
 
 
 @pytest.mark.parametrize("role", ["viewer", "helper"])
