@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import insert
 from sqlalchemy import select as sqlselect
@@ -9,7 +11,14 @@ from sqlmodel import select
 
 from sms_ktp.applications import decisions
 from sms_ktp.domain.quiet_hours import QuietHours
-from sms_ktp.models import Application, ApplicationEvent, Family, OutboxMessage
+from sms_ktp.models import (
+    Application,
+    ApplicationEvent,
+    Family,
+    OutboxMessage,
+    PickupSlot,
+    PickupVisit,
+)
 
 NIK = "3271014501900001"
 
@@ -67,27 +76,45 @@ def test_a_cancellation_is_told_and_unknown_references_refused(database, clock):
 
 
 def scheduled(database, clock) -> tuple[str, object]:
-    """The submitted application, printed and booked into a slot that holds two cards."""
-    from datetime import timedelta
-
-    from sms_ktp.models import PickupSlot
-
+    """The submitted application, printed and booked into a slot that holds two cards, in a
+    family visit of its own."""
     reference = submitted(database, clock)
     slot = clock.now() + timedelta(days=1)
     with database.connect() as connection:
+        family = connection.execute(sqlselect(Family.__table__.c.id)).scalar_one()
+        visit = connection.execute(insert(PickupVisit.__table__).values(
+            family_id=family, office="01", starts_at=slot, code="ACD347", open_code="ACD347",
+            reschedules=0, changes=0, created_at=clock.now())
+            .returning(PickupVisit.__table__.c.id)).scalar_one()
         connection.execute(Application.__table__.update().values(
-            stage="pickup_scheduled", pickup_office="01", pickup_at=slot, open_code="ACD347",
+            stage="pickup_scheduled", visit_id=visit, pickup_office="01", pickup_at=slot,
             pickup_code="ACD347"))
         connection.execute(insert(PickupSlot.__table__).values(
             office="01", starts_at=slot, capacity=10, booked=2))
     return reference, slot
 
 
-def booked(database) -> int:
-    from sms_ktp.models import PickupSlot
+def second_card(database, clock) -> str:
+    """A second card of the family, collected in the same visit as the first."""
+    nik = "3271014501900002"
+    with database.connect() as connection:
+        first = connection.execute(sqlselect(Application.__table__)).one()
+        connection.execute(insert(Application.__table__).values(
+            reference="123456797", nik=nik, active_nik=nik, family_id=first.family_id,
+            reason="hilang", stage="pickup_scheduled", language="id", channel="sms",
+            created_at=clock.now(), updated_at=clock.now(), visit_id=first.visit_id,
+            pickup_office="01", pickup_at=first.pickup_at, pickup_code="ACD347"))
+    return "123456797"
 
+
+def booked(database) -> int:
     with database.connect() as connection:
         return connection.execute(sqlselect(PickupSlot.__table__.c.booked)).scalar_one()
+
+
+def open_code(database) -> str | None:
+    with database.connect() as connection:
+        return connection.execute(sqlselect(PickupVisit.__table__.c.open_code)).scalar_one()
 
 
 def test_a_printed_card_is_not_rejected(database, clock):
@@ -95,6 +122,7 @@ def test_a_printed_card_is_not_rejected(database, clock):
     with pytest.raises(decisions.DecisionRefused, match="pickup_scheduled: too late to reject"):
         decisions.reject(database, clock, QuietHours(), reference, "salah", "staff:ani")
     assert booked(database) == 2
+    assert open_code(database) == "ACD347"
 
 
 def test_a_cancelled_pickup_gives_its_place_in_the_slot_back(database, clock):
@@ -102,5 +130,22 @@ def test_a_cancelled_pickup_gives_its_place_in_the_slot_back(database, clock):
     decisions.cancel(database, clock, QuietHours(), reference, "pindah kota", "staff:ani")
     with database.transaction() as session:
         application = session.exec(select(Application)).one()
-    assert (application.stage, application.open_code) == ("cancelled", None)
+    assert application.stage == "cancelled"
+    assert open_code(database) is None  # the visit has nothing left to hand over
     assert booked(database) == 1
+
+
+def test_a_card_cancelled_in_a_family_visit_leaves_the_others_to_collect(database, clock):
+    """The visit keeps its code for the card still to collect; only the cancelled card's
+    place in the slot is given back."""
+    reference, _ = scheduled(database, clock)
+    other = second_card(database, clock)
+    decisions.cancel(database, clock, QuietHours(), reference, "pindah kota", "staff:ani")
+    with database.transaction() as session:
+        stages = {a.reference: a.stage for a in session.exec(select(Application)).all()}
+    assert stages == {reference: "cancelled", other: "pickup_scheduled"}
+    assert open_code(database) == "ACD347"
+    assert booked(database) == 1
+    decisions.cancel(database, clock, QuietHours(), other, "pindah kota", "staff:ani")
+    assert open_code(database) is None
+    assert booked(database) == 0

@@ -13,10 +13,18 @@ from sms_ktp.applications import pickup
 from sms_ktp.backoffice.search import PAGE_SIZE, Key, detail, parse_query, search
 from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices, local
 from sms_ktp.domain.quiet_hours import QuietHours
-from sms_ktp.models import Application, ApplicationEvent, Family, OutboxMessage, PickupSlot
+from sms_ktp.models import (
+    Application,
+    ApplicationEvent,
+    Family,
+    OutboxMessage,
+    PickupSlot,
+    PickupVisit,
+)
 
 _FAMILY = Family.__table__
 _APPLICATION = Application.__table__
+_VISIT = PickupVisit.__table__
 NIK = "3271014501900001"
 KK = "3271010101200003"
 PHONE = "+6281234567890"
@@ -143,6 +151,15 @@ def test_the_detail_is_masked_unless_revealed(database, clock):
     assert revealed.phone == "+62***890"  # the phone is never needed in full
 
 
+def visit(connection, clock, family_id: int, code: str, open_code: str | None = None,
+          office: str = "01") -> int:
+    """A family visit (`open_code` None: over) in tomorrow's first slot."""
+    return connection.execute(insert(_VISIT).values(
+        family_id=family_id, office=office, starts_at=clock.now() + timedelta(days=1),
+        code=code, open_code=open_code, reschedules=0, changes=0, created_at=clock.now())
+        .returning(_VISIT.c.id)).scalar_one()
+
+
 @pytest.mark.parametrize(("stage", "open_code", "actions"), [
     ("submitted", None, {"reject", "cancel"}),
     ("print_queue", None, {"reject", "cancel"}),
@@ -151,13 +168,42 @@ def test_the_detail_is_masked_unless_revealed(database, clock):
     ("missed_pickup", "ABC234", {"cancel", "reschedule", "collect"}),
     ("collected", None, set()),
     ("rejected", None, set()),
+    # cancelled while the family's visit stays open for its other cards
+    ("cancelled", "ABC234", set()),
 ])
 def test_each_stage_allows_its_decisions(database, clock, stage, open_code, actions):
     with database.connect() as connection:
-        reference = application(connection, clock, family(connection, clock), NIK, stage=stage,
-                                open_code=open_code, pickup_code=open_code)
+        home = family(connection, clock)
+        visit_id = visit(connection, clock, home, open_code, open_code) if open_code else None
+        reference = application(connection, clock, home, NIK, stage=stage, visit_id=visit_id,
+                                pickup_code=open_code)
     with database.connect() as connection:
         assert detail(connection, reference).actions == actions
+
+
+def test_the_detail_lists_the_cards_of_the_family_visit(database, clock):
+    """Every card's page hands over the whole visit with its one code: the cards still to
+    collect, masked; a card of the visit cancelled since is not among them."""
+    with database.connect() as connection:
+        home = family(connection, clock)
+        visit_id = visit(connection, clock, home, "ABC234", "ABC234")
+        first, second, cancelled = (
+            application(connection, clock, home, nik, stage=stage, visit_id=visit_id,
+                        pickup_code="ABC234")
+            for nik, stage in ((NIK, "pickup_scheduled"), ("3173021208850002", "missed_pickup"),
+                               ("3271015507880003", "cancelled")))
+        over = application(connection, clock, home, "3271011203800006", stage="collected",
+                           visit_id=visit(connection, clock, home, "XYZ789"),
+                           pickup_code="XYZ789")
+    with database.connect() as connection:
+        found = {ref: detail(connection, ref) for ref in (first, second, cancelled, over)}
+    cards = ((first, "***0001"), (second, "***0002"))
+    assert found[first].visit_cards == found[second].visit_cards == cards
+    assert found[first].accepts("ABC234") and found[second].accepts("ABC234")
+    assert not found[first].accepts("XYZ789") and not found[first].accepts("abc234")
+    assert found[cancelled].actions == frozenset()
+    assert found[over].visit_cards == () and not found[over].accepts("XYZ789")
+    assert "ABC234" not in repr(found[first])  # the code is for the counter, not the page
 
 
 # --- the staff's pickup move ------------------------------------------------------------------
@@ -176,17 +222,31 @@ def policy(max_reschedules: int = 2, capacity: int = 10, search_days: int = 30):
 
 
 def scheduled(database, clock, rules) -> str:
-    with database.connect() as connection:
-        reference = application(connection, clock, family(connection, clock), NIK,
-                                stage="printed", printed_at=clock.now())
-    assert pickup.allocate(database, clock, rules) == 1
+    [reference] = family_scheduled(database, clock, rules, NIK)
     return reference
+
+
+def family_scheduled(database, clock, rules, *niks: str) -> list[str]:
+    """Printed cards of one family, allocated: one family visit for them all."""
+    with database.connect() as connection:
+        home = family(connection, clock)
+        references = [application(connection, clock, home, nik, stage="printed",
+                                  printed_at=clock.now()) for nik in niks]
+    assert pickup.allocate(database, clock, rules) == len(niks)
+    return references
 
 
 def card(database, reference: str):
     with database.connect() as connection:
         return connection.execute(select(_APPLICATION)
                                   .where(_APPLICATION.c.reference == reference)).one()
+
+
+def visit_of(database, reference: str):
+    with database.connect() as connection:
+        return connection.execute(select(_VISIT).join(
+            _APPLICATION, _APPLICATION.c.visit_id == _VISIT.c.id)
+            .where(_APPLICATION.c.reference == reference)).one()
 
 
 def slots(database) -> dict[datetime, int]:
@@ -205,16 +265,18 @@ def test_staff_move_a_pickup_beyond_the_residents_limit_and_free_its_slot(databa
     clock.set(wib(2026, 11, 30, 9, 0))  # Monday
     rules = policy()
     reference = scheduled(database, clock, rules)
-    before = card(database, reference)
+    before, visit = card(database, reference), visit_of(database, reference)
     assert local(before.pickup_at).strftime("%d %H:%M") == "01 08:00"
     with database.connect() as connection:  # the resident used up their own change
-        connection.execute(_APPLICATION.update().values(pickup_changes=5))
+        connection.execute(_VISIT.update().values(changes=5))
     sent = len(outbox(database))
     start = pickup.reschedule_by_staff(database, clock, rules, reference, "staff:ani")
-    after = card(database, reference)
-    assert start == after.pickup_at == before.pickup_at + timedelta(minutes=30)
-    assert (after.stage, after.open_code, after.pickup_changes) == (
-        "pickup_scheduled", before.open_code, 5)
+    after, moved = card(database, reference), visit_of(database, reference)
+    assert start == after.pickup_at == moved.starts_at == before.pickup_at + timedelta(
+        minutes=30)
+    assert (after.stage, after.visit_id, after.pickup_code) == (
+        "pickup_scheduled", visit.id, before.pickup_code)
+    assert (moved.open_code, moved.changes) == (visit.open_code, 5)
     assert slots(database) == {start: 1}  # the old place is free again
     assert outbox(database)[sent:] == [
         f"Jadwal baru KTP-el NIK ***0001: Selasa, 1 Desember 2026, 08.30 WIB di Kantor "
@@ -238,11 +300,30 @@ def test_staff_give_a_held_card_a_new_pickup(database, clock):
     sent = len(outbox(database))
     start = pickup.reschedule_by_staff(database, clock, rules, reference, "staff:ani")
     after = card(database, reference)
-    assert (after.stage, after.pickup_at, after.open_code) == ("pickup_scheduled", start, code)
+    assert (after.stage, after.pickup_at) == ("pickup_scheduled", start)
+    assert (visit_of(database, reference).starts_at,
+            visit_of(database, reference).open_code) == (start, code)
     assert local(start).strftime("%Y-%m-%d %H:%M") == "2026-12-03 08:00"
     assert outbox(database)[sent:] == [
         f"Jadwal ambil KTP-el NIK ***0001 terlewat. Jadwal baru: Kamis, 3 Desember 2026, 08.00 "
         f"WIB di Kantor Kec. Bogor Selatan. Kode tetap: {code}."]
+
+
+def test_staff_move_the_whole_family_visit_with_one_sms(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))  # Monday
+    rules = policy()
+    first, second = family_scheduled(database, clock, rules, NIK, "3173021208850002")
+    code = visit_of(database, first).open_code
+    assert visit_of(database, second).open_code == code
+    sent = len(outbox(database))
+    start = pickup.reschedule_by_staff(database, clock, rules, second, "staff:ani")
+    assert local(start).strftime("%d %H:%M") == "01 08:30"
+    assert card(database, first).pickup_at == card(database, second).pickup_at == start
+    assert visit_of(database, first).starts_at == start
+    assert slots(database) == {start: 2}  # both places of the old slot are free again
+    assert outbox(database)[sent:] == [
+        "Jadwal baru 2 KTP-el (NIK ***0001, ***0002): Selasa, 1 Desember 2026, 08.30 WIB di "
+        f"Kantor Kec. Bogor Selatan, Kota Bogor. Kode {code}. Bawa SMS ini."]
 
 
 def test_staff_cannot_move_what_has_no_open_pickup_or_no_free_slot(database, clock):

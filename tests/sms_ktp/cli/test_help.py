@@ -48,7 +48,9 @@ COMMANDS: dict[str, tuple[str, str, list[str]]] = {
                        ["--phone TEXT only the SMS to this number"]),
     "pickup": ("sms-ktp pickup [OPTIONS] COMMAND [ARGS]...", "pickups at the counter", []),
     "pickup verify": ("sms-ktp pickup verify [OPTIONS] CODE",
-                      "mark the card with CODE collected", []),
+                      "hand over the cards of the family visit with CODE",
+                      ["--only REF hand over only this card (repeat for several); the visit's "
+                       "other cards get a visit of their own, with an SMS"]),
     "staff": ("sms-ktp staff [OPTIONS] COMMAND [ARGS]...", "accounts of the staff back office",
               []),
     "staff add": ("sms-ktp staff add [OPTIONS] NAME", "create an account",

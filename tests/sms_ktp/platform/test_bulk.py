@@ -66,8 +66,7 @@ def test_numbers_are_sealed_one_nonce_each_and_their_keyed_hash_filled(database)
         insert_rows(connection, Application.__table__, [
             {"reference": f"10000000{i}", "nik": NIK, "active_nik": NIK if i == 0 else None,
              "family_id": family, "reason": "hilang", "stage": "cancelled", "language": "id",
-             "channel": "sms", "created_at": at, "updated_at": at, "pickup_reschedules": 0,
-             "pickup_changes": 0} for i in range(3)])
+             "channel": "sms", "created_at": at, "updated_at": at} for i in range(3)])
         stored = connection.execute(text("SELECT nik, nik_hash, active_nik FROM application "
                                          "ORDER BY reference")).all()
         opened = connection.execute(select(Application.__table__.c.nik)).scalars().all()

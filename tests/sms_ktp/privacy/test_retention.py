@@ -22,6 +22,7 @@ from sms_ktp.models import (
     InboundMessage,
     OutboxMessage,
     PhoneState,
+    PickupVisit,
     UssdSession,
 )
 from sms_ktp.privacy import retention
@@ -34,6 +35,7 @@ _OUTBOX = OutboxMessage.__table__
 _INBOUND = InboundMessage.__table__
 _PHONE = PhoneState.__table__
 _USSD = UssdSession.__table__
+_VISIT = PickupVisit.__table__
 SIXTEEN_DIGITS = re.compile(r"\d{16}")
 
 
@@ -77,6 +79,14 @@ class World:
                  "stage": stage, "actor": "staff:op1",
                  "note": f"warga {nik} minta batal, HP 0812 3456 7890"}])
         return application_id
+
+    def visit(self, family_id: int, code: str, days_ago: float) -> int:
+        """A family visit over (its cards collected): its code no longer open."""
+        with self.database.connect() as connection:
+            return connection.execute(insert(_VISIT).values(
+                family_id=family_id, office="01", starts_at=self.ago(days_ago), code=code,
+                open_code=None, reschedules=0, changes=0, created_at=self.ago(days_ago + 3))
+                .returning(_VISIT.c.id)).scalar_one()
 
     def sms(self, phone: str, days_ago: float, status: str = "delivered") -> int:
         serial = next(self.numbers)
@@ -136,7 +146,7 @@ def world(database, clock) -> World:
 
 def erased(row: Any) -> bool:
     return (row.erased_at is not None and row.nik in ("", None) and row.active_nik is None
-            and row.suket_number is None and row.pickup_code is None and row.open_code is None
+            and row.suket_number is None and row.pickup_code is None
             and row.stage_note is None)
 
 
@@ -151,9 +161,10 @@ def test_old_closed_applications_lose_their_personal_data_and_the_rest_is_kept(
     # still (not over: the resident must come to the kecamatan office).
     family_a, family_b = world.family("01", PHONE_A), world.family("06", PHONE_B)
     family_c, family_d = world.family("02", PHONE_C), world.family("03", "+6281200000004")
+    visit_a = world.visit(family_a, "ACD347", 101)
     collected_a = world.application(family_a, "collected", 100, pickup_code="ACD347",
                                     pickup_office="01", pickup_at=world.ago(101),
-                                    collected_at=world.ago(100))
+                                    collected_at=world.ago(100), visit_id=visit_a)
     cancelled_a = world.application(family_a, "cancelled", DAYS + 1, channel="ussd",
                                     stage_note="warga pindah")
     collected_b = world.application(family_b, "collected", 120, channel="staff")
@@ -184,6 +195,9 @@ def test_old_closed_applications_lose_their_personal_data_and_the_rest_is_kept(
     assert gone.kk in (None, f"-{family_a}") and gone.phone in ("", None)
     for family_id in (family_b, family_c, family_d):
         assert len(world.row(_FAMILY, family_id).kk) == 16
+    visit = world.row(_VISIT, visit_a)  # kept for the statistics: office and slot
+    assert (visit.family_id, visit.office, visit.starts_at, visit.open_code) == (
+        family_a, "01", world.ago(101), None)
 
     with database.connect() as connection:
         timeline = connection.execute(select(_EVENT).where(_EVENT.c.application_id == cancelled_a)
@@ -271,3 +285,19 @@ def test_stopping_between_batches_leaves_the_rest_for_the_next_run(database, clo
     first = retention.purge(database, clock, DAYS, batch=2, carry_on=lambda: next(answers, False))
     assert first.applications == 4 and first.families == 0
     assert retention.purge(database, clock, DAYS, batch=2).applications == 1
+
+
+def test_the_pickup_code_of_an_erased_family_visit_is_erased_too(database, clock, world):
+    """The pickup code lives on the family visit now (`pickup_visit.code`); once every card of
+    the visit has lost its personal data, the code must go as the card's own copy does."""
+    home = world.family("01", PHONE_A)
+    visit_id = world.visit(home, "ACD347", 101)
+    for _ in range(2):
+        world.application(home, "collected", 100, pickup_code="ACD347", pickup_office="01",
+                          pickup_at=world.ago(101), collected_at=world.ago(100),
+                          visit_id=visit_id)
+    assert retention.purge(database, clock, DAYS).applications == 2
+    with database.connect() as connection:
+        codes = connection.execute(select(_APPLICATION.c.pickup_code)).scalars().all()
+    assert codes == [None, None]
+    assert world.row(_VISIT, visit_id).code in ("", None)

@@ -10,17 +10,28 @@ import re
 import pytest
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import insert, select
+from sqlmodel import select as sqlselect
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
 from gsm7.encoding import segments, septets
-from sms_ktp.applications import decisions, sms_budget
+from sms_ktp.applications import decisions, pickup, sms_budget
 from sms_ktp.applications.hidden_codes import HIDDEN
-from sms_ktp.models import Application, AuditEntry, Broadcast, OutboxMessage
+from sms_ktp.domain.pickup_calendar import local
+from sms_ktp.models import (
+    Application,
+    AuditEntry,
+    Broadcast,
+    OutboxMessage,
+    PickupSlot,
+    PickupVisit,
+)
 from sms_ktp.web import create_app
 
 REF = re.compile(r"ref (\d{9})")
 CODE = re.compile(r"Kode ([A-Z0-9]{6})")
 NIK_3 = "3271015507880003"  # a second member of the first family
+NIK_4 = "3271011203800006"  # a second member of the second family
+NIK_5 = "3271012808750007"  # a third member of the first family
 
 
 def register(service: LiveService, nik: str, kk: str = KK, phone: str = PHONE) -> str:
@@ -28,17 +39,20 @@ def register(service: LiveService, nik: str, kk: str = KK, phone: str = PHONE) -
     return REF.search(service.sms(phone, "YA")[0]).group(1)
 
 
-def scheduled(service: LiveService, *niks: str) -> dict[str, str]:
-    """Cards of the first family printed and scheduled: reference -> pickup code."""
-    references = [register(service, nik) for nik in niks]
+def scheduled(service: LiveService, *niks: str, kk: str = KK,
+              phone: str = PHONE) -> dict[str, str]:
+    """Cards of one family (the first by default) printed and scheduled: reference -> the
+    pickup code of its family visit."""
+    references = [register(service, nik, kk, phone) for nik in niks]
     runtime = service.runtime
     service.print_cards(*niks)
     service.worker.run_once()
     with runtime.db.connect() as connection:
         codes = dict(connection.execute(
-            select(Application.reference, Application.open_code)
+            select(Application.reference, PickupVisit.open_code)
+            .join(PickupVisit, PickupVisit.id == Application.visit_id)
             .where(Application.reference.in_(references))).all())
-    service.received(PHONE)
+    service.received(phone)
     return {reference: codes[reference] for reference in references}
 
 
@@ -207,25 +221,134 @@ def test_an_operator_cancels_an_application_of_their_office(service):
                                "catatan: warga minta batal di loket")]
 
 
-def test_a_card_is_handed_over_once_with_its_own_code(service, admin):
-    cards = scheduled(service, NIK, NIK_3)
-    (reference, code), (sibling, sibling_code) = cards.items()
+def test_a_card_is_handed_over_once_with_its_visits_code(service, admin):
+    [(reference, code)] = scheduled(service, NIK).items()
+    [(other, other_code)] = scheduled(service, NIK_2, kk=KK_2, phone=PHONE_2).items()
+    assert code != other_code
     text = page(admin, reference)
     assert "Serahkan KTP-el" in text
+    assert 'name="cards"' not in text  # one card: nothing to choose
     wrong = decide(admin, reference, "collect", code="XXXXXX")
     assert "Kode ambil XXXXXX tidak cocok dengan permohonan ini" in wrong
-    # the sibling's code is a real open code, but not this card's
-    assert "tidak cocok" in decide(admin, reference, "collect", code=sibling_code)
-    assert stage_of(service, reference) == stage_of(service, sibling) == "pickup_scheduled"
+    # another family's code is a real open code, but not this card's
+    assert "tidak cocok" in decide(admin, reference, "collect", code=other_code)
+    assert stage_of(service, reference) == stage_of(service, other) == "pickup_scheduled"
     assert audit(service) == []
     done = decide(admin, reference, "collect", code=f" {code[:3]} {code[3:].lower()}")
     assert "KTP-el tercatat sudah diambil." in done
     assert stage_of(service, reference) == "collected"
-    assert stage_of(service, sibling) == "pickup_scheduled"
+    assert stage_of(service, other) == "pickup_scheduled"
+    assert visit_of(service, reference).open_code is None  # the code is used up
     assert f"collected with {code}" not in done and "collected with ******" in done
     assert "tidak sedang menunggu diambil" in decide(admin, reference, "collect", code=code)
     assert audit(service) == [("staff:admin1", "application.collect",
                                f"application {reference}", "kode ambil cocok")]
+
+
+def pickup_sms(service: LiveService) -> list[tuple[str, str]]:
+    """The pickup SMS sent to the first family: (reference of the card sent with, text)."""
+    with service.runtime.db.connect() as connection:
+        return [tuple(row) for row in connection.execute(
+            select(Application.reference, OutboxMessage.text)
+            .join(Application, Application.id == OutboxMessage.application_id)
+            .where(OutboxMessage.phone == PHONE, OutboxMessage.text.contains("siap diambil"))
+            .order_by(OutboxMessage.id))]
+
+
+def booked(service: LiveService, starts_at: object) -> int:
+    """Places booked in the first family's office's slot starting at `starts_at`."""
+    with service.runtime.db.connect() as connection:
+        return connection.execute(select(PickupSlot.booked).where(
+            PickupSlot.office == "01", PickupSlot.starts_at == starts_at)).scalar_one()
+
+
+def visit_of(service: LiveService, reference: str) -> PickupVisit | None:
+    """The family visit a card is (or was last) in."""
+    with service.runtime.db.transaction() as session:
+        application = session.exec(sqlselect(Application)
+                                   .where(Application.reference == reference)).one()
+        if application.visit_id is None:
+            return None
+        return session.get(PickupVisit, application.visit_id)
+
+
+def test_a_family_visit_is_handed_over_whole_with_one_code(service, admin):
+    cards = scheduled(service, NIK, NIK_3, NIK_5)
+    references = list(cards)
+    [code] = set(cards.values())  # one visit, one code
+    assert pickup_sms(service) == [(
+        references[0], "3 KTP-el (NIK ***0001, ***0003, ***0007) siap diambil Selasa, "
+        "1 Desember 2026, 08.00 WIB di Kantor Kec. Bogor Selatan, Kota Bogor. "
+        f"Kode {code}. Bawa SMS ini.")]  # one SMS, sent with the first card
+    text = page(admin, references[1])  # any card's page hands over the family's visit
+    for reference, masked in zip(references, ("***0001", "***0003", "***0007"), strict=True):
+        assert (f'<input type="checkbox" name="cards" value="{reference}" checked> '
+                f"NIK {masked} (ref {reference})") in text
+    assert code not in text
+    done = decide(admin, references[1], "collect", code=code.lower(), cards=references)
+    assert "3 KTP-el keluarga ini tercatat sudah diambil." in done
+    assert [stage_of(service, reference) for reference in references] == ["collected"] * 3
+    assert visit_of(service, references[0]).open_code is None
+    assert audit(service) == [("staff:admin1", "application.collect", f"application {ref}",
+                               "kode ambil cocok") for ref in references]
+    service.worker.run_once()
+    assert service.received(PHONE) == []  # a hand-over sends no SMS
+
+
+def test_a_member_who_did_not_come_gets_a_visit_of_their_own(service, admin):
+    cards = scheduled(service, NIK, NIK_3, NIK_5)
+    (first, code), (second, _), (absent, _) = cards.items()
+    visit = visit_of(service, first)
+    assert booked(service, visit.starts_at) == 3
+    done = decide(admin, first, "collect", code=code, cards=[first, second])
+    assert ("2 KTP-el tercatat sudah diambil; 1 lainnya dijadwalkan lagi (warga menerima SMS)."
+            in done)
+    assert [stage_of(service, ref) for ref in cards] == ["collected", "collected", "printed"]
+    assert visit_of(service, absent) is None
+    assert visit_of(service, first).open_code is None  # the old code collects nothing more
+    assert booked(service, visit.starts_at) == 2  # the absent card's place is given back
+    assert "tidak sedang menunggu diambil" in decide(admin, absent, "collect", code=code)
+    assert [target for _, action, target, _ in audit(service) if action.endswith("collect")] == [
+        f"application {first}", f"application {second}"]
+
+    runtime = service.runtime
+    assert pickup.allocate(runtime.db, runtime.clock, runtime.pickup_policy()) == 1
+    again = visit_of(service, absent)
+    assert again is not None and again.id != visit.id
+    assert again.open_code == again.code != code
+    # the place freed in Tuesday's first slot
+    assert local(again.starts_at).strftime("%Y-%m-%d %H:%M") == "2026-12-01 08:00"
+    assert booked(service, again.starts_at) == 3
+    service.worker.run_once()
+    assert service.received(PHONE) == [
+        "KTP-el NIK ***0007 siap diambil Selasa, 1 Desember 2026, 08.00 WIB di Kantor Kec. "
+        f"Bogor Selatan, Kota Bogor. Kode {again.code}. Bawa SMS ini."]
+    assert "Serahkan KTP-el" in page(admin, absent)
+    assert "tercatat sudah diambil" in decide(admin, absent, "collect", code=again.code)
+    assert stage_of(service, absent) == "collected"
+
+
+def test_unticking_every_card_of_a_visit_hands_none_over(service, admin):
+    """Staff who untick every card of a family visit (the browser then sends no `cards`) have
+    said that nobody collects: nothing may be handed over. Fails today: the page's own card
+    is recorded collected and the other goes back to be scheduled again."""
+    cards = scheduled(service, NIK, NIK_3)
+    (reference, code), (other, _) = cards.items()
+    decide(admin, reference, "collect", code=code)  # every box unticked
+    assert [stage_of(service, ref) for ref in (reference, other)] == ["pickup_scheduled"] * 2
+    assert visit_of(service, reference).open_code == code
+    assert audit(service) == []
+
+
+def test_a_card_kept_at_the_counter_never_shows_its_old_code(service, admin):
+    """The kept card's timeline says "not collected with <old code>"; once it has a new visit,
+    its page hides only the new code, and the old one shows. Fails today."""
+    cards = scheduled(service, NIK, NIK_3)
+    (came, code), (absent, _) = cards.items()
+    decide(admin, came, "collect", code=code, cards=[came])
+    service.worker.run_once()  # the absent card's visit of its own, with a new code
+    assert visit_of(service, absent).code != code
+    assert code not in page(admin, absent)
 
 
 def test_a_pickup_moved_by_staff_sends_the_new_time(service, admin):
@@ -364,18 +487,23 @@ def codes_sent(service: LiveService) -> set[str]:
 
 @pytest.fixture
 def world(service) -> tuple[list[str], set[str]]:  # type: ignore[no-untyped-def]
-    """Two cards of one family waiting at the office: one moved, one collected."""
+    """Two families' visits of two cards each: the first family's moved, then handed over
+    (its cards' timelines name the code); the second's still waiting (its pages list the
+    visit's cards to hand over)."""
     cards = scheduled(service, NIK, NIK_3)
-    (moved, _), (collected, code) = cards.items()
+    waiting = scheduled(service, NIK_2, NIK_4, kk=KK_2, phone=PHONE_2)
+    (moved, code), (collected, _) = cards.items()
     admin = signed_in(service, "admin0", "admin")
     assert "dipindah" in decide(admin, moved, "reschedule")
-    assert "tercatat sudah diambil" in decide(admin, collected, "collect", code=code)
+    assert "2 KTP-el keluarga ini tercatat sudah diambil" in decide(
+        admin, collected, "collect", code=code, cards=list(cards))
     service.worker.run_once()
     with service.runtime.db.connect() as connection:
         texts = " ".join(connection.execute(select(OutboxMessage.text)).scalars())
     codes = codes_sent(service)
-    assert len(codes) == 2 and all(code in texts for code in codes)  # the SMS carry them
-    return list(cards), codes
+    assert codes == {code, *waiting.values()} and len(codes) == 2
+    assert all(code in texts for code in codes)  # the SMS carry them
+    return [*cards, *waiting], codes
 
 
 @pytest.mark.parametrize(("username", "role", "office"), ROLES)
