@@ -40,9 +40,9 @@ office; no slot over capacity and every slot's `booked` equal to its cards; ever
 unique per visit (the cards sharing a code are one family's, in one slot); every visit's code
 in exactly one notification SMS, to the family's phone, naming the office, an SMS naming the
 cards of one family visit only (one family, one office, one day), and as many SMS as family
-visits; one new timeline row a card; the cards of one family split over several slots only when no slot had
-room for all. Reported with them: `sms_rows`, the pickup SMS written to the outbox, and
-`family_visits`, the distinct (family, office, day) of the scheduled cards.
+visits; one new timeline row a card; the cards of one family split over several slots only
+when no slot had room for all. Reported with them: `sms_rows`, the pickup SMS written to the
+outbox, and `family_visits`, the distinct (family, office, day) of the scheduled cards.
 
     python bench/pickup_allocation.py [--cards N] [--database-url URL] [--max-seconds S]
                                       [--profile]

@@ -76,6 +76,7 @@ class Reading:
     values: dict[str, str] = field(default_factory=dict)
     labelled: set[str] = field(default_factory=set)
     ids_found: int = 0  # identity numbers in the text, labelled or not
+    other_service: bool = False  # read as another service's format (fields dropped)
 
     @property
     def speaks_for_itself(self) -> bool:
@@ -168,7 +169,7 @@ def _read_other_service(parts: list[str], reason_words: dict[str, str]) -> Readi
     - nothing else: names, desa or kelurahan and kecamatan are dropped here, so they are
       neither kept with the dialogue nor stored."""
     parts = [part for part in parts if not _is_phone(_id_digits(part))]
-    reading = Reading()
+    reading = Reading(other_service=True)
     ids: list[str] = []
     candidates: list[tuple[int, str]] = []  # (place, part) of the parts with no number read
     last_id = -1

@@ -20,7 +20,7 @@ from flows.dialogue import (
     ending,
 )
 from flows.fields import read_fields
-from flows.keywords import clean, without_accents
+from flows.keywords import clean, parse_command, without_accents
 from flows.ports import ActiveApplication, Services
 from sms_ktp.domain.identity import IdentityError, parse_kk, parse_nik
 from sms_ktp.domain.masking import mask_id
@@ -237,6 +237,21 @@ def confirmation_params(answers: Mapping[str, Any]) -> dict[str, Any]:
 def prefill_fields(text: str) -> dict[str, str]:
     """The answers a `DAFTAR ...` SMS carries, by step (`flows.fields`)."""
     return read_fields(text, REASON_WORDS).values
+
+
+def kept_text(text: str) -> str:
+    """An SMS as the inbound log keeps it: a registration in another service's format (names,
+    desa, kecamatan beside the numbers) shrinks to the fields this service reads, so that what
+    it drops is not stored either; any other SMS as it came (its numbers are masked later)."""
+    command = parse_command(text)
+    if command is None or command.action != "register":
+        return text
+    reading = read_fields(command.rest, REASON_WORDS)
+    if not reading.other_service:
+        return text
+    kept = [reading.values[name] for name in ("nik", "kk", "reason", "suket")
+            if name in reading.values]
+    return "#KTP#" + "#".join(kept) + "#(kolom lain tidak disimpan)"
 
 
 def labelled_fields(text: str) -> dict[str, str]:

@@ -207,7 +207,7 @@ class SmsChannel:
         references = self.services.family_references_of_nik(phone, nik)
         wanted = [a for a in applications if a.reference in references]
         if not wanted:
-            return render(language, "status.not_found", ref=mask_id(nik))
+            return render(language, "status.nik_not_found", nik=mask_id(nik))
         return status.detail(language, wanted[0])
 
 

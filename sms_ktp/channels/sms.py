@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Select, bindparam, select, update
 from flows.catalogue import render
 from flows.dates import say_time
 from flows.dialogue import Conversation
+from flows.registration import kept_text
 from flows.sms import SmsChannel, SmsTurn
 from gateway.message import InboundSms
 from sms_ktp.applications.pickup import PickupPolicy
@@ -67,7 +68,7 @@ def record_inbound(connection: Connection, sms: InboundSms, phone: str | None,
             "provider_id": sms.provider_id[:100],
             "sender": phone or sms.sender[:40],
             "recipient": sms.recipient[:40],
-            "text": redact(sms.text[:MAX_TEXT]),
+            "text": redact(kept_text(sms.text[:MAX_TEXT])),
             "link_id": sms.link_id,
             "network_code": sms.network_code,
             "replied": phone is not None,

@@ -386,7 +386,7 @@ def test_keyword_end_to_end(entry: Mapping[str, Any], services, serve) -> None:
                                    "status.bad_ref")
         elif entry.get("nik", DEFAULTS["nik"]) != DEFAULTS["nik"]:  # not the family's NIK
             assert reply == render(services.language_of(PHONE) or _language(entry),
-                                   "status.not_found", ref=mask_id(entry["nik"]))
+                                   "status.nik_not_found", nik=mask_id(entry["nik"]))
         else:
             assert reply == phone.send("STATUS")
     else:  # one reply at least, and no registration started or stored

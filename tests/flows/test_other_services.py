@@ -168,8 +168,8 @@ def test_another_familys_nik_is_answered_as_a_nik_of_nobody(resident: Resident,
                                                             families) -> None:
     theirs = resident.send(f"KTP#{NIK_3}")
     nobody = resident.send(f"KTP#{NIK_NOBODY}")
-    assert theirs == render("id", "status.not_found", ref=mask_id(NIK_3))
-    assert nobody == render("id", "status.not_found", ref=mask_id(NIK_NOBODY))
+    assert theirs == render("id", "status.nik_not_found", nik=mask_id(NIK_3))
+    assert nobody == render("id", "status.nik_not_found", nik=mask_id(NIK_NOBODY))
     # The same reply but for the last four digits the resident typed: nothing about the card.
     assert theirs.replace(NIK_3[-4:], "####") == nobody.replace(NIK_NOBODY[-4:], "####")
     assert families["theirs"] not in theirs and "ganda" not in theirs
@@ -179,7 +179,7 @@ def test_another_familys_nik_is_answered_as_a_nik_of_nobody(resident: Resident,
 def test_the_family_phone_of_the_other_family_gets_its_own_status(services, families) -> None:
     other = Resident(services, OTHER_PHONE)
     assert other.send(f"KTP#{NIK_3}") == other.send("STATUS")
-    assert other.send(f"KTP#{NIK}") == render("id", "status.not_found", ref=mask_id(NIK))
+    assert other.send(f"KTP#{NIK}") == render("id", "status.nik_not_found", nik=mask_id(NIK))
 
 
 def test_a_family_with_several_cards_gets_the_card_of_that_nik(resident: Resident,
@@ -194,7 +194,7 @@ def test_a_family_with_several_cards_gets_the_card_of_that_nik(resident: Residen
 
 def test_a_phone_with_no_application_is_answered_as_for_any_unknown_nik(
         resident: Resident) -> None:
-    assert resident.send(f"KTP#{NIK}") == render("id", "status.not_found", ref=mask_id(NIK))
+    assert resident.send(f"KTP#{NIK}") == render("id", "status.nik_not_found", nik=mask_id(NIK))
 
 
 @pytest.mark.parametrize("language", ["id", "en", "su"])
@@ -202,7 +202,7 @@ def test_the_unknown_nik_reply_is_one_sms_in_every_language(services, language: 
     assert language in offered()
     services.set_language(PHONE, language)
     reply = Resident(services).send(f"KTP#{NIK_NOBODY}")
-    assert reply == render(language, "status.not_found", ref=mask_id(NIK_NOBODY))
+    assert reply == render(language, "status.nik_not_found", nik=mask_id(NIK_NOBODY))
     assert is_gsm7(reply) and segments(reply) == 1 and NIK_NOBODY not in reply
 
 
