@@ -373,7 +373,8 @@ class PickupVisit(SQLModel, table=True):
     while the visit has cards to hand over, NULL afterwards: unique among open visits.
     `starts_at` is NULL for a visit held at the office after missed slots (any day, in
     opening hours). The counters limit how often it moves: `reschedules` after missed slots,
-    `changes` asked by the resident (UBAH JADWAL)."""
+    `changes` asked by the resident (UBAH JADWAL). A visit the family asked to have posted
+    (KIRIM) keeps neither slot nor open code: its cards travel as one parcel."""
 
     __tablename__ = "pickup_visit"
     __table_args__ = (
@@ -391,6 +392,13 @@ class PickupVisit(SQLModel, table=True):
     changes: int = 0
     reminded_at: datetime | None = utc_column(nullable=True)
     created_at: datetime = utc_column()
+    # Delivery by post instead (`[delivery]`): when the family asked (KIRIM; the slot and the
+    # open code are given up then), the courier's tracking number and when the parcel was
+    # handed over, and when it was delivered.
+    post_requested_at: datetime | None = utc_column(nullable=True)
+    tracking: str | None = Field(default=None, max_length=40)
+    posted_at: datetime | None = utc_column(nullable=True)
+    delivered_at: datetime | None = utc_column(nullable=True)
 
 
 class PickupSlot(SQLModel, table=True):

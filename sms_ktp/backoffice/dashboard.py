@@ -38,8 +38,8 @@ CHART_DAYS = 30
 # The pipeline's order, then the ends that leave it: the columns of the stage table.
 STAGE_COLUMNS: tuple[str, ...] = tuple(stage.value for stage in (
     Stage.SUBMITTED, Stage.PENUNGGALAN, Stage.PRINT_READY, Stage.PRINT_QUEUE, Stage.PRINTED,
-    Stage.PICKUP_SCHEDULED, Stage.COLLECTED, Stage.MISSED_PICKUP, Stage.DUPLICATE,
-    Stage.REJECTED, Stage.CANCELLED))
+    Stage.PICKUP_SCHEDULED, Stage.POST_REQUESTED, Stage.POSTED, Stage.COLLECTED,
+    Stage.DELIVERED, Stage.MISSED_PICKUP, Stage.DUPLICATE, Stage.REJECTED, Stage.CANCELLED))
 
 
 # --- days -------------------------------------------------------------------------------------

@@ -17,10 +17,15 @@ class Stage(StrEnum):
     CANCELLED = "cancelled"
     REJECTED = "rejected"
     MISSED_PICKUP = "missed_pickup"
+    # Delivery by post instead of a visit (`[delivery] post`): asked by the family (KIRIM),
+    # handed to the courier with a tracking number, delivered to the address on the KK.
+    POST_REQUESTED = "post_requested"
+    POSTED = "posted"
+    DELIVERED = "delivered"
 
 
 # An application in one of these stages is over: its NIK may apply again.
-CLOSED_STAGES = frozenset({Stage.COLLECTED, Stage.CANCELLED, Stage.REJECTED})
+CLOSED_STAGES = frozenset({Stage.COLLECTED, Stage.CANCELLED, Stage.REJECTED, Stage.DELIVERED})
 
 
 def is_active(stage: str) -> bool:

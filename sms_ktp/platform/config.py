@@ -122,6 +122,26 @@ class PickupSettings:
     offices: list[dict[str, Any]] = field(default_factory=list)
 
 
+# The courier's name lands in the resident's SMS (the KIRIM answer, the tracking SMS, STATUS):
+# the catalogues leave it this many GSM-7 septets ("Pos Indonesia" takes 13, "Kantor Pos
+# Indonesia" 20); tests/flows/test_catalogue.py checks every message with a name this long.
+COURIER_LIMIT = 20
+# A fee beyond this is a typing mistake (Kabupaten Mojokerto charged Rp 20,000); the
+# catalogues leave room for six digits.
+FEE_LIMIT = 999_999
+
+
+@dataclass
+class DeliverySettings:
+    """Printed cards posted to the address on the KK instead of collected at the office, when
+    the family asks (KIRIM), as some Disdukcapil offices do (Kabupaten Magelang: Pos
+    Indonesia, cash on delivery)."""
+
+    post: bool = False
+    courier: str = "Pos Indonesia"
+    fee: int = 9000  # Rupiah, paid to the courier on delivery; 0: free
+
+
 @dataclass
 class IntegrationSettings:
     token: str = ""
@@ -209,6 +229,7 @@ class Settings:
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     printing: PrintingSettings = field(default_factory=PrintingSettings)
     pickup: PickupSettings = field(default_factory=PickupSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
     integration: IntegrationSettings = field(default_factory=IntegrationSettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
     broadcasts: BroadcastSettings = field(default_factory=BroadcastSettings)
@@ -352,6 +373,7 @@ def _check(settings: Settings) -> None:
         offices_from_config(settings.pickup.offices, served)
     except ValueError as error:
         raise ConfigError(f"[pickup] {error}") from None
+    _check_delivery(settings.delivery)
     if settings.staff.idle_minutes <= 0:
         raise ConfigError("[staff] idle_minutes must be positive")
     if settings.staff.password_time_cost < 1 or settings.staff.password_memory_kib < 32:
@@ -380,6 +402,19 @@ def _check(settings: Settings) -> None:
     sites = settings.printing.sites
     if not sites or not all(isinstance(site, str) and site.strip() for site in sites):
         raise ConfigError("[printing] sites must be a non-empty list of names")
+
+
+def _check_delivery(delivery: DeliverySettings) -> None:
+    """The courier and the fee are written into residents' SMS: each must fit the room the
+    catalogues leave for it, in GSM-7."""
+    from gsm7.encoding import septets, to_gsm7
+
+    courier = delivery.courier.strip()
+    if not courier or (septets(to_gsm7(courier)) or COURIER_LIMIT + 1) > COURIER_LIMIT:
+        raise ConfigError(f"[delivery] courier must be a name of 1 to {COURIER_LIMIT} GSM-7 "
+                          "characters (it is written into the residents' SMS)")
+    if not 0 <= delivery.fee <= FEE_LIMIT:
+        raise ConfigError(f"[delivery] fee must be 0 (free) to {FEE_LIMIT} rupiah")
 
 
 def _check_privacy_keys(privacy: PrivacySettings) -> None:

@@ -26,8 +26,10 @@ from flows.catalogue import (
 )
 from flows.dates import say_day
 from gsm7.encoding import GSM7_SINGLE, is_gsm7, septets
+from sms_ktp.applications.delivery import TRACKING_LIMIT
 from sms_ktp.domain import region, wilayah
 from sms_ktp.domain.pickup_calendar import default_offices
+from sms_ktp.platform.config import COURIER_LIMIT, FEE_LIMIT
 
 LANGUAGES = languages()
 # `status.list` holds a variable number of items: tests/flows/test_sms_channel.py checks it.
@@ -61,11 +63,22 @@ def placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
+def post_values(lang: str) -> dict[str, Any]:
+    """Delivery by post ([delivery]): the courier's name and a tracking number at their
+    limits, the fee at its largest (or "free", whichever words are longer)."""
+    amount = f"{FEE_LIMIT:,}".replace(",", ".")
+    fees = (Msg("post.cod", {"amount": amount}), Msg("post.free"))
+    return {"courier": "W" * COURIER_LIMIT, "tracking": "W" * TRACKING_LIMIT, "amount": amount,
+            "fee": max(fees, key=lambda fee: len(render(lang, fee.key, **(fee.params or {}))))}
+
+
 def longest(lang: str, prefix: str) -> Msg:
-    """The `prefix.*` message of `lang` with the longest rendering, as a nested message."""
+    """The `prefix.*` message of `lang` with the longest rendering, as a nested message (with
+    the values a stage's text may name: the courier and tracking number of a posted card)."""
     keys = [key for key in messages(lang) if key.startswith(prefix + ".")]
     assert keys, f"no {prefix}.* messages in {lang}"
-    return Msg(max(keys, key=lambda key: len(render(lang, key))))
+    values = post_values(lang)
+    return Msg(max(keys, key=lambda key: len(render(lang, key, **values))), values)
 
 
 def longest_lists(lang: str) -> dict[str, str]:
@@ -115,6 +128,7 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         "year": 2026,
         "hour": "09",
         "minute": "30",
+        **post_values(lang),
     }
 
 
