@@ -15,15 +15,17 @@ import logging
 import secrets
 from collections import defaultdict
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, select, update
 
+from flows.catalogue import render
 from flows.dates import say_day, say_time
 from flows.visits import VisitWording, visit_text
+from gsm7.encoding import GSM7_SINGLE, septets
 from sms_ktp.applications.pipeline import Move, change_stages, notice_rows
 from sms_ktp.domain.local_time import local_date, start_of_day
 from sms_ktp.domain.masking import mask_id
@@ -33,6 +35,7 @@ from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, Family, PickupSlot, PickupVisit, in_stage
 from sms_ktp.platform.bulk import insert_rows
 from sms_ktp.platform.clock import Clock
+from sms_ktp.platform.config import DeliverySettings
 from sms_ktp.platform.db import Database
 
 CODE_ALPHABET = "ACDEFHJKMNPRTUVWXY34679"  # no 0/O, 1/I/L, 2/Z, 5/S, 8/B: easy to read out
@@ -57,6 +60,8 @@ class PickupPolicy:
     search_days: int = 60
     max_reschedules: int = 2
     max_resident_changes: int = 1
+    # Cards posted instead of collected, when the family asks (`sms_ktp.applications.delivery`).
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
 
 
 class SlotBook:
@@ -304,7 +309,13 @@ class _Notices:
         if wording is None:
             wording = VisitWording(language, key, **_wording(language, self.office, start))
             self._wordings[(key, start, language)] = wording
-        return wording.text([mask_id(row.nik) for row in cards], code=code)
+        text = wording.text([mask_id(row.nik) for row in cards], code=code)
+        if key == _SCHEDULED and self.policy.delivery.post:
+            # Where posting is offered, the pickup SMS says so when it stays one SMS with it.
+            hinted = text + _post_hint(language)
+            if (septets(hinted) or GSM7_SINGLE + 1) <= GSM7_SINGLE:
+                return hinted
+        return text
 
     def scheduled(self, visit: _NewVisit) -> list[Move]:
         text = self._text(_SCHEDULED, visit.start, visit.cards, visit.code)
@@ -315,6 +326,13 @@ class _Notices:
         text = self._text("notify.visit_joined", visit.starts_at, members, visit.code)
         return _visit_moves(members, text, visit.id, self.office.code, visit.starts_at,
                             visit.code)
+
+
+@cache
+def _post_hint(language: str) -> str:
+    """The pickup SMS's offer of posting ("Dikirim pos? Balas KIRIM"), worded once per
+    language: a run words thousands of visits."""
+    return render(language, "post.hint")
 
 
 def _visit_moves(cards: list[Any], text: str, visit_id: int, office: str, start: datetime | None,
@@ -487,7 +505,7 @@ def verify(db: Database, clock: Clock, code: str, actor: str,
             change_stages(connection, [Move(row.id, {"visit_id": None, "pickup_at": None})
                                        for row in kept],
                           Stage.PRINTED, actor=actor, now=now, quiet=QuietHours(),
-                          note=f"not collected with {visit.code}: a new visit follows",
+                          note="not collected with the family's visit: a new visit follows",
                           notice="", rows=rows)
         _set_visit(connection, visit.id, open_code=None)
         return Handover(tuple(row.reference for row in handed),
@@ -519,6 +537,25 @@ def _visit_notice(cards: list[Any], key: str, office: Office, start: datetime | 
                       code=code)
     return [Move(row.id, values, text=text if index == 0 else "")
             for index, row in enumerate(cards)]
+
+
+def retell_visit(connection: Connection, policy: PickupPolicy, visit_id: int,
+                 now: datetime) -> bool:
+    """The visit's pickup SMS again, for the cards still in it: the one waiting for the end
+    of quiet hours went with a card that has just left the visit, and named it. Returns
+    whether an SMS was queued (none for a visit held at the office or left empty)."""
+    visit = connection.execute(select(_VISIT).where(_VISIT.c.id == visit_id)).first()
+    office = policy.offices.get(visit.office) if visit is not None else None
+    cards = [row for row in visit_cards(connection, visit_id)
+             if row.stage == Stage.PICKUP_SCHEDULED.value]
+    if visit is None or office is None or visit.starts_at is None or not cards:
+        return False
+    change_stages(connection, _visit_notice(cards, _SCHEDULED, office, visit.starts_at,
+                                            visit.code, {}),
+                  Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now, quiet=policy.quiet,
+                  note="pickup SMS worded again: a card left the visit", notice=_SCHEDULED,
+                  rows={row.id: row for row in cards})
+    return True
 
 
 def remind(db: Database, clock: Clock, policy: PickupPolicy, reminder_time: Any) -> int:

@@ -48,6 +48,7 @@ from sms_ktp.models import (
     InboundMessage,
     OutboxMessage,
     PhoneState,
+    PickupVisit,
     UssdSession,
 )
 from sms_ktp.platform import audit
@@ -67,6 +68,7 @@ _OUTBOX = OutboxMessage.__table__
 _INBOUND = InboundMessage.__table__
 _USSD = UssdSession.__table__
 _PHONE = PhoneState.__table__
+_VISIT = PickupVisit.__table__
 
 # The columns that hold personal data. A column not in the model yet (the keyed hashes of the
 # encryption at rest) is skipped.
@@ -119,6 +121,14 @@ def erase_applications(connection: Connection, stages: Mapping[int, str], now: d
     connection.execute(update(_APPLICATION).where(_APPLICATION.c.id.in_(ids))
                        .values(**cleared(_APPLICATION, APPLICATION_PERSONAL), erased_at=now))
     connection.execute(update(_EVENT).where(_EVENT.c.application_id.in_(ids)).values(note=""))
+    # A family visit's code goes with the last of its cards to be erased.
+    connection.execute(
+        update(_VISIT)
+        .where(_VISIT.c.id.in_(select(_APPLICATION.c.visit_id)
+                               .where(_APPLICATION.c.id.in_(ids))),
+               ~exists().where(_APPLICATION.c.visit_id == _VISIT.c.id,
+                               _APPLICATION.c.erased_at.is_(None)))
+        .values(code="", open_code=None))
     connection.execute(insert(_EVENT), [
         {"application_id": id_, "at": now, "stage": stages[id_], "actor": actor[:60],
          "note": note[:500]} for id_ in ids])

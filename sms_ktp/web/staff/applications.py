@@ -127,7 +127,7 @@ def application_cancel(reference: str) -> Response:
         runtime_ = runtime()
         try:
             decisions.cancel(runtime_.db, runtime_.clock, runtime_.quiet_hours, reference, note,
-                             me().actor)
+                             me().actor, runtime_.pickup_policy())
         except decisions.DecisionRefused:
             raise _Refused("Permohonan ini sudah ditutup.") from None
         _audit("application.cancel", reference, f"catatan: {note}")
@@ -171,8 +171,12 @@ def application_collect(reference: str) -> Response:
                            "menunjukkan SMS jadwal ambil; KTP-el belum diserahkan.")
         # A family visit hands over the cards ticked (all of them unless staff untick a member
         # who did not come: that card gets a visit of its own, with an SMS).
-        chosen = set(request.form.getlist("cards")) or {reference}
-        if not chosen <= {card for card, _ in found.visit_cards} | {reference}:
+        chosen = set(request.form.getlist("cards"))
+        if len(found.visit_cards) <= 1:
+            chosen = {reference}  # one card: no list to tick
+        elif not chosen:
+            raise _Refused("Centang KTP-el yang diserahkan; belum ada yang diserahkan.")
+        if not chosen <= {card for card, _ in found.visit_cards}:
             raise _Refused("Pilih KTP-el dari kunjungan ini saja.")
         runtime_ = runtime()
         try:
