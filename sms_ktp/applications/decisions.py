@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import Connection, Row, select
 
 from sms_ktp.applications import sms_budget
-from sms_ktp.applications.pickup import release_slot
+from sms_ktp.applications.pickup import PickupPolicy, release_slot, retell_visit
 from sms_ktp.applications.pipeline import change_stage
 from sms_ktp.domain.masking import redact
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
+from sms_ktp.messaging.outbox import has_queued_notice
 from sms_ktp.models import Application
 from sms_ktp.platform.clock import Clock
 from sms_ktp.platform.db import Database
@@ -37,7 +38,8 @@ REJECTABLE = frozenset({Stage.SUBMITTED, Stage.PENUNGGALAN, Stage.PRINT_READY, S
 
 def _open_application(connection: Connection, reference: str) -> Row[Any]:
     row = connection.execute(select(_APPLICATION.c.id, _APPLICATION.c.stage,
-                                    _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at)
+                                    _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
+                                    _APPLICATION.c.visit_id)
                              .where(_APPLICATION.c.reference == reference)
                              .with_for_update()).first()
     if row is None:
@@ -72,9 +74,16 @@ def reject(db: Database, clock: Clock, quiet: QuietHours, reference: str, reason
 
 
 def cancel(db: Database, clock: Clock, quiet: QuietHours, reference: str, note: str,
-           actor: str) -> None:
+           actor: str, policy: PickupPolicy | None = None) -> None:
+    """With `policy`: a card that carried its family visit's pickup SMS, still waiting for the
+    end of quiet hours, leaves the visit without taking the others' SMS with it (the SMS is
+    worded again for the cards left)."""
     with db.connect() as connection:
         row = _open_application(connection, reference)
+        untold = (policy is not None and row.visit_id is not None
+                  and has_queued_notice(connection, row.id))
         change_stage(connection, row.id, Stage.CANCELLED, actor=actor, now=clock.now(),
                      quiet=quiet, note=note)
         _free_pickup(connection, row)
+        if untold:
+            retell_visit(connection, policy, row.visit_id, clock.now())

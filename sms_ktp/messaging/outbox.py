@@ -172,6 +172,14 @@ def supersede(connection: Connection, applications: Sequence[int] | Select[Any])
     ).rowcount
 
 
+def has_queued_notice(connection: Connection, application: int) -> bool:
+    """Whether a notification about this application still waits to be sent."""
+    return connection.execute(
+        select(_TABLE.c.id).where(_TABLE.c.application_id == application,
+                                  _TABLE.c.status == QUEUED,
+                                  _TABLE.c.kind == "notification").limit(1)).first() is not None
+
+
 def supersede_told(connection: Connection, phone: str, texts: Sequence[str]) -> int:
     """The phone's queued notifications that say exactly one of `texts`, marked superseded:
     the resident was just sent the same SMS in answer to a question (JADWAL at night, while the

@@ -522,3 +522,43 @@ def test_a_resident_move_takes_the_whole_visit(database, clock):
     start = resident_move(database, clock, policy(), card_id)
     assert {card.pickup_at for card in applications(database)} == {start}
     assert booked(database) == {local(start).replace(tzinfo=None): 3}
+
+
+def test_a_card_cancelled_at_night_does_not_take_its_familys_pickup_sms_with_it(database,
+                                                                               clock):
+    from sms_ktp.applications import decisions
+
+    clock.set(wib(2026, 11, 30, 21, 0))  # quiet hours: the visit's SMS waits for 07.00
+    rules = policy(quiet="20:00-07:00")
+    printed(database, clock, members=3)
+    pickup.allocate(database, clock, rules)
+    cards = applications(database)
+    [waiting] = sms(database)
+    assert waiting.application_id == cards[0].id and waiting.status == "queued"
+
+    decisions.cancel(database, clock, rules.quiet, cards[0].reference, "meninggal",
+                     "staff:admin1", rules)
+
+    first, again = [message for message in sms(database) if "siap diambil" in message.text]
+    assert first.status == "superseded"
+    assert again.status == "queued" and local(again.next_attempt_at).hour == 7
+    assert again.text.startswith(
+        f"2 KTP-el (NIK {masked(cards[1])}, {masked(cards[2])}) siap diambil Selasa")
+    assert f"Kode {cards[0].pickup_code}." in again.text and masked(cards[0]) not in again.text
+    assert again.application_id == cards[1].id
+
+
+def test_a_card_cancelled_after_its_visit_was_told_sends_nothing_more(database, clock):
+    from sms_ktp.applications import decisions
+
+    clock.set(wib(2026, 11, 30, 9, 0))
+    rules = policy()
+    printed(database, clock, members=2)
+    pickup.allocate(database, clock, rules)
+    cards = applications(database)
+    with database.connect() as connection:
+        connection.execute(OutboxMessage.__table__.update().values(status="delivered"))
+    decisions.cancel(database, clock, rules.quiet, cards[0].reference, "", "staff:admin1",
+                     rules)
+    assert [message.status for message in sms(database)
+            if "dibatalkan" not in message.text] == ["delivered"]
