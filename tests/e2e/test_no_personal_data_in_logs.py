@@ -1,8 +1,9 @@
 """No full NIK or KK in any log line, at any level: every logger of the service, its libraries
 and the database engine at DEBUG while residents and staff go through whole dialogues over HTTP
 (SMS and one-message registration, USSD, status, assisted registration, penunggalan by upload
-and by the integration endpoint, printing and pickup allocation, a card handed over, a search by
-NIK, a reveal, a resident's export and erasure)."""
+and by the integration endpoint, printing and pickup allocation by family visit, a card handed
+over, a family visit handed over but for a member who did not come, whose card gets a visit of
+its own, a search by NIK, a reveal, a resident's export and erasure)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from staff_browser import StaffBrowser, make_staff
 
 from sms_ktp.applications import printing
-from sms_ktp.models import Application
+from sms_ktp.models import Application, PickupVisit
 
 NIK_3 = "3271015507880003"  # a second member of the first family, by USSD
 NIK_4 = "3271024501900004"  # registered at the counter
@@ -50,6 +51,15 @@ def reference_of(service: LiveService, nik: str) -> str:
     with service.runtime.db.connect() as connection:
         return connection.execute(select(Application.__table__.c.reference)
                                   .where(Application.__table__.c.nik_hash == nik)).scalar_one()
+
+
+def open_code_of(service: LiveService, nik: str) -> str:
+    """The pickup code of the open visit of the card of `nik` (kept on the visit)."""
+    application, visit = Application.__table__, PickupVisit.__table__
+    with service.runtime.db.connect() as connection:
+        return connection.execute(select(visit.c.open_code)
+                                  .join(application, application.c.visit_id == visit.c.id)
+                                  .where(application.c.nik_hash == nik)).scalar_one()
 
 
 def residents_and_staff_at_work(service: LiveService) -> None:
@@ -97,12 +107,21 @@ def residents_and_staff_at_work(service: LiveService) -> None:
                           "operator:test")
     service.worker.run_once()  # pickup allocation, its SMS
     service.sms(PHONE, "JADWAL")
-    with runtime.db.connect() as connection:
-        code = connection.execute(select(Application.__table__.c.open_code).where(
-            Application.__table__.c.nik_hash == NIK_4)).scalar_one()
     handed = admin.post(f"/staff/applications/{reference_of(service, NIK_4)}/collect",
-                        {"code": code})
+                        {"code": open_code_of(service, NIK_4)})
     assert "sudah diambil" in handed.text
+    # The first family's visit (NIK and NIK_3): its page lists both cards; only the first
+    # member came, the other card is allocated a visit of its own, with its SMS.
+    family_page = admin.get(f"/staff/applications/{first}")
+    assert "***0001" in family_page.text and "***0003" in family_page.text
+    kept = admin.post(f"/staff/applications/{first}/collect",
+                      {"code": open_code_of(service, NIK), "cards": [first]})
+    assert "1 KTP-el tercatat sudah diambil; 1 lainnya dijadwalkan lagi" in kept.text
+    service.received(PHONE)
+    service.worker.run_once()
+    [new_visit] = service.received(PHONE)
+    assert new_visit.startswith("KTP-el NIK ***0003 siap diambil")
+    assert service.sms(PHONE, "JADWAL") == [new_visit]
 
     admin.get("/staff/applications", params={"q": NIK})
     admin.get("/staff/applications", params={"q": "3271 0145 0190 0001"})

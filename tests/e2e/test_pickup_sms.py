@@ -29,7 +29,11 @@ def printed_card(service: LiveService, nik: str) -> str:
 
 
 def scheduled(service: LiveService, clock, *niks: str) -> list[str]:
-    """Cards printed on Monday morning and given their pickups; the SMS so far read."""
+    """Cards printed one after the other on Monday morning and given their pickups; the SMS
+    so far read. Each SMS of the next card's registration runs the worker, which gives the
+    card printed before it a visit on Tuesday, the next working day: a card printed on the
+    working day before its family's visit cannot join it, so every card has a visit (a code,
+    an SMS) of its own."""
     clock.set(MONDAY_0900)
     references = []
     for nik in niks:
@@ -58,15 +62,19 @@ def test_from_printed_card_to_collected(service, clock):
                             "08.00 WIB") and f"Kode {code}" in moved
     [refused] = service.sms(PHONE, "ubah jadwal kamis")  # once only, by default: and says so
     assert refused.startswith("Jadwal ambil hanya bisa diubah 1 kali lewat SMS dan sudah diubah.")
-    assert pickup.verify(service.runtime.db, clock, code, "counter") == reference
+    assert pickup.verify(service.runtime.db, clock, code, "counter") == pickup.Handover(
+        handed=(reference,), kept=())
     assert service.sms(PHONE, "JADWAL")[0].startswith("Belum ada KTP-el yang siap diambil")
     assert service.sms(PHONE, "STATUS")[0].endswith("KTP-el sudah diambil. Terima kasih.")
 
 
-def test_a_family_with_two_cards_gets_two_tickets(service, clock):
+def test_a_family_with_two_visits_gets_two_tickets(service, clock):
     scheduled(service, clock, NIK, NIK_2)
     tickets = service.sms(PHONE, "JADWAL")
     assert len(tickets) == 2 and len({CODE.search(t).group(1) for t in tickets}) == 2
+    # One ticket a visit, naming its own card only.
+    assert sorted(ticket.split(" siap diambil ")[0] for ticket in tickets) == [
+        "KTP-el NIK ***0001", "KTP-el NIK ***0002"]
     assert service.sms(PHONE, "UBAH JADWAL")[0].startswith("Ada 2 jadwal ambil.")
     assert service.sms(PHONE, "UBAH JADWAL RABU")[0].startswith(
         "Ada 2 jadwal ambil. Kirim UBAH JADWAL <ref> dan hari, misalnya UBAH JADWAL <ref> RABU")
@@ -96,7 +104,7 @@ def test_a_day_named_in_the_message_is_honoured(service, clock, text, moved):
     _, second = scheduled(service, clock, NIK, NIK_2)
     [reply] = service.sms(PHONE, text.format(ref=second))
     assert reply.startswith(moved)
-    tickets = service.sms(PHONE, "JADWAL")  # the other card stays where it was
+    tickets = service.sms(PHONE, "JADWAL")  # the other card's visit stays where it was
     assert any(ticket.startswith(TICKET) for ticket in tickets)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import timedelta
 
+import pytest
 from sqlmodel import select
 
 from flows.dialogue import Conversation
@@ -94,23 +96,84 @@ def test_allocation_runs_in_chunks_until_every_printed_card_is_scheduled(databas
     assert stages == {"pickup_scheduled"}
 
 
-def printed_cards(database, clock, count: int, kecamatan: str = "01") -> None:
-    """`count` families of one printed card each, every family its own phone."""
+def visits_and_sms_per_family(database) -> tuple[Counter[int], Counter[str]]:
+    """How many visits each family has, and how many SMS each family phone was sent."""
+    from sms_ktp.models import PickupVisit
+
+    with database.transaction() as session:
+        visits = Counter(v.family_id for v in session.exec(select(PickupVisit)).all())
+        texts = Counter(m.phone for m in session.exec(select(OutboxMessage)).all())
+    return visits, texts
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "pickup.allocate claims printed cards, not families: its LIMIT (the worker's "
+    "ALLOCATION_CHUNK) cuts a family printed together between two chunks, and the cards of "
+    "the second chunk get a visit, a code and a pickup SMS of their own (the family's visit "
+    "is on the next working day, too soon to join)"))
+def test_a_family_printed_together_is_one_visit_whatever_the_allocation_chunks(
+        database, clock, tmp_path, monkeypatch):
+    from sms_ktp import worker as worker_module
+
+    monkeypatch.setattr(worker_module, "ALLOCATION_CHUNK", 2)
+    printed_cards(database, clock, 2, members=3)
+    assert make_worker(database, clock, tmp_path).allocate_pickups() == 6
+    visits, texts = visits_and_sms_per_family(database)
+    assert sorted(visits.values()) == [1, 1]  # one visit a family, with its three cards
+    assert sorted(texts.values()) == [1, 1]  # and one pickup SMS
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "pickup.allocate claims printed cards one by one with FOR UPDATE SKIP LOCKED: a run "
+    "skips a family's card that another run (a second worker on PostgreSQL, where jobs take "
+    "no lease) holds, and schedules the family's other cards without it, so a family printed "
+    "together gets two visits, two codes and two pickup SMS"))
+def test_a_run_leaves_a_family_whose_card_another_run_holds_on_postgresql(
+        postgres_database, clock, tmp_path):
+    """Two workers allocating at once each take part of a family's cards (seen in
+    test_two_worker_processes_... with families of three, about one run in ten): made
+    certain here by holding one card's row lock, as the other run does."""
+    from sqlalchemy import select as select_rows
+
+    from sms_ktp.models import Application
+
+    database = postgres_database
+    printed_cards(database, clock, 1, members=3)
+    worker = make_worker(database, clock, tmp_path)
+    application = Application.__table__
+    with database.engine.connect() as other_run:
+        with other_run.begin():
+            other_run.execute(select_rows(application.c.id)
+                              .where(application.c.reference == "300000000")
+                              .with_for_update()).one()
+            worker.allocate_pickups()
+        worker.allocate_pickups()
+    assert stages(database) == {"pickup_scheduled"}
+    visits, texts = visits_and_sms_per_family(database)
+    assert list(visits.values()) == [1] and list(texts.values()) == [1]
+
+
+def printed_cards(database, clock, count: int, kecamatan: str = "01", members: int = 1,
+                  first: int = 0) -> None:
+    """`count` families (numbered from `first`) of `members` printed cards each, every family
+    its own phone."""
     from sqlalchemy import insert
 
     from sms_ktp.models import Application, Family
 
     with database.connect() as connection:
-        for number in range(count):
+        for number in range(first, first + count):
             family = connection.execute(insert(Family.__table__).values(
                 kk=f"3271{kecamatan}0101{number:06d}", phone=f"+62812{number:08d}",
                 kecamatan_code=kecamatan, created_at=clock.now())
                 .returning(Family.__table__.c.id)).scalar_one()
-            nik = f"3271014501{number:06d}"
-            connection.execute(insert(Application.__table__).values(
-                reference=f"2{number:08d}", nik=nik, active_nik=nik, family_id=family,
-                reason="baru", stage="printed", language="id", channel="sms",
-                created_at=clock.now(), updated_at=clock.now(), printed_at=clock.now()))
+            for member in range(members):
+                nik = f"32710{member + 1}4501{number:06d}"
+                connection.execute(insert(Application.__table__).values(
+                    reference=f"{member + 2}{number:08d}", nik=nik, active_nik=nik,
+                    family_id=family, reason="baru", stage="printed", language="id",
+                    channel="sms", created_at=clock.now(), updated_at=clock.now(),
+                    printed_at=clock.now()))
 
 
 def stages(database) -> set[str]:
@@ -166,28 +229,35 @@ def test_on_sqlite_a_job_another_worker_holds_is_skipped_until_its_lease_runs_ou
 def test_two_worker_processes_allocate_and_remind_at_once_on_postgresql(postgres_database,
                                                                         postgres_url, clock,
                                                                         tmp_path):
-    from collections import Counter
-
     from worker_processes import run_in_workers
 
     from sms_ktp.domain.pickup_calendar import default_offices
-    from sms_ktp.models import Application, PickupSlot
+    from sms_ktp.models import Application, PickupSlot, PickupVisit
 
     database = postgres_database
+    # Families of one card: two runs at once split families of several (see
+    # test_a_run_leaves_a_family_whose_card_another_run_holds_on_postgresql).
     printed_cards(database, clock, 400)
     assert sum(run_in_workers(postgres_url, "allocate_pickups", clock.now(), tmp_path)) == 400
     with database.transaction() as session:
         cards = session.exec(select(Application)).all()
+        visits = {visit.id: visit for visit in session.exec(select(PickupVisit)).all()}
         booked = {s.starts_at: s.booked for s in session.exec(select(PickupSlot)).all()}
     assert {card.stage for card in cards} == {"pickup_scheduled"}
     per_slot = Counter(card.pickup_at for card in cards)
     assert per_slot == Counter({start: places for start, places in booked.items() if places})
     capacity = default_offices()["01"].capacity
     assert max(per_slot.values()) <= capacity
-    assert len({card.pickup_code for card in cards}) == 400
+    # One visit a family, whichever worker took its cards: one code, one slot for all of them.
+    assert Counter(visit.family_id for visit in visits.values()) == Counter(
+        {family: 1 for family in {card.family_id for card in cards}})
+    for card in cards:
+        visit = visits[card.visit_id]
+        assert (card.pickup_at, card.pickup_code) == (visit.starts_at, visit.code)
+    assert len({visit.code for visit in visits.values()}) == 400
 
     # the afternoon before the later pickups: both workers look for reminders to send
-    later = sorted({card.pickup_at for card in cards if card.reminded_at is None})
+    later = sorted({visit.starts_at for visit in visits.values() if visit.reminded_at is None})
     assert later, "some pickups are far enough away to need a reminder"
     reminder_day = later[0] - timedelta(days=1)
     while reminder_day.weekday() >= 5:
@@ -197,10 +267,11 @@ def test_two_worker_processes_allocate_and_remind_at_once_on_postgresql(postgres
     assert reminded > 0
     with database.transaction() as session:
         texts = Counter(m.phone for m in session.exec(select(OutboxMessage)).all())
-        reminded_cards = [c for c in session.exec(select(Application)).all()
-                          if c.reminded_at == evening]
-    assert len(reminded_cards) == reminded
-    # every phone: its pickup SMS, and at most one reminder
+        reminded_visits = [v for v in session.exec(select(PickupVisit)).all()
+                           if v.reminded_at == evening]
+    assert len(reminded_visits) == reminded
+    # every family: one pickup SMS for its visit, and at most one reminder
+    assert len(texts) == 400
     assert set(texts.values()) <= {1, 2} and sum(texts.values()) == 400 + reminded
 
 

@@ -85,7 +85,15 @@ def test_from_penunggalan_to_the_counter(folder):
     assert "'scheduled': 1" in worker.stdout, worker.stderr
     sent = (folder / "var" / "outbox.jsonl").read_text()
     code = sent.split("Kode ")[1][:6]
-    assert run(folder, "pickup", "verify", code).stdout.startswith("collected: ref ")
+    # A reference not of the visit is refused and hands over nothing.
+    stranger = run(folder, "pickup", "verify", code, "--only", "123456789")
+    assert stranger.returncode == 1
+    assert f"not a card of visit {code}: 123456789" in stranger.stderr
+    collected = run(folder, "pickup", "verify", code.lower())
+    assert collected.returncode == 0, collected.stderr
+    reference = collected.stdout.split("ref ")[1][:9]
+    assert collected.stdout == (f"visit {code}: 1 card(s)\n  ref {reference}  NIK ***0001\n"
+                                f"collected: ref {reference}\n")
     used = run(folder, "pickup", "verify", code)
     assert used.returncode == 1 and f"pickup code {code} was already used" in used.stderr
     unknown = run(folder, "pickup", "verify", "QQQQQQ")
