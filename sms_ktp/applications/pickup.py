@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, select, update
+from sqlalchemy import Connection, bindparam, case, func, select, update
 
 from flows.catalogue import render
 from flows.dates import say_day, say_time
@@ -197,16 +197,12 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
     """Schedule every printed card not yet scheduled; returns how many were scheduled. A
     family's cards at one office make one visit in the earliest slot with room for all of
     them (split over slots only when none has room); a card whose family already has a visit
-    announced at least a working day ahead joins it when its slot has room."""
+    announced at least a working day ahead joins it when its slot has room. A run takes whole
+    families: `limit` is reached family by family, and a family one of whose printed cards
+    another run holds is left to that run."""
     now = clock.now()
     with db.connect() as connection:
-        query = (notice_rows(_APPLICATION.c.family_id, _FAMILY.c.kecamatan_code)
-                 .where(in_stage(Stage.PRINTED))
-                 .order_by(_APPLICATION.c.printed_at, _APPLICATION.c.id)
-                 .with_for_update(of=_APPLICATION, skip_locked=True))
-        if limit is not None:
-            query = query.limit(limit)
-        read = {row.id: row for row in connection.execute(query)}
+        read = _printed_families(connection, limit)
         families: dict[str, dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
         for row in read.values():
             families[row.kecamatan_code][row.family_id].append(row)
@@ -238,6 +234,37 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
                       quiet=policy.quiet, note="pickup scheduled", notice=_SCHEDULED,
                       rows=read)
     return len(moves)
+
+
+_PRINTED_CARDS = (notice_rows(_APPLICATION.c.family_id, _FAMILY.c.kecamatan_code)
+                  .where(in_stage(Stage.PRINTED))
+                  .order_by(_APPLICATION.c.printed_at, _APPLICATION.c.id))
+
+
+def _printed_families(connection: Connection, limit: int | None) -> dict[int, Any]:
+    """The printed cards of whole families, locked, earliest printed first: the first `limit`
+    cards (SKIP LOCKED: the others are another run's), completed with every printed card of
+    their families; a family of which a card is held by another run is left to it (the cards
+    locked here are released at the commit)."""
+    query = _PRINTED_CARDS.with_for_update(of=_APPLICATION, skip_locked=True)
+    first = connection.execute(query.limit(limit) if limit is not None else query).all()
+    order = list(dict.fromkeys(row.family_id for row in first))
+    cards: dict[int, list[Any]] = defaultdict(list)
+    if limit is None:
+        for row in first:
+            cards[row.family_id].append(row)
+    totals: dict[int, int] = {}
+    for start in range(0, len(order), 500):
+        chunk = order[start:start + 500]
+        if limit is not None:
+            for row in connection.execute(query.where(_APPLICATION.c.family_id.in_(chunk))):
+                cards[row.family_id].append(row)
+        totals.update(connection.execute(
+            select(_APPLICATION.c.family_id, func.count())
+            .where(in_stage(Stage.PRINTED), _APPLICATION.c.family_id.in_(chunk))
+            .group_by(_APPLICATION.c.family_id)).all())
+    return {row.id: row for family in order if len(cards[family]) == totals.get(family)
+            for row in cards[family]}
 
 
 def _slots_for(book: SlotBook, members: list[Any]) -> list[tuple[datetime, list[Any]]]:

@@ -106,11 +106,6 @@ def visits_and_sms_per_family(database) -> tuple[Counter[int], Counter[str]]:
     return visits, texts
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pickup.allocate claims printed cards, not families: its LIMIT (the worker's "
-    "ALLOCATION_CHUNK) cuts a family printed together between two chunks, and the cards of "
-    "the second chunk get a visit, a code and a pickup SMS of their own (the family's visit "
-    "is on the next working day, too soon to join)"))
 def test_a_family_printed_together_is_one_visit_whatever_the_allocation_chunks(
         database, clock, tmp_path, monkeypatch):
     from sms_ktp import worker as worker_module
@@ -123,11 +118,6 @@ def test_a_family_printed_together_is_one_visit_whatever_the_allocation_chunks(
     assert sorted(texts.values()) == [1, 1]  # and one pickup SMS
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pickup.allocate claims printed cards one by one with FOR UPDATE SKIP LOCKED: a run "
-    "skips a family's card that another run (a second worker on PostgreSQL, where jobs take "
-    "no lease) holds, and schedules the family's other cards without it, so a family printed "
-    "together gets two visits, two codes and two pickup SMS"))
 def test_a_run_leaves_a_family_whose_card_another_run_holds_on_postgresql(
         postgres_database, clock, tmp_path):
     """Two workers allocating at once each take part of a family's cards (seen in

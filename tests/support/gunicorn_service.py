@@ -85,7 +85,8 @@ def gunicorn(folder: Path, *extra: str, workers: int = 2) -> Iterator[Gunicorn]:
         deadline = time.monotonic() + 30
         while True:
             assert process.poll() is None, f"gunicorn exited:\n{server.output()}"
-            with suppress(requests.ConnectionError):
+            # Workers booting on a busy machine may accept and answer late: asked again.
+            with suppress(requests.ConnectionError, requests.Timeout):
                 if requests.get(server.base_url + "/", timeout=2).status_code == 200:
                     break
             assert time.monotonic() < deadline, f"gunicorn did not answer:\n{server.output()}"

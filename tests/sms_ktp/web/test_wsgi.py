@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from cli_runner import run
 from gunicorn_service import gunicorn, sent, write_config
 from live_service import KK, NIK, PHONE
@@ -73,22 +72,6 @@ def test_an_embedded_worker_is_not_started_under_gunicorn(tmp_path):
     assert [sms["to"] for sms in sent(tmp_path)] == [PHONE]
 
 
-@pytest.fixture
-def patient_start(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The start-up probe of tests/support/gunicorn_service.py waits 2 s for an answer and
-    does not retry a read timeout: three workers booting at once on a busy machine (two
-    cores, the rest of the suite running) take longer, and the test failed before it began.
-    The probe here waits as long as gunicorn is given to start."""
-    get = requests.get
-
-    def patient_get(url: str, **kwargs: object) -> requests.Response:
-        kwargs["timeout"] = 30
-        return get(url, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(requests, "get", patient_get)
-
-
-@pytest.mark.usefixtures("patient_start")
 def test_generated_secrets_are_the_same_in_every_worker(tmp_path):
     """No token in the configuration: the master generates it once before forking, so every
     worker accepts the same webhook URL (workers generating their own would disagree)."""
