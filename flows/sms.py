@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flows import reschedule, status
+from flows import post, reschedule, status
 from flows.catalogue import DEFAULT_LANGUAGE, offered, render
 from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Outcome
 from flows.keywords import Command, language_named, nik_after_hash, parse_command
@@ -48,7 +48,7 @@ class SmsChannel:
         if conversation is None or conversation.expires_at <= now or conversation.finished:
             return False
         command = self._read(text)
-        return command is None or command.guessed
+        return command is None or command.guessed or command.action == "post"
 
     def stop_dialogue(self, phone: str, conversation: Conversation | None) -> str:
         """The SMS that ends a dialogue going round in circles (the same reply again and
@@ -62,6 +62,10 @@ class SmsChannel:
         active = None if expired else conversation
         if command is not None and command.guessed and active is not None:
             command = None  # a slip of a keyword is more likely an answer to the question
+        if command is not None and command.action == "post":
+            # KIRIM in a registration answers its question ("Balas YA untuk kirim"); before
+            # another keyword it is the messages' "Kirim UBAH JADWAL ...", which is that keyword.
+            command = None if active is not None else parse_command(command.rest) or command
         language = self._language(phone, command, conversation)
         if command is not None and command.language not in (None, DEFAULT_LANGUAGE) \
                 and command.language in offered() \
@@ -105,6 +109,10 @@ class SmsChannel:
             return SmsTurn(self._pickups(phone, language), active)
         if command.action == "reschedule":
             return SmsTurn([self._move_pickup(phone, command.args, language)], active)
+        if command.action == "post":
+            return SmsTurn([post.answer(self.services, phone, language)], active)
+        if command.action == "info_ambil":  # where cards are posted, it says how too
+            return SmsTurn([post.info_ambil(self.services, language)], active)
         if command.action in INFO_TOPICS:
             return SmsTurn([render(language, INFO_TOPICS[command.action])], active)
         return SmsTurn([render(language, "help.main")], active)
@@ -170,7 +178,9 @@ class SmsChannel:
         pickups = self.services.family_pickups(phone)
         if not pickups:
             return [render(language, "pickup.none")]
-        texts = [pickup_text(language, view, "notify.pickup_scheduled") for view in pickups]
+        texts = [post.with_hint(self.services, language, view,
+                                pickup_text(language, view, "notify.pickup_scheduled"))
+                 for view in pickups]
         self.services.pickups_told(phone, texts)
         return texts
 

@@ -157,7 +157,8 @@ class Runtime:
         calendar = self._policy.calendar if self._policy is not None else WorkingCalendar()
         return PickupPolicy(office_settings.effective_offices(pickup.offices, overrides),
                             calendar, self.quiet_hours, pickup.search_days,
-                            pickup.max_reschedules, pickup.max_resident_changes)
+                            pickup.max_reschedules, pickup.max_resident_changes,
+                            self.settings.delivery)
 
     @property
     def quiet_hours(self) -> QuietHours:

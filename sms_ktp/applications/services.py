@@ -19,7 +19,7 @@ from flows.dialogue import Invalid
 from flows.messages import CONSENT_VERSION
 from flows.ports import ActiveApplication, ApplicationView
 from flows.registration import refusal_of_active
-from sms_ktp.applications import pickup
+from sms_ktp.applications import delivery, pickup
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.applications.printing import stock
 from sms_ktp.applications.registration_attempts import tell_family_of_attempt
@@ -63,8 +63,9 @@ _NEW_EVENT = insert(ApplicationEvent.__table__)
 _FAMILY_APPLICATIONS = (
     select(_APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.stage,
            _APPLICATION.c.print_batch_id, _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
-           _APPLICATION.c.pickup_code)
+           _APPLICATION.c.pickup_code, _VISIT.c.tracking)
     .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+    .outerjoin(_VISIT, _VISIT.c.id == _APPLICATION.c.visit_id)
     # An application whose data was erased (`sms_ktp.privacy.retention`) is nobody's any more.
     .where(_FAMILY.c.phone == bindparam("phone"), _APPLICATION.c.erased_at.is_(None))
     .order_by(_APPLICATION.c.created_at.desc(), _APPLICATION.c.id.desc())
@@ -204,8 +205,18 @@ class SqlServices:
             self.completed.append("status")
         return [self._pickup_view(a) if a.stage == Stage.PICKUP_SCHEDULED.value
                 else ApplicationView(a.reference, mask_id(a.nik),
-                                     "waiting_blangko" if no_blangko and a in queued else a.stage)
+                                     "waiting_blangko" if no_blangko and a in queued else a.stage,
+                                     self._post_details(a))
                 for a in open_first]
+
+    _POSTAL = frozenset({Stage.POST_REQUESTED.value, Stage.POSTED.value, Stage.DELIVERED.value})
+
+    def _post_details(self, row: Any) -> dict[str, Any]:
+        """A card posted (or to be): its courier and tracking number, as its stage's text names
+        them (the courier of today's configuration: one courier serves a regency)."""
+        if row.stage not in self._POSTAL:
+            return {}
+        return {"courier": delivery.courier(self.pickup_policy), "tracking": row.tracking or ""}
 
     def _free_blangko(self) -> int:
         """Blank cards not yet promised to a print batch, over all printing sites."""
@@ -251,6 +262,24 @@ class SqlServices:
         self.completed.append("pickup_moved")
         return next(view for view in self.family_pickups(phone)
                     if view.details["visit"] == visit_id)
+
+    # --- delivery by post ---------------------------------------------------------------------
+    def post_offer(self) -> dict[str, Any] | None:
+        """`{courier}` and `{fee}` of the messages about posting (INFO AMBIL, the pickup
+        SMS's hint); None where the regency does not post cards."""
+        return delivery.offer(self.pickup_policy)
+
+    def request_post(self, phone: str) -> dict[str, Any]:
+        """KIRIM: the family's cards to collect posted instead (`delivery.request`); the
+        placeholders of `post.requested` (`niks`: the masked NIKs named as `{cards}`). Raises
+        `Invalid` with the key that says why not, its `niks` and the offer's placeholders."""
+        offer = delivery.offer(self.pickup_policy) or {}
+        try:
+            niks = delivery.request(self._db, self.pickup_policy, phone, self.now,
+                                    f"resident:{self.channel}")
+        except delivery.PostRefused as refused:
+            raise Invalid(refused.key, niks=refused.niks, **offer, **refused.params) from None
+        return {"niks": niks, **offer}
 
     def _visit_view(self, cards: list[Any]) -> ApplicationView:
         """A family visit, with its day and place (what `JADWAL` says of it, whether or not
