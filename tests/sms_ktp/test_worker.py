@@ -6,7 +6,6 @@ import time
 from collections import Counter
 from datetime import timedelta
 
-import pytest
 from sqlmodel import select
 
 from flows.dialogue import Conversation

@@ -51,6 +51,15 @@ COMMANDS: dict[str, tuple[str, str, list[str]]] = {
                       "hand over the cards of the family visit with CODE",
                       ["--only REF hand over only this card (repeat for several); the visit's "
                        "other cards get a visit of their own, with an SMS"]),
+    "post": ("sms-ktp post [OPTIONS] COMMAND [ARGS]...",
+             "cards posted to families instead of collected", []),
+    "post list": ("sms-ktp post list [OPTIONS]", "the parcels to post, then those on their way",
+                  []),
+    "post sent": ("sms-ktp post sent [OPTIONS] REF TRACKING",
+                  "record the tracking number of a parcel handed to the courier (the family "
+                  "gets it by SMS)", []),
+    "post delivered": ("sms-ktp post delivered [OPTIONS] REF",
+                       "record that a parcel was delivered (its cards are closed)", []),
     "staff": ("sms-ktp staff [OPTIONS] COMMAND [ARGS]...", "accounts of the staff back office",
               []),
     "staff add": ("sms-ktp staff add [OPTIONS] NAME", "create an account",
