@@ -5,13 +5,14 @@ SMS that answers JADWAL (as in the one the allocation sent)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
 
-from flows.catalogue import render
-from flows.dialogue import Invalid
+from flows.catalogue import Msg, render
+from flows.dialogue import CANCELLED, DONE, Choice, Conversation, Dialogue, Invalid, Route, Step
 from flows.ports import ApplicationView
-from flows.visits import visit_text
+from flows.registration import read_confirmation
+from flows.visits import cards_phrase, visit_text
 from gsm7.encoding import GSM7_SINGLE, septets
 
 
@@ -24,10 +25,11 @@ class PostServices(Protocol):
         """`{courier}` and `{fee}` of the messages about posting; None where the regency does
         not post cards."""
 
-    def request_post(self, phone: str) -> Mapping[str, Any]:
-        """Post the family's cards to collect instead; the placeholders of `post.requested`
-        (`niks`: the masked NIKs named as `{cards}`). Raises `Invalid` with the key that says
-        why not (`niks` among its params when it names cards)."""
+    def request_post(self, phone: str, dry_run: bool = False) -> Mapping[str, Any]:
+        """Post the family's cards to collect instead (`dry_run`: only say which); the
+        placeholders of `post.done` (`niks`: the masked NIKs named as `{cards}`). Raises
+        `Invalid` with the key that says why not (`niks` among its params when it names
+        cards)."""
 
 
 def offer(services: PostServices) -> Mapping[str, Any] | None:
@@ -36,20 +38,60 @@ def offer(services: PostServices) -> Mapping[str, Any] | None:
     return asking() if asking is not None else None
 
 
-def answer(services: PostServices, phone: str, language: str) -> str:
-    """The one SMS answering KIRIM: the cards to be posted, by whom, at what fee; or why not."""
+def start(services: PostServices, phone: str, language: str, expires_at: datetime
+          ) -> tuple[str, Conversation | None]:
+    """KIRIM: the question whether to post the cards, named with the courier and the fee
+    (posting cancels the pickup, and "kirim" is also a word of other requests, so nothing
+    changes before YA); or why they cannot be posted. Returns the reply and the
+    conversation that waits for YA or TIDAK (None when nothing is asked)."""
     if offer(services) is None:
-        return render(language, "post.off")
+        return render(language, "post.off"), None
     try:
-        done = dict(services.request_post(phone))
+        would = dict(services.request_post(phone, dry_run=True))
     except Invalid as refused:
-        params = dict(refused.params)
-        niks = params.pop("niks", ())
-        if niks:
-            return visit_text(language, refused.key, niks, **params)
-        return render(language, refused.key, **params)
+        return _refusal(language, refused), None
+    conversation = POST.start(phone, language, expires_at)
+    niks = would.pop("niks")
+    # Kept with the conversation (stored as JSON): the fee worded in the reader's language.
+    would = {name: render(language, value.key, **(value.params or {}))
+             if isinstance(value, Msg) else value for name, value in would.items()}
+    conversation.answers.update(would, niks=list(niks),
+                                cards=cards_phrase(language, "post.confirm", niks, **would))
+    return render(language, "post.confirm", **_offered(conversation.answers)), conversation
+
+
+def _refusal(language: str, refused: Invalid) -> str:
+    params = dict(refused.params)
+    niks = params.pop("niks", ())
+    if niks:
+        return visit_text(language, refused.key, niks, **params)
+    return render(language, refused.key, **params)
+
+
+def _offered(answers: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: answers[name] for name in ("cards", "courier", "fee") if name in answers}
+
+
+def _read_yes_or_no(text: str, services: Any, conversation: Conversation) -> bool:
+    return read_confirmation(text, services, conversation)
+
+
+def _finish(conversation: Conversation, services: Any) -> Mapping[str, Any]:
+    """YA: the cards posted (the family's visits may have changed since the question: the
+    reply names the cards actually posted)."""
+    done = dict(services.request_post(conversation.phone))
     niks = done.pop("niks")
-    return visit_text(language, "post.requested", niks, **done)
+    return {**done, "cards": cards_phrase(conversation.language, "post.done", niks, **done)}
+
+
+POST = Dialogue(
+    "post",
+    [Step("confirm", "post.confirm", _read_yes_or_no, describe=_offered,
+          choices=(Choice("YA", "choice.confirm.yes"), Choice("TIDAK", "choice.confirm.no")),
+          routes=(Route(DONE, when=lambda answers: answers["confirm"] is True),
+                  Route(CANCELLED)))],
+    finish=_finish,
+)
 
 
 def info_ambil(services: PostServices, language: str) -> str:

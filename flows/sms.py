@@ -21,7 +21,7 @@ from gsm7.encoding import segments
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.reference import normalise_reference
 
-DIALOGUES: dict[str, Dialogue] = {REGISTRATION.name: REGISTRATION}
+DIALOGUES: dict[str, Dialogue] = {REGISTRATION.name: REGISTRATION, post.POST.name: post.POST}
 # INFO SYARAT, INFO PROSES, INFO AMBIL: the answers to the questions the city hears most.
 INFO_TOPICS = {"info_syarat": "info.syarat", "info_proses": "info.proses",
                "info_ambil": "info.ambil"}
@@ -109,8 +109,9 @@ class SmsChannel:
             return SmsTurn(self._pickups(phone, language), active)
         if command.action == "reschedule":
             return SmsTurn([self._move_pickup(phone, command.args, language)], active)
-        if command.action == "post":
-            return SmsTurn([post.answer(self.services, phone, language)], active)
+        if command.action == "post":  # asks first: YA posts, TIDAK keeps the pickup
+            reply, asking = post.start(self.services, phone, language, now + self.ttl)
+            return SmsTurn([reply], asking or active)
         if command.action == "info_ambil":  # where cards are posted, it says how too
             return SmsTurn([post.info_ambil(self.services, language)], active)
         if command.action in INFO_TOPICS:

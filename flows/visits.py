@@ -25,6 +25,19 @@ def fit_cards(lang: str, masked: Sequence[str], fill: Callable[[str], str]) -> s
     return fill(render(lang, "cards.counted", n=len(masked)))
 
 
+def cards_phrase(lang: str, key: str, masked: Sequence[str], **params: object) -> str:
+    """The naming of the cards (`{cards}`) that keeps the message `key` one SMS, for a message
+    rendered later with it."""
+    named: list[str] = []
+
+    def fill(cards: str) -> str:
+        named.append(cards)
+        return render(lang, key, cards=cards, **params)
+
+    fit_cards(lang, masked, fill)
+    return named[-1]
+
+
 def visit_text(lang: str, key: str, masked: Sequence[str], **params: object) -> str:
     """The catalogue message `key` about a visit of these cards."""
     return fit_cards(lang, masked, lambda cards: render(lang, key, cards=cards, **params))

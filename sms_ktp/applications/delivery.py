@@ -124,13 +124,14 @@ def offer(policy: PickupPolicy) -> dict[str, Any] | None:
 
 # --- the family asks (KIRIM) ---------------------------------------------------------------------
 def request(connection: Connection, policy: PickupPolicy, phone: str, now: datetime,
-            actor: str) -> tuple[str, ...]:
+            actor: str, dry_run: bool = False) -> tuple[str, ...]:
     """Post the cards of every open visit of the families this phone speaks for, except a visit
     of today (its cards are in the day's drawer), in the caller's transaction; returns the
     masked NIKs of the cards to post. The visits give their slots' places back and their codes
     stop working at the counter. Raises `PostRefused`: "post.off" (the regency does not post
     cards), "post.already" (asked before), "post.none" (no card to collect), "post.today"
-    (every visit is today)."""
+    (every visit is today). `dry_run`: what would be posted, and nothing changed (the
+    family confirms first)."""
     if not policy.delivery.post:
         raise PostRefused("post.off")
     rows = connection.execute(_FAMILY_VISITS.with_for_update(of=[_APPLICATION, _VISIT]),
@@ -148,6 +149,8 @@ def request(connection: Connection, policy: PickupPolicy, phone: str, now: datet
               if cards[0].starts_at is None or local(cards[0].starts_at).date() != today}
     if not posted:
         raise PostRefused("post.today", [mask_id(row.nik) for row in rows])
+    if dry_run:
+        return tuple(mask_id(row.nik) for visit in posted.values() for row in visit)
     for cards in posted.values():
         if cards[0].starts_at is not None:
             release_slot(connection, cards[0].office, cards[0].starts_at, len(cards))

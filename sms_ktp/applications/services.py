@@ -269,14 +269,15 @@ class SqlServices:
         SMS's hint); None where the regency does not post cards."""
         return delivery.offer(self.pickup_policy)
 
-    def request_post(self, phone: str) -> dict[str, Any]:
-        """KIRIM: the family's cards to collect posted instead (`delivery.request`); the
-        placeholders of `post.requested` (`niks`: the masked NIKs named as `{cards}`). Raises
-        `Invalid` with the key that says why not, its `niks` and the offer's placeholders."""
+    def request_post(self, phone: str, dry_run: bool = False) -> dict[str, Any]:
+        """KIRIM confirmed: the family's cards to collect posted instead (`delivery.request`;
+        `dry_run`: what would be, for the question); the placeholders of `post.done` (`niks`:
+        the masked NIKs named as `{cards}`). Raises `Invalid` with the key that says why not,
+        its `niks` and the offer's placeholders."""
         offer = delivery.offer(self.pickup_policy) or {}
         try:
             niks = delivery.request(self._db, self.pickup_policy, phone, self.now,
-                                    f"resident:{self.channel}")
+                                    f"resident:{self.channel}", dry_run)
         except delivery.PostRefused as refused:
             raise Invalid(refused.key, niks=refused.niks, **offer, **refused.params) from None
         return {"niks": niks, **offer}

@@ -57,7 +57,10 @@ def test_from_the_pickup_sms_to_the_parcel_delivered(posting, clock, tmp_path):
         "Ambil KTP-el di kantor kecamatan sesuai SMS jadwal, atau balas KIRIM sebelum harinya: "
         "dikirim Pos Indonesia ke alamat KK. Bayar Rp 9.000 ke kurir."]
 
-    assert service.sms(PHONE, "Kirim") == [
+    assert service.sms(PHONE, "Kirim") == [  # asked first: posting cancels the pickup
+        "KTP-el NIK ***0001 dikirim Pos Indonesia ke alamat KK, jadwal ambil batal. Bayar Rp "
+        "9.000 ke kurir. Balas YA untuk kirim pos, TIDAK untuk tetap ambil."]
+    assert service.sms(PHONE, "ya") == [
         "KTP-el NIK ***0001 akan dikirim Pos Indonesia ke alamat di KK, tidak perlu ke kantor. "
         "Bayar Rp 9.000 ke kurir. Nomor kiriman menyusul lewat SMS."]
     with pytest.raises(pickup.VerifyError):  # the code no longer opens anything at the counter

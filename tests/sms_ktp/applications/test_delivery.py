@@ -78,6 +78,19 @@ def sms(database, clock, rules: pickup.PickupPolicy, text: str) -> str:
                                   .order_by(OutboxMessage.id.desc()).limit(1)).scalar_one()
 
 
+QUESTION_ENDS = ("Balas YA untuk kirim pos, TIDAK untuk tetap ambil.",
+                 "Reply YES to post, NO to keep the pickup.")
+
+
+def kirim(database, clock, rules: pickup.PickupPolicy, text: str = "KIRIM") -> str:
+    """KIRIM (or another way of asking), which only asks, then YA: the reply to YA."""
+    before = [(card.stage, card.pickup_at) for card in cards(database)]
+    question = sms(database, clock, rules, text)
+    assert question.endswith(QUESTION_ENDS), question
+    assert [(card.stage, card.pickup_at) for card in cards(database)] == before
+    return sms(database, clock, rules, "YA")
+
+
 def notifications(database) -> list[OutboxMessage]:
     with database.transaction() as session:
         return list(session.exec(select(OutboxMessage)
@@ -116,7 +129,7 @@ def test_kirim_before_the_visit_posts_the_cards_gives_the_places_back_and_closes
     assert len(notifications(database)) == 1 and booked(database) == 2  # one pickup SMS
     code = visits(database)[0].code
 
-    assert sms(database, clock, rules, "kirim") == (
+    assert kirim(database, clock, rules, "kirim") == (
         "2 KTP-el (NIK ***0001, ***0003) akan dikirim Pos Indonesia ke alamat di KK, tidak "
         "perlu ke kantor. Bayar Rp 9.000 ke kurir. Nomor kiriman menyusul lewat SMS.")
 
@@ -161,9 +174,24 @@ def test_a_family_visit_listing_its_cards_has_no_room_for_the_offer(database, cl
 def test_the_ways_residents_ask(database, clock, text):
     rules = policy()
     scheduled(database, clock, rules, NIKS[0])
-    reply = sms(database, clock, rules, text)
+    reply = kirim(database, clock, rules, text)
     assert "akan dikirim Pos Indonesia" in reply or "will be posted by Pos Indonesia" in reply
     assert cards(database)[0].stage == "post_requested"
+
+
+def test_tidak_keeps_the_pickup_and_nothing_changes(database, clock):
+    rules = policy()
+    scheduled(database, clock, rules, NIKS[0])
+    code = visits(database)[0].open_code
+    question = sms(database, clock, rules, "dikirim kapan?")  # a question, not a request
+    assert question == ("KTP-el NIK ***0001 dikirim Pos Indonesia ke alamat KK, jadwal ambil "
+                        "batal. Bayar Rp 9.000 ke kurir. Balas YA untuk kirim pos, TIDAK untuk "
+                        "tetap ambil.")
+    assert sms(database, clock, rules, "tidak") == (
+        "Baik, tidak dikirim pos: jadwal ambil tetap. Ketik JADWAL untuk hari, jam dan kode "
+        "ambil.")
+    assert cards(database)[0].stage == "pickup_scheduled" and booked(database) == 1
+    assert visits(database)[0].open_code == code
 
 
 def test_kirim_before_another_keyword_is_that_keyword(database, clock):
@@ -213,7 +241,7 @@ def test_no_card_to_collect_is_said_so(database, clock):
 def test_asking_twice_is_answered_with_the_parcel(database, clock):
     rules = policy()
     scheduled(database, clock, rules, NIKS[0])
-    sms(database, clock, rules, "KIRIM")
+    kirim(database, clock, rules)
     assert sms(database, clock, rules, "KIRIM") == (
         "KTP-el NIK ***0001 sudah diminta dikirim Pos Indonesia ke alamat di KK. Ketik STATUS "
         "untuk melihat pengiriman dan nomor kirimannya.")
@@ -228,7 +256,7 @@ def test_a_family_with_several_visits_gets_them_all_posted_in_one_reply(database
     pickup.allocate(database, clock, rules)
     assert len(visits(database)) == 2 and booked(database) == 2
 
-    assert sms(database, clock, rules, "KIRIM").startswith(
+    assert kirim(database, clock, rules).startswith(
         "2 KTP-el (NIK ***0001, ***0003) akan dikirim Pos Indonesia")
     assert all(visit.open_code is None and visit.post_requested_at is not None
                for visit in visits(database))
@@ -247,7 +275,7 @@ def test_cards_held_at_the_office_after_missed_visits_may_be_posted(database, cl
     assert pickup.reschedule_missed(database, clock, rules) == 1
     assert cards(database)[0].stage == "missed_pickup"
 
-    assert sms(database, clock, rules, "KIRIM").startswith("KTP-el NIK ***0001 akan dikirim")
+    assert kirim(database, clock, rules).startswith("KTP-el NIK ***0001 akan dikirim")
     [visit] = visits(database)
     assert (cards(database)[0].stage, visit.open_code) == ("post_requested", None)
 
@@ -263,7 +291,7 @@ def test_the_offer_is_left_out_where_the_pickup_sms_would_not_stay_one_sms(datab
 def test_the_tracking_number_reaches_the_family_in_one_sms(database, clock):
     rules = policy()
     first, second = scheduled(database, clock, rules, *NIKS[:2])
-    sms(database, clock, rules, "KIRIM")
+    kirim(database, clock, rules)
     clock.advance(timedelta(hours=3))
 
     assert delivery.sent(database, clock, rules, second, " p2212-0100 1234 ", "staff:op") == (
@@ -285,7 +313,7 @@ def test_the_tracking_number_reaches_the_family_in_one_sms(database, clock):
 def test_a_tracking_number_that_is_none_is_refused(database, clock, typed):
     rules = policy()
     [reference] = scheduled(database, clock, rules, NIKS[0])
-    sms(database, clock, rules, "KIRIM")
+    kirim(database, clock, rules)
     with pytest.raises(delivery.DeliveryError) as refused:
         delivery.sent(database, clock, rules, reference, typed, "staff:op")
     assert refused.value.why == "tracking"
@@ -305,7 +333,7 @@ def test_an_unknown_parcel_is_refused(database, clock):
 def test_delivered_closes_the_cards_and_the_nik_may_apply_again(database, clock):
     rules = policy()
     [reference] = scheduled(database, clock, rules, NIKS[0])
-    sms(database, clock, rules, "KIRIM")
+    kirim(database, clock, rules)
     delivery.sent(database, clock, rules, reference, "P22120100123", "staff:op")
     clock.advance(timedelta(days=2))
     before = len(notifications(database))
@@ -325,7 +353,7 @@ def test_delivered_closes_the_cards_and_the_nik_may_apply_again(database, clock)
 def test_status_says_where_the_card_is(database, clock):
     rules = policy()
     [reference] = scheduled(database, clock, rules, NIKS[0])
-    sms(database, clock, rules, "KIRIM")
+    kirim(database, clock, rules)
     assert sms(database, clock, rules, "STATUS") == (
         f"Ref {reference} NIK ***0001: akan dikirim Pos Indonesia ke alamat di KK, menunggu "
         "diserahkan ke kurir. Nomor kiriman dikirim lewat SMS.")
@@ -342,7 +370,7 @@ def test_an_english_phone_reads_it_in_english(database, clock):
     rules = policy()
     [reference] = scheduled(database, clock, rules, NIKS[0])
     sms(database, clock, rules, "LANG EN")
-    assert sms(database, clock, rules, "DELIVER") == (
+    assert kirim(database, clock, rules, "DELIVER") == (
         "KTP-el NIK ***0001 will be posted by Pos Indonesia to your KK address; no need to "
         "come. Pay Rp 9.000 on delivery. The tracking number follows by SMS.")
     delivery.sent(database, clock, rules, reference, "P22120100123", "staff:op")

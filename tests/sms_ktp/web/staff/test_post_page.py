@@ -38,7 +38,9 @@ def asked_to_post(service: LiveService, phone: str, kk: str, *niks: str) -> list
     service.print_cards(*niks)
     service.worker.run_once()
     service.received(phone)
-    assert "akan dikirim Pos Indonesia" in service.sms(phone, "KIRIM")[0]
+    assert service.sms(phone, "KIRIM")[0].endswith("Balas YA untuk kirim pos, TIDAK untuk tetap "
+                                                   "ambil.")
+    assert "akan dikirim Pos Indonesia" in service.sms(phone, "YA")[0]
     return references
 
 
