@@ -348,8 +348,9 @@ def _scheduled(connection: sa.Connection, family: int, reference: str, nik: str,
                   pickup_reschedules=1, pickup_changes=1, reminded_at=NOW)
 
 
-def test_each_open_pickup_becomes_a_visit_of_its_own_card_and_back(new_database):
-    database = new_database()
+def _two_cards_to_collect_at_0007(database: Database) -> tuple[int, int, int]:
+    """A family with two cards scheduled for pickup, each with its code, as 0007 keeps them,
+    upgraded to the newest revision: (family, first card, second card)."""
     schema.upgrade(database, "0007_outbox_supersede")
     with database.connect() as connection:
         family = insert(connection, "family", kk=crypto.encrypt(KK, "family.kk"),
@@ -357,8 +358,13 @@ def test_each_open_pickup_becomes_a_visit_of_its_own_card_and_back(new_database)
                         created_at=NOW)
         first = _scheduled(connection, family, "100000001", NIK, "ACDEFH")
         second = _scheduled(connection, family, "100000002", NIK_2, "KMNPRT")
-
     schema.upgrade(database)
+    return family, first, second
+
+
+def test_each_open_pickup_becomes_a_visit_of_its_own_card_and_back(new_database):
+    database = new_database()
+    family, first, second = _two_cards_to_collect_at_0007(database)
 
     with database.connect() as connection:
         visits = connection.execute(sa.text(
@@ -383,14 +389,7 @@ def test_each_open_pickup_becomes_a_visit_of_its_own_card_and_back(new_database)
 
 def test_a_downgrade_with_a_visit_of_two_cards_to_hand_over_is_refused(new_database):
     database = new_database()
-    schema.upgrade(database, "0007_outbox_supersede")
-    with database.connect() as connection:
-        family = insert(connection, "family", kk=crypto.encrypt(KK, "family.kk"),
-                        kk_hash=crypto.keyed_hash(KK, "kk"), phone=PHONE, kecamatan_code="01",
-                        created_at=NOW)
-        _scheduled(connection, family, "100000001", NIK, "ACDEFH")
-        _scheduled(connection, family, "100000002", NIK_2, "KMNPRT")
-    schema.upgrade(database)
+    _two_cards_to_collect_at_0007(database)
     with database.connect() as connection:  # the second card joins the first one's visit
         connection.execute(sa.text("UPDATE application SET visit_id = "
                                    "(SELECT min(id) FROM pickup_visit)"))
