@@ -25,5 +25,7 @@ def test_a_webhook_benchmark_measures_the_webhook_and_its_floor(script, args, ra
 def test_the_allocation_benchmark_schedules_every_card():
     status, figures, output = run_script("pickup_allocation.py", "--cards", "300")
     assert status == 0, output
-    assert figures["cards"] == 300 and figures["sms_rows"] == 300, output
+    # One pickup SMS per family visit, fewer than the cards (families of several cards).
+    assert figures["cards"] == 300, output
+    assert figures["sms_rows"] == figures["family_visits"] < 300, output
     assert figures["seconds"] > 0 and figures["floor_rows_per_s"] > 0
