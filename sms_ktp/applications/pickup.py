@@ -253,16 +253,18 @@ def _printed_families(connection: Connection, limit: int | None) -> dict[int, An
     if limit is None:
         for row in first:
             cards[row.family_id].append(row)
+    printed = (select(_APPLICATION.c.family_id, func.count()).where(in_stage(Stage.PRINTED))
+               .group_by(_APPLICATION.c.family_id))
     totals: dict[int, int] = {}
-    for start in range(0, len(order), 500):
-        chunk = order[start:start + 500]
-        if limit is not None:
+    if limit is None:  # every printed card was asked for: one count over the printed queue
+        totals.update(connection.execute(printed).all())
+    else:
+        for start in range(0, len(order), 500):
+            chunk = order[start:start + 500]
             for row in connection.execute(query.where(_APPLICATION.c.family_id.in_(chunk))):
                 cards[row.family_id].append(row)
-        totals.update(connection.execute(
-            select(_APPLICATION.c.family_id, func.count())
-            .where(in_stage(Stage.PRINTED), _APPLICATION.c.family_id.in_(chunk))
-            .group_by(_APPLICATION.c.family_id)).all())
+            totals.update(connection.execute(
+                printed.where(_APPLICATION.c.family_id.in_(chunk))).all())
     return {row.id: row for family in order if len(cards[family]) == totals.get(family)
             for row in cards[family]}
 
