@@ -25,7 +25,7 @@ phone: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest -n 2 --dist loadfile; status=$$?; \
+	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=25; status=$$?; \
 	$(if $(PYTEST_STATUS),echo $$status > '$(PYTEST_STATUS)';) exit $$status
 
 bench: $(BIN)/.installed
