@@ -52,5 +52,6 @@ def test_ci_run_exit_status(tmp_path, ruff, layers, pytest_status, expected):
     if ruff == 0:  # then the import contracts
         assert calls[1].endswith("/lint-imports --no-cache CI=true"), calls
     if linted:  # the README's `make test`: two workers, one file per worker, CI=true
-        assert calls[2].endswith("/python -m pytest -n 2 --dist loadfile --durations=25 CI=true"), calls
+        assert calls[2].endswith(
+            "/python -m pytest -n 2 --dist loadfile --durations=25 CI=true"), calls
     assert len(calls) == 1 + (ruff == 0) + linted, calls
