@@ -298,6 +298,11 @@ def test_two_workers_at_once_queue_every_phone_once(database, clock, families):
     for thread in threads:
         thread.join(60)
     assert not errors
+    # On a loaded machine one worker may spend its runs skipping the slice the other holds:
+    # what is left is queued now; no phone may have been queued twice either way.
+    for _ in range(len(phones)):
+        if run(database, clock, rate=1.0, interval=3.0) == 0:
+            break
     assert Counter(r.phone for r in outbox(database)) == Counter(phones)
 
 
