@@ -332,7 +332,7 @@ class _Notices:
             self._reminders[start] = _reminded_at(self.policy, self.office, start, self.now)
         return self._reminders[start]
 
-    def _text(self, key: str, start: datetime, cards: list[Any], code: str) -> str:
+    def text(self, key: str, start: datetime, cards: list[Any], code: str) -> str:
         language = cards[0].language
         wording = self._wordings.get((key, start, language))
         if wording is None:
@@ -347,12 +347,12 @@ class _Notices:
         return text
 
     def scheduled(self, visit: _NewVisit) -> list[Move]:
-        text = self._text(_SCHEDULED, visit.start, visit.cards, visit.code)
+        text = self.text(_SCHEDULED, visit.start, visit.cards, visit.code)
         return _visit_moves(visit.cards, text, visit.id, self.office.code, visit.start,
                             visit.code)
 
     def joined(self, visit: Any, members: list[Any]) -> list[Move]:
-        text = self._text("notify.visit_joined", visit.starts_at, members, visit.code)
+        text = self.text("notify.visit_joined", visit.starts_at, members, visit.code)
         return _visit_moves(members, text, visit.id, self.office.code, visit.starts_at,
                             visit.code)
 
@@ -579,8 +579,10 @@ def retell_visit(connection: Connection, policy: PickupPolicy, visit_id: int,
              if row.stage == Stage.PICKUP_SCHEDULED.value]
     if visit is None or office is None or visit.starts_at is None or not cards:
         return False
-    change_stages(connection, _visit_notice(cards, _SCHEDULED, office, visit.starts_at,
-                                            visit.code, {}),
+    # Worded as the allocation words it (the offer of posting included, where it fits).
+    text = _Notices(policy, office, now).text(_SCHEDULED, visit.starts_at, cards, visit.code)
+    change_stages(connection, [Move(row.id, {}, text=text if index == 0 else "")
+                               for index, row in enumerate(cards)],
                   Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now, quiet=policy.quiet,
                   note="pickup SMS worded again: a card left the visit", notice=_SCHEDULED,
                   rows={row.id: row for row in cards})

@@ -562,3 +562,20 @@ def test_a_card_cancelled_after_its_visit_was_told_sends_nothing_more(database, 
                      rules)
     assert [message.status for message in sms(database)
             if "dibatalkan" not in message.text] == ["delivered"]
+
+
+def test_a_pickup_sms_worded_again_keeps_the_offer_of_posting(database, clock):
+    from dataclasses import replace
+
+    from sms_ktp.applications import decisions
+    from sms_ktp.platform.config import DeliverySettings
+
+    clock.set(wib(2026, 11, 30, 21, 0))
+    rules = replace(policy(quiet="20:00-07:00"), delivery=DeliverySettings(post=True))
+    printed(database, clock, members=2)
+    pickup.allocate(database, clock, rules)
+    cards = applications(database)
+    decisions.cancel(database, clock, rules.quiet, cards[0].reference, "", "staff:admin1", rules)
+    [again] = [m for m in sms(database) if "siap diambil" in m.text and m.status == "queued"]
+    assert again.text.startswith(f"KTP-el NIK {masked(cards[1])} siap diambil")
+    assert again.text.endswith(" Dikirim pos? Balas KIRIM") and len(again.text) <= 160
