@@ -67,6 +67,16 @@ class Services(Protocol):
         by the NIK's keyed hash; empty when the NIK is none of this family's, whether another
         family has it or nobody."""
 
+    def post_offer(self) -> Mapping[str, Any] | None:
+        """`{courier}` and `{fee}` of the messages about posting; None where the regency does
+        not post cards."""
+
+    def request_post(self, phone: str, dry_run: bool = False) -> Mapping[str, Any]:
+        """Post the family's cards to collect instead (`dry_run`: only say which); the
+        placeholders of `post.done` (`niks`: the masked NIKs named as `{cards}`). Raises
+        `Invalid` with the key that says why not (`niks` among its params when it names
+        cards)."""
+
     def language_of(self, phone: str) -> str | None: ...
 
     def set_language(self, phone: str, language: str) -> None: ...

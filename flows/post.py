@@ -5,40 +5,23 @@ SMS that answers JADWAL (as in the one the allocation sent)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
-from typing import Any, Protocol
+from datetime import datetime
+from typing import Any
 
 from flows.catalogue import Msg, render
 from flows.dialogue import CANCELLED, DONE, Choice, Conversation, Dialogue, Invalid, Route, Step
-from flows.ports import ApplicationView
+from flows.ports import ApplicationView, Services
 from flows.registration import read_confirmation
 from flows.visits import cards_phrase, visit_text
 from gsm7.encoding import GSM7_SINGLE, septets
 
 
-class PostServices(Protocol):
-    """What posting needs of the service, besides `flows.ports.Services`."""
-
-    def today(self) -> date: ...
-
-    def post_offer(self) -> Mapping[str, Any] | None:
-        """`{courier}` and `{fee}` of the messages about posting; None where the regency does
-        not post cards."""
-
-    def request_post(self, phone: str, dry_run: bool = False) -> Mapping[str, Any]:
-        """Post the family's cards to collect instead (`dry_run`: only say which); the
-        placeholders of `post.done` (`niks`: the masked NIKs named as `{cards}`). Raises
-        `Invalid` with the key that says why not (`niks` among its params when it names
-        cards)."""
+def offer(services: Services) -> Mapping[str, Any] | None:
+    """The service's offer of posting: None where the regency does not post cards."""
+    return services.post_offer()
 
 
-def offer(services: PostServices) -> Mapping[str, Any] | None:
-    """The service's offer of posting; none from a service that knows nothing of it."""
-    asking = getattr(services, "post_offer", None)
-    return asking() if asking is not None else None
-
-
-def start(services: PostServices, phone: str, language: str, expires_at: datetime
+def start(services: Services, phone: str, language: str, expires_at: datetime
           ) -> tuple[str, Conversation | None]:
     """KIRIM: the question whether to post the cards, named with the courier and the fee
     (posting cancels the pickup, and "kirim" is also a word of other requests, so nothing
@@ -94,7 +77,7 @@ POST = Dialogue(
 )
 
 
-def info_ambil(services: PostServices, language: str) -> str:
+def info_ambil(services: Services, language: str) -> str:
     """INFO AMBIL: where and when a card is collected, and, where cards are posted, how to
     have them posted instead."""
     offered = offer(services)
@@ -103,7 +86,7 @@ def info_ambil(services: PostServices, language: str) -> str:
     return render(language, "info.ambil_post", **offered)
 
 
-def with_hint(services: PostServices, language: str, pickup: ApplicationView, text: str) -> str:
+def with_hint(services: Services, language: str, pickup: ApplicationView, text: str) -> str:
     """A pickup SMS with the offer of posting (`post.hint`), where cards are posted, the
     visit is not today (its cards are then in the day's drawer) and the SMS stays one SMS."""
     at = pickup.details.get("at")

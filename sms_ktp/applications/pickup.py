@@ -366,9 +366,14 @@ def _post_hint(language: str) -> str:
 
 def _visit_moves(cards: list[Any], text: str, visit_id: int, office: str, start: datetime | None,
                  code: str) -> list[Move]:
-    """The moves of a visit's cards: its SMS with the first card, none with the others."""
-    values = {"visit_id": visit_id, "pickup_office": office, "pickup_at": start,
-              "pickup_code": code}
+    """The moves of a visit's cards into the visit, its SMS with the first card."""
+    return _one_sms(cards, text, {"visit_id": visit_id, "pickup_office": office,
+                                  "pickup_at": start, "pickup_code": code})
+
+
+def _one_sms(cards: list[Any], text: str, values: Mapping[str, Any]) -> list[Move]:
+    """The moves of a visit's cards: its one SMS with the first card (the outbox row's
+    application), none with the others."""
     return [Move(row.id, values, text=text if index == 0 else "")
             for index, row in enumerate(cards)]
 
@@ -564,8 +569,7 @@ def _visit_notice(cards: list[Any], key: str, office: Office, start: datetime | 
              else {"office": office.name})
     text = visit_text(lead.language, key, [mask_id(row.nik) for row in cards], **words,
                       code=code)
-    return [Move(row.id, values, text=text if index == 0 else "")
-            for index, row in enumerate(cards)]
+    return _one_sms(cards, text, values)
 
 
 def retell_visit(connection: Connection, policy: PickupPolicy, visit_id: int,
@@ -581,8 +585,7 @@ def retell_visit(connection: Connection, policy: PickupPolicy, visit_id: int,
         return False
     # Worded as the allocation words it (the offer of posting included, where it fits).
     text = _Notices(policy, office, now).text(_SCHEDULED, visit.starts_at, cards, visit.code)
-    change_stages(connection, [Move(row.id, {}, text=text if index == 0 else "")
-                               for index, row in enumerate(cards)],
+    change_stages(connection, _one_sms(cards, text, {}),
                   Stage.PICKUP_SCHEDULED, actor=ACTOR, now=now, quiet=policy.quiet,
                   note="pickup SMS worded again: a card left the visit", notice=_SCHEDULED,
                   rows={row.id: row for row in cards})

@@ -126,6 +126,12 @@ class FakeServices:
         return {a.reference for a in self.applications
                 if a.nik == nik and self.families.get(a.kk) == phone}
 
+    def post_offer(self) -> dict[str, Any] | None:
+        return None  # the default regency does not post cards
+
+    def request_post(self, phone: str, dry_run: bool = False) -> dict[str, Any]:
+        raise Invalid("post.off")
+
     def family_pickups(self, phone: str) -> list[ApplicationView]:
         mine = [a for a in self.applications if self.families.get(a.kk) == phone
                 and a.stage in (Stage.PICKUP_SCHEDULED, Stage.MISSED_PICKUP)]

@@ -183,6 +183,12 @@ class SqlTwin:
     def family_references_of_nik(self, phone: str, nik: str) -> set[str]:
         return self._run(phone, lambda s: s.family_references_of_nik(phone, nik))
 
+    def post_offer(self) -> dict[str, Any] | None:
+        return self._run("", lambda s: s.post_offer())
+
+    def request_post(self, phone: str, dry_run: bool = False) -> dict[str, Any]:
+        return self._run(phone, lambda s: s.request_post(phone, dry_run))
+
     def language_of(self, phone: str) -> str | None:
         return self._run(phone, lambda s: s.language_of(phone), state=True)
 
