@@ -10,17 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
+from sms_resident import Resident as SmsResident
 from sql_services import SqlTwin
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
 from flows.catalogue import offered, render
-from flows.dialogue import Conversation
 from flows.keywords import parse_command
-from flows.sms import SmsChannel
 from gsm7.encoding import is_gsm7, segments
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.stages import Stage
@@ -43,34 +43,12 @@ PERSONAL = ("SUTARMINI", "WIRYODIHARJO", "NGADIROJO", "KALIWUNGUKIDUL", "07/RW 1
 MAGELANG = f"#KTP#{NIK}#{KK}#{NAME}#{DESA}#{KECAMATAN}#Pemula"
 
 
-class Resident:
-    """One phone talking to the channel; keeps the conversation as the database would."""
-
-    def __init__(self, services: Any, phone: str = PHONE) -> None:
-        self.channel = SmsChannel(services, ttl=TTL)
-        self.phone = phone
-        self.conversation: Conversation | None = None
-        self.now = NOW
-        self.received: list[str] = []
-        self.kept: list[str] = []  # what each turn kept of the dialogue, as text
-
-    def send(self, text: str) -> str:
-        self.now += timedelta(seconds=40)
-        turn = self.channel.handle(text, self.phone, self.conversation, self.now)
-        assert len(turn.replies) == 1
-        self.conversation = turn.conversation
-        if turn.conversation is not None:
-            self.kept.append(repr(vars(turn.conversation)))
-        self.received.extend(turn.replies)
-        return turn.replies[0]
-
-    @property
-    def step(self) -> str | None:
-        return self.conversation.step if self.conversation else None
+# Forty seconds between two SMS, as a resident types them.
+Resident = partial(SmsResident, pause=timedelta(seconds=40))
 
 
 @pytest.fixture
-def resident(services) -> Resident:
+def resident(services) -> SmsResident:
     return Resident(services)
 
 

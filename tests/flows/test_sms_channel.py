@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sms_resident import Resident
 
 from flows.catalogue import Msg, render
 from flows.dates import say_day, say_time
-from flows.dialogue import Conversation
-from flows.sms import SmsChannel, SmsTurn
 from gsm7.encoding import is_gsm7, segments
 from sms_ktp.domain.reference import new_reference
 from sms_ktp.domain.stages import Stage
@@ -27,30 +26,6 @@ NIK_2 = "3271021506850002"
 KK = "3271010101200003"
 KK_2 = "3271060101200009"
 SECRETS = (NIK, NIK_2, KK, KK_2)
-
-
-class Resident:
-    """One phone talking to the channel; keeps the conversation the way the database would."""
-
-    def __init__(self, services: Any, phone: str = PHONE) -> None:
-        self.channel = SmsChannel(services, ttl=TTL)
-        self.phone = phone
-        self.conversation: Conversation | None = None
-        self.now = NOW
-        self.received: list[str] = []
-
-    def send(self, text: str, after: timedelta = timedelta(0)) -> str:
-        self.now += after
-        turn = self.channel.handle(text, self.phone, self.conversation, self.now)
-        assert isinstance(turn, SmsTurn)
-        assert len(turn.replies) == 1
-        self.conversation = turn.conversation
-        self.received.extend(turn.replies)
-        return turn.replies[0]
-
-    @property
-    def step(self) -> str | None:
-        return self.conversation.step if self.conversation else None
 
 
 def full_numbers(text: str) -> list[str]:
