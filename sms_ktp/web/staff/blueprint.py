@@ -25,6 +25,7 @@ from sqlalchemy import Connection
 
 from flows.catalogue import render
 from sms_ktp.backoffice import sessions
+from sms_ktp.backoffice.roles import ROLE_NAMES
 from sms_ktp.backoffice.staff import Role, Staff
 from sms_ktp.domain import region
 from sms_ktp.domain.masking import mask_id
@@ -49,8 +50,12 @@ class NavItem(NamedTuple):
 # exists. The server checks the same roles on every request (`require`).
 NAV = (
     NavItem("staff.dashboard", "Ringkasan", frozenset({Role.ADMIN, Role.OPERATOR, Role.VIEWER})),
+    NavItem("staff.helper_home", "Beranda", frozenset({Role.HELPER})),
     NavItem("staff.applications", "Permohonan",
             frozenset({Role.ADMIN, Role.OPERATOR, Role.HELPER})),
+    NavItem("staff.verification", "Verifikasi", frozenset({Role.ADMIN, Role.OPERATOR})),
+    NavItem("staff.counter", "Loket", frozenset({Role.ADMIN, Role.OPERATOR})),
+    NavItem("staff.printing", "Cetak", frozenset({Role.ADMIN, Role.OPERATOR})),
     NavItem("staff.register", "Daftarkan warga",
             frozenset({Role.ADMIN, Role.OPERATOR, Role.HELPER})),
     NavItem("staff.penunggalan", "Penunggalan", frozenset({Role.ADMIN})),
@@ -62,7 +67,7 @@ NAV = (
     NavItem("staff.audit_log", "Audit", frozenset({Role.ADMIN})),
 )
 HOME = {Role.ADMIN: "staff.dashboard", Role.OPERATOR: "staff.dashboard",
-        Role.VIEWER: "staff.dashboard", Role.HELPER: "staff.register"}
+        Role.VIEWER: "staff.dashboard", Role.HELPER: "staff.helper_home"}
 
 
 def runtime() -> Runtime:
@@ -203,6 +208,12 @@ def _local(moment: datetime | None, style: str = "full") -> str:
     if style == "time":
         return f"{shown:%H.%M}"
     return f"{shown.day} {_MONTHS[shown.month - 1]} {shown.year} {shown:%H.%M}"
+
+
+@staff.app_template_filter("role_name")
+def _role_name(role: Role) -> str:
+    """A role as the office calls it ("Pendamping kelurahan"), never its identifier."""
+    return ROLE_NAMES[role]
 
 
 @staff.app_template_filter("masked")
