@@ -154,8 +154,8 @@ def test_the_detail_is_masked_and_revealing_it_is_audited(service, admin):
     text = page(admin, reference)
     assert "***0001" in text and "***0003" in text and "+62***890" in text
     assert NIK not in text and KK not in text and PHONE not in text
-    assert "Bogor Selatan" in text and "hilang" in text and "resident:sms" in text
-    assert "registered by the family phone" in text
+    assert "Bogor Selatan" in text and "hilang" in text and "Warga lewat SMS" in text
+    assert "Didaftarkan dari HP keluarga" in text
     assert audit(service) == []
     revealed = admin.post(f"/staff/applications/{reference}/reveal")
     assert revealed.status_code == 200 and revealed.headers["Cache-Control"] == "no-store"
@@ -190,7 +190,7 @@ def test_a_rejection_reaches_the_family_and_the_timeline(service, admin):
         f"KTP-el ref {reference} (NIK ***0001) ditolak petugas: Suket tidak terbaca. Tanya "
         "kelurahan, lalu ketik DAFTAR lagi."]
     timeline = text[text.index("Riwayat"):]
-    assert "ditolak" in timeline and "staff:admin1" in timeline
+    assert "ditolak" in timeline and "admin1 (Admin)" in timeline
     assert "Suket tidak terbaca" in timeline
     assert 'action="/staff/applications/' + reference + '/reject"' not in text  # closed now
     assert audit(service) == [("staff:admin1", "application.reject", f"application {reference}",
@@ -520,7 +520,7 @@ def test_no_page_shows_a_pickup_code_to_any_role(service, world, username, role,
     assert not [code for code in codes if code in search.text]
     if role in ("admin", "operator"):
         page = browser.get(f"/staff/applications/{references[1]}").text
-        assert f"collected with {HIDDEN}" in page[page.index("Riwayat"):]
+        assert "Diambil di loket (kode ambil cocok)" in page[page.index("Riwayat"):]
     assert read
 
 
