@@ -1,16 +1,23 @@
 """Staff decisions on an application: rejecting it (with the reason the resident is told) or
-cancelling it. Both close the application, so its NIK may apply again, and free its pickup."""
+cancelling it, which close the application, so its NIK may apply again, and free its pickup;
+and a double record (data ganda) resolved after the resident's visit, which sends the card back
+to the print queue. `preview` words the SMS a decision will send, for the page that asks staff
+to confirm it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
+from flows.catalogue import render
+from gsm7.encoding import segments
 from sms_ktp.applications import sms_budget
 from sms_ktp.applications.pickup import PickupPolicy, release_slot, retell_visit
-from sms_ktp.applications.pipeline import change_stage
-from sms_ktp.domain.masking import redact
+from sms_ktp.applications.pipeline import change_stage, notice_rows
+from sms_ktp.domain.masking import mask_id, mask_phone, redact
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.messaging.outbox import has_queued_notice
@@ -87,3 +94,47 @@ def cancel(db: Database, clock: Clock, quiet: QuietHours, reference: str, note: 
         _free_pickup(connection, row)
         if untold:
             retell_visit(connection, policy, row.visit_id, clock.now())
+
+
+RESOLVED_NOTE = "data ganda diselesaikan setelah warga datang ke kecamatan"
+NOTE_LIMIT = 200  # a note of staff: one line in the timeline
+
+
+def resolve_duplicate(db: Database, clock: Clock, quiet: QuietHours, reference: str,
+                      note: str, actor: str) -> None:
+    """A double record resolved after the resident's visit to the kecamatan: the card joins
+    the print queue as ready now (`ready_at`: its turn comes after the cards that were ready
+    before it, as for any card Kemendagri clears today), and the family is told by SMS."""
+    note = redact(" ".join(note.split()))[:NOTE_LIMIT]
+    with db.connect() as connection:
+        row = _open_application(connection, reference)
+        if row.stage != Stage.DUPLICATE.value:
+            raise DecisionRefused(f"application {reference} is {row.stage}, not a double record")
+        now = clock.now()
+        change_stage(connection, row.id, Stage.PRINT_QUEUE, actor=actor, now=now, quiet=quiet,
+                     note=f"{RESOLVED_NOTE}: {note}" if note else RESOLVED_NOTE,
+                     notice="notify.duplicate_resolved",
+                     values={"ready_at": now, "stage_note": None})
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The SMS a decision will send, as the family will read it (numbers masked, as sent)."""
+
+    phone: str  # the family phone, masked
+    text: str
+    segments: int
+    held_until: datetime | None  # quiet hours now: when it leaves
+
+
+def preview(connection: Connection, reference: str, key: str, now: datetime,
+            quiet: QuietHours, **params: Any) -> Preview | None:
+    """The catalogue message `key` worded for this application's family as `change_stage`
+    words it (the phone's language, else the application's); None for an unknown reference."""
+    row = connection.execute(notice_rows().where(
+        Application.__table__.c.reference == reference)).first()
+    if row is None:
+        return None
+    text = render(row.language, key, ref=row.reference, nik=mask_id(row.nik), **params)
+    leaves = quiet.next_allowed(now)
+    return Preview(mask_phone(row.phone), text, segments(text), leaves if leaves > now else None)

@@ -123,6 +123,7 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         "address": ADDRESS,
         "code": "ABCDEF",
         "why": "x" * 50,  # a rejection's reason, at its limit
+        "phone": "+880***123",  # a family's new phone, masked (the longest country code)
         "weekday": longest(lang, "when.weekday"),
         "month": longest(lang, "when.month"),
         "year": 2026,

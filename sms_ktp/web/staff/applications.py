@@ -1,5 +1,6 @@
 """Permohonan: one application's page (its facts and timeline, the audited reveal of the full
-NIK and KK) and the decisions that close it: rejection and cancellation. The rules every
+NIK and KK) and the decisions that close it: rejection and cancellation, each confirmed on a
+page that shows the SMS the family will get; and a double record resolved. The rules every
 decision follows are in `application_actions`.
 """
 
@@ -14,17 +15,21 @@ from sms_ktp.applications import decisions, sms_budget
 from sms_ktp.backoffice.search import ApplicationDetail, detail
 from sms_ktp.backoffice.staff import Role
 from sms_ktp.domain.masking import redact
+from sms_ktp.domain.stages import Stage
 from sms_ktp.web.staff.application_actions import (
     ACTORS,
     NOTE_LIMIT,
     Refused,
     audit_decision,
+    confirmation,
+    confirmed,
     decide,
     missing,
     page,
     stage_allows,
     target,
     visible,
+    when,
 )
 from sms_ktp.web.staff.blueprint import connect, me, record, require, runtime, staff
 
@@ -58,7 +63,7 @@ def application_reveal(reference: str) -> Any:
 @staff.post("/applications/<reference>/reject")
 @require(*ACTORS)
 def application_reject(reference: str) -> Response:
-    def act(found: ApplicationDetail) -> str:
+    def act(found: ApplicationDetail) -> str | Response:
         reason = " ".join(request.form.get("reason", "").split())
         if not reason:
             raise Refused("Tulis alasan penolakan: warga membacanya di SMS.")
@@ -68,13 +73,21 @@ def application_reject(reference: str) -> Response:
                            f"{budget} karakter GSM-7 ({sms_budget.DOUBLED} dihitung dua).")
         stage_allows(found, "reject", "Permohonan yang sudah dicetak atau ditutup tidak bisa "
                                        "ditolak.")
+        if not confirmed():
+            return confirmation(
+                found, title=f"Tolak permohonan {reference}?", action="staff.application_reject",
+                button="Ya, tolak permohonan", fields={"reason": reason},
+                effects=[f"Permohonan NIK {found.nik} ditutup dengan tahap ditolak; warga "
+                         "bisa mendaftar lagi setelah memperbaiki yang salah.",
+                         "Alasan tercatat di riwayat permohonan dan di log audit."],
+                sms_key="notify.rejected", sms_params={"why": redact(reason)})
         runtime_ = runtime()
         try:
             decisions.reject(runtime_.db, runtime_.clock, runtime_.quiet_hours, reference,
                              reason, me().actor)
         except decisions.DecisionRefused:
             raise Refused("Permohonan ini sudah ditutup; tidak bisa ditolak.") from None
-        audit_decision("application.reject", reference, f"alasan: {reason}")
+        audit_decision("application.reject", reference, f"alasan: {redact(reason)}")
         return "Permohonan ditolak. Warga diberi tahu alasannya lewat SMS."
 
     return decide(reference, act)
@@ -83,13 +96,11 @@ def application_reject(reference: str) -> Response:
 @staff.post("/applications/<reference>/cancel")
 @require(*ACTORS)
 def application_cancel(reference: str) -> Response:
-    def act(found: ApplicationDetail) -> str:
-        note = " ".join(request.form.get("note", "").split())
-        if not note:
-            raise Refused("Tulis catatan pembatalan (untuk riwayat permohonan).")
-        if len(note) > NOTE_LIMIT:
-            raise Refused(f"Catatan paling banyak {NOTE_LIMIT} karakter.")
+    def act(found: ApplicationDetail) -> str | Response:
+        note = cancellation_note()
         stage_allows(found, "cancel", "Permohonan ini sudah ditutup.")
+        if not confirmed():
+            return confirm_cancel(found, "staff.application_cancel", note)
         runtime_ = runtime()
         try:
             decisions.cancel(runtime_.db, runtime_.clock, runtime_.quiet_hours, reference, note,
@@ -102,3 +113,54 @@ def application_cancel(reference: str) -> Response:
     return decide(reference, act)
 
 
+def cancellation_note() -> str:
+    note = redact(" ".join(request.form.get("note", "").split()))
+    if not note:
+        raise Refused("Tulis catatan pembatalan (untuk riwayat permohonan).")
+    if len(note) > NOTE_LIMIT:
+        raise Refused(f"Catatan paling banyak {NOTE_LIMIT} karakter.")
+    return note
+
+
+def confirm_cancel(found: ApplicationDetail, action: str, note: str) -> Response:
+    """What a cancellation does, to confirm: the application closed, its pickup given up."""
+    effects = [f"Permohonan NIK {found.nik} ditutup dengan tahap batal; warga bisa mendaftar "
+               "lagi.", f"Catatan untuk riwayat: {note}"]
+    if found.stage == Stage.PICKUP_SCHEDULED.value and found.pickup_at is not None:
+        effects.append(f"Jadwal ambil {when(found.pickup_at)} dilepas untuk warga lain.")
+    if len(found.visit_cards) > 1:
+        effects.append("KTP-el lain dalam kunjungan keluarga ini tetap dijadwalkan.")
+    if found.stage in PRINTED_STAGES:
+        effects.append("KTP-el yang sudah dicetak tidak diserahkan; simpan sesuai aturan kantor.")
+    return confirmation(found, title=f"Batalkan permohonan {found.reference}?", action=action,
+                        button="Ya, batalkan permohonan", fields={"note": note},
+                        effects=effects, sms_key="notify.cancelled")
+
+
+# A card printed already: cancelling it leaves a card in the drawer.
+PRINTED_STAGES = frozenset({Stage.PRINTED.value, Stage.PICKUP_SCHEDULED.value,
+                            Stage.MISSED_PICKUP.value, Stage.POST_REQUESTED.value})
+
+
+@staff.post("/applications/<reference>/resolve")
+@require(*ACTORS)
+def application_resolve(reference: str) -> Response:
+    """Data ganda resolved after the resident's visit: back to the print queue, with an SMS."""
+    def act(found: ApplicationDetail) -> str:
+        note = " ".join(request.form.get("note", "").split())
+        if len(note) > decisions.NOTE_LIMIT:
+            raise Refused(f"Catatan paling banyak {decisions.NOTE_LIMIT} karakter.")
+        if found.stage != Stage.DUPLICATE.value:
+            raise Refused("Permohonan ini tidak (lagi) berstatus data ganda.")
+        runtime_ = runtime()
+        try:
+            decisions.resolve_duplicate(runtime_.db, runtime_.clock, runtime_.quiet_hours,
+                                        reference, note, me().actor)
+        except decisions.DecisionRefused:
+            raise Refused("Permohonan ini tidak (lagi) berstatus data ganda.") from None
+        audit_decision("application.resolve_duplicate", reference,
+                       f"data ganda selesai{': ' + redact(note) if note else ''}")
+        return ("Data ganda selesai: permohonan kembali antre cetak. Keluarga diberi tahu lewat "
+                "SMS.")
+
+    return decide(reference, act)

@@ -103,6 +103,25 @@ def decide(browser: StaffBrowser, reference: str, action: str, **form: str) -> s
     return page(browser, reference)
 
 
+def asked(service: LiveService, browser: StaffBrowser, reference: str, action: str,
+          **form: str) -> str:
+    """POST a decision that asks first: the confirmation page, with nothing changed yet (the
+    stage, the outbox and the audit log as they were)."""
+    before = (stage_of(service, reference), outbox_size(service), len(audit(service)))
+    response = browser.post(f"/staff/applications/{reference}/{action}", form,
+                            allow_redirects=False)
+    assert response.status_code == 200, response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    assert 'name="confirmed" value="1"' in response.text
+    assert (stage_of(service, reference), outbox_size(service), len(audit(service))) == before
+    return response.text
+
+
+def outbox_size(service: LiveService) -> int:
+    with service.runtime.db.connect() as connection:
+        return len(connection.execute(select(OutboxMessage.id)).all())
+
+
 # --- search -------------------------------------------------------------------------------------
 
 def listed(text: str) -> list[str]:
@@ -182,20 +201,27 @@ def test_a_rejection_reaches_the_family_and_the_timeline(service, admin):
     assert f"{budget + 1} dari paling banyak {budget} karakter GSM-7" in refused
     assert stage_of(service, reference) == "submitted"
     assert "Tulis alasan penolakan" in decide(admin, reference, "reject", reason="   ")
-    text = decide(admin, reference, "reject", reason="Suket tidak terbaca")
+    question = asked(service, admin, reference, "reject", reason=" Suket  tidak terbaca")
+    sms = (f"KTP-el ref {reference} (NIK ***0001) ditolak petugas: Suket tidak terbaca. Tanya "
+           "kelurahan, lalu ketik DAFTAR lagi.")
+    assert f'<blockquote class="sms" id="sms-preview">{sms}</blockquote>' in question
+    assert "SMS ke HP keluarga +62***890" in question and PHONE not in question
+    assert "1 SMS &times; Rp 350 = <strong>Rp 350</strong>" in question
+    assert '<input type="hidden" name="reason" value="Suket tidak terbaca">' in question
+    assert "Ya, tolak permohonan" in question and NIK not in question
+    text = decide(admin, reference, "reject", reason="Suket tidak terbaca", confirmed="1")
     assert "Permohonan ditolak. Warga diberi tahu alasannya lewat SMS." in text
     assert stage_of(service, reference) == "rejected"
     service.worker.run_once()
-    assert service.received(PHONE) == [
-        f"KTP-el ref {reference} (NIK ***0001) ditolak petugas: Suket tidak terbaca. Tanya "
-        "kelurahan, lalu ketik DAFTAR lagi."]
+    assert service.received(PHONE) == [sms]  # the very text the page showed
     timeline = text[text.index("Riwayat"):]
     assert "ditolak" in timeline and "admin1 (Admin)" in timeline
     assert "Suket tidak terbaca" in timeline
     assert 'action="/staff/applications/' + reference + '/reject"' not in text  # closed now
     assert audit(service) == [("staff:admin1", "application.reject", f"application {reference}",
                                "alasan: Suket tidak terbaca")]
-    assert "tidak bisa ditolak" in decide(admin, reference, "reject", reason="lagi")
+    assert "tidak bisa ditolak" in decide(admin, reference, "reject", reason="lagi",
+                                          confirmed="1")
     assert len(audit(service)) == 1
 
 
@@ -210,7 +236,12 @@ def test_an_operator_cancels_an_application_of_their_office(service):
     service.received(PHONE)
     operator = signed_in(service, "op01", "operator", "01")
     assert "Tulis catatan pembatalan" in decide(operator, reference, "cancel", note="")
-    text = decide(operator, reference, "cancel", note="warga minta batal di loket")
+    question = asked(service, operator, reference, "cancel", note="warga minta batal di loket")
+    assert "Batalkan permohonan" in question and "Catatan untuk riwayat: warga minta batal" in (
+        question)
+    assert "1 SMS &times; Rp 350" in question and "dibatalkan petugas" in question
+    text = decide(operator, reference, "cancel", note="warga minta batal di loket",
+                  confirmed="1")
     assert "Permohonan dibatalkan" in text and stage_of(service, reference) == "cancelled"
     service.worker.run_once()
     assert service.received(PHONE) == [
@@ -386,7 +417,10 @@ def test_a_reason_is_limited_in_septets_not_characters(service, admin):
     assert "septets.js" in page_
     longest = "Suket {tidak} terbaca " + "x" * (budget - 24)
     assert sms_budget.length(longest) == budget
-    assert "Permohonan ditolak" in decide(admin, reference, "reject", reason=longest)
+    question = asked(service, admin, reference, "reject", reason=longest)
+    assert "1 SMS &times;" in question
+    assert "Permohonan ditolak" in decide(admin, reference, "reject", reason=longest,
+                                          confirmed="1")
     service.worker.run_once()
     [sms] = service.received(PHONE)
     assert longest in sms and segments(sms) == 1 and septets(sms) <= 160
@@ -471,7 +505,8 @@ def every_page(service: LiveService, references: list[str]) -> list[str]:
     for rule in create_app(service.runtime).url_map.iter_rules():
         if "GET" not in rule.methods or not rule.rule.startswith("/staff"):
             continue
-        path = rule.rule.replace("<code>", "01").replace("<int:broadcast_id>", str(broadcast))
+        path = (rule.rule.replace("<code>", "01").replace("<int:broadcast_id>", str(broadcast))
+                .replace("<int:family_id>", "1"))
         paths += ([path.replace("<reference>", ref) for ref in references]
                   if "<reference>" in path else [path])
     assert not [path for path in paths if "<" in path], paths
