@@ -11,6 +11,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from sms_ktp.applications import penunggalan
 from sms_ktp.backoffice.staff import Role
 from sms_ktp.domain.masking import redact
+from sms_ktp.web import error_pages
 from sms_ktp.web.staff.blueprint import (
     SESSION_TOKEN,
     connect,
@@ -39,7 +40,7 @@ def _allow_large_upload() -> None:
 @staff.errorhandler(RequestEntityTooLarge)
 def _too_large(error: RequestEntityTooLarge) -> Any:
     if request.endpoint != "staff.penunggalan":
-        return error
+        return error_pages.error_page(error)
     return render_template("staff/penunggalan.html", max_mib=_max_mib(),
                            error=f"Berkas terlalu besar: paling besar {_max_mib()} MiB. "
                                  "Bagi menjadi beberapa berkas lalu unggah satu per satu."), 413
