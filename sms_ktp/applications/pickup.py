@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
@@ -522,28 +522,52 @@ def verify(db: Database, clock: Clock, code: str, actor: str,
     now = clock.now()
     with db.connect() as connection:
         visit, cards = visit_by_code(connection, code)
-        if only is not None:
-            strangers = sorted(set(only) - {row.reference for row in cards})
-            if strangers or not only:
-                raise VerifyError(f"not a card of visit {visit.code}: {', '.join(strangers)}"
-                                  if strangers else "no card chosen")
-        handed = [row for row in cards if only is None or row.reference in only]
-        kept = [row for row in cards if row not in handed]
-        rows = {row.id: row for row in cards}
-        change_stages(connection, [Move(row.id, {"collected_at": now}) for row in handed],
-                      Stage.COLLECTED, actor=actor, now=now, quiet=QuietHours(),
-                      note=f"collected with {visit.code}", rows=rows)
-        if kept:
-            if visit.starts_at is not None:
-                release_slot(connection, visit.office, visit.starts_at, len(kept))
-            change_stages(connection, [Move(row.id, {"visit_id": None, "pickup_at": None})
-                                       for row in kept],
-                          Stage.PRINTED, actor=actor, now=now, quiet=QuietHours(),
-                          note="not collected with the family's visit: a new visit follows",
-                          notice="", rows=rows)
-        _set_visit(connection, visit.id, open_code=None)
-        return Handover(tuple(row.reference for row in handed),
-                        tuple(row.reference for row in kept))
+        return _hand_over(connection, visit, cards, actor, now, only)
+
+
+def hand_over(db: Database, clock: Clock, visit_id: int, proven: Callable[[str], bool],
+              actor: str, only: Collection[str] | None = None) -> Handover:
+    """`verify` for a visit found by other means (the counter's search): the code was typed
+    earlier and the caller kept only a proof of it, which `proven` checks against the visit's
+    open code under the visit's lock, so a code used or given up meanwhile hands nothing over.
+    Raises `VerifyError` as `verify` does."""
+    now = clock.now()
+    with db.connect() as connection:
+        visit = connection.execute(select(_VISIT).where(_VISIT.c.id == visit_id)
+                                   .with_for_update()).first()
+        if visit is None or visit.open_code is None or not proven(visit.open_code):
+            raise VerifyError(f"visit {visit_id} is not open with that code")
+        cards = visit_cards(connection, visit.id)
+        if not cards:
+            raise VerifyError(f"visit {visit_id} has no card to hand over")
+        return _hand_over(connection, visit, cards, actor, now, only)
+
+
+def _hand_over(connection: Connection, visit: Any, cards: list[Any], actor: str, now: datetime,
+               only: Collection[str] | None) -> Handover:
+    """The hand-over itself, on a locked open visit and its locked cards."""
+    if only is not None:
+        strangers = sorted(set(only) - {row.reference for row in cards})
+        if strangers or not only:
+            raise VerifyError(f"not a card of visit {visit.code}: {', '.join(strangers)}"
+                              if strangers else "no card chosen")
+    handed = [row for row in cards if only is None or row.reference in only]
+    kept = [row for row in cards if row not in handed]
+    rows = {row.id: row for row in cards}
+    change_stages(connection, [Move(row.id, {"collected_at": now}) for row in handed],
+                  Stage.COLLECTED, actor=actor, now=now, quiet=QuietHours(),
+                  note=f"collected with {visit.code}", rows=rows)
+    if kept:
+        if visit.starts_at is not None:
+            release_slot(connection, visit.office, visit.starts_at, len(kept))
+        change_stages(connection, [Move(row.id, {"visit_id": None, "pickup_at": None})
+                                   for row in kept],
+                      Stage.PRINTED, actor=actor, now=now, quiet=QuietHours(),
+                      note="not collected with the family's visit: a new visit follows",
+                      notice="", rows=rows)
+    _set_visit(connection, visit.id, open_code=None)
+    return Handover(tuple(row.reference for row in handed),
+                    tuple(row.reference for row in kept))
 
 
 def _due_visits(connection: Connection, *where: Any) -> dict[int, list[Any]]:
@@ -701,14 +725,132 @@ def reschedule_by_staff(db: Database, clock: Clock, policy: PickupPolicy, refere
             release_slot(connection, office.code, visit.starts_at, len(cards))
         _set_visit(connection, visit_id, starts_at=start,
                    reminded_at=_reminded_at(policy, office, start, now))
-        # "Terlewat" only to a family that did miss its visit; an early move is worded as
-        # the resident's own UBAH JADWAL answer.
-        missed = any(row.stage == Stage.MISSED_PICKUP.value for row in cards) or (
-            visit.starts_at is not None and visit.starts_at <= now)
-        key = "notify.rescheduled" if missed else "pickup.moved"
+        key = _staff_move_key(visit, cards, now)
         change_stages(connection, _visit_notice(cards, key, office, start, visit.code,
                                                 {"pickup_at": start}),
                       Stage.PICKUP_SCHEDULED, actor=actor, now=now, quiet=policy.quiet,
                       note="pickup moved by staff", notice=key,
                       rows={row.id: row for row in cards})
     return start
+
+
+def _staff_move_key(visit: Any, cards: list[Any], now: datetime) -> str:
+    """The SMS of a move by staff: "terlewat" only to a family that did miss its visit; an
+    early move is worded as the resident's own UBAH JADWAL answer."""
+    missed = any(row.stage == Stage.MISSED_PICKUP.value for row in cards) or (
+        visit.starts_at is not None and visit.starts_at <= now)
+    return "notify.rescheduled" if missed else "pickup.moved"
+
+
+@dataclass(frozen=True)
+class FreeSlot:
+    starts_at: datetime
+    free: int  # places left for cards
+
+
+_OTHER_VISIT_DAYS = (select(_VISIT.c.starts_at)
+                     .where(_VISIT.c.family_id == bindparam("family"),
+                            _VISIT.c.id != bindparam("visit"),
+                            _VISIT.c.open_code.is_not(None), _VISIT.c.starts_at.is_not(None)))
+
+
+def _open_visit(connection: Connection, visit_id: int, *, lock: bool) -> tuple[Any, list[Any]]:
+    """An open visit and its cards to hand over, or (None, []) when it has none any more."""
+    statement = select(_VISIT).where(_VISIT.c.id == visit_id, _VISIT.c.open_code.is_not(None))
+    visit = connection.execute(statement.with_for_update() if lock else statement).first()
+    if visit is None:
+        return None, []
+    if lock:
+        return visit, visit_cards(connection, visit_id)
+    return visit, connection.execute(_VISIT_CARDS, {"visit": visit_id}).all()
+
+
+def _family_days(connection: Connection, visit: Any) -> set[date]:
+    """The (local) days on which the family has another open visit: one trip a day is enough,
+    so a visit is not moved onto one of them."""
+    return {local(start).date() for start in connection.execute(
+        _OTHER_VISIT_DAYS, {"family": visit.family_id, "visit": visit.id}).scalars()}
+
+
+def free_slots(connection: Connection, policy: PickupPolicy, visit_id: int, now: datetime,
+               days: int = 6) -> list[FreeSlot]:
+    """The slots staff may move an open visit to: from the next working day of its office,
+    the first `days` days with a slot that has room for all the visit's cards, every such slot
+    of those days; never the visit's own slot, nor a day the family already comes on for
+    another visit. Reads only (nothing is booked until `move_to`): a slot shown free may be
+    taken meanwhile, which `move_to` refuses."""
+    visit, cards = _open_visit(connection, visit_id, lock=False)
+    office = policy.offices.get(visit.office) if visit is not None else None
+    if office is None or not cards:
+        return []
+    taken_days = _family_days(connection, visit)
+    first = policy.calendar.next_open_day(office, local_date(now))
+    window = [day for day in policy.calendar.open_days(office, first, policy.search_days)
+              if day not in taken_days]
+    if not window:
+        return []
+    booked = dict(connection.execute(
+        select(_SLOT.c.starts_at, _SLOT.c.booked)
+        .where(_SLOT.c.office == office.code,
+               _SLOT.c.starts_at >= start_of_day(window[0]),
+               _SLOT.c.starts_at < start_of_day(window[-1] + timedelta(days=1)))).all())
+    found: list[FreeSlot] = []
+    shown_days: set[date] = set()
+    for day in window:
+        for start in slot_starts(office, day):
+            free = office.capacity - booked.get(start, 0)
+            if free >= len(cards) and start != visit.starts_at:
+                found.append(FreeSlot(start, free))
+                shown_days.add(day)
+        if len(shown_days) >= days:
+            break
+    return found
+
+
+def move_notice(connection: Connection, policy: PickupPolicy, visit_id: int, start: datetime,
+                now: datetime) -> str | None:
+    """The one SMS `move_to` would send the family for this move (with the visit's code in
+    it: the caller hides it from staff), or None for a visit no longer open."""
+    visit, cards = _open_visit(connection, visit_id, lock=False)
+    office = policy.offices.get(visit.office) if visit is not None else None
+    if office is None or not cards:
+        return None
+    key = _staff_move_key(visit, cards, now)
+    return _visit_notice(cards, key, office, start, visit.code, {})[0].text
+
+
+def move_to(db: Database, clock: Clock, policy: PickupPolicy, visit_id: int, start: datetime,
+            actor: str) -> str:
+    """Staff move an open visit, with all its cards, to the slot `start` they chose (from
+    `free_slots`), give its old places back and tell the family in one SMS, which is returned.
+    A decision at the counter: neither `max_resident_changes` nor `max_reschedules` limits it.
+    Raises `MoveRefused`: "pickup.none" (the visit has no card to hand over any more),
+    "pickup.same_slot" (its own slot), "pickup.family_day" (the family already comes that day
+    for another visit), "pickup.day_unavailable" (not a slot of an open day in the window) or
+    "pickup.full" (the slot has no room for the cards any more)."""
+    now = clock.now()
+    with db.connect() as connection:
+        visit, cards = _open_visit(connection, visit_id, lock=True)
+        office = policy.offices.get(visit.office) if visit is not None else None
+        if office is None or not cards:
+            raise MoveRefused("pickup.none")
+        if start == visit.starts_at:
+            raise MoveRefused("pickup.same_slot")
+        if local(start).date() in _family_days(connection, visit):
+            raise MoveRefused("pickup.family_day")
+        book = SlotBook(connection, office, policy, local_date(now))
+        if start not in book.starts:
+            raise MoveRefused("pickup.day_unavailable")
+        if not book.take(start, len(cards)):
+            raise MoveRefused("pickup.full")
+        book.write(connection)
+        if visit.starts_at is not None:
+            release_slot(connection, office.code, visit.starts_at, len(cards))
+        _set_visit(connection, visit_id, starts_at=start,
+                   reminded_at=_reminded_at(policy, office, start, now))
+        key = _staff_move_key(visit, cards, now)
+        moves = _visit_notice(cards, key, office, start, visit.code, {"pickup_at": start})
+        change_stages(connection, moves, Stage.PICKUP_SCHEDULED, actor=actor, now=now,
+                      quiet=policy.quiet, note="pickup moved by staff to the chosen slot",
+                      notice=key, rows={row.id: row for row in cards})
+    return moves[0].text

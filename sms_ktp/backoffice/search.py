@@ -193,6 +193,7 @@ class ApplicationDetail:
     # The cards of the family visit this card is collected in, this one included: (reference,
     # masked NIK), handed over together at the counter.
     visit_cards: tuple[tuple[str, str], ...] = ()
+    visit_id: int | None = None  # the open family visit, which the counter's pages show
 
     def accepts(self, code: str) -> bool:
         """Whether `code`, typed from the resident's SMS, collects this card."""
@@ -264,4 +265,5 @@ def detail(connection: Connection, reference: str, *,
         collected_at=row.collected_at, events=events, _open_code=row.open_code,
         visit_cards=tuple((card.reference, mask_id(card.nik)) for card in connection.execute(
             _VISIT_CARDS.where(_APPLICATION.c.visit_id == row.visit_id)))
-        if row.open_code is not None else ())
+        if row.open_code is not None else (),
+        visit_id=row.visit_id if row.open_code is not None else None)

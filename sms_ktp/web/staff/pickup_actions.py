@@ -1,81 +1,120 @@
-"""The pickup decisions on an application's page: moving the family's visit to another slot and
-handing its cards over with the code the resident shows (staff type it; they never read it)."""
+"""Moving a family visit to a slot staff choose: the next free slots of the office (a handful of
+working days, never a day the family already comes on), then a confirmation with the very SMS
+the family will get (its code hidden), then the move and that one SMS.
+
+Choosing a slot is harmless, so the list and the confirmation are GET pages (Back works); only
+the move itself is a POST, checked again on the server (the slot may have filled meanwhile),
+audited per card, and answered with a redirect to the visit.
+"""
 
 from __future__ import annotations
 
-from flask import request
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from sms_ktp.applications import pickup
-from sms_ktp.backoffice.search import ApplicationDetail
-from sms_ktp.domain.identity import digits_only
-from sms_ktp.web.staff.application_actions import (
-    ACTORS,
-    Refused,
-    audit_decision,
-    decide,
-    stage_allows,
-    when,
-)
-from sms_ktp.web.staff.blueprint import me, require, runtime, staff
+from sms_ktp.applications.hidden_codes import hide_codes
+from sms_ktp.backoffice import counter as desk
+from sms_ktp.domain.local_time import local_zone
+from sms_ktp.domain.pickup_calendar import local
+from sms_ktp.web.staff.application_actions import when
+from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
+from sms_ktp.web.staff.counter import ROLES, labels, missing, office_of_staff
+
+_SLOT_FORMAT = "%Y-%m-%dT%H.%M"  # a slot in a URL: its local wall time, "2026-12-08T08.30"
+_REFUSALS = {
+    "pickup.none": "Kunjungan ini tidak punya KTP-el yang menunggu diambil lagi; jadwal tidak "
+                   "diubah.",
+    "pickup.same_slot": "Itu jadwal kunjungan ini sendiri; pilih slot lain.",
+    "pickup.family_day": "Keluarga ini sudah punya jadwal ambil lain pada hari itu; pilih hari "
+                         "lain.",
+    "pickup.day_unavailable": "Slot itu tidak ada (kantor tutup atau di luar jam buka); pilih "
+                              "dari daftar.",
+    "pickup.full": "Slot itu baru saja penuh; pilih slot lain. Jadwal belum diubah.",
+}
 
 
-@staff.post("/applications/<reference>/reschedule")
-@require(*ACTORS)
-def application_reschedule(reference: str) -> Response:
-    def act(found: ApplicationDetail) -> str:
-        stage_allows(found, "reschedule", "Tidak ada jadwal ambil yang bisa dipindah.")
-        runtime_ = runtime()
-        try:
-            start = pickup.reschedule_by_staff(runtime_.db, runtime_.clock,
-                                               runtime_.pickup_policy(), reference, me().actor)
-        except pickup.MoveRefused as refused:
-            raise Refused("Belum ada slot kosong di kantor ini; jadwal tetap." if refused.key
-                           == "pickup.full" else "Tidak ada jadwal ambil yang bisa dipindah."
-                           ) from None
-        shown = when(start)
-        audit_decision("application.reschedule", reference, f"jadwal baru {shown}")
-        return f"Jadwal ambil dipindah ke {shown}. Warga diberi tahu lewat SMS."
-
-    return decide(reference, act)
+def slot_value(start: datetime) -> str:
+    return local(start).strftime(_SLOT_FORMAT)
 
 
-@staff.post("/applications/<reference>/collect")
-@require(*ACTORS)
-def application_collect(reference: str) -> Response:
-    def act(found: ApplicationDetail) -> str:
-        stage_allows(found, "collect", "KTP-el ini tidak sedang menunggu diambil.")
-        code = digits_only(request.form.get("code", "")).upper()[:20]
-        if not code:
-            raise Refused("Tulis kode ambil yang ada di SMS warga.")
-        # `verify` finds a card by its code alone: the code must be this application's, or
-        # another resident's card would be marked collected.
-        if not found.accepts(code):
-            raise Refused(f"Kode ambil {code} tidak cocok dengan permohonan ini. Minta warga "
-                           "menunjukkan SMS jadwal ambil; KTP-el belum diserahkan.")
-        # A family visit hands over the cards ticked (all of them unless staff untick a member
-        # who did not come: that card gets a visit of its own, with an SMS).
-        chosen = set(request.form.getlist("cards"))
-        if len(found.visit_cards) <= 1:
-            chosen = {reference}  # one card: no list to tick
-        elif not chosen:
-            raise Refused("Centang KTP-el yang diserahkan; belum ada yang diserahkan.")
-        if not chosen <= {card for card, _ in found.visit_cards}:
-            raise Refused("Pilih KTP-el dari kunjungan ini saja.")
-        runtime_ = runtime()
-        try:
-            handover = pickup.verify(runtime_.db, runtime_.clock, code, me().actor,
-                                     only=None if chosen >= {c for c, _ in found.visit_cards}
-                                     else chosen)
-        except pickup.VerifyError:
-            raise Refused("Kode ambil ini sudah dipakai atau tidak berlaku lagi.") from None
-        for handed in handover.handed:
-            audit_decision("application.collect", handed, "kode ambil cocok")
-        if handover.kept:
-            return (f"{len(handover.handed)} KTP-el tercatat sudah diambil; "
-                    f"{len(handover.kept)} lainnya dijadwalkan lagi (warga menerima SMS).")
-        if len(handover.handed) > 1:
-            return f"{len(handover.handed)} KTP-el keluarga ini tercatat sudah diambil."
-        return "KTP-el tercatat sudah diambil."
+def _slot(text: str | None) -> datetime | None:
+    try:
+        moment = datetime.strptime((text or "")[:20], _SLOT_FORMAT)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=local_zone()).astimezone(UTC)
 
-    return decide(reference, act)
+
+def _by_day(slots: Iterable[pickup.FreeSlot]) -> list[tuple[date, list[pickup.FreeSlot]]]:
+    days: dict[date, list[pickup.FreeSlot]] = {}
+    for slot in slots:
+        days.setdefault(local(slot.starts_at).date(), []).append(slot)
+    return list(days.items())
+
+
+@staff.get("/counter/visits/<int:visit_id>/move")
+@require(*ROLES)
+def counter_move(visit_id: int) -> Any:
+    policy = runtime().pickup_policy()
+    with connect() as connection:
+        found = desk.visit(connection, visit_id, office_of_staff())
+        slots = pickup.free_slots(connection, policy, visit_id, now()) if found else []
+    if found is None:
+        return missing()
+    return render_template("staff/counter_move.html", visit=found, days=_by_day(slots),
+                           slot_value=slot_value, **labels())
+
+
+@staff.get("/counter/visits/<int:visit_id>/move/confirm")
+@require(*ROLES)
+def counter_move_confirm(visit_id: int) -> Any:
+    """The move to confirm, with the SMS the family will get."""
+    policy = runtime().pickup_policy()
+    start = _slot(request.args.get("slot"))
+    with connect() as connection:
+        found = desk.visit(connection, visit_id, office_of_staff())
+        if found is None:
+            return missing()
+        free = {slot.starts_at for slot in pickup.free_slots(connection, policy, visit_id,
+                                                             now())}
+        text = pickup.move_notice(connection, policy, visit_id, start, now()) \
+            if start in free else None
+    if start is None or text is None:
+        flash("Pilih salah satu slot kosong dari daftar." if start is None else
+              "Slot itu sudah tidak kosong; pilih slot lain.", "error")
+        return redirect(url_for("staff.counter_move", visit_id=visit_id), code=303)
+    return render_template("staff/counter_move_confirm.html", visit=found, start=start,
+                           sms=hide_codes(text), slot=slot_value(start), **labels())
+
+
+@staff.post("/counter/visits/<int:visit_id>/move")
+@require(*ROLES)
+def counter_move_do(visit_id: int) -> Response:
+    with connect() as connection:
+        found = desk.visit(connection, visit_id, office_of_staff())
+    if found is None:
+        return missing()
+    start = _slot(request.form.get("slot"))
+    if start is None:
+        flash("Pilih salah satu slot kosong dari daftar.", "error")
+        return redirect(url_for("staff.counter_move", visit_id=visit_id), code=303)
+    runtime_ = runtime()
+    try:
+        pickup.move_to(runtime_.db, runtime_.clock, runtime_.pickup_policy(), visit_id, start,
+                       me().actor)
+    except pickup.MoveRefused as refused:
+        flash(_REFUSALS.get(refused.key, "Jadwal belum diubah."), "error")
+        return redirect(url_for("staff.counter_move", visit_id=visit_id), code=303)
+    shown = when(start)
+    with connect() as connection:
+        for card in found.cards:
+            record(connection, "application.reschedule", f"application {card.reference}",
+                   f"dipindah di loket ke {shown}")
+    flash(f"Jadwal ambil dipindah ke {shown}. Keluarga menerima 1 SMS jadwal baru; kode ambil "
+          "tetap.", "ok")
+    return redirect(url_for("staff.counter_visit", visit_id=visit_id), code=303)

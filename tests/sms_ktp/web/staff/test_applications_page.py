@@ -10,19 +10,16 @@ import re
 import pytest
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import insert, select
-from sqlmodel import select as sqlselect
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
 from gsm7.encoding import segments, septets
-from sms_ktp.applications import decisions, pickup, sms_budget
+from sms_ktp.applications import decisions, sms_budget
 from sms_ktp.applications.hidden_codes import HIDDEN
-from sms_ktp.domain.pickup_calendar import local
 from sms_ktp.models import (
     Application,
     AuditEntry,
     Broadcast,
     OutboxMessage,
-    PickupSlot,
     PickupVisit,
 )
 from sms_ktp.web import create_app
@@ -31,7 +28,6 @@ REF = re.compile(r"ref (\d{9})")
 CODE = re.compile(r"Kode ([A-Z0-9]{6})")
 NIK_3 = "3271015507880003"  # a second member of the first family
 NIK_4 = "3271011203800006"  # a second member of the second family
-NIK_5 = "3271012808750007"  # a third member of the first family
 
 
 def register(service: LiveService, nik: str, kk: str = KK, phone: str = PHONE) -> str:
@@ -252,156 +248,6 @@ def test_an_operator_cancels_an_application_of_their_office(service):
                                "catatan: warga minta batal di loket")]
 
 
-def test_a_card_is_handed_over_once_with_its_visits_code(service, admin):
-    [(reference, code)] = scheduled(service, NIK).items()
-    [(other, other_code)] = scheduled(service, NIK_2, kk=KK_2, phone=PHONE_2).items()
-    assert code != other_code
-    text = page(admin, reference)
-    assert "Serahkan KTP-el" in text
-    assert 'name="cards"' not in text  # one card: nothing to choose
-    wrong = decide(admin, reference, "collect", code="XXXXXX")
-    assert "Kode ambil XXXXXX tidak cocok dengan permohonan ini" in wrong
-    # another family's code is a real open code, but not this card's
-    assert "tidak cocok" in decide(admin, reference, "collect", code=other_code)
-    assert stage_of(service, reference) == stage_of(service, other) == "pickup_scheduled"
-    assert audit(service) == []
-    done = decide(admin, reference, "collect", code=f" {code[:3]} {code[3:].lower()}")
-    assert "KTP-el tercatat sudah diambil." in done
-    assert stage_of(service, reference) == "collected"
-    assert stage_of(service, other) == "pickup_scheduled"
-    assert visit_of(service, reference).open_code is None  # the code is used up
-    assert f"collected with {code}" not in done and "collected with ******" in done
-    assert "tidak sedang menunggu diambil" in decide(admin, reference, "collect", code=code)
-    assert audit(service) == [("staff:admin1", "application.collect",
-                               f"application {reference}", "kode ambil cocok")]
-
-
-def pickup_sms(service: LiveService) -> list[tuple[str, str]]:
-    """The pickup SMS sent to the first family: (reference of the card sent with, text)."""
-    with service.runtime.db.connect() as connection:
-        return [tuple(row) for row in connection.execute(
-            select(Application.reference, OutboxMessage.text)
-            .join(Application, Application.id == OutboxMessage.application_id)
-            .where(OutboxMessage.phone == PHONE, OutboxMessage.text.contains("siap diambil"))
-            .order_by(OutboxMessage.id))]
-
-
-def booked(service: LiveService, starts_at: object) -> int:
-    """Places booked in the first family's office's slot starting at `starts_at`."""
-    with service.runtime.db.connect() as connection:
-        return connection.execute(select(PickupSlot.booked).where(
-            PickupSlot.office == "01", PickupSlot.starts_at == starts_at)).scalar_one()
-
-
-def visit_of(service: LiveService, reference: str) -> PickupVisit | None:
-    """The family visit a card is (or was last) in."""
-    with service.runtime.db.transaction() as session:
-        application = session.exec(sqlselect(Application)
-                                   .where(Application.reference == reference)).one()
-        if application.visit_id is None:
-            return None
-        return session.get(PickupVisit, application.visit_id)
-
-
-def test_a_family_visit_is_handed_over_whole_with_one_code(service, admin):
-    cards = scheduled(service, NIK, NIK_3, NIK_5)
-    references = list(cards)
-    [code] = set(cards.values())  # one visit, one code
-    assert pickup_sms(service) == [(
-        references[0], "3 KTP-el (NIK ***0001, ***0003, ***0007) siap diambil Selasa, "
-        "1 Desember 2026, 08.00 WIB di Kantor Kec. Bogor Selatan, Kota Bogor. "
-        f"Kode {code}. Bawa SMS ini.")]  # one SMS, sent with the first card
-    text = page(admin, references[1])  # any card's page hands over the family's visit
-    for reference, masked in zip(references, ("***0001", "***0003", "***0007"), strict=True):
-        assert (f'<input type="checkbox" name="cards" value="{reference}" checked> '
-                f"NIK {masked} (ref {reference})") in text
-    assert code not in text
-    done = decide(admin, references[1], "collect", code=code.lower(), cards=references)
-    assert "3 KTP-el keluarga ini tercatat sudah diambil." in done
-    assert [stage_of(service, reference) for reference in references] == ["collected"] * 3
-    assert visit_of(service, references[0]).open_code is None
-    assert audit(service) == [("staff:admin1", "application.collect", f"application {ref}",
-                               "kode ambil cocok") for ref in references]
-    service.worker.run_once()
-    assert service.received(PHONE) == []  # a hand-over sends no SMS
-
-
-def test_a_member_who_did_not_come_gets_a_visit_of_their_own(service, admin):
-    cards = scheduled(service, NIK, NIK_3, NIK_5)
-    (first, code), (second, _), (absent, _) = cards.items()
-    visit = visit_of(service, first)
-    assert booked(service, visit.starts_at) == 3
-    done = decide(admin, first, "collect", code=code, cards=[first, second])
-    assert ("2 KTP-el tercatat sudah diambil; 1 lainnya dijadwalkan lagi (warga menerima SMS)."
-            in done)
-    assert [stage_of(service, ref) for ref in cards] == ["collected", "collected", "printed"]
-    assert visit_of(service, absent) is None
-    assert visit_of(service, first).open_code is None  # the old code collects nothing more
-    assert booked(service, visit.starts_at) == 2  # the absent card's place is given back
-    assert "tidak sedang menunggu diambil" in decide(admin, absent, "collect", code=code)
-    assert [target for _, action, target, _ in audit(service) if action.endswith("collect")] == [
-        f"application {first}", f"application {second}"]
-
-    runtime = service.runtime
-    assert pickup.allocate(runtime.db, runtime.clock, runtime.pickup_policy()) == 1
-    again = visit_of(service, absent)
-    assert again is not None and again.id != visit.id
-    assert again.open_code == again.code != code
-    # the place freed in Tuesday's first slot
-    assert local(again.starts_at).strftime("%Y-%m-%d %H:%M") == "2026-12-01 08:00"
-    assert booked(service, again.starts_at) == 3
-    service.worker.run_once()
-    assert service.received(PHONE) == [
-        "KTP-el NIK ***0007 siap diambil Selasa, 1 Desember 2026, 08.00 WIB di Kantor Kec. "
-        f"Bogor Selatan, Kota Bogor. Kode {again.code}. Bawa SMS ini."]
-    assert "Serahkan KTP-el" in page(admin, absent)
-    assert "tercatat sudah diambil" in decide(admin, absent, "collect", code=again.code)
-    assert stage_of(service, absent) == "collected"
-
-
-def test_unticking_every_card_of_a_visit_hands_none_over(service, admin):
-    """Staff who untick every card of a family visit (the browser then sends no `cards`) have
-    said that nobody collects: nothing may be handed over. Fails today: the page's own card
-    is recorded collected and the other goes back to be scheduled again."""
-    cards = scheduled(service, NIK, NIK_3)
-    (reference, code), (other, _) = cards.items()
-    decide(admin, reference, "collect", code=code)  # every box unticked
-    assert [stage_of(service, ref) for ref in (reference, other)] == ["pickup_scheduled"] * 2
-    assert visit_of(service, reference).open_code == code
-    assert audit(service) == []
-
-
-def test_a_card_kept_at_the_counter_never_shows_its_old_code(service, admin):
-    """The kept card's timeline says "not collected with <old code>"; once it has a new visit,
-    its page hides only the new code, and the old one shows. Fails today."""
-    cards = scheduled(service, NIK, NIK_3)
-    (came, code), (absent, _) = cards.items()
-    decide(admin, came, "collect", code=code, cards=[came])
-    service.worker.run_once()  # the absent card's visit of its own, with a new code
-    assert visit_of(service, absent).code != code
-    assert code not in page(admin, absent)
-
-
-def test_a_pickup_moved_by_staff_sends_the_new_time(service, admin):
-    [(reference, code)] = scheduled(service, NIK).items()
-    text = decide(admin, reference, "reschedule")
-    assert "Jadwal ambil dipindah ke Selasa, 1 Desember 2026, 08.30 WIB" in text
-    assert "1 Des 2026 08.30 WIB" in text and "pickup moved by staff" in text
-    service.worker.run_once()
-    assert service.received(PHONE) == [
-        "Jadwal baru KTP-el NIK ***0001: Selasa, 1 Desember 2026, 08.30 WIB di Kantor "
-        f"Kec. Bogor Selatan, Kota Bogor. Kode {code}. Bawa SMS ini."]
-    # staff are not held to the resident's single change
-    assert "dipindah ke Selasa, 1 Desember 2026, 09.00 WIB" in decide(admin, reference,
-                                                                       "reschedule")
-    service.worker.run_once()
-    [again] = service.received(PHONE)
-    assert ", 09.00 WIB" in again and code in again
-    assert audit(service) == [
-        ("staff:admin1", "application.reschedule", f"application {reference}",
-         f"jadwal baru Selasa, 1 Desember 2026, {time} WIB") for time in ("08.30", "09.00")]
-
-
 def test_a_reason_is_limited_in_septets_not_characters(service, admin):
     """50 characters with [ ] { } ~ ^ € take more than one SMS leaves; the longest reason the
     form takes still makes one SMS, in the family's language."""
@@ -434,7 +280,7 @@ def test_an_operator_of_another_office_finds_nothing_to_act_on(service):
     response = operator.get(f"/staff/applications/{reference}")
     assert response.status_code == 404 and "Permohonan tidak ditemukan" in response.text
     for action, form in (("reject", {"reason": "x"}), ("cancel", {"note": "x"}),
-                         ("reschedule", {}), ("collect", {"code": "ABCDEF"}), ("reveal", {})):
+                         ("reveal", {})):
         refused = operator.post(f"/staff/applications/{reference}/{action}", form,
                                 allow_redirects=False)
         assert refused.status_code == 404, action
@@ -450,7 +296,7 @@ def test_a_helper_reads_the_detail_but_cannot_act(service):
     assert "<form" not in text.split("</header>")[1]  # no action, no reveal
     assert "Kode ambil" not in text  # the code is for the counter
     for action, form in (("reject", {"reason": "x"}), ("cancel", {"note": "x"}),
-                         ("reschedule", {}), ("collect", {"code": "ABCDEF"}), ("reveal", {})):
+                         ("reveal", {})):
         refused = helper.post(f"/staff/applications/{reference}/{action}", form)
         assert refused.status_code == 403, action
         assert NIK not in refused.text
@@ -507,11 +353,18 @@ def every_page(service: LiveService, references: list[str]) -> list[str]:
             continue
         path = (rule.rule.replace("<code>", "01").replace("<int:broadcast_id>", str(broadcast))
                 .replace("<int:family_id>", "1"))
+        path = path.replace("<int:visit_id>", str(visit_id(service, references[-1])))
         paths += ([path.replace("<reference>", ref) for ref in references]
                   if "<reference>" in path else [path])
     assert not [path for path in paths if "<" in path], paths
     return [*sorted(paths), f"/staff/messages?phone={PHONE}", "/staff/audit?q=collect",
             "/staff/broadcasts/recipients?audience=all"]
+
+
+def visit_id(service: LiveService, reference: str) -> int:
+    with service.runtime.db.connect() as connection:
+        return connection.execute(select(Application.visit_id)
+                                  .where(Application.reference == reference)).scalar_one()
 
 
 def codes_sent(service: LiveService) -> set[str]:
@@ -527,11 +380,13 @@ def world(service) -> tuple[list[str], set[str]]:  # type: ignore[no-untyped-def
     visit's cards to hand over)."""
     cards = scheduled(service, NIK, NIK_3)
     waiting = scheduled(service, NIK_2, NIK_4, kk=KK_2, phone=PHONE_2)
-    (moved, code), (collected, _) = cards.items()
+    (moved, code), _ = cards.items()
     admin = signed_in(service, "admin0", "admin")
-    assert "dipindah" in decide(admin, moved, "reschedule")
-    assert "2 KTP-el keluarga ini tercatat sudah diambil" in decide(
-        admin, collected, "collect", code=code, cards=list(cards))
+    visit = f"/staff/counter/visits/{visit_id(service, moved)}"
+    assert "dipindah" in admin.post(f"{visit}/move", {"slot": "2026-12-01T08.30"}).text
+    admin.post(f"{visit}/handover", {"code": code, "cards": list(cards)})
+    assert "2 KTP-el tercatat sudah diambil" in admin.post(
+        f"{visit}/handover/confirm", {"cards": list(cards)}).text
     service.worker.run_once()
     with service.runtime.db.connect() as connection:
         texts = " ".join(connection.execute(select(OutboxMessage.text)).scalars())
@@ -579,14 +434,6 @@ def test_a_residents_data_export_downloaded_by_staff_hides_the_code(service, wor
     assert not [code for code in codes if code in response.text]
     preview = admin.post("/staff/privacy/erase", {"nik": NIK})
     assert not [code for code in codes if code in preview.text]
-
-
-def test_the_counter_still_hands_a_card_over_with_the_code_the_resident_shows(service):
-    [(reference, code)] = scheduled(service, NIK).items()
-    operator = signed_in(service, "op01", "operator", "01")
-    page = operator.get(f"/staff/applications/{reference}").text
-    assert code not in page and "Kode ambil dari SMS warga" in page
-    assert "tercatat sudah diambil" in decide(operator, reference, "collect", code=code)
 
 
 def test_a_stranger_reads_nothing(service, world):
