@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, exists, func, literal_column, select
 
 from sms_ktp.applications.printing import Stock, stock
+from sms_ktp.backoffice.worklist import covered_by_stock
 from sms_ktp.domain import region
 from sms_ktp.domain.local_time import local_date, local_zone, start_of_day
 from sms_ktp.domain.stages import Stage
@@ -136,6 +137,18 @@ class PrintQueue:
     in_batch: int  # in scope: reserved in a print batch not yet done (their blangko is set aside)
     waiting_city: int  # the whole city's cards not yet reserved
     stocks: tuple[Stock, ...]
+    # In scope: cards not yet reserved that the free blangko cover (the oldest ready first, as
+    # batches take them): they wait for somebody to make a print batch, not for blangko.
+    covered: int = 0
+
+    @property
+    def for_batch(self) -> int:
+        return self.covered
+
+    @property
+    def for_blangko(self) -> int:
+        """In scope: cards beyond the free blangko, which no batch can take before more come."""
+        return max(0, self.waiting - self.covered)
 
     @property
     def free(self) -> int:
@@ -158,9 +171,19 @@ def print_queue(connection: Connection, sites: Sequence[str],
     mine = city if office is None else dict(connection.execute(_in_kecamatan(
         select(reserved, func.count()).where(in_stage(Stage.PRINT_QUEUE)), office
     ).group_by(reserved)).all())
+    stocks = tuple(stock(connection, site) for site in sites)
+    free = sum(site.free for site in stocks)
+    waiting_city = int(city.get(False, 0))
+    if office is None or not free:
+        covered = min(waiting_city, free)
+    else:
+        # The operator's share of the city's oldest-ready cards that the free blangko cover.
+        covered = int(connection.execute(_in_kecamatan(
+            select(func.count()).select_from(_APPLICATION)
+            .where(_APPLICATION.c.id.in_(covered_by_stock(free).scalar_subquery())), office
+        )).scalar_one())
     return PrintQueue(waiting=int(mine.get(False, 0)), in_batch=int(mine.get(True, 0)),
-                      waiting_city=int(city.get(False, 0)),
-                      stocks=tuple(stock(connection, site) for site in sites))
+                      waiting_city=waiting_city, stocks=stocks, covered=covered)
 
 
 # --- today's pickups --------------------------------------------------------------------------

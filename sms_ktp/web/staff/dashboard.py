@@ -38,7 +38,7 @@ def dashboard() -> str:
                                        chart_id=f"chart-{key}", css_class=key)))
               for key, title, _ in CHARTS]
     daily = [(day_label(day, year=True), count, activity.printed[index][1],
-              activity.collected[index][1])
+              activity.collected[index][1], day.isoformat())
              for index, (day, count) in enumerate(activity.registrations)]
     kecamatan = region.current().kecamatan
     office_names = {code: each.name for code, each in offices.items()}
@@ -46,7 +46,10 @@ def dashboard() -> str:
         "staff/dashboard.html", figures=figures, charts=charts, daily=daily,
         columns=[counted for _, _, counted in CHARTS], kecamatan=kecamatan,
         office_names=office_names, price=settings.gateway.price_per_segment,
-        today=day_label(figures.pickups.day, year=True), scope=_scope(office, kecamatan))
+        today=day_label(figures.pickups.day, year=True), scope=_scope(office, kecamatan),
+        # Every count links to the applications it counts, for whoever may open that list.
+        can_list=person.role in (Role.ADMIN, Role.OPERATOR),
+        can_print=person.role in (Role.ADMIN, Role.OPERATOR))
 
 
 def _scope(office: str | None, kecamatan: dict[str, str]) -> str:

@@ -1,0 +1,193 @@
+"""The work queues on both databases: which applications a filter keeps, in which order, how a
+keyset page follows another, and how the print queue splits between blangko and batches."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert, select
+
+from sms_ktp.backoffice.worklist import (
+    DateField,
+    Filters,
+    PrintWait,
+    Sort,
+    count,
+    export_rows,
+    page,
+    parse_filters,
+)
+from sms_ktp.domain.stages import Stage
+from sms_ktp.models import Application, BlangkoMovement, Family, PrintBatch
+
+NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
+WIB = timedelta(hours=7)
+
+
+def wib(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute, tzinfo=UTC) - WIB
+
+
+class Seed:
+    def __init__(self, database) -> None:
+        self.database = database
+        self.numbers = itertools.count(1)
+
+    def family(self, kecamatan: str) -> int:
+        serial = next(self.numbers)
+        with self.database.connect() as connection:
+            return connection.execute(insert(Family.__table__).values(
+                kk=f"3271{kecamatan}{serial:010d}", phone=f"+62812{serial:07d}",
+                kecamatan_code=kecamatan, created_at=NOW).returning(Family.__table__.c.id)
+            ).scalar_one()
+
+    def applications(self, kecamatan: str, stage: str, count: int = 1,
+                     **values) -> list[str]:
+        """Returns the references, in the order made (ids ascending)."""
+        family_id = self.family(kecamatan)
+        rows = []
+        for _ in range(count):
+            serial = next(self.numbers)
+            rows.append({"reference": f"{serial:09d}", "nik": f"3271014501{serial:06d}",
+                         "family_id": family_id, "reason": "hilang", "stage": stage,
+                         "language": "id", "channel": "sms", "created_at": NOW,
+                         "updated_at": NOW, **values})
+        with self.database.connect() as connection:
+            connection.execute(insert(Application.__table__), rows)
+        return [row["reference"] for row in rows]
+
+
+@pytest.fixture
+def seed(database) -> Seed:
+    return Seed(database)
+
+
+def listed(database, filters: Filters, **cursor) -> tuple[list[str], object]:
+    with database.connect() as connection:
+        found = page(connection, filters, **cursor)
+    return [row.reference for row in found.rows], found
+
+
+def test_filters_keep_the_stage_the_kecamatan_and_the_local_days(database, seed):
+    early = seed.applications("01", "submitted", 2, created_at=wib(28, 0, 10))  # 28 Nov WIB
+    late = seed.applications("01", "submitted", 1, created_at=wib(28, 23, 50))
+    next_day = seed.applications("01", "submitted", 1, created_at=wib(29, 0, 5))
+    other_stage = seed.applications("01", "duplicate", 1, created_at=wib(28, 12))
+    other_kecamatan = seed.applications("06", "submitted", 1, created_at=wib(28, 12))
+
+    day = Filters(stage=Stage.SUBMITTED, kecamatan="01", since=date(2026, 11, 28),
+                  until=date(2026, 11, 28))
+    references, found = listed(database, day)
+    assert references == early + late and found.total == 3
+    assert listed(database, Filters(kecamatan="06"))[0] == other_kecamatan
+    assert listed(database, Filters(stage=Stage.DUPLICATE))[0] == other_stage
+    everything, found = listed(database, Filters(sort=Sort.OLDEST))
+    assert everything == early + late + next_day + other_stage + other_kecamatan
+    assert found.total == 6
+
+
+def test_a_date_range_reads_the_chosen_day_column(database, seed):
+    printed = seed.applications("01", "printed", 2, printed_at=wib(27, 10),
+                                created_at=wib(1, 9))
+    seed.applications("01", "printed", 1, printed_at=wib(26, 10))
+    collected = seed.applications("01", "collected", 1, collected_at=wib(30, 8),
+                                  pickup_office="01", pickup_at=wib(30, 8))
+    on = {"since": date(2026, 11, 27), "until": date(2026, 11, 27), "sort": Sort.OLDEST}
+    assert listed(database, Filters(date_field=DateField.PRINTED, **on))[0] == printed
+    assert listed(database, Filters(date_field=DateField.CREATED, **on))[0] == []
+    today = {"since": date(2026, 11, 30), "until": date(2026, 11, 30)}
+    assert listed(database, Filters(date_field=DateField.COLLECTED, office="01",
+                                    **today))[0] == collected
+    assert listed(database, Filters(date_field=DateField.PICKUP, office="06",
+                                    **today))[0] == []
+
+
+def test_keyset_pages_go_forward_back_and_to_either_end(database, seed):
+    references = seed.applications("02", "submitted", 7)
+    queue = Filters(stage=Stage.SUBMITTED)  # a work queue: the longest wait first
+    first, found = listed(database, queue, size=3)
+    assert first == references[:3] and (found.newer, found.older) == (False, True)
+    second, found = listed(database, queue, after=found.last_id, size=3)
+    assert second == references[3:6] and (found.newer, found.older) == (True, True)
+    third, found = listed(database, queue, after=found.last_id, size=3)
+    assert third == references[6:] and (found.newer, found.older) == (True, False)
+    back, found = listed(database, queue, before=found.first_id, size=3)
+    assert back == references[3:6] and (found.newer, found.older) == (True, True)
+    back, found = listed(database, queue, before=found.first_id, size=3)
+    assert back == references[:3] and (found.newer, found.older) == (False, True)
+    last, found = listed(database, queue, last=True, size=3)
+    assert last == references[4:] and (found.newer, found.older) == (True, False)
+    assert found.total == 7
+
+    newest = Filters(stage=Stage.SUBMITTED, sort=Sort.NEWEST)
+    first, found = listed(database, newest, size=3)
+    assert first == references[::-1][:3]
+    second, found = listed(database, newest, after=found.last_id, size=3)
+    assert second == references[::-1][3:6]
+
+
+def test_the_whole_list_opens_newest_first_and_a_queue_oldest_first():
+    assert Filters().order is Sort.NEWEST
+    assert Filters(stage=Stage.PRINT_QUEUE).order is Sort.OLDEST
+    assert Filters(print_wait=PrintWait.BLANGKO).order is Sort.OLDEST
+    assert Filters(stage=Stage.PRINT_QUEUE, sort=Sort.NEWEST).order is Sort.NEWEST
+
+
+def add_blangko(database, count: int) -> None:
+    with database.connect() as connection:
+        connection.execute(insert(BlangkoMovement.__table__).values(
+            site="disdukcapil", delta=count, reason="added", actor="test", at=NOW))
+
+
+def test_the_print_queue_splits_into_blangko_batch_and_reserved(database, seed):
+    with database.connect() as connection:
+        batch = connection.execute(insert(PrintBatch.__table__).values(
+            site="disdukcapil", size=1, created_at=NOW).returning(PrintBatch.__table__.c.id)
+        ).scalar_one()
+    reserved = seed.applications("01", "print_queue", 1, ready_at=wib(20, 9),
+                                 print_batch_id=batch)
+    # Made later but ready earlier: the free blangko go to readiness, not to the order made.
+    newer_but_ready_first = seed.applications("06", "print_queue", 1, ready_at=wib(21, 9))
+    oldest = seed.applications("01", "print_queue", 2, ready_at=wib(22, 9))
+    youngest = seed.applications("01", "print_queue", 2, ready_at=wib(23, 9))
+    add_blangko(database, 4)  # 1 reserved by the batch, 3 free
+
+    def waiting(wait: PrintWait, **more) -> list[str]:
+        with database.connect() as connection:
+            found = page(connection, Filters(print_wait=wait, **more), free=3)
+            assert count(connection, Filters(print_wait=wait, **more), free=3) == found.total
+        return sorted(row.reference for row in found.rows)
+
+    assert waiting(PrintWait.RESERVED) == reserved
+    assert waiting(PrintWait.BATCH) == sorted(newer_but_ready_first + oldest)
+    assert waiting(PrintWait.BLANGKO) == youngest
+    assert waiting(PrintWait.BATCH, kecamatan="01") == oldest
+
+
+def test_the_export_reads_every_row_in_chunks_masked_unless_full(database, seed, monkeypatch):
+    monkeypatch.setattr("sms_ktp.backoffice.worklist.EXPORT_CHUNK", 4)
+    references = seed.applications("03", "penunggalan", 9)
+    with database.connect() as connection:
+        masked = list(export_rows(connection, Filters(stage=Stage.PENUNGGALAN)))
+        full = list(export_rows(connection, Filters(stage=Stage.PENUNGGALAN), full=True))
+        niks = dict(connection.execute(select(Application.reference, Application.nik)).all())
+    assert [row.reference for row in masked] == references
+    assert all(row.nik.startswith("*") and len(row.nik) < 16 for row in masked)
+    assert [row.nik for row in full] == [niks[reference] for reference in references]
+    assert all(len(row.kk) == 16 and row.kk.startswith("327103") for row in full)
+
+
+def test_query_strings_that_make_no_sense_are_dropped_and_said():
+    parsed = parse_filters({"stage": "printed", "kecamatan": "99", "since": "2026-13-01",
+                            "until": "2026-11-30", "sort": "sideways"})
+    assert parsed.filters == Filters(stage=Stage.PRINTED, until=date(2026, 11, 30))
+    assert len(parsed.errors) == 3
+    swapped = parse_filters({"since": "2026-11-30", "until": "2026-11-01"})
+    assert (swapped.filters.since, swapped.filters.until) == (date(2026, 11, 1),
+                                                              date(2026, 11, 30))
+    assert parse_filters({"wait": "blangko", "stage": "printed"}).filters.print_wait is None
+    clean = parse_filters({"stage": "print_queue", "wait": "batch", "kecamatan": "01"})
+    assert clean.errors == () and parse_filters(clean.filters.as_query()).filters == \
+        clean.filters
