@@ -194,6 +194,27 @@ class Family(SQLModel, table=True):
     created_at: datetime = utc_column()
 
 
+class PhoneChange(SQLModel, table=True):
+    """A family's phone changed at the office (`sms_ktp.applications.phone_change`): a code is
+    sent to the new phone and staff type it back from there. The code is kept only as a salted
+    keyed hash; a change is open until confirmed, closed (replaced, given up, too many wrong
+    codes) or past `expires_at`."""
+
+    __tablename__ = "phone_change"
+
+    id: int | None = Field(default=None, primary_key=True)
+    family_id: int = Field(foreign_key="family.id", index=True)
+    old_phone: str = Field(max_length=20)
+    new_phone: str = Field(max_length=20)
+    code_hash: str = Field(max_length=100)  # "<salt>:<HMAC-SHA256 of salt and code>"
+    attempts: int = 0  # wrong codes typed
+    actor: str = Field(max_length=60)
+    created_at: datetime = utc_column()
+    expires_at: datetime = utc_column()
+    confirmed_at: datetime | None = utc_column(nullable=True)
+    closed_at: datetime | None = utc_column(nullable=True)
+
+
 class Application(SQLModel, table=True):
     """A request to print one resident's KTP-el."""
 
@@ -256,7 +277,8 @@ class ApplicationEvent(SQLModel, table=True):
     application_id: int = Field(foreign_key="application.id", index=True)
     at: datetime = utc_column()
     stage: str = Field(max_length=20)
-    actor: str = Field(max_length=60)
+    # Indexed: a kelurahan helper's home lists the registrations they made (their `submitted`).
+    actor: str = Field(max_length=60, index=True)
     note: str = Field(default="", max_length=500)
 
 
@@ -518,3 +540,16 @@ class JobLease(SQLModel, table=True):
     job: str = Field(primary_key=True, max_length=40)
     worker: str = Field(max_length=80)
     until: datetime = utc_column()
+
+
+class KelurahanNotice(SQLModel, table=True):
+    """A notice to a family without a phone, which its kelurahan passed on: the outbox row (sent
+    to the kelurahan's address, see `sms_ktp.domain.contact_address`) ticked "disampaikan" by a
+    helper of that kelurahan, and when and by whom. One row per notice: ticked once."""
+
+    __tablename__ = "kelurahan_notice"
+
+    outbox_id: int = Field(primary_key=True, foreign_key="outbox.id")
+    kelurahan: str = Field(max_length=10, index=True)
+    passed_at: datetime = utc_column()
+    passed_by: str = Field(max_length=60)

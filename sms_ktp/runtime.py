@@ -31,6 +31,7 @@ from sms_ktp.platform.config import (
     ensure_privacy_keys,
     ensure_webhook_token,
     gateway_rate,
+    kelurahan_phones,
     served_region,
 )
 from sms_ktp.platform.db import Database
@@ -177,4 +178,5 @@ class Runtime:
         policy = RetryPolicy(worker.max_attempts, worker.backoff_base_seconds,
                              worker.backoff_max_seconds, worker.lease_seconds)
         assert self.gateway is not None
-        return Dispatcher(self.db, self.gateway, self.clock, policy, worker.batch_size)
+        return Dispatcher(self.db, self.gateway, self.clock, policy, worker.batch_size,
+                          kelurahan_phones(self.settings))

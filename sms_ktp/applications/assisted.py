@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from flows.catalogue import offered, render
@@ -33,13 +34,17 @@ from flows.registration import (
     nik_value,
 )
 from sms_ktp.applications.counter_wording import for_staff
+from sms_ktp.applications.kelurahan_contact import contact_problem, family_address
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.applications.services import SqlServices
+from sms_ktp.domain.contact_address import kelurahan_in
+from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.masking import mask_id, mask_phone
 from sms_ktp.domain.phones import normalise_msisdn
+from sms_ktp.domain.stages import Stage
 from sms_ktp.messaging.outbox import enqueue
 from sms_ktp.messaging.phone_state import PhoneStateStore
-from sms_ktp.models import Application
+from sms_ktp.models import Application, Family
 from sms_ktp.platform import audit
 from sms_ktp.platform.clock import Clock
 from sms_ktp.platform.db import Database, retry_after_disconnect
@@ -48,7 +53,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "staff"  # `application.channel`: registered at the counter, not from the phone
 ACTION = "application.register"
-FIELDS = ("nik", "kk", "reason", "suket", "phone", "language")
+FIELDS = ("nik", "kk", "reason", "suket", "phone", "language", "family", "no_phone",
+          "collected_ok")
 MAX_INPUT = 100  # characters kept of each field: a NIK typed with spaces fits easily
 # What only the form can get wrong (a resident's own phone and language need no typing): staff
 # wording, in Indonesian like the rest of the back office.
@@ -56,10 +62,27 @@ PHONE_PROBLEM = ("Nomor HP tidak dikenali. Tulis nomor HP seluler Indonesia, mis
                  "0812 3456 7890 atau +62 812 3456 7890.")
 LANGUAGE_PROBLEM = "Pilih bahasa SMS untuk warga."
 STAFF_LANGUAGE = "id"  # the back office speaks Indonesian
+FAMILY_GONE = ("Keluarga ini tidak bisa dipakai lagi untuk pendaftaran berikutnya. Isi nomor KK "
+               "dan nomor HP keluarga.")
+# A card collected this recently and registered again is most likely a mistake (the same person
+# registered twice, or a relative's NIK typed): 90 days covers the first weeks in which a lost
+# or damaged new card is reported, and a pickup day missed and moved, while a card lost after
+# months is registered without a warning, as any other.
+JUST_COLLECTED = timedelta(days=90)
+REASONS_AFTER_COLLECTION = ("hilang", "rusak", "perubahan_data")
+COLLECTED_REASON_PROBLEM = ("KTP-el NIK ini baru diambil. Cetak lagi hanya karena hilang, rusak, "
+                            "atau perubahan data: tanyakan kepada warga dan pilih alasannya.")
 
 _APPLICATION = Application.__table__
+_FAMILY = Family.__table__
 _ACTIVE_REFERENCE = select(_APPLICATION.c.reference).where(
     _APPLICATION.c.active_nik == bindparam("nik"))
+_LAST_COLLECTED = select(func.max(_APPLICATION.c.collected_at)).where(
+    _APPLICATION.c.nik_hash == bindparam("nik"),
+    _APPLICATION.c.stage == Stage.COLLECTED.value,
+    _APPLICATION.c.collected_at >= bindparam("since"))
+_KEPT_FAMILY = select(_FAMILY.c.id, _FAMILY.c.kk, _FAMILY.c.phone).where(
+    _FAMILY.c.id == bindparam("family"))
 
 
 @dataclass(frozen=True)
@@ -72,6 +95,12 @@ class AssistedForm:
     suket: str = ""
     phone: str = ""
     language: str = "id"
+    # The next member of a family registered moments ago: the family's id (one this helper
+    # registered lately: `families`), whose KK and phone are read from its row, never typed.
+    family: str = ""
+    no_phone: str = ""  # "1": the family has no phone; its kelurahan is its contact
+    # "1": the helper saw that this NIK's card was just collected and asked the reason.
+    collected_ok: str = ""
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> AssistedForm:
@@ -105,56 +134,139 @@ class Registered:
     reference: str
     nik_masked: str
     reason: str
-    phone: str  # E.164: the family's number, which the helper typed
+    phone: str  # E.164: the family's number, or the kelurahan's address for a phoneless one
     language: str
-    sms: str  # the confirmation queued to the family phone
+    sms: str  # the confirmation queued to the family phone ("" for a family without a phone)
+    family_id: int = 0
+    collected_on: date | None = None  # the card of this NIK collected lately, when warned
 
 
 @retry_after_disconnect
 def register_assisted(db: Database, clock: Clock, policy: PickupPolicy, form: AssistedForm,
-                      actor: str, address: str = "", recent: Collection[str] = ()) -> Registered:
+                      actor: str, address: str = "", recent: Collection[str] = (), *,
+                      kelurahan: str | None = None,
+                      families: Collection[int] = ()) -> Registered:
     """Check the form with the dialogue's rules, store the application for the family phone,
     record who did it, and queue the confirmation SMS that a resident registering by SMS gets.
 
     `actor` is "staff:<username>"; `recent` are references this helper stored lately, so that a
-    form sent twice is recognised as such. Raises `Refused` when anything is wrong.
+    form sent twice is recognised as such; `families` the families they registered lately,
+    whose next member may be registered without typing the KK and phone again (`form.family`);
+    `kelurahan` the helper's kelurahan, which a family without a phone may take as its contact
+    (`form.no_phone`). Raises `Refused` when anything is wrong.
     """
     try:
-        return _register_once(db, clock, policy, form, actor, address, recent)
+        return _register_once(db, clock, policy, form, actor, address, recent, kelurahan,
+                              families)
     except IntegrityError:
         # Another transaction stored the same NIK (or the same family) between our checks and
         # our insert, e.g. a double click. Everything rolled back: run again, so the refusal is
         # the one the rules give.
-        return _register_once(db, clock, policy, form, actor, address, recent)
+        return _register_once(db, clock, policy, form, actor, address, recent, kelurahan,
+                              families)
+
+
+def kept_family(connection: Connection, family: str, families: Collection[int]) -> Any:
+    """The row (id, kk, phone) of a family this helper registered lately, or None: an id sent
+    by the browser opens only a family the server itself handed to this helper's session."""
+    if not family.isdigit() or int(family) not in families:
+        return None
+    row = connection.execute(_KEPT_FAMILY, {"family": int(family)}).first()
+    return row if row is not None and row.kk is not None and row.phone else None
 
 
 def _register_once(db: Database, clock: Clock, policy: PickupPolicy, form: AssistedForm,
-                   actor: str, address: str, recent: Collection[str]) -> Registered:
+                   actor: str, address: str, recent: Collection[str], kelurahan: str | None,
+                   families: Collection[int]) -> Registered:
     now = clock.now()
-    phone = normalise_msisdn(form.phone)
     with db.connect() as connection:
+        problems: dict[str, Problem] = {}
+        family = kept_family(connection, form.family, families) if form.family else None
+        if form.family and family is None:
+            problems["family"] = Problem(None, FAMILY_GONE)
+        if family is not None:
+            # Checked as if typed again: the rules (the KK's family, its phone) stay the same.
+            checked, phone = replace(form, kk=family.kk), family.phone
+        elif form.no_phone:
+            checked, phone = form, family_address(kelurahan)
+            problem = contact_problem(kelurahan)
+            if problem:
+                problems["phone"] = Problem(None, problem)
+        else:
+            checked, phone = form, normalise_msisdn(form.phone)
         services = SqlServices(connection, clock, PhoneStateStore(connection, phone or ""),
                                policy, channel=CHANNEL, actor=actor,
-                               note="registered at the counter by staff for the family phone; "
-                                    "the resident's consent given to staff")
-        answers, problems = _check(form, services, phone)
+                               note=_note(phone))
+        answers, found = _check(checked, services, phone)
+        problems = {**found, **problems}
+        collected = _just_collected(connection, answers.get("nik"), now)
+        if collected is not None:
+            problems.update(_collection_problems(collected, checked, answers))
         if problems or phone is None:
-            raise Refused(problems, _already(connection, services, form, problems, recent))
+            raise Refused(problems, _already(connection, services, checked, problems, recent))
+        if collected is not None:
+            services.note += (f"; the card of this NIK was collected on {collected.isoformat()}"
+                              f", registered again for: {answers['reason']}")
         try:
             reference = services.submit_registration(phone, answers, form.language)
         except Invalid as refused:  # the rules changed their mind since the checks
             step = STEP_OF_PROBLEM.get(refused.key, "nik")
             problems = {step: _problem(refused)}
-            raise Refused(problems, _already(connection, services, form, problems,
+            raise Refused(problems, _already(connection, services, checked, problems,
                                              recent)) from None
-        sms = render(form.language, "register.done",
-                     **done_params(reference, answers["reason"]))
-        enqueue(connection, phone, sms, now, kind="reply")  # a direct answer: no quiet hours
+        family_id = connection.execute(
+            select(_APPLICATION.c.family_id).where(_APPLICATION.c.reference == reference)
+        ).scalar_one()
+        sms = ""
+        if kelurahan_in(phone) is None:
+            # A family without a phone gets the printed receipt instead, in the helper's hand.
+            sms = render(form.language, "register.done",
+                         **done_params(reference, answers["reason"]))
+            enqueue(connection, phone, sms, now, kind="reply")  # a direct answer: no quiet hours
         audit.record(connection, now, actor, ACTION, f"application {reference}",
-                     _detail(answers, phone, form.language), address)
+                     _detail(answers, phone, form.language, collected), address)
     log.info("assisted registration %s by %s", reference, actor)
     return Registered(reference, mask_id(answers["nik"]), answers["reason"], phone,
-                      form.language, sms)
+                      form.language, sms, family_id, collected)
+
+
+def _note(phone: str | None) -> str:
+    if kelurahan_in(phone) is not None:
+        return ("registered at the counter by staff for a family without a phone, its "
+                "kelurahan as its contact; the resident's consent given to staff")
+    return ("registered at the counter by staff for the family phone; the resident's consent "
+            "given to staff")
+
+
+def _just_collected(connection: Connection, nik: str | None, now: datetime) -> date | None:
+    """The local day this NIK's card was last collected, when that was within `JUST_COLLECTED`."""
+    if nik is None:
+        return None
+    at = connection.execute(_LAST_COLLECTED, {"nik": nik, "since": now - JUST_COLLECTED}
+                            ).scalar_one_or_none()
+    return local_date(at) if at is not None else None
+
+
+def _collection_problems(collected: date, form: AssistedForm,
+                         answers: Mapping[str, Any]) -> dict[str, Problem]:
+    """A card collected lately is printed again only for a reason the helper confirmed: the
+    warning until they tick that they asked, and a first card ("baru") never."""
+    problems: dict[str, Problem] = {}
+    if not form.collected_ok:
+        problems["collected"] = Problem(None, collected_warning(collected))
+    if "reason" in answers and answers["reason"] not in REASONS_AFTER_COLLECTION:
+        problems["reason"] = Problem(None, COLLECTED_REASON_PROBLEM)
+    return problems
+
+
+_MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
+           "September", "Oktober", "November", "Desember")
+
+
+def collected_warning(collected: date) -> str:
+    return (f"KTP-el NIK ini baru diambil pada {collected.day} {_MONTHS[collected.month - 1]} "
+            f"{collected.year}. Tanyakan kepada warga mengapa perlu dicetak lagi: hilang, rusak, "
+            "atau perubahan data.")
 
 
 def _check(form: AssistedForm, services: SqlServices,
@@ -206,8 +318,12 @@ def _already(connection: Connection, services: SqlServices, form: AssistedForm,
     return reference if reference in recent else None
 
 
-def _detail(answers: Mapping[str, Any], phone: str, language: str) -> str:
+def _detail(answers: Mapping[str, Any], phone: str, language: str,
+            collected: date | None = None) -> str:
     """The audit detail: enough to tell registrations apart, no full NIK, KK or phone."""
+    again = (f", KTP-el NIK ini diambil {collected.isoformat()}: dicetak lagi karena "
+             f"{answers['reason']}, alasan ditanyakan petugas" if collected else "")
     return (f"NIK {mask_id(answers['nik'])}, KK {mask_id(answers['kk'])}, "
             f"alasan {answers['reason']}, HP {mask_phone(phone)}, bahasa {language}, "
-            f"channel {CHANNEL}, persetujuan warga lewat petugas (versi {CONSENT_VERSION})")
+            f"channel {CHANNEL}, persetujuan warga lewat petugas (versi {CONSENT_VERSION})"
+            f"{again}")

@@ -8,6 +8,8 @@ import re
 
 import phonenumbers
 
+from sms_ktp.domain.contact_address import kelurahan_in
+
 _HIDDEN = "***"
 _KEEP_PHONE_DIGITS = 3
 
@@ -27,7 +29,11 @@ def mask_id(value: str | None) -> str:
 
 def mask_phone(e164: str) -> str:
     """Keep the country prefix and the last three digits, hiding even how many digits there are
-    (the console gateway writes the same form); never raises, since it runs in logging."""
+    (the console gateway writes the same form); never raises, since it runs in logging. A
+    family without a phone is reached through its kelurahan, whose code is no secret."""
+    kelurahan = kelurahan_in(e164)
+    if kelurahan is not None:
+        return f"kelurahan {kelurahan}"
     digits = "".join(c for c in e164 if c.isdigit())
     prefix = ""
     try:

@@ -12,7 +12,7 @@ import logging
 import random
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +46,7 @@ from gateway.message import (
     TemporaryFailure,
 )
 from gsm7.encoding import segments, to_gsm7
+from sms_ktp.domain.contact_address import kelurahan_in
 from sms_ktp.domain.masking import mask_phone, redact
 from sms_ktp.models import (
     OUTBOX_BUFFERED,
@@ -234,12 +235,16 @@ class Dispatcher:
     its own: a crash between the two leaves a lease that expires and the row is sent again."""
 
     def __init__(self, db: Database, gateway: Gateway, clock: Clock, policy: RetryPolicy,
-                 batch_size: int = 100) -> None:
+                 batch_size: int = 100,
+                 kelurahan_phones: Mapping[str, str] | None = None) -> None:
+        """`kelurahan_phones`: the phone (E.164) of each kelurahan that has one, by kelurahan
+        code, to which the notices of its families without a phone are copied."""
         self.db = db
         self.gateway = gateway
         self.clock = clock
         self.policy = policy
         self.batch_size = batch_size
+        self.kelurahan_phones = dict(kelurahan_phones or {})
 
     def drain(self, max_rounds: int = 10_000,
               stopping: Callable[[], bool] = lambda: False) -> DispatchStats:
@@ -264,6 +269,11 @@ class Dispatcher:
         self._park_exhausted()
         for row in self._claim():
             stats.claimed += 1
+            kelurahan = kelurahan_in(row.phone)
+            if kelurahan is not None:
+                self._to_kelurahan(row, kelurahan)
+                stats.sent += 1
+                continue
             sms = OutboundSms(id=row.uid, to=row.phone, text=row.text)
             try:
                 result = metrics.timed_send(self.gateway, sms)
@@ -316,6 +326,28 @@ class Dispatcher:
         return sorted((OutboxMessage(id=r.id, uid=r.uid, phone=r.phone, text=r.text,
                                      attempts=r.attempts, next_attempt_at=r.next_attempt_at)
                        for r in rows), key=lambda m: m.id)
+
+    def _to_kelurahan(self, row: OutboxMessage, kelurahan: str) -> None:
+        """A message to a family without a phone never goes to the gateway: it lands on its
+        kelurahan's list (the row itself, delivered, is the list's entry: see
+        `messaging.kelurahan_mailbox`), and the same text, which names the family's cards by
+        their reference or masked NIK, is queued to the kelurahan's phone when it has one. The
+        copy keeps the notice's application, so a change that makes the notice untrue before
+        the copy leaves supersedes the copy too."""
+        now = self.clock.now()
+        with self.db.connect() as connection:
+            delivered = connection.execute(
+                update(_TABLE).where(_TABLE.c.id == row.id, _IN_FLIGHT)
+                .values(status=DELIVERED, provider=KELURAHAN, sent_at=now, delivered_at=now,
+                        lease_until=None, last_error=None)
+                .returning(_TABLE.c.application_id)).first()
+            phone = self.kelurahan_phones.get(kelurahan)
+            if delivered is not None and phone:
+                connection.execute(_INSERT, _row(
+                    uuid.uuid4().hex, phone, row.text, now, KELURAHAN_COPY, None, None,
+                    application_id=delivered.application_id))
+        log.info("sms %s to kelurahan %s put on its list%s", row.uid, kelurahan,
+                 " and copied to its phone" if phone else "")
 
     def _park_exhausted(self) -> None:
         """A row whose lease expired after its last attempt will not be claimed again."""
@@ -379,6 +411,10 @@ _FAILED = update(_TABLE).where(_TABLE.c.id == bindparam("_id")).values(
 
 
 CONSOLE = "console"
+# The provider of a message handed to a kelurahan's list, and the kind of its copy to the
+# kelurahan's phone (neither counted nor held back by the reply limits: it is a notification).
+KELURAHAN = "kelurahan"
+KELURAHAN_COPY = "kelurahan"
 
 
 def apply_delivery_report(session: Session, report: DeliveryReport, now: datetime) -> bool:

@@ -206,6 +206,14 @@ class PrivacySettings:
 
 
 @dataclass
+class KelurahanSettings:
+    # The mobile phone of a kelurahan office, by its 10-digit kelurahan code: the notices of
+    # the families registered there without a phone of their own are copied to it (they are
+    # always on the kelurahan's list in the back office).
+    phones: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -236,6 +244,7 @@ class Settings:
     limits: LimitsSettings = field(default_factory=LimitsSettings)
     health: HealthSettings = field(default_factory=HealthSettings)
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    kelurahan: KelurahanSettings = field(default_factory=KelurahanSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     source: str = "embedded default"
@@ -397,6 +406,7 @@ def _check(settings: Settings) -> None:
     if settings.privacy.retention_days < 0:
         raise ConfigError("[privacy] retention_days must not be negative (0: keep everything)")
     _check_privacy_keys(settings.privacy)
+    _check_kelurahan_phones(settings.kelurahan)
     if settings.gateway.price_per_segment < 0:
         raise ConfigError("[gateway] price_per_segment must not be negative")
     sites = settings.printing.sites
@@ -415,6 +425,29 @@ def _check_delivery(delivery: DeliverySettings) -> None:
                           "characters (it is written into the residents' SMS)")
     if not 0 <= delivery.fee <= FEE_LIMIT:
         raise ConfigError(f"[delivery] fee must be 0 (free) to {FEE_LIMIT} rupiah")
+
+
+def _check_kelurahan_phones(kelurahan: KelurahanSettings) -> None:
+    """Each key a kelurahan code, each value a mobile number: an SMS cannot reach a landline,
+    and a typo would leave the families of that kelurahan untold."""
+    from sms_ktp.domain.contact_address import is_kelurahan_code
+    from sms_ktp.domain.phones import normalise_msisdn
+
+    for code, phone in kelurahan.phones.items():
+        if not is_kelurahan_code(code):
+            raise ConfigError(f"[kelurahan] phones: {code[:20]!r} is not a kelurahan code "
+                              "(10 digits, e.g. \"3271011001\")")
+        if not isinstance(phone, str) or normalise_msisdn(phone) is None:
+            raise ConfigError(f"[kelurahan] phones: the phone of {code} must be a mobile "
+                              "number (e.g. \"0812 3456 7890\"): an SMS cannot reach a landline")
+
+
+def kelurahan_phones(settings: Settings) -> dict[str, str]:
+    """The configured kelurahan phones, in E.164 (checked at load: every one is a mobile)."""
+    from sms_ktp.domain.phones import normalise_msisdn
+
+    return {code: normalise_msisdn(phone) or phone
+            for code, phone in settings.kelurahan.phones.items()}
 
 
 def _check_privacy_keys(privacy: PrivacySettings) -> None:

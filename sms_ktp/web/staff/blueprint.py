@@ -58,6 +58,8 @@ NAV = (
     NavItem("staff.printing", "Cetak", frozenset({Role.ADMIN, Role.OPERATOR})),
     NavItem("staff.register", "Daftarkan warga",
             frozenset({Role.ADMIN, Role.OPERATOR, Role.HELPER})),
+    NavItem("staff.phone_change", "Ganti nomor HP",
+            frozenset({Role.ADMIN, Role.OPERATOR, Role.HELPER})),
     NavItem("staff.penunggalan", "Penunggalan", frozenset({Role.ADMIN})),
     NavItem("staff.blangko", "Blangko", frozenset({Role.ADMIN, Role.OPERATOR})),
     NavItem("staff.offices", "Kantor & kuota", frozenset({Role.ADMIN, Role.OPERATOR})),

@@ -292,3 +292,114 @@ def test_a_kk_equal_to_the_nik_is_refused_at_the_counter(database, clock):
     assert refused.problems["kk"].key == "error.kk.same_as_nik"
     refused = refusal(database, clock, form(nik=nik, kk="3271 0115 0190 0004", phone="x"))
     assert refused.problems["kk"].key == "error.kk.same_as_nik"  # without a phone too
+
+
+# --- the next member of a family, without typing the KK and the phone again -------------------
+def family_id(database: Database) -> int:
+    with database.transaction() as session:
+        [family] = session.exec(select(Family)).all()
+    return family.id
+
+
+def test_the_next_member_takes_the_kk_and_phone_from_the_family_row(database, clock):
+    first = register(database, clock, form())
+    assert first.family_id == family_id(database)
+    second = register_assisted(database, clock, POLICY,
+                               form(nik=NIK_2, kk="", phone="", family=str(first.family_id)),
+                               ACTOR, families=[first.family_id])
+    assert (second.family_id, second.phone) == (first.family_id, PHONE)
+    with database.transaction() as session:
+        assert [(a.family_id, a.nik) for a in session.exec(select(Application)).all()] == [
+            (first.family_id, NIK), (first.family_id, NIK_2)]
+        texts = [sms.text for sms in session.exec(select(OutboxMessage)).all()]
+    assert texts == [first.sms, second.sms]  # each member's confirmation to the family phone
+
+
+def test_a_family_this_helper_was_not_handed_is_refused(database, clock):
+    first = register(database, clock, form())
+    with pytest.raises(Refused) as refused:
+        register_assisted(database, clock, POLICY,
+                          form(nik=NIK_2, kk="", phone="", family=str(first.family_id)),
+                          ACTOR, families=[first.family_id + 1])
+    assert refused.value.problems["family"].message == assisted.FAMILY_GONE
+
+
+# --- a family without any phone: the kelurahan is its contact ----------------------------------
+KELURAHAN = "3271011001"
+
+
+def test_a_family_without_a_phone_is_told_through_its_kelurahan(database, clock):
+    registered = register_assisted(database, clock, POLICY, form(phone="", no_phone="1"),
+                                   ACTOR, kelurahan=KELURAHAN)
+    assert (registered.phone, registered.sms) == (f"kel:{KELURAHAN}", "")
+    with database.transaction() as session:
+        [family] = session.exec(select(Family)).all()
+        [event] = session.exec(select(ApplicationEvent)).all()
+        [entry] = session.exec(select(AuditEntry)).all()
+        assert session.exec(select(OutboxMessage)).all() == []  # the receipt instead
+    assert family.phone == f"kel:{KELURAHAN}"
+    assert "without a phone" in event.note
+    assert "HP kelurahan ***1001" in entry.detail  # the audit log redacts every long number
+    # Another member of that family, and another phoneless family of the kelurahan.
+    register_assisted(database, clock, POLICY,
+                      form(nik=NIK_2, kk="", phone="", family=str(family.id)), ACTOR,
+                      families=[family.id])
+    register_assisted(database, clock, POLICY,
+                      form(nik="3271064101950003", kk=KK_2, phone="", no_phone="1"), ACTOR,
+                      kelurahan=KELURAHAN)
+    with database.transaction() as session:
+        families = session.exec(select(Family)).all()
+        assert [f.phone for f in families] == [f"kel:{KELURAHAN}"] * 2
+        assert len(session.exec(select(Application)).all()) == 3
+
+
+def test_only_a_helper_of_a_kelurahan_can_make_it_a_familys_contact(database, clock):
+    refused = refusal(database, clock, form(phone="", no_phone="1"))
+    assert refused.problems["phone"].message.startswith("Hanya pendamping kelurahan")
+
+
+def test_a_kk_already_told_by_its_phone_is_not_moved_to_the_kelurahan(database, clock):
+    register(database, clock, form())
+    with pytest.raises(Refused) as refused:
+        register_assisted(database, clock, POLICY,
+                          form(nik=NIK_2, phone="", no_phone="1"), ACTOR, kelurahan=KELURAHAN)
+    assert refused.value.problems["kk"].key == "error.kk.other_phone"
+
+
+# --- a NIK whose card was just collected -------------------------------------------------------
+def collect(database: Database, at: datetime) -> None:
+    with database.transaction() as session:
+        [application] = session.exec(select(Application)).all()
+        application.stage, application.collected_at = "collected", at
+        application.active_nik = None
+        session.add(application)
+
+
+def test_a_card_collected_lately_is_registered_again_only_with_the_reason_asked(database, clock):
+    register(database, clock, form())
+    collect(database, clock.now() - timedelta(days=10))
+    collected_on = (clock.now() - timedelta(days=10)).astimezone(region.current().zone).date()
+
+    warned = refusal(database, clock, form(reason="rusak"))
+    assert list(warned.problems) == ["collected"]
+    assert warned.problems["collected"].message.startswith(
+        f"KTP-el NIK ini baru diambil pada {collected_on.day} ")
+    # A first card it cannot be, ticked or not.
+    first = refusal(database, clock, form(reason="baru", suket=SUKET, collected_ok="1"))
+    assert list(first.problems) == ["reason"]
+    assert first.problems["reason"].message == assisted.COLLECTED_REASON_PROBLEM
+
+    again = register(database, clock, form(reason="rusak", collected_ok="1"))
+    assert again.collected_on == collected_on
+    with database.transaction() as session:
+        entry = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        event = session.exec(select(ApplicationEvent).order_by(
+            ApplicationEvent.id.desc())).first()
+    assert f"diambil {collected_on.isoformat()}: dicetak lagi karena rusak" in entry.detail
+    assert f"collected on {collected_on.isoformat()}" in event.note
+
+
+def test_a_card_collected_months_ago_is_registered_again_without_a_warning(database, clock):
+    register(database, clock, form())
+    collect(database, clock.now() - assisted.JUST_COLLECTED - timedelta(days=1))
+    assert register(database, clock, form(reason="hilang")).collected_on is None

@@ -24,8 +24,9 @@ def leaves(value, prefix=""):
             yield f"{prefix}{f.name}"
 
 
-# Tables the adapters read themselves (documented key by key in the example all the same).
-ADAPTER_TABLES = ("gateway.gammu", "gateway.http")
+# Tables the adapters read themselves (documented key by key in the example all the same), and
+# tables whose keys are data (a kelurahan's phone by its code: none in the example).
+ADAPTER_TABLES = ("gateway.gammu", "gateway.http", "kelurahan.phones")
 
 
 def flatten(table, prefix="", adapters=True):

@@ -63,8 +63,8 @@ TABLES = {
     "0007_outbox_supersede": set(),  # a notification's application, and what superseded it
     "0008_family_visits": {"pickup_visit"},
     "0009_delivery_by_post": set(),  # a visit posted: when asked, tracking, posted, delivered
-    "0010_phone_change": set(),
-    "0011_family_contact": set(),
+    "0010_phone_change": {"phone_change"},
+    "0011_family_contact": {"kelurahan_notice"},  # notices passed on by a kelurahan
 }
 NOW = datetime(2026, 11, 29, 23, 0)  # as the database keeps time: naive UTC
 POLICY = PickupPolicy(default_offices(), WorkingCalendar(), QuietHours())

@@ -217,4 +217,4 @@ def test_a_stranger_is_sent_to_the_login_page(service):
 
 def test_the_helper_finds_the_page_in_the_menu(service):
     page = helper(service).get(PAGE)
-    assert f'href="{PAGE}" class="active">Daftarkan warga' in page.text
+    assert re.search(rf'href="{PAGE}"[^>]* aria-current="page"[^>]*>Daftarkan warga', page.text)
