@@ -109,7 +109,7 @@ def test_wrong_codes_run_out_and_codes_expire(database, clock, family_id):
         with pytest.raises(phone_change.WrongCode):
             phone_change.confirm(database, clock, family_id, first, "staff:a")
     phone_change.start(database, clock, family_id, KK, NEW, "staff:a")
-    with pytest.raises(phone_change.Refused, match="3 kode dikirim .* dalam satu jam"):
+    with pytest.raises(phone_change.Refused, match=r"3 kode dikirim .* dalam satu jam"):
         phone_change.start(database, clock, family_id, KK, NEW, "staff:a")
     with database.connect() as connection:
         assert connection.execute(select(Family.phone)).scalar_one() == OLD
