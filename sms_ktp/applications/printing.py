@@ -4,22 +4,32 @@ of its movements, so its history is the table itself."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from sms_ktp.applications.pipeline import change_stage
-from sms_ktp.domain.masking import mask_id
+from sms_ktp.applications.pipeline import Move, change_stages
+from sms_ktp.domain.masking import mask_id, redact
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, BlangkoMovement, PrintBatch, in_stage
+from sms_ktp.models import (
+    Application,
+    ApplicationEvent,
+    BlangkoMovement,
+    Family,
+    PrintBatch,
+    in_stage,
+)
 from sms_ktp.platform.clock import Clock
 from sms_ktp.platform.db import Database
 
 _APPLICATION = Application.__table__
 _MOVEMENT = BlangkoMovement.__table__
 _BATCH = PrintBatch.__table__
+_FAMILY = Family.__table__
+_EVENT = ApplicationEvent.__table__
 
 
 @dataclass(frozen=True)
@@ -63,29 +73,33 @@ def add_blangko(db: Database, clock: Clock, site: str, count: int, actor: str) -
 
 def reserve_next(db: Database, clock: Clock, site: str, limit: int | None) -> Reserved:
     """Reserve the next print-ready cards (oldest readiness first) for one batch."""
-    now = clock.now()
     with db.connect() as connection:
-        available = stock(connection, site)
-        size = available.free if limit is None else min(limit, available.free)
-        if size <= 0:
-            return Reserved(None, [], available)
-        waiting = connection.execute(
-            select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
-                   _APPLICATION.c.ready_at)
-            .where(in_stage(Stage.PRINT_QUEUE),
-                   _APPLICATION.c.print_batch_id.is_(None))
-            .order_by(_APPLICATION.c.ready_at, _APPLICATION.c.id).limit(size)
-            .with_for_update(skip_locked=True)
-        ).all()
-        if not waiting:
-            return Reserved(None, [], available)
-        batch_id = connection.execute(insert(_BATCH).values(
-            site=site, size=len(waiting), created_at=now).returning(_BATCH.c.id)).scalar_one()
-        connection.execute(update(_APPLICATION)
-                           .where(_APPLICATION.c.id.in_([row.id for row in waiting]))
-                           .values(print_batch_id=batch_id, updated_at=now))
-        return Reserved(batch_id, [(row.reference, mask_id(row.nik), row.ready_at)
-                                   for row in waiting], stock(connection, site))
+        return reserve(connection, clock.now(), site, limit)
+
+
+def reserve(connection: Connection, now: datetime, site: str, limit: int | None) -> Reserved:
+    """`reserve_next` in the caller's transaction (the back office audits it in the same)."""
+    available = stock(connection, site)
+    size = available.free if limit is None else min(limit, available.free)
+    if size <= 0:
+        return Reserved(None, [], available)
+    waiting = connection.execute(
+        select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
+               _APPLICATION.c.ready_at)
+        .where(in_stage(Stage.PRINT_QUEUE),
+               _APPLICATION.c.print_batch_id.is_(None))
+        .order_by(_APPLICATION.c.ready_at, _APPLICATION.c.id).limit(size)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not waiting:
+        return Reserved(None, [], available)
+    batch_id = connection.execute(insert(_BATCH).values(
+        site=site, size=len(waiting), created_at=now).returning(_BATCH.c.id)).scalar_one()
+    connection.execute(update(_APPLICATION)
+                       .where(_APPLICATION.c.id.in_([row.id for row in waiting]))
+                       .values(print_batch_id=batch_id, updated_at=now))
+    return Reserved(batch_id, [(row.reference, mask_id(row.nik), row.ready_at)
+                               for row in waiting], stock(connection, site))
 
 
 def mark_printed(db: Database, clock: Clock, quiet: QuietHours, batch_id: int | None,
@@ -95,22 +109,131 @@ def mark_printed(db: Database, clock: Clock, quiet: QuietHours, batch_id: int | 
     now = clock.now()
     printed = 0
     with db.connect() as connection:
-        query = select(_BATCH.c.id, _BATCH.c.site).where(_BATCH.c.done_at.is_(None))
+        query = select(_BATCH.c.id).where(_BATCH.c.done_at.is_(None))
         if batch_id is not None:
             query = query.where(_BATCH.c.id == batch_id)
-        for batch in connection.execute(query.with_for_update()).all():
-            cards = connection.execute(
-                select(_APPLICATION.c.id).where(_APPLICATION.c.print_batch_id == batch.id,
-                                                in_stage(Stage.PRINT_QUEUE))
-            ).scalars().all()
-            for application_id in cards:
-                change_stage(connection, application_id, Stage.PRINTED, actor=actor, now=now,
-                             quiet=quiet, note=f"printed in batch {batch.id}",
-                             values={"printed_at": now})
-            connection.execute(insert(_MOVEMENT).values(
-                site=batch.site, delta=-len(cards), reason=f"printed batch {batch.id}",
-                actor=actor[:60], at=now))
-            connection.execute(update(_BATCH).where(_BATCH.c.id == batch.id)
-                               .values(done_at=now, size=len(cards)))
-            printed += len(cards)
+        for batch in connection.execute(query).scalars().all():
+            finished = finish_batch(connection, now, quiet, batch, actor)
+            printed += finished.printed if finished else 0
     return printed
+
+
+@dataclass(frozen=True)
+class BatchCard:
+    """A card of a print batch as its printed list shows it: no name is stored, the NIK is
+    masked, and the reference is what goes on the card's envelope."""
+
+    id: int
+    reference: str
+    nik: str  # masked
+    kecamatan_code: str
+    family_id: int
+    ready_at: datetime | None
+    stage: str
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    site: str
+    size: int
+    created_at: datetime
+    done_at: datetime | None
+
+
+def batch(connection: Connection, batch_id: int) -> Batch | None:
+    row = connection.execute(select(_BATCH).where(_BATCH.c.id == batch_id)).first()
+    return None if row is None else Batch(row.id, row.site, row.size, row.created_at,
+                                          row.done_at)
+
+
+def open_batches(connection: Connection, site: str | None = None) -> list[tuple[Batch, int]]:
+    """Batches reserved and not marked printed yet, oldest first, with how many of their
+    cards still wait in them (a card cancelled meanwhile has left)."""
+    cards = (select(_APPLICATION.c.print_batch_id, func.count().label("cards"))
+             .where(in_stage(Stage.PRINT_QUEUE), _APPLICATION.c.print_batch_id.is_not(None))
+             .group_by(_APPLICATION.c.print_batch_id).subquery())
+    query = (select(_BATCH, func.coalesce(cards.c.cards, 0).label("cards"))
+             .outerjoin(cards, cards.c.print_batch_id == _BATCH.c.id)
+             .where(_BATCH.c.done_at.is_(None)).order_by(_BATCH.c.id))
+    if site is not None:
+        query = query.where(_BATCH.c.site == site)
+    return [(Batch(row.id, row.site, row.size, row.created_at, row.done_at), int(row.cards))
+            for row in connection.execute(query)]
+
+
+def batch_cards(connection: Connection, batch_id: int) -> list[BatchCard]:
+    """The cards of a batch still in it, in the order they were reserved (oldest ready
+    first): the order they are printed and laid out."""
+    rows = connection.execute(
+        select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
+               _FAMILY.c.kecamatan_code, _APPLICATION.c.family_id, _APPLICATION.c.ready_at,
+               _APPLICATION.c.stage)
+        .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
+        .where(_APPLICATION.c.print_batch_id == batch_id)
+        .order_by(_APPLICATION.c.ready_at, _APPLICATION.c.id))
+    return [BatchCard(row.id, row.reference, mask_id(row.nik), row.kecamatan_code,
+                      row.family_id, row.ready_at, row.stage) for row in rows]
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What marking a batch printed did: cards printed (and of how many families: each gets
+    its pickup SMS once the worker books the visit), cards back in the print queue, and
+    blangko spoiled by a failed print (counted as used)."""
+
+    batch_id: int
+    printed: int
+    families: int
+    returned: int
+    spoiled: int
+
+
+def finish_batch(connection: Connection, now: datetime, quiet: QuietHours, batch_id: int,
+                 actor: str, failed: Mapping[str, bool] | None = None,
+                 note: str = "") -> Finished | None:
+    """Mark a batch printed, except the cards of `failed` (reference -> whether the failed
+    print spoiled its blangko): those go back to the print queue keeping their readiness, so
+    the next batch takes them first, and their blangko is released unless spoiled, in which
+    case it is written off as used with `note`. None when the batch is unknown or already
+    done (a second click changes nothing)."""
+    failed = failed or {}
+    row = connection.execute(select(_BATCH.c.id, _BATCH.c.site)
+                             .where(_BATCH.c.id == batch_id, _BATCH.c.done_at.is_(None))
+                             .with_for_update()).first()
+    if row is None:
+        return None
+    cards = connection.execute(
+        select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.family_id)
+        .where(_APPLICATION.c.print_batch_id == batch_id, in_stage(Stage.PRINT_QUEUE))
+        .order_by(_APPLICATION.c.id).with_for_update()).all()
+    printed = [card for card in cards if card.reference not in failed]
+    returned = [card for card in cards if card.reference in failed]
+    spoiled = sum(1 for card in returned if failed[card.reference])
+    if printed:
+        change_stages(connection, [Move(card.id, {"printed_at": now}) for card in printed],
+                      Stage.PRINTED, actor=actor, now=now, quiet=quiet,
+                      note=f"printed in batch {batch_id}")
+    if returned:
+        connection.execute(update(_APPLICATION)
+                           .where(_APPLICATION.c.id.in_([card.id for card in returned]))
+                           .values(print_batch_id=None, updated_at=now))
+        connection.execute(insert(_EVENT), [
+            {"application_id": card.id, "at": now, "stage": Stage.PRINT_QUEUE.value,
+             "actor": actor[:60],
+             "note": (f"print failed in batch {batch_id}"
+                      f"{', blangko spoiled' if failed[card.reference] else ''}; "
+                      "back in the print queue")[:500]}
+            for card in returned])
+    if printed:
+        connection.execute(insert(_MOVEMENT).values(
+            site=row.site, delta=-len(printed), reason=f"printed batch {batch_id}",
+            actor=actor[:60], at=now))
+    if spoiled:
+        reason = f"spoiled batch {batch_id}" + (f": {redact(note)}" if note.strip() else "")
+        connection.execute(insert(_MOVEMENT).values(
+            site=row.site, delta=-spoiled, reason=reason[:100], actor=actor[:60], at=now))
+    connection.execute(update(_BATCH).where(_BATCH.c.id == batch_id)
+                       .values(done_at=now, size=len(printed)))
+    return Finished(batch_id, len(printed), len({card.family_id for card in printed}),
+                    len(returned), spoiled)

@@ -579,3 +579,107 @@ def test_a_pickup_sms_worded_again_keeps_the_offer_of_posting(database, clock):
     [again] = [m for m in sms(database) if "siap diambil" in m.text and m.status == "queued"]
     assert again.text.startswith(f"KTP-el NIK {masked(cards[1])} siap diambil")
     assert again.text.endswith(" Dikirim pos? Balas KIRIM") and len(again.text) <= 160
+
+
+# --- staff choose the slot (the counter's move) -------------------------------------------------
+
+def free(database, clock, rules, visit_id: int, days: int = 6) -> list[datetime]:
+    with database.connect() as connection:
+        return [local(slot.starts_at).replace(tzinfo=None) for slot in
+                pickup.free_slots(connection, rules, visit_id, clock.now(), days)]
+
+
+def test_free_slots_have_room_for_the_whole_visit_on_open_days(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))  # Monday
+    rules = policy(capacity=2)
+    printed(database, clock, members=2)  # Tuesday 08.00, full
+    printed(database, clock, members=1)  # Tuesday 08.30, one place left
+    pickup.allocate(database, clock, rules)
+    family, alone = visits(database)
+    offered = free(database, clock, rules, family.id, days=2)
+    assert offered[0] == datetime(2026, 12, 1, 9, 0)  # 08.30 has one place, not two
+    assert {moment.date() for moment in offered} == {datetime(2026, 12, d).date() for d in (1, 2)}
+    assert datetime(2026, 12, 1, 8, 0) not in offered  # its own slot
+    offered = free(database, clock, rules, alone.id, days=1)
+    assert offered[0] == datetime(2026, 12, 1, 9, 0) and datetime(2026, 12, 1, 8, 30) \
+        not in offered and datetime(2026, 12, 1, 8, 0) not in offered
+
+
+def test_free_slots_skip_holidays_and_the_familys_other_visits(database, clock):
+    clock.set(wib(2026, 12, 23, 9, 0))  # the 24th is cuti bersama, the 25th Christmas
+    rules = policy(capacity=1)
+    printed(database, clock, members=2)  # no slot for two: two visits on Monday the 28th
+    pickup.allocate(database, clock, rules)
+    first, second = visits(database)
+    assert local(second.starts_at).date() == local(first.starts_at).date()
+    offered = free(database, clock, rules, first.id, days=2)
+    # Not Monday: the family comes that day anyway for its other visit.
+    assert {moment.date() for moment in offered} == {datetime(2026, 12, d).date()
+                                                      for d in (29, 30)}
+
+
+def test_staff_move_a_visit_to_the_slot_they_chose_with_one_sms(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    rules = policy()
+    printed(database, clock, members=2)
+    pickup.allocate(database, clock, rules)
+    [visit] = visits(database)
+    chosen = wib(2026, 12, 2, 10, 0)
+    with database.connect() as connection:
+        preview = pickup.move_notice(connection, rules, visit.id, chosen, clock.now())
+    sent_before = len(sms(database))
+    text = pickup.move_to(database, clock, rules, visit.id, chosen, "staff:op")
+    assert text == preview and text.startswith("Jadwal baru 2 KTP-el (NIK ")
+    assert "Rabu, 2 Desember 2026, 10.00 WIB" in text and f"Kode {visit.code}" in text
+    [message] = sms(database)[sent_before:]  # exactly one SMS, with the first card
+    assert message.text == text and message.segments == 1
+    assert [card.pickup_at for card in applications(database)] == [chosen] * 2
+    assert booked(database) == {datetime(2026, 12, 2, 10, 0): 2}  # the old places given back
+    [moved] = visits(database)
+    assert moved.starts_at == chosen and moved.changes == 0  # not the resident's change
+
+
+def test_a_move_staff_may_not_make_changes_nothing(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    rules = policy(capacity=2)
+    printed(database, clock, members=2)
+    printed(database, clock, members=1)
+    pickup.allocate(database, clock, rules)
+    family, alone = visits(database)
+    before = (booked(database), len(sms(database)))
+    for start, key in ((family.starts_at, "pickup.same_slot"),
+                       (alone.starts_at, "pickup.full"),  # one place left, two cards
+                       (wib(2026, 12, 5, 10, 0), "pickup.day_unavailable"),  # Saturday
+                       (wib(2026, 12, 1, 8, 10), "pickup.day_unavailable")):  # not a slot
+        with pytest.raises(pickup.MoveRefused) as refused:
+            pickup.move_to(database, clock, rules, family.id, start, "staff:op")
+        assert refused.value.key == key
+    assert (booked(database), len(sms(database))) == before
+    pickup.verify(database, clock, family.code, "counter:1")
+    with pytest.raises(pickup.MoveRefused, match=r"pickup\.none"):
+        pickup.move_to(database, clock, rules, family.id, wib(2026, 12, 2, 10, 0), "staff:op")
+
+
+def test_a_visit_is_not_moved_onto_a_day_the_family_comes_anyway(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    rules = policy(capacity=1)
+    printed(database, clock, members=2)  # two visits on Tuesday
+    pickup.allocate(database, clock, rules)
+    first, _ = visits(database)
+    with pytest.raises(pickup.MoveRefused, match=r"pickup\.family_day"):
+        pickup.move_to(database, clock, rules, first.id, wib(2026, 12, 1, 14, 0), "staff:op")
+
+
+def test_a_hand_over_by_visit_needs_the_proof_of_its_open_code(database, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    printed(database, clock, members=2)
+    pickup.allocate(database, clock, policy())
+    [visit] = visits(database)
+    with pytest.raises(pickup.VerifyError):
+        pickup.hand_over(database, clock, visit.id, lambda code: False, "counter:1")
+    assert {card.stage for card in applications(database)} == {"pickup_scheduled"}
+    handover = pickup.hand_over(database, clock, visit.id, lambda code: code == visit.code,
+                                "counter:1")
+    assert len(handover.handed) == 2 and handover.kept == ()
+    with pytest.raises(pickup.VerifyError):  # the code is used up
+        pickup.hand_over(database, clock, visit.id, lambda code: True, "counter:1")
