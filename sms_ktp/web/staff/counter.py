@@ -1,7 +1,7 @@
 """Loket: one search box for whatever the resident brings (the pickup code on their phone, a
 reference, a NIK, a KK, the family's phone) that opens the family's visit on one screen, the
-hand-over of its cards after a confirmation that says what will happen, and the move of a visit
-to a slot staff choose (`counter_move`). The day's list of cards is `pickup_list`.
+hand-over of its cards after a confirmation that says what will happen. Moving a visit to a slot
+staff choose is `pickup_actions`; the day's list of cards, `pickup_list`.
 
 The search is a POST (a NIK never lands in a URL) answered with a redirect to a page named by a
 harmless number (the visit's or the family's id), so the Back button never asks to send a form

@@ -196,3 +196,15 @@ def test_a_visit_moves_to_the_slot_staff_choose_with_one_sms(service, operator):
     # A slot not offered is refused, nothing moves.
     refused = operator.get(f"{path}/move/confirm?slot=2026-12-05T10.00").text
     assert "sudah tidak kosong" in refused
+
+
+def test_another_familys_code_opens_nothing_on_this_visit(service):
+    admin = signed_in(service, "admin1", "admin")
+    (reference,), _ = scheduled(service, NIK)
+    (other,), other_code = scheduled(service, NIK_2, kk=KK_2, phone=PHONE_2)
+    path = search(admin, reference)
+    refused = admin.post(f"{path}/handover", {"code": other_code}).text
+    assert "tidak cocok" in refused and other_code not in refused
+    assert admin.get(f"{path}/handover?kartu={reference}").status_code == 200  # asks again
+    assert 'name="code"' in admin.get(path).text
+    assert stages(service, [reference, other]) == ["pickup_scheduled"] * 2
