@@ -218,3 +218,96 @@ def test_a_stranger_is_sent_to_the_login_page(service):
 def test_the_helper_finds_the_page_in_the_menu(service):
     page = helper(service).get(PAGE)
     assert re.search(rf'href="{PAGE}"[^>]* aria-current="page"[^>]*>Daftarkan warga', page.text)
+
+
+# --- a family's members one after another, and the receipt -------------------------------------
+NEXT = re.compile(r'href="(/staff/register\?family=\d+)#nik">Daftarkan anggota keluarga berikutnya')
+RECEIPT = re.compile(r'href="(/staff/register/receipt\?family=\d+)">Cetak tanda terima')
+
+
+def test_the_next_member_of_the_family_is_registered_without_typing_kk_and_phone(service):
+    browser = helper(service)
+    done = browser.post(PAGE, typed())
+    first = REF.search(done.text).group(1)
+    next_url = NEXT.search(done.text).group(1)
+    assert KK not in next_url and "kk" not in next_url
+
+    form = browser.get(next_url)
+    page = text_of(form.text)
+    assert "Anggota keluarga berikutnya" in page
+    assert "Nomor KK ***0003 (sama dengan pendaftaran sebelumnya)" in page
+    assert "HP keluarga +62***890" in page
+    assert KK not in form.text and 'name="kk"' not in form.text and 'name="phone"' not in form.text
+    family = re.search(r'name="family" value="(\d+)"', form.text).group(1)
+
+    second_done = browser.post(PAGE, {"nik": NIK_2, "reason": "rusak", "language": "id",
+                                      "family": family})
+    second = REF.search(second_done.text).group(1)
+    service.worker.run_once()
+    assert [text.split(".")[0] for text in service.received(PHONE)] == [
+        f"Pendaftaran diterima, no ref {first}", f"Pendaftaran diterima, no ref {second}"]
+    assert {a.family_id for a in applications(service)} == {int(family)}
+
+    receipt = browser.get(RECEIPT.search(second_done.text).group(1))
+    assert receipt.status_code == 200
+    page = text_of(receipt.text)
+    assert f"{first} ***0001 hilang surat kehilangan dari polisi" in page
+    assert f"{second} ***0002 rusak KTP-el yang rusak" in page
+    assert "Nomor KK ***0003" in page and "HP keluarga +62***890" in page
+    assert "Kantor Kec. Bogor Selatan" in page
+    assert KK not in receipt.text and NIK not in receipt.text
+    assert "@media print" in browser.get("/static/staff.css").text
+
+
+def test_a_family_not_handed_to_this_browser_cannot_be_used(service):
+    browser = helper(service)
+    browser.post(PAGE, typed())
+    [application] = applications(service)
+    stranger = helper(service, username="kel2")
+    form = stranger.get(f"{PAGE}?family={application.family_id}")
+    assert 'name="kk"' in form.text and 'name="family"' not in form.text  # a fresh form
+    refused = stranger.post(PAGE, {"nik": NIK_2, "reason": "rusak", "language": "id",
+                                   "family": str(application.family_id)})
+    assert refused.status_code == 422
+    assert "Keluarga ini tidak bisa dipakai lagi" in text_of(refused.text)
+    assert len(applications(service)) == 1
+    assert stranger.get(f"/staff/register/receipt?family={application.family_id}"
+                        ).status_code == 404
+
+
+def test_a_family_without_a_phone_gets_the_receipt_instead_of_an_sms(service):
+    browser = helper(service, office="3271011001")
+    form = browser.get(PAGE)
+    assert "Keluarga tidak punya HP: semua kabar masuk ke daftar kabar Kelurahan Batu Tulis" in (
+        text_of(form.text))
+    done = browser.post(PAGE, typed(phone="", no_phone="1"))
+    page = text_of(done.text)
+    assert "Kontak keluarga Kelurahan Batu Tulis (keluarga tanpa HP)" in page
+    assert "SMS konfirmasi yang dikirim" not in page
+    service.worker.run_once()
+    assert service.sent() == []
+    receipt = text_of(browser.get(RECEIPT.search(done.text).group(1)).text)
+    assert "Keluarga tanpa HP: semua kabar, termasuk jadwal dan kode ambil, disampaikan oleh " \
+           "Kelurahan Batu Tulis." in receipt
+
+
+def test_a_nik_whose_card_was_just_collected_asks_the_reason_first(service):
+    browser = helper(service)
+    browser.post(PAGE, typed())
+    with service.runtime.db.transaction() as session:
+        [application] = session.exec(select(Application)).all()
+        application.stage, application.active_nik = "collected", None
+        application.collected_at = service.runtime.clock.now()
+        session.add(application)
+
+    warned = browser.post(PAGE, typed(reason="hilang"))
+    assert warned.status_code == 422
+    page = text_of(warned.text)
+    assert "KTP-el NIK ini baru diambil pada 30 November 2026." in page
+    assert 'name="collected_ok"' in warned.text and 'role="alert"' in warned.text
+    assert len(applications(service)) == 1
+
+    done = browser.post(PAGE, typed(reason="hilang", collected_ok="1"))
+    assert done.status_code == 200 and REF.search(done.text)
+    assert "KTP-el NIK ini sudah pernah diambil (2026-11-30)" in text_of(done.text)
+    assert len(applications(service)) == 2
