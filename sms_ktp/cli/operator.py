@@ -25,11 +25,14 @@ def results() -> None:
     pass
 
 
-@results.command("import", help="apply a nik,result,note CSV file")
+@results.command("import", help="apply a results file: CSV (; or ,) or XLSX, with the columns "
+                                "nik, result (or hasil) and note (or keterangan)")
 @click.argument("file", type=click.Path(path_type=Path))
+@click.option("--rows", "every_row", is_flag=True,
+              help="also print the outcome of every line (masked NIK)")
 @with_runtime
-def import_results(runtime: Runtime, file: Path) -> int:
-    return _import(runtime, file)
+def import_results(runtime: Runtime, file: Path, every_row: bool) -> int:
+    return _import(runtime, file, every_row)
 
 
 @click.group("blangko", cls=Group, help="blank-card stock")
@@ -167,20 +170,21 @@ def _requeue(runtime: Runtime, number: str | None) -> int:
     return 0
 
 
-def _import(runtime: Runtime, path: Path) -> int:
-    """The summary in Indonesian, as the back office's page shows it; exit 1 when every row was
-    refused (nothing was taken: a wrong file, most likely), 2 when the file cannot be read."""
+def _import(runtime: Runtime, path: Path, every_row: bool = False) -> int:
+    """The summary in Indonesian, as the back office's page shows it (and, asked for, every
+    line's outcome); exit 1 when every row was refused (nothing was taken: a wrong file, most
+    likely), 2 when the file cannot be read."""
     try:
-        text = path.read_text("utf-8-sig")
-    except UnicodeDecodeError:
-        print(f"sms-ktp: {path} bukan teks UTF-8: simpan sebagai CSV UTF-8 lalu coba lagi",
-              file=sys.stderr)
-        return 2
+        data = path.read_bytes()
     except OSError as error:
         print(f"sms-ktp: {path} tidak bisa dibaca: {error.strerror or error}", file=sys.stderr)
         return 2
     summary = penunggalan.Summary()
-    rows = list(penunggalan.read_csv(text, summary))
+    try:
+        rows = list(penunggalan.read_file(data, summary))
+    except penunggalan.UnreadableFile as error:
+        print(f"sms-ktp: {path}: {error}", file=sys.stderr)
+        return 2
     # On a terminal only (tqdm's disable=None): a log or a script reads the summary.
     with tqdm(total=len(rows), disable=None if len(rows) >= PROGRESS_FROM else True,
               bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} baris [{elapsed}<{remaining}]"
@@ -188,6 +192,9 @@ def _import(runtime: Runtime, path: Path) -> int:
         penunggalan.apply(runtime.db, runtime.clock, runtime.quiet_hours, rows, summary,
                           actor(), progress=lambda done: bar.update(done - bar.n))
     print("\n".join(summary.lines()))
+    if every_row:
+        for outcome in summary.by_line():
+            print(f"baris {outcome.line}\t{outcome.nik}\t{outcome.words}")
     if summary.all_rejected:
         print(f"sms-ktp: {penunggalan.ALL_REJECTED}", file=sys.stderr)
         return 1

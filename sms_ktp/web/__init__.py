@@ -13,7 +13,6 @@ from sms_ktp.domain.masking import redact_logger
 from sms_ktp.platform.config import ensure_secret_key
 from sms_ktp.runtime import Runtime
 from sms_ktp.web.csrf import install as install_csrf
-from sms_ktp.web.error_pages import install as install_error_pages
 from sms_ktp.web.health import health
 from sms_ktp.web.http_gateway import http_gateway
 from sms_ktp.web.input_guard import install as install_input_guard
@@ -47,7 +46,6 @@ def create_app(runtime: Runtime, on_reply_queued: Callable[[], None] | None = No
     install_security(app, runtime.settings)
     install_input_guard(app)  # after the blueprints (see there)
     install_csrf(app)  # after the input guard (see there)
-    install_error_pages(app)  # the staff pages' 4xx and 5xx in Indonesian
 
     @app.get("/")
     def index() -> tuple[str, int, dict[str, str]]:

@@ -59,7 +59,7 @@ def test_penunggalan_results_are_applied_once_and_told_to_the_family(service):
     summary = import_rows(service, csv)
     assert (summary.applied, summary.unknown, summary.already) == (2, 2, 0)
     assert summary.invalid == [(5, "NIK harus 16 angka (tertulis '***2345')"),
-                               (6, "result harus PRR atau DUPLICATE (tertulis 'MAYBE')")]
+                               (6, "hasil harus PRR atau DUPLICATE (tertulis 'MAYBE')")]
     assert application(service, prr).stage == "print_queue"
     assert application(service, duplicate).stage == "duplicate"
     assert timeline(service, prr) == [("submitted", "resident:sms"),

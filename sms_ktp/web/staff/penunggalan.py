@@ -1,8 +1,13 @@
-"""Penunggalan results uploaded by an admin: the CSV file Kemendagri sends (`nik,result,note`),
-put through exactly the import of `sms-ktp penunggalan import`, with the same summary."""
+"""Penunggalan results uploaded by an admin: the CSV or XLSX file Kemendagri sends, put through
+exactly the import of `sms-ktp penunggalan import`, with the same summary and an outcome for
+every line.
+
+The answer is the report itself, not a redirect: it is read once, against the file, and
+sending the same file again (a reload that posts again) changes nothing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import render_template, request, session
@@ -11,7 +16,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from sms_ktp.applications import penunggalan
 from sms_ktp.backoffice.staff import Role
 from sms_ktp.domain.masking import redact
-from sms_ktp.web import error_pages
 from sms_ktp.web.staff.blueprint import (
     SESSION_TOKEN,
     connect,
@@ -21,11 +25,12 @@ from sms_ktp.web.staff.blueprint import (
     runtime,
     staff,
 )
+from sms_ktp.web.staff.error_pages import error_page
 
 # The application refuses bodies over 64 KiB (webhooks); a day's results of a large city are a
 # few MiB (about 40 bytes a row).
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-SHOWN_INVALID = 1000  # invalid rows listed on the page; the counts cover them all
+SHOWN_ROWS = 1000  # lines listed in each table of the page; the counts cover them all
 
 
 @staff.before_app_request
@@ -40,7 +45,7 @@ def _allow_large_upload() -> None:
 @staff.errorhandler(RequestEntityTooLarge)
 def _too_large(error: RequestEntityTooLarge) -> Any:
     if request.endpoint != "staff.penunggalan":
-        return error_pages.error_page(error)
+        return error_page(error)
     return render_template("staff/penunggalan.html", max_mib=_max_mib(),
                            error=f"Berkas terlalu besar: paling besar {_max_mib()} MiB. "
                                  "Bagi menjadi beberapa berkas lalu unggah satu per satu."), 413
@@ -54,28 +59,26 @@ def import_results() -> Any:
     request.max_content_length = MAX_UPLOAD_BYTES  # (already raised before the CSRF check)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return _refuse("Pilih berkas CSV hasil penunggalan terlebih dahulu.")
-    try:
-        text = upload.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return _refuse("Berkas bukan teks UTF-8. Simpan sebagai \"CSV UTF-8\" lalu unggah lagi.")
+        return _refuse("Pilih berkas hasil penunggalan (CSV atau XLSX) terlebih dahulu.")
     file_name = redact(upload.filename)[:60]
     summary = penunggalan.Summary()
-    rows = list(penunggalan.read_csv(text, summary))
-    read = len(rows) + len(summary.invalid)
+    try:
+        rows = list(penunggalan.read_file(upload.read(), summary))
+    except penunggalan.UnreadableFile as error:
+        return _refuse(str(error))
     engine = runtime()
     penunggalan.apply(engine.db, engine.clock, engine.quiet_hours, rows, summary, me().actor)
-    invalid = sorted(summary.invalid)
     with connect() as connection:
-        record(connection, "penunggalan.import", f"csv {file_name}",
-               f"rows={read} applied={summary.applied} "
-               f"unknown_nik={summary.unknown} already_applied={summary.already} "
-               f"invalid={len(invalid)}")
-    # The reasons never carry a full NIK; `redact` makes sure of it even for a NIK typed into
+        record(connection, "penunggalan.import", f"file {file_name}", summary.in_words())
+    # The outcomes never carry a full NIK; `redact` makes sure of it even for a NIK typed into
     # the wrong column.
-    shown = [(line, redact(reason)) for line, reason in invalid[:SHOWN_INVALID]]
+    outcomes = [replace(outcome, words=redact(outcome.words)) for outcome in summary.by_line()]
+    problems = [outcome for outcome in outcomes
+                if outcome.kind in (penunggalan.INVALID, penunggalan.UNKNOWN)]
     page = render_template("staff/penunggalan.html", max_mib=_max_mib(), summary=summary,
-                           invalid=shown, more_invalid=len(invalid) - len(shown),
+                           problems=problems[:SHOWN_ROWS],
+                           more_problems=len(problems) - SHOWN_ROWS,
+                           outcomes=outcomes[:SHOWN_ROWS], more_rows=len(outcomes) - SHOWN_ROWS,
                            file_name=file_name,
                            error=penunggalan.ALL_REJECTED if summary.all_rejected else None)
     # Nothing taken from the whole file (a wrong file, most likely): said, and not a success.

@@ -31,7 +31,9 @@ COMMANDS: dict[str, tuple[str, str, list[str]]] = {
     "penunggalan": ("sms-ktp penunggalan [OPTIONS] COMMAND [ARGS]...",
                     "penunggalan results from Kemendagri", []),
     "penunggalan import": ("sms-ktp penunggalan import [OPTIONS] FILE",
-                           "apply a nik,result,note CSV file", []),
+                           "apply a results file: CSV (; or ,) or XLSX, with the columns nik, "
+                           "result (or hasil) and note (or keterangan)",
+                           ["--rows also print the outcome of every line (masked NIK)"]),
     "blangko": ("sms-ktp blangko [OPTIONS] COMMAND [ARGS]...", "blank-card stock", []),
     "blangko add": ("sms-ktp blangko add [OPTIONS] COUNT", "add N blank cards to a site's stock",
                     [f"--site TEXT {SITE_HELP}"]),

@@ -24,8 +24,10 @@ def register(folder: Path) -> None:
 
 @pytest.mark.parametrize(("text", "why"), [
     ("nik,result,note\nx,PRR,\n3271014501909999,LATER,\n", "  baris 2: NIK harus 16 angka"),
-    ("3271014501909999,PRR,\n", "  baris 1: baris pertama harus judul kolom nik,result,note"),
-    ("nama,hasil\n3271014501909999,PRR\n", "  baris 1: baris pertama harus judul kolom"),
+    ("3271014501909999,PRR,\n",
+     "  baris 1: judul kolom tidak ditemukan: baris pertama harus berisi judul kolom NIK dan "
+     "hasil (misalnya nik;hasil;keterangan)"),
+    ("nama,hasil\n3271014501909999,PRR\n", "  baris 1: judul kolom tidak ditemukan"),
 ])
 def test_a_penunggalan_file_whose_every_row_is_refused_fails_and_says_so(folder, text, why):
     (folder / "results.csv").write_text(text)
@@ -43,12 +45,35 @@ def test_a_penunggalan_file_of_unknown_niks_only_is_not_a_failure(folder):
 
 
 def test_a_penunggalan_file_that_cannot_be_read_says_why_in_indonesian(folder):
-    (folder / "latin.csv").write_bytes("nik,result,note\n3271014501900001,PRR,caf\xe9\n"
-                                       .encode("latin-1"))
-    latin = run(folder, "penunggalan", "import", "latin.csv")
-    assert latin.returncode == 2 and "bukan teks UTF-8" in latin.stderr
+    (folder / "hasil.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(500))
+    old_excel = run(folder, "penunggalan", "import", "hasil.xls")
+    assert old_excel.returncode == 2 and "Berkas Excel lama (.xls) tidak bisa dibaca" in (
+        old_excel.stderr)
     missing = run(folder, "penunggalan", "import", "tidak-ada.csv")
     assert missing.returncode == 2 and "tidak-ada.csv tidak bisa dibaca" in missing.stderr
+
+
+def test_a_penunggalan_workbook_reported_line_by_line(folder):
+    from openpyxl import Workbook
+
+    register(folder)
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Hasil penunggalan"])  # a title above the header
+    sheet.append(["No", "NIK", "Hasil", "Keterangan"])
+    sheet.append([1, NIK, "prr", ""])
+    sheet.append([2, "3271014501909999", "GANDA", "rekam 2019"])
+    sheet.append([3, "12345", "PRR", ""])
+    book.save(folder / "hasil.xlsx")
+    result = run(folder, "penunggalan", "import", "--rows", "hasil.xlsx")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[4:] == [
+        "  baris 5: NIK harus 16 angka (tertulis '***2345')",
+        "baris 3\t***0001\tditerapkan: siap cetak, masuk antrean cetak; warga diberi tahu "
+        "lewat SMS",
+        "baris 4\t***9999\tNIK tidak dikenal: tidak ada permohonan dengan NIK ini",
+        "baris 5\t***2345\tNIK harus 16 angka (tertulis '***2345')"]
+    assert NIK not in result.stdout
 
 
 def test_from_penunggalan_to_the_counter(folder):
@@ -62,7 +87,7 @@ def test_from_penunggalan_to_the_counter(folder):
         "diterapkan: 1", "NIK tidak dikenal: 1200", "sudah diterapkan sebelumnya: 0",
         "baris tidak valid: 2"]
     assert "  baris 4: NIK harus 16 angka" in first.stdout
-    assert "  baris 5: result harus PRR atau DUPLICATE (tertulis 'LATER')" in first.stdout
+    assert "  baris 5: hasil harus PRR atau DUPLICATE (tertulis 'LATER')" in first.stdout
     assert "baris" not in first.stderr  # no progress bar in a log or a script's pipe
     again = run(folder, "penunggalan", "import", "results.csv")
     assert again.returncode == 0, again.stderr  # nothing new, nothing refused either

@@ -1,16 +1,20 @@
 """The penunggalan upload over real HTTP: the same import and summary as `sms-ktp penunggalan
-import`, residents told by SMS, nothing changed by a second upload, no full NIK on the page."""
+import`, an outcome for every line, the files offices have (CSV with `;` or `,`, XLSX), residents
+told by SMS, nothing changed by a second upload, no full NIK on the page."""
 
 from __future__ import annotations
 
+import io
 import re
 from html import unescape
 
 import pytest
 from live_service import KK, NIK, NIK_2, PHONE, LiveService
+from openpyxl import Workbook
 from sqlalchemy import select
 from staff_browser import StaffBrowser, make_staff
 
+from sms_ktp.applications.penunggalan import NO_HEADER
 from sms_ktp.models import Application, AuditEntry
 from sms_ktp.web.staff import penunggalan as page
 
@@ -42,9 +46,28 @@ def figures(html: str) -> dict[str, int]:
             re.findall(r'id="(applied|unknown|already|invalid)">(\d+)<', html)}
 
 
+EVERY = '<details class="every-line"'
+_OUTCOME = re.compile(r'<tr class="outcome outcome-([a-z]+)"><td class="num">(\d+)</td>'
+                      r'<td class="nowrap">([^<]*)</td><td>([^<]*)</td></tr>')
+
+
+def outcomes(html: str) -> list[tuple[int, str, str, str]]:
+    """Every line's (line, masked NIK, kind, words), from the table of every line."""
+    every = html[html.index(EVERY):] if EVERY in html else ""
+    return [(int(line), unescape(nik), kind, unescape(words))
+            for kind, line, nik, words in _OUTCOME.findall(every)]
+
+
+def problems(html: str) -> list[tuple[int, str, str, str]]:
+    """The lines listed first, as needing a look: invalid ones and unknown NIKs."""
+    listed = html[html.index("perlu-diperiksa"):html.index(EVERY)] if (
+        "perlu-diperiksa" in html) else ""
+    return [(int(line), unescape(nik), kind, unescape(words))
+            for kind, line, nik, words in _OUTCOME.findall(listed)]
+
+
 def invalid_rows(html: str) -> list[tuple[int, str]]:
-    return [(int(line), unescape(reason)) for line, reason in re.findall(
-        r'<tr class="invalid-row"><td class="num">(\d+)</td><td>([^<]*)</td>', html)]
+    return [(line, words) for line, _, kind, words in problems(html) if kind == "invalid"]
 
 
 def upload(browser: StaffBrowser, text: str | bytes, name: str = "hasil.csv", **kwargs):
@@ -61,10 +84,17 @@ def test_an_upload_is_applied_summarised_and_told_to_the_families(service, admin
     response = upload(admin, csv)
     assert response.status_code == 200
     assert figures(response.text) == {"applied": 2, "unknown": 1, "already": 0, "invalid": 3}
-    assert invalid_rows(response.text) == [
-        (5, "NIK harus 16 angka (tertulis '***2345')"),
-        (6, "result harus PRR atau DUPLICATE (tertulis 'MAYBE')"),
-        (8, "result harus PRR atau DUPLICATE (tertulis '***0002')")]
+    applied = "diterapkan: siap cetak, masuk antrean cetak; warga diberi tahu lewat SMS"
+    unknown = "NIK tidak dikenal: tidak ada permohonan dengan NIK ini"
+    assert outcomes(response.text) == [
+        (2, "***0001", "applied", applied),
+        (3, "***0002", "applied",
+         "diterapkan: terekam ganda; warga diminta datang ke kecamatan lewat SMS"),
+        (4, "***9999", "unknown", unknown),
+        (5, "***2345", "invalid", "NIK harus 16 angka (tertulis '***2345')"),
+        (6, "***0001", "invalid", "hasil harus PRR atau DUPLICATE (tertulis 'MAYBE')"),
+        (8, "***0003", "invalid", "hasil harus PRR atau DUPLICATE (tertulis '***0002')")]
+    assert [line for line, *_ in problems(response.text)] == [4, 5, 6, 8]
     for number in (NIK, NIK_2, NIK_3, UNKNOWN):
         assert number not in response.text
     assert stages(service) == {NIK: "print_queue", NIK_2: "duplicate"}
@@ -73,11 +103,14 @@ def test_an_upload_is_applied_summarised_and_told_to_the_families(service, admin
     assert len(notices) == 2
     assert notices[0].startswith("Kabar KTP-el ref ") and "siap cetak" in notices[0]
     assert "terekam ganda" in notices[1]
-    assert audit(service) == [("staff:admin1", "penunggalan.import", "csv hasil.csv",
-                               "rows=6 applied=2 unknown_nik=1 already_applied=0 invalid=3")]
+    assert audit(service) == [("staff:admin1", "penunggalan.import", "file hasil.csv",
+                               "6 baris: 2 diterapkan, 1 NIK tidak dikenal, 0 sudah diterapkan, "
+                               "3 tidak valid")]
 
     again = upload(admin, csv)
     assert figures(again.text) == {"applied": 0, "unknown": 1, "already": 2, "invalid": 3}
+    assert outcomes(again.text)[0] == (
+        2, "***0001", "already", "sudah diterapkan sebelumnya: tidak ada yang berubah")
     service.worker.run_once()
     assert service.received(PHONE) == []  # nothing changed, nothing sent
     assert stages(service) == {NIK: "print_queue", NIK_2: "duplicate"}
@@ -132,15 +165,42 @@ def test_a_missing_header_an_empty_form_and_a_wrong_encoding(service, admin):
     headless = upload(admin, f"{NIK},PRR,\n")
     assert headless.status_code == 422  # nothing taken: said so
     assert figures(headless.text)["invalid"] == 1
-    assert invalid_rows(headless.text) == [
-        (1, "baris pertama harus judul kolom nik,result,note")]
+    assert invalid_rows(headless.text) == [(1, NO_HEADER)]
     assert "Semua baris ditolak" in headless.text
     assert stages(service) == {NIK: "submitted"}
     missing = admin.post("/staff/penunggalan", {})
-    assert missing.status_code == 400 and "Pilih berkas CSV" in missing.text
-    latin = upload(admin, "nik,result,note\n3271014501900001,PRR,caf\xe9\n".encode("latin-1"))
-    assert latin.status_code == 400 and "bukan teks UTF-8" in latin.text
+    assert missing.status_code == 400 and "Pilih berkas hasil penunggalan" in missing.text
+    old = upload(admin, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512), "hasil.xls")
+    assert old.status_code == 400 and "Berkas Excel lama (.xls) tidak bisa dibaca" in old.text
+    assert 'role="alert"' in old.text
     assert stages(service) == {NIK: "submitted"}
+    assert len(audit(service)) == 1  # the file without a header; the unreadable ones: none
+
+
+def test_the_files_offices_have_semicolons_windows_text_and_workbooks(service, admin):
+    register(service, PHONE, NIK, KK)
+    register(service, PHONE, NIK_2, KK)
+    excel_csv = f"NIK;Hasil;Keterangan\r\n{NIK};PRR;café\r\n".encode("cp1252")
+    response = upload(admin, excel_csv)
+    assert response.status_code == 200
+    assert figures(response.text) == {"applied": 1, "unknown": 0, "already": 0, "invalid": 0}
+    assert problems(response.text) == []  # nothing to look at: the full list is open
+    assert f"{EVERY} open>" in response.text
+
+    book = Workbook()
+    for values in (["Hasil penunggalan"], ["No", "NIK", "Hasil", "Keterangan"],
+                   [1, NIK_2, "ganda", "rekam 2019"], [2, UNKNOWN, "PRR", None]):
+        book.active.append(values)
+    out = io.BytesIO()
+    book.save(out)
+    workbook = upload(admin, out.getvalue(), "hasil.xlsx")
+    assert workbook.status_code == 200
+    assert figures(workbook.text) == {"applied": 1, "unknown": 1, "already": 0, "invalid": 0}
+    assert [(line, kind) for line, _, kind, _ in outcomes(workbook.text)] == [
+        (3, "applied"), (4, "unknown")]
+    assert stages(service) == {NIK: "print_queue", NIK_2: "duplicate"}
+    for number in (NIK, NIK_2, UNKNOWN):
+        assert number not in workbook.text
 
 
 @pytest.mark.parametrize("role", ["operator", "viewer", "helper"])

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, current_app, g, render_template, request, url_for
+from flask import current_app, g, render_template, request, url_for
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from sms_ktp.web.staff.blueprint import HOME, session_staff
+from sms_ktp.web.staff.blueprint import HOME, session_staff, staff
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +44,11 @@ PAGES: dict[int, tuple[str, str, str]] = {
 }
 
 
-def install(app: Flask) -> None:
-    app.register_error_handler(HTTPException, error_page)
-    app.register_error_handler(InternalServerError, _fault)
-
-
 def for_staff() -> bool:
     return request.path == "/staff" or request.path.startswith("/staff/")
 
 
+@staff.app_errorhandler(HTTPException)
 def error_page(error: HTTPException) -> Any:
     """The page for a /staff address; elsewhere the error as Werkzeug answers it."""
     if not for_staff() or error.code not in PAGES:
@@ -61,6 +57,7 @@ def error_page(error: HTTPException) -> Any:
     return _page(error.code, headers)
 
 
+@staff.app_errorhandler(InternalServerError)
 def _fault(error: InternalServerError) -> Any:
     """Flask has logged the exception already; the page names none of it."""
     if not for_staff():
