@@ -32,6 +32,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/sms_turns.py
 	$(BIN)/python bench/ussd.py
 	$(BIN)/python bench/pickup_allocation.py
+	$(BIN)/python bench/worklist.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
