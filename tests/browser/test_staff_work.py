@@ -1,6 +1,6 @@
 """The staff's daily work in a real browser: assisted registration, a penunggalan upload, a
-broadcast and its progress, a card handed over at the counter. Screenshots of the main pages are
-kept as artifacts."""
+broadcast and its progress, a card handed over at the counter. Screenshots of their steps are
+kept as artifacts (the main pages' own are taken by test_accessibility.py)."""
 
 from __future__ import annotations
 
@@ -133,15 +133,3 @@ def test_a_card_is_handed_over_with_its_pickup_code(live, page):
     assert stage_of(live, reference) == "collected"
     assert code not in page.content()  # not in the timeline either
 
-
-def test_the_main_pages_for_the_record(live, page):
-    register_by_sms(live, PHONE, NIK, KK)
-    make_staff(live.runtime.db, "admin1", "admin")
-    sign_in(page, live.base_url, "admin1")
-    for name, path in [("dashboard", "/staff/"), ("blangko", "/staff/blangko"),
-                       ("offices", "/staff/offices"), ("messages", "/staff/messages"),
-                       ("broadcasts", "/staff/broadcasts")]:
-        response = page.goto(f"{live.base_url}{path}")
-        assert response.status == 200, path
-        assert page.locator("h1").count() >= 1
-        screenshot(page, name)
