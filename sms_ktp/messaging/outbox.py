@@ -338,8 +338,9 @@ class Dispatcher:
         with self.db.connect() as connection:
             delivered = connection.execute(
                 update(_TABLE).where(_TABLE.c.id == row.id, _IN_FLIGHT)
+                # No segment billed: the operator never carried it (its copy is counted).
                 .values(status=DELIVERED, provider=KELURAHAN, sent_at=now, delivered_at=now,
-                        lease_until=None, last_error=None)
+                        lease_until=None, last_error=None, segments=0)
                 .returning(_TABLE.c.application_id)).first()
             phone = self.kelurahan_phones.get(kelurahan)
             if delivered is not None and phone:

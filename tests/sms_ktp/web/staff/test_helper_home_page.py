@@ -103,8 +103,8 @@ def test_a_family_without_a_phone_is_told_through_the_kelurahan_list_and_phone(s
             OutboxMessage.phone == f"kel:{KELURAHAN}")).all()
         copy = session.exec(select(OutboxMessage).where(
             OutboxMessage.phone == KELURAHAN_PHONE)).one()
-    assert {(sms.text, sms.status, sms.provider) for sms in to_address
-            if sms.status != "superseded"} == {(pickup, "delivered", "kelurahan")}
+    assert {(sms.text, sms.status, sms.provider, sms.segments) for sms in to_address
+            if sms.status != "superseded"} == {(pickup, "delivered", "kelurahan", 0)}
     assert (copy.kind, copy.status) == ("kelurahan", "sent")
 
     home = browser.get(HOME)
