@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -219,11 +220,12 @@ def finish_batch(connection: Connection, now: datetime, quiet: QuietHours, batch
                            .where(_APPLICATION.c.id.in_([card.id for card in returned]))
                            .values(print_batch_id=None, updated_at=now))
         connection.execute(insert(_EVENT), [
-            {"application_id": card.id, "at": now, "stage": Stage.PRINT_QUEUE.value,
-             "actor": actor[:60],
-             "note": (f"print failed in batch {batch_id}"
-                      f"{', blangko spoiled' if failed[card.reference] else ''}; "
-                      "back in the print queue")[:500]}
+            _queue_event(card.id, now, actor,
+                         note=f"print failed in batch {batch_id}, blangko spoiled: back in the "
+                              "print queue")
+            if failed[card.reference] else
+            _queue_event(card.id, now, actor,
+                         note=f"print failed in batch {batch_id}: back in the print queue")
             for card in returned])
     if printed:
         connection.execute(insert(_MOVEMENT).values(
@@ -237,3 +239,10 @@ def finish_batch(connection: Connection, now: datetime, quiet: QuietHours, batch
                        .values(done_at=now, size=len(printed)))
     return Finished(batch_id, len(printed), len({card.family_id for card in printed}),
                     len(returned), spoiled)
+
+
+def _queue_event(application_id: int, now: datetime, actor: str, *, note: str) -> dict[str, Any]:
+    """A timeline entry of a card that stays in the print queue (it does not change stage, so
+    `change_stages` is not the way)."""
+    return {"application_id": application_id, "at": now, "stage": Stage.PRINT_QUEUE.value,
+            "actor": actor[:60], "note": note[:500]}

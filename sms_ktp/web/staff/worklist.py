@@ -123,9 +123,12 @@ def _export(fmt: str, args: Any, *, full: bool) -> Response:
     described = _describe(filters)
     with connect() as connection:
         total = worklist.count(connection, filters, free=free)
-        record(connection, "applications.export_full" if full else "applications.export",
-               f"{total} applications",
-               f"{fmt}; {described}; {'full NIK and KK' if full else 'masked'}"[:500])
+        if full:
+            record(connection, "applications.export_full", f"{total} applications",
+                   f"{fmt}; {described}; full NIK and KK"[:500])
+        else:
+            record(connection, "applications.export", f"{total} applications",
+                   f"{fmt}; {described}; masked"[:500])
     stamp = f"{now():%Y%m%d-%H%M}"
     name = f"permohonan-{stamp}{'-nik-lengkap' if full else ''}.{fmt}"
     if fmt == "csv":
