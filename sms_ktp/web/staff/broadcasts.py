@@ -1,5 +1,15 @@
-"""Broadcasts for admins: compose an announcement (with its SMS parts, recipients and cost
-before anything is sent), follow its progress, cancel it."""
+"""Broadcasts for admins: compose an announcement, confirm it knowing what will happen, follow
+its progress, cancel it.
+
+A broadcast is the most expensive thing one click can do, so nothing is chosen for the admin
+and nothing is sent unseen: the audience starts empty; "Periksa" shows the SMS exactly as the
+families will read it (after the GSM-7 look-alike replacements, which are listed), how many
+families, how many parts, the cost and when; only that page sends, and it sends what it showed.
+A text is never cut: over `MAX_SEGMENTS` parts (or the column) it is refused with its length.
+An announcement may need more than one part (a date, a place and the opt-out line rarely fit in
+160 characters), so two or three parts are allowed, but only with the admin ticking that they
+know the number of parts and the cost; and if the audience grew after the admin looked, the
+confirmation is asked again with the new figures rather than spending more than was seen."""
 
 from __future__ import annotations
 
@@ -12,7 +22,15 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from flows.catalogue import render
-from gsm7.encoding import GSM7_PART, GSM7_SINGLE, UCS2_PART, UCS2_SINGLE, segments, septets
+from gsm7.encoding import (
+    GSM7_PART,
+    GSM7_SINGLE,
+    UCS2_PART,
+    UCS2_SINGLE,
+    segments,
+    septets,
+    to_gsm7,
+)
 from sms_ktp.backoffice.staff import Role
 from sms_ktp.domain import region
 from sms_ktp.domain.local_time import local_zone, zone_label
@@ -27,6 +45,7 @@ _BROADCAST = Broadcast.__table__
 PAGE = 50
 # The progress page reloads itself this often while SMS are being queued or sent.
 REFRESH_SECONDS = 10
+MAX_TYPED = 2000  # characters read from the form; a longer text is refused, never cut
 STATUS_LABELS = {broadcasts.SCHEDULED: "terjadwal", broadcasts.SENDING: "sedang dikirim",
                  broadcasts.DONE: "selesai", broadcasts.CANCELLED: "dibatalkan"}
 
@@ -41,7 +60,8 @@ def status_label(status: str, progress: broadcasts.Progress) -> str:
 def audience_choices() -> list[tuple[str, list[tuple[str, str]]]]:
     """The audience selector's groups of (value, label)."""
     return [
-        ("", [(broadcasts.ALL, "Semua keluarga")]),
+        ("", [("", "Pilih penerima\u2026")]),
+        ("Semua", [(broadcasts.ALL, f"Semua keluarga di {region.current().name}")]),
         ("Kecamatan", [(f"{broadcasts.KECAMATAN}:{code}", f"{code} {name}")
                        for code, name in sorted(region.current().kecamatan.items())]),
         ("Keluarga dengan permohonan pada tahap",
@@ -118,51 +138,113 @@ def broadcasts_recipients() -> Any:
 @staff.get("/broadcasts/new")
 @require(Role.ADMIN)
 def broadcasts_new() -> str:
-    return _compose({"audience": broadcasts.ALL, "when": "now"})
+    return _compose({"audience": "", "when": "now"})  # no audience chosen for the admin
 
 
 @staff.post("/broadcasts/new")
 @require(Role.ADMIN)
 def broadcasts_create() -> Any:
+    """"preview": the confirmation page; "edit": back to the form; "send": from the confirmation
+    page only (its figures come back with it), else the confirmation page again."""
     form = {name: request.form.get(name, "") for name in ("text", "audience", "when", "send_at")}
-    form["text"] = form["text"][:2000]
+    action = request.form.get("action")
+    if action == "edit":
+        return _compose(form)
     try:
-        audience = Audience.parse(form["audience"])
-        text = broadcasts.check_text(form["text"])
-        send_at = _send_at(form["when"], form["send_at"])
+        plan = _plan(form)
     except BroadcastError as error:
         return _compose(form, error=str(error)), 422
-    if request.form.get("action") != "send":
-        return _compose(form, preview=text, audience=audience, send_at=send_at)
+    if action != "send":
+        return _confirm(form, plan)
+    seen = (request.form.get("confirmed_recipients", ""), request.form.get("confirmed_segments"))
+    if not seen[0].isdigit() or seen[1] != str(plan.measure.segments):
+        return _confirm(form, plan)  # not from the confirmation page: show it first
+    if plan.recipients > int(seen[0]):
+        return _confirm(form, plan, warning=(
+            f"Jumlah penerima berubah dari {seen[0]} menjadi {plan.recipients} sejak Anda "
+            "memeriksa. Periksa lagi biayanya, lalu kirim.")), 409
+    if plan.measure.segments > 1 and request.form.get("accept_parts") != "1":
+        return _confirm(form, plan, error=(
+            f"Centang pernyataan bahwa pesan ini {plan.measure.segments} SMS per keluarga, atau "
+            "ubah pesan agar cukup 1 SMS.")), 422
     with connect() as connection:
         try:
-            broadcast_id = broadcasts.create(connection, text, audience, send_at or now(),
-                                             me().actor, now())
+            broadcast_id = broadcasts.create(connection, plan.text, plan.audience,
+                                             plan.send_at or now(), me().actor, now())
         except BroadcastError as error:
             return _compose(form, error=str(error)), 422
         phones = connection.execute(select(_BROADCAST.c.recipients)
                                     .where(_BROADCAST.c.id == broadcast_id)).scalar_one()
         record(connection, "broadcast.create", f"broadcast {broadcast_id}",
-               f"{audience_label(audience.kind, audience.value)}; {phones} penerima; "
-               f"{segments(text)} SMS per keluarga; kirim "
-               + ("sekarang" if send_at is None else f"{_local(send_at)} {zone_label()}"))
+               f"{audience_label(plan.audience.kind, plan.audience.value)}; {phones} penerima; "
+               f"{plan.measure.segments} SMS per keluarga; perkiraan biaya "
+               f"{rupiah(plan.cost)}; kirim "
+               + ("sekarang" if plan.send_at is None
+                  else f"{_local(plan.send_at)} {zone_label()}"))
     flash("Siaran dijadwalkan. SMS dikirim bertahap sesuai kecepatan gateway, tidak pada jam "
           "tenang.", "ok")
     return redirect(url_for("staff.broadcasts_detail", broadcast_id=broadcast_id), code=303)
 
 
-def _compose(form: dict[str, str], *, error: str | None = None, preview: str | None = None,
-             audience: Audience | None = None, send_at: datetime | None = None) -> str:
+@dataclass(frozen=True)
+class Plan:
+    """What sending would do now: the text as the families will read it, the characters it
+    replaced, who, how many parts, the cost and when."""
+
+    text: str
+    replaced: list[tuple[str, str]]
+    audience: Audience
+    recipients: int
+    measure: Measure
+    cost: int
+    send_at: datetime | None
+    minutes: int  # how long the gateway's pace takes to queue them all
+
+
+def _plan(form: dict[str, str]) -> Plan:
+    if len(form["text"]) > MAX_TYPED:
+        raise BroadcastError(f"Pesan terlalu panjang: {len(form['text'])} karakter. Paling "
+                             f"banyak {broadcasts.MAX_SEGMENTS} SMS per keluarga.")
+    audience = Audience.parse(form["audience"])
+    text = broadcasts.check_text(form["text"])
+    send_at = _send_at(form["when"], form["send_at"])
+    with connect() as connection:
+        phones = broadcasts.count_audience(connection, audience)
+    if phones == 0:
+        raise BroadcastError("Tidak ada penerima untuk pilihan ini (atau semuanya sudah "
+                             "berhenti berlangganan siaran).")
     settings = runtime().settings
-    figures = None
-    if preview is not None and audience is not None:
-        with connect() as connection:
-            phones = broadcasts.count_audience(connection, audience)
-        figures = {"measure": measure(preview), "recipients": phones,
-                   "cost": broadcasts.cost(preview, phones, settings.gateway.price_per_segment),
-                   "send_at": send_at}
+    rate = settings.broadcasts.rate_per_second
+    return Plan(text=text, replaced=_replaced(form["text"]), audience=audience,
+                recipients=phones, measure=measure(text),
+                cost=broadcasts.cost(text, phones, settings.gateway.price_per_segment),
+                send_at=send_at, minutes=max(1, -(-int(phones / rate) // 60)) if rate > 0 else 0)
+
+
+def _replaced(typed: str) -> list[tuple[str, str]]:
+    """The characters outside GSM-7 and what the families will see instead."""
+    seen: dict[str, str] = {}
+    for char in typed:
+        if char not in seen and char not in "\r" and septets(char) is None:
+            seen[char] = to_gsm7(char)
+    return list(seen.items())
+
+
+def _confirm(form: dict[str, str], plan: Plan, *, error: str | None = None,
+             warning: str | None = None) -> str:
+    settings = runtime().settings
     return render_template(
-        "staff/broadcasts/new.html", form=form, error=error, preview=preview, figures=figures,
+        "staff/broadcasts/confirm.html", form=form, plan=plan, error=error, warning=warning,
+        audience=audience_label(plan.audience.kind, plan.audience.value),
+        price=settings.gateway.price_per_segment,
+        rate=f"{settings.broadcasts.rate_per_second:g}".replace(".", ","),
+        quiet=settings.notifications.quiet_hours)
+
+
+def _compose(form: dict[str, str], *, error: str | None = None) -> str:
+    settings = runtime().settings
+    return render_template(
+        "staff/broadcasts/new.html", form=form, error=error,
         choices=audience_choices(), price=settings.gateway.price_per_segment,
         max_segments=broadcasts.MAX_SEGMENTS,
         rate=f"{settings.broadcasts.rate_per_second:g}".replace(".", ","),

@@ -1,7 +1,8 @@
 /* Broadcast pages of the back office: while an admin types, the length of the SMS as the operator
    bills it (GSM-7 septets, or UCS-2 as soon as one character is outside GSM-7), the recipients
-   of the chosen audience and the estimated cost. Mirrors gsm7/encoding.py; the server computes the
-   same figures again on "Pratinjau" and when the broadcast is saved.
+   of the chosen audience (none until one is chosen) and the estimated cost. Mirrors
+   gsm7/encoding.py; the server computes the same figures again on "Periksa" and when the
+   broadcast is sent. Nothing here cuts the text: a text too long is said so, and refused.
 
    No framework, no CDN, no inline script: the page gives its data in data- attributes, so a
    strict Content-Security-Policy (script-src 'self') holds. */
@@ -88,13 +89,17 @@
       setText(estimate, "recipients", recipients === null ? "\u2026" : recipients);
       setText(estimate, "cost", recipients === null ? "\u2026" :
         rupiah(parts * recipients * price));
-      estimate.hidden = false;
+      estimate.hidden = !audience.value;
     }
 
     function count() {
       var mine = ++asked;
       recipients = null;
       update();
+      if (!audience.value) {  // nobody chosen yet: nothing to count, no cost to show
+        estimate.hidden = true;
+        return;
+      }
       var url = form.dataset.recipientsUrl + "?audience=" + encodeURIComponent(audience.value);
       fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
         .then(function (response) {

@@ -1,6 +1,7 @@
-"""The broadcast pages over real HTTP, as an admin's browser uses them: compose with a preview of
-parts, recipients and cost, send, follow the progress, cancel; and what other roles, a missing
-CSRF token and a wrong form get."""
+"""The broadcast pages over real HTTP, as an admin's browser uses them: compose (no audience chosen
+for the admin), confirm knowing the text as sent, the families, the parts and the cost, send,
+follow the progress, cancel; and what other roles, a missing CSRF token, a wrong form, a text too
+long and an audience grown since the confirmation get."""
 
 from __future__ import annotations
 
@@ -68,6 +69,25 @@ def compose(browser: StaffBrowser, action: str, text: str = TEXT,
                                                   "action": action}, **kwargs)
 
 
+def send(browser: StaffBrowser, text: str = TEXT, audience: str = "kecamatan:01",
+         when: str = "now", send_at: str = "", accept: bool = True):
+    """Compose, read the confirmation page, and send from it as the admin's browser does."""
+    page = compose(browser, "preview", text, audience, when, send_at)
+    assert page.status_code == 200, page.text
+    form = confirmation_form(page.text)
+    if accept and 'name="accept_parts"' in page.text:
+        form["accept_parts"] = "1"
+    return browser.post("/staff/broadcasts/new", {**form, "action": "send"})
+
+
+def confirmation_form(page: str) -> dict[str, str]:
+    """The hidden fields of the confirmation page's form."""
+    form = page[page.index('id="broadcast-confirm"'):]
+    return {name: html.unescape(value) for name, value in re.findall(
+        r'<input type="hidden" name="([a-z_]+)" value="([^"]*)">', form)
+        if name != "csrf_token"}
+
+
 def rows(database, table):
     with database.connect() as connection:
         return connection.execute(select(table).order_by(table.c.id)).all()
@@ -104,7 +124,9 @@ def test_the_compose_page_ships_its_script_under_a_strict_policy(admin):
     assert 'data-recipients-url="/staff/broadcasts/recipients"' in text
     assert 'name="csrf_token"' in text
     for value in ("all", "kecamatan:01", "kecamatan:06", "stage:print_queue"):
-        assert f'<option value="{value}"' in text
+        assert f'<option value="{value}">' in text  # none of them chosen
+    assert '<option value="" selected disabled>Pilih penerima' in text  # the admin chooses
+    assert 'name="action" value="send"' not in text  # nothing is sent from the form itself
     script = admin.get("/static/broadcast.js")
     assert script.status_code == 200 and "javascript" in script.headers["Content-Type"]
 
@@ -143,13 +165,18 @@ def test_admin_previews_sends_and_follows_a_broadcast(service, database, clock, 
     text = "\u201cKantor\u201d Disdukcapil tutup Jumat \u2013 buka lagi Senin."
     preview = compose(admin, "preview", text)
     assert preview.status_code == 200
-    assert '"Kantor" Disdukcapil tutup Jumat - buka lagi Senin.' in html.unescape(preview.text)
-    assert "<strong>2</strong> nomor HP" in preview.text
-    assert "<strong>1 SMS</strong>" in preview.text
-    assert "<strong>Rp 700</strong>" in preview.text  # 1 part x 2 phones x Rp 350
+    shown = html.unescape(preview.text)
+    assert ('<blockquote class="sms" id="broadcast-sms">"Kantor" Disdukcapil tutup Jumat - buka '
+            'lagi Senin.</blockquote>') in shown
+    assert "\u201c \u2192 \"" in shown and "\u2013 \u2192 -" in shown  # what was replaced
+    assert '<strong data-confirm-out="recipients">2</strong> nomor HP' in preview.text
+    assert "Kecamatan Bogor Selatan" in preview.text
+    assert '<strong data-confirm-out="segments">1 SMS</strong>' in preview.text
+    assert '<strong data-confirm-out="cost">Rp 700</strong>' in preview.text  # 1 x 2 x Rp 350
+    assert "Ya, kirim ke 2 keluarga" in preview.text and "accept_parts" not in preview.text
     assert rows(database, Broadcast.__table__) == []  # a preview saves nothing
 
-    sent = compose(admin, "send", text)
+    sent = send(admin, text)
     assert sent.status_code == 200 and sent.url.endswith("/staff/broadcasts/1")
     assert "Siaran dijadwalkan" in sent.text
     assert '<meta http-equiv="refresh" content="10">' in sent.text  # due: it will start soon
@@ -183,17 +210,51 @@ def test_admin_previews_sends_and_follows_a_broadcast(service, database, clock, 
     assert ">Siaran SMS</a>" in listing.text  # the menu entry
 
 
-def test_the_preview_counts_parts_and_cost_of_a_long_text(admin, phones):
+def test_two_parts_are_sent_only_when_the_admin_says_they_know(database, admin, phones):
     text = "Pengumuman " * 20  # 219 characters after trimming: two parts
     preview = compose(admin, "preview", text, audience="all")
     assert segments(text.strip()) == 2
-    assert "<strong>2 SMS</strong>" in preview.text
-    assert "<strong>Rp 2.100</strong>" in preview.text  # 2 parts x 3 phones x Rp 350
+    assert '<strong data-confirm-out="segments">2 SMS</strong>' in preview.text
+    assert '<strong data-confirm-out="cost">Rp 2.100</strong>' in preview.text  # 2 x 3 x 350
+    assert ("Saya mengerti pesan ini terkirim sebagai 2 SMS per keluarga, dengan biaya Rp 2.100"
+            in preview.text)
+    unticked = send(admin, text, audience="all", accept=False)
+    assert unticked.status_code == 422 and "Centang pernyataan" in unticked.text
+    assert rows(database, Broadcast.__table__) == [] and audit(database) == []
+    assert send(admin, text, audience="all").url.endswith("/staff/broadcasts/1")
+    [broadcast] = rows(database, Broadcast.__table__)
+    assert broadcast.text == text.strip()  # whole: never cut
+
+
+def test_sending_without_the_confirmation_page_shows_it_first(database, admin, phones):
+    direct = compose(admin, "send", audience="all")
+    assert direct.status_code == 200 and "Periksa sebelum mengirim" in direct.text
+    assert rows(database, Broadcast.__table__) == []
+    edit = admin.post("/staff/broadcasts/new", {**confirmation_form(direct.text),
+                                                "action": "edit"})
+    assert edit.status_code == 200 and "Tulis siaran SMS" in edit.text
+    assert f">{TEXT}</textarea>" in edit.text and '<option value="all" selected>' in edit.text
+
+
+def test_an_audience_grown_since_the_confirmation_is_confirmed_again(database, admin, phones):
+    confirm = compose(admin, "preview", audience="all")
+    form = confirmation_form(confirm.text)
+    assert form["confirmed_recipients"] == "3"
+    add_family(database, 5, "02")
+    again = admin.post("/staff/broadcasts/new", {**form, "action": "send"})
+    assert again.status_code == 409
+    assert "Jumlah penerima berubah dari 3 menjadi 4" in again.text
+    assert '<strong data-confirm-out="cost">Rp 1.400</strong>' in again.text
+    assert rows(database, Broadcast.__table__) == []
+    sent = admin.post("/staff/broadcasts/new", {**confirmation_form(again.text),
+                                                "action": "send"})
+    assert sent.url.endswith("/staff/broadcasts/1")
+    assert rows(database, Broadcast.__table__)[0].recipients == 4
 
 
 def test_a_broadcast_for_a_later_wib_time_waits_for_it(service, database, clock, admin, phones):
     # the clock says Monday 30 November 2026, 09:00 WIB
-    page = compose(admin, "send", audience="all", when="later", send_at="2026-11-30T14:00")
+    page = send(admin, audience="all", when="later", send_at="2026-11-30T14:00")
     assert page.status_code == 200
     assert "Dijadwalkan untuk 30 Nov 2026 14.00 WIB" in page.text
     assert "http-equiv" not in page.text
@@ -208,21 +269,24 @@ def test_a_broadcast_for_a_later_wib_time_waits_for_it(service, database, clock,
 @pytest.mark.parametrize(("form", "message"), [
     ({"text": "  "}, "Tulis isi pesan siaran."),
     ({"text": "x" * 500}, "Pesan terlalu panjang: 4 SMS."),
+    ({"text": "x" * 2500}, "Pesan terlalu panjang: 2500 karakter."),
+    ({"audience": ""}, "Pilih penerima siaran"),
     ({"audience": "kecamatan:09"}, "Pilih penerima siaran"),
     ({"when": "later", "send_at": "besok"}, "Waktu kirim tidak terbaca"),
     ({"when": "later", "send_at": "2026-11-30T08:00"}, "Waktu kirim sudah lewat"),
     ({"audience": "stage:collected"}, "Tidak ada penerima"),
 ])
 def test_a_wrong_form_is_shown_again_with_the_reason(database, admin, phones, form, message):
-    page = compose(admin, "send", **form)
+    page = compose(admin, "preview", **form)
     assert page.status_code == 422
-    assert message in page.text
+    assert message in page.text and 'role="alert"' in page.text
+    assert compose(admin, "send", **form).status_code == 422
     assert rows(database, Broadcast.__table__) == []
     assert audit(database) == []
 
 
 def test_cancel_from_the_progress_page_stops_the_rest(service, database, clock, admin, phones):
-    compose(admin, "send", audience="all")
+    send(admin, audience="all")
     service.worker.run_once()  # 3 queued 0.2 s apart at 5 per second: the first one leaves
     assert len(service.sent()) == 1
     page = admin.get("/staff/broadcasts/1")
@@ -246,7 +310,7 @@ def test_cancel_from_the_progress_page_stops_the_rest(service, database, clock, 
 @pytest.mark.parametrize(("role", "office"), [("operator", "01"), ("viewer", None),
                                               ("helper", "3271011001")])
 def test_other_roles_are_refused(service, database, clock, admin, phones, role, office):
-    compose(admin, "send", audience="all")
+    send(admin, audience="all")
     browser = signed_in(service, database, f"user-{role}", role, office)
     for path in ("/staff/broadcasts", "/staff/broadcasts/new", "/staff/broadcasts/1",
                  "/staff/broadcasts/recipients?audience=all"):
@@ -267,7 +331,7 @@ def test_a_stranger_is_sent_to_the_login_page(service):
 def test_a_post_without_the_csrf_token_is_refused(database, admin, phones):
     assert compose(admin, "send", audience="all", csrf=False).status_code == 400
     assert rows(database, Broadcast.__table__) == []
-    compose(admin, "send", audience="all")
+    send(admin, audience="all")
     assert admin.post("/staff/broadcasts/1/cancel", csrf=False).status_code == 400
     assert admin.post("/staff/broadcasts/1/cancel",
                       {"csrf_token": "not-the-token"}).status_code == 400
