@@ -56,6 +56,8 @@ def actor_words(actor: str, roles: Mapping[str, Role] | None = None) -> str:
 ACTIONS = {
     "application.cancel": "Membatalkan permohonan",
     "application.collect": "Menyerahkan KTP-el di loket",
+    "application.correct": "Memperbaiki pendaftaran",
+    "application.pickup_kept": "Tidak menyerahkan KTP-el (dijadwalkan lagi)",
     "application.post_delivered": "Mencatat kiriman pos sampai",
     "application.post_sent": "Menyerahkan KTP-el ke kurir pos",
     "application.register": "Mendaftarkan warga di loket",
@@ -63,13 +65,24 @@ ACTIONS = {
     "application.reschedule": "Memindah jadwal pengambilan",
     "application.resolve_duplicate": "Menyelesaikan data ganda",
     "application.reveal_nik": "Melihat NIK lengkap",
+    "application.verify": "Memverifikasi permohonan",
+    "applications.export": "Mengunduh daftar permohonan",
+    "applications.export_full": "Mengunduh daftar permohonan dengan NIK lengkap",
     "blangko.add": "Menambah stok blangko",
     "broadcast.cancel": "Membatalkan siaran SMS",
     "broadcast.create": "Membuat siaran SMS",
+    "counter.code_refused": "Kode ambil yang diketik tidak cocok",
+    "counter.search": "Mencari keluarga di loket",
+    "family.phone_cancel": "Membatalkan penggantian nomor HP keluarga",
+    "family.phone_change": "Mengganti nomor HP keluarga",
+    "family.phone_code": "Mengirim kode konfirmasi ke nomor HP baru",
+    "kelurahan.notice_passed": "Menyampaikan kabar kepada keluarga tanpa HP",
     "message.retry": "Mengirim ulang SMS yang gagal",
     "office.pickups_moved": "Memindah jadwal pengambilan di kantor",
     "office.update": "Mengubah pengaturan kantor",
     "penunggalan.import": "Mengimpor hasil penunggalan",
+    "print.done": "Menandai batch cetak selesai",
+    "print.reserve": "Membuat batch cetak",
     "privacy.erase": "Menghapus data pribadi warga",
     "privacy.export": "Mengekspor data pribadi warga",
     "privacy.retention_purge": "Menghapus data lama (masa simpan berakhir)",
@@ -100,6 +113,7 @@ def actions_matching(text: str) -> list[str]:
 
 
 TARGETS = {"application": "Permohonan", "office": "Kantor", "broadcast": "Siaran",
+           "family": "Keluarga", "visit": "Kunjungan", "sms": "SMS", "batch": "Batch cetak",
            "site": "Tempat cetak", "staff": "Petugas", "outbox": "SMS", "phone": "HP",
            "csv": "Berkas", "file": "Berkas", "personal": "Data"}
 
@@ -151,6 +165,11 @@ def _penunggalan(found: re.Match[str]) -> str:
 _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
     (re.compile(r"printed in batch (?P<batch>\d+)"),
      lambda found: f"Dicetak (batch cetak {found['batch']})"),
+    (re.compile(r"print failed in batch (?P<batch>\d+)(?P<spoiled>, blangko spoiled)?: back in "
+                r"the print queue"),
+     lambda found: f"Gagal cetak di batch cetak {found['batch']}"
+                   + (", blangko rusak" if found["spoiled"] else "")
+                   + ": kembali ke antrean cetak"),
     (re.compile(r"collected with (?P<code>\S+)"),
      lambda found: "Diambil di loket (kode ambil cocok)"),
     (re.compile(r"handed to (?P<courier>.+), tracking number (?P<tracking>\S+)"),

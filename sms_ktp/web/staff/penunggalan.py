@@ -47,7 +47,7 @@ def _too_large(error: RequestEntityTooLarge) -> Any:
     if request.endpoint != "staff.penunggalan":
         return error_page(error)
     return render_template("staff/penunggalan.html", max_mib=_max_mib(),
-                           error=f"Berkas terlalu besar: paling besar {_max_mib()} MiB. "
+                           error=f"Berkas terlalu besar: paling besar {_max_mib()} MB. "
                                  "Bagi menjadi beberapa berkas lalu unggah satu per satu."), 413
 
 
