@@ -22,7 +22,7 @@ def test_login_and_a_wrong_password(live, page):
     page.click("button.primary")
     page.wait_for_url("**/staff/audit")
     assert page.locator("h1").inner_text() == "Log audit"
-    assert "staff.login_failed" in page.locator("table").inner_text()
+    assert "Gagal masuk" in page.locator("table").inner_text()  # the audit action in words
     screenshot(page, "audit")
     page.click("text=Keluar")
     page.wait_for_url("**/staff/login?out=1")

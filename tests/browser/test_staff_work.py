@@ -33,6 +33,8 @@ def stage_of(live: LiveService, reference: str) -> str:
 def test_a_kelurahan_helper_registers_a_resident(live, page):
     make_staff(live.runtime.db, "kel.tegallega", "helper")
     sign_in(page, live.base_url, "kel.tegallega")
+    page.wait_for_url("**/staff/home")  # the helper's own page
+    page.click("nav.menu >> text=Daftarkan warga")
     page.wait_for_url("**/staff/register")
     page.fill("input[name=nik]", NIK)
     page.fill("input[name=kk]", "3171010101200003")  # a Jakarta KK: not a Bogor resident
@@ -88,7 +90,13 @@ def test_an_admin_sends_a_broadcast_and_follows_it(live, page):
     page.keyboard.type(" Terima kasih.")
     counter = page.locator("#broadcast-form").inner_text()
     assert "1 SMS" in counter or "1 segmen" in counter.lower(), counter
+    page.select_option("select[name=audience]", "all")  # no audience until one is chosen
     screenshot(page, "broadcast-new")
+    page.click("button[value=preview]")
+    confirmation = page.locator("#confirmation").inner_text()
+    assert "2 nomor HP" in confirmation or "Ya, kirim ke 2 keluarga" in confirmation, confirmation
+    assert len(live.sent()) == before  # nothing sent before the confirmation
+    screenshot(page, "broadcast-confirm")
     page.click("button[value=send]")
     page.wait_for_url(re.compile(r".*/staff/broadcasts/\d+$"))
     live.worker.run_once()  # queues the slice, each SMS 1/rate seconds after the one before
@@ -119,17 +127,24 @@ def test_a_card_is_handed_over_with_its_pickup_code(live, page):
     page.click("button:has-text('Cari')")
     page.wait_for_selector(f"text={reference}")
     assert NIK not in page.url and NIK[8:] not in page.url  # the search posted
-    screenshot(page, "applications")
+    screenshot(page, "applications-search")
     page.click(f"text={reference}")
     page.wait_for_url(f"**/staff/applications/{reference}")
     assert code not in page.content()  # staff type the code the resident shows
-    screenshot(page, "application")
-    page.fill("input[name=code]", "XXXXXX")
-    page.click("text=Serahkan KTP-el")
-    assert stage_of(live, reference) == "pickup_scheduled"
-    page.fill("input[name=code]", code.lower())
-    page.click("text=Serahkan KTP-el")
-    assert "diambil" in page.locator("main").inner_text()
+
+    page.click("nav.menu >> text=Loket")
+    page.fill("input[name=q]", "XXXXXX")
+    page.click("button:has-text('Cari')")
+    assert "/staff/counter/visits/" not in page.url
+    page.fill("input[name=q]", code.lower())
+    page.click("button:has-text('Cari')")
+    page.wait_for_url("**/staff/counter/visits/*")
+    assert code not in page.content()  # typed once, never shown back
+    screenshot(page, "counter-visit")
+    page.click("text=Lanjut: periksa penyerahan")
+    assert stage_of(live, reference) == "pickup_scheduled"  # nothing handed over yet
+    page.click("button:has-text('Ya, serahkan')")
+    page.wait_for_load_state()
     assert stage_of(live, reference) == "collected"
     assert code not in page.content()  # not in the timeline either
 
