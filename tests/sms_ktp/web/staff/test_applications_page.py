@@ -352,7 +352,8 @@ def every_page(service: LiveService, references: list[str]) -> list[str]:
         if "GET" not in rule.methods or not rule.rule.startswith("/staff"):
             continue
         path = (rule.rule.replace("<code>", "01").replace("<int:broadcast_id>", str(broadcast))
-                .replace("<int:family_id>", "1"))
+                .replace("<int:family_id>", "1").replace("<int:batch_id>", "1")
+                .replace("<fmt>", "csv"))
         path = path.replace("<int:visit_id>", str(visit_id(service, references[-1])))
         paths += ([path.replace("<reference>", ref) for ref in references]
                   if "<reference>" in path else [path])

@@ -27,7 +27,8 @@ MACHINE_ENDPOINTS = {
     "/integration/penunggalan",
 }
 VALUES = {"<token>": TOKEN, "<reference>": "123456789", "<code>": "01",
-          "<int:broadcast_id>": "1"}
+          "<int:broadcast_id>": "1", "<int:visit_id>": "1", "<int:family_id>": "1",
+          "<int:batch_id>": "1", "<int:notice_id>": "1", "<fmt>": "csv"}
 INTEGRATION_TOKEN = "integration-secret"
 
 

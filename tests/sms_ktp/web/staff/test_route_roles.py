@@ -13,10 +13,10 @@ from datetime import timedelta
 import pytest
 import requests
 from live_service import KK, NIK, PHONE
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from staff_browser import StaffBrowser, make_staff
 
-from sms_ktp.models import Broadcast
+from sms_ktp.models import Application, Broadcast
 
 ADMIN, OPERATOR, HELPER, VIEWER = "admin", "operator", "helper", "viewer"
 A, OP, H, V = ADMIN, OPERATOR, HELPER, VIEWER  # short, for the table
@@ -27,10 +27,42 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("POST", "/staff/applications"): {A, OP, H},
     ("GET", "/staff/applications/<reference>"): {A, OP, H},
     ("POST", "/staff/applications/<reference>/cancel"): {A, OP},
-    ("POST", "/staff/applications/<reference>/collect"): {A, OP},
     ("POST", "/staff/applications/<reference>/reject"): {A, OP},
-    ("POST", "/staff/applications/<reference>/reschedule"): {A, OP},
     ("POST", "/staff/applications/<reference>/reveal"): {A, OP},
+    ("POST", "/staff/applications/<reference>/verify"): {A, OP},
+    ("POST", "/staff/applications/<reference>/resolve"): {A, OP},
+    # The registrant's own corrections (the server also checks that they made it).
+    ("GET", "/staff/applications/<reference>/correct"): {A, OP, H},
+    ("POST", "/staff/applications/<reference>/correct"): {A, OP, H},
+    ("POST", "/staff/applications/<reference>/withdraw"): {A, OP, H},
+    ("GET", "/staff/applications/export.<fmt>"): {A, OP},
+    ("POST", "/staff/applications/export"): {A},  # full NIKs, for Kemendagri
+    ("GET", "/staff/verification"): {A, OP},
+    ("POST", "/staff/verification"): {A, OP},
+    ("GET", "/staff/counter"): {A, OP},
+    ("POST", "/staff/counter"): {A, OP},
+    ("GET", "/staff/counter/day"): {A, OP},
+    ("GET", "/staff/counter/families/<int:family_id>"): {A, OP},
+    ("GET", "/staff/counter/visits/<int:visit_id>"): {A, OP},
+    ("GET", "/staff/counter/visits/<int:visit_id>/handover"): {A, OP},
+    ("POST", "/staff/counter/visits/<int:visit_id>/handover"): {A, OP},
+    ("POST", "/staff/counter/visits/<int:visit_id>/handover/confirm"): {A, OP},
+    ("GET", "/staff/counter/visits/<int:visit_id>/move"): {A, OP},
+    ("GET", "/staff/counter/visits/<int:visit_id>/move/confirm"): {A, OP},
+    ("POST", "/staff/counter/visits/<int:visit_id>/move"): {A, OP},
+    ("GET", "/staff/printing"): {A, OP},
+    ("POST", "/staff/printing/batches"): {A, OP},
+    ("GET", "/staff/printing/batches/<int:batch_id>"): {A, OP},
+    ("POST", "/staff/printing/batches/<int:batch_id>/done"): {A, OP},
+    ("GET", "/staff/phone"): {A, OP, H},
+    ("POST", "/staff/phone"): {A, OP, H},
+    ("GET", "/staff/families/<int:family_id>/phone"): {A, OP, H},
+    ("POST", "/staff/families/<int:family_id>/phone"): {A, OP, H},
+    ("POST", "/staff/families/<int:family_id>/phone/confirm"): {A, OP, H},
+    ("POST", "/staff/families/<int:family_id>/phone/cancel"): {A, OP, H},
+    ("GET", "/staff/home"): {A, H},
+    ("POST", "/staff/home/notices/<int:notice_id>/passed"): {H},
+    ("GET", "/staff/register/receipt"): {A, OP, H},
     ("GET", "/staff/register"): {A, OP, H},
     ("POST", "/staff/register"): {A, OP, H},
     ("GET", "/staff/penunggalan"): {A},
@@ -94,17 +126,26 @@ def app_rules(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def world(service):  # type: ignore[no-untyped-def]
-    """An application of the operator's office and a broadcast, for the URLs that need them."""
+    """An application of the operator's office with its card printed and its family's visit
+    booked (the worker's allocation), and a broadcast, for the URLs that need them."""
     service.sms(PHONE, f"DAFTAR {NIK}#{KK}#2")
     reference = re.search(r"\b\d{9}\b", " ".join(service.sms(PHONE, "YA"))).group()
+    service.print_cards(NIK)
+    service.worker.run_once()
     now = service.runtime.clock.now()
     with service.runtime.db.connect() as connection:
         broadcast_id = connection.execute(insert(Broadcast.__table__).values(
             text="Kantor tutup Jumat.", audience="all", status="scheduled", created_by="t",
             created_at=now, send_at=now + timedelta(days=1)).returning(
                 Broadcast.__table__.c.id)).scalar_one()
+        card = connection.execute(select(Application.visit_id, Application.family_id,
+                                         Application.print_batch_id)
+                                  .where(Application.reference == reference)).one()
+    assert card.visit_id is not None and card.print_batch_id is not None
     return {"<reference>": reference, "<code>": OFFICE,
-            "<int:broadcast_id>": str(broadcast_id)}
+            "<int:broadcast_id>": str(broadcast_id), "<int:visit_id>": str(card.visit_id),
+            "<int:family_id>": str(card.family_id), "<int:batch_id>": str(card.print_batch_id),
+            "<int:notice_id>": "1", "<fmt>": "csv"}
 
 
 def url(rule: str, values: dict[str, str]) -> str:
