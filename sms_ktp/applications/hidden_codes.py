@@ -1,4 +1,4 @@
-"""Pickup codes kept out of staff's sight. The code in the resident's SMS is what proves, at the
+"""Pickup codes (and the codes that confirm a new family phone) kept out of staff's sight. The code in the resident's SMS is what proves, at the
 counter, that the person collecting a card is the one it was announced to: staff type the code
 the resident shows, and a member of staff who could read it in the back office could hand a card
 over to anybody. So every text staff read (an SMS on the messages page, a timeline note, a
@@ -21,7 +21,9 @@ from flows.catalogue import languages, messages
 from sms_ktp.applications.pickup import CODE_ALPHABET, CODE_LENGTH
 
 HIDDEN = "*" * CODE_LENGTH
-_CODE = f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}(?![A-Za-z0-9])"
+# A pickup code, or the six digits that confirm a new family phone (`phone_change`): a member
+# of staff who could read that one could move a family's SMS to any phone.
+_CODE = rf"(?:[{CODE_ALPHABET}]{{{CODE_LENGTH}}}|\d{{6}})(?![A-Za-z0-9])"
 _FALLBACK = r"\b(?:kode|code)\b(?:\s+\w+){0,2}"
 _WORDS_BEFORE = 3  # the words of a catalogue message before its code that announce it
 

@@ -16,9 +16,16 @@ def test_every_catalogue_message_with_a_code_has_it_hidden(lang):
     assert keys
     for key in keys:
         text = render(lang, key, code="ACD347", cards="KTP-el NIK ***0001", day="Senin",
-                      time="09.30 WIB",
+                      time="09.30 WIB", minutes=15,
                       office="Kantor Kec. Bogor Selatan", address="Jl. Raya 7", ref="123456789")
         assert "ACD347" in text and "ACD347" not in hide_codes(text), f"{lang}:{key}"
+
+
+@pytest.mark.parametrize("lang", languages())
+def test_the_code_that_confirms_a_new_family_phone_is_hidden(lang):
+    """Whoever read it on the messages page could move a family's SMS to any phone."""
+    text = render(lang, "phone_change.code", code="105820", minutes=15)
+    assert "105820" in text and "105820" not in hide_codes(text)
 
 
 @pytest.mark.parametrize("text", [
