@@ -59,6 +59,10 @@ def test_a_helper_changes_a_familys_phone_with_the_code_from_the_new_phone(servi
     [sms] = service.received(NEW)
     code = re.search(r"(\d{6})", sms).group(1)
     assert code not in page
+    # nor on the messages page, where an admin reads every SMS sent
+    admin = signed_in(service, "admin1", "admin")
+    messages = admin.get("/staff/messages").text
+    assert "ganti nomor HP" in messages and code not in messages
     wrong = helper.post(f"{path}/confirm", {"code": "12345" if code != "12345" else "54321"})
     assert "Kode salah. Sisa 4 kali coba." in wrong.text
     done = helper.post(f"{path}/confirm", {"code": code}).text
