@@ -20,11 +20,14 @@ import pytest
 from browser_pages import SCREENSHOTS, sign_in
 from live_service import DATA_KEY, KK, KK_2, LOOKUP_KEY, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from live_service import start_service as start
+from sqlalchemy import func, select
 from staff_browser import make_staff
 from werkzeug.routing import BuildError, Map
 
 from sms_ktp import crypto
+from sms_ktp.applications import pickup
 from sms_ktp.backoffice.staff import Role
+from sms_ktp.models import Application, PickupVisit, PrintBatch
 from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.db import Database
 from sms_ktp.web import create_app
@@ -50,9 +53,16 @@ MAIN_PAGES = (
     Page("applications", "staff.applications", shot_as=Role.OPERATOR),
     Page("application", "staff.application", {"reference": "<reference>"},
          shot_as=Role.OPERATOR),
+    Page("counter-visit", "staff.counter_visit", {"visit_id": "<visit>"}, shot_as=Role.OPERATOR),
+    Page("counter-family", "staff.counter_family", {"family_id": "<family>"},
+         shot_as=Role.OPERATOR),
+    Page("printing-batch", "staff.printing_batch", {"batch_id": "<batch>"},
+         shot_as=Role.OPERATOR),
     Page("register", "staff.register", shot_as=Role.HELPER),
+    Page("phone-change", "staff.phone_change", shot_as=Role.HELPER),
     Page("verification", "staff.verification", shot_as=Role.OPERATOR),
     Page("counter", "staff.counter", shot_as=Role.OPERATOR),
+    Page("pickup-list", "staff.pickup_list", shot_as=Role.OPERATOR),
     Page("printing", "staff.printing", shot_as=Role.OPERATOR),
     Page("blangko", "staff.blangko", shot_as=Role.OPERATOR),
     Page("offices", "staff.offices", shot_as=Role.OPERATOR),
@@ -74,11 +84,11 @@ class Site:
     live: LiveService
     routes: Map
     views: dict[str, Any]
-    reference: str
+    seeded: dict[str, str]  # "<reference>", "<visit>"...: what the seed made
 
     def path(self, page: Page) -> str | None:
         """The page's URL, or None while the app has no such page."""
-        values = {k: self.reference if v == "<reference>" else v for k, v in page.values.items()}
+        values = {k: self.seeded.get(v, v) for k, v in page.values.items()}
         try:
             return self.routes.bind("localhost").build(page.endpoint, values)
         except BuildError:
@@ -92,7 +102,8 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """One service for the module, with two families registered by SMS (one in the operator's
-    kecamatan, its card printed and a pickup slot sent) so that the lists are not empty."""
+    kecamatan, its card printed and a pickup slot sent) so that the lists are not empty and the
+    pages of a visit, a family and a print batch have one to show."""
     crypto.configure(DATA_KEY, (), LOOKUP_KEY)
     folder = tmp_path_factory.mktemp("accessibility")
     database = Database(f"sqlite:///{folder / 'sms-ktp.db'}")
@@ -103,11 +114,21 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         reference = register(live, PHONE, NIK, KK)
         register(live, PHONE_2, NIK_2, KK_2)
         live.print_cards(NIK)
+        runtime = live.runtime
+        pickup.allocate(runtime.db, runtime.clock, runtime.pickup_policy())
         live.worker.run_once()
         for role, (username, office) in USERS.items():
             make_staff(database, username, role.value, office=office)
+        with database.connect() as connection:
+            last = {table.__tablename__: str(connection.execute(
+                select(func.max(table.__table__.c.id))).scalar_one())
+                for table in (PickupVisit, PrintBatch)}
+            family = connection.execute(select(Application.__table__.c.family_id).where(
+                Application.__table__.c.reference == reference)).scalar_one()
+        seeded = {"<reference>": reference, "<visit>": last["pickup_visit"],
+                  "<family>": str(family), "<batch>": last["print_batch"]}
         app = create_app(live.runtime)
-        yield Site(live, app.url_map, dict(app.view_functions), reference)
+        yield Site(live, app.url_map, dict(app.view_functions), seeded)
     finally:
         service.close()
         database.dispose()
