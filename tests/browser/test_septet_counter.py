@@ -49,7 +49,11 @@ def test_the_rejection_reason_counts_septets_as_it_is_typed(live, page):
     assert meter.locator("[data-out=used]").inner_text() == "23"
     assert not meter.locator("[data-out=over]").is_visible()
     page.click("button:has-text('Tolak')")
-    page.wait_for_selector("text=Permohonan ditolak")
+    preview = page.locator("#sms-preview")  # the SMS the resident will read, before anything
+    assert "Suket {tidak} terbaca" in preview.inner_text()
+    assert stage_of(live, reference) == "submitted"
+    page.click("form button.danger")
+    page.wait_for_url(f"**/staff/applications/{reference}")
     assert stage_of(live, reference) == "rejected"
 
 
