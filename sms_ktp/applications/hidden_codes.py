@@ -1,4 +1,5 @@
-"""Pickup codes (and the codes that confirm a new family phone) kept out of staff's sight. The code in the resident's SMS is what proves, at the
+"""Pickup codes (and the codes that confirm a new family phone) kept out of staff's sight.
+The code in the resident's SMS is what proves, at the
 counter, that the person collecting a card is the one it was announced to: staff type the code
 the resident shows, and a member of staff who could read it in the back office could hand a card
 over to anybody. So every text staff read (an SMS on the messages page, a timeline note, a
