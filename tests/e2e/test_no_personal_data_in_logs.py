@@ -62,6 +62,12 @@ def open_code_of(service: LiveService, nik: str) -> str:
                                   .where(application.c.nik_hash == nik)).scalar_one()
 
 
+def visit_of(service: LiveService, nik: str) -> int:
+    with service.runtime.db.connect() as connection:
+        return connection.execute(select(Application.visit_id)
+                                  .where(Application.nik_hash == nik)).scalar_one()
+
+
 def residents_and_staff_at_work(service: LiveService) -> None:
     # SMS, guided, the NIK typed with spaces; then the one-message form from another family.
     for text in ("DAFTAR", "3271 0145 0190 0001", KK, "1", "470/12/KEC.BS/2026", "YA"):
@@ -107,16 +113,23 @@ def residents_and_staff_at_work(service: LiveService) -> None:
                           "operator:test")
     service.worker.run_once()  # pickup allocation, its SMS
     service.sms(PHONE, "JADWAL")
-    handed = admin.post(f"/staff/applications/{reference_of(service, NIK_4)}/collect",
-                        {"code": open_code_of(service, NIK_4)})
+    # At the counter: the family found by the NIK typed into the search box, its visit's
+    # cards handed over with the code from the resident's SMS, after the confirmation.
+    found = admin.post("/staff/counter", {"q": NIK_4})
+    assert "***0004" in found.text and NIK_4 not in found.url
+    fourth = reference_of(service, NIK_4)
+    visit = f"/staff/counter/visits/{visit_of(service, NIK_4)}"
+    admin.post(f"{visit}/handover", {"code": open_code_of(service, NIK_4), "cards": [fourth]})
+    handed = admin.post(f"{visit}/handover/confirm", {"cards": [fourth]})
     assert "sudah diambil" in handed.text
     # The first family's visit (NIK and NIK_3): its page lists both cards; only the first
     # member came, the other card is allocated a visit of its own, with its SMS.
-    family_page = admin.get(f"/staff/applications/{first}")
+    visit = f"/staff/counter/visits/{visit_of(service, NIK)}"
+    family_page = admin.get(visit)
     assert "***0001" in family_page.text and "***0003" in family_page.text
-    kept = admin.post(f"/staff/applications/{first}/collect",
-                      {"code": open_code_of(service, NIK), "cards": [first]})
-    assert "1 KTP-el tercatat sudah diambil; 1 lainnya dijadwalkan lagi" in kept.text
+    admin.post(f"{visit}/handover", {"code": open_code_of(service, NIK), "cards": [first]})
+    kept = admin.post(f"{visit}/handover/confirm", {"cards": [first]})
+    assert "1 KTP-el tercatat sudah diambil. 1 lainnya dijadwalkan lagi" in kept.text
     service.received(PHONE)
     service.worker.run_once()
     [new_visit] = service.received(PHONE)
