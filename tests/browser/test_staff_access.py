@@ -37,7 +37,7 @@ def test_a_form_without_its_csrf_token_is_refused(live, page):
     with page.expect_response(lambda r: r.url.endswith("/staff/login")) as answer:
         page.click("button.primary")
     assert answer.value.status == 400
-    assert "CSRF" in page.content()
+    assert "Formulir tidak dapat diproses" in page.content()
 
 
 @pytest.mark.parametrize(("role", "office"), [("viewer", None), ("helper", None),

@@ -97,7 +97,7 @@ def test_a_plain_next_is_followed(browser, target):
 def test_a_post_without_the_csrf_token_is_refused(service, browser):
     response = browser.post("/staff/login", {"username": "admin1", "password": PASSWORD},
                             csrf=False)
-    assert response.status_code == 400 and "CSRF" in response.text
+    assert response.status_code == 400 and "Formulir tidak dapat diproses" in response.text
     browser.login("admin1")
     wrong = browser.post("/staff/logout", {"csrf_token": "forged"})
     assert wrong.status_code == 400

@@ -13,7 +13,7 @@ from staff_browser import PASSWORD, StaffBrowser, make_staff
 
 from sms_ktp.web import create_app
 
-REFUSED = "Token keamanan formulir (CSRF) tidak ada atau tidak cocok"
+REFUSED = "Formulir ini dibuka terlalu lama atau dari halaman yang sudah lewat"
 # The routes posted to by operators' servers, not browsers: they prove themselves with a token
 # of their own (in the URL or a bearer token) and are exempt. A new machine endpoint belongs
 # here and in `sms_ktp.web.security_headers.MACHINE_BLUEPRINTS`; anything else needs the token.

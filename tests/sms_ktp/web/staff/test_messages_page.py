@@ -187,7 +187,7 @@ def test_a_retry_without_the_csrf_token_is_refused(live, admin):
     gateway.down = True
     service.sms(PHONE, "BANTUAN")
     response = admin.post("/staff/messages/retry", {"phone": PHONE}, csrf=False)
-    assert response.status_code == 400 and "CSRF" in response.text
+    assert response.status_code == 400 and "Formulir tidak dapat diproses" in response.text
     assert outbox(service) == [(PHONE, "failed", 1)]
 
 

@@ -325,7 +325,7 @@ def test_viewers_and_helpers_are_refused(service, role):
 
 def test_a_post_without_the_csrf_token_is_refused(service, admin):
     response = admin.post("/staff/offices/01", form(capacity="50"), csrf=False)
-    assert response.status_code == 400 and "CSRF" in response.text
+    assert response.status_code == 400 and "Formulir tidak dapat diproses" in response.text
     assert stored(service) == {}
 
 

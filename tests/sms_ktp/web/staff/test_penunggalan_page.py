@@ -218,5 +218,5 @@ def test_an_upload_without_the_csrf_token_is_refused(service, admin):
     register(service, PHONE, NIK, KK)
     response = admin.post("/staff/penunggalan", csrf=False,
                           files={"file": ("hasil.csv", f"nik,result,note\n{NIK},PRR,\n")})
-    assert response.status_code == 400 and "CSRF" in response.text
+    assert response.status_code == 400 and "Formulir tidak dapat diproses" in response.text
     assert stages(service) == {NIK: "submitted"}
