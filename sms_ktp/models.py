@@ -227,6 +227,9 @@ class Application(SQLModel, table=True):
                      "print_batch_id", "ready_at", "id"),
         _stage_index("ix_application_printed", Stage.PRINTED, "printed_at", "id"),
         _stage_index("ix_application_pickup", Stage.PICKUP_SCHEDULED, "pickup_at"),
+        # The staff's queues of cases to close: few rows among millions, read oldest first.
+        _stage_index("ix_application_submitted", Stage.SUBMITTED, "created_at", "id"),
+        _stage_index("ix_application_duplicate", Stage.DUPLICATE, "updated_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

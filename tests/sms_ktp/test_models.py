@@ -22,6 +22,12 @@ QUEUES = [
     (Stage.PICKUP_SCHEDULED, "ix_application_pickup",
      select(_APPLICATION.c.id).where(in_stage(Stage.PICKUP_SCHEDULED),
                                      _APPLICATION.c.pickup_at < text("'2026-12-01'"))),
+    (Stage.SUBMITTED, "ix_application_submitted",
+     select(_APPLICATION.c.id).where(in_stage(Stage.SUBMITTED))
+     .order_by(_APPLICATION.c.created_at, _APPLICATION.c.id).limit(50)),
+    (Stage.DUPLICATE, "ix_application_duplicate",
+     select(_APPLICATION.c.id).where(in_stage(Stage.DUPLICATE))
+     .order_by(_APPLICATION.c.updated_at, _APPLICATION.c.id).limit(200)),
 ]
 
 
