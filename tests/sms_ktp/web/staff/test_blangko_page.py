@@ -60,7 +60,7 @@ def test_adding_blangko_shows_in_the_stock_the_history_and_the_audit(service, op
     assert "250 blangko ditambahkan ke mpp: stok 250, dipesan 0, bebas 250." in response.text
     assert stock_rows(response.text) == {"disdukcapil": (0, 0, 0), "mpp": (250, 0, 250)}
     assert [row[:5] for row in history(response.text)] == [
-        ["30 Nov 2026 09.00", "mpp", "+250", "kiriman ditambahkan", "staff:op01"]]
+        ["30 Nov 2026 09.00", "mpp", "+250", "kiriman ditambahkan", "op01 (Operator kantor)"]]
     assert movements(service) == [("mpp", 250, "added", "staff:op01")]
     assert audit(service) == [("staff:op01", "blangko.add", "site mpp",
                                "+250 blangko; stock 250, reserved 0, free 250")]
