@@ -56,3 +56,14 @@ class StaffBrowser:
     def login(self, username: str, password: str = PASSWORD) -> requests.Response:
         self.get("/staff/login")
         return self.post("/staff/login", {"username": username, "password": password})
+
+
+def signed_in(service: Any, username: str, role: str, office: str | None = None) -> StaffBrowser:
+    """A new member of staff of `role` (an operator's kecamatan, a helper's kelurahan in
+    `office`), signed in to `service` through the login form, on their landing page."""
+    make_staff(service.runtime.db, username, role, office)
+    browser = StaffBrowser(service.base_url)
+    landing = browser.login(username)
+    assert landing.status_code == 200 and "/staff/login" not in landing.url, landing.text
+    return browser
+

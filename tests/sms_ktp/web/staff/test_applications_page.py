@@ -10,7 +10,7 @@ import re
 import pytest
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import insert, select
-from staff_browser import PASSWORD, StaffBrowser, make_staff
+from staff_browser import StaffBrowser, signed_in
 
 from gsm7.encoding import segments, septets
 from sms_ktp.applications import decisions, sms_budget
@@ -52,17 +52,6 @@ def scheduled(service: LiveService, *niks: str, kk: str = KK,
     return {reference: codes[reference] for reference in references}
 
 
-def signed_in(service: LiveService, username: str, role: str,
-              office: str | None = None) -> StaffBrowser:
-    make_staff(service.runtime.db, username, role, office)
-    browser = StaffBrowser(service.base_url)
-    browser.get("/staff/login")
-    # not following the redirect: the landing page belongs to another part of the back office
-    signed = browser.post("/staff/login", {"username": username, "password": PASSWORD},
-                          allow_redirects=False)
-    assert signed.status_code == 303, signed.text
-    browser.get("/staff/applications")  # the new session's CSRF token
-    return browser
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
-from staff_browser import PASSWORD, StaffBrowser, make_staff
+from staff_browser import signed_in
 
 from sms_ktp.applications import assisted
 from sms_ktp.models import Application, ApplicationEvent, AuditEntry, Family
@@ -26,15 +26,6 @@ def registered(service: LiveService, actor: str = "staff:pendamping", nik: str =
     return done.reference
 
 
-def signed_in(service: LiveService, username: str, role: str,
-              office: str | None = None) -> StaffBrowser:
-    make_staff(service.runtime.db, username, role, office)
-    browser = StaffBrowser(service.base_url)
-    browser.get("/staff/login")
-    browser.post("/staff/login", {"username": username, "password": PASSWORD},
-                 allow_redirects=False)
-    browser.get("/staff/applications")
-    return browser
 
 
 def row(service: LiveService, reference: str) -> Application:

@@ -10,7 +10,7 @@ import re
 import pytest
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
-from staff_browser import StaffBrowser, make_staff
+from staff_browser import StaffBrowser, signed_in
 
 from sms_ktp.domain.pickup_calendar import local
 from sms_ktp.models import Application, AuditEntry, PickupVisit
@@ -37,13 +37,6 @@ def scheduled(service: LiveService, *niks: str, kk: str = KK,
     return references, CODE.search(sms).group(1)
 
 
-def signed_in(service: LiveService, username: str, role: str,
-              office: str | None = None) -> StaffBrowser:
-    make_staff(service.runtime.db, username, role, office)
-    browser = StaffBrowser(service.base_url)
-    browser.login(username)
-    browser.get("/staff/counter")
-    return browser
 
 
 @pytest.fixture

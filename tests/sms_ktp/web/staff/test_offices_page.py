@@ -11,7 +11,7 @@ from html import unescape
 import pytest
 from live_service import KK, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
-from staff_browser import StaffBrowser, make_staff
+from staff_browser import StaffBrowser, signed_in
 
 from flows.dates import say_day
 from gsm7.encoding import segments, septets
@@ -69,12 +69,6 @@ def text_of(html: str) -> str:
     return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
 
 
-def signed_in(service: LiveService, username: str, role: str, office: str | None = None
-              ) -> StaffBrowser:
-    make_staff(service.runtime.db, username, role, office=office)
-    browser = StaffBrowser(service.base_url)
-    browser.login(username)
-    return browser
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
-from staff_browser import StaffBrowser, make_staff
+from staff_browser import signed_in
 
 REF = re.compile(r"ref (\d{9})")
 CODE = re.compile(r"Kode ([A-Z0-9]{6})")
@@ -23,12 +23,6 @@ def scheduled(service: LiveService, *niks: str, kk: str = KK, phone: str = PHONE
     return references
 
 
-def signed_in(service: LiveService, username: str, role: str,
-              office: str | None = None) -> StaffBrowser:
-    make_staff(service.runtime.db, username, role, office)
-    browser = StaffBrowser(service.base_url)
-    browser.login(username)
-    return browser
 
 
 def rows(page: str) -> list[list[str]]:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService, start_service
 from sqlalchemy import select
-from staff_browser import StaffBrowser, make_staff
+from staff_browser import signed_in
 
 from sms_ktp.models import Application, AuditEntry
 
@@ -44,12 +44,6 @@ def asked_to_post(service: LiveService, phone: str, kk: str, *niks: str) -> list
     return references
 
 
-def signed_in(service: LiveService, username: str, role: str,
-              office: str | None = None) -> StaffBrowser:
-    make_staff(service.runtime.db, username, role, office)
-    browser = StaffBrowser(service.base_url)
-    browser.login(username)
-    return browser
 
 
 def stages(service: LiveService, *references: str) -> list[str]:

@@ -9,7 +9,7 @@ import re
 import pytest
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
-from staff_browser import StaffBrowser, make_staff
+from staff_browser import signed_in
 
 from sms_ktp.applications import penunggalan, printing
 from sms_ktp.models import Application, AuditEntry, BlangkoMovement
@@ -32,12 +32,6 @@ def print_ready(service: LiveService, *niks: str) -> None:
     penunggalan.apply(runtime.db, runtime.clock, runtime.quiet_hours, rows, summary, "test")
 
 
-def signed_in(service: LiveService, username: str, role: str,
-              office: str | None = None) -> StaffBrowser:
-    make_staff(service.runtime.db, username, role, office)
-    browser = StaffBrowser(service.base_url)
-    browser.login(username)
-    return browser
 
 
 def stages(service: LiveService) -> dict[str, tuple[str, int | None]]:

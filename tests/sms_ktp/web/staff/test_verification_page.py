@@ -9,7 +9,7 @@ import re
 
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
-from staff_browser import PASSWORD, StaffBrowser, make_staff
+from staff_browser import signed_in
 
 from sms_ktp.applications import penunggalan
 from sms_ktp.models import Application, AuditEntry
@@ -23,14 +23,6 @@ def register(service: LiveService, nik: str, kk: str = KK, phone: str = PHONE) -
     return REF.search(service.sms(phone, "YA")[0]).group(1)
 
 
-def signed_in(service: LiveService, username: str, role: str,
-              office: str | None = None) -> StaffBrowser:
-    make_staff(service.runtime.db, username, role, office)
-    browser = StaffBrowser(service.base_url)
-    browser.get("/staff/login")
-    browser.post("/staff/login", {"username": username, "password": PASSWORD},
-                 allow_redirects=False)
-    return browser
 
 
 def stages(service: LiveService) -> dict[str, str]:

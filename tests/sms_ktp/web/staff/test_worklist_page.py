@@ -14,7 +14,7 @@ from html import unescape
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import insert, select
-from staff_browser import StaffBrowser, make_staff
+from staff_browser import signed_in
 
 from sms_ktp.models import Application, AuditEntry, BlangkoMovement, Family
 
@@ -41,11 +41,6 @@ def add(database, kecamatan: str, stage: str, count: int, **values) -> list[tupl
     return [(row["reference"], row["nik"]) for row in rows]
 
 
-def signed_in(service, username: str, role: str, office: str | None = None) -> StaffBrowser:
-    make_staff(service.runtime.db, username, role, office)
-    browser = StaffBrowser(service.base_url)
-    browser.login(username)
-    return browser
 
 
 def listed(html: str) -> list[str]:
