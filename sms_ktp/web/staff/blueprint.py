@@ -24,6 +24,7 @@ from flask import (
 from sqlalchemy import Connection
 
 from flows.catalogue import render
+from sms_ktp.applications.kelurahan_contact import kelurahan_name
 from sms_ktp.backoffice import sessions
 from sms_ktp.backoffice.roles import ROLE_NAMES
 from sms_ktp.backoffice.staff import Role, Staff
@@ -216,6 +217,18 @@ def _local(moment: datetime | None, style: str = "full") -> str:
 def _role_name(role: Role) -> str:
     """A role as the office calls it ("Pendamping kelurahan"), never its identifier."""
     return ROLE_NAMES[role]
+
+
+@staff.app_template_filter("office_name")
+def _office_name(person: Staff) -> str:
+    """Where a member of staff works, by its name: "Kec. Bogor Selatan" for an operator,
+    "Kelurahan Babakan" for a helper; nothing for the others."""
+    if not person.office:
+        return ""
+    if person.role is Role.OPERATOR:
+        name = region.current().kecamatan.get(person.office)
+        return f"Kec. {name}" if name else person.office
+    return kelurahan_name(person.office)
 
 
 @staff.app_template_filter("masked")
