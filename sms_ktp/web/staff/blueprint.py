@@ -219,6 +219,12 @@ def _role_name(role: Role) -> str:
     return ROLE_NAMES[role]
 
 
+@staff.app_template_filter("kecamatan_name")
+def _kecamatan_name(code: str) -> str:
+    """A kecamatan of the regency by its name ("Bogor Selatan"), its code when unknown."""
+    return region.current().kecamatan.get(code, code)
+
+
 @staff.app_template_filter("office_name")
 def _office_name(person: Staff) -> str:
     """Where a member of staff works, by its name: "Kec. Bogor Selatan" for an operator,

@@ -16,6 +16,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from gsm7.encoding import segments
 from sms_ktp.applications import pickup
 from sms_ktp.applications.hidden_codes import hide_codes
 from sms_ktp.backoffice import counter as desk
@@ -88,8 +89,10 @@ def counter_move_confirm(visit_id: int) -> Any:
         flash("Pilih salah satu slot kosong dari daftar." if start is None else
               "Slot itu sudah tidak kosong; pilih slot lain.", "error")
         return redirect(url_for("staff.counter_move", visit_id=visit_id), code=303)
+    price = runtime().settings.gateway.price_per_segment
     return render_template("staff/counter_move_confirm.html", visit=found, start=start,
-                           sms=hide_codes(text), slot=slot_value(start), **labels())
+                           sms=hide_codes(text), parts=segments(text), price=price,
+                           cost=segments(text) * price, slot=slot_value(start), **labels())
 
 
 @staff.post("/counter/visits/<int:visit_id>/move")

@@ -142,6 +142,7 @@ def test_a_family_without_a_visit_shows_its_applications(service, operator):
     assert path.startswith("/staff/counter/families/")
     page = operator.get(path).text
     assert reference in page and "Tidak ada KTP-el keluarga ini yang menunggu" in page
+    assert "Kec. Bogor Selatan" in page  # the family's kecamatan by its name
     missing = operator.post("/staff/counter", {"q": "3271019999990001"}).text
     assert "Tidak ditemukan di kecamatan Anda: ***0001" in missing
 
@@ -175,6 +176,8 @@ def test_a_visit_moves_to_the_slot_staff_choose_with_one_sms(service, operator):
     assert confirm.status_code == 200
     assert "Keluarga menerima 1 SMS" in confirm.text and code not in confirm.text
     assert "Rabu, 2 Desember 2026, 10.00 WIB" in confirm.text
+    price = service.runtime.settings.gateway.price_per_segment
+    assert f"1 SMS &times; Rp {price} = <strong>Rp {price}</strong>" in confirm.text
     moved = operator.post(f"{path}/move", {"slot": "2026-12-02T10.00"}, allow_redirects=False)
     assert moved.status_code == 303 and moved.headers["Location"].endswith(path)
     with service.runtime.db.connect() as connection:

@@ -61,7 +61,7 @@ def test_the_next_working_days_cards_by_slot_and_family(service):
 def test_a_closed_day_says_so(service):
     admin = signed_in(service, "admin1", "admin")
     christmas = admin.get("/staff/counter/day?office=01&date=2026-12-25").text
-    assert "Kantor tutup hari ini" in christmas
+    assert "Kantor tutup pada hari itu" in christmas
 
 
 def test_only_counter_staff_open_it(service):
