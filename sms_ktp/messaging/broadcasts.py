@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, delete, exists, func, insert, select, update
 
 from gsm7.encoding import segments, to_gsm7
-from sms_ktp.domain import region
+from sms_ktp.domain import contact_address, region
 from sms_ktp.domain.local_time import local_zone
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import Stage
@@ -87,10 +87,14 @@ class Audience:
 
 
 def recipients(audience: Audience) -> Select[tuple[str]]:
-    """The distinct family phones of the audience that did not opt out, in no order."""
+    """The distinct family phones of the audience that did not opt out, in no order. A family
+    without a phone (its kelurahan as its address) is left out: an announcement to everyone is
+    the kelurahan's to pass on in its own ways, not a notice for its list of one family's
+    news, and it would be billed for no phone."""
     opted_out = exists().where(_STATE.c.phone == _FAMILY.c.phone,
                                _STATE.c.broadcast_opt_out_at.is_not(None))
-    query = select(_FAMILY.c.phone).where(~opted_out)
+    query = select(_FAMILY.c.phone).where(~opted_out,
+                                          ~_FAMILY.c.phone.startswith(contact_address.PREFIX))
     if audience.kind == KECAMATAN:
         query = query.where(_FAMILY.c.kecamatan_code == audience.value)
     elif audience.kind == STAGE:

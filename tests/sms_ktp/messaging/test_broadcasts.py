@@ -139,6 +139,20 @@ def test_audience_by_each_kind_counts_distinct_phones_without_opted_out(database
     assert count(database, "all") == 4
 
 
+def test_a_family_without_a_phone_is_not_in_any_audience(database, clock, families):
+    """Its kelurahan is its address: an announcement is not one family's news for the list."""
+    families.add(1, "01", "print_queue")
+    with database.connect() as connection:
+        connection.execute(insert(_FAMILY).values(
+            kk="3271010101299999", phone="kel:3271011001", kecamatan_code="01",
+            created_at=clock.now()))
+    assert [count(database, audience) for audience in ("all", "kecamatan:01")] == [1, 1]
+    broadcast = create(database, clock)
+    run(database, clock, rate=100.0)
+    assert [row.phone for row in outbox(database)] == [phone(1)]
+    assert broadcast_row(database, broadcast).status == "done"
+
+
 @pytest.mark.parametrize("text", ["", "everyone", "kecamatan", "kecamatan:07", "kecamatan:1",
                                   "stage:nonsense", "all:01", "stage"])
 def test_an_unknown_audience_is_refused(text):
