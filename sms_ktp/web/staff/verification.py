@@ -43,6 +43,7 @@ def verification_queue() -> str:
                                      page=int(page) if page.isdigit() else 1)
         doubles = verification.double_records(connection, office=_office())
     return render_template("staff/verification.html", queue=queue, doubles=doubles,
+                           doubles_limit=verification.DOUBLE_RECORD_LIMIT,
                            kecamatan=kecamatan_name, registrant=registrant,
                            reason_limit=decisions.reason_budget(),
                            note_limit=decisions.NOTE_LIMIT, **labels())
