@@ -52,6 +52,11 @@ def kelurahan_name(code: str | None) -> str:
     return f"{'Desa' if code[6] == '2' else 'Kelurahan'} {name}"
 
 
+def kelurahan_of_regency(code: str | None, regency: str) -> bool:
+    """Whether `code` is one of the regency's kelurahan or desa in the Kemendagri table."""
+    return is_kelurahan_code(code) and code in _names(regency)
+
+
 @cache
 def _names(regency: str) -> dict[str, str]:
     return wilayah.kelurahan_of(regency)

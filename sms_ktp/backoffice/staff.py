@@ -13,8 +13,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, func, insert, select, update
 
+from sms_ktp.applications.kelurahan_contact import kelurahan_of_regency
 from sms_ktp.backoffice import sessions
 from sms_ktp.backoffice.roles import Role, Staff
+from sms_ktp.domain import region
 from sms_ktp.domain.local_time import local_zone, zone_label
 from sms_ktp.domain.masking import redact
 from sms_ktp.models import AuditEntry, StaffUser
@@ -68,14 +70,32 @@ def add_staff(connection: Connection, username: str, role: str, password: str, n
         role = Role(role)
     except ValueError:
         raise StaffError(f"unknown role {role!r} (one of {', '.join(Role)})") from None
-    if role is Role.OPERATOR and not office:
-        raise StaffError("an operator works for one office: give --office (01-06)")
+    problem = _office_problem(role, office)
+    if problem:
+        raise StaffError(problem)
     if connection.execute(select(_STAFF.c.id).where(_STAFF.c.username == username)).first():
         raise StaffError(f"user {username!r} exists already")
     return connection.execute(insert(_STAFF).values(
         username=username, role=role.value, office=office or None,
         password_hash=_HASHER.hash(check_password(password)), created_at=now,
         password_changed_at=now).returning(_STAFF.c.id)).scalar_one()
+
+
+def _office_problem(role: Role, office: str | None) -> str | None:
+    """An operator works for one kecamatan office of the regency; a helper, when given one, for
+    one kelurahan or desa of it (their home lists its registrations and its notices)."""
+    served = region.current()
+    if role is Role.OPERATOR:
+        if not office:
+            return ("an operator works for one office: give --office, the kecamatan code "
+                    "(`sms-ktp region show` lists them)")
+        if office not in served.kecamatan:
+            return (f"{office!r} is no kecamatan of {served.name} "
+                    "(`sms-ktp region show` lists them)")
+    if role is Role.HELPER and office and not kelurahan_of_regency(office, served.code):
+        return (f"{office!r} is no kelurahan or desa of {served.name}: give its 10-digit code "
+                "(`sms-ktp region kelurahan WORDS` finds it)")
+    return None
 
 
 def set_password(connection: Connection, username: str, password: str, now: datetime) -> None:

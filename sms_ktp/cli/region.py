@@ -7,6 +7,7 @@ import click
 
 from sms_ktp.cli.common import Argument, Group, with_runtime
 from sms_ktp.domain import region as regions
+from sms_ktp.domain import wilayah
 from sms_ktp.runtime import Runtime
 
 
@@ -44,3 +45,22 @@ def find(words: tuple[str, ...]) -> None:
     if not found:
         click.echo(f"sms-ktp: no regency matches {' '.join(words)!r}", err=True)
         raise click.exceptions.Exit(1)
+
+
+@group.command("kelurahan", help="the kelurahan and desa of the regency served whose name holds "
+               "every word (all of them without words), with their 10-digit codes")
+@click.argument("words", nargs=-1)
+@with_runtime
+def kelurahan(runtime: Runtime, words: tuple[str, ...]) -> int:
+    served = regions.current()
+    wanted = [word.lower() for word in words]
+    found = sorted((code, name) for code, name in wilayah.kelurahan_of(served.code).items()
+                   if all(word in name.lower() for word in wanted))
+    for code, name in found:
+        print(f"{code}  {name} (Kec. {served.kecamatan.get(code[4:6], code[4:6])})")
+    if not found:
+        click.echo(f"sms-ktp: no kelurahan or desa of {served.name} matches "
+                   f"{' '.join(words)!r}", err=True)
+        return 1
+    return 0
+

@@ -27,7 +27,9 @@ def group() -> None:
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice([role.value for role in staff.Role]))
 @click.option("--office", help="operators: the kecamatan code of their office (two digits: "
-              "`sms-ktp region show` lists them)")
+              "`sms-ktp region show` lists them); kelurahan helpers: the 10-digit code of "
+              "their kelurahan or desa (`sms-ktp region kelurahan WORDS` finds it), for their "
+              "home page and the list of families without a phone")
 @click.option("--password-stdin", is_flag=True,
               help="read the password from standard input instead of asking")
 @with_runtime
@@ -75,12 +77,12 @@ def list_accounts(runtime: Runtime) -> int:
         rows = connection.execute(select(table).order_by(table.c.username)).all()
         locks = {row.username: staff.locked_until(connection, row.username, now,
                                                   _limits(runtime)) for row in rows}
-    print(f"{'name':<20} {'role':<9} {'office':<6} state")
+    print(f"{'name':<20} {'role':<9} {'office':<10} state")
     for row in rows:
         until = locks[row.username]
         state = ("disabled" if row.disabled_at
                  else f"locked until {_local(until)}" if until else "active")
-        print(f"{row.username:<20} {row.role:<9} {row.office or '-':<6} {state}")
+        print(f"{row.username:<20} {row.role:<9} {row.office or '-':<10} {state}")
     return 0
 
 

@@ -67,7 +67,9 @@ COMMANDS: dict[str, tuple[str, str, list[str]]] = {
     "staff add": ("sms-ktp staff add [OPTIONS] NAME", "create an account",
                   ["--role [admin|operator|helper|viewer] [required]",
                    "--office TEXT operators: the kecamatan code of their office (two digits: "
-                   "`sms-ktp region show` lists them)",
+                   "`sms-ktp region show` lists them); kelurahan helpers: the 10-digit code of "
+                   "their kelurahan or desa (`sms-ktp region kelurahan WORDS` finds it), for "
+                   "their home page and the list of families without a phone",
                    "--password-stdin read the password from standard input instead of asking"]),
     "staff password": ("sms-ktp staff password [OPTIONS] NAME",
                        "set a new password (ends its sessions)", ["--password-stdin"]),
@@ -104,6 +106,9 @@ COMMANDS: dict[str, tuple[str, str, list[str]]] = {
                     "regencies whose name holds every word (or whose code starts with the "
                     "digits given), with their codes",
                     ["Positional arguments: WORDS e.g. bogor, or kota makassar, or 73"]),
+    "region kelurahan": ("sms-ktp region kelurahan [OPTIONS] [WORDS]...",
+                         "the kelurahan and desa of the regency served whose name holds every "
+                         "word (all of them without words), with their 10-digit codes", []),
 }
 
 

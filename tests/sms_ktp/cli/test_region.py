@@ -81,3 +81,14 @@ def test_a_database_of_another_regency_is_refused(tmp_path):
             "([database] url)")
     configured(folder, "3271")
     assert run(folder, "init-db").returncode == 0
+
+
+def test_kelurahan_lists_the_codes_a_helper_account_takes(tmp_path):
+    found = run(configured(tmp_path, None), "region", "kelurahan", "batu", "TULIS")
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.splitlines() == ["3271011001  Batu Tulis (Kec. Bogor Selatan)"]
+    everything = run(configured(tmp_path, None), "region", "kelurahan").stdout.splitlines()
+    assert len(everything) == 68 and everything[0].startswith("3271011001  ")
+    missing = run(configured(tmp_path, None), "region", "kelurahan", "makassar")
+    assert missing.returncode == 1 and "no kelurahan or desa of Kota Bogor" in missing.stderr
+

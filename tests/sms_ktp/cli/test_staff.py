@@ -50,6 +50,10 @@ def test_accounts_are_made_changed_and_disabled_from_the_shell(folder):
 @pytest.mark.parametrize(("args", "stdin", "message"), [
     (["add", "rina", "--role", "admin", "--password-stdin"], "short\n", "at least 10"),
     (["add", "rina", "--role", "operator", "--password-stdin"], "long-enough-pw\n", "--office"),
+    (["add", "rina", "--role", "operator", "--office", "07", "--password-stdin"],
+     "long-enough-pw\n", "'07' is no kecamatan of Kota Bogor"),
+    (["add", "sari", "--role", "helper", "--office", "3201011001", "--password-stdin"],
+     "long-enough-pw\n", "'3201011001' is no kelurahan or desa of Kota Bogor"),
     (["disable", "ghost"], "", "no user 'ghost'"),
 ])
 def test_refusals_exit_1_with_the_reason(folder, args, stdin, message):
