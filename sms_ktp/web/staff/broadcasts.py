@@ -43,8 +43,6 @@ from sms_ktp.web.staff.paging import requested_page
 
 _BROADCAST = Broadcast.__table__
 PAGE = 50
-# The progress page reloads itself this often while SMS are being queued or sent.
-REFRESH_SECONDS = 10
 MAX_TYPED = 2000  # characters read from the form; a longer text is refused, never cut
 STATUS_LABELS = {broadcasts.SCHEDULED: "terjadwal", broadcasts.SENDING: "sedang dikirim",
                  broadcasts.DONE: "selesai", broadcasts.CANCELLED: "dibatalkan"}
@@ -283,6 +281,8 @@ def broadcasts_detail(broadcast_id: int) -> Any:
         progress = broadcasts.progress(connection, [broadcast_id])[broadcast_id]
     price = runtime().settings.gateway.price_per_segment
     moment = now()
+    # While it is being sent the page offers to fetch the new figures; it never reloads itself
+    # (a page that changes under staff, unasked, is a barrier: WCAG 2.2.1).
     refresh = progress.waiting > 0 or row.status == broadcasts.SENDING or (
         row.status == broadcasts.SCHEDULED and row.send_at <= moment)
     body = render_template(
@@ -292,10 +292,9 @@ def broadcasts_detail(broadcast_id: int) -> Any:
         audience=audience_label(row.audience, row.audience_value), measure=measure(row.text),
         estimate=broadcasts.cost(row.text, progress.total, price),
         spent=broadcasts.cost(row.text, progress.sent, price), refresh=refresh,
-        refresh_seconds=REFRESH_SECONDS, due=row.send_at <= moment,
+        due=row.send_at <= moment,
         quiet=runtime().quiet_hours.is_quiet(moment))
-    headers = {"Refresh": str(REFRESH_SECONDS)} if refresh else {}
-    return body, 200, headers
+    return body, 200, {"Cache-Control": "no-store"}
 
 
 @staff.post("/broadcasts/<int:broadcast_id>/cancel")
