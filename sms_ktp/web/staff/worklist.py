@@ -6,6 +6,7 @@ own kecamatan only; a kelurahan helper only looks one resident up."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from tempfile import SpooledTemporaryFile
 from typing import Any
 
@@ -77,6 +78,9 @@ def applications() -> str:
     return render_template(
         "staff/applications.html", result=None, typed="", browse=True, worklist=found,
         filters=filters, query=filters.as_query(), errors=parsed.errors, stages=STAGES,
+        # An operator's own kecamatan is where they work, not a filter they chose.
+        filtering=(replace(filters, kecamatan=None) if person.role is Role.OPERATOR
+                   else filters).any,
         date_fields=DATE_FIELDS, print_waits=PRINT_WAITS, sorts=SORTS,
         kecamatan=region.current().kecamatan, waited=lambda at: (today - local_date(at)).days,
         **labels())

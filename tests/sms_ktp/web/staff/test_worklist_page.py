@@ -109,6 +109,10 @@ def test_an_operator_sees_only_their_kecamatan_and_a_helper_only_searches(servic
     page = operator.get("/staff/applications", params={"kecamatan": "01", "stage": "submitted"})
     assert sorted(listed(page.text)) == sorted(ref for ref, _ in city["sareal"])
     assert "3 permohonan" in words(page.text)
+    # their own kecamatan is where they work, not a filter they chose
+    unfiltered = words(operator.get("/staff/applications").text)
+    assert "filter aktif" not in unfiltered and "sesuai filter" not in unfiltered
+    assert f"{len(city['sareal'])} permohonan" in unfiltered
     helper = signed_in(service, "helper1", "helper", "3271011001")
     browsing = helper.get("/staff/applications", params={"stage": "submitted"})
     assert 'class="grid worklist"' not in browsing.text
