@@ -52,6 +52,11 @@ def kelurahan_name(code: str | None) -> str:
     return f"{'Desa' if code[6] == '2' else 'Kelurahan'} {name}"
 
 
+def kelurahan_names(regency: str) -> dict[str, str]:
+    """The regency's kelurahan and desa by 10-digit code (read once)."""
+    return _names(regency)
+
+
 def kelurahan_of_regency(code: str | None, regency: str) -> bool:
     """Whether `code` is one of the regency's kelurahan or desa in the Kemendagri table."""
     return is_kelurahan_code(code) and code in _names(regency)

@@ -1,6 +1,6 @@
 """The work queues of the back office: the applications list filtered by stage, kecamatan,
-pickup office and a range of local days, sorted by how long the resident has waited, paged by
-keyset.
+the kelurahan where it was registered, pickup office and a range of local days, sorted by how
+long the resident has waited, paged by keyset.
 
 Why a keyset and not OFFSET: a clerk working through 30,000 cards pages deep into the list,
 and OFFSET makes the database read and throw away every row before the page. Here a page is
@@ -20,16 +20,22 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select
+from sqlalchemy import ColumnElement, Connection, Select, exists, func, literal, or_, select
 
+from sms_ktp.applications.kelurahan_contact import kelurahan_of_regency
+from sms_ktp.backoffice.roles import Role
 from sms_ktp.domain import region
+from sms_ktp.domain.contact_address import address_of
 from sms_ktp.domain.local_time import start_of_day
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, Family, in_stage
+from sms_ktp.models import Application, ApplicationEvent, Family, StaffUser, in_stage
 
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
+_EVENT = ApplicationEvent.__table__
+_STAFF = StaffUser.__table__
+ACTOR_PREFIX = "staff:"  # how a member of staff stands in a timeline (`Staff.actor`)
 PAGE_SIZE = 50
 # A range of more than this many days is a typing slip (year 2206), refused as such.
 MAX_SPAN_DAYS = 3660
@@ -71,6 +77,10 @@ class Filters:
 
     stage: Stage | None = None
     kecamatan: str | None = None  # of the family's KK
+    # Where it was registered: by a helper of this kelurahan, or for a family without a phone
+    # whose contact it is. A KK number does not say its kelurahan, and an SMS registration
+    # does not ask it, so no other application has one.
+    kelurahan: str | None = None
     office: str | None = None  # the pickup office
     date_field: DateField = DateField.CREATED
     since: date | None = None  # local days, both included
@@ -89,7 +99,8 @@ class Filters:
     def as_query(self) -> dict[str, str]:
         """The filters as query-string parameters (what a link to this list carries)."""
         pairs = {"stage": self.stage.value if self.stage else "",
-                 "kecamatan": self.kecamatan or "", "office": self.office or "",
+                 "kecamatan": self.kecamatan or "", "kelurahan": self.kelurahan or "",
+                 "office": self.office or "",
                  "date": self.date_field.value if self.since or self.until else "",
                  "since": self.since.isoformat() if self.since else "",
                  "until": self.until.isoformat() if self.until else "",
@@ -98,8 +109,13 @@ class Filters:
         return {key: value for key, value in pairs.items() if value}
 
     def scoped(self, kecamatan: str | None) -> Filters:
-        """The filters an operator of `kecamatan` may use: their own kecamatan, always."""
-        return self if kecamatan is None else replace(self, kecamatan=kecamatan)
+        """The filters an operator of `kecamatan` may use: their own kecamatan, always, and a
+        kelurahan of it only."""
+        if kecamatan is None:
+            return self
+        kelurahan = self.kelurahan if self.kelurahan and self.kelurahan[4:6] == kecamatan \
+            else None
+        return replace(self, kecamatan=kecamatan, kelurahan=kelurahan)
 
     @property
     def any(self) -> bool:
@@ -156,8 +172,12 @@ def parse_filters(args: Mapping[str, str]) -> Parsed:
         errors.append("Rentang tanggal lebih dari 10 tahun: periksa tahunnya. "
                       "Filter tanggal diabaikan.")
         since = until = None
+    kelurahan = args.get("kelurahan", "").strip() or None
+    if kelurahan is not None and not kelurahan_of_regency(kelurahan, region.current().code):
+        errors.append("Kelurahan tidak dikenal; filter ini diabaikan.")
+        kelurahan = None
     filters = Filters(
-        stage=stage, kecamatan=area("kecamatan", "Kecamatan"),
+        stage=stage, kecamatan=area("kecamatan", "Kecamatan"), kelurahan=kelurahan,
         office=area("office", "Kantor ambil"),
         date_field=choice("date", DateField, "Jenis tanggal") or DateField.CREATED,
         since=since, until=until, print_wait=choice("wait", PrintWait, "Keadaan antre cetak"),
@@ -187,6 +207,17 @@ def covered_by_stock(free: int) -> Select[Any]:
             .order_by(_APPLICATION.c.ready_at, _APPLICATION.c.id).limit(max(0, free)))
 
 
+def registered_in(kelurahan: str) -> ColumnElement[bool]:
+    """The application was registered by a helper of `kelurahan` (the registration's timeline
+    entry names them; its actor column is indexed), or its family's contact is that kelurahan."""
+    by_helper = exists().where(
+        _EVENT.c.application_id == _APPLICATION.c.id,
+        _EVENT.c.stage == Stage.SUBMITTED.value,
+        _EVENT.c.actor == literal(ACTOR_PREFIX) + _STAFF.c.username,
+        _STAFF.c.role == Role.HELPER.value, _STAFF.c.office == kelurahan)
+    return or_(by_helper, _FAMILY.c.phone == address_of(kelurahan))
+
+
 def filtered(statement: Select[Any], filters: Filters, *, free: int = 0) -> Select[Any]:
     """`statement` (which joins the family) narrowed to `filters`. `free`: the free blank
     cards, which tell a card waiting for blangko from one waiting for a print batch."""
@@ -196,6 +227,8 @@ def filtered(statement: Select[Any], filters: Filters, *, free: int = 0) -> Sele
         statement = statement.where(in_stage(stage))
     if filters.kecamatan is not None:
         statement = statement.where(_FAMILY.c.kecamatan_code == filters.kecamatan)
+    if filters.kelurahan is not None:
+        statement = statement.where(registered_in(filters.kelurahan))
     if filters.office is not None:
         statement = statement.where(_APPLICATION.c.pickup_office == filters.office)
     column = DATE_COLUMNS[filters.date_field]

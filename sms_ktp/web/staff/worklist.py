@@ -13,10 +13,11 @@ from typing import Any
 from flask import Response, abort, render_template, request, send_file, stream_with_context
 
 from sms_ktp.applications import printing
+from sms_ktp.applications.kelurahan_contact import kelurahan_names
 from sms_ktp.backoffice import export as exporting
 from sms_ktp.backoffice import worklist
 from sms_ktp.backoffice.search import Key, Query, SearchResult, search
-from sms_ktp.backoffice.staff import Role
+from sms_ktp.backoffice.staff import Role, Staff
 from sms_ktp.backoffice.worklist import DateField, Filters, PrintWait, Sort
 from sms_ktp.domain import region
 from sms_ktp.domain.local_time import local_date
@@ -82,8 +83,19 @@ def applications() -> str:
         filtering=(replace(filters, kecamatan=None) if person.role is Role.OPERATOR
                    else filters).any,
         date_fields=DATE_FIELDS, print_waits=PRINT_WAITS, sorts=SORTS,
-        kecamatan=region.current().kecamatan, waited=lambda at: (today - local_date(at)).days,
+        kecamatan=region.current().kecamatan, kelurahan=_kelurahan_choices(person),
+        waited=lambda at: (today - local_date(at)).days,
         **labels())
+
+
+def _kelurahan_choices(person: Staff) -> dict[str, dict[str, str]]:
+    """The kelurahan a list can be narrowed to, by kecamatan code: an operator's own only."""
+    served = region.current()
+    grouped: dict[str, dict[str, str]] = {}
+    for code, name in sorted(kelurahan_names(served.code).items()):
+        if person.role is not Role.OPERATOR or code[4:6] == person.office:
+            grouped.setdefault(code[4:6], {})[code] = name
+    return grouped
 
 
 def _search_page(text: str) -> str:

@@ -7,7 +7,8 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
+from staff_browser import make_staff
 
 from sms_ktp.backoffice.worklist import (
     DateField,
@@ -20,7 +21,7 @@ from sms_ktp.backoffice.worklist import (
     parse_filters,
 )
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, BlangkoMovement, Family, PrintBatch
+from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement, Family, PrintBatch
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
 WIB = timedelta(hours=7)
@@ -191,3 +192,35 @@ def test_query_strings_that_make_no_sense_are_dropped_and_said():
     clean = parse_filters({"stage": "print_queue", "wait": "batch", "kecamatan": "01"})
     assert clean.errors == () and parse_filters(clean.filters.as_query()).filters == \
         clean.filters
+
+
+def test_a_kelurahan_keeps_what_its_helpers_registered_and_its_phoneless_families(database,
+                                                                                 seed):
+    """A KK does not say its kelurahan: the list knows it from who registered the application
+    (a helper of that kelurahan) or from a family whose contact the kelurahan is."""
+    for username, role, office in (("sari", "helper", "3271011001"),
+                                   ("budi", "helper", "3271011002"), ("op01", "operator", "01")):
+        make_staff(database, username, role, office)
+    by_sari, by_budi, by_resident, by_operator = (
+        seed.applications("01", "submitted")[0] for _ in range(4))
+    phoneless = seed.applications("01", "submitted")[0]
+    with database.connect() as connection:
+        ids = dict(connection.execute(select(Application.reference, Application.id)).all())
+        connection.execute(insert(ApplicationEvent.__table__), [
+            {"application_id": ids[reference], "at": NOW, "stage": "submitted", "actor": actor,
+             "note": ""}
+            for reference, actor in ((by_sari, "staff:sari"), (by_budi, "staff:budi"),
+                                     (by_resident, "resident:sms"), (by_operator, "staff:op01"),
+                                     (phoneless, "staff:op01"))])
+        connection.execute(update(Family.__table__).where(Family.__table__.c.id == select(
+            Application.family_id).where(Application.reference == phoneless).scalar_subquery())
+            .values(phone="kel:3271011001"))
+    kept, found = listed(database, Filters(kelurahan="3271011001"))
+    assert sorted(kept) == sorted([by_sari, phoneless]) and found.total == 2
+    assert listed(database, Filters(kelurahan="3271011002"))[0] == [by_budi]
+    parsed = parse_filters({"kelurahan": "3201011001"})  # Kabupaten Bogor's, not Kota Bogor's
+    assert parsed.filters.kelurahan is None and parsed.errors == (
+        "Kelurahan tidak dikenal; filter ini diabaikan.",)
+    # an operator's list keeps a kelurahan of their own kecamatan only
+    assert Filters(kelurahan="3271041015").scoped("01").kelurahan is None
+    assert Filters(kelurahan="3271011001").scoped("01").kelurahan == "3271011001"

@@ -178,3 +178,21 @@ def test_the_full_export_is_an_admins_posted_and_audited(service, city):
     assert admin.post("/staff/applications/export", {"format": "csv"},
                       csrf=False).status_code == 400
     assert len(audit(service)) == 1
+
+
+def test_the_kelurahan_filter_lists_what_its_helper_registered(service):
+    from live_service import KK, KK_2, NIK_2, PHONE_2
+
+    helper = signed_in(service, "sari", "helper", "3271011001")  # Kelurahan Batu Tulis
+    done = helper.post("/staff/register", {
+        "nik": "3271 0145 0190 0001", "kk": KK, "reason": "hilang", "suket": "",
+        "phone": "0812-3456-7890", "language": "id"})
+    [at_kelurahan] = re.findall(r'class="reference">(\d{9})<', done.text)
+    service.sms(PHONE_2, f"DAFTAR {NIK_2}#{KK_2}#2")  # by SMS: no kelurahan known
+    assert any("ref" in reply for reply in service.sms(PHONE_2, "YA"))
+    admin = signed_in(service, "admin1", "admin")
+    everything = admin.get("/staff/applications").text
+    assert "Batu Tulis" in everything and len(listed(everything)) == 2
+    batu_tulis = admin.get("/staff/applications", params={"kelurahan": "3271011001"}).text
+    assert listed(batu_tulis) == [at_kelurahan]
+    assert "1 permohonan sesuai filter" in words(batu_tulis)
