@@ -189,3 +189,48 @@ def note_words(note: str) -> str:
         if found:
             return words(found)
     return note
+
+
+# --- the details of audit entries written by the command line and the privacy jobs -----------
+# They are stored as the commands print them (an operator's terminal); staff read them in words.
+DETAILS = {
+    "password set": "kata sandi baru dipasang",
+    "disabled": "akun dinonaktifkan",
+    "enabled": "akun diaktifkan lagi",
+    "unlocked (was not locked); failed sign-ins count from zero":
+        "kunci dibuka (tidak sedang terkunci); hitungan gagal masuk mulai dari nol",
+}
+COUNTS = {"applications": "permohonan", "sms": "SMS", "cancelled": "dibatalkan",
+          "families": "keluarga", "retention_days": "masa simpan (hari)", "sms_out": "SMS keluar",
+          "sms_in": "SMS masuk", "ussd_sessions": "sesi USSD", "phones": "nomor HP"}
+_COUNTED = re.compile(r"\w+=\d+(?: \w+=\d+)*")
+_DETAIL_PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"role (?P<role>\w+)(?:, office (?P<office>\S+))?"),
+     lambda found: f"peran {_role(found['role'])}"
+                   + (f", kantor {found['office']}" if found["office"] else "")),
+    (re.compile(r"unlocked \(was locked until (?P<until>.+)\)"),
+     lambda found: f"kunci dibuka (terkunci sampai {found['until']})"),
+]
+
+
+def _role(value: str) -> str:
+    try:
+        return ROLE_NAMES[Role(value)]
+    except ValueError:
+        return value
+
+
+def detail_words(detail: str) -> str:
+    """An audit entry's detail as staff read it: the fixed phrases of the commands and the
+    counts of the privacy jobs ("applications=2 sms=5") in words; anything else as written."""
+    if detail in DETAILS:
+        return DETAILS[detail]
+    if _COUNTED.fullmatch(detail):
+        pairs = (pair.split("=") for pair in detail.split())
+        return ", ".join(f"{COUNTS.get(name, name)} {count}" for name, count in pairs)
+    for pattern, words in _DETAIL_PATTERNS:
+        found = pattern.fullmatch(detail)
+        if found:
+            return words(found)
+    return detail
+

@@ -56,6 +56,11 @@ def _actor(actor: str | None) -> str:
     return wording.actor_words(actor)
 
 
+@staff.app_template_filter("detail_words")
+def _detail(detail: str | None) -> str:
+    return wording.detail_words(detail) if detail else ""
+
+
 @staff.app_template_filter("action_words")
 def _action(action: str) -> str:
     return wording.action_words(action)

@@ -176,3 +176,19 @@ def test_every_note_the_code_writes_is_read_in_indonesian():
 ])
 def test_notes_in_words(note, words):
     assert wording.note_words(note) == words
+
+
+@pytest.mark.parametrize(("detail", "words"), [
+    ("role operator, office 03", "peran Operator kantor, kantor 03"),
+    ("role admin", "peran Admin"),
+    ("password set", "kata sandi baru dipasang"),
+    ("unlocked (was locked until 30 Nov 2026 09.15 WIB)",
+     "kunci dibuka (terkunci sampai 30 Nov 2026 09.15 WIB)"),
+    ("applications=2 cancelled=1 families=1 sms=5",
+     "permohonan 2, dibatalkan 1, keluarga 1, SMS 5"),
+    ("retention_days=365 applications=0 families=0 sms_out=3 phones=1",
+     "masa simpan (hari) 365, permohonan 0, keluarga 0, SMS keluar 3, nomor HP 1"),
+    ("alasan: Suket tidak terbaca", "alasan: Suket tidak terbaca"),  # typed by staff: as is
+])
+def test_the_details_the_commands_and_jobs_write_are_read_in_words(detail, words):
+    assert wording.detail_words(detail) == words

@@ -35,9 +35,13 @@ def test_the_audit_log_reads_in_words(service, admin: StaffBrowser):
     with service.runtime.db.connect() as connection:
         audit.record(connection, service.runtime.clock.now(), "operator:root", "blangko.add",
                      "site disdukcapil", "+50")
+        audit.record(connection, service.runtime.clock.now(), "operator:root", "staff.add",
+                     "staff rina", "role operator, office 03")  # as `sms-ktp staff add` writes
     page = admin.get("/staff/audit")
     assert page.status_code == 200
     rows = entries(page.text)
+    assert rows[0][4] == "peran Operator kantor, kantor 03" and "role operator" not in page.text
+    rows = rows[1:]
     assert [row[1:4] for row in rows] == [
         ["Operator baris perintah (root)", "Menambah stok blangko", "Tempat cetak disdukcapil"],
         ["admin1 (Admin)", "Mengimpor hasil penunggalan", "Berkas hasil.csv"],
@@ -50,7 +54,7 @@ def test_the_audit_log_reads_in_words(service, admin: StaffBrowser):
     by_code = entries(admin.get("/staff/audit", params={"q": "blangko.add"}).text)
     assert [row[2] for row in by_code] == ["Menambah stok blangko"]
     by_name = entries(admin.get("/staff/audit", params={"q": "root"}).text)
-    assert len(by_name) == 1
+    assert len(by_name) == 2
 
     timeline = admin.get(f"/staff/applications/{reference}").text
     timeline = unescape(timeline[timeline.index("Riwayat"):])
