@@ -15,6 +15,10 @@ from staff_browser import StaffBrowser, signed_in
 from sms_ktp.domain.pickup_calendar import local
 from sms_ktp.models import Application, AuditEntry, PickupVisit
 
+# What staff see and do; the queries behind the page run on both engines in
+# tests/sms_ktp/backoffice/test_counter.py.
+pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+
 REF = re.compile(r"ref (\d{9})")
 CODE = re.compile(r"Kode ([A-Z0-9]{6})")
 NIK_3 = "3271015507880003"  # a second member of the first family

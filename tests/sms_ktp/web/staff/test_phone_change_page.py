@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
 from staff_browser import signed_in
 
 from sms_ktp.models import AuditEntry, Family
+
+# What staff see and do; the queries behind the page run on both engines in
+# tests/sms_ktp/applications/test_phone_change.py.
+pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
 REF = re.compile(r"ref (\d{9})")
 NEW = "+6281311112222"

@@ -14,6 +14,10 @@ from staff_browser import signed_in
 from sms_ktp.applications import penunggalan, printing
 from sms_ktp.models import Application, AuditEntry, BlangkoMovement
 
+# What staff see and do; the queries behind the page run on both engines in
+# tests/sms_ktp/applications/test_printing.py.
+pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+
 REF = re.compile(r"ref (\d{9})")
 NIK_3 = "3271015507880003"  # a second member of the first family
 

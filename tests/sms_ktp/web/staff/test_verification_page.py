@@ -7,12 +7,17 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlalchemy import select
 from staff_browser import signed_in
 
 from sms_ktp.applications import penunggalan
 from sms_ktp.models import Application, AuditEntry
+
+# What staff see and do; the queries behind the page run on both engines in
+# tests/sms_ktp/applications/test_verification.py.
+pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
 REF = re.compile(r"ref (\d{9})")
 NIK_3 = "3271015507880003"  # a second member of the first family

@@ -18,6 +18,10 @@ from staff_browser import signed_in
 
 from sms_ktp.models import Application, AuditEntry, BlangkoMovement, Family
 
+# What staff see and do; the queries behind the page run on both engines in
+# tests/sms_ktp/backoffice/test_worklist.py.
+pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)
 _numbers = itertools.count(1)
 
