@@ -3,16 +3,20 @@ moves only when a test moves it, and the test keys of the encryption at rest."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Generator, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from live_service import DATA_KEY, LOOKUP_KEY, LiveService, start_service
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlmodel import SQLModel
 
 from sms_ktp import crypto
@@ -105,13 +109,53 @@ def postgres_url() -> Iterator[str]:
         yield scoped
 
 
+_SQLITE_TEMPLATE: list[Path] = []  # this process's empty database with the newest schema
+
+
+def _empty_sqlite(path: Path) -> Database:
+    """A copy of an empty database made once per process: copying the file takes a tenth of
+    making the tables and indexes again for each of the thousands of tests that start here."""
+    if not _SQLITE_TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="sms-ktp-template-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        template = Database(f"sqlite:///{folder / 'empty.db'}")
+        template.create_schema()
+        template.dispose()  # the last connection closed: everything is in the main file
+        _SQLITE_TEMPLATE.append(folder / "empty.db")
+    shutil.copyfile(_SQLITE_TEMPLATE[0], path)
+    return Database(f"sqlite:///{path}")
+
+
+_SCHEMA_MADE: set[str] = set()  # the PostgreSQL schemas this process has made the tables in
+_SEQUENCES = text("SELECT sequence_name FROM information_schema.sequences "
+                  "WHERE sequence_schema = current_schema()")
+
+
 def _empty_postgres(url: str) -> Database:
+    """The newest schema, made once per process and schema, with every table emptied. A few
+    thousand tests start from here, and on tables this small a DELETE in the tables' order
+    (children first) and the id sequences set back to 1 take a tenth of what TRUNCATE and a
+    fresh look at the schema did (it made a tenth of the suite's time)."""
     database = Database(url)
-    database.create_schema()
-    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    with database.engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    if url not in _SCHEMA_MADE:
+        database.create_schema()
+        _SCHEMA_MADE.add(url)
+    try:
+        _empty(database)
+    except ProgrammingError:  # a test changed the tables (dropped one): the schema again
+        database.create_schema()
+        _empty(database)
     return database
+
+
+def _empty(database: Database) -> None:
+    with database.engine.begin() as connection:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            connection.execute(table.delete())
+        sequences = connection.execute(_SEQUENCES).scalars().all()
+        if sequences:
+            connection.execute(text("SELECT " + ", ".join(
+                f"setval('\"{name}\"', 1, false)" for name in sequences)))
 
 
 @pytest.fixture
@@ -126,8 +170,7 @@ def postgres_database(postgres_url: str) -> Iterator[Database]:
 def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
     """An empty database with the schema, on each engine the service supports."""
     if request.param == "sqlite":
-        database = Database(f"sqlite:///{tmp_path / 'sms-ktp.db'}")
-        database.create_schema()
+        database = _empty_sqlite(tmp_path / "sms-ktp.db")
     else:
         database = _empty_postgres(request.getfixturevalue("postgres_url"))
     yield database
