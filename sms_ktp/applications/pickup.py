@@ -720,17 +720,8 @@ def reschedule_by_staff(db: Database, clock: Clock, policy: PickupPolicy, refere
         start = book.book(len(cards), not_before=visit.starts_at)
         if start is None:
             raise MoveRefused("pickup.full")
-        book.write(connection)
-        if visit.starts_at is not None:
-            release_slot(connection, office.code, visit.starts_at, len(cards))
-        _set_visit(connection, visit_id, starts_at=start,
-                   reminded_at=_reminded_at(policy, office, start, now))
-        key = _staff_move_key(visit, cards, now)
-        change_stages(connection, _visit_notice(cards, key, office, start, visit.code,
-                                                {"pickup_at": start}),
-                      Stage.PICKUP_SCHEDULED, actor=actor, now=now, quiet=policy.quiet,
-                      note="pickup moved by staff", notice=key,
-                      rows={row.id: row for row in cards})
+        _staff_rebook(connection, policy, book, visit, cards, start, now, actor,
+                      "pickup moved by staff")
     return start
 
 
@@ -843,14 +834,25 @@ def move_to(db: Database, clock: Clock, policy: PickupPolicy, visit_id: int, sta
             raise MoveRefused("pickup.day_unavailable")
         if not book.take(start, len(cards)):
             raise MoveRefused("pickup.full")
-        book.write(connection)
-        if visit.starts_at is not None:
-            release_slot(connection, office.code, visit.starts_at, len(cards))
-        _set_visit(connection, visit_id, starts_at=start,
-                   reminded_at=_reminded_at(policy, office, start, now))
-        key = _staff_move_key(visit, cards, now)
-        moves = _visit_notice(cards, key, office, start, visit.code, {"pickup_at": start})
-        change_stages(connection, moves, Stage.PICKUP_SCHEDULED, actor=actor, now=now,
-                      quiet=policy.quiet, note="pickup moved by staff to the chosen slot",
-                      notice=key, rows={row.id: row for row in cards})
+        moves = _staff_rebook(connection, policy, book, visit, cards, start, now, actor,
+                              "pickup moved by staff to the chosen slot")
     return moves[0].text
+
+
+def _staff_rebook(connection: Connection, policy: PickupPolicy, book: SlotBook, visit: Any,
+                  cards: list[Any], start: datetime, now: datetime, actor: str,
+                  note: str) -> list[Move]:
+    """A visit moved by staff to `start`, which `book` has taken: the booking written, the old
+    slot's places given back, the visit's slot and reminder set, and its one SMS."""
+    office = book.office
+    book.write(connection)
+    if visit.starts_at is not None:
+        release_slot(connection, office.code, visit.starts_at, len(cards))
+    _set_visit(connection, visit.id, starts_at=start,
+               reminded_at=_reminded_at(policy, office, start, now))
+    key = _staff_move_key(visit, cards, now)
+    moves = _visit_notice(cards, key, office, start, visit.code, {"pickup_at": start})
+    change_stages(connection, moves, Stage.PICKUP_SCHEDULED, actor=actor, now=now,
+                  quiet=policy.quiet, note=note, notice=key,
+                  rows={row.id: row for row in cards})
+    return moves
