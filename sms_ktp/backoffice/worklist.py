@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, Connection, Select, exists, func, literal,
 
 from sms_ktp.applications.kelurahan_contact import kelurahan_of_regency
 from sms_ktp.backoffice.roles import Role
+from sms_ktp.backoffice.search import kecamatan_name
 from sms_ktp.domain import region
 from sms_ktp.domain.contact_address import address_of
 from sms_ktp.domain.local_time import start_of_day
@@ -265,7 +266,7 @@ class Row:
 
     @property
     def kecamatan(self) -> str:
-        return region.current().kecamatan.get(self.kecamatan_code, self.kecamatan_code)
+        return kecamatan_name(self.kecamatan_code)
 
 
 @dataclass(frozen=True)

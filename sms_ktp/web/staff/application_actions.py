@@ -28,6 +28,7 @@ from sms_ktp.backoffice.search import ApplicationDetail, detail
 from sms_ktp.backoffice.staff import Role
 from sms_ktp.domain.pickup_calendar import local
 from sms_ktp.domain.stages import Stage
+from sms_ktp.messaging.broadcasts import cost
 from sms_ktp.web.staff.blueprint import allows_office, connect, me, now, record, runtime
 
 NOTE_LIMIT = 200  # a cancellation note: a line in the timeline
@@ -45,11 +46,16 @@ BACK = {"verification": "staff.verification"}
 CONFIRMED = "confirmed"  # the field of the confirmation page's form
 
 
+def visible_application(reference: str) -> ApplicationDetail | None:
+    """The application with this reference, if the signed-in member of staff may see it."""
+    with connect() as connection:
+        return visible(detail(connection, reference))
+
+
 def decide(reference: str, act: Callable[[ApplicationDetail], str | Response]) -> Response:
     """Run one decision on a visible application, then back to its page (or the queue it was
     taken from) with the outcome. `act` may answer a page instead (a confirmation)."""
-    with connect() as connection:
-        found = visible(detail(connection, reference))
+    found = visible_application(reference)
     if found is None:
         return missing(reference)
     try:
@@ -88,7 +94,7 @@ def confirmation(found: ApplicationDetail, *, title: str, action: str, button: s
     back = request.form.get("back", "")
     html = render_template(
         "staff/confirm.html", app=found, title=title, button=button, effects=effects,
-        sms=sms, price=price, cost=sms.segments * price if sms else 0,
+        sms=sms, price=price, cost=cost(sms.text, 1, price) if sms else 0,
         action=url_for(action, reference=found.reference),
         fields={**(fields or {}), **({"back": back} if back in BACK else {})},
         cancel_url=back_to(found.reference))

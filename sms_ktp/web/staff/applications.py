@@ -29,6 +29,7 @@ from sms_ktp.web.staff.application_actions import (
     stage_allows,
     target,
     visible,
+    visible_application,
     when,
 )
 from sms_ktp.web.staff.blueprint import connect, me, record, require, runtime, staff
@@ -37,8 +38,7 @@ from sms_ktp.web.staff.blueprint import connect, me, record, require, runtime, s
 @staff.get("/applications/<reference>")
 @require(Role.ADMIN, Role.OPERATOR, Role.HELPER)
 def application(reference: str) -> Any:
-    with connect() as connection:
-        found = visible(detail(connection, reference))
+    found = visible_application(reference)
     if found is None:
         return missing(reference)
     return page(found)

@@ -27,6 +27,7 @@ from flows.catalogue import render
 from sms_ktp.applications.kelurahan_contact import kelurahan_name
 from sms_ktp.backoffice import sessions
 from sms_ktp.backoffice.roles import ROLE_NAMES
+from sms_ktp.backoffice.search import kecamatan_name
 from sms_ktp.backoffice.staff import Role, Staff
 from sms_ktp.domain import region
 from sms_ktp.domain.masking import mask_id
@@ -219,10 +220,7 @@ def _role_name(role: Role) -> str:
     return ROLE_NAMES[role]
 
 
-@staff.app_template_filter("kecamatan_name")
-def _kecamatan_name(code: str) -> str:
-    """A kecamatan of the regency by its name ("Bogor Selatan"), its code when unknown."""
-    return region.current().kecamatan.get(code, code)
+staff.add_app_template_filter(kecamatan_name, "kecamatan_name")
 
 
 @staff.app_template_filter("office_name")
@@ -232,8 +230,7 @@ def _office_name(person: Staff) -> str:
     if not person.office:
         return ""
     if person.role is Role.OPERATOR:
-        name = region.current().kecamatan.get(person.office)
-        return f"Kec. {name}" if name else person.office
+        return f"Kec. {kecamatan_name(person.office)}"
     return kelurahan_name(person.office)
 
 

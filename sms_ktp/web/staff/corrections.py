@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from flows.catalogue import messages
 from flows.registration import REASONS
 from sms_ktp.applications import corrections, decisions
-from sms_ktp.backoffice.search import ApplicationDetail, detail
+from sms_ktp.backoffice.search import ApplicationDetail
 from sms_ktp.backoffice.staff import Role
 from sms_ktp.web.staff.application_actions import (
     Refused,
@@ -23,7 +23,7 @@ from sms_ktp.web.staff.application_actions import (
     confirmed,
     decide,
     missing,
-    visible,
+    visible_application,
 )
 from sms_ktp.web.staff.applications import cancellation_note, confirm_cancel
 from sms_ktp.web.staff.blueprint import connect, me, require, runtime, staff
@@ -48,8 +48,7 @@ def _form(found: ApplicationDetail, typed: dict[str, str], problems: dict[str, s
 @staff.get("/applications/<reference>/correct")
 @require(*ROLES)
 def application_correct(reference: str) -> Any:
-    with connect() as connection:
-        found = visible(detail(connection, reference))
+    found = visible_application(reference)
     if found is None:
         return missing(reference)
     if not _mine(found):
@@ -61,8 +60,7 @@ def application_correct(reference: str) -> Any:
 @staff.post("/applications/<reference>/correct")
 @require(*ROLES)
 def application_correct_save(reference: str) -> Any:
-    with connect() as connection:
-        found = visible(detail(connection, reference))
+    found = visible_application(reference)
     if found is None:
         return missing(reference)
     typed = {name: request.form.get(name, "")[:corrections.MAX_INPUT]

@@ -22,6 +22,7 @@ from sms_ktp.applications.hidden_codes import hide_codes
 from sms_ktp.backoffice import counter as desk
 from sms_ktp.domain.local_time import local_zone
 from sms_ktp.domain.pickup_calendar import local
+from sms_ktp.messaging.broadcasts import cost
 from sms_ktp.web.staff.application_actions import when
 from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
 from sms_ktp.web.staff.counter import ROLES, labels, missing, office_of_staff
@@ -92,7 +93,7 @@ def counter_move_confirm(visit_id: int) -> Any:
     price = runtime().settings.gateway.price_per_segment
     return render_template("staff/counter_move_confirm.html", visit=found, start=start,
                            sms=hide_codes(text), parts=segments(text), price=price,
-                           cost=segments(text) * price, slot=slot_value(start), **labels())
+                           cost=cost(text, 1, price), slot=slot_value(start), **labels())
 
 
 @staff.post("/counter/visits/<int:visit_id>/move")
