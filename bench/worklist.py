@@ -41,14 +41,14 @@ from pathlib import Path
 from typing import Any
 
 from common import check_database_url, kk_number, private_schema, settings_for
-from sqlalchemy import insert
+from sqlalchemy import String, and_, case, cast, insert, literal, select
 
 from sms_ktp.backoffice import worklist
 from sms_ktp.backoffice.staff import add_staff
 from sms_ktp.backoffice.worklist import DateField, Filters, PrintWait
 from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, BlangkoMovement, Family
+from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement, Family
 from sms_ktp.platform.clock import FixedClock
 from sms_ktp.runtime import Runtime
 from sms_ktp.web import create_app
@@ -70,6 +70,8 @@ PASSWORD = "bench-password-1234"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
+_EVENT = ApplicationEvent.__table__
+HELPER_KELURAHAN = tuple(f"327101100{number}" for number in range(1, 6))  # of Bogor Selatan
 
 
 def populate(runtime: Runtime, applications: int) -> None:
@@ -120,6 +122,18 @@ def populate(runtime: Runtime, applications: int) -> None:
                 number += 1
         for start in range(0, len(rows), 5_000):
             connection.execute(insert(_APPLICATION), rows[start:start + 5_000])
+        # The registrations' timeline entries: a third of Bogor Selatan's families registered
+        # by the helpers of five of its kelurahan, the rest by SMS (what the kelurahan filter
+        # reads).
+        for number, kelurahan in enumerate(HELPER_KELURAHAN, start=1):
+            add_staff(connection, f"bench-kel{number}", "helper", PASSWORD, START, kelurahan)
+        by_helper = and_(_FAMILY.c.kecamatan_code == "01", _APPLICATION.c.id % 3 == 0)
+        helper = literal("staff:bench-kel") + cast(_APPLICATION.c.id % 5 + 1, String)
+        connection.execute(insert(_EVENT).from_select(
+            ["application_id", "at", "stage", "actor", "note"],
+            select(_APPLICATION.c.id, _APPLICATION.c.created_at, literal("submitted"),
+                   case((by_helper, helper), else_=literal("resident:sms")), literal(""))
+            .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)))
         connection.execute(insert(BlangkoMovement.__table__).values(
             site="disdukcapil", delta=1_500, reason="added", actor="bench", at=START))
         add_staff(connection, "bench-admin", "admin", PASSWORD, START, None)
@@ -217,11 +231,16 @@ def _measure(runtime: Runtime, repeat: int, figures: dict[str, Any]) -> None:
         "blangko_wait_page_ms": read(Filters(print_wait=PrintWait.BLANGKO)),
         "count_all_ms": total(Filters()),
         "count_filtered_ms": total(month),
+        "kelurahan_page_ms": read(Filters(kelurahan=HELPER_KELURAHAN[0])),
+        "count_kelurahan_ms": total(Filters(kelurahan=HELPER_KELURAHAN[0])),
     }
     for name, work in measures.items():
         figures[name] = median_ms(work, repeat)
         print(f"  {name:<24} {figures[name]:>9.2f} ms")
     figures["total"] = whole.total
+    with db.connect() as connection:
+        figures["kelurahan_total"] = worklist.count(
+            connection, Filters(kelurahan=HELPER_KELURAHAN[0]))
     figures["deep_over_first"] = round(figures["deep_page_ms"] / figures["first_page_ms"], 2)
     figures["queue_deep_over_first"] = round(
         figures["queue_deep_page_ms"] / figures["queue_first_page_ms"], 2)

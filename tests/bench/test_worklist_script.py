@@ -11,3 +11,4 @@ def test_the_work_queue_benchmark_runs_small():
     assert status == 0, output
     assert figures["applications"] == 400 and figures["total"] == 400
     assert figures["export_csv_rows"] == 400 and figures["deep_page_ms"] > 0
+    assert figures["kelurahan_total"] > 0 and figures["kelurahan_page_ms"] > 0
