@@ -81,7 +81,8 @@ _LAST_COLLECTED = select(func.max(_APPLICATION.c.collected_at)).where(
     _APPLICATION.c.nik_hash == bindparam("nik"),
     _APPLICATION.c.stage == Stage.COLLECTED.value,
     _APPLICATION.c.collected_at >= bindparam("since"))
-_KEPT_FAMILY = select(_FAMILY.c.id, _FAMILY.c.kk, _FAMILY.c.phone).where(
+_KEPT_FAMILY = select(_FAMILY.c.id, _FAMILY.c.kk, _FAMILY.c.phone,
+                      _FAMILY.c.kecamatan_code).where(
     _FAMILY.c.id == bindparam("family"))
 
 
@@ -259,13 +260,10 @@ def _collection_problems(collected: date, form: AssistedForm,
     return problems
 
 
-_MONTHS = ("Januari", "Februari", "Maret", "April", "Mei", "Juni", "Juli", "Agustus",
-           "September", "Oktober", "November", "Desember")
-
-
 def collected_warning(collected: date) -> str:
-    return (f"KTP-el NIK ini baru diambil pada {collected.day} {_MONTHS[collected.month - 1]} "
-            f"{collected.year}. Tanyakan kepada warga mengapa perlu dicetak lagi: hilang, rusak, "
+    month = render("id", f"when.month.{collected.month}")
+    return (f"KTP-el NIK ini baru diambil pada {collected.day} {month} {collected.year}. "
+            "Tanyakan kepada warga mengapa perlu dicetak lagi: hilang, rusak, "
             "atau perubahan data.")
 
 

@@ -26,6 +26,7 @@ from flows.dialogue import Invalid
 from flows.registration import REASONS, check_reason, check_suket, kk_value, nik_value
 from sms_ktp.applications.counter_wording import for_staff
 from sms_ktp.applications.pipeline import notice_rows
+from sms_ktp.applications.verification import registered_by
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
 from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.masking import mask_id
@@ -54,10 +55,7 @@ class Refused(Exception):
 
 def registrant(connection: Connection, application_id: int) -> str:
     """The actor of the application's registration (its first `submitted` entry)."""
-    return connection.execute(
-        select(_EVENT.c.actor).where(_EVENT.c.application_id == application_id,
-                                     _EVENT.c.stage == Stage.SUBMITTED.value)
-        .order_by(_EVENT.c.id).limit(1)).scalar_one_or_none() or ""
+    return registered_by(connection, [application_id]).get(application_id, "")
 
 
 def may_change(stage: str, made_by: str, actor: str) -> bool:

@@ -10,6 +10,7 @@ from datetime import datetime
 import click
 
 from sms_ktp.applications import delivery
+from sms_ktp.backoffice.search import kecamatan_name
 from sms_ktp.cli.common import Argument, Group, actor, with_runtime
 from sms_ktp.domain import region
 from sms_ktp.domain.pickup_calendar import local
@@ -81,7 +82,7 @@ def _cards(parcel: delivery.Parcel) -> None:
 
 
 def _office(code: str) -> str:
-    return f"Kec. {region.current().kecamatan.get(code, code)} ({code})"
+    return f"Kec. {kecamatan_name(code)} ({code})"
 
 
 def _when(moment: datetime | None) -> str:

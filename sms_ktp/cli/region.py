@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import click
 
+from sms_ktp.applications.kelurahan_contact import kelurahan_names
+from sms_ktp.backoffice.search import kecamatan_name
 from sms_ktp.cli.common import Argument, Group, with_runtime
 from sms_ktp.domain import region as regions
-from sms_ktp.domain import wilayah
 from sms_ktp.runtime import Runtime
 
 
@@ -54,10 +55,10 @@ def find(words: tuple[str, ...]) -> None:
 def kelurahan(runtime: Runtime, words: tuple[str, ...]) -> int:
     served = regions.current()
     wanted = [word.lower() for word in words]
-    found = sorted((code, name) for code, name in wilayah.kelurahan_of(served.code).items()
+    found = sorted((code, name) for code, name in kelurahan_names(served.code).items()
                    if all(word in name.lower() for word in wanted))
     for code, name in found:
-        print(f"{code}  {name} (Kec. {served.kecamatan.get(code[4:6], code[4:6])})")
+        print(f"{code}  {name} (Kec. {kecamatan_name(code[4:6])})")
     if not found:
         click.echo(f"sms-ktp: no kelurahan or desa of {served.name} matches "
                    f"{' '.join(words)!r}", err=True)

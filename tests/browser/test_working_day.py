@@ -28,6 +28,7 @@ from sms_ktp import crypto
 from sms_ktp.models import Application, Family
 from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.db import Database
+from sms_ktp.web.staff.broadcasts import rupiah
 
 MONDAY = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 09:00 in Bogor, the working day
 LAST_WEEK = MONDAY - timedelta(days=6)  # a resident who registered the Tuesday before
@@ -159,10 +160,6 @@ def desk(day: Day, username: str) -> Any:
     if "/staff/login" in page.url or page.url in ("", "about:blank"):
         sign_in(page, day.live.base_url, username)
     return page
-
-
-def rupiah(amount: int) -> str:
-    return "Rp " + f"{amount:,}".replace(",", ".")
 
 
 def register_by_sms(live: LiveService, phone: str, nik: str, kk: str) -> str:

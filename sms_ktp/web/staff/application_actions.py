@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 
 from flows.catalogue import messages
 from flows.dates import say_day, say_time
-from sms_ktp.applications import decisions, verification
+from sms_ktp.applications import corrections, decisions
 from sms_ktp.backoffice.search import ApplicationDetail, detail
 from sms_ktp.backoffice.staff import Role
 from sms_ktp.domain.pickup_calendar import local
@@ -31,7 +31,7 @@ from sms_ktp.domain.stages import Stage
 from sms_ktp.messaging.broadcasts import cost
 from sms_ktp.web.staff.blueprint import allows_office, connect, me, now, record, runtime
 
-NOTE_LIMIT = 200  # a cancellation note: a line in the timeline
+NOTE_LIMIT = decisions.NOTE_LIMIT  # a cancellation note: a line in the timeline
 CHANNELS = {"sms": "SMS", "ussd": "USSD", "staff": "Petugas"}
 ACTORS = (Role.ADMIN, Role.OPERATOR)  # who may decide; helpers only look applications up
 
@@ -130,15 +130,17 @@ def visible(found: ApplicationDetail | None) -> ApplicationDetail | None:
 def page(found: ApplicationDetail) -> Response:
     person = me()
     can_act = person.role in ACTORS
-    with connect() as connection:
-        registrant = verification.registered_by(connection, [found.id]).get(found.id, "")
+    registrant = ""
+    if found.stage == Stage.SUBMITTED.value:  # only then may its registrant still change it
+        with connect() as connection:
+            registrant = corrections.registrant(connection, found.id)
     html = render_template("staff/application.html", app=found, can_act=can_act,
                            reason_limit=decisions.reason_budget(), note_limit=NOTE_LIMIT,
                            verifiable=found.stage == Stage.SUBMITTED.value,
                            resolvable=found.stage == Stage.DUPLICATE.value,
                            # who registered it may still correct or cancel it, until verified
-                           correctable=(found.stage == Stage.SUBMITTED.value
-                                        and registrant == person.actor),
+                           correctable=corrections.may_change(found.stage, registrant,
+                                                              person.actor),
                            **labels())
     return Response(html, mimetype="text/html")
 

@@ -12,11 +12,10 @@ from werkzeug.wrappers import Response
 from sms_ktp.backoffice.staff import LoginLimits, sign_in
 from sms_ktp.web.addresses import request_address
 from sms_ktp.web.staff.blueprint import (
-    HOME,
     begin_session,
     current_staff,
     end_session,
-    nav,
+    home_url,
     now,
     require,
     runtime,
@@ -47,7 +46,7 @@ def login() -> Any:
     target = safe_next(request.values.get("next", ""))
     if request.method == "GET":
         if current_staff() is not None:
-            return redirect(target or _home())
+            return redirect(target or home_url())
         return render_template("staff/login.html", next=target,
                                timed_out=g.get("timed_out") or "expired" in request.args)
     username = request.form.get("username", "")[:40]
@@ -67,7 +66,7 @@ def login() -> Any:
                                username=username), 401
     begin_session(person)  # a new session at sign-in: nothing chosen before it carries over
     g.staff = person
-    return redirect(target or _home(), code=303)
+    return redirect(target or home_url(), code=303)
 
 
 @staff.post("/logout")
@@ -77,14 +76,5 @@ def logout() -> Response:
     return redirect(url_for("staff.login", out=1), code=303)
 
 
-def _home() -> str:
-    person = current_staff()
-    if person is None:
-        return url_for("staff.login")
-    endpoint = HOME[person.role]
-    items = nav()
-    if items and endpoint not in {item.endpoint for item in items}:
-        endpoint = items[0].endpoint
-    return url_for(endpoint)
 
 

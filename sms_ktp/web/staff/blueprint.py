@@ -30,6 +30,7 @@ from sms_ktp.backoffice.roles import ROLE_NAMES
 from sms_ktp.backoffice.search import kecamatan_name
 from sms_ktp.backoffice.staff import Role, Staff
 from sms_ktp.domain import region
+from sms_ktp.domain.contact_address import is_kelurahan_code
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.pickup_calendar import local
 from sms_ktp.platform import audit
@@ -128,11 +129,32 @@ def require(*roles: Role) -> Callable[[F], F]:
     return decorate
 
 
+def my_kelurahan() -> str | None:
+    """The kelurahan a helper works in (their account's office), which may be the contact of
+    a family without a phone; None for anybody else."""
+    person = me()
+    return person.office if person.role is Role.HELPER and is_kelurahan_code(
+        person.office) else None
+
+
 def allows_office(office: str | None) -> bool:
     """Whether the signed-in member of staff may act on something of this pickup office: an
     operator only on their own."""
     person = me()
     return person.role is not Role.OPERATOR or office == person.office
+
+
+def home_url() -> str:
+    """The signed-in member of staff's own first page (`HOME`, else the first page of their
+    menu), or the sign-in page."""
+    person = current_staff()
+    if person is None:
+        return url_for("staff.login")
+    endpoint = HOME[person.role]
+    items = nav()
+    if items and endpoint not in {item.endpoint for item in items}:
+        endpoint = items[0].endpoint
+    return url_for(endpoint)
 
 
 def nav() -> list[NavItem]:

@@ -38,6 +38,7 @@ from sms_ktp.domain.stages import Stage
 from sms_ktp.messaging import broadcasts
 from sms_ktp.messaging.broadcasts import Audience, BroadcastError
 from sms_ktp.models import Broadcast
+from sms_ktp.platform.config import Settings
 from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
 from sms_ktp.web.staff.paging import requested_page
 
@@ -235,8 +236,7 @@ def _confirm(form: dict[str, str], plan: Plan, *, error: str | None = None,
         "staff/broadcasts/confirm.html", form=form, plan=plan, error=error, warning=warning,
         audience=audience_label(plan.audience.kind, plan.audience.value),
         price=settings.gateway.price_per_segment,
-        rate=f"{settings.broadcasts.rate_per_second:g}".replace(".", ","),
-        quiet=settings.notifications.quiet_hours)
+        rate=_rate_words(settings), quiet=settings.notifications.quiet_hours)
 
 
 def _compose(form: dict[str, str], *, error: str | None = None) -> str:
@@ -245,9 +245,13 @@ def _compose(form: dict[str, str], *, error: str | None = None) -> str:
         "staff/broadcasts/new.html", form=form, error=error,
         choices=audience_choices(), price=settings.gateway.price_per_segment,
         max_segments=broadcasts.MAX_SEGMENTS,
-        rate=f"{settings.broadcasts.rate_per_second:g}".replace(".", ","),
-        quiet=settings.notifications.quiet_hours,
+        rate=_rate_words(settings), quiet=settings.notifications.quiet_hours,
         earliest=f"{now().astimezone(local_zone()):%Y-%m-%dT%H:%M}")
+
+
+def _rate_words(settings: Settings) -> str:
+    """SMS a second, as Indonesians write a decimal ("2,5")."""
+    return f"{settings.broadcasts.rate_per_second:g}".replace(".", ",")
 
 
 def _send_at(when: str, text: str) -> datetime | None:

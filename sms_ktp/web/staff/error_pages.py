@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import current_app, g, render_template, request, url_for
-from werkzeug.exceptions import HTTPException, InternalServerError
+from flask import g, render_template, request
+from werkzeug.exceptions import HTTPException
 
-from sms_ktp.web.staff.blueprint import HOME, session_staff, staff
+from sms_ktp.web.staff.blueprint import home_url, session_staff, staff
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,6 @@ def error_page(error: HTTPException) -> Any:
     return _page(error.code, headers)
 
 
-@staff.app_errorhandler(InternalServerError)
-def _fault(error: InternalServerError) -> Any:
-    """Flask has logged the exception already; the page names none of it."""
-    if not for_staff():
-        return error
-    return _page(500, {})
-
-
 def _page(code: int, headers: dict[str, str]) -> Any:
     title, what, then = PAGES[code]
     try:
@@ -79,10 +71,8 @@ def _page(code: int, headers: dict[str, str]) -> Any:
 def _home(read_session: bool) -> str:
     """The signed-in member of staff's own first page, or the sign-in page. An address the
     blueprint never matched (mistyped) has not read the session: it is read here, except after
-    a fault, which may be the database's."""
+    a fault, which may be the database's. (An unhandled exception reaches `error_page` as an
+    InternalServerError, whose page names none of it; Flask has logged it.)"""
     if "staff" not in g:
         g.staff = session_staff() if read_session else None
-    person = g.get("staff")
-    if person is None or HOME.get(person.role) not in current_app.view_functions:
-        return url_for("staff.login")
-    return url_for(HOME[person.role])
+    return home_url()

@@ -19,13 +19,20 @@ from werkzeug.wrappers import Response
 
 from sms_ktp.applications.kelurahan_contact import kelurahan_name
 from sms_ktp.backoffice.staff import Role
-from sms_ktp.domain.contact_address import is_kelurahan_code
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.stages import Stage
 from sms_ktp.messaging.kelurahan_mailbox import mailbox, mark_passed
 from sms_ktp.models import Application, ApplicationEvent
-from sms_ktp.platform.config import kelurahan_phones
-from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
+from sms_ktp.web.staff.blueprint import (
+    connect,
+    me,
+    my_kelurahan,
+    now,
+    record,
+    require,
+    runtime,
+    staff,
+)
 
 SHOWN = 30  # the helper's latest registrations on the page
 
@@ -44,7 +51,7 @@ _MINE = (select(_APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.sta
 @require(Role.HELPER, Role.ADMIN)
 def helper_home() -> Any:
     person = me()
-    kelurahan = _my_kelurahan()
+    kelurahan = my_kelurahan()
     with connect() as connection:
         mine = connection.execute(_MINE.where(_EVENT.c.actor == person.actor[:60])
                                   .limit(SHOWN)).all()
@@ -54,14 +61,14 @@ def helper_home() -> Any:
     return render_template(
         "staff/helper_home.html", registrations=registrations, shown=SHOWN, notices=notices,
         kelurahan=kelurahan_name(kelurahan) if kelurahan else None,
-        kelurahan_phone=bool(kelurahan and kelurahan in kelurahan_phones(runtime().settings)))
+        kelurahan_phone=bool(kelurahan and kelurahan in runtime().settings.kelurahan.phones))
 
 
 @staff.post("/home/notices/<int:notice_id>/passed")
 @require(Role.HELPER)
 def helper_notice_passed(notice_id: int) -> Response:
     """Tick one SMS of the kelurahan's list as passed on to the family."""
-    kelurahan = _my_kelurahan()
+    kelurahan = my_kelurahan()
     if kelurahan is None:
         flash("Akun Anda belum terhubung ke satu kelurahan: tidak ada daftar kabar.", "error")
         return redirect(url_for("staff.helper_home"), code=303)
@@ -78,8 +85,3 @@ def helper_notice_passed(notice_id: int) -> Response:
     return redirect(url_for("staff.helper_home") + "#kabar", code=303)
 
 
-def _my_kelurahan() -> str | None:
-    person = me()
-    if person.role is Role.HELPER and is_kelurahan_code(person.office):
-        return person.office
-    return None

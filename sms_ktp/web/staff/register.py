@@ -30,12 +30,11 @@ from sms_ktp.applications.assisted import (
 )
 from sms_ktp.applications.kelurahan_contact import is_phoneless, kelurahan_name
 from sms_ktp.backoffice.staff import Role
-from sms_ktp.domain.contact_address import is_kelurahan_code, kelurahan_in
+from sms_ktp.domain.contact_address import kelurahan_in
 from sms_ktp.domain.masking import mask_id, mask_phone
 from sms_ktp.models import Application, Family
-from sms_ktp.platform.config import kelurahan_phones
 from sms_ktp.web.addresses import request_address
-from sms_ktp.web.staff.blueprint import connect, me, require, runtime, staff
+from sms_ktp.web.staff.blueprint import connect, me, my_kelurahan, require, runtime, staff
 
 # The outcome shown once after the redirect (masked numbers only: the session cookie is signed,
 # not encrypted), the references this browser stored lately, to recognise a form sent twice and
@@ -67,7 +66,7 @@ def _submit() -> Any:
     app = runtime()
     try:
         registered = register_assisted(app.db, app.clock, app.pickup_policy(), form, me().actor,
-                                       request_address(), recent, kelurahan=_my_kelurahan(),
+                                       request_address(), recent, kelurahan=my_kelurahan(),
                                        families=_families())
     except Refused as refused:
         family = _family_shown(form.family) if "family" not in refused.problems else None
@@ -119,13 +118,6 @@ def register_receipt() -> Any:
     return render_template("staff/receipt.html", family=family, members=members, office=office)
 
 
-def _my_kelurahan() -> str | None:
-    """The kelurahan a helper works in, which may be the contact of a family without a phone."""
-    person = me()
-    return person.office if person.role is Role.HELPER and is_kelurahan_code(
-        person.office) else None
-
-
 def _families() -> list[int]:
     return [int(family) for family in session.get(_FAMILIES, []) if isinstance(family, int)]
 
@@ -136,11 +128,9 @@ def _family_shown(family: str) -> dict[str, Any] | None:
         return None
     with connect() as connection:
         row = kept_family(connection, family, _families())
-        kecamatan = connection.execute(select(_FAMILY.c.kecamatan_code).where(
-            _FAMILY.c.id == row.id)).scalar_one() if row is not None else ""
     if row is None:
         return None
-    return {"id": row.id, "kk": mask_id(row.kk), "kecamatan": kecamatan,
+    return {"id": row.id, "kk": mask_id(row.kk), "kecamatan": row.kecamatan_code,
             **_contact(row.phone)}
 
 
@@ -150,7 +140,7 @@ def _contact(phone: str) -> dict[str, Any]:
     if kelurahan is None:
         return {"phoneless": False, "phone": mask_phone(phone), "contact": mask_phone(phone)}
     name = kelurahan_name(kelurahan)
-    has_phone = kelurahan in kelurahan_phones(runtime().settings)
+    has_phone = kelurahan in runtime().settings.kelurahan.phones  # keys checked at load
     return {"phoneless": True, "phone": "", "kelurahan": name, "kelurahan_phone": has_phone,
             "contact": f"lewat {name}"}
 
@@ -161,7 +151,7 @@ def _page(form: AssistedForm, *, family: dict[str, Any] | None = None,
     reasons = [(choice.value, render(STAFF_LANGUAGE, choice.label))
                for choice in REGISTRATION.steps["reason"].choices]
     language_names = [(code, render(code, "lang.name")) for code in offered()]
-    kelurahan = _my_kelurahan()
+    kelurahan = my_kelurahan()
     # The sentence a resident agrees to by SMS, read out at the counter: staff confirm for them.
     return render_template("staff/register.html", form=form, problems=problems or {},
                            reasons=reasons, languages=language_names, done=done,

@@ -25,6 +25,7 @@ from sms_ktp.web.staff.application_actions import (
     labels,
 )
 from sms_ktp.web.staff.blueprint import connect, me, record, require, runtime, staff
+from sms_ktp.web.staff.paging import requested_page
 
 MAX_TICKED = verification.PAGE_SIZE  # one page of the queue at a time
 
@@ -37,10 +38,8 @@ def _office() -> str | None:
 @staff.get("/verification", endpoint="verification")  # the menu's name (`blueprint.NAV`)
 @require(*ACTORS)
 def verification_queue() -> str:
-    page = request.args.get("page", "1")
     with connect() as connection:
-        queue = verification.waiting(connection, office=_office(),
-                                     page=int(page) if page.isdigit() else 1)
+        queue = verification.waiting(connection, office=_office(), page=requested_page())
         doubles = verification.double_records(connection, office=_office())
     return render_template("staff/verification.html", queue=queue, doubles=doubles,
                            doubles_limit=verification.DOUBLE_RECORD_LIMIT,
