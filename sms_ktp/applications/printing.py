@@ -4,7 +4,7 @@ of its movements, so its history is the table itself."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,6 +49,12 @@ class Reserved:
     batch_id: int | None
     cards: list[tuple[str, str, datetime]]  # reference, masked NIK, ready since
     stock: Stock
+
+
+def free_blangko(connection: Connection, sites: Iterable[str]) -> int:
+    """Blank cards not yet promised to a print batch, over these printing sites: what tells a
+    card waiting for blangko from one waiting for a print batch."""
+    return sum(stock(connection, site).free for site in sites)
 
 
 def stock(connection: Connection, site: str) -> Stock:

@@ -21,7 +21,7 @@ from flows.ports import ActiveApplication, ApplicationView
 from flows.registration import refusal_of_active
 from sms_ktp.applications import delivery, pickup
 from sms_ktp.applications.pickup import PickupPolicy
-from sms_ktp.applications.printing import stock
+from sms_ktp.applications.printing import free_blangko
 from sms_ktp.applications.registration_attempts import tell_family_of_attempt
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
 from sms_ktp.domain.local_time import local_date
@@ -220,7 +220,7 @@ class SqlServices:
 
     def _free_blangko(self) -> int:
         """Blank cards not yet promised to a print batch, over all printing sites."""
-        return sum(stock(self._db, site).free for site in self._sites())
+        return free_blangko(self._db, self._sites())
 
     def _sites(self) -> list[str]:
         return list(self._db.execute(select(BlangkoMovement.site).distinct()).scalars())

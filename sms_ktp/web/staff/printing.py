@@ -56,16 +56,14 @@ def printing_page() -> str:
 def _page(site: str, *, error: str | None = None, limit: str = "") -> str:
     with connect() as connection:
         stock = printing.stock(connection, site)
-        city_free = sum(printing.stock(connection, name).free for name in _sites())
-        waiting = int(connection.execute(
-            select(func.count()).select_from(_APPLICATION)
+        city_free = printing.free_blangko(connection, _sites())
+        # The cards no batch has taken yet, and since when the oldest waits: one read of the
+        # print queue's partial index.
+        waiting, oldest = connection.execute(
+            select(func.count(), func.min(_APPLICATION.c.ready_at))
             .where(in_stage(Stage.PRINT_QUEUE), _APPLICATION.c.print_batch_id.is_(None))
-        ).scalar_one())
+        ).one()
         covered = min(waiting, city_free)
-        oldest = connection.execute(
-            select(func.min(_APPLICATION.c.ready_at))
-            .where(in_stage(Stage.PRINT_QUEUE), _APPLICATION.c.print_batch_id.is_(None))
-        ).scalar_one()
         batches = printing.open_batches(connection, site)
         done = connection.execute(
             select(_BATCH).where(_BATCH.c.site == site, _BATCH.c.done_at.is_not(None))

@@ -55,8 +55,7 @@ def _free() -> int:
     """The free blank cards of every site: what tells "waiting for blangko" from "waiting
     for a print batch"."""
     with connect() as connection:
-        return sum(printing.stock(connection, site).free
-                   for site in runtime().settings.printing.sites)
+        return printing.free_blangko(connection, runtime().settings.printing.sites)
 
 
 @staff.route("/applications", methods=["GET", "POST"])
