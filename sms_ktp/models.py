@@ -216,7 +216,8 @@ class PhoneChange(SQLModel, table=True):
 
 
 class Application(SQLModel, table=True):
-    """A request to print one resident's KTP-el."""
+    """A request for one population document (`sms_ktp.domain.documents`): a resident's KTP-el
+    printed, a KK, an akta kelahiran or kematian, a child's KIA. `nik` is the applicant's."""
 
     __tablename__ = "application"
     # The work queues are partial indexes over the stage they serve: a card leaving a stage
@@ -234,13 +235,20 @@ class Application(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(max_length=12, unique=True)
+    document: str = Field(default="ktp", sa_column=Column(
+        String(12), nullable=False, server_default="ktp", index=True))
+    # The document's other answers (a child's birth date and sex, the NIK of the deceased and
+    # the date of death): sealed as a whole, NULL for a KTP-el and once erased.
+    details: dict[str, Any] | None = Field(
+        default=None, sa_column=Column(EncryptedJSON("application.details")))
     # Encrypted; NULL once erased. Found by `nik_hash` (filled from `nik` by an INSERT; an
     # UPDATE of `nik` must set it too).
     nik: str | None = Field(default=None, sa_column=Column(EncryptedString("application.nik")))
     nik_hash: str | None = hash_column("nik", "nik", filled=True, index=True)
     # The keyed hash of `nik` while the application is active (written from the NIK itself),
     # NULL afterwards: a unique column that enforces "one active application per NIK" on every
-    # database.
+    # database. Another document writes its own key here (`flows.documents`: "kk:<NIK>", the
+    # NIK of the deceased), or nothing where a family may ask for two at once (twins' KIA).
     active_nik: str | None = hash_column("nik", "nik", filled=False, unique=True)
     family_id: int = Field(foreign_key="family.id", index=True)
     reason: str = Field(max_length=20)
@@ -259,6 +267,8 @@ class Application(SQLModel, table=True):
     # office (kecamatan code), slot and code, which stay after the visit is over (history, the
     # dashboard's partial index on the slot).
     visit_id: int | None = Field(default=None, foreign_key="pickup_visit.id", index=True)
+    # The visit to hand in the papers of another document (a `PickupVisit` for papers).
+    papers_visit_id: int | None = Field(default=None, foreign_key="pickup_visit.id", index=True)
     pickup_office: str | None = Field(default=None, max_length=2)
     pickup_at: datetime | None = utc_column(nullable=True)
     pickup_code: str | None = Field(default=None, max_length=12)
@@ -374,6 +384,10 @@ class BlangkoMovement(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     site: str = Field(max_length=40, index=True)
+    # The kind of blank card (`sms_ktp.domain.documents.CARDS`): a KIA is not printed on a
+    # KTP-el blangko.
+    card: str = Field(default="ktp", sa_column=Column(
+        String(12), nullable=False, server_default="ktp"))
     delta: int
     reason: str = Field(max_length=100)
     actor: str = Field(max_length=60)
@@ -387,6 +401,8 @@ class PrintBatch(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     site: str = Field(max_length=40)
+    card: str = Field(default="ktp", sa_column=Column(
+        String(12), nullable=False, server_default="ktp"))
     size: int
     created_at: datetime = utc_column()
     done_at: datetime | None = utc_column(nullable=True)
@@ -409,6 +425,9 @@ class PickupVisit(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     family_id: int = Field(foreign_key="family.id", index=True)
+    # "pickup": to collect printed cards; "papers": to hand in another document's papers.
+    purpose: str = Field(default="pickup", sa_column=Column(
+        String(10), nullable=False, server_default="pickup"))
     office: str = Field(max_length=2)
     starts_at: datetime | None = utc_column(nullable=True)
     code: str = Field(max_length=12)

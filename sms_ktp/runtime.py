@@ -19,7 +19,7 @@ from sms_ktp import crypto
 from sms_ktp.applications import office_settings
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.backoffice import staff
-from sms_ktp.domain import region
+from sms_ktp.domain import documents, region
 from sms_ktp.domain.pickup_calendar import WorkingCalendar
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.messaging.limits import ReplyLimits
@@ -97,6 +97,7 @@ class Runtime:
         # One regency a process: its name, kecamatan, time zone and languages for every
         # message and page (`sms_ktp.domain.region`).
         region.configure(served_region(self.settings))
+        documents.configure(self.settings.services.enabled)
         staff.configure_hashing(self.settings.staff.password_time_cost,
                                 self.settings.staff.password_memory_kib)
         # The process's keys of the encryption at rest, when the settings carry them

@@ -7,6 +7,11 @@ from enum import StrEnum
 
 class Stage(StrEnum):
     SUBMITTED = "submitted"              # received, waiting for staff verification
+    # Another document's papers checked at the counter (`sms_ktp.domain.documents`); a PDF is
+    # then signed electronically (TTE) and ready to download.
+    PAPERS_CHECKED = "papers_checked"
+    SIGNED = "signed"
+    READY = "ready"
     PENUNGGALAN = "penunggalan"          # waiting for de-duplication at Kemendagri
     PRINT_READY = "print_ready"          # PRR: Print Ready Record
     DUPLICATE = "duplicate"              # DUPLICATE_RECORD: cannot be printed, resident must visit

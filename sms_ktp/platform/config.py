@@ -114,6 +114,25 @@ class RegionSettings:
     languages: list[str] = field(default_factory=list)  # empty: those of the province
 
 
+def _every_document() -> list[str]:
+    from sms_ktp.domain.documents import DOCUMENTS
+
+    return list(DOCUMENTS)
+
+
+@dataclass
+class ServicesSettings:
+    # The documents the regency takes applications for (`sms_ktp.domain.documents`).
+    enabled: list[str] = field(default_factory=_every_document)
+
+
+@dataclass
+class DocumentsSettings:
+    link_days: int = 14  # how long a signed PDF's link and PIN work
+    max_upload_mb: int = 10  # the largest PDF staff may attach
+    pin_attempts: int = 5  # wrong PINs before the link locks until staff renew it
+
+
 @dataclass
 class PickupSettings:
     max_reschedules: int = 2
@@ -219,6 +238,9 @@ class ServerSettings:
     port: int = 8080
     # Reverse proxies (CIDRs) whose X-Forwarded-For names the client; nobody else's is read.
     trusted_proxies: list[str] = field(default_factory=list)
+    # The address residents reach the service at, as written in their SMS (the PDF links,
+    # `<public_url>/d/<code>`): short, https in production. Empty: http://<host>:<port>.
+    public_url: str = ""
 
 
 @dataclass
@@ -230,6 +252,8 @@ class LoggingSettings:
 class Settings:
     data_dir: str = "var"
     region: RegionSettings = field(default_factory=RegionSettings)
+    services: ServicesSettings = field(default_factory=ServicesSettings)
+    documents: DocumentsSettings = field(default_factory=DocumentsSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     gateway: GatewaySettings = field(default_factory=GatewaySettings)
     worker: WorkerSettings = field(default_factory=WorkerSettings)
@@ -383,6 +407,7 @@ def _check(settings: Settings) -> None:
     except ValueError as error:
         raise ConfigError(f"[pickup] {error}") from None
     _check_delivery(settings.delivery)
+    _check_documents(settings)
     if settings.staff.idle_minutes <= 0:
         raise ConfigError("[staff] idle_minutes must be positive")
     if settings.staff.password_time_cost < 1 or settings.staff.password_memory_kib < 32:
@@ -412,6 +437,20 @@ def _check(settings: Settings) -> None:
     sites = settings.printing.sites
     if not sites or not all(isinstance(site, str) and site.strip() for site in sites):
         raise ConfigError("[printing] sites must be a non-empty list of names")
+
+
+def _check_documents(settings: Settings) -> None:
+    from sms_ktp.domain.documents import DOCUMENTS
+
+    enabled = settings.services.enabled
+    unknown = [code for code in enabled if code not in DOCUMENTS]
+    if unknown or not enabled:
+        raise ConfigError(f"[services] enabled: {enabled!r}: a non-empty list of "
+                          f"{', '.join(DOCUMENTS)}")
+    documents = settings.documents
+    if min(documents.link_days, documents.max_upload_mb, documents.pin_attempts) < 1:
+        raise ConfigError("[documents] link_days, max_upload_mb and pin_attempts must be "
+                          "at least 1")
 
 
 def _check_delivery(delivery: DeliverySettings) -> None:
