@@ -24,6 +24,16 @@ RESIDENT_CHANNELS = {"sms": "SMS", "ussd": "USSD", "whatsapp": "WhatsApp", "web"
 SYSTEM_JOBS = {"pickup": "jadwal pengambilan", "retention": "penghapusan data lama"}
 INTEGRATIONS = {"kemendagri": "Sistem Kemendagri"}
 
+# --- documents ------------------------------------------------------------------------------
+# The documents (`sms_ktp.domain.documents`) as the office names them, in the catalogue's order.
+DOCUMENT_NAMES = {"ktp": "KTP-el", "kk": "KK", "akta_lahir": "Akta Kelahiran",
+                  "akta_mati": "Akta Kematian", "kia": "KIA"}
+
+
+def document_words(code: str) -> str:
+    """"KK", "Akta Kelahiran"...; a code not known here (a newer version's) as it is."""
+    return DOCUMENT_NAMES.get(code, code)
+
 
 def staff_roles(connection: Connection) -> dict[str, Role]:
     """Every account's role by user name: a few dozen rows, read once for a whole page."""

@@ -192,3 +192,11 @@ def test_notes_in_words(note, words):
 ])
 def test_the_details_the_commands_and_jobs_write_are_read_in_words(detail, words):
     assert wording.detail_words(detail) == words
+
+
+def test_every_document_has_its_name_for_staff():
+    from sms_ktp.domain.documents import DOCUMENTS
+
+    assert set(wording.DOCUMENT_NAMES) == set(DOCUMENTS)
+    assert wording.document_words("akta_lahir") == "Akta Kelahiran"
+    assert wording.document_words("pindah") == "pindah"  # a newer version's: as stored
