@@ -1,0 +1,141 @@
+"""The papers visit of a KK, akta or KIA application on a real database with an injected clock:
+booked in the pickup slots (capacity shared with pickups), joined by the family's next
+application, reminded, moved, and closed by staff."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+from sqlalchemy import insert, select, update
+
+from sms_ktp.applications import papers_visit
+from sms_ktp.applications.pickup import PickupPolicy
+from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices, local
+from sms_ktp.domain.quiet_hours import QuietHours
+from sms_ktp.models import Application, Family, PickupSlot, PickupVisit
+
+_serials = count(1)
+_APPLICATION = Application.__table__
+_VISIT = PickupVisit.__table__
+
+
+def policy(capacity: int | None = None) -> PickupPolicy:
+    offices = default_offices()
+    if capacity is not None:
+        offices = {code: replace(office, capacity=capacity) for code, office in offices.items()}
+    return PickupPolicy(offices, WorkingCalendar(), QuietHours.parse(""), search_days=30)
+
+
+def wib(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC) - timedelta(hours=7)
+
+
+def family(database, clock, kecamatan: str = "01", phone: str = "+6281234567890") -> int:
+    serial = next(_serials)
+    with database.connect() as connection:
+        return connection.execute(insert(Family.__table__).values(
+            kk=f"3271{kecamatan}0101{serial:06d}", phone=phone, kecamatan_code=kecamatan,
+            created_at=clock.now()).returning(Family.__table__.c.id)).scalar_one()
+
+
+def apply(database, clock, family_id: int, document: str = "kk", kecamatan: str = "01",
+          the_policy: PickupPolicy | None = None) -> tuple[int, papers_visit.PapersVisit | None]:
+    """An application of the family with its papers visit booked, as registration does."""
+    serial = next(_serials)
+    with database.connect() as connection:
+        visit = papers_visit.book(connection, the_policy or policy(), family_id, kecamatan,
+                                  clock.now())
+        application_id = connection.execute(insert(_APPLICATION).values(
+            reference=f"P{serial:05d}", document=document, nik=f"3271014501{serial:06d}",
+            family_id=family_id, reason="hilang", stage="submitted", language="id",
+            channel="sms", created_at=clock.now(), updated_at=clock.now(),
+            papers_visit_id=visit.id if visit else None,
+        ).returning(_APPLICATION.c.id)).scalar_one()
+    return application_id, visit
+
+
+def booked(database, office: str = "01") -> dict[datetime, int]:
+    with database.connect() as connection:
+        return {row.starts_at: row.booked for row in connection.execute(
+            select(PickupSlot.__table__).where(PickupSlot.__table__.c.office == office))
+            if row.booked}
+
+
+def visit_rows(database) -> list:
+    with database.connect() as connection:
+        return connection.execute(select(_VISIT).order_by(_VISIT.c.id)).all()
+
+
+def test_booked_in_the_first_slot_of_the_next_working_day(database, clock):
+    clock.set(wib(2026, 11, 27, 10, 0))  # Friday
+    _, visit = apply(database, clock, family(database, clock))
+    assert visit is not None
+    assert visit.at == local(wib(2026, 11, 30, 8, 0))
+    assert visit.office == "Kantor Kec. Bogor Selatan" and visit.address
+    assert len(visit.code) == 6
+    [row] = visit_rows(database)
+    assert (row.purpose, row.open_code, row.code, row.office) == ("papers", None, visit.code, "01")
+    assert row.reminded_at == clock.now()  # the reference SMS tells the next working day
+    assert booked(database) == {wib(2026, 11, 30, 8, 0): 1}
+    with database.connect() as connection:
+        assert papers_visit.view(connection, policy(), visit.id) == visit
+
+
+def test_the_familys_next_application_joins_its_open_visit(database, clock):
+    clock.set(wib(2026, 11, 27, 10, 0))
+    family_id = family(database, clock)
+    _, first = apply(database, clock, family_id, "kk")
+    _, second = apply(database, clock, family_id, "akta_lahir")
+    assert second == first
+    assert len(visit_rows(database)) == 1
+    assert booked(database) == {wib(2026, 11, 30, 8, 0): 2}
+    # Another family gets its own visit in the same slot.
+    _, other = apply(database, clock, family(database, clock))
+    assert other.id != first.id and other.at == first.at and other.code != first.code
+
+
+def test_a_full_slot_is_skipped_and_pickups_share_the_capacity(database, clock):
+    clock.set(wib(2026, 11, 27, 10, 0))
+    with database.connect() as connection:
+        connection.execute(insert(PickupSlot.__table__).values(
+            office="01", starts_at=wib(2026, 11, 30, 8, 0), capacity=2, booked=2))
+    _, visit = apply(database, clock, family(database, clock), the_policy=policy(capacity=2))
+    assert visit.at == local(wib(2026, 11, 30, 8, 30))
+    # The family's open visit is full: its next application gets a visit of its own.
+    family_id = family(database, clock)
+    _, first = apply(database, clock, family_id, the_policy=policy(capacity=2))
+    assert first.at == local(wib(2026, 11, 30, 8, 30))
+    _, second = apply(database, clock, family_id, the_policy=policy(capacity=2))
+    assert second.id != first.id and second.at == local(wib(2026, 11, 30, 9, 0))
+
+
+def test_a_visit_whose_papers_were_handed_in_is_not_joined(database, clock):
+    clock.set(wib(2026, 11, 27, 10, 0))
+    family_id = family(database, clock)
+    application_id, first = apply(database, clock, family_id)
+    with database.connect() as connection:
+        connection.execute(update(_APPLICATION).where(_APPLICATION.c.id == application_id)
+                           .values(stage="papers_checked"))
+    _, second = apply(database, clock, family_id)
+    assert second.id != first.id
+
+
+def test_no_office_no_visit(database, clock):
+    clock.set(wib(2026, 11, 27, 10, 0))
+    family_id = family(database, clock, "99")
+    with database.connect() as connection:
+        assert papers_visit.book(connection, policy(), family_id, "99", clock.now()) is None
+    assert visit_rows(database) == []
+
+
+def test_a_visit_two_working_days_ahead_waits_for_its_reminder(database, clock):
+    clock.set(wib(2026, 11, 26, 10, 0))  # Thursday; Friday has one slot, 08.00-08.30
+    one_slot = {code: replace(office, hours={4: office.hours[4]}, slot_minutes=180, capacity=1)
+                for code, office in default_offices().items()}
+    the_policy = replace(policy(), offices=one_slot)
+    apply(database, clock, family(database, clock), the_policy=the_policy)
+    _, visit = apply(database, clock, family(database, clock), the_policy=the_policy)
+    assert visit.at == local(wib(2026, 12, 4, 8, 0))
+    assert visit_rows(database)[-1].reminded_at is None
