@@ -1,6 +1,11 @@
 """Blangko (blank cards) and printing: a print batch reserves cards in order of readiness, never
 more than the free stock of the site, and printing them consumes their blangko. Stock is the sum
-of its movements, so its history is the table itself."""
+of its movements, so its history is the table itself.
+
+Each kind of card has its own stock (`sms_ktp.domain.documents.CARDS`: a KIA is not printed on a
+KTP-el blangko): a site's stock, its movements and its batches are of one kind, and a batch takes
+only the applications of the documents printed on that kind. Every function takes the kind as
+`card`, the KTP-el's by default."""
 
 from __future__ import annotations
 
@@ -9,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, func, insert, select, update
 
 from sms_ktp.applications.pipeline import Move, change_stages
+from sms_ktp.domain.documents import CARDS, DOCUMENTS
 from sms_ktp.domain.masking import mask_id, redact
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.domain.stages import Stage
@@ -31,6 +37,31 @@ _MOVEMENT = BlangkoMovement.__table__
 _BATCH = PrintBatch.__table__
 _FAMILY = Family.__table__
 _EVENT = ApplicationEvent.__table__
+KTP = "ktp"  # the card kind of the commands and pages that name none
+
+
+class UnknownCard(ValueError):
+    pass
+
+
+def documents_on(card: str) -> tuple[str, ...]:
+    """The documents printed on this kind of blank card."""
+    if card not in CARDS:
+        raise UnknownCard(f"unknown card {card!r}: one of {', '.join(CARDS)}")
+    return tuple(code for code, document in DOCUMENTS.items() if document.card == card)
+
+
+def card_of(document: str) -> str | None:
+    """The kind of blank card an application of this document is printed on (None: none)."""
+    found = DOCUMENTS.get(document)
+    return found.card if found is not None else None
+
+
+def printed_on(card: str) -> ColumnElement[bool]:
+    """The application is of a document printed on this kind of blank card."""
+    codes = documents_on(card)
+    return (_APPLICATION.c.document == codes[0] if len(codes) == 1
+            else _APPLICATION.c.document.in_(codes))
 
 
 @dataclass(frozen=True)
@@ -38,6 +69,7 @@ class Stock:
     site: str
     total: int  # blank cards on the shelf
     reserved: int  # promised to print batches not yet done
+    card: str = KTP
 
     @property
     def free(self) -> int:
@@ -51,42 +83,56 @@ class Reserved:
     stock: Stock
 
 
-def free_blangko(connection: Connection, sites: Iterable[str]) -> int:
-    """Blank cards not yet promised to a print batch, over these printing sites: what tells a
-    card waiting for blangko from one waiting for a print batch."""
-    return sum(stock(connection, site).free for site in sites)
+def free_blangko(connection: Connection, sites: Iterable[str], card: str = KTP) -> int:
+    """Blank cards of this kind not yet promised to a print batch, over these printing sites:
+    what tells a card waiting for blangko from one waiting for a print batch."""
+    return sum(stock(connection, site, card).free for site in sites)
 
 
-def stock(connection: Connection, site: str) -> Stock:
+def free_by_card(connection: Connection, sites: Iterable[str]) -> dict[str, int]:
+    """`free_blangko` of every kind of card."""
+    chosen = list(sites)
+    return {card: free_blangko(connection, chosen, card) for card in CARDS}
+
+
+def stock(connection: Connection, site: str, card: str = KTP) -> Stock:
+    documents_on(card)  # a known kind
     total = connection.execute(select(func.coalesce(func.sum(_MOVEMENT.c.delta), 0))
-                               .where(_MOVEMENT.c.site == site)).scalar_one()
+                               .where(_MOVEMENT.c.site == site,
+                                      _MOVEMENT.c.card == card)).scalar_one()
     reserved = connection.execute(
         select(func.count()).select_from(_APPLICATION.join(
             _BATCH, _BATCH.c.id == _APPLICATION.c.print_batch_id))
-        .where(_BATCH.c.site == site, _BATCH.c.done_at.is_(None),
+        .where(_BATCH.c.site == site, _BATCH.c.card == card, _BATCH.c.done_at.is_(None),
                in_stage(Stage.PRINT_QUEUE))
     ).scalar_one()
-    return Stock(site, int(total), int(reserved))
+    return Stock(site, int(total), int(reserved), card)
 
 
-def add_blangko(db: Database, clock: Clock, site: str, count: int, actor: str) -> Stock:
+def add_blangko(db: Database, clock: Clock, site: str, count: int, actor: str,
+                card: str = KTP) -> Stock:
     if count <= 0:
         raise ValueError("the number of blangko to add must be positive")
+    documents_on(card)
     with db.connect() as connection:
-        connection.execute(insert(_MOVEMENT).values(site=site, delta=count, reason="added",
-                                                    actor=actor[:60], at=clock.now()))
-        return stock(connection, site)
+        connection.execute(insert(_MOVEMENT).values(site=site, card=card, delta=count,
+                                                    reason="added", actor=actor[:60],
+                                                    at=clock.now()))
+        return stock(connection, site, card)
 
 
-def reserve_next(db: Database, clock: Clock, site: str, limit: int | None) -> Reserved:
-    """Reserve the next print-ready cards (oldest readiness first) for one batch."""
+def reserve_next(db: Database, clock: Clock, site: str, limit: int | None,
+                 card: str = KTP) -> Reserved:
+    """Reserve the next print-ready cards of this kind (oldest readiness first) for one
+    batch."""
     with db.connect() as connection:
-        return reserve(connection, clock.now(), site, limit)
+        return reserve(connection, clock.now(), site, limit, card)
 
 
-def reserve(connection: Connection, now: datetime, site: str, limit: int | None) -> Reserved:
+def reserve(connection: Connection, now: datetime, site: str, limit: int | None,
+            card: str = KTP) -> Reserved:
     """`reserve_next` in the caller's transaction (the back office audits it in the same)."""
-    available = stock(connection, site)
+    available = stock(connection, site, card)
     size = available.free if limit is None else min(limit, available.free)
     if size <= 0:
         return Reserved(None, [], available)
@@ -94,19 +140,20 @@ def reserve(connection: Connection, now: datetime, site: str, limit: int | None)
         select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
                _APPLICATION.c.ready_at)
         .where(in_stage(Stage.PRINT_QUEUE),
-               _APPLICATION.c.print_batch_id.is_(None))
+               _APPLICATION.c.print_batch_id.is_(None), printed_on(card))
         .order_by(_APPLICATION.c.ready_at, _APPLICATION.c.id).limit(size)
         .with_for_update(skip_locked=True)
     ).all()
     if not waiting:
         return Reserved(None, [], available)
     batch_id = connection.execute(insert(_BATCH).values(
-        site=site, size=len(waiting), created_at=now).returning(_BATCH.c.id)).scalar_one()
+        site=site, card=card, size=len(waiting), created_at=now).returning(_BATCH.c.id)
+    ).scalar_one()
     connection.execute(update(_APPLICATION)
                        .where(_APPLICATION.c.id.in_([row.id for row in waiting]))
                        .values(print_batch_id=batch_id, updated_at=now))
     return Reserved(batch_id, [(row.reference, mask_id(row.nik), row.ready_at)
-                               for row in waiting], stock(connection, site))
+                               for row in waiting], stock(connection, site, card))
 
 
 def mark_printed(db: Database, clock: Clock, quiet: QuietHours, batch_id: int | None,
@@ -146,17 +193,23 @@ class Batch:
     size: int
     created_at: datetime
     done_at: datetime | None
+    card: str = KTP
+
+
+def _batch(row: Any) -> Batch:
+    return Batch(row.id, row.site, row.size, row.created_at, row.done_at, row.card)
 
 
 def batch(connection: Connection, batch_id: int) -> Batch | None:
     row = connection.execute(select(_BATCH).where(_BATCH.c.id == batch_id)).first()
-    return None if row is None else Batch(row.id, row.site, row.size, row.created_at,
-                                          row.done_at)
+    return None if row is None else _batch(row)
 
 
-def open_batches(connection: Connection, site: str | None = None) -> list[tuple[Batch, int]]:
-    """Batches reserved and not marked printed yet, oldest first, with how many of their
-    cards still wait in them (a card cancelled meanwhile has left)."""
+def open_batches(connection: Connection, site: str | None = None,
+                 card: str | None = None) -> list[tuple[Batch, int]]:
+    """Batches reserved and not marked printed yet (of one site, of one kind of card), oldest
+    first, with how many of their cards still wait in them (a card cancelled meanwhile has
+    left)."""
     cards = (select(_APPLICATION.c.print_batch_id, func.count().label("cards"))
              .where(in_stage(Stage.PRINT_QUEUE), _APPLICATION.c.print_batch_id.is_not(None))
              .group_by(_APPLICATION.c.print_batch_id).subquery())
@@ -165,8 +218,9 @@ def open_batches(connection: Connection, site: str | None = None) -> list[tuple[
              .where(_BATCH.c.done_at.is_(None)).order_by(_BATCH.c.id))
     if site is not None:
         query = query.where(_BATCH.c.site == site)
-    return [(Batch(row.id, row.site, row.size, row.created_at, row.done_at), int(row.cards))
-            for row in connection.execute(query)]
+    if card is not None:
+        query = query.where(_BATCH.c.card == card)
+    return [(_batch(row), int(row.cards)) for row in connection.execute(query)]
 
 
 def batch_cards(connection: Connection, batch_id: int) -> list[BatchCard]:
@@ -205,7 +259,7 @@ def finish_batch(connection: Connection, now: datetime, quiet: QuietHours, batch
     case it is written off as used with `note`. None when the batch is unknown or already
     done (a second click changes nothing)."""
     failed = failed or {}
-    row = connection.execute(select(_BATCH.c.id, _BATCH.c.site)
+    row = connection.execute(select(_BATCH.c.id, _BATCH.c.site, _BATCH.c.card)
                              .where(_BATCH.c.id == batch_id, _BATCH.c.done_at.is_(None))
                              .with_for_update()).first()
     if row is None:
@@ -235,12 +289,13 @@ def finish_batch(connection: Connection, now: datetime, quiet: QuietHours, batch
             for card in returned])
     if printed:
         connection.execute(insert(_MOVEMENT).values(
-            site=row.site, delta=-len(printed), reason=f"printed batch {batch_id}",
-            actor=actor[:60], at=now))
+            site=row.site, card=row.card, delta=-len(printed),
+            reason=f"printed batch {batch_id}", actor=actor[:60], at=now))
     if spoiled:
         reason = f"spoiled batch {batch_id}" + (f": {redact(note)}" if note.strip() else "")
         connection.execute(insert(_MOVEMENT).values(
-            site=row.site, delta=-spoiled, reason=reason[:100], actor=actor[:60], at=now))
+            site=row.site, card=row.card, delta=-spoiled, reason=reason[:100],
+            actor=actor[:60], at=now))
     connection.execute(update(_BATCH).where(_BATCH.c.id == batch_id)
                        .values(done_at=now, size=len(printed)))
     return Finished(batch_id, len(printed), len({card.family_id for card in printed}),

@@ -27,15 +27,26 @@ def family(database) -> int:
             created_at=NOW).returning(Family.__table__.c.id)).scalar_one()
 
 
-def ready(database, family_id: int, days_ago: int) -> str:
+def ready(database, family_id: int, days_ago: int, document: str = "ktp") -> str:
+    """A card in the print queue: a KTP-el, or a child's KIA (the parent's NIK, the child's
+    birth date in its details)."""
     serial = next(_numbers)
     reference = f"{serial:09d}"
+    kia = document == "kia"
     with database.connect() as connection:
         connection.execute(insert(Application.__table__).values(
             reference=reference, nik=f"3271014501{serial:06d}", family_id=family_id,
-            reason="hilang", stage="print_queue", language="id", channel="sms",
-            created_at=NOW, updated_at=NOW, ready_at=NOW - timedelta(days=days_ago)))
+            document=document, details={"birth_date": "2019-03-12"} if kia else None,
+            reason="baru" if kia else "hilang", stage="print_queue", language="id",
+            channel="sms", created_at=NOW, updated_at=NOW,
+            ready_at=NOW - timedelta(days=days_ago)))
     return reference
+
+
+def add(database, count: int, card: str) -> None:
+    with database.connect() as connection:
+        connection.execute(insert(BlangkoMovement.__table__).values(
+            site=SITE, card=card, delta=count, reason="added", actor="test", at=NOW))
 
 
 @pytest.fixture
@@ -118,3 +129,50 @@ def test_open_batches_count_the_cards_still_in_them(stocked):
         assert printing.open_batches(connection, "elsewhere") == []
         assert [card.reference for card in printing.batch_cards(connection, first.batch_id)
                 ] == [card[0] for card in first.cards]
+
+
+def test_a_kia_is_printed_on_kia_blangko_only(stocked):
+    """The KTP-el stock (10) and the KIA stock (2) of one site are two stocks: a batch of one
+    kind takes only its own documents, oldest ready first, and uses only its own blangko."""
+    database = stocked
+    people = family(database)
+    ktp = [ready(database, people, days) for days in (9, 7, 5)]
+    kia = [ready(database, people, days, "kia") for days in (10, 8, 6)]
+    with database.connect() as connection:
+        assert printing.reserve(connection, NOW, SITE, None, "kia").batch_id is None
+        assert printing.stock(connection, SITE, "kia") == printing.Stock(SITE, 0, 0, "kia")
+    add(database, 2, "kia")
+    with database.connect() as connection:
+        children = printing.reserve(connection, NOW, SITE, None, "kia")
+        adults = printing.reserve(connection, NOW, SITE, None)
+    assert [card[0] for card in children.cards] == kia[:2]
+    assert (children.stock.card, children.stock.total, children.stock.free) == ("kia", 2, 0)
+    assert [card[0] for card in adults.cards] == ktp
+    assert (adults.stock.card, adults.stock.total, adults.stock.free) == ("ktp", 10, 7)
+    with database.connect() as connection:
+        assert printing.batch(connection, children.batch_id).card == "kia"
+        assert [batch.id for batch, _ in printing.open_batches(connection, SITE, "kia")] == [
+            children.batch_id]
+        assert printing.free_by_card(connection, [SITE]) == {"ktp": 7, "kia": 0}
+        finished = printing.finish_batch(connection, NOW, QuietHours(), children.batch_id,
+                                         "op", {kia[1]: True})
+    assert (finished.printed, finished.returned, finished.spoiled) == (1, 1, 1)
+    with database.connect() as connection:
+        kia_stock = printing.stock(connection, SITE, "kia")
+        ktp_stock = printing.stock(connection, SITE)
+        kia_moves = connection.execute(
+            select(BlangkoMovement.delta, BlangkoMovement.reason)
+            .where(BlangkoMovement.card == "kia").order_by(BlangkoMovement.id)).all()
+    # 2 KIA blangko in, 1 printed, 1 spoiled; the KTP-el stock only promised to its batch.
+    assert (kia_stock.total, kia_stock.reserved, kia_stock.free) == (0, 0, 0)
+    assert (ktp_stock.total, ktp_stock.reserved, ktp_stock.free) == (10, 3, 7)
+    assert kia_moves == [(2, "added"), (-1, f"printed batch {children.batch_id}"),
+                         (-1, f"spoiled batch {children.batch_id}")]
+    stages = stage_of(database)
+    assert stages[kia[0]] == ("printed", children.batch_id)
+    assert stages[kia[1]] == stages[kia[2]] == ("print_queue", None)
+
+
+def test_an_unknown_kind_of_card_is_refused(stocked):
+    with stocked.connect() as connection, pytest.raises(printing.UnknownCard):
+        printing.stock(connection, SITE, "sim")
