@@ -1,6 +1,6 @@
-"""The work queues of the back office: the applications list filtered by stage, kecamatan,
-the kelurahan where it was registered, pickup office and a range of local days, sorted by how
-long the resident has waited, paged by keyset.
+"""The work queues of the back office: the applications list filtered by document, stage,
+kecamatan, the kelurahan where it was registered, pickup office and a range of local days,
+sorted by how long the resident has waited, paged by keyset.
 
 Why a keyset and not OFFSET: a clerk working through 30,000 cards pages deep into the list,
 and OFFSET makes the database read and throw away every row before the page. Here a page is
@@ -9,7 +9,10 @@ page costs what the first does. The id is the order applications were made in, w
 long the resident has been waiting.
 
 Every filter is a plain condition on stored columns (local days become UTC ranges), so the
-list, its total and its export are one query each, all built here.
+list, its total and its export are one query each, all built here. The document, like the
+stage, is written into the SQL (a few known codes): the planner then weighs a rare document
+(its index, `ix_application_document`, holds the ids in order on SQLite) against a common one
+(the primary key read in order, the document checked on the way).
 """
 
 from __future__ import annotations
@@ -20,13 +23,26 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, exists, func, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 
+from flows.catalogue import render
 from sms_ktp.applications.kelurahan_contact import kelurahan_of_regency
 from sms_ktp.backoffice.roles import Role
 from sms_ktp.backoffice.search import kecamatan_name
+from sms_ktp.backoffice.wording import document_words
 from sms_ktp.domain import region
 from sms_ktp.domain.contact_address import address_of
+from sms_ktp.domain.documents import DOCUMENTS, ENDING_STAGES, document
 from sms_ktp.domain.local_time import start_of_day
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.stages import Stage
@@ -40,6 +56,43 @@ ACTOR_PREFIX = "staff:"  # how a member of staff stands in a timeline (`Staff.ac
 PAGE_SIZE = 50
 # A range of more than this many days is a typing slip (year 2206), refused as such.
 MAX_SPAN_DAYS = 3660
+
+
+# Every stage in the order of the pipelines, then the ends that leave them: how a list offers
+# them and the dashboard's columns.
+STAGE_ORDER = (Stage.SUBMITTED, Stage.PAPERS_CHECKED, Stage.PENUNGGALAN, Stage.PRINT_READY,
+               Stage.DUPLICATE, Stage.SIGNED, Stage.READY, Stage.PRINT_QUEUE, Stage.PRINTED,
+               Stage.PICKUP_SCHEDULED, Stage.MISSED_PICKUP, Stage.POST_REQUESTED, Stage.POSTED,
+               Stage.COLLECTED, Stage.DELIVERED, Stage.REJECTED, Stage.CANCELLED)
+# The stages beside a path that its machinery may put an application in.
+_PENUNGGALAN_SIDE = (Stage.PRINT_READY, Stage.DUPLICATE)
+_PICKUP_SIDE = (Stage.MISSED_PICKUP, Stage.POST_REQUESTED, Stage.POSTED, Stage.DELIVERED)
+
+
+def stages_of(*codes: str) -> tuple[Stage, ...]:
+    """The stages an application of these documents may stand in, in the pipelines' order: its
+    path, penunggalan's results where the path has it, a missed pickup and delivery by post for
+    a card, and the ends."""
+    own: set[Stage] = set(ENDING_STAGES)
+    for code in codes:
+        each = document(code)
+        own.update(each.path)
+        if Stage.PENUNGGALAN in each.path:
+            own.update(_PENUNGGALAN_SIDE)
+        if each.card is not None:
+            own.update(_PICKUP_SIDE)
+    return tuple(stage for stage in STAGE_ORDER if stage in own)
+
+
+def stage_words(stage: str) -> str:
+    """A stage as staff read it ("antre cetak"): the catalogue's short words."""
+    return render("id", f"stage_short.{stage}")
+
+
+def of_document(code: str) -> ColumnElement[bool]:
+    """`application.document = '<code>'`, the code written into the SQL (checked first: only a
+    known document's code gets there)."""
+    return _APPLICATION.c.document == literal_column(f"'{document(code).code}'")
 
 
 class DateField(StrEnum):
@@ -76,6 +129,7 @@ class Sort(StrEnum):
 class Filters:
     """What a list shows; every field empty is every application in scope."""
 
+    document: str | None = None  # a code of `sms_ktp.domain.documents`
     stage: Stage | None = None
     kecamatan: str | None = None  # of the family's KK
     # Where it was registered: by a helper of this kelurahan, or for a family without a phone
@@ -99,7 +153,8 @@ class Filters:
 
     def as_query(self) -> dict[str, str]:
         """The filters as query-string parameters (what a link to this list carries)."""
-        pairs = {"stage": self.stage.value if self.stage else "",
+        pairs = {"document": self.document or "",
+                 "stage": self.stage.value if self.stage else "",
                  "kecamatan": self.kecamatan or "", "kelurahan": self.kelurahan or "",
                  "office": self.office or "",
                  "date": self.date_field.value if self.since or self.until else "",
@@ -164,7 +219,15 @@ def parse_filters(args: Mapping[str, str]) -> Parsed:
             errors.append(f"{what} harus tanggal (hari/bulan/tahun); filter ini diabaikan.")
             return None
 
+    code = args.get("document", "").strip() or None
+    if code is not None and code not in DOCUMENTS:
+        errors.append("Dokumen tidak dikenal; filter ini diabaikan.")
+        code = None
     stage = choice("stage", Stage, "Tahap")
+    if code is not None and stage is not None and stage not in stages_of(code):
+        errors.append(f"Tahap “{stage_words(stage)}” bukan tahap {document_words(code)}; "
+                      "filter tahap diabaikan.")
+        stage = None
     since, until = day("since", "Tanggal awal"), day("until", "Tanggal akhir")
     if since and until and since > until:
         errors.append("Tanggal awal sesudah tanggal akhir: keduanya ditukar.")
@@ -178,7 +241,7 @@ def parse_filters(args: Mapping[str, str]) -> Parsed:
         errors.append("Kelurahan tidak dikenal; filter ini diabaikan.")
         kelurahan = None
     filters = Filters(
-        stage=stage, kecamatan=area("kecamatan", "Kecamatan"), kelurahan=kelurahan,
+        document=code, stage=stage, kecamatan=area("kecamatan", "Kecamatan"), kelurahan=kelurahan,
         office=area("office", "Kantor ambil"),
         date_field=choice("date", DateField, "Jenis tanggal") or DateField.CREATED,
         since=since, until=until, print_wait=choice("wait", PrintWait, "Keadaan antre cetak"),
@@ -187,13 +250,19 @@ def parse_filters(args: Mapping[str, str]) -> Parsed:
         errors.append("Keadaan antre cetak hanya untuk tahap antre cetak; filter ini "
                       "diabaikan.")
         filters = replace(filters, print_wait=None)
+    if filters.print_wait is not None and code is not None \
+            and Stage.PRINT_QUEUE not in stages_of(code):
+        errors.append(f"{document_words(code)} tidak dicetak di sini; filter antre cetak "
+                      "diabaikan.")
+        filters = replace(filters, print_wait=None)
     return Parsed(filters, tuple(errors))
 
 
 # --- the query ---------------------------------------------------------------------------------
 
 _ROW = (select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
-               _APPLICATION.c.stage, _FAMILY.c.kecamatan_code, _APPLICATION.c.channel,
+               _APPLICATION.c.document, _APPLICATION.c.stage, _FAMILY.c.kecamatan_code,
+               _APPLICATION.c.channel,
                _APPLICATION.c.created_at, _APPLICATION.c.ready_at, _APPLICATION.c.printed_at,
                _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
                _APPLICATION.c.collected_at)
@@ -223,6 +292,8 @@ def filtered(statement: Select[Any], filters: Filters, *, free: int = 0) -> Sele
     """`statement` (which joins the family) narrowed to `filters`. `free`: the free blank
     cards, which tell a card waiting for blangko from one waiting for a print batch."""
     stage = Stage.PRINT_QUEUE if filters.print_wait is not None else filters.stage
+    if filters.document is not None:
+        statement = statement.where(of_document(filters.document))
     if stage is not None:
         # Written into the SQL: the stage's partial index serves the queues that have one.
         statement = statement.where(in_stage(stage))
@@ -254,6 +325,7 @@ class Row:
     id: int
     reference: str
     nik: str
+    document: str
     stage: str
     kecamatan_code: str
     channel: str
@@ -325,7 +397,8 @@ def page(connection: Connection, filters: Filters, *, after: int | None = None,
 
 
 def _row(row: Any) -> Row:
-    return Row(row.id, row.reference, mask_id(row.nik), row.stage, row.kecamatan_code,
+    return Row(row.id, row.reference, mask_id(row.nik), row.document, row.stage,
+               row.kecamatan_code,
                row.channel, row.created_at, row.ready_at, row.printed_at, row.pickup_office,
                row.pickup_at, row.collected_at)
 
@@ -347,10 +420,12 @@ class ExportRow:
     pickup_office: str | None
     pickup_at: datetime | None
     collected_at: datetime | None
+    document: str = "ktp"
 
 
 _EXPORT = (select(_APPLICATION.c.reference, _APPLICATION.c.nik, _FAMILY.c.kk,
-                  _APPLICATION.c.stage, _FAMILY.c.kecamatan_code, _APPLICATION.c.channel,
+                  _APPLICATION.c.document, _APPLICATION.c.stage, _FAMILY.c.kecamatan_code,
+               _APPLICATION.c.channel,
                   _APPLICATION.c.created_at, _APPLICATION.c.ready_at,
                   _APPLICATION.c.printed_at, _APPLICATION.c.pickup_office,
                   _APPLICATION.c.pickup_at, _APPLICATION.c.collected_at)
@@ -376,7 +451,7 @@ def export_rows(connection: Connection, filters: Filters, *, full: bool = False,
                             (row.kk or "") if full else mask_id(row.kk), row.stage,
                             row.kecamatan_code, row.channel, row.created_at, row.ready_at,
                             row.printed_at, row.pickup_office, row.pickup_at,
-                            row.collected_at)
+                            row.collected_at, row.document)
         if len(rows) < EXPORT_CHUNK:
             return
         cursor = rows[-1].id

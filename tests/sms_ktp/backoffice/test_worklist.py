@@ -7,16 +7,19 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from staff_browser import make_staff
 
 from sms_ktp.backoffice.worklist import (
+    _APPLICATION,
+    _ROW,
     DateField,
     Filters,
     PrintWait,
     Sort,
     count,
     export_rows,
+    filtered,
     page,
     parse_filters,
 )
@@ -224,3 +227,81 @@ def test_a_kelurahan_keeps_what_its_helpers_registered_and_its_phoneless_familie
     # an operator's list keeps a kelurahan of their own kecamatan only
     assert Filters(kelurahan="3271041015").scoped("01").kelurahan is None
     assert Filters(kelurahan="3271011001").scoped("01").kelurahan == "3271011001"
+
+
+def test_a_document_filter_keeps_its_applications_and_its_stages(database, seed):
+    ktp = seed.applications("01", "submitted", 2)
+    kk = seed.applications("01", "submitted", 2, document="kk", reason="pisah")
+    kk_signed = seed.applications("06", "signed", 1, document="kk", reason="hilang")
+    kia = seed.applications("01", "print_queue", 1, document="kia", reason="baru",
+                            ready_at=wib(20, 9))
+    everything, found = listed(database, Filters(sort=Sort.OLDEST))
+    assert everything == ktp + kk + kk_signed + kia
+    assert [row.document for row in found.rows] == ["ktp"] * 2 + ["kk"] * 3 + ["kia"]
+    kept, found = listed(database, Filters(document="kk"))
+    assert kept == (kk + kk_signed)[::-1] and found.total == 3
+    assert listed(database, Filters(document="kk", stage=Stage.SUBMITTED))[0] == kk
+    assert listed(database, Filters(document="kk", kecamatan="06"))[0] == kk_signed
+    assert listed(database, Filters(document="ktp", stage=Stage.SUBMITTED))[0] == ktp
+    assert listed(database, Filters(document="kia", stage=Stage.PRINT_QUEUE))[0] == kia
+    assert listed(database, Filters(document="akta_mati"))[0] == []
+    with database.connect() as connection:
+        assert count(connection, Filters(document="kk")) == 3
+        exported = list(export_rows(connection, Filters(document="kk", sort=Sort.OLDEST)))
+    assert [(row.reference, row.document) for row in exported] == [
+        (reference, "kk") for reference in kk + kk_signed]
+
+
+def test_each_document_offers_its_own_stages():
+    from sms_ktp.backoffice.worklist import stages_of
+
+    assert stages_of("kk") == (Stage.SUBMITTED, Stage.PAPERS_CHECKED, Stage.SIGNED, Stage.READY,
+                               Stage.COLLECTED, Stage.REJECTED, Stage.CANCELLED)
+    assert stages_of("kk") == stages_of("akta_lahir") == stages_of("akta_mati")
+    kia = stages_of("kia")
+    assert Stage.PAPERS_CHECKED in kia and Stage.PRINT_QUEUE in kia
+    assert Stage.MISSED_PICKUP in kia and Stage.PENUNGGALAN not in kia
+    ktp = stages_of("ktp")
+    assert Stage.PENUNGGALAN in ktp and Stage.DUPLICATE in ktp and Stage.SIGNED not in ktp
+    assert set(stages_of("ktp", "kk")) == set(ktp) | set(stages_of("kk"))
+
+
+def test_a_document_filter_that_makes_no_sense_is_dropped_and_said():
+    parsed = parse_filters({"document": "pindah", "stage": "submitted"})
+    assert parsed.filters == Filters(stage=Stage.SUBMITTED)
+    assert parsed.errors == ("Dokumen tidak dikenal; filter ini diabaikan.",)
+    parsed = parse_filters({"document": "kk", "stage": "penunggalan"})
+    assert parsed.filters == Filters(document="kk")
+    assert parsed.errors == ("Tahap “penunggalan” bukan tahap KK; filter tahap diabaikan.",)
+    parsed = parse_filters({"document": "akta_lahir", "wait": "blangko"})
+    assert parsed.filters == Filters(document="akta_lahir")
+    assert parsed.errors == ("Akta Kelahiran tidak dicetak di sini; filter antre cetak "
+                             "diabaikan.",)
+    clean = parse_filters({"document": "kia", "stage": "print_queue", "wait": "batch"})
+    assert clean.errors == () and clean.filters.as_query()["document"] == "kia"
+    assert parse_filters(clean.filters.as_query()).filters == clean.filters
+
+
+def plan(connection, statement) -> str:
+    """The database's plan for `statement`, as tests/sms_ktp/test_models.py reads it."""
+    sql = str(statement.compile(connection, compile_kwargs={"literal_binds": True}))
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SET LOCAL enable_seqscan = off"))
+        return "\n".join(connection.execute(text("EXPLAIN " + sql)).scalars())
+    return "\n".join(row[-1] for row in connection.execute(text("EXPLAIN QUERY PLAN " + sql)))
+
+
+@pytest.mark.parametrize("filters", [Filters(document="kk"),
+                                     Filters(document="kia", stage=Stage.PRINT_QUEUE),
+                                     Filters(document="kk", kecamatan="04")],
+                         ids=["document", "document-stage", "document-kecamatan"])
+def test_a_document_page_is_read_through_an_index(database, filters):
+    """A page of one document is read through an index (its own, its stage's, or the primary
+    key in order), never by reading the whole table; its keyset cursor stays a range on the
+    id."""
+    key = _APPLICATION.c.id
+    statement = filtered(_ROW, filters).where(key < 1_000).order_by(key.desc()).limit(51)
+    with database.connect() as connection:
+        read = plan(connection, statement)
+    assert "ix_application_" in read or "application_pkey" in read, read
+    assert "SCAN application" not in read and "Seq Scan on application" not in read, read
