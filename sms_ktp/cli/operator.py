@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from sms_ktp.applications import penunggalan, pickup, printing
 from sms_ktp.cli.common import Group, actor, runtime_of, with_runtime
+from sms_ktp.domain.documents import CARDS
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.messaging.outbox import requeue_failed
@@ -18,6 +19,9 @@ from sms_ktp.runtime import Runtime
 
 PROGRESS_FROM = 1000  # rows; smaller files need no progress bar
 SITE_HELP = "printing site (default: the first configured)"
+CARD_HELP = "the kind of blank card: ktp (KTP-el) or kia (KIA)"
+card_option = click.option("--card", type=click.Choice(CARDS), default=printing.KTP,
+                           show_default=True, help=CARD_HELP)
 
 
 @click.group("penunggalan", cls=Group, help="penunggalan results from Kemendagri")
@@ -45,16 +49,17 @@ def blangko() -> None:
                  context_settings={"ignore_unknown_options": True})
 @click.argument("count", type=int)
 @click.option("--site", help=SITE_HELP)
+@card_option
 @with_runtime
-def add_blangko(runtime: Runtime, count: int, site: str | None) -> int:
+def add_blangko(runtime: Runtime, count: int, site: str | None, card: str) -> int:
     chosen = _site(runtime, site)
     if chosen is None:
         return 2
     if count <= 0:
         print("sms-ktp: the number of blangko to add must be positive", file=sys.stderr)
         return 2
-    stock = printing.add_blangko(runtime.db, runtime.clock, chosen, count, actor())
-    print(f"added {count} blangko at {chosen}: stock {stock.total}, "
+    stock = printing.add_blangko(runtime.db, runtime.clock, chosen, count, actor(), card)
+    print(f"added {count} blangko at {_at(chosen, card)}: stock {stock.total}, "
           f"reserved {stock.reserved}, free {stock.free}")
     return 0
 
@@ -67,15 +72,16 @@ def print_batches() -> None:
 @print_batches.command("next", help="reserve the next batch for printing")
 @click.option("--limit", type=int)
 @click.option("--site", help=SITE_HELP)
+@card_option
 @with_runtime
-def print_next(runtime: Runtime, limit: int | None, site: str | None) -> int:
+def print_next(runtime: Runtime, limit: int | None, site: str | None, card: str) -> int:
     chosen = _site(runtime, site)
     if chosen is None:
         return 2
     if limit is not None and limit <= 0:
         print("sms-ktp: --limit must be positive", file=sys.stderr)
         return 2
-    return _print_next(runtime, chosen, limit)
+    return _print_next(runtime, chosen, limit, card)
 
 
 @print_batches.command("done", help="mark a reserved batch printed\n\n"
@@ -149,6 +155,12 @@ def _site(runtime: Runtime, site: str | None) -> str | None:
     return site or sites[0]
 
 
+def _at(site: str, card: str) -> str:
+    """A site's stock of one kind of card as the output names it: the site alone for the
+    KTP-el's (as it always was), "disdukcapil (kia)" for another kind."""
+    return site if card == printing.KTP else f"{site} ({card})"
+
+
 def _mark_printed(runtime: Runtime, batch: int | None) -> int:
     """The cards of `batch` (None: of every reserved batch) marked printed."""
     count = printing.mark_printed(runtime.db, runtime.clock, runtime.quiet_hours, batch, actor())
@@ -201,17 +213,18 @@ def _import(runtime: Runtime, path: Path, every_row: bool = False) -> int:
     return 0
 
 
-def _print_next(runtime: Runtime, site: str, limit: int | None) -> int:
-    reserved = printing.reserve_next(runtime.db, runtime.clock, site, limit)
+def _print_next(runtime: Runtime, site: str, limit: int | None, card: str) -> int:
+    reserved = printing.reserve_next(runtime.db, runtime.clock, site, limit, card)
+    at = _at(site, card)
     if reserved.batch_id is None:
         reason = ("no free blangko" if reserved.stock.free == 0
                   else "no print-ready card is waiting")
-        print(f"nothing to print at {site}: {reason} (stock {reserved.stock.total}, "
+        print(f"nothing to print at {at}: {reason} (stock {reserved.stock.total}, "
               f"reserved {reserved.stock.reserved})")
         return 0
-    print(f"batch {reserved.batch_id} at {site}: {len(reserved.cards)} card(s)")
+    print(f"batch {reserved.batch_id} at {at}: {len(reserved.cards)} card(s)")
     print(f"{'#':>4}  {'ref':<9}  {'NIK':<7}  ready since (UTC)")
     for number, (reference, nik, ready_at) in enumerate(reserved.cards, start=1):
         print(f"{number:>4}  {reference:<9}  {nik:<7}  {ready_at:%Y-%m-%d %H:%M}")
-    print(f"free blangko left at {site}: {reserved.stock.free}")
+    print(f"free blangko left at {at}: {reserved.stock.free}")
     return 0

@@ -14,6 +14,7 @@ from sms_ktp.cli.main import cli, main
 
 NIK_HELP = "the resident's NIK, or - to read it from standard input (kept out of the history)"
 SITE_HELP = "printing site (default: the first configured)"
+CARD_HELP = "--card [ktp|kia] the kind of blank card: ktp (KTP-el) or kia (KIA) [default: ktp]"
 HELP = "-h, --help Show this message and exit."
 # command -> (its usage line, its description, its help lines: an option or an argument with
 # its metavar, then its help). Groups list their commands, with their descriptions, in order.
@@ -36,10 +37,10 @@ COMMANDS: dict[str, tuple[str, str, list[str]]] = {
                            ["--rows also print the outcome of every line (masked NIK)"]),
     "blangko": ("sms-ktp blangko [OPTIONS] COMMAND [ARGS]...", "blank-card stock", []),
     "blangko add": ("sms-ktp blangko add [OPTIONS] COUNT", "add N blank cards to a site's stock",
-                    [f"--site TEXT {SITE_HELP}"]),
+                    [f"--site TEXT {SITE_HELP}", CARD_HELP]),
     "print": ("sms-ktp print [OPTIONS] COMMAND [ARGS]...", "print batches", []),
     "print next": ("sms-ktp print next [OPTIONS]", "reserve the next batch for printing",
-                   ["--limit INTEGER", f"--site TEXT {SITE_HELP}"]),
+                   ["--limit INTEGER", f"--site TEXT {SITE_HELP}", CARD_HELP]),
     "print done": ("sms-ktp print done [OPTIONS]",
                    "mark a reserved batch printed\n\nGive one of --batch and --all.",
                    ["--batch INTEGER the batch reserved by `print next`",
