@@ -94,6 +94,7 @@ class ApplicationRow:
     created_at: datetime
     pickup_office: str | None
     pickup_at: datetime | None
+    document: str = "ktp"
 
     @property
     def kecamatan(self) -> str:
@@ -113,7 +114,8 @@ def kecamatan_name(code: str) -> str:
 
 _ROW = (select(_APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.stage,
                _FAMILY.c.kecamatan_code, _APPLICATION.c.channel, _APPLICATION.c.created_at,
-               _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at)
+               _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
+               _APPLICATION.c.document)
         .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id))
 
 
@@ -149,7 +151,8 @@ def search(connection: Connection, text: str, *, office: str | None = None,
 
 def _row(row: Any) -> ApplicationRow:
     return ApplicationRow(row.reference, mask_id(row.nik), row.stage, row.kecamatan_code,
-                          row.channel, row.created_at, row.pickup_office, row.pickup_at)
+                          row.channel, row.created_at, row.pickup_office, row.pickup_at,
+                          row.document)
 
 
 @dataclass(frozen=True)

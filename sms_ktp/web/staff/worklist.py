@@ -1,7 +1,8 @@
 """The applications list: the work queues (filters in the query string, the longest wait
-first, paged by keyset), the search box (reference, NIK or the family's phone, posted so that a
-NIK never lands in a URL), and the export of a filtered list. An operator's list is of their
-own kecamatan only; a kelurahan helper only looks one resident up."""
+first, paged by keyset; a document's list offers that document's stages), the search box
+(reference, NIK or the family's phone, posted so that a NIK never lands in a URL), and the
+export of a filtered list. An operator's list is of their own kecamatan only; a kelurahan
+helper only looks one resident up."""
 
 from __future__ import annotations
 
@@ -18,18 +19,14 @@ from sms_ktp.backoffice import export as exporting
 from sms_ktp.backoffice import worklist
 from sms_ktp.backoffice.search import Key, Query, SearchResult, search
 from sms_ktp.backoffice.staff import Role, Staff
-from sms_ktp.backoffice.worklist import DateField, Filters, PrintWait, Sort
-from sms_ktp.domain import region
+from sms_ktp.backoffice.wording import document_words
+from sms_ktp.backoffice.worklist import DateField, Filters, PrintWait, Sort, stages_of
+from sms_ktp.domain import documents, region
 from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.stages import Stage
 from sms_ktp.web.staff.application_actions import labels
 from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
 
-# The stages in the pipeline's order, as the filter offers them.
-STAGES = (Stage.SUBMITTED, Stage.PENUNGGALAN, Stage.PRINT_READY, Stage.DUPLICATE,
-          Stage.PRINT_QUEUE, Stage.PRINTED, Stage.PICKUP_SCHEDULED, Stage.MISSED_PICKUP,
-          Stage.POST_REQUESTED, Stage.POSTED, Stage.COLLECTED, Stage.DELIVERED,
-          Stage.REJECTED, Stage.CANCELLED)
 DATE_FIELDS = {DateField.CREATED: "Tanggal daftar", DateField.READY: "Tanggal siap cetak",
                DateField.PRINTED: "Tanggal dicetak", DateField.PICKUP: "Tanggal jadwal ambil",
                DateField.COLLECTED: "Tanggal diambil"}
@@ -39,6 +36,28 @@ PRINT_WAITS = {PrintWait.BLANGKO: "menunggu blangko",
 SORTS = {Sort.OLDEST: "Paling lama menunggu dulu", Sort.NEWEST: "Paling baru dulu"}
 FORMATS = {"csv": "text/csv; charset=utf-8",
            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+staff.add_app_template_filter(document_words, "document_name")
+
+
+def document_choices(chosen: str | None) -> dict[str, str]:
+    """The documents a list can be narrowed to: those the regency offers (and one chosen by a
+    link although no longer offered, whose applications still exist)."""
+    codes = documents.enabled()
+    if chosen is not None and chosen not in codes:
+        codes = (*codes, chosen)
+    return {code: document_words(code) for code in codes}
+
+
+def stage_choices(filters: Filters) -> tuple[Stage, ...]:
+    """The stages the filter offers, in the pipelines' order: the chosen document's, or those
+    of every document offered (and the stage chosen, should it be another's)."""
+    offered = stages_of(filters.document) if filters.document \
+        else stages_of(*documents.enabled())
+    if filters.stage is not None and filters.stage not in offered:
+        offered = (*offered, filters.stage)
+    return offered
 
 
 def _cursor(name: str) -> int | None:
@@ -77,7 +96,8 @@ def applications() -> str:
     today = local_date(now())
     return render_template(
         "staff/applications.html", result=None, typed="", browse=True, worklist=found,
-        filters=filters, query=filters.as_query(), errors=parsed.errors, stages=STAGES,
+        filters=filters, query=filters.as_query(), errors=parsed.errors,
+        stages=stage_choices(filters), documents=document_choices(filters.document),
         # An operator's own kecamatan is where they work, not a filter they chose.
         filtering=(replace(filters, kecamatan=None) if person.role is Role.OPERATOR
                    else filters).any,

@@ -351,3 +351,14 @@ def test_staff_cannot_move_what_has_no_open_pickup_or_no_free_slot(database, clo
         pickup.reschedule_by_staff(database, clock, rules, last, "staff:ani")
     assert refused.value.key == "pickup.full"
     assert card(database, last).pickup_at in booked  # unchanged
+
+
+def test_a_family_phone_finds_every_document_of_the_family_by_name(database, clock):
+    with database.connect() as connection:
+        home = family(connection, clock)
+        card = application(connection, clock, home, NIK)
+        kk = application(connection, clock, home, "3173021208850002", document="kk")
+        child = application(connection, clock, home, "3173025208850003", document="kia")
+        found = search(connection, PHONE)
+    assert [(row.reference, row.document) for row in found.rows] == [
+        (child, "kia"), (kk, "kk"), (card, "ktp")]

@@ -200,3 +200,52 @@ def test_the_kelurahan_filter_lists_what_its_helper_registered(service):
     batu_tulis = admin.get("/staff/applications", params={"kelurahan": "3271011001"}).text
     assert listed(batu_tulis) == [at_kelurahan]
     assert "1 permohonan sesuai filter" in words(batu_tulis)
+
+
+def test_a_documents_list_offers_its_stages_and_names_the_document_of_each_row(service, city):
+    database = service.runtime.db
+    kk = add(database, "01", "submitted", 2, document="kk", reason="pisah")
+    akta = add(database, "06", "submitted", 1, document="akta_lahir", reason="tepat")
+    admin = signed_in(service, "admin1", "admin")
+    page = admin.get("/staff/applications", params={"document": "kk"})
+    assert listed(page.text) == [reference for reference, _ in kk[::-1]]
+    assert "2 permohonan sesuai filter" in words(page.text)
+    table = page.text.split('class="grid worklist"')[1].split("</table>")[0]
+    assert words(table).count(" KK ") == 2 and "KTP-el" not in table
+    stages = re.findall(r'<select name="stage">(.*?)</select>', page.text, re.S)[0]
+    offered = re.findall(r'<option value="(\w+)"', stages)
+    assert offered == ["submitted", "papers_checked", "signed", "ready", "collected",
+                       "rejected", "cancelled"]
+    documents = re.findall(r'<select name="document">(.*?)</select>', page.text, re.S)[0]
+    assert re.findall(r'<option value="\w*"[^>]*>([^<]+)<', documents) == [
+        "Semua dokumen", "KTP-el", "KK", "Akta Kelahiran", "Akta Kematian", "KIA"]
+    assert 'value="kk" selected' in documents
+    # Every document's stages when none is chosen; a stage not of the chosen one is said.
+    whole = admin.get("/staff/applications").text
+    assert "penunggalan" in whole and "papers_checked" in whole
+    assert len(listed(whole)) == 50 and "61 permohonan" in words(whole)
+    wrong = admin.get("/staff/applications", params={"document": "akta_lahir",
+                                                     "stage": "penunggalan"})
+    assert "bukan tahap Akta Kelahiran" in words(wrong.text) and 'role="alert"' in wrong.text
+    assert listed(wrong.text) == [akta[0][0]]
+    # The export carries the document of each row.
+    exported = admin.get("/staff/applications/export.csv", params={"document": "kk"})
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][3] == "Dokumen" and {row[3] for row in rows[1:]} == {"KK"}
+    assert len(rows) == 3
+
+
+def test_only_the_documents_offered_are_choices(service, city):
+    from sms_ktp.domain import documents
+
+    offered = documents.enabled()
+    documents.configure(["ktp", "kia"])
+    try:
+        admin = signed_in(service, "admin1", "admin")
+        page = admin.get("/staff/applications").text
+        choices = re.findall(r'<select name="document">(.*?)</select>', page, re.S)[0]
+        assert re.findall(r'<option value="(\w*)"', choices) == ["", "ktp", "kia"]
+        stages = re.findall(r'<select name="stage">(.*?)</select>', page, re.S)[0]
+        assert "papers_checked" in stages and "signed" not in stages
+    finally:
+        documents.configure(offered)
