@@ -107,6 +107,11 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         "cards": max((render(lang, "cards.one", nik=masked),
                       render(lang, "cards.counted", n=15)), key=len),
         "niks": f"{masked}, {masked} +3",
+        # a child's KIA among a visit's cards, by birth date (tests/flows/test_visits.py)
+        "born": "31-12-2026",
+        "dates": "31-12-2026, 31-12-2026 +3",
+        "ktp_cards": render(lang, "cards.listed", n=15, niks=f"{masked}, {masked} +13"),
+        "kia_cards": render(lang, "cards.kia_listed", n=15, dates="31-12-2026 +14"),
         "reason": longest(lang, "reason"),
         "bring": longest(lang, "bring"),
         "got": 17,
