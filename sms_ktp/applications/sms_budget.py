@@ -20,6 +20,7 @@ from typing import Any
 from flows.catalogue import languages, messages, render
 from gsm7.encoding import GSM7_SINGLE, septets, to_gsm7
 from sms_ktp.applications.pickup import CODE_LENGTH
+from sms_ktp.domain.documents import DOCUMENTS
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.wilayah import longest_names
 
@@ -64,8 +65,10 @@ def longest_values(lang: str) -> dict[str, str]:
     month = max((render(lang, f"when.month.{n}") for n in range(1, 13)), key=_septets)
     cards = max((render(lang, "cards.one", nik=masked), render(lang, "cards.counted", n=15)),
                 key=_septets)  # a family visit's cards: as many NIKs as fit, else the count
+    document = max((render(lang, f"{code}.name") if f"{code}.name" in messages("id") else code
+                    for code in DOCUMENTS), key=_septets)  # a document's short name
     return {"ref": "9" * 9, "nik": masked, "kk": masked, "code": "W" * CODE_LENGTH,
-            "cards": cards,
+            "cards": cards, "document": document,
             "day": render(lang, "when.date", weekday=weekday, day="30", month=month,
                           year="2026"),
             "time": render(lang, "when.time", hour="23", minute="59", zone="WITA"),

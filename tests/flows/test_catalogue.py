@@ -26,6 +26,7 @@ from flows.catalogue import (
 )
 from flows.dates import say_day
 from gsm7.encoding import GSM7_SINGLE, is_gsm7, septets
+from sms_ktp.applications import sms_budget
 from sms_ktp.applications.delivery import TRACKING_LIMIT
 from sms_ktp.domain import region, wilayah
 from sms_ktp.domain.pickup_calendar import default_offices
@@ -128,6 +129,8 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         "address": ADDRESS,
         "code": "ABCDEF",
         "why": "x" * 50,  # a rejection's reason, at its limit
+        # a document's short name ("Akta Kelahiran"): the longest of the reader's language
+        "document": sms_budget.longest_values(lang)["document"],
         "phone": "+880***123",  # a family's new phone, masked (the longest country code)
         "weekday": longest(lang, "when.weekday"),
         "month": longest(lang, "when.month"),
