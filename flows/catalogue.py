@@ -54,8 +54,24 @@ def languages() -> tuple[str, ...]:
 
 @cache
 def messages(lang: str) -> dict[str, str]:
+    """The language's catalogue, with every document's own (`flows/documents/<code>/<lang>.toml`,
+    its keys prefixed with the document's code: `[ask] nik` of kk/id.toml is `kk.ask.nik`)."""
     text = resources.files("flows.messages").joinpath(f"{lang}.toml").read_text("utf-8")
-    return _flatten(tomllib.loads(text))
+    flat = _flatten(tomllib.loads(text))
+    for folder in document_folders():
+        own = folder.joinpath(f"{lang}.toml")
+        if own.is_file():
+            flat.update(_flatten(tomllib.loads(own.read_text("utf-8")), folder.name + "."))
+    return flat
+
+
+@cache
+def document_folders() -> tuple[Any, ...]:
+    """The folders of `flows/documents` that hold a document (its dialogue and its texts), in
+    the order of their names."""
+    return tuple(sorted((entry for entry in resources.files("flows.documents").iterdir()
+                         if entry.is_dir() and entry.joinpath("__init__.py").is_file()),
+                        key=lambda entry: entry.name))
 
 
 def offered() -> tuple[str, ...]:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 
+from flows.catalogue import document_folders
+
 # Invisible characters that phones and copy-paste slip into messages.
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u200e\u200f\u2060\ufeff\u00ad"), None)
 # Quotes of every shape read as a blank: `REG "3271..."` is `REG 3271...`.
@@ -89,8 +91,19 @@ def load_table(source: Mapping[str, Mapping[str, list[str]]]) -> KeywordTable:
 
 @cache
 def table_source() -> dict[str, dict[str, list[str]]]:
+    """keywords.toml, with each document's own (`flows/documents/<code>/keywords.toml`: the
+    words that start its dialogue, as an action named by the document's code)."""
     text = resources.files("flows.messages").joinpath("keywords.toml").read_text("utf-8")
-    return tomllib.loads(text)
+    source = tomllib.loads(text)
+    for folder in document_folders():
+        own = folder.joinpath("keywords.toml")
+        if own.is_file():
+            for action, words in tomllib.loads(own.read_text("utf-8")).items():
+                if action != folder.name:
+                    raise ValueError(f"{folder.name}/keywords.toml: [{action}]: a document's "
+                                     f"keywords start its own dialogue, [{folder.name}]")
+                source[action] = words
+    return source
 
 
 @cache
@@ -276,6 +289,10 @@ def parse_command(text: str) -> Command | None:
             if command.action == "help" and nik_after_hash(command) is not None:
                 # INFO#<NIK>, as the SIM registration answered it: where that NIK's card stands
                 command = replace(command, action="status")
+            elif _labels_a_number(command):
+                # "KK: 3271...", "kk nya 3271...": the number labelled, which answers the
+                # question of a dialogue in progress; outside one, the KK keyword.
+                command = replace(command, guessed=True)
             return command
     if len(words) < len(starts):
         return None
@@ -285,6 +302,12 @@ def parse_command(text: str) -> Command | None:
         return None
     return Command(guess.action, _arguments(cleaned[end:]), guess.language, guessed=True,
                    rest=cleaned[end:])
+
+
+def _labels_a_number(command: Command) -> bool:
+    """A document's keyword followed by a number without `#` (the one-SMS forms use `#`)."""
+    return command.action in {folder.name for folder in document_folders()} \
+        and "#" not in command.rest and any(char.isdigit() for char in command.rest)
 
 
 # --- the `#` formats of other services -------------------------------------------------------

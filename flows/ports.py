@@ -17,6 +17,7 @@ class ApplicationView:
     nik_masked: str
     stage: str
     details: Mapping[str, Any] = field(default_factory=dict)  # placeholders of the stage text
+    document: str = "ktp"  # `sms_ktp.domain.documents`
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,37 @@ class ActiveApplication:
 
     reference: str
     phone: str
+
+
+@dataclass(frozen=True)
+class ApplicationDraft:
+    """Another document's application as its dialogue hands it over: the applicant's NIK, the
+    family's KK, the reason code, the document's other answers, and the key that allows one
+    open application at a time (None: a family may ask for two at once, as for twins)."""
+
+    document: str
+    nik: str
+    kk: str
+    reason: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+    active_key: str | None = None
+
+
+@dataclass(frozen=True)
+class PapersVisitView:
+    """Where and when the papers of an application are handed in: `at` local, or None when no
+    slot is free in the search window (any working day then)."""
+
+    at: datetime | None
+    office: str
+    address: str
+    code: str
+
+
+@dataclass(frozen=True)
+class Submitted:
+    reference: str
+    visit: PapersVisitView | None
 
 
 class Services(Protocol):
@@ -42,6 +74,10 @@ class Services(Protocol):
 
     def submit_registration(self, phone: str, answers: Mapping[str, Any], language: str) -> str:
         """Store the application and return its reference; raises `Invalid` when refused."""
+
+    def submit_document(self, phone: str, draft: ApplicationDraft, language: str) -> Submitted:
+        """Store another document's application and book its papers visit; raises `Invalid`
+        when refused (`<document>.exists` with `ref` when its key has an open one)."""
 
     def family_pickups(self, phone: str) -> list[ApplicationView]:
         """The family's visits to collect its cards, one view each (the first card's reference

@@ -9,19 +9,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flows import post, reschedule, status
-from flows.catalogue import DEFAULT_LANGUAGE, offered, render
+from flows import papers, post, reschedule, status
+from flows.catalogue import DEFAULT_LANGUAGE, Msg, offered, render
 from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Outcome
+from flows.documents import flows as document_flows
 from flows.keywords import Command, language_named, nik_after_hash, parse_command
 from flows.language import language_for
 from flows.ports import ApplicationView, Services
 from flows.registration import REGISTRATION, is_yes, prefill_fields
 from flows.status import pickup_text
 from gsm7.encoding import segments
+from sms_ktp.domain import documents
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.reference import normalise_reference
 
-DIALOGUES: dict[str, Dialogue] = {REGISTRATION.name: REGISTRATION, post.POST.name: post.POST}
+DIALOGUES: dict[str, Dialogue] = {
+    REGISTRATION.name: REGISTRATION, post.POST.name: post.POST,
+    **{code: flow.dialogue for code, flow in document_flows().items()}}
 # INFO SYARAT, INFO PROSES, INFO AMBIL: the answers to the questions the city hears most.
 INFO_TOPICS = {"info_syarat": "info.syarat", "info_proses": "info.proses",
                "info_ambil": "info.ambil"}
@@ -88,10 +92,17 @@ class SmsChannel:
             return SmsTurn([render(language, key, minutes=self._ttl_minutes)])
 
         if command.action == "register":
+            if not documents.is_enabled("ktp"):
+                return SmsTurn([render(language, "layanan.off", items=_items(language),
+                                       document=Msg("layanan.ktp"))])
             started = REGISTRATION.start(phone, language, now + self.ttl,
                                          prefill_fields(command.rest))
             return self._reply_to(started, REGISTRATION.answer(started, None, self.services),
                                   language)
+        if command.action in document_flows():
+            return self._start_document(command, phone, language, now)
+        if command.action == "layanan":
+            return SmsTurn([layanan(language)], active)
         if command.action == "cancel":
             key = "register.cancelled" if active is not None else "cancel.nothing"
             return SmsTurn([render(language, key)])
@@ -145,10 +156,29 @@ class SmsChannel:
         return self._reply_to(conversation, dialogue.answer(conversation, text, self.services),
                               language)
 
+    def _start_document(self, command: Command, phone: str, language: str,
+                        now: datetime) -> SmsTurn:
+        """KK, AKTA LAHIR, AKTA MATI, KIA: its dialogue, with the answers the SMS carries
+        (`KK NIK#KK#ALASAN`); a document the regency does not offer gets the list of those it
+        does."""
+        if not documents.is_enabled(command.action):
+            return SmsTurn([render(language, "layanan.off", items=_items(language),
+                                   document=Msg(f"{command.action}.name"))])
+        flow = document_flows()[command.action]
+        started = flow.dialogue.start(phone, language, now + self.ttl, flow.prefill(command.rest))
+        return self._reply_to(started, flow.dialogue.answer(started, None, self.services),
+                              language)
+
     def _reply_to(self, conversation: Conversation, outcome: Outcome, language: str) -> SmsTurn:
         dialogue = DIALOGUES[conversation.flow]
         if outcome.step == DONE:
-            return SmsTurn([render(language, f"{dialogue.name}.done", **outcome.result)])
+            # At most two SMS: what was done, then (another document) the papers to bring.
+            result = dict(outcome.result)
+            then = result.pop("then", None)
+            replies = [render(language, f"{dialogue.name}.done", **result)]
+            if isinstance(then, Msg):
+                replies.append(render(language, then.key, **(then.params or {})))
+            return SmsTurn(replies)
         if outcome.step == CANCELLED:
             if outcome.error is not None:
                 return SmsTurn([render(language, outcome.error.key, **outcome.error.params)])
@@ -179,8 +209,9 @@ class SmsChannel:
         pickups = self.services.family_pickups(phone)
         if not pickups:
             return [render(language, "pickup.none")]
-        texts = [post.with_hint(self.services, language, view,
-                                pickup_text(language, view, "notify.pickup_scheduled"))
+        texts = [papers.view_text(language, view, "papers.visit") if papers.is_papers(view)
+                 else post.with_hint(self.services, language, view,
+                                     pickup_text(language, view, "notify.pickup_scheduled"))
                  for view in pickups]
         self.services.pickups_told(phone, texts)
         return texts
@@ -220,6 +251,18 @@ class SmsChannel:
         if not wanted:
             return render(language, "status.nik_not_found", nik=mask_id(nik))
         return status.detail(language, wanted[0])
+
+
+def _items(language: str) -> str:
+    """The documents offered with their keywords: "DAFTAR (KTP-el), KK, AKTA LAHIR, ..."."""
+    keys = ["layanan.ktp" if code == "ktp" else f"{code}.menu" for code in documents.enabled()
+            if code == "ktp" or code in document_flows()]
+    return ", ".join(render(language, key) for key in keys)
+
+
+def layanan(language: str) -> str:
+    """LAYANAN: every document the regency serves by SMS and its keyword, in one SMS."""
+    return render(language, "layanan.list", items=_items(language))
 
 
 def _listing(language: str, applications: list[ApplicationView]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flows.catalogue import Msg, render
+from flows.catalogue import Msg, messages, render
 from flows.dates import say_day, say_time
 from flows.ports import ApplicationView
 from flows.visits import visit_text
@@ -28,9 +28,19 @@ def detail(language: str, application: ApplicationView) -> str:
         return render(language, "status.pickup", ref=application.reference,
                       nik=application.nik_masked, day=say_day(language, at),
                       time=say_time(language, at), office=application.details["office"])
+    explain = Msg(_own(application.document, "stage", application.stage), application.details)
+    if application.document != "ktp":
+        return render(language, "status.doc_detail", ref=application.reference,
+                      document=Msg(f"{application.document}.name"), explain=explain)
     return render(language, "status.detail", ref=application.reference,
-                  nik=application.nik_masked,
-                  explain=Msg(f"stage.{application.stage}", application.details))
+                  nik=application.nik_masked, explain=explain)
+
+
+def _own(document: str, table: str, stage: str) -> str:
+    """A document's own wording of a stage (`kk.stage.ready`) when it has one, else the
+    wording every document shares (`stage.ready`)."""
+    own = f"{document}.{table}.{stage}"
+    return own if own in messages("id") else f"{table}.{stage}"
 
 
 def pickup_text(language: str, pickup: ApplicationView, key: str) -> str:
@@ -48,6 +58,11 @@ def pickup_text(language: str, pickup: ApplicationView, key: str) -> str:
 
 
 def item(language: str, application: ApplicationView) -> str:
-    """One application as a line of a list."""
+    """One application as a line of a list: a KTP-el by its NIK, another document by its
+    name."""
+    stage = Msg(_own(application.document, "stage_short", application.stage))
+    if application.document != "ktp":
+        return render(language, "status.doc_item", ref=application.reference,
+                      document=Msg(f"{application.document}.name"), stage=stage)
     return render(language, "status.item", ref=application.reference,
-                  nik=application.nik_masked, stage=Msg(f"stage_short.{application.stage}"))
+                  nik=application.nik_masked, stage=stage)

@@ -17,9 +17,16 @@ from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from flows.dialogue import Invalid
 from flows.messages import CONSENT_VERSION
-from flows.ports import ActiveApplication, ApplicationView
+from flows.papers import PURPOSE, is_papers
+from flows.ports import (
+    ActiveApplication,
+    ApplicationDraft,
+    ApplicationView,
+    PapersVisitView,
+    Submitted,
+)
 from flows.registration import refusal_of_active
-from sms_ktp.applications import delivery, pickup
+from sms_ktp.applications import delivery, papers_visit, pickup
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.applications.printing import free_blangko
 from sms_ktp.applications.registration_attempts import tell_family_of_attempt
@@ -62,6 +69,7 @@ _NEW_APPLICATION = insert(_APPLICATION).returning(_APPLICATION.c.id)
 _NEW_EVENT = insert(ApplicationEvent.__table__)
 _FAMILY_APPLICATIONS = (
     select(_APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.stage,
+           _APPLICATION.c.document,
            _APPLICATION.c.print_batch_id, _APPLICATION.c.pickup_office, _APPLICATION.c.pickup_at,
            _APPLICATION.c.pickup_code, _VISIT.c.tracking)
     .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
@@ -131,28 +139,69 @@ class SqlServices:
         resident's consent, stored with the application (when, and which wording)."""
         # Checked again here: the state may have changed since the question was answered.
         self._refuse_active(answers["nik"], phone)
-        problem = self.family_problem(answers["kk"], phone)
+        family_id = self._family_for(phone, answers["nik"], answers["kk"])
+        reference, _ = self._insert(family_id, language, {
+            "nik": answers["nik"],
+            "active_nik": answers["nik"],
+            "reason": answers["reason"],
+            "suket_number": answers.get("suket") if answers["reason"] == "baru" else None,
+        })
+        self._chose_language(phone, language)
+        self.completed.append("registration")
+        return reference
+
+    def submit_document(self, phone: str, draft: ApplicationDraft, language: str) -> Submitted:
+        """Another document (`flows.documents`): stored like a KTP-el registration (the YES
+        to its summary is the consent), its papers visit booked at the family's office."""
+        if draft.active_key is not None:
+            active = self.active_application(draft.active_key)
+            if active is not None:
+                if active.phone == phone or not self.actor.startswith("resident:"):
+                    raise Invalid(f"{draft.document}.exists", ref=active.reference,
+                                  nik=mask_id(draft.nik))
+                raise Invalid("error.nik.elsewhere")
+        family_id = self._family_for(phone, draft.nik, draft.kk)
+        reference, application_id = self._insert(family_id, language, {
+            "document": draft.document,
+            "nik": draft.nik,
+            "active_nik": draft.active_key,
+            "reason": draft.reason,
+            "details": dict(draft.details) or None,
+        })
+        visit = papers_visit.book(self._db, self.pickup_policy, family_id,
+                                  parse_kk(draft.kk).kecamatan_code, self.now)
+        if visit is not None:
+            self._db.execute(update(_APPLICATION).where(_APPLICATION.c.id == application_id)
+                             .values(papers_visit_id=visit.id))
+        self._chose_language(phone, language)
+        self.completed.append("document")
+        return Submitted(reference, None if visit is None else PapersVisitView(
+            visit.at, visit.office, visit.address, visit.code))
+
+    def _family_for(self, phone: str, nik: str, kk: str) -> int:
+        """The family of this KK (new, with this phone, when it has none yet), once this phone
+        may speak for it and the NIK and KK make a pair."""
+        problem = self.family_problem(kk, phone)
         if problem:
             raise Invalid(problem)
-        require_valid_pair(answers["nik"], answers["kk"], self.today())
-        family = self._family(answers["kk"])
-        if family is None:
-            family_id = self._db.execute(_NEW_FAMILY, {
-                "kk": answers["kk"], "phone": phone,
-                "kecamatan_code": parse_kk(answers["kk"]).kecamatan_code,
-                "created_at": self.now,
-            }).scalar_one()
-            self._families.pop(answers["kk"], None)
-        else:
-            family_id = family.id
+        require_valid_pair(nik, kk, self.today())
+        family = self._family(kk)
+        if family is not None:
+            return int(family.id)
+        family_id = self._db.execute(_NEW_FAMILY, {
+            "kk": kk, "phone": phone, "kecamatan_code": parse_kk(kk).kecamatan_code,
+            "created_at": self.now,
+        }).scalar_one()
+        self._families.pop(kk, None)
+        return int(family_id)
+
+    def _insert(self, family_id: int, language: str, values: Mapping[str, Any]
+                ) -> tuple[str, int]:
+        """A new application in `submitted` and its first timeline entry."""
         reference = self._unused_reference()
         application_id = self._db.execute(_NEW_APPLICATION, {
             "reference": reference,
-            "nik": answers["nik"],
-            "active_nik": answers["nik"],
             "family_id": family_id,
-            "reason": answers["reason"],
-            "suket_number": answers.get("suket") if answers["reason"] == "baru" else None,
             "stage": Stage.SUBMITTED.value,
             "language": language,
             "channel": self.channel,
@@ -160,16 +209,18 @@ class SqlServices:
             "updated_at": self.now,
             "consent_at": self.now,
             "consent_version": CONSENT_VERSION,
+            **values,
         }).scalar_one()
         self._db.execute(_NEW_EVENT, {
             "application_id": application_id, "at": self.now, "stage": Stage.SUBMITTED.value,
             "actor": self.actor[:60], "note": self.note,
         })
+        return reference, int(application_id)
+
+    def _chose_language(self, phone: str, language: str) -> None:
         if self.phone_state.phone == phone and self.phone_state.language is None:
             # Registering in a language is choosing it: later replies to the phone use it too.
             self.phone_state.language = language
-        self.completed.append("registration")
-        return reference
 
     def _refuse_active(self, nik: str, phone: str) -> None:
         """One open application per NIK. A resident typing the NIK of another family is told
@@ -206,7 +257,7 @@ class SqlServices:
         return [self._pickup_view(a) if a.stage == Stage.PICKUP_SCHEDULED.value
                 else ApplicationView(a.reference, mask_id(a.nik),
                                      "waiting_blangko" if no_blangko and a in queued else a.stage,
-                                     self._post_details(a))
+                                     self._post_details(a), a.document)
                 for a in open_first]
 
     _POSTAL = frozenset({Stage.POST_REQUESTED.value, Stage.POSTED.value, Stage.DELIVERED.value})
@@ -242,21 +293,28 @@ class SqlServices:
 
     # --- pickups ------------------------------------------------------------------------------
     def family_pickups(self, phone: str) -> list[ApplicationView]:
-        """One view per family visit: its first card's reference, and every card's."""
+        """One view per family visit: its first card's reference, and every card's. A family
+        with no card to collect gets its papers visits instead, which UBAH JADWAL moves too
+        (`purpose` "papers", `documents` the (document, reference) of their applications)."""
         visits: dict[int, list[Any]] = {}
         for row in self._db.execute(_FAMILY_PICKUPS, {"phone": phone}):
             visits.setdefault(row.visit_id, []).append(row)
+        if not visits:
+            return [self._papers_view(rows)
+                    for rows in papers_visit.family_visits(self._db, phone).values()]
         return [self._visit_view(cards) for cards in visits.values()]
 
     def pickups_told(self, phone: str, texts: list[str]) -> None:
         outbox.supersede_told(self._db, phone, texts)
 
     def move_pickup(self, phone: str, reference: str, on: date | None = None) -> ApplicationView:
-        visit_id = next(view.details["visit"] for view in self.family_pickups(phone)
-                        if reference in view.details["references"])
+        chosen = next(view for view in self.family_pickups(phone)
+                      if reference in view.details["references"])
+        visit_id = chosen.details["visit"]
+        move = papers_visit.move if is_papers(chosen) else pickup.move
         try:
-            pickup.move(self._db, self.pickup_policy, visit_id, self.now,
-                        f"resident:{self.channel}", on)
+            move(self._db, self.pickup_policy, visit_id, self.now, f"resident:{self.channel}",
+                 on)
         except pickup.MoveRefused as refused:
             raise Invalid(refused.key, **refused.params) from None
         self.completed.append("pickup_moved")
@@ -294,13 +352,26 @@ class SqlServices:
             "visit": lead.visit_id, "niks": tuple(mask_id(row.nik) for row in cards),
             "references": tuple(row.reference for row in cards)})
 
+    def _papers_view(self, rows: list[Any]) -> ApplicationView:
+        """A papers visit, as `_visit_view` gives a family visit (`flows.papers.view_text`)."""
+        lead = rows[0]
+        office = self.pickup_policy.offices.get(lead.office)
+        return ApplicationView(lead.reference, mask_id(lead.nik), lead.stage, {
+            "at": local(lead.starts_at), "office": office.name if office else lead.office,
+            "address": office.address if office else "", "code": lead.code,
+            "visit": lead.papers_visit_id, "purpose": PURPOSE,
+            "references": tuple(row.reference for row in rows),
+            "documents": tuple((row.document, row.reference) for row in rows)},
+            document=lead.document)
+
     def _pickup_view(self, row: Any) -> ApplicationView:
         """A card to collect, with its pickup's day and place (what `STATUS` says of it)."""
         office = self.pickup_policy.offices.get(row.pickup_office)
         return ApplicationView(row.reference, mask_id(row.nik), row.stage, {
             "at": local(row.pickup_at) if row.pickup_at else None,
             "office": office.name if office else row.pickup_office,
-            "address": office.address if office else "", "code": row.pickup_code})
+            "address": office.address if office else "", "code": row.pickup_code},
+            row.document)
 
     # --- language -----------------------------------------------------------------------------
     def language_of(self, phone: str) -> str | None:

@@ -55,8 +55,8 @@ DELIVERY_STATUSES = ("sent", "buffered", "delivered", "undelivered", "unknown_me
                      "bad_request", "bad_token", "ip_refused")
 # Why a reply was not queued (`sms_ktp.messaging.limits`).
 SUPPRESSED_REASONS = ("rate", "identical")
-DIALOGUE_KINDS = ("registration", "status", "pickup_moved", "language", "broadcast_opt_out",
-                  "broadcast_opt_in")
+DIALOGUE_KINDS = ("registration", "document", "status", "pickup_moved", "language",
+                  "broadcast_opt_out", "broadcast_opt_in")
 
 INBOUND_SMS = Counter(
     "sms_ktp_inbound_sms", "Inbound SMS by outcome: accepted (answered by a dialogue), duplicate "

@@ -31,7 +31,7 @@ from sql_services import (
 )
 
 from flows.dialogue import Invalid
-from flows.ports import ActiveApplication, ApplicationView
+from flows.ports import ActiveApplication, ApplicationDraft, ApplicationView, Submitted
 from flows.registration import refusal_of_active
 from sms_ktp.applications.pickup import CODE_ALPHABET, CODE_LENGTH
 from sms_ktp.domain import region
@@ -72,7 +72,8 @@ class FakeServices:
 
     def active_application(self, nik: str) -> ActiveApplication | None:
         for a in self.applications:
-            if a.nik == nik and Stage(a.stage) not in CLOSED_STAGES:
+            key = a.active_key if a.document != "ktp" else a.nik
+            if key == nik and Stage(a.stage) not in CLOSED_STAGES:
                 return ActiveApplication(a.reference, self.families[a.kk])
         return None
 
@@ -111,6 +112,30 @@ class FakeServices:
         self.languages.setdefault(phone, language)
         return reference
 
+    def submit_document(self, phone: str, draft: ApplicationDraft, language: str) -> Submitted:
+        """As the real one: the document's key, the family's phone; the papers visit is the
+        real booking's business (tests/e2e), so none here."""
+        self.submissions += 1
+        if draft.active_key is not None:
+            active = self.active_application(draft.active_key)
+            if active is not None:
+                if active.phone == phone:
+                    raise Invalid(f"{draft.document}.exists", ref=active.reference,
+                                  nik=mask_id(draft.nik))
+                raise Invalid("error.nik.elsewhere")
+        problem = self.family_problem(draft.kk, phone)
+        if problem:
+            raise Invalid(problem)
+        require_valid_pair(draft.nik, draft.kk, self.today())
+        self.families.setdefault(draft.kk, phone)
+        reference = self._store(draft.nik, draft.kk, draft.reason, None, Stage.SUBMITTED,
+                                language)
+        stored = self.application(reference)
+        stored.submitted, stored.document, stored.active_key = True, draft.document, \
+            draft.active_key
+        self.languages.setdefault(phone, language)
+        return Submitted(reference, None)
+
     def family_applications(self, phone: str) -> list[ApplicationView]:
         mine = [a for a in self.applications if self.families.get(a.kk) == phone]
         newest_first = sorted(mine, key=lambda a: a.order, reverse=True)
@@ -119,7 +144,8 @@ class FakeServices:
         no_blangko = bool(queued) and self.blangko - self._reserved() <= 0
         return [self._pickup_view(a) if a.stage == Stage.PICKUP_SCHEDULED
                 else ApplicationView(a.reference, mask_id(a.nik),
-                                     "waiting_blangko" if no_blangko and a in queued else a.stage)
+                                     "waiting_blangko" if no_blangko and a in queued else a.stage,
+                                     document=a.document)
                 for a in open_first]
 
     def family_references_of_nik(self, phone: str, nik: str) -> set[str]:

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, func, insert, select
 
-from flows.ports import ActiveApplication, ApplicationView
+from flows.ports import ActiveApplication, ApplicationDraft, ApplicationView, Submitted
 from sms_ktp import crypto
 from sms_ktp.applications.pickup import PickupPolicy, SlotBook, new_codes
 from sms_ktp.applications.registration_attempts import KIND as ATTEMPT_KIND
@@ -95,6 +95,8 @@ class StoredApplication:
     pickup_at: datetime | None = None  # UTC; None for a card held at the office
     pickup_code: str | None = None
     pickup_changes: int = 0
+    document: str = "ktp"
+    active_key: str | None = None  # another document's key of one open application at a time
 
 
 # --- the database -------------------------------------------------------------------------------
@@ -166,6 +168,11 @@ class SqlTwin:
     def submit_registration(self, phone: str, answers: Mapping[str, Any], language: str) -> str:
         self.submissions += 1
         return self._run(phone, lambda s: s.submit_registration(phone, answers, language),
+                         state=True)
+
+    def submit_document(self, phone: str, draft: ApplicationDraft, language: str) -> Submitted:
+        self.submissions += 1
+        return self._run(phone, lambda s: s.submit_document(phone, draft, language),
                          state=True)
 
     def family_pickups(self, phone: str) -> list[ApplicationView]:

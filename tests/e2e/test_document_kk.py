@@ -1,0 +1,100 @@
+"""A Kartu Keluarga applied for by SMS, end to end through the real webhook: the dialogue with
+its wrong answers, the one-message form, the reference and the papers to bring in two SMS, the
+papers visit booked in the pickup slots, and STATUS naming the document."""
+
+from __future__ import annotations
+
+import re
+
+from live_service import KK, NIK, NIK_2, PHONE, PHONE_2, LiveService
+from sqlmodel import select
+
+from sms_ktp.models import Application, ApplicationEvent, PickupSlot, PickupVisit
+
+REF = re.compile(r"ref (\d{9})")
+# A girl born 5 March 2012 (14 today): too young to split a KK.
+NIK_CHILD = "3271014503120002"
+
+
+def rows(service: LiveService, model: type) -> list:
+    with service.runtime.db.transaction() as session:
+        return list(session.exec(select(model)).all())
+
+
+def test_a_kk_dialogue_with_wrong_answers_ends_in_a_reference_and_the_papers(service):
+    [ask] = service.sms(PHONE, "KK")
+    assert ask.startswith("Permohonan KK Kota Bogor. Kirim NIK pemohon: kepala keluarga")
+    assert service.sms(PHONE, "12345") == ["NIK harus 16 angka, yang terbaca 5 angka. "
+                                           "Kirim lagi NIK:"]
+    assert service.sms(PHONE, NIK) == ["Kirim nomor KK (Kartu Keluarga) yang sekarang, "
+                                       "16 angka."]
+    [wrong_kk] = service.sms(PHONE, "3276010101200003")  # a Depok KK
+    assert wrong_kk.startswith("KK ini bukan KK Kota Bogor (diawali 3271).")
+    [reason] = service.sms(PHONE, KK)
+    assert reason.startswith("Alasan? Balas angka: 1 Anggota bertambah")
+    assert service.sms(PHONE, "9")[0].startswith("Pilihan tidak dikenal.")
+    [summary] = service.sms(PHONE, "pisah kk")
+    assert summary == ("Periksa: permohonan KK, pemohon NIK ***0001, KK ***0003, alasan pisah "
+                       "KK. Data hanya dipakai untuk KK. Balas YA untuk kirim atau TIDAK untuk "
+                       "batal.")
+    done, bring = service.sms(PHONE, "ya")
+    reference = REF.search(done).group(1)
+    assert re.fullmatch(r"Permohonan KK diterima, ref \d{9}\. Serahkan berkas \w+, \d+ \w+ "
+                        r"\d{4}, \d\d\.\d\d WIB di Kantor Kec\. Bogor Selatan\.", done), done
+    assert bring == (f"Berkas KK ref {reference}: KK lama, KTP-el pemohon, buku nikah bila "
+                     "sudah menikah. Formulir F-1.02 diisi di kantor. Bawa yang asli.")
+    assert NIK not in done + bring and KK not in done + bring
+
+    [application] = rows(service, Application)
+    assert (application.document, application.reference, application.nik, application.reason,
+            application.stage) == ("kk", reference, NIK, "pisah", "submitted")
+    [visit] = rows(service, PickupVisit)
+    assert (visit.purpose, visit.office, visit.open_code, application.papers_visit_id) == \
+        ("papers", "01", None, visit.id)
+    assert [slot.booked for slot in rows(service, PickupSlot) if slot.booked] == [1]
+    assert [(e.stage, e.actor) for e in rows(service, ApplicationEvent)] == \
+        [("submitted", "resident:sms")]
+
+    [status] = service.sms(PHONE, "STATUS")
+    assert status == (f"Ref {reference} KK: permohonan diterima. Serahkan berkas sesuai jadwal "
+                      "di SMS; KK diproses setelah berkas lengkap.")
+
+
+def test_a_split_kk_is_refused_to_an_applicant_under_17(service):
+    service.sms(PHONE, f"KK {NIK_CHILD}#{KK}")
+    [refused] = service.sms(PHONE, "3")
+    assert refused.startswith("Pisah KK hanya untuk pemohon 17 tahun ke atas; NIK pemohon "
+                              "menunjukkan umur 14.")
+    assert service.sms(PHONE, "1")[0].startswith("Periksa: permohonan KK")
+
+
+def test_the_one_message_form_asks_only_the_confirmation_and_twice_is_refused(service):
+    [summary] = service.sms(PHONE, f"KK {NIK}#{KK}#hilang")
+    assert "alasan KK hilang" in summary
+    done, bring = service.sms(PHONE, "YA")
+    reference = REF.search(done).group(1)
+    assert bring.startswith(f"Berkas KK ref {reference}: surat kehilangan dari polisi")
+    [again] = service.sms(PHONE, f"KK {NIK} {KK} rusak")
+    assert again == (f"Permohonan KK pemohon NIK ***0001 sudah ada, ref {reference}, dan "
+                     f"sedang diproses. Cek prosesnya: STATUS {reference}")
+    assert len(rows(service, Application)) == 1
+
+
+def test_kk_with_a_number_answers_the_question_of_a_dialogue_in_progress(service):
+    service.sms(PHONE, "DAFTAR")
+    service.sms(PHONE, NIK)
+    [reason] = service.sms(PHONE, f"KK {KK}")
+    assert reason.startswith("Alasan cetak KTP-el?")
+
+
+def test_another_family_phone_cannot_apply_for_this_kk(service):
+    service.sms(PHONE, f"KK {NIK}#{KK}#1")
+    service.sms(PHONE, "YA")
+    [refused] = service.sms(PHONE_2, f"KK {NIK_2}#{KK}#1")
+    assert refused.startswith("KK ini sudah terdaftar dengan nomor HP lain.")
+
+
+def test_layanan_lists_every_document_and_its_keyword(service):
+    assert service.sms(PHONE, "layanan") == [
+        "Layanan Kota Bogor: DAFTAR (KTP-el), KK. Ketik salah satu untuk mulai, STATUS untuk "
+        "cek proses."]
