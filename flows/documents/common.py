@@ -203,10 +203,12 @@ def _split_numbers(run: str) -> list[str]:
     return [run]
 
 
-def finish(code: str, draft_of: Callable[[Conversation], ApplicationDraft]
+def finish(code: str, draft_of: Callable[[Conversation], ApplicationDraft],
+           bring: Callable[[ApplicationDraft, Services], str] | None = None,
            ) -> Callable[[Conversation, Services], Mapping[str, Any]]:
     """The last YA: the application stored and its papers visit booked; the reply is
-    `<code>.done` (reference and visit) and, as a second SMS, `<code>.bring.<reason>`."""
+    `<code>.done` (reference and visit) and, as a second SMS, the papers to bring: the
+    message `bring(draft, services)` names (`<code>.bring.<reason>` by default), with `{ref}`."""
     def done(conversation: Conversation, services: Services) -> Mapping[str, Any]:
         draft = draft_of(conversation)
         try:
@@ -215,9 +217,10 @@ def finish(code: str, draft_of: Callable[[Conversation], ApplicationDraft]
         except Invalid as refused:
             refused.step = STEP_OF_PROBLEM.get(refused.key)
             raise
+        papers = bring(draft, services) if bring else f"{code}.bring.{draft.reason}"
         return {"ref": submitted.reference,
                 "visit": visit_words(conversation.language, submitted.visit),
-                "then": Msg(f"{code}.bring.{draft.reason}", {"ref": submitted.reference})}
+                "then": Msg(papers, {"ref": submitted.reference})}
 
     return done
 
