@@ -1,4 +1,5 @@
-"""UBAH JADWAL: what a resident asks for (which pickup, which day) and the answer.
+"""UBAH JADWAL: what a resident asks for (which pickup, which day) and the answer. A family with
+no card to collect moves its visit to hand in a document's papers the same way.
 
 A day is a day name in any catalogue language (RABU, REBO, WEDNESDAY; read from `when.weekday`
 of every catalogue, so a new language brings its own), BESOK or LUSA, or a date: 15/12,
@@ -15,11 +16,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache
 
+from flows import papers
 from flows.catalogue import languages, messages, render
 from flows.dates import say_day
 from flows.dialogue import Invalid
 from flows.keywords import ARGUMENT_FILLERS, without_accents
-from flows.ports import Services
+from flows.ports import ApplicationView, Services
 from flows.status import pickup_text
 from sms_ktp.domain.reference import normalise_reference
 
@@ -253,9 +255,16 @@ def answer(services: Services, phone: str, args: tuple[str, ...] | list[str],
     try:
         moved = services.move_pickup(phone, chosen.reference, on)
     except Invalid as refused:
-        if refused.key == "pickup.same_day":
-            return pickup_text(language, chosen, refused.key)
+        if refused.key in ("pickup.same_day", "papers.same_day"):
+            return _visit_text(language, chosen, refused.key)
         return render(language, refused.key, **{
             name: say_day(language, value) if isinstance(value, date) else value
             for name, value in refused.params.items()})
-    return pickup_text(language, moved, "pickup.moved")
+    return _visit_text(language, moved, "pickup.moved")
+
+
+def _visit_text(language: str, visit: ApplicationView, key: str) -> str:
+    """A family visit in the words of `key`: a papers visit in the `papers.*` ones."""
+    if papers.is_papers(visit):
+        return papers.view_text(language, visit, key.replace("pickup.", "papers.", 1))
+    return pickup_text(language, visit, key)

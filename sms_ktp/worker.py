@@ -20,7 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from gateway.base import PollingGateway
 from gateway.routing import RoutingGateway, gateways_of
-from sms_ktp.applications import pickup
+from sms_ktp.applications import papers_visit, pickup
 from sms_ktp.channels import polling
 from sms_ktp.domain.quiet_hours import parse_local_time
 from sms_ktp.messaging import broadcasts
@@ -122,9 +122,14 @@ class Worker:
                 return total
 
     def send_reminders(self) -> int:
-        return self._exclusively("send_reminders", lambda: pickup.remind(
-            self.runtime.db, self.runtime.clock, self.runtime.pickup_policy(),
-            parse_local_time(self.runtime.settings.notifications.reminder_time)))
+        """The reminders of tomorrow's pickups and papers visits: how many visits."""
+        return self._exclusively("send_reminders", self._remind)
+
+    def _remind(self) -> int:
+        at = parse_local_time(self.runtime.settings.notifications.reminder_time)
+        policy = self.runtime.pickup_policy()
+        return (pickup.remind(self.runtime.db, self.runtime.clock, policy, at)
+                + papers_visit.remind(self.runtime.db, self.runtime.clock, policy, at))
 
     def reschedule_missed(self) -> int:
         return self._exclusively("reschedule_missed", lambda: pickup.reschedule_missed(

@@ -12,20 +12,34 @@ its slot is ahead. A family with an open papers visit joins it when its slot has
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select
+from sqlalchemy import Connection, insert, or_, select, update
 
 from flows.dates import say_day, say_time
-from sms_ktp.applications.pickup import PickupPolicy, SlotBook, _reminded_at, new_codes
+from flows.papers import PURPOSE, papers_text
+from sms_ktp.applications.pickup import (
+    MoveRefused,
+    PickupPolicy,
+    SlotBook,
+    _reminded_at,
+    _reminder_day,
+    new_codes,
+    release_slot,
+)
+from sms_ktp.applications.pipeline import Move, change_stages, notice_rows
 from sms_ktp.domain.local_time import local_date
-from sms_ktp.domain.pickup_calendar import local
+from sms_ktp.domain.pickup_calendar import Office, local
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, PickupVisit
+from sms_ktp.models import Application, Family, PickupVisit
+from sms_ktp.platform.clock import Clock
+from sms_ktp.platform.db import Database
 
-PURPOSE = "papers"
+ACTOR = "system:papers"
 _APPLICATION = Application.__table__
 _VISIT = PickupVisit.__table__
+_FAMILY = Family.__table__
 _CODE_KEPT = timedelta(days=90)  # a papers visit's code is not given to another this long
 
 
@@ -87,7 +101,7 @@ def view(connection: Connection, policy: PickupPolicy, papers_visit_id: int) -> 
 
 
 def _open_visits(connection: Connection, family_id: int, office: str,
-                 now: datetime) -> list[object]:
+                 now: datetime) -> list[Any]:
     """The family's papers visits at the office still ahead with an application still waiting
     for its papers, earliest first (locked: a move waits for the booking)."""
     waiting = (select(_APPLICATION.c.id)
@@ -110,3 +124,133 @@ def _codes(connection: Connection, now: datetime) -> set[str]:
         select(_VISIT.c.open_code).where(_VISIT.c.open_code.is_not(None))).scalars()) | set(
         connection.execute(select(_VISIT.c.code)
                            .where(_VISIT.c.purpose == PURPOSE, recent)).scalars())
+
+
+# --- the reminder -------------------------------------------------------------------------------
+def _waiting(connection: Connection, *where: Any, lock: bool = True,
+             skip_locked: bool = True) -> dict[int, list[Any]]:
+    """Papers visits matching `where` with their applications still waiting for the papers
+    (locked; with `skip_locked`, those another run holds are left to it), by visit, earliest
+    slot first."""
+    query = (notice_rows(_APPLICATION.c.document, _APPLICATION.c.papers_visit_id,
+                         _APPLICATION.c.stage, _VISIT.c.office, _VISIT.c.starts_at,
+                         _VISIT.c.code, _VISIT.c.changes, _VISIT.c.family_id)
+             .join(_VISIT, _VISIT.c.id == _APPLICATION.c.papers_visit_id)
+             .where(_VISIT.c.purpose == PURPOSE,
+                    _APPLICATION.c.stage == Stage.SUBMITTED.value, *where)
+             .order_by(_VISIT.c.starts_at, _VISIT.c.id, _APPLICATION.c.id))
+    if lock:
+        query = query.with_for_update(of=_APPLICATION, skip_locked=skip_locked)
+    visits: dict[int, list[Any]] = {}
+    for row in connection.execute(query):
+        visits.setdefault(row.papers_visit_id, []).append(row)
+    return visits
+
+
+def visit_text(key: str, office: Office, applications: list[Any], start: datetime | None = None,
+               **params: Any) -> str:
+    """The catalogue message `key` about a papers visit, for its family (the first
+    application's language), naming its applications."""
+    lead = applications[0]
+    moment = local(start if start is not None else lead.starts_at)
+    return papers_text(lead.language, key,
+                       [(row.document, row.reference) for row in applications],
+                       day=say_day(lead.language, moment.date()),
+                       time=say_time(lead.language, moment), office=office.name,
+                       address=office.address, code=lead.code, **params)
+
+
+def _one_sms(applications: list[Any], text: str) -> list[Move]:
+    """A change of every application of a visit: its one SMS with the first, none with the
+    others."""
+    return [Move(row.id, {}, text=text if index == 0 else "")
+            for index, row in enumerate(applications)]
+
+
+def remind(db: Database, clock: Clock, policy: PickupPolicy, reminder_time: Any) -> int:
+    """On the working day before a papers visit, from `reminder_time` (local), its reminder:
+    one SMS naming every application it is for (as pickups are reminded: `pickup.remind`).
+    Returns how many visits were reminded."""
+    now = clock.now()
+    if local(now).time() < reminder_time:
+        return 0
+    today = local_date(now)
+    with db.connect() as connection:
+        due = _waiting(connection, _VISIT.c.reminded_at.is_(None), _VISIT.c.starts_at > now)
+        moves: list[Move] = []
+        reminded = []
+        for visit_id, applications in due.items():
+            office = policy.offices.get(applications[0].office)
+            if office is None or _reminder_day(policy.calendar, office, local(
+                    applications[0].starts_at).date()) != today:
+                continue
+            reminded.append(visit_id)
+            moves.extend(_one_sms(applications, visit_text("papers.reminder", office,
+                                                           applications)))
+        if reminded:
+            connection.execute(update(_VISIT).where(_VISIT.c.id.in_(reminded))
+                               .values(reminded_at=now))
+        change_stages(connection, moves, Stage.SUBMITTED, actor=ACTOR, now=now,
+                      quiet=policy.quiet, note="papers visit reminder sent",
+                      notice="papers.reminder",
+                      rows={row.id: row for rows in due.values() for row in rows},
+                      supersedes=False)
+    return len(reminded)
+
+
+# --- UBAH JADWAL --------------------------------------------------------------------------------
+def family_visits(connection: Connection, phone: str) -> dict[int, list[Any]]:
+    """The papers visits of the family of this phone that have a slot and applications still
+    waiting for their papers, with those applications, earliest first (read only)."""
+    return _waiting(connection, _VISIT.c.starts_at.is_not(None),
+                    _FAMILY.c.phone == phone, lock=False)
+
+
+def move(connection: Connection, policy: PickupPolicy, visit_id: int, now: datetime,
+         actor: str, on: date | None = None) -> datetime:
+    """Move a papers visit (the resident asked: UBAH JADWAL) to another day, as a pickup moves
+    (`pickup.move`, with its limits): the first slot of `on` with a place for each of its
+    applications, or without `on` the first such slot of a working day after the visit's own
+    day. Returns the new slot. Raises `MoveRefused` with a catalogue key ("papers.no_more_changes"
+    or "papers.no_changes", "papers.same_day", "papers.day_unavailable" with the nearest free
+    `day`, "pickup.full"); a refusal changes nothing."""
+    visit = connection.execute(select(_VISIT).where(_VISIT.c.id == visit_id,
+                                                    _VISIT.c.purpose == PURPOSE)
+                               .with_for_update()).one()
+    if visit.changes >= policy.max_resident_changes:
+        raise MoveRefused("papers.no_more_changes" if policy.max_resident_changes
+                          else "papers.no_changes", n=policy.max_resident_changes)
+    office = policy.offices.get(visit.office)
+    applications = _waiting(connection, _VISIT.c.id == visit_id,
+                            skip_locked=False).get(visit_id, [])
+    if office is None or visit.starts_at is None or not applications:
+        raise MoveRefused("pickup.full")
+    current = local(visit.starts_at).date()
+    if on == current:
+        raise MoveRefused("papers.same_day")
+    places = len(applications)
+    book = SlotBook(connection, office, policy, local_date(now))
+    free = [day for day in book.free_days(places) if day != current]
+    if on is None:
+        day = next((day for day in free if day > current), None)
+        if day is None:
+            raise MoveRefused("pickup.full")
+    elif on not in free:
+        if not free:
+            raise MoveRefused("pickup.full")
+        raise MoveRefused("papers.day_unavailable",
+                          day=min(free, key=lambda day: (abs(day - on), day < on)))
+    else:
+        day = on
+    start = book.book_on(day, places)
+    assert start is not None  # a free day has a free slot
+    book.write(connection)
+    release_slot(connection, office.code, visit.starts_at, places)
+    connection.execute(update(_VISIT).where(_VISIT.c.id == visit_id).values(
+        starts_at=start, changes=visit.changes + 1,
+        reminded_at=_reminded_at(policy, office, start, now)))
+    change_stages(connection, [Move(row.id) for row in applications], Stage.SUBMITTED,
+                  actor=actor, now=now, quiet=policy.quiet,
+                  note="papers visit moved by the resident", notice="",
+                  rows={row.id: row for row in applications})
+    return start

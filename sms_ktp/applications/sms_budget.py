@@ -25,7 +25,8 @@ from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.wilayah import longest_names
 
 # The placeholders staff type, and what they are.
-TYPED = {"why": "alasan penolakan", "office": "nama kantor", "address": "alamat kantor"}
+TYPED = {"why": "alasan penolakan", "office": "nama kantor", "address": "alamat kantor",
+         "what": "kekurangan berkas"}
 DOUBLED = "[ ] { } ~ ^ \\ | €"  # what an SMS sends as two septets (and a form feed)
 
 
@@ -69,6 +70,9 @@ def longest_values(lang: str) -> dict[str, str]:
                     for code in DOCUMENTS), key=_septets)  # a document's short name
     return {"ref": "9" * 9, "nik": masked, "kk": masked, "code": "W" * CODE_LENGTH,
             "cards": cards, "document": document,
+            # a papers visit's applications: one by its name and reference, or their count
+            "documents": max((render(lang, "papers.one", document=document, ref="9" * 9),
+                              render(lang, "papers.counted", n=15)), key=_septets),
             "day": render(lang, "when.date", weekday=weekday, day="30", month=month,
                           year="2026"),
             "time": render(lang, "when.time", hour="23", minute="59", zone="WITA"),

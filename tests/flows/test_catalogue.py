@@ -152,7 +152,7 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         # a document's short name ("Akta Kelahiran"): the longest of the reader's language
         "document": sms_budget.longest_values(lang)["document"],
         # a papers visit's applications: one by its name and reference, or the count of many
-        # (naming them is done only where the SMS still fits: flows.visits.papers_text)
+        # (naming them is done only where the SMS still fits: flows.papers.papers_text)
         "documents": max((render(lang, "papers.one", ref="123456789",
                                  document=sms_budget.longest_values(lang)["document"]),
                           render(lang, "papers.counted", n=15)), key=len),

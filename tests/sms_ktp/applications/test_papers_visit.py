@@ -10,11 +10,19 @@ from itertools import count
 
 from sqlalchemy import insert, select, update
 
+from flows.papers import document_name
 from sms_ktp.applications import papers_visit
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices, local
-from sms_ktp.domain.quiet_hours import QuietHours
-from sms_ktp.models import Application, Family, PickupSlot, PickupVisit
+from sms_ktp.domain.quiet_hours import QuietHours, parse_local_time
+from sms_ktp.models import (
+    Application,
+    ApplicationEvent,
+    Family,
+    OutboxMessage,
+    PickupSlot,
+    PickupVisit,
+)
 
 _serials = count(1)
 _APPLICATION = Application.__table__
@@ -139,3 +147,69 @@ def test_a_visit_two_working_days_ahead_waits_for_its_reminder(database, clock):
     _, visit = apply(database, clock, family(database, clock), the_policy=the_policy)
     assert visit.at == local(wib(2026, 12, 4, 8, 0))
     assert visit_rows(database)[-1].reminded_at is None
+
+
+# --- the reminder -------------------------------------------------------------------------------
+def outbox(database) -> list:
+    with database.connect() as connection:
+        return connection.execute(select(OutboxMessage.__table__)
+                                  .order_by(OutboxMessage.__table__.c.id)).all()
+
+
+def timeline(database, application_id: int) -> list[tuple[str, str]]:
+    table = ApplicationEvent.__table__
+    with database.connect() as connection:
+        return [(row.stage, row.note) for row in connection.execute(
+            select(table).where(table.c.application_id == application_id)
+            .order_by(table.c.id))]
+
+
+def test_one_reminder_per_visit_on_the_working_day_before_naming_its_documents(database, clock):
+    clock.set(wib(2026, 11, 25, 10, 0))  # Wednesday; Thursday's slots are full
+    full = {code: replace(office, capacity=2) for code, office in default_offices().items()}
+    the_policy = replace(policy(), offices=full)
+    with database.connect() as connection:
+        connection.execute(insert(PickupSlot.__table__), [
+            {"office": "01", "starts_at": start, "capacity": 2, "booked": 2}
+            for start in (wib(2026, 11, 26, 8, 0) + timedelta(minutes=30 * n)
+                          for n in range(14))])
+    family_id = family(database, clock)
+    first, visit = apply(database, clock, family_id, "kk", the_policy=the_policy)
+    second, _ = apply(database, clock, family_id, "akta_lahir", the_policy=the_policy)
+    assert visit.at == local(wib(2026, 11, 27, 8, 0))  # Friday
+    at = parse_local_time("16:00")
+    assert papers_visit.remind(database, clock, the_policy, at) == 0  # not the day before yet
+    clock.set(wib(2026, 11, 26, 15, 59))
+    assert papers_visit.remind(database, clock, the_policy, at) == 0  # not the time yet
+    clock.set(wib(2026, 11, 26, 16, 0))
+    assert papers_visit.remind(database, clock, the_policy, at) == 1
+    assert papers_visit.remind(database, clock, the_policy, at) == 0  # once
+    with database.connect() as connection:
+        references = dict(connection.execute(
+            select(_APPLICATION.c.id, _APPLICATION.c.reference)).all())
+    [message] = outbox(database)
+    assert message.text == (
+        f"Pengingat: serahkan berkas {document_name('id', 'kk')} ref {references[first]}, "
+        f"{document_name('id', 'akta_lahir')} ref {references[second]} Jumat, 27 November 2026, "
+        f"08.00 WIB di Kantor Kec. Bogor Selatan. Kode {visit.code}.")
+    assert (message.phone, message.kind, message.segments) == (
+        "+6281234567890", "notification", 1)
+    assert timeline(database, first)[-1] == ("submitted", "papers visit reminder sent")
+
+
+def test_no_reminder_for_papers_already_handed_in_or_a_pickup(database, clock):
+    clock.set(wib(2026, 11, 25, 10, 0))
+    one_slot = {code: replace(office, capacity=1) for code, office in default_offices().items()}
+    the_policy = replace(policy(), offices=one_slot)
+    with database.connect() as connection:
+        connection.execute(insert(PickupSlot.__table__), [
+            {"office": "01", "starts_at": wib(2026, 11, 26, 8, 0) + timedelta(minutes=30 * n),
+             "capacity": 1, "booked": 1} for n in range(14)])
+    application_id, visit = apply(database, clock, family(database, clock), the_policy=the_policy)
+    assert visit.at.date().isoformat() == "2026-11-27"
+    with database.connect() as connection:
+        connection.execute(update(_APPLICATION).where(_APPLICATION.c.id == application_id)
+                           .values(stage="papers_checked"))
+    clock.set(wib(2026, 11, 26, 16, 0))
+    assert papers_visit.remind(database, clock, the_policy, parse_local_time("16:00")) == 0
+    assert outbox(database) == []
