@@ -70,22 +70,28 @@ def _ktp_namings(lang: str, niks: Sequence[str]) -> list[str]:
             for shown in range(len(niks), 0, -1)] + [render(lang, "cards.counted", n=len(niks))]
 
 
-def _kia_namings(lang: str, births: Sequence[str]) -> list[str]:
+def _kia_namings(lang: str, births: Sequence[date | None]) -> list[str]:
+    """Every child's birth date ("12-03-2019"), else with two-digit years ("12-03-19": a KIA
+    holder is under 17), else as many as fit and "+N", else the count."""
     counted = render(lang, "cards.kia_counted", n=len(births))
-    if not all(births):  # a birth date unknown (erased): the count tells no child apart
+    known = [born for born in births if born is not None]
+    if len(known) < len(births):  # a birth date erased: the count tells no child apart
         return [counted]
-    if len(births) == 1:
-        return [render(lang, "cards.kia_one", born=births[0]), counted]
-    return [render(lang, "cards.kia_listed", n=len(births), dates=_listing(births, shown))
-            for shown in range(len(births), 0, -1)] + [counted]
+    if len(known) == 1:
+        return [render(lang, "cards.kia_one", born=f"{known[0]:%d-%m-%Y}"), counted]
+    full = [f"{born:%d-%m-%Y}" for born in known]
+    short = [f"{born:%d-%m-%y}" for born in known]
+    return ([render(lang, "cards.kia_listed", n=len(known), dates=", ".join(full))]
+            + [render(lang, "cards.kia_listed", n=len(known), dates=_listing(short, shown))
+               for shown in range(len(short), 0, -1)] + [counted])
 
 
-def _born(iso: str) -> str:
-    """A child's birth date as the SMS writes it ("12-03-2019"); "" when unknown."""
+def _born(iso: str) -> date | None:
+    """A child's birth date (None when unknown)."""
     try:
-        return f"{date.fromisoformat(iso):%d-%m-%Y}"
+        return date.fromisoformat(iso)
     except ValueError:
-        return ""
+        return None
 
 
 def cards_phrase(lang: str, key: str, masked: Sequence[str], **params: object) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
@@ -24,9 +24,10 @@ from sqlalchemy import Connection, bindparam, case, func, select, update
 
 from flows.catalogue import render
 from flows.dates import say_day, say_time
-from flows.visits import VisitWording, visit_text
+from flows.visits import VisitWording, card_name, visit_text
 from gsm7.encoding import GSM7_SINGLE, septets
 from sms_ktp.applications.pipeline import Move, change_stages, notice_rows
+from sms_ktp.domain.documents import DOCUMENTS
 from sms_ktp.domain.local_time import local_date, start_of_day
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.pickup_calendar import Office, WorkingCalendar, local, slot_starts
@@ -236,7 +237,23 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
     return len(moves)
 
 
-_PRINTED_CARDS = (notice_rows(_APPLICATION.c.family_id, _FAMILY.c.kecamatan_code)
+# What a visit's SMS names its cards by (`card_names`).
+CARD_NAMING = (_APPLICATION.c.document, _APPLICATION.c.details)
+
+
+def card_names(cards: Iterable[Any]) -> list[str]:
+    """A visit's cards as its SMS names them (`flows.visits.card_name`): a KTP-el by its
+    masked NIK, a KIA by the child's birth date. `cards`: rows with `nik` and `CARD_NAMING`."""
+    return [card_name(_card_kind(row.document), mask_id(row.nik), row.details) for row in cards]
+
+
+def _card_kind(document: str) -> str | None:
+    known = DOCUMENTS.get(document)
+    return known.card if known is not None else None
+
+
+_PRINTED_CARDS = (notice_rows(_APPLICATION.c.family_id, _FAMILY.c.kecamatan_code,
+                              *CARD_NAMING)
                   .where(in_stage(Stage.PRINTED))
                   .order_by(_APPLICATION.c.printed_at, _APPLICATION.c.id))
 
@@ -338,7 +355,7 @@ class _Notices:
         if wording is None:
             wording = VisitWording(language, key, **_wording(language, self.office, start))
             self._wordings[(key, start, language)] = wording
-        text = wording.text([mask_id(row.nik) for row in cards], code=code)
+        text = wording.text(card_names(cards), code=code)
         if key == _SCHEDULED and self.policy.delivery.post:
             # Where posting is offered, the pickup SMS says so when it stays one SMS with it.
             hinted = text + _post_hint(language)
@@ -416,7 +433,7 @@ class MoveRefused(Exception):
         self.key, self.params = key, params
 
 
-_VISIT_CARDS = (notice_rows(_APPLICATION.c.stage, _APPLICATION.c.visit_id)
+_VISIT_CARDS = (notice_rows(_APPLICATION.c.stage, _APPLICATION.c.visit_id, *CARD_NAMING)
                 .where(_APPLICATION.c.visit_id == bindparam("visit"),
                        _APPLICATION.c.stage.in_([Stage.PICKUP_SCHEDULED.value,
                                                  Stage.MISSED_PICKUP.value]))
@@ -574,7 +591,7 @@ def _due_visits(connection: Connection, *where: Any) -> dict[int, list[Any]]:
     """Open visits matching `where` with their cards to hand over (locked), by visit."""
     rows = connection.execute(
         notice_rows(_APPLICATION.c.stage, _APPLICATION.c.visit_id, _VISIT.c.office,
-                    _VISIT.c.starts_at, _VISIT.c.code, _VISIT.c.reschedules)
+                    _VISIT.c.starts_at, _VISIT.c.code, _VISIT.c.reschedules, *CARD_NAMING)
         .join(_VISIT, _VISIT.c.id == _APPLICATION.c.visit_id)
         .where(_VISIT.c.open_code.is_not(None), *where)
         .order_by(_VISIT.c.starts_at, _APPLICATION.c.id)
@@ -591,8 +608,7 @@ def _visit_notice(cards: list[Any], key: str, office: Office, start: datetime | 
     lead = cards[0]
     words = (_wording(lead.language, office, start) if start is not None
              else {"office": office.name})
-    text = visit_text(lead.language, key, [mask_id(row.nik) for row in cards], **words,
-                      code=code)
+    text = visit_text(lead.language, key, card_names(cards), **words, code=code)
     return _one_sms(cards, text, values)
 
 

@@ -683,3 +683,58 @@ def test_a_hand_over_by_visit_needs_the_proof_of_its_open_code(database, clock):
     assert len(handover.handed) == 2 and handover.kept == ()
     with pytest.raises(pickup.VerifyError):  # the code is used up
         pickup.hand_over(database, clock, visit.id, lambda code: True, "counter:1")
+
+
+def printed_kia(database, clock, card_id: int, born: str) -> int:
+    """A child's KIA printed for the family of the card `card_id`: its application carries the
+    parent's NIK (that card's) and the child's birth date."""
+    serial = next(_serials)
+    with database.connect() as connection:
+        table = Application.__table__
+        family_id, nik = connection.execute(
+            table.select().with_only_columns(table.c.family_id, table.c.nik)
+            .where(table.c.id == card_id)).one()
+        return connection.execute(insert(Application.__table__).values(
+            reference=f"{serial:06d}900", nik=nik, family_id=family_id,
+            document="kia", details={"birth_date": born, "sex": "P"}, reason="baru",
+            stage="printed", language="id", channel="sms", created_at=clock.now(),
+            updated_at=clock.now(), printed_at=clock.now()
+        ).returning(Application.__table__.c.id)).scalar_one()
+
+
+def test_a_familys_kia_cards_are_named_by_the_childrens_birth_dates(database, clock):
+    clock.set(wib(2026, 11, 25, 9, 0))  # Wednesday
+    [parent] = printed(database, clock, kecamatan="02")
+    printed_kia(database, clock, parent, "2019-03-12")
+    printed_kia(database, clock, parent, "2021-07-01")
+    assert pickup.allocate(database, clock, policy()) == 3
+    nik = applications(database)[0].nik
+    [visit] = visits(database)
+    [message] = sms(database)
+    assert message.application_id == parent and message.segments == 1
+    # The parent's NIK names the parent's own KTP-el only, never a child's KIA; where the
+    # NIK and both dates do not fit, the KTP-el is counted and the years shortened.
+    assert message.text == (
+        f"1 KTP-el dan 2 KIA (lhr 12-03-19, 01-07-21) siap diambil Kamis, 26 November 2026, "
+        f"08.00 WIB di Kantor Kec. Bogor Timur, Kota Bogor. Kode {visit.code}. Bawa SMS ini.")
+    # Missed: the whole visit moves, its SMS naming the children the same way.
+    clock.set(wib(2026, 11, 27, 0, 5))
+    assert pickup.reschedule_missed(database, clock, policy()) == 1
+    moved = sms(database)[-1].text
+    assert "KIA (lhr 12-03-19" in moved and len(moved) <= 160 and nik not in moved
+
+
+def test_a_lone_kia_is_named_by_the_childs_birth_date(database, clock):
+    clock.set(wib(2026, 11, 25, 9, 0))
+    [parent] = printed(database, clock, kecamatan="02")
+    kia = printed_kia(database, clock, parent, "2019-03-12")
+    with database.connect() as connection:  # the parent's KTP-el collected before
+        connection.execute(Application.__table__.update().where(Application.id == parent)
+                           .values(stage="collected"))
+    assert pickup.allocate(database, clock, policy()) == 1
+    [visit] = visits(database)
+    [message] = sms(database)
+    assert message.application_id == kia
+    assert message.text == (
+        f"KIA lhr 12-03-2019 siap diambil Kamis, 26 November 2026, 08.00 WIB di Kantor Kec. "
+        f"Bogor Timur, Kota Bogor. Kode {visit.code}. Bawa SMS ini.")
