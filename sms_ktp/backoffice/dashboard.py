@@ -1,5 +1,6 @@
-"""The figures of the back office's dashboard: applications per stage and kecamatan, the print
-queue against blangko stock, today's pickups, today's SMS and the last 30 days of activity.
+"""The figures of the back office's dashboard: applications per stage and kecamatan and per
+document and stage, the print queue against blangko stock, today's pickups, today's SMS and the
+last 30 days of activity (registrations per document).
 
 Pure queries: a Connection and `now` in, frozen dataclasses out; no Flask. Every figure is one
 GROUP BY in the database (a handful of rows come back, never one per application). "Today" and
@@ -7,25 +8,28 @@ GROUP BY in the database (a handful of rows come back, never one per application
 that the filters are plain ranges on the stored UTC columns: the print queue and today's open
 pickups use their stage's partial index; the other ranges (application.created_at, printed_at,
 collected_at and outbox.created_at) become index range scans once those columns are indexed.
-The table per stage and kecamatan reads every application once, by nature.
+The tables per stage, kecamatan and document read every application once, by nature: one
+GROUP BY serves both.
 
 Scope: `office=None` is the whole city; an operator passes their kecamatan code and sees the
-applications of families whose KK is from that kecamatan and the pickups at that office.
+applications of families whose KK is from that kecamatan and the pickups at that office. A
+`document` narrows the stage table per kecamatan and the activity to that document's
+applications (the table per document always shows every one).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, exists, func, literal_column, select
 
 from sms_ktp.applications.printing import Stock, stock
-from sms_ktp.backoffice.worklist import covered_by_stock
-from sms_ktp.domain import region
+from sms_ktp.backoffice.worklist import STAGE_ORDER, covered_by_stock, of_document, stages_of
+from sms_ktp.domain import documents, region
 from sms_ktp.domain.local_time import local_date, local_zone, start_of_day
 from sms_ktp.domain.stages import Stage
 from sms_ktp.messaging import outbox
@@ -36,11 +40,20 @@ _FAMILY = Family.__table__
 _OUTBOX = OutboxMessage.__table__
 
 CHART_DAYS = 30
-# The pipeline's order, then the ends that leave it: the columns of the stage table.
-STAGE_COLUMNS: tuple[str, ...] = tuple(stage.value for stage in (
-    Stage.SUBMITTED, Stage.PENUNGGALAN, Stage.PRINT_READY, Stage.PRINT_QUEUE, Stage.PRINTED,
-    Stage.PICKUP_SCHEDULED, Stage.POST_REQUESTED, Stage.POSTED, Stage.COLLECTED,
-    Stage.DELIVERED, Stage.MISSED_PICKUP, Stage.DUPLICATE, Stage.REJECTED, Stage.CANCELLED))
+# Every stage in the pipelines' order, then the ends that leave them.
+STAGE_COLUMNS: tuple[str, ...] = tuple(stage.value for stage in STAGE_ORDER)
+
+
+def stage_columns(counted: Iterable[str] = (), codes: Iterable[str] | None = None
+                  ) -> tuple[str, ...]:
+    """The columns of a stage table: the stages of the documents offered (or of `codes`), in
+    the pipelines' order; a stage counted that they do not have (a document no longer offered,
+    a stage this table does not know yet) still counts, in a column of its own at the end."""
+    offered = tuple(stage.value for stage in stages_of(
+        *(documents.enabled() if codes is None else codes)))
+    extra = set(counted) - set(offered)
+    return offered + tuple(sorted(extra, key=lambda stage: (
+        STAGE_COLUMNS.index(stage) if stage in STAGE_COLUMNS else len(STAGE_COLUMNS), stage)))
 
 
 # --- days -------------------------------------------------------------------------------------
@@ -67,6 +80,10 @@ def _as_date(value: date | str) -> date:
 
 
 # --- scope ------------------------------------------------------------------------------------
+
+def _of_document(query: Select[Any], document: str | None) -> Select[Any]:
+    return query if document is None else query.where(of_document(document))
+
 
 def _in_kecamatan(query: Select[Any], office: str | None) -> Select[Any]:
     """Applications of families whose KK is from this kecamatan (None: no filter)."""
@@ -106,24 +123,88 @@ class StageTable:
                      if row.kecamatan == kecamatan), 0)
 
 
-def applications_by_stage(connection: Connection, office: str | None = None) -> StageTable:
-    """Applications per kecamatan of the family's KK and per stage: one GROUP BY."""
+@dataclass(frozen=True)
+class DocumentRow:
+    document: str  # a code of `sms_ktp.domain.documents`
+    counts: Mapping[str, int]  # stage -> applications
+    total: int
+    stages: frozenset[str]  # the stages this document may stand in (others are no figure)
+
+
+@dataclass(frozen=True)
+class DocumentTable:
+    stages: tuple[str, ...]  # the columns
+    rows: tuple[DocumentRow, ...]
+    totals: Mapping[str, int]
+    total: int
+
+    def count(self, document: str, stage: str) -> int:
+        return next((row.counts.get(stage, 0) for row in self.rows
+                     if row.document == document), 0)
+
+
+@dataclass(frozen=True)
+class StageCounts:
+    """Applications per kecamatan of the family's KK, document and stage, as one GROUP BY
+    returns them."""
+
+    office: str | None
+    counts: Mapping[tuple[str, str, str], int]  # (kecamatan, document, stage) -> applications
+
+    def by_kecamatan(self, document: str | None = None) -> StageTable:
+        counts: dict[str, dict[str, int]] = {code: {} for code in kecamatan_codes(self.office)}
+        for (code, each, stage), count in self.counts.items():
+            if document is None or each == document:
+                row = counts.setdefault(code, {})
+                row[stage] = row.get(stage, 0) + count
+        seen = {stage for row in counts.values() for stage in row}
+        stages = stage_columns(seen, None if document is None else (document,))
+        rows = tuple(StageRow(code, {stage: row.get(stage, 0) for stage in stages},
+                              sum(row.values())) for code, row in sorted(counts.items()))
+        totals = {stage: sum(row.counts[stage] for row in rows) for stage in stages}
+        return StageTable(stages, rows, totals, sum(row.total for row in rows))
+
+    def by_document(self) -> DocumentTable:
+        """A row per document offered, and per document no longer offered that still has
+        applications, in the catalogue's order."""
+        counts: dict[str, dict[str, int]] = {code: {} for code in documents.enabled()}
+        for (_, each, stage), count in self.counts.items():
+            row = counts.setdefault(each, {})
+            row[stage] = row.get(stage, 0) + count
+        stages = stage_columns({stage for row in counts.values() for stage in row})
+        order = list(documents.DOCUMENTS)
+        rows = tuple(
+            DocumentRow(code, {stage: row.get(stage, 0) for stage in stages}, sum(row.values()),
+                        frozenset(stage.value for stage in stages_of(code))
+                        if code in documents.DOCUMENTS else frozenset(row))
+            for code, row in sorted(counts.items(), key=lambda item: (
+                order.index(item[0]) if item[0] in order else len(order), item[0])))
+        totals = {stage: sum(row.counts[stage] for row in rows) for stage in stages}
+        return DocumentTable(stages, rows, totals, sum(row.total for row in rows))
+
+
+def stage_counts(connection: Connection, office: str | None = None) -> StageCounts:
+    """Applications per kecamatan, document and stage: one GROUP BY over every application."""
     kecamatan = _FAMILY.c.kecamatan_code
-    query = (select(kecamatan, _APPLICATION.c.stage, func.count())
+    query = (select(kecamatan, _APPLICATION.c.document, _APPLICATION.c.stage, func.count())
              .select_from(_APPLICATION.join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id))
-             .group_by(kecamatan, _APPLICATION.c.stage))
+             .group_by(kecamatan, _APPLICATION.c.document, _APPLICATION.c.stage))
     if office is not None:
         query = query.where(kecamatan == office)
-    counts: dict[str, dict[str, int]] = {code: {} for code in kecamatan_codes(office)}
-    for code, stage, count in connection.execute(query):
-        counts.setdefault(code, {})[stage] = int(count)
-    # A stage the table does not know yet still counts, in a column of its own at the end.
-    extra = sorted({stage for row in counts.values() for stage in row} - set(STAGE_COLUMNS))
-    stages = STAGE_COLUMNS + tuple(extra)
-    rows = tuple(StageRow(code, {stage: row.get(stage, 0) for stage in stages},
-                          sum(row.values())) for code, row in sorted(counts.items()))
-    totals = {stage: sum(row.counts[stage] for row in rows) for stage in stages}
-    return StageTable(stages, rows, totals, sum(row.total for row in rows))
+    return StageCounts(office, {(code, document, stage): int(count)
+                                for code, document, stage, count in connection.execute(query)})
+
+
+def applications_by_stage(connection: Connection, office: str | None = None,
+                          document: str | None = None) -> StageTable:
+    """Applications per kecamatan of the family's KK and per stage (of one document)."""
+    return stage_counts(connection, office).by_kecamatan(document)
+
+
+def applications_by_document(connection: Connection, office: str | None = None
+                             ) -> DocumentTable:
+    """Applications per document and stage."""
+    return stage_counts(connection, office).by_document()
 
 
 # --- print queue and blangko ------------------------------------------------------------------
@@ -313,6 +394,8 @@ class Activity:
     registrations: Series  # applications created
     printed: Series  # cards printed
     collected: Series  # cards collected
+    # Applications created per document (those offered, and any other registered in the span).
+    by_document: Mapping[str, Series] = field(default_factory=dict)
 
 
 def _per_day(connection: Connection, column: Any, days: Sequence[date],
@@ -325,22 +408,44 @@ def _per_day(connection: Connection, column: Any, days: Sequence[date],
     return tuple((each, counts.get(each, 0)) for each in days)
 
 
+def _per_day_and_document(connection: Connection, days: Sequence[date],
+                          scoped: Callable[[Select[Any]], Select[Any]]
+                          ) -> dict[str, Series]:
+    """Applications created per local day and document: one GROUP BY."""
+    column = _APPLICATION.c.created_at
+    since, until = day_span(days[0])[0], day_span(days[-1])[1]
+    day = _local_day(column, connection.dialect.name)
+    query = scoped(select(day, _APPLICATION.c.document, func.count())
+                   .where(column >= since, column < until)
+                   .group_by(day, _APPLICATION.c.document))
+    counts: dict[str, dict[date, int]] = {code: {} for code in documents.enabled()}
+    for value, code, count in connection.execute(query):
+        counts.setdefault(code, {})[_as_date(value)] = int(count)
+    return {code: tuple((each, per_day.get(each, 0)) for each in days)
+            for code, per_day in counts.items()}
+
+
 def daily_activity(connection: Connection, now: datetime, office: str | None = None,
-                   days: int = CHART_DAYS) -> Activity:
-    """Registrations, prints and collections per day over the last `days` days, today last."""
+                   days: int = CHART_DAYS, document: str | None = None) -> Activity:
+    """Registrations (in all and per document), prints and collections per day over the last
+    `days` days, today last; of one `document` when given."""
     last = local_date(now)
     span = [last - timedelta(days=back) for back in range(days - 1, -1, -1)]
 
     def kecamatan(query: Select[Any]) -> Select[Any]:
-        return _in_kecamatan(query, office)
+        return _of_document(_in_kecamatan(query, office), document)
 
     def at_office(query: Select[Any]) -> Select[Any]:
-        return _at_office(query, office)
+        return _of_document(_at_office(query, office), document)
 
+    by_document = _per_day_and_document(connection, span, kecamatan)
+    registrations = tuple((each, sum(series[index][1] for series in by_document.values()))
+                          for index, each in enumerate(span))
     return Activity(
-        registrations=_per_day(connection, _APPLICATION.c.created_at, span, kecamatan),
+        registrations=registrations,
         printed=_per_day(connection, _APPLICATION.c.printed_at, span, kecamatan),
-        collected=_per_day(connection, _APPLICATION.c.collected_at, span, at_office))
+        collected=_per_day(connection, _APPLICATION.c.collected_at, span, at_office),
+        by_document=by_document)
 
 
 # --- everything -------------------------------------------------------------------------------
@@ -354,15 +459,19 @@ class Dashboard:
     pickups: Pickups
     sms: SmsDay
     activity: Activity
+    documents: DocumentTable | None = None  # per document and stage, every document
+    document: str | None = None  # the document `stages` and `activity` are of (None: all)
 
 
 def dashboard(connection: Connection, now: datetime, office: str | None = None, *,
-              sites: Iterable[str] = (), slot_minutes: Mapping[str, int] | None = None
-              ) -> Dashboard:
+              sites: Iterable[str] = (), slot_minutes: Mapping[str, int] | None = None,
+              document: str | None = None) -> Dashboard:
     """Every figure of the page, in the caller's transaction."""
-    return Dashboard(office, now, applications_by_stage(connection, office),
+    counts = stage_counts(connection, office)
+    return Dashboard(office, now, counts.by_kecamatan(document),
                      print_queue(connection, tuple(sites), office),
                      pickups_today(connection, now, office, slot_minutes),
                      sms_today(connection, now, office),
-                     daily_activity(connection, now, office))
+                     daily_activity(connection, now, office, document=document),
+                     documents=counts.by_document(), document=document)
 

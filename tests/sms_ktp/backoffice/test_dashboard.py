@@ -11,6 +11,7 @@ from sqlalchemy import insert
 
 from sms_ktp.backoffice.dashboard import (
     STAGE_COLUMNS,
+    applications_by_document,
     applications_by_stage,
     daily_activity,
     dashboard,
@@ -128,7 +129,8 @@ def test_applications_are_counted_per_kecamatan_of_the_kk_and_per_stage(database
     table = read(database, applications_by_stage)
 
     assert [row.kecamatan for row in table.rows] == ["01", "02", "03", "04", "05", "06"]
-    assert table.stages[:len(STAGE_COLUMNS)] == STAGE_COLUMNS
+    # Every stage of the documents offered (all five by default), in the pipelines' order.
+    assert table.stages == STAGE_COLUMNS
     assert table.count("01", "submitted") == 3 and table.count("01", "print_queue") == 2
     assert table.count("06", "collected") == 4 and table.count("06", "submitted") == 1
     assert table.count("03", "submitted") == 0
@@ -302,3 +304,68 @@ def test_the_whole_dashboard_in_one_call(database, seed):
     assert figures.stages.total == 3 and figures.printing.shortfall == 2
     assert figures.sms.segments == 2
     assert sum(count for _, count in figures.activity.registrations) == 3
+
+
+def test_applications_are_counted_per_document_and_stage(database, seed):
+    seed.application("01", "submitted", 3)
+    seed.application("01", "submitted", 2, document="kk", reason="pisah")
+    seed.application("06", "signed", 1, document="kk", reason="hilang")
+    seed.application("06", "print_queue", 4, document="kia", reason="baru")
+
+    table = read(database, applications_by_document)
+
+    assert [row.document for row in table.rows] == ["ktp", "kk", "akta_lahir", "akta_mati",
+                                                    "kia"]
+    assert table.count("ktp", "submitted") == 3 and table.count("kk", "submitted") == 2
+    assert table.count("kk", "signed") == 1 and table.count("kia", "print_queue") == 4
+    assert [row.total for row in table.rows] == [3, 3, 0, 0, 4]
+    assert table.totals["submitted"] == 5 and table.total == 10
+    kk = next(row for row in table.rows if row.document == "kk")
+    assert "signed" in kk.stages and "penunggalan" not in kk.stages
+    # One document's stages per kecamatan, in its own columns.
+    kk_table = read(database, applications_by_stage, None, "kk")
+    assert kk_table.stages == ("submitted", "papers_checked", "signed", "ready", "collected",
+                               "rejected", "cancelled")
+    assert kk_table.count("01", "submitted") == 2 and kk_table.count("06", "signed") == 1
+    assert kk_table.total == 3
+    # An operator's kecamatan only.
+    assert read(database, applications_by_document, "06").total == 5
+
+
+def test_a_document_no_longer_offered_keeps_its_row_and_stages_only_offered_ones(database,
+                                                                               seed):
+    from sms_ktp.domain import documents
+
+    seed.application("01", "submitted", 2)
+    seed.application("01", "signed", 1, document="akta_mati", reason="kematian")
+    offered = documents.enabled()
+    documents.configure(["ktp"])
+    try:
+        table = read(database, applications_by_document)
+        by_stage = read(database, applications_by_stage)
+    finally:
+        documents.configure(offered)
+    assert [row.document for row in table.rows] == ["ktp", "akta_mati"]
+    assert table.stages[-1] == "signed" and "papers_checked" not in table.stages
+    assert "signed" in by_stage.stages and "papers_checked" not in by_stage.stages
+
+
+def test_registrations_per_day_and_document(database, seed):
+    seed.application("01", "submitted", 2, created_at=wib(30, 8))
+    seed.application("01", "submitted", 1, created_at=wib(29, 8), document="kk",
+                     reason="tambah")
+    seed.application("06", "submitted", 3, created_at=wib(30, 8), document="kia",
+                     reason="baru")
+
+    activity = read(database, daily_activity, NOW)
+    assert set(activity.by_document) == {"ktp", "kk", "akta_lahir", "akta_mati", "kia"}
+    assert dict(activity.by_document["kk"])[date(2026, 11, 29)] == 1
+    assert dict(activity.by_document["kia"])[TODAY] == 3
+    assert dict(activity.registrations)[TODAY] == 5
+    assert sum(count for _, count in activity.by_document["akta_mati"]) == 0
+
+    kia = read(database, daily_activity, NOW, document="kia")
+    assert dict(kia.registrations)[TODAY] == 3 and sum(c for _, c in kia.registrations) == 3
+    figures = read(database, dashboard, NOW, document="kk")
+    assert figures.document == "kk" and figures.stages.total == 1
+    assert figures.documents.total == 6

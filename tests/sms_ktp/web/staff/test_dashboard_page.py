@@ -160,7 +160,9 @@ def test_a_viewer_sees_the_whole_city(service, city):
     titles = [ET.fromstring(svg).find("{http://www.w3.org/2000/svg}title").text
               for svg in charts]
     assert titles == ["Pendaftaran per hari", "Kartu dicetak per hari", "Kartu diambil per hari"]
-    assert tables.row("30 Nov 2026") == ["30 Nov 2026", "18", "3", "1"]
+    # New applications in all and per document (KTP-el, KK, akta lahir, akta mati, KIA).
+    assert tables.row("30 Nov 2026") == ["30 Nov 2026", "18", "18", "0", "0", "0", "0", "3",
+                                         "1"]
     # No script written into the page (the charts are drawn on the server), nothing fetched
     # from elsewhere.
     assert not re.search(r"<script(?![^>]*\bsrc=\"/static/)", page.text)
@@ -187,7 +189,8 @@ def test_an_operator_sees_only_their_office(service, city):
     assert "Antre cetak (seluruh kota) 7" in text
     # Only SMS to the families of kecamatan 06.
     assert "Perkiraan biaya Rp 1.050" in text and "Gagal 0" in text
-    assert tables.row("30 Nov 2026") == ["30 Nov 2026", "8", "0", "0"]
+    assert tables.row("30 Nov 2026") == ["30 Nov 2026", "8", "8", "0", "0", "0", "0", "0",
+                                         "0"]
 
 
 def test_an_admin_sees_the_city_and_the_menu_leads_there(service, city):
@@ -217,3 +220,39 @@ def test_a_stranger_is_sent_to_the_login_page(service):
     response = StaffBrowser(service.base_url).get("/staff/", allow_redirects=False)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/staff/login?next=/staff/")
+
+
+def test_the_figures_split_by_document_and_one_document_chosen(service, city):
+    database = service.runtime.db
+    selatan = add_family(database, "01", "+6281299990000")
+    add_applications(database, selatan, "submitted", 2, document="kk", reason="pisah")
+    add_applications(database, selatan, "signed", 1, document="kk", reason="hilang")
+    add_applications(database, selatan, "papers_checked", 2, document="kia")
+    page = open_dashboard(service, "viewer1", "viewer")
+    tables = Tables(page.text)
+    header = next(table[0] for table in tables.tables if table[0][0] == "Dokumen")
+    column = {name: index for index, name in enumerate(header)}
+    ktp, kk, kia = tables.row("KTP-el"), tables.row("KK"), tables.row("KIA")
+    assert ktp[column["diterima"]] == "3" and ktp[column["Jumlah"]] == "18"
+    assert kk[column["diterima"]] == "2" and kk[column["sudah TTE"]] == "1"
+    assert kk[column["penunggalan"]] == "–" and ktp[column["sudah TTE"]] == "–"
+    assert kia[column["berkas lengkap"]] == "2" and kia[column["Jumlah"]] == "2"
+    assert tables.row("Akta Kematian")[column["Jumlah"]] == "0"
+    assert tables.row("30 Nov 2026")[:7] == ["30 Nov 2026", "23", "18", "3", "0", "0", "2"]
+
+    # The KK alone: its stages per kecamatan, its charts (a PDF: none of printed cards).
+    browser = StaffBrowser(service.base_url)
+    browser.login("viewer1")
+    only = browser.get("/staff/", params={"document": "kk"})
+    text, tables = words(only.text), Tables(only.text)
+    assert "dokumen KK" in text and "Permohonan per tahap dan kecamatan: KK" in text
+    header = tables.row("Kecamatan")
+    assert header[1:-1] == ["diterima", "berkas lengkap", "sudah TTE", "siap diunduh",
+                            "diambil", "ditolak", "batal"]
+    assert tables.row("01 Bogor Selatan")[-1] == "3"
+    titles = [ET.fromstring(svg).find("{http://www.w3.org/2000/svg}title").text
+              for svg in re.findall(r"<svg.*?</svg>", only.text, re.S)]
+    assert titles == ["Pendaftaran per hari (KK)", "Dokumen diserahkan per hari (KK)"]
+    assert tables.row("30 Nov 2026") == ["30 Nov 2026", "3", "0"]
+    # An unknown document is no filter.
+    assert "Cakupan" in browser.get("/staff/", params={"document": "pindah"}).text

@@ -128,6 +128,11 @@ def test_every_count_of_the_dashboard_leads_to_a_list_of_as_many(service, city):
     database = service.runtime.db
     add(database, "01", "print_queue", 4, ready_at=NOW)
     add(database, "06", "print_queue", 2, ready_at=NOW)
+    # Other documents: the table per document and stage, and per day and document.
+    add(database, "01", "submitted", 2, document="kk", reason="pisah")
+    add(database, "06", "signed", 1, document="kk", reason="hilang")
+    add(database, "06", "papers_checked", 3, document="kia")
+    add(database, "02", "ready", 1, document="akta_mati", reason="kematian")
     with database.connect() as connection:
         connection.execute(insert(BlangkoMovement.__table__).values(
             site="disdukcapil", delta=5, reason="added", actor="test", at=NOW))
@@ -143,6 +148,15 @@ def test_every_count_of_the_dashboard_leads_to_a_list_of_as_many(service, city):
         total = re.search(r'id="worklist-total">([\d.]+) permohonan', page.text).group(1)
         assert total == shown, href
     assert "/staff/applications?wait=blangko" in unescape(dashboard)
+    assert "/staff/applications?document=kia&stage=papers_checked" in unescape(dashboard)
+    # The same links on the page of one document, which add it to every list.
+    only = admin.get("/staff/", params={"document": "kk"}).text
+    assert "/staff/applications?document=kk&stage=signed&kecamatan=06" in unescape(only)
+    links = re.findall(r'<a href="(/staff/applications[^"]*)">([\d.]+)</a>', only)
+    for href, shown in {unescape(href): shown for href, shown in links if shown != "0"}.items():
+        page = admin.get(href)
+        total = re.search(r'id="worklist-total">([\d.]+) permohonan', page.text).group(1)
+        assert total == shown, href
     blangko = admin.get("/staff/applications", params={"wait": "blangko"})
     assert "1 permohonan" in words(blangko.text)  # 6 waiting, 5 free blangko
 
