@@ -4,10 +4,12 @@ application, reminded, moved, and closed by staff."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
+from live_service import KK, NIK, PHONE
 from sqlalchemy import insert, select, update
 
 from flows.papers import document_name
@@ -213,3 +215,49 @@ def test_no_reminder_for_papers_already_handed_in_or_a_pickup(database, clock):
     clock.set(wib(2026, 11, 26, 16, 0))
     assert papers_visit.remind(database, clock, the_policy, parse_local_time("16:00")) == 0
     assert outbox(database) == []
+
+
+# --- over the webhook: the reference SMS, JADWAL, UBAH JADWAL, the reminder -------------------
+REF = re.compile(r"ref (\d{9})")
+
+
+def test_a_kk_applicant_moves_the_papers_visit_once_and_is_reminded(service, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))  # Monday
+    service.sms(PHONE, f"KK {NIK}#{KK}#5")
+    done, _bring = service.sms(PHONE, "YA")
+    reference = REF.search(done).group(1)
+    assert "Selasa, 1 Desember 2026, 08.00 WIB di Kantor Kec. Bogor Selatan" in done
+    [ticket] = service.sms(PHONE, "JADWAL")
+    code = ticket.rsplit("Kode ", 1)[1].rstrip(".")
+    assert ticket == (f"Serahkan berkas KK ref {reference} Selasa, 1 Desember 2026, 08.00 WIB "
+                      f"di Kantor Kec. Bogor Selatan. Kode {code}.")
+    [moved] = service.sms(PHONE, "ubah jadwal kamis")
+    assert moved == (f"Jadwal baru serahkan berkas KK ref {reference}: Kamis, 3 Desember 2026, "
+                     f"08.00 WIB di Kantor Kec. Bogor Selatan. Kode {code}.")
+    [refused] = service.sms(PHONE, "UBAH JADWAL JUMAT")
+    assert refused.startswith("Jadwal serahkan berkas hanya bisa diubah 1 kali lewat SMS")
+    # Tuesday at 16.00, the working day before Thursday: one reminder, then none.
+    clock.set(wib(2026, 12, 1, 15, 0))
+    service.worker.run_once()
+    assert service.received(PHONE) == []
+    clock.set(wib(2026, 12, 2, 16, 0))
+    service.worker.run_once()
+    assert service.received(PHONE) == [
+        f"Pengingat: serahkan berkas KK ref {reference} Kamis, 3 Desember 2026, 08.00 WIB di "
+        f"Kantor Kec. Bogor Selatan. Kode {code}."]
+    service.worker.run_once()
+    assert service.received(PHONE) == []
+    with service.runtime.db.connect() as connection:
+        slots = {row.starts_at: row.booked for row in connection.execute(
+            select(PickupSlot.__table__)) if row.booked}
+    assert slots == {wib(2026, 12, 3, 8, 0): 1}  # Tuesday's place given back
+
+
+def test_ubah_jadwal_names_the_day_it_cannot_move_to(service, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    service.sms(PHONE, f"KK {NIK}#{KK}#5")
+    service.sms(PHONE, "YA")
+    [same] = service.sms(PHONE, "UBAH JADWAL 1/12")
+    assert same.startswith("Jadwal berkas KK ref ") and " memang Selasa, 1 Desember 2026" in same
+    [sunday] = service.sms(PHONE, "UBAH JADWAL MINGGU")
+    assert sunday.startswith("Hari itu tidak ada jadwal kosong") and "Senin, 7 Desember" in sunday
