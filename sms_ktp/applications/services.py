@@ -28,7 +28,7 @@ from flows.ports import (
 from flows.registration import refusal_of_active
 from sms_ktp.applications import delivery, papers_visit, pickup
 from sms_ktp.applications.pickup import PickupPolicy
-from sms_ktp.applications.printing import free_blangko
+from sms_ktp.applications.printing import card_of, free_by_card
 from sms_ktp.applications.registration_attempts import tell_family_of_attempt
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
 from sms_ktp.domain.local_time import local_date
@@ -83,7 +83,7 @@ _FAMILY_APPLICATIONS = (
 _FAMILY_PICKUPS = (
     select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
            _APPLICATION.c.stage, _APPLICATION.c.visit_id, _VISIT.c.office, _VISIT.c.starts_at,
-           _VISIT.c.code)
+           _VISIT.c.code, *pickup.CARD_NAMING)
     .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
     .join(_VISIT, _VISIT.c.id == _APPLICATION.c.visit_id)
     .where(_FAMILY.c.phone == bindparam("phone"),
@@ -251,12 +251,15 @@ class SqlServices:
         open_first = sorted(rows, key=lambda a: Stage(a.stage) in CLOSED_STAGES)
         queued = [a for a in open_first
                   if a.stage == Stage.PRINT_QUEUE.value and a.print_batch_id is None]
-        no_blangko = bool(queued) and self._free_blangko() <= 0
+        # A card waits for blangko when its own kind (KTP-el, KIA) has none free.
+        free = self._free_blangko() if queued else {}
+        no_blangko = {a.reference for a in queued if free.get(card_of(a.document), 0) <= 0}
         if "status" not in self.completed:  # a USSD screen may read them twice
             self.completed.append("status")
         return [self._pickup_view(a) if a.stage == Stage.PICKUP_SCHEDULED.value
                 else ApplicationView(a.reference, mask_id(a.nik),
-                                     "waiting_blangko" if no_blangko and a in queued else a.stage,
+                                     "waiting_blangko" if a.reference in no_blangko
+                                     else a.stage,
                                      self._post_details(a), a.document)
                 for a in open_first]
 
@@ -269,9 +272,10 @@ class SqlServices:
             return {}
         return {"courier": delivery.courier(self.pickup_policy), "tracking": row.tracking or ""}
 
-    def _free_blangko(self) -> int:
-        """Blank cards not yet promised to a print batch, over all printing sites."""
-        return free_blangko(self._db, self._sites())
+    def _free_blangko(self) -> dict[str | None, int]:
+        """Blank cards of each kind not yet promised to a print batch, over all printing
+        sites."""
+        return dict(free_by_card(self._db, self._sites()))
 
     def _sites(self) -> list[str]:
         return list(self._db.execute(select(BlangkoMovement.site).distinct()).scalars())
@@ -342,14 +346,15 @@ class SqlServices:
 
     def _visit_view(self, cards: list[Any]) -> ApplicationView:
         """A family visit, with its day and place (what `JADWAL` says of it, whether or not
-        its SMS has left yet): `niks` the masked NIKs of its cards, `references` theirs."""
+        its SMS has left yet): `niks` its cards' names (a masked NIK, a KIA's birth date:
+        `pickup.card_names`), `references` theirs."""
         lead = cards[0]
         office = self.pickup_policy.offices.get(lead.office)
         return ApplicationView(lead.reference, mask_id(lead.nik), lead.stage, {
             "at": local(lead.starts_at) if lead.starts_at else None,
             "office": office.name if office else lead.office,
             "address": office.address if office else "", "code": lead.code,
-            "visit": lead.visit_id, "niks": tuple(mask_id(row.nik) for row in cards),
+            "visit": lead.visit_id, "niks": tuple(pickup.card_names(cards)),
             "references": tuple(row.reference for row in cards)})
 
     def _papers_view(self, rows: list[Any]) -> ApplicationView:
