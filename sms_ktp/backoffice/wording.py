@@ -14,16 +14,15 @@ from collections.abc import Callable, Mapping
 
 from sqlalchemy import Connection, select
 
+from flows.catalogue import messages, render
 from sms_ktp.backoffice.roles import ROLE_NAMES, Role
 from sms_ktp.models import StaffUser
 
 _STAFF = StaffUser.__table__
 
 # --- actors ---------------------------------------------------------------------------------
-RESIDENT_CHANNELS = {"sms": "SMS", "ussd": "USSD", "whatsapp": "WhatsApp", "web": "simulator",
-                     "link": "tautan unduh dan PIN"}
-SYSTEM_JOBS = {"pickup": "jadwal pengambilan", "retention": "penghapusan data lama",
-               "documents": "dokumen PDF"}
+RESIDENT_CHANNELS = {"sms": "SMS", "ussd": "USSD", "whatsapp": "WhatsApp", "web": "simulator"}
+SYSTEM_JOBS = {"pickup": "jadwal pengambilan", "retention": "penghapusan data lama"}
 INTEGRATIONS = {"kemendagri": "Sistem Kemendagri"}
 
 # --- documents ------------------------------------------------------------------------------
@@ -35,6 +34,22 @@ DOCUMENT_NAMES = {"ktp": "KTP-el", "kk": "KK", "akta_lahir": "Akta Kelahiran",
 def document_words(code: str) -> str:
     """"KK", "Akta Kelahiran"...; a code not known here (a newer version's) as it is."""
     return DOCUMENT_NAMES.get(code, code)
+
+
+# --- stages ---------------------------------------------------------------------------------
+# A stage as staff read it: the catalogue's short words (`stage_short`, what STATUS lists for
+# residents), except where the office needs to know more than the family.
+STAGE_WORDS = {"papers_checked": "berkas lengkap", "signed": "sudah TTE",
+               "ready": "siap diunduh"}
+
+
+def stage_words(stage: str) -> str:
+    """"berkas lengkap", "antre cetak"...; a stage not known here (a newer version's) as it
+    is."""
+    if stage in STAGE_WORDS:
+        return STAGE_WORDS[stage]
+    key = f"stage_short.{stage}"
+    return render("id", key) if key in messages("id") else stage
 
 
 def staff_roles(connection: Connection) -> dict[str, Role]:
@@ -66,6 +81,7 @@ def actor_words(actor: str, roles: Mapping[str, Role] | None = None) -> str:
 
 # --- audit actions --------------------------------------------------------------------------
 ACTIONS = {
+    "application.advance": "Memajukan tahap permohonan",
     "application.cancel": "Membatalkan permohonan",
     "application.collect": "Menyerahkan KTP-el di loket",
     "application.correct": "Memperbaiki pendaftaran",
@@ -85,12 +101,6 @@ ACTIONS = {
     "broadcast.create": "Membuat siaran SMS",
     "counter.code_refused": "Kode ambil yang diketik tidak cocok",
     "counter.search": "Mencari keluarga di loket",
-    "document.attach": "Mengunggah dokumen PDF bertanda tangan elektronik",
-    "document.download": "Dokumen PDF diunduh dengan tautan dan PIN",
-    "document.link_locked": "Tautan unduh dikunci: PIN salah terlalu sering",
-    "document.renew_link": "Memperbarui tautan unduh dan PIN",
-    "document.staff_download": "Mengunduh dokumen PDF untuk dicetak",
-    "document.wrong_pin": "PIN tautan unduh salah",
     "family.phone_cancel": "Membatalkan penggantian nomor HP keluarga",
     "family.phone_change": "Mengganti nomor HP keluarga",
     "family.phone_code": "Mengirim kode konfirmasi ke nomor HP baru",
@@ -167,7 +177,6 @@ NOTES = {
     "to be posted to the address on the KK: asked by the family":
         "Dikirim lewat pos ke alamat KK atas permintaan keluarga",
     "delivered to the address on the KK": "Kiriman pos sampai di alamat KK",
-    "downloaded by the family": "Diunduh keluarga",
     "cancelled at the resident's request to erase their data":
         "Dibatalkan: warga meminta datanya dihapus",
     "personal data erased at the resident's request": "Data pribadi dihapus atas permintaan warga",

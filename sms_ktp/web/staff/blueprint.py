@@ -23,12 +23,12 @@ from flask import (
 )
 from sqlalchemy import Connection
 
-from flows.catalogue import render
 from sms_ktp.applications.kelurahan_contact import kelurahan_name
 from sms_ktp.backoffice import sessions
 from sms_ktp.backoffice.roles import ROLE_NAMES
 from sms_ktp.backoffice.search import kecamatan_name
 from sms_ktp.backoffice.staff import Role, Staff
+from sms_ktp.backoffice.wording import stage_words
 from sms_ktp.domain import region
 from sms_ktp.domain.contact_address import is_kelurahan_code
 from sms_ktp.domain.masking import mask_id
@@ -261,9 +261,8 @@ def _masked(number: str | None) -> str:
     return mask_id(number) if number else "-"
 
 
-@staff.app_template_filter("stage_label")
-def _stage_label(stage: str) -> str:
-    return render("id", f"stage_short.{stage}")
+# A stage in the office's words (`wording.stage_words`).
+staff.add_app_template_filter(stage_words, "stage_label")
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
