@@ -162,6 +162,9 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         # LAYANAN: every document a regency may offer, with its keyword
         "items": layanan_items(lang),
         "age": 16,  # an applicant too young for a split KK
+        # an akta kelahiran's child: its sex in words, and whether the birth is reported late
+        "sex": longest(lang, "akta_lahir.sex"),
+        "timing": longest(lang, "akta_lahir.timing"),
         "phone": "+880***123",  # a family's new phone, masked (the longest country code)
         "weekday": longest(lang, "when.weekday"),
         "month": longest(lang, "when.month"),
