@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, func, select
 
 from flows.catalogue import messages
-from sms_ktp.applications import decisions, verification
+from sms_ktp.applications import decisions, document_files, verification
 from sms_ktp.applications.hidden_codes import hide_codes
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.applications.pipeline import change_stage
@@ -154,7 +154,9 @@ def advance(connection: Connection, policy: PickupPolicy, settings: Settings, re
     if to in CLOSING:
         _close(connection, policy, reference, to, note, actor, now)
     else:
-        _forward(connection, policy, settings, row, document, was, to, note, actor, now)
+        shown = _forward(connection, policy, settings, row, document, was, to, note, actor, now)
+        if shown is not None:  # the link's SMS: its code and PIN hidden
+            return Advanced(reference, document.code, was, to, (shown,))
     return Advanced(reference, document.code, was, to, _queued(connection, row.id, newest))
 
 
@@ -212,7 +214,7 @@ def _refusal_words(message: str) -> str:
 
 def _forward(connection: Connection, policy: PickupPolicy, settings: Settings, row: Row[Any],
              document: Document, was: Stage, to: Stage, note: str, actor: str,
-             now: datetime) -> None:
+             now: datetime) -> Sent | None:
     expected = document.next_stage(was)
     path = " > ".join(stage.value for stage in document.path)
     if to == was:
@@ -239,14 +241,22 @@ def _forward(connection: Connection, policy: PickupPolicy, settings: Settings, r
     if to is Stage.PENUNGGALAN:  # the KTP-el verified: as the verification queue does it
         note = note or verification.NOTE
     pdf_ready = to is Stage.READY and document.output is Output.PDF
+    if pdf_ready and not document_files.files(connection, row.id):
+        raise StageRefused(f"application {row.reference} has no signed PDF: attach it first "
+                           "(sms-ktp application attach REF FILE)",
+                           "Lampirkan dulu PDF yang sudah ditandatangani.")
     told = None if pdf_ready else notice(document.code, to)
     change_stage(connection, row.id, to, actor=actor, now=now, quiet=policy.quiet, note=note,
                  notice=told[0] if told else "", params=told[1] if told else None,
                  values=values)
-    if pdf_ready:
-        from sms_ktp.applications import document_files
-
-        document_files.notify_ready(connection, row.id, now, settings)
+    if not pdf_ready:
+        return None
+    # After the change, whose own supersede would otherwise take the link's SMS back.
+    sent = document_files.notify_ready(connection, row.id, now, settings, policy.quiet,
+                                       actor=actor)
+    phone = connection.execute(select(_OUTBOX.c.phone).where(
+        _OUTBOX.c.application_id == row.id).order_by(_OUTBOX.c.id.desc()).limit(1)).scalar_one()
+    return Sent(mask_phone(phone), sent.shown)
 
 
 def _queued(connection: Connection, application_id: int, after: int) -> tuple[Sent, ...]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from sms_ktp.cli import delivery, operator, privacy, region, staff
+from sms_ktp.cli import applications, delivery, operator, privacy, region, staff
 from sms_ktp.cli.common import CONTEXT_SETTINGS, Group, Service, with_runtime
 from sms_ktp.platform import schema
 from sms_ktp.runtime import Runtime
@@ -76,8 +76,8 @@ def simulate(runtime: Runtime, phone: str) -> int:
     return 0
 
 
-for command_group in (*operator.groups, delivery.group, staff.group, privacy.group,
-                      region.group):
+for command_group in (*operator.groups, applications.group, delivery.group, staff.group,
+                      privacy.group, region.group):
     cli.add_command(command_group)
 
 

@@ -1,5 +1,6 @@
-"""Blangko (blank cards) per printing site: the stock, its history, and adding a delivery, with
-the same function and rules as `sms-ktp blangko add`."""
+"""Blangko (blank cards) per printing site and kind of card (KTP-el, KIA): the stock, its
+history, and adding a delivery, with the same function and rules as `sms-ktp blangko add
+[--card kia]`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from sqlalchemy import Connection, func, select
 
 from sms_ktp.applications import printing
 from sms_ktp.backoffice.staff import Role
+from sms_ktp.backoffice.wording import document_words
+from sms_ktp.domain.documents import CARDS
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, BlangkoMovement, in_stage
 from sms_ktp.platform.db import Database
@@ -49,10 +52,14 @@ def blangko() -> str:
 def blangko_add() -> Any:
     sites = runtime().settings.printing.sites
     site = request.form.get("site", "").strip() or sites[0]
+    card = request.form.get("card", "").strip() or printing.KTP
     text = request.form.get("count", "").strip()
     error = None
     if site not in sites:
         error = f"Lokasi cetak tidak dikenal: pilih salah satu dari {', '.join(sites)}."
+    elif card not in CARDS:
+        error = ("Jenis kartu tidak dikenal: pilih salah satu dari "
+                 f"{', '.join(map(document_words, CARDS))}.")
     elif not text.isdigit() or int(text) <= 0:
         error = "Jumlah blangko harus bilangan bulat positif (misalnya 500)."
     elif int(text) > MAX_ADD:
@@ -62,13 +69,14 @@ def blangko_add() -> Any:
     count = int(text)
     with connect() as connection:
         stock = printing.add_blangko(cast(Database, _Within(connection)), runtime().clock, site,
-                                     count, me().actor)
+                                     count, me().actor, card)
+        kind = "" if card == printing.KTP else f" {card}"  # as the command line words it
         record(connection, "blangko.add", f"site {site}",
-               f"+{count} blangko; stock {stock.total}, reserved {stock.reserved}, "
+               f"+{count} blangko{kind}; stock {stock.total}, reserved {stock.reserved}, "
                f"free {stock.free}")
-    flash(f"{count} blangko ditambahkan ke {site}: stok {stock.total}, dipesan "
-          f"{stock.reserved}, bebas {stock.free}.", "ok")
-    return redirect(url_for("staff.blangko", site=site), code=303)
+    flash(f"{count} blangko {document_words(card)} ditambahkan ke {site}: stok {stock.total}, "
+          f"dipesan {stock.reserved}, bebas {stock.free}.", "ok")
+    return redirect(url_for("staff.blangko", site=site, card=card), code=303)
 
 
 def _page(error: str | None = None, count: str = "") -> str:
@@ -79,16 +87,20 @@ def _page(error: str | None = None, count: str = "") -> str:
     history = select(_MOVEMENT)
     if site and request.method == "GET":
         history = history.where(_MOVEMENT.c.site == site)
+    card = request.values.get("card", "")
     with connect() as connection:
-        stocks = [printing.stock(connection, name) for name in sites]
-        waiting = connection.execute(
+        stocks = [printing.stock(connection, name, kind) for name in sites for kind in CARDS]
+        waiting = {kind: connection.execute(
             select(func.count()).select_from(_APPLICATION)
-            .where(in_stage(Stage.PRINT_QUEUE), _APPLICATION.c.print_batch_id.is_(None))
-        ).scalar_one()
+            .where(in_stage(Stage.PRINT_QUEUE), _APPLICATION.c.print_batch_id.is_(None),
+                   printing.printed_on(kind))
+        ).scalar_one() for kind in CARDS}
         total = connection.execute(select(func.count()).select_from(history.subquery())
                                    ).scalar_one()
         movements = connection.execute(
             history.order_by(_MOVEMENT.c.id.desc()).offset((page - 1) * PAGE).limit(PAGE)).all()
     return render_template("staff/blangko.html", stocks=stocks, sites=sites, site=site,
                            waiting=waiting, movements=movements, page=page, total=total,
-                           pages=max(1, -(-total // PAGE)), error=error, count=count)
+                           pages=max(1, -(-total // PAGE)), error=error, count=count,
+                           cards=CARDS, card=card if card in CARDS else printing.KTP,
+                           card_words=document_words)

@@ -6,7 +6,9 @@ it). Marking printed asks for confirmation first, saying what follows (the famil
 SMS). Every step is audited in the transaction that makes it.
 
 An admin works on any printing site; an operator on the site named after their office when
-there is one, else on the first configured, as the command line does without `--site`.
+there is one, else on the first configured, as the command line does without `--site`. Each kind
+of card (KTP-el, KIA) has its own blangko, queue and batches: the page shows one kind at a time
+(`?card=kia`; the KTP-el's by default), as the command line's `--card` does.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from sqlalchemy import func, select
 
 from sms_ktp.applications import printing
 from sms_ktp.backoffice.staff import Role
+from sms_ktp.backoffice.wording import document_words
+from sms_ktp.domain.documents import CARDS
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, PrintBatch, in_stage
 from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
@@ -47,57 +51,88 @@ def _may_work_on(site: str) -> bool:
     return me().role is Role.ADMIN or site == _site()
 
 
+def _card(asked: str | None) -> str:
+    """The kind of card asked for (`card`), else the KTP-el."""
+    return asked if asked in CARDS else printing.KTP
+
+
+def card_words(card: str) -> str:
+    """"KTP-el", "KIA": a kind of card as staff call it (the document printed on it)."""
+    return document_words(card)
+
+
+def _at(site: str, card: str) -> str:
+    """A site's stock of one kind of card in an audit entry, as the command line names it."""
+    return site if card == printing.KTP else f"{site} ({card})"
+
+
 @staff.get("/printing", endpoint="printing")
 @require(Role.ADMIN, Role.OPERATOR)
 def printing_page() -> str:
-    return _page(_site(request.args.get("site")))
+    return _page(_site(request.args.get("site")), _card(request.args.get("card")))
 
 
-def _page(site: str, *, error: str | None = None, limit: str = "") -> str:
+def _page(site: str, card: str, *, error: str | None = None, limit: str = "") -> str:
     with connect() as connection:
-        stock = printing.stock(connection, site)
-        city_free = printing.free_blangko(connection, _sites())
-        # The cards no batch has taken yet, and since when the oldest waits: one read of the
-        # print queue's partial index.
+        stock = printing.stock(connection, site, card)
+        city_free = printing.free_blangko(connection, _sites(), card)
+        # The cards of this kind no batch has taken yet, and since when the oldest waits: one
+        # read of the print queue's partial index.
         waiting, oldest = connection.execute(
             select(func.count(), func.min(_APPLICATION.c.ready_at))
-            .where(in_stage(Stage.PRINT_QUEUE), _APPLICATION.c.print_batch_id.is_(None))
+            .where(in_stage(Stage.PRINT_QUEUE), _APPLICATION.c.print_batch_id.is_(None),
+                   printing.printed_on(card))
         ).one()
+        # Every kind's cards beyond its free blangko, for the choice of kind.
+        short = {kind: _beyond(connection, kind) for kind in CARDS}
         covered = min(waiting, city_free)
-        batches = printing.open_batches(connection, site)
+        batches = printing.open_batches(connection, site, card)
         done = connection.execute(
-            select(_BATCH).where(_BATCH.c.site == site, _BATCH.c.done_at.is_not(None))
+            select(_BATCH).where(_BATCH.c.site == site, _BATCH.c.card == card,
+                                 _BATCH.c.done_at.is_not(None))
             .order_by(_BATCH.c.done_at.desc(), _BATCH.c.id.desc()).limit(RECENT_DONE)).all()
     return render_template(
         "staff/printing.html", site=site, sites=_sites(), stock=stock, waiting=waiting,
         covered=covered, beyond=max(0, waiting - city_free), oldest=oldest, batches=batches,
         done=done, error=error, limit=limit or str(min(stock.free, waiting) or ""),
-        can_choose=me().role is Role.ADMIN)
+        can_choose=me().role is Role.ADMIN, card=card, cards=CARDS, short=short,
+        card_name=card_words(card), card_words=card_words)
+
+
+def _beyond(connection: Any, card: str) -> int:
+    """The cards of this kind waiting beyond the free blangko of every site."""
+    waiting = connection.execute(
+        select(func.count()).select_from(_APPLICATION)
+        .where(in_stage(Stage.PRINT_QUEUE), _APPLICATION.c.print_batch_id.is_(None),
+               printing.printed_on(card))).scalar_one()
+    return max(0, int(waiting) - printing.free_blangko(connection, _sites(), card))
 
 
 @staff.post("/printing/batches")
 @require(Role.ADMIN, Role.OPERATOR)
 def printing_reserve() -> Any:
     site = _site(request.form.get("site"))
+    card = _card(request.form.get("card"))
     text = request.form.get("limit", "").strip()
     if text and (not text.isdigit() or not 0 < int(text) <= MAX_BATCH):
-        return _page(site, error="Jumlah kartu harus bilangan bulat positif (misalnya 200), "
-                                 "atau kosongkan untuk memakai semua blangko bebas.",
+        return _page(site, card, error="Jumlah kartu harus bilangan bulat positif (misalnya "
+                                       "200), atau kosongkan untuk memakai semua blangko bebas.",
                      limit=text[:10]), 400
     limit = int(text) if text else None
     with connect() as connection:
-        reserved = printing.reserve(connection, now(), site, limit)
+        reserved = printing.reserve(connection, now(), site, limit, card)
         if reserved.batch_id is not None:
             record(connection, "print.reserve", f"print batch {reserved.batch_id}",
-                   f"site {site}; {len(reserved.cards)} cards; free blangko left "
+                   f"site {_at(site, card)}; {len(reserved.cards)} cards; free blangko left "
                    f"{reserved.stock.free}")
     if reserved.batch_id is None:
-        why = ("tidak ada blangko bebas: tambahkan kiriman blangko dulu"
-               if reserved.stock.free <= 0 else "tidak ada kartu siap cetak yang menunggu")
+        why = (f"tidak ada blangko {card_words(card)} bebas: tambahkan kiriman blangko dulu"
+               if reserved.stock.free <= 0
+               else f"tidak ada {card_words(card)} siap cetak yang menunggu")
         flash(f"Batch tidak dibuat: {why}.", "error")
-        return redirect(url_for("staff.printing", site=site), code=303)
-    flash(f"Batch {reserved.batch_id} dibuat: {len(reserved.cards)} kartu, blangko "
-          f"disisihkan. Cetak daftarnya, lalu tandai tercetak.", "ok")
+        return redirect(_page_url(site, card), code=303)
+    flash(f"Batch {reserved.batch_id} dibuat: {len(reserved.cards)} {card_words(card)}, "
+          f"blangko disisihkan. Cetak daftarnya, lalu tandai tercetak.", "ok")
     return redirect(url_for("staff.printing_batch", batch_id=reserved.batch_id), code=303)
 
 
@@ -119,7 +154,16 @@ def printing_batch(batch_id: int) -> str:
     # A done batch lists the cards it printed; an open one, those still in the print queue.
     waiting = [card for card in cards if card.stage == Stage.PRINT_QUEUE.value]
     return render_template("staff/printing_batch.html", batch=found,
-                           cards=cards if found.done_at else waiting)
+                           cards=cards if found.done_at else waiting,
+                           card_name=card_words(found.card),
+                           back=_page_url(found.site, found.card))
+
+
+def _page_url(site: str, card: str) -> str:
+    """The printing page of this site and kind of card (the KTP-el's without `card`)."""
+    if card == printing.KTP:
+        return url_for("staff.printing", site=site)
+    return url_for("staff.printing", site=site, card=card)
 
 
 @staff.post("/printing/batches/<int:batch_id>/done")
@@ -152,7 +196,8 @@ def printing_done(batch_id: int) -> Any:
                                          me().actor, outcome, note)
         if finished is not None:
             record(connection, "print.done", f"print batch {batch_id}",
-                   f"site {found.site}; printed {finished.printed}; back in the print queue "
+                   f"site {_at(found.site, found.card)}; printed {finished.printed}; back in "
+                   f"the print queue "
                    f"{finished.returned}"
                    + (f" ({', '.join(sorted(outcome))})" if outcome else "")
                    + f"; spoiled blangko {finished.spoiled}"
@@ -161,7 +206,7 @@ def printing_done(batch_id: int) -> Any:
         flash(f"Batch {batch_id} sudah ditandai tercetak sebelumnya; tidak ada yang diubah.",
               "error")
         return redirect(url_for("staff.printing_batch", batch_id=batch_id), code=303)
-    parts = [f"Batch {batch_id}: {finished.printed} KTP-el ditandai tercetak"]
+    parts = [f"Batch {batch_id}: {finished.printed} {card_words(found.card)} ditandai tercetak"]
     if finished.printed:
         parts.append(f"{finished.families} keluarga akan menerima SMS jadwal ambil")
     if finished.returned:
@@ -169,7 +214,7 @@ def printing_done(batch_id: int) -> Any:
     if finished.spoiled:
         parts.append(f"{finished.spoiled} blangko rusak dicatat terpakai")
     flash("; ".join(parts) + ".", "ok")
-    return redirect(url_for("staff.printing", site=found.site), code=303)
+    return redirect(_page_url(found.site, found.card), code=303)
 
 
 def _confirm(found: printing.Batch, cards: list[printing.BatchCard], failed: list[str],
@@ -181,4 +226,4 @@ def _confirm(found: printing.Batch, cards: list[printing.BatchCard], failed: lis
         families=len({card.family_id for card in printed}),
         failed=[card for card in cards if card.reference in failed], blangko=blangko,
         note=note, error=error, unanswered=set(unanswered or ()), note_limit=NOTE_LIMIT,
-        spoiled=SPOILED, kept=KEPT)
+        spoiled=SPOILED, kept=KEPT, card_name=card_words(found.card))

@@ -6,13 +6,14 @@ reason, their SMS naming the document."""
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, insert, select
 
 from flows.catalogue import messages, render
-from sms_ktp.applications import document_stages, papers_visit
+from sms_ktp.applications import document_files, document_stages, papers_visit
 from sms_ktp.applications.document_stages import StageRefused, advance
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.domain.documents import document
@@ -135,13 +136,22 @@ def test_a_pdf_printed_at_the_office_is_collected_by_hand(database):
 
 
 def test_a_pdf_ready_sends_its_download_link_and_pin_in_one_sms(database):
-    """Needs `sms_ktp.applications.document_files.notify_ready` (the signed PDFs' links)."""
     reference, _ = application(database, "akta_lahir", "signed")
+    with pytest.raises(StageRefused, match="no signed PDF: attach it first") as refused:
+        step(database, reference)
+    assert refused.value.words == "Lampirkan dulu PDF yang sudah ditandatangani."
+    assert row(database, reference).stage == "signed" and sms(database) == []
+    with database.connect() as connection:
+        document_files.attach(connection, reference, "akta.pdf", b"%PDF-1.7 signed",
+                              settings=SETTINGS, actor="staff:ani", now=NOW)
     ready = step(database, reference)
     assert ready.stage == Stage.READY
-    [text] = sms(database)
-    assert f"ref {reference}" in text and "/d/" in text
-    assert [sent.text for sent in ready.sms] != [text]  # the PIN is not shown to the operator
+    [text] = sms(database)  # one SMS: the link's, not a notice of the stage besides
+    pin = re.search(r"PIN (\d{6})", text)[1]
+    code = re.search(r"/d/(\w+)", text)[1]
+    [shown] = ready.sms
+    assert shown.text == text.replace(pin, "******").replace(code, "*" * len(code))
+    assert timeline(database, reference) == [("ready", "operator:root", "")]
 
 
 def test_a_kia_joins_the_print_queue_by_hand_then_the_machinery_takes_over(database):

@@ -16,6 +16,7 @@ NIK_HELP = "the resident's NIK, or - to read it from standard input (kept out of
 SITE_HELP = "printing site (default: the first configured)"
 CARD_HELP = "--card [ktp|kia] the kind of blank card: ktp (KTP-el) or kia (KIA) [default: ktp]"
 HELP = "-h, --help Show this message and exit."
+REF_HELP = "the application's reference (9 digits, in the family's SMS)"
 # command -> (its usage line, its description, its help lines: an option or an argument with
 # its metavar, then its help). Groups list their commands, with their descriptions, in order.
 COMMANDS: dict[str, tuple[str, str, list[str]]] = {
@@ -54,6 +55,22 @@ COMMANDS: dict[str, tuple[str, str, list[str]]] = {
                       "hand over the cards of the family visit with CODE",
                       ["--only REF hand over only this card (repeat for several); the visit's "
                        "other cards get a visit of their own, with an SMS"]),
+    "application": ("sms-ktp application [OPTIONS] COMMAND [ARGS]...",
+                    "one application of any document: what it is at, its next stage", []),
+    "application show": ("sms-ktp application show [OPTIONS] REF",
+                         "one application: its document, stage, masked numbers, papers visit, "
+                         "files and timeline",
+                         [f"Positional arguments: REF {REF_HELP}", "--json as JSON (for scripts)"]),
+    "application advance": ("sms-ktp application advance [OPTIONS] REF",
+                            "move an application to its next stage, or reject or cancel it with "
+                            "a reason\n\nThe steps of penunggalan, print batches, pickup "
+                            "allocation and the counter are refused with the command that takes "
+                            "them.",
+                            [f"Positional arguments: REF {REF_HELP}",
+                             "--to STAGE the stage to set (default: the next of the document's "
+                             "path); rejected or cancelled need --note",
+                             "--note TEXT the reason (sent to the family when rejected), or a "
+                             "remark for the timeline"]),
     "post": ("sms-ktp post [OPTIONS] COMMAND [ARGS]...",
              "cards posted to families instead of collected", []),
     "post list": ("sms-ktp post list [OPTIONS]", "the parcels to post, then those on their way",

@@ -1,5 +1,5 @@
-"""The blangko page over real HTTP: the stock per printing site, adding a delivery (positive
-numbers only, as `sms-ktp blangko add`), its history and its audit entry."""
+"""The blangko page over real HTTP: the stock per printing site and kind of card, adding a
+delivery (positive numbers only, as `sms-ktp blangko add`), its history and its audit entry."""
 
 from __future__ import annotations
 
@@ -14,9 +14,11 @@ from sms_ktp.applications import printing
 from sms_ktp.models import AuditEntry, BlangkoMovement
 
 
-def stock_rows(html: str) -> dict[str, tuple[int, int, int]]:
+def stock_rows(html: str, card: str = "ktp") -> dict[str, tuple[int, int, int]]:
+    """The stock of one kind of card per site: total, reserved, free."""
     return {site: (int(total), int(reserved), int(free)) for site, total, reserved, free in
-            re.findall(r'<tr data-site="([^"]+)"><td>[^<]*</td><td class="num">(\d+)</td>'
+            re.findall(rf'<tr data-site="([^"]+)" data-card="{card}"><td>[^<]*</td>'
+                       r'<td>[^<]*</td><td class="num">(\d+)</td>'
                        r'<td class="num">(\d+)</td><td class="num">(\d+)</td>', html)}
 
 
@@ -56,11 +58,15 @@ def test_adding_blangko_shows_in_the_stock_the_history_and_the_audit(service, op
     assert stock_rows(page.text) == {"disdukcapil": (0, 0, 0), "mpp": (0, 0, 0)}
     assert "Belum ada pergerakan blangko" in page.text
     response = operator.post("/staff/blangko", {"site": "mpp", "count": "250"})
-    assert response.status_code == 200 and response.url.endswith("/staff/blangko?site=mpp")
-    assert "250 blangko ditambahkan ke mpp: stok 250, dipesan 0, bebas 250." in response.text
+    assert response.status_code == 200
+    assert response.url.endswith("/staff/blangko?site=mpp&card=ktp")
+    assert "250 blangko KTP-el ditambahkan ke mpp: stok 250, dipesan 0, bebas 250." in (
+        response.text)
     assert stock_rows(response.text) == {"disdukcapil": (0, 0, 0), "mpp": (250, 0, 250)}
-    assert [row[:5] for row in history(response.text)] == [
-        ["30 Nov 2026 09.00", "mpp", "+250", "kiriman ditambahkan", "op01 (Operator kantor)"]]
+    assert stock_rows(response.text, "kia") == {"disdukcapil": (0, 0, 0), "mpp": (0, 0, 0)}
+    assert [row[:6] for row in history(response.text)] == [
+        ["30 Nov 2026 09.00", "mpp", "KTP-el", "+250", "kiriman ditambahkan",
+         "op01 (Operator kantor)"]]
     assert movements(service) == [("mpp", 250, "added", "staff:op01")]
     assert audit(service) == [("staff:op01", "blangko.add", "site mpp",
                                "+250 blangko; stock 250, reserved 0, free 250")]
@@ -75,10 +81,10 @@ def test_the_history_is_newest_first_and_paged(service, operator, clock):
         clock.advance(timedelta(seconds=10))
     first = operator.get("/staff/blangko")
     rows = history(first.text)
-    assert len(rows) == 50 and rows[0][2] == "+55" and rows[-1][2] == "+6"
+    assert len(rows) == 50 and rows[0][3] == "+55" and rows[-1][3] == "+6"
     assert "Halaman 1 dari 2" in first.text
     second = history(operator.get("/staff/blangko?page=2").text)
-    assert [row[2] for row in second] == ["+5", "+4", "+3", "+2", "+1"]
+    assert [row[3] for row in second] == ["+5", "+4", "+3", "+2", "+1"]
     assert stock_rows(first.text)["disdukcapil"] == (1540, 0, 1540)
 
 
@@ -88,6 +94,27 @@ def test_only_a_positive_number_is_added(service, operator, count):
     assert response.status_code == 400
     assert "Jumlah blangko" in response.text
     assert movements(service) == [] and audit(service) == []
+
+
+def test_kia_blangko_are_a_stock_of_their_own(service, operator):
+    operator.post("/staff/blangko", {"site": "disdukcapil", "count": "40"})
+    response = operator.post("/staff/blangko", {"site": "disdukcapil", "card": "kia",
+                                                "count": "15"})
+    assert response.status_code == 200 and response.url.endswith("card=kia")
+    assert "15 blangko KIA ditambahkan ke disdukcapil: stok 15, dipesan 0, bebas 15." in (
+        response.text)
+    assert '<option value="kia" selected>KIA</option>' in response.text  # the next delivery
+    assert stock_rows(response.text) == {"disdukcapil": (40, 0, 40)}
+    assert stock_rows(response.text, "kia") == {"disdukcapil": (15, 0, 15)}
+    assert [row[2:4] for row in history(response.text)] == [["KIA", "+15"], ["KTP-el", "+40"]]
+    with service.runtime.db.connect() as connection:
+        assert printing.stock(connection, "disdukcapil", "kia").free == 15
+    assert audit(service)[-1] == ("staff:op01", "blangko.add", "site disdukcapil",
+                                  "+15 blangko kia; stock 15, reserved 0, free 15")
+    wrong = operator.post("/staff/blangko", {"site": "disdukcapil", "card": "sim",
+                                             "count": "5"})
+    assert wrong.status_code == 400 and "Jenis kartu tidak dikenal" in wrong.text
+    assert len(movements(service)) == 2
 
 
 def test_an_unknown_site_is_refused(service, operator):

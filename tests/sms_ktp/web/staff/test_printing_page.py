@@ -74,7 +74,8 @@ def test_an_operator_prints_a_batch_with_one_failed_card(service, queue):
     page = operator.get("/staff/printing")
     assert page.status_code == 200
     text = words(page.text)
-    assert "Antre cetak, belum masuk batch 3" in text and "Blangko bebas di disdukcapil 3" in text
+    assert "Antre cetak, belum masuk batch 3" in text
+    assert "Blangko KTP-el bebas di disdukcapil 3" in text
 
     made = operator.post("/staff/printing/batches", {"limit": "3"}, allow_redirects=False)
     assert made.status_code == 303 and "/staff/printing/batches/" in made.headers["Location"]
@@ -141,7 +142,7 @@ def test_a_batch_takes_no_more_than_the_free_blangko_and_says_when_none(service,
     assert sum(1 for stage, batch in stages(service).values() if batch) == 3
     admin.get("/staff/printing")
     refused = admin.post("/staff/printing/batches", {"limit": "5"})
-    assert "Batch tidak dibuat: tidak ada blangko bebas" in words(refused.text)
+    assert "Batch tidak dibuat: tidak ada blangko KTP-el bebas" in words(refused.text)
     assert [action for _, action, _, _ in audit(service)] == ["print.reserve"]
 
 
@@ -173,3 +174,72 @@ def test_viewers_and_helpers_are_refused_and_a_post_needs_its_token(service, que
     forged = operator.post("/staff/printing/batches", {"limit": "1"}, csrf=False)
     assert forged.status_code == 400
     assert all(batch is None for _, batch in stages(service).values())
+
+
+def kia_ready(service: LiveService, phone: str, born: str) -> str:
+    """A child's KIA in the print queue, its papers checked: the parent's NIK, the child's birth
+    date in its details (the family of `phone`)."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from sms_ktp.models import Family
+
+    now = service.runtime.clock.now()
+    with service.runtime.db.connect() as connection:
+        family_id = connection.execute(select(Family.__table__.c.id).where(
+            Family.__table__.c.phone == phone)).scalar_one()
+        connection.execute(insert(Application.__table__).values(
+            reference="900000001", nik=NIK, family_id=family_id, document="kia",
+            details={"birth_date": born, "sex": "L"}, reason="baru", stage="print_queue",
+            language="id", channel="sms", created_at=now, updated_at=now,
+            ready_at=now - timedelta(days=30)))
+    return "900000001"
+
+
+def test_a_kia_is_printed_in_a_batch_of_its_own_on_kia_blangko(service, queue):
+    kia = kia_ready(service, PHONE, "2019-03-12")
+    operator = signed_in(service, "op01", "operator", "01")
+    ktp_page = words(operator.get("/staff/printing").text)
+    assert "Antre cetak, belum masuk batch 3" in ktp_page  # the KIA is not a KTP-el's
+    assert "Cetak KIA 1 menunggu blangko" in ktp_page
+    page = words(operator.get("/staff/printing?card=kia").text)
+    assert page.startswith("Cetak KIA")
+    assert "Antre cetak, belum masuk batch 1" in page
+    assert "Blangko KIA bebas di disdukcapil 0" in page and "Menunggu blangko KIA 1" in page
+    refused = operator.post("/staff/printing/batches", {"card": "kia", "limit": ""})
+    assert "Batch tidak dibuat: tidak ada blangko KIA bebas" in words(refused.text)
+    assert refused.url.endswith("card=kia")
+
+    printing.add_blangko(service.runtime.db, service.runtime.clock, "disdukcapil", 1, "test",
+                         "kia")
+    operator.get("/staff/printing?card=kia")
+    made = operator.post("/staff/printing/batches", {"card": "kia", "limit": ""},
+                         allow_redirects=False)
+    location = made.headers["Location"]
+    batch_id = int(location.rsplit("/", 1)[1])
+    batch = operator.get(location)
+    assert f"Batch cetak {batch_id} (KIA)" in words(batch.text)
+    assert f"<code>{kia}</code>" in batch.text and queue[0] not in batch.text
+    now = stages(service)
+    assert now[kia] == ("print_queue", batch_id)
+    assert all(now[reference] == ("print_queue", None) for reference in queue)
+    path = f"{location}/done"
+    assert "1 KIA ditandai tercetak" in words(operator.post(path, {}).text)
+    done = operator.post(path, {"confirmed": "1"}, allow_redirects=False)
+    assert done.headers["Location"].endswith("card=kia")
+    landing = words(operator.get(done.headers["Location"]).text)
+    assert f"Batch {batch_id}: 1 KIA ditandai tercetak; 1 keluarga" in landing
+    assert audit(service) == [
+        ("staff:op01", "print.reserve", f"print batch {batch_id}",
+         "site disdukcapil (kia); 1 cards; free blangko left 0"),
+        ("staff:op01", "print.done", f"print batch {batch_id}",
+         "site disdukcapil (kia); printed 1; back in the print queue 0; spoiled blangko 0")]
+    with service.runtime.db.connect() as connection:
+        assert printing.stock(connection, "disdukcapil", "kia").total == 0
+        assert printing.stock(connection, "disdukcapil").total == 3  # the KTP-el's untouched
+
+    # The pickup SMS names the child's card by the birth date, not by the parent's NIK.
+    service.worker.run_once()
+    [sms] = service.received(PHONE)
+    assert sms.startswith("KIA lhr 12-03-2019 siap diambil") and "***0001" not in sms
