@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -575,3 +576,47 @@ class KelurahanNotice(SQLModel, table=True):
     kelurahan: str = Field(max_length=10, index=True)
     passed_at: datetime = utc_column()
     passed_by: str = Field(max_length=60)
+
+
+class DocumentFile(SQLModel, table=True):
+    """A signed PDF (KK, akta) attached to its application by staff: the bytes sealed with the
+    data key like a NIK (`sms_ktp.applications.document_files`), the name as uploaded, sealed
+    too (a file is often named after the person). An application may carry several (an akta
+    kelahiran with the updated KK and the KIA). Erased with the application: `content` and
+    `name` NULL, `erased_at` set; the row stays for the counts."""
+
+    __tablename__ = "document_file"
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    name: str | None = Field(default=None, sa_column=Column(
+        EncryptedString("document_file.name", 300)))
+    size: int  # bytes of the PDF
+    sha256: str | None = Field(default=None, max_length=64)  # of the PDF, for the audit log
+    content: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    uploaded_by: str = Field(max_length=60)
+    uploaded_at: datetime = utc_column()
+    erased_at: datetime | None = utc_column(nullable=True)
+
+
+class DocumentLink(SQLModel, table=True):
+    """The link and PIN a family downloads its signed PDFs with (`/d/<code>`): sent by SMS when
+    the application is ready, valid until `expires_at`. The PIN is kept only as a salted keyed
+    hash; `failures` wrong PINs in a row lock it (`locked_at`) until staff renew it, which
+    ends it (`ended_at`) for a new code and PIN. `code` is unique for ever (never drawn
+    again), NULL once erased."""
+
+    __tablename__ = "document_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    application_id: int = Field(foreign_key="application.id", index=True)
+    code: str | None = Field(default=None, max_length=12, unique=True)
+    pin_hash: str | None = Field(default=None, max_length=100)
+    created_by: str = Field(max_length=60)
+    created_at: datetime = utc_column()
+    expires_at: datetime = utc_column()
+    failures: int = 0
+    locked_at: datetime | None = utc_column(nullable=True)
+    downloaded_at: datetime | None = utc_column(nullable=True)  # the first right PIN
+    ended_at: datetime | None = utc_column(nullable=True)
+    ended_why: str | None = Field(default=None, max_length=20)  # renewed, erased

@@ -19,12 +19,17 @@ from collections.abc import Iterable
 from functools import cache
 
 from flows.catalogue import languages, messages
+from sms_ktp.applications.document_files import LINK_CODE_LENGTH
 from sms_ktp.applications.pickup import CODE_ALPHABET, CODE_LENGTH
 
 HIDDEN = "*" * CODE_LENGTH
 # A pickup code, or the six digits that confirm a new family phone (`phone_change`): a member
 # of staff who could read that one could move a family's SMS to any phone.
-_CODE = rf"(?:[{CODE_ALPHABET}]{{{CODE_LENGTH}}}|\d{{6}})(?![A-Za-z0-9])"
+# A signed PDF's link code (8 letters: `document_files`) and its 6-digit PIN are the family's
+# proof as well: the code is hidden after its words and in the link itself (`/d/<code>`).
+_CODE = (rf"(?:[{CODE_ALPHABET}]{{{LINK_CODE_LENGTH}}}|[{CODE_ALPHABET}]{{{CODE_LENGTH}}}"
+         rf"|\d{{6}})(?![A-Za-z0-9])")
+_LINK = re.compile(rf"(?P<words>/d/){_CODE}")
 _FALLBACK = r"\b(?:kode|code)\b(?:\s+\w+){0,2}"
 _WORDS_BEFORE = 3  # the words of a catalogue message before its code that announce it
 
@@ -34,6 +39,7 @@ def hide_codes(text: str, known: Iterable[str | None] = ()) -> str:
     for code in known:
         if code:
             text = text.replace(code, HIDDEN)
+    text = _LINK.sub(lambda found: found.group("words") + HIDDEN, text)
     return _announced().sub(lambda found: found.group("words") + HIDDEN, text)
 
 
@@ -55,6 +61,6 @@ def _catalogue_words() -> set[tuple[str, ...]]:
             for literal, name, _, _ in string.Formatter().parse(text):
                 words = [word.strip(":") for word in literal.split()
                          if any(char.isalnum() for char in word)]
-                if name == "code" and words:
+                if name in ("code", "pin") and words:
                     found.add(tuple(words[-_WORDS_BEFORE:]))
     return found

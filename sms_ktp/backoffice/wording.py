@@ -21,8 +21,10 @@ from sms_ktp.models import StaffUser
 _STAFF = StaffUser.__table__
 
 # --- actors ---------------------------------------------------------------------------------
-RESIDENT_CHANNELS = {"sms": "SMS", "ussd": "USSD", "whatsapp": "WhatsApp", "web": "simulator"}
-SYSTEM_JOBS = {"pickup": "jadwal pengambilan", "retention": "penghapusan data lama"}
+RESIDENT_CHANNELS = {"sms": "SMS", "ussd": "USSD", "whatsapp": "WhatsApp", "web": "simulator",
+                     "link": "tautan unduh dan PIN"}
+SYSTEM_JOBS = {"pickup": "jadwal pengambilan", "retention": "penghapusan data lama",
+               "documents": "dokumen PDF"}
 INTEGRATIONS = {"kemendagri": "Sistem Kemendagri"}
 
 # --- documents ------------------------------------------------------------------------------
@@ -101,6 +103,12 @@ ACTIONS = {
     "broadcast.create": "Membuat siaran SMS",
     "counter.code_refused": "Kode ambil yang diketik tidak cocok",
     "counter.search": "Mencari keluarga di loket",
+    "document.attach": "Mengunggah dokumen PDF bertanda tangan elektronik",
+    "document.download": "Dokumen PDF diunduh dengan tautan dan PIN",
+    "document.link_locked": "Tautan unduh dikunci: PIN salah terlalu sering",
+    "document.renew_link": "Memperbarui tautan unduh dan PIN",
+    "document.staff_download": "Mengunduh dokumen PDF untuk dicetak",
+    "document.wrong_pin": "PIN tautan unduh salah",
     "family.phone_cancel": "Membatalkan penggantian nomor HP keluarga",
     "family.phone_change": "Mengganti nomor HP keluarga",
     "family.phone_code": "Mengirim kode konfirmasi ke nomor HP baru",
@@ -177,6 +185,7 @@ NOTES = {
     "to be posted to the address on the KK: asked by the family":
         "Dikirim lewat pos ke alamat KK atas permintaan keluarga",
     "delivered to the address on the KK": "Kiriman pos sampai di alamat KK",
+    "downloaded by the family": "Diunduh keluarga",
     "cancelled at the resident's request to erase their data":
         "Dibatalkan: warga meminta datanya dihapus",
     "personal data erased at the resident's request": "Data pribadi dihapus atas permintaan warga",

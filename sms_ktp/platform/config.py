@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import ipaddress
 import os
+import re
 import secrets
 import tempfile
 import tomllib
@@ -148,6 +149,11 @@ COURIER_LIMIT = 20
 # A fee beyond this is a typing mistake (Kabupaten Mojokerto charged Rp 20,000); the
 # catalogues leave room for six digits.
 FEE_LIMIT = 999_999
+# `[server] public_url` starts the link of a signed PDF in the resident's SMS
+# (`<public_url>/d/<code>`): the catalogues leave it this many characters ("https://" and a
+# short host: "https://ktp.kotabogor.go.id" takes 27); tests/flows/test_catalogue.py checks the
+# SMS with a URL this long.
+PUBLIC_URL_LIMIT = 30
 
 
 @dataclass
@@ -451,6 +457,19 @@ def _check_documents(settings: Settings) -> None:
     if min(documents.link_days, documents.max_upload_mb, documents.pin_attempts) < 1:
         raise ConfigError("[documents] link_days, max_upload_mb and pin_attempts must be "
                           "at least 1")
+    url = public_url(settings)
+    if (not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]-]+(/[A-Za-z0-9._~/-]*)?", url)
+            or len(url) > PUBLIC_URL_LIMIT):
+        raise ConfigError(f"[server] public_url {url[:60]!r}: an http:// or https:// address of "
+                          f"at most {PUBLIC_URL_LIMIT} characters (it is written into the "
+                          "residents' SMS)")
+
+
+def public_url(settings: Settings) -> str:
+    """The address residents reach the service at, without a trailing slash: `[server]
+    public_url`, else the address `sms-ktp serve` listens on."""
+    server = settings.server
+    return (server.public_url.strip() or f"http://{server.host}:{server.port}").rstrip("/")
 
 
 def _check_delivery(delivery: DeliverySettings) -> None:

@@ -1,8 +1,9 @@
 """Erasing personal data once it has served its purpose (UU PDP No. 27/2022: kept no longer than
 needed), by the worker's daily purge or at a resident's request (`sms_ktp.privacy.requests`).
 
-What is erased of an application: the NIK, the Suket number, the pickup codes, the stage note
-and every timeline note (staff type notes, and a note could name someone); a timeline entry
+What is erased of an application: the NIK, the Suket number, the pickup codes, the stage note,
+the document's other answers (`details`), its signed PDFs with their links and PINs, and every
+timeline note (staff type notes, and a note could name someone); a timeline entry
 says when and why it was erased (`erased_at` is set). A family loses its KK and phone once none
 of its applications holds personal data any more. SMS in and out, USSD sessions and the reply
 language of a phone that no family uses any more are forgotten after the same period.
@@ -39,6 +40,7 @@ from sqlalchemy import (
     update,
 )
 
+from sms_ktp.applications import document_files
 from sms_ktp.domain.stages import CLOSED_STAGES
 from sms_ktp.messaging import outbox
 from sms_ktp.models import (
@@ -73,7 +75,7 @@ _VISIT = PickupVisit.__table__
 # The columns that hold personal data. A column not in the model yet (the keyed hashes of the
 # encryption at rest) is skipped.
 APPLICATION_PERSONAL = ("nik", "nik_hash", "active_nik", "suket_number", "stage_note",
-                        "pickup_code")
+                        "pickup_code", "details")
 FAMILY_PERSONAL = ("kk", "kk_hash", "phone")
 
 
@@ -121,6 +123,7 @@ def erase_applications(connection: Connection, stages: Mapping[int, str], now: d
     connection.execute(update(_APPLICATION).where(_APPLICATION.c.id.in_(ids))
                        .values(**cleared(_APPLICATION, APPLICATION_PERSONAL), erased_at=now))
     connection.execute(update(_EVENT).where(_EVENT.c.application_id.in_(ids)).values(note=""))
+    document_files.erase(connection, ids, now)  # signed PDFs, their links and PINs
     # A family visit's code goes with the last of its cards to be erased.
     connection.execute(
         update(_VISIT)

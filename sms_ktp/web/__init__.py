@@ -13,6 +13,7 @@ from sms_ktp.domain.masking import redact_logger
 from sms_ktp.platform.config import ensure_secret_key
 from sms_ktp.runtime import Runtime
 from sms_ktp.web.csrf import install as install_csrf
+from sms_ktp.web.document_download import document_download
 from sms_ktp.web.health import health
 from sms_ktp.web.http_gateway import http_gateway
 from sms_ktp.web.input_guard import install as install_input_guard
@@ -40,6 +41,7 @@ def create_app(runtime: Runtime, on_reply_queued: Callable[[], None] | None = No
     app.register_blueprint(webhooks)
     app.register_blueprint(http_gateway)
     app.register_blueprint(simulator)
+    app.register_blueprint(document_download)
     app.register_blueprint(integration)
     app.register_blueprint(staff)
     app.register_blueprint(health)

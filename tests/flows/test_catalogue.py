@@ -29,6 +29,7 @@ from gsm7.encoding import GSM7_SINGLE, is_gsm7, septets
 from sms_ktp.applications import sms_budget
 from sms_ktp.applications.delivery import TRACKING_LIMIT
 from sms_ktp.applications.document_files import LINK_CODE_LENGTH
+from sms_ktp.applications.document_files import LINK_CODE_LENGTH
 from sms_ktp.domain import region, wilayah
 from sms_ktp.domain.pickup_calendar import default_offices
 from sms_ktp.platform.config import COURIER_LIMIT, FEE_LIMIT, PUBLIC_URL_LIMIT
@@ -145,6 +146,10 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         "address": ADDRESS,
         "code": "ABCDEF",
         "why": "x" * 50,  # a rejection's reason, at its limit
+        # a signed PDF's link (`[server] public_url` at its limit), PIN and last day (dd/mm)
+        "link": "https://" + "w" * (PUBLIC_URL_LIMIT - 8) + "/d/" + "W" * LINK_CODE_LENGTH,
+        "pin": "123456",
+        "until": "31/12",
         # a signed PDF's link (`[server] public_url` at its limit), PIN and last day (dd/mm)
         "link": "https://" + "w" * (PUBLIC_URL_LIMIT - 8) + "/d/" + "W" * LINK_CODE_LENGTH,
         "pin": "123456",

@@ -17,8 +17,21 @@ def test_every_catalogue_message_with_a_code_has_it_hidden(lang):
     for key in keys:
         text = render(lang, key, code="ACD347", cards="KTP-el NIK ***0001", day="Senin",
                       time="09.30 WIB", minutes=15,
-                      office="Kantor Kec. Bogor Selatan", address="Jl. Raya 7", ref="123456789")
+                      office="Kantor Kec. Bogor Selatan", address="Jl. Raya 7", ref="123456789",
+                      document="KK", link="https://ktp.kotabogor.go.id/d/ACD347", pin="105820",
+                      until="31/12")
         assert "ACD347" in text and "ACD347" not in hide_codes(text), f"{lang}:{key}"
+
+
+@pytest.mark.parametrize("lang", languages())
+def test_a_signed_pdfs_link_code_and_pin_are_hidden(lang):
+    """Whoever read them could download a family's KK or akta, or print it at an office."""
+    text = render(lang, "notify.document_ready", document="KK", ref="123456789",
+                  link="https://ktp.kotabogor.go.id/d/ACDEFH34", pin="105820", until="31/12",
+                  code="ACDEFH34")
+    hidden = hide_codes(text)
+    assert "ACDEFH34" in text and "ACDEFH34" not in hidden and "105820" not in hidden
+    assert "https://ktp.kotabogor.go.id/d/" in hidden and "123456789" in hidden
 
 
 @pytest.mark.parametrize("lang", languages())

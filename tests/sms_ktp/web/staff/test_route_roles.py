@@ -97,7 +97,7 @@ HTTP_WEBHOOK = "/gateway/http/<token>"
 # Routes outside the back office and what guards them instead of a role: "open" to anybody on
 # purpose (nothing personal in them), "token" (a secret in the URL or a bearer token from the
 # configuration), "console" (anybody with the console gateway, where no SMS can leave; with a
-# real gateway signed-in admins only).
+# real gateway signed-in admins only), "link" (a code sent by SMS and its PIN).
 OUTSIDE: dict[tuple[str, str], str] = {
     ("GET", "/"): "open",
     ("GET", "/static/<path:filename>"): "open",
@@ -115,6 +115,10 @@ OUTSIDE: dict[tuple[str, str], str] = {
     ("POST", "/simulator/"): "console",
     ("GET", "/simulator/ussd"): "console",
     ("POST", "/simulator/ussd"): "console",
+    # A family's signed PDF: the code of its SMS, then its PIN (a link nobody was sent: 404).
+    ("GET", "/d/<code>"): "link",
+    ("POST", "/d/<code>"): "link",
+    ("GET", "/d/<code>/f/<token>"): "link",
 }
 OFFICE = "01"  # the operator's office: the kecamatan of KK
 
@@ -176,7 +180,8 @@ def test_the_routes_outside_the_back_office_are_guarded_otherwise(service):
             path = url(rule, {"<token>": "not-the-token", "<path:filename>": "staff.css"})
             response = stranger.request(method, service.base_url + path, timeout=10,
                                         allow_redirects=False)
-            expected = {"open": {200, 503}, "token": {401, 403, 404}, "console": {404}}[guard]
+            expected = {"open": {200, 503}, "token": {401, 403, 404}, "console": {404},
+                        "link": {404}}[guard]
             if response.status_code not in expected:
                 wrong.append(f"{method} {path} ({guard}): {response.status_code}")
     finally:
