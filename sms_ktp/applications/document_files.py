@@ -223,6 +223,21 @@ def _document_name(language: str, code: str) -> Any:
     return Msg(key) if key in messages(language) else code.upper()
 
 
+def _last_day(expires: datetime) -> str:
+    """The link's last day as its SMS says it: "31/12"."""
+    until = local(expires)
+    return f"{until.day:02d}/{until.month:02d}"
+
+
+def hidden_params(settings: Settings, document: str, now: datetime) -> dict[str, Any]:
+    """The ready SMS's placeholders as staff may read them (a confirmation's preview): the
+    code and the PIN as asterisks."""
+    hidden = "*" * LINK_CODE_LENGTH
+    return {"document": _document_name("id", document), "link": link_url(settings, hidden),
+            "pin": "*" * PIN_DIGITS, "code": hidden,
+            "until": _last_day(expiry(now, settings.documents.link_days))}
+
+
 @dataclass(frozen=True)
 class Sent:
     """A link made and its SMS queued: the SMS as staff may read it (code and PIN hidden)."""
@@ -254,10 +269,9 @@ def notify_ready(connection: Connection, application_id: int, now: datetime,
         application_id=application_id, code=code, pin_hash=_seal_pin(pin),
         created_by=actor[:60], created_at=now, expires_at=expires, failures=0)
         .returning(_LINK.c.id)).scalar_one()
-    until = local(expires)
     text = render(rows.language, READY_SMS, document=_document_name(rows.language, rows.document),
                   ref=rows.reference, link=link_url(settings, code), pin=pin,
-                  until=f"{until.day:02d}/{until.month:02d}", code=code)
+                  until=_last_day(expires), code=code)
     enqueue_many(connection, [(rows.phone, text)], now, kind="notification",
                  not_before=quiet.next_allowed(now), applications=[application_id])
     hidden = "*" * LINK_CODE_LENGTH

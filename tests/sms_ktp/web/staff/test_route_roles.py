@@ -31,6 +31,10 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("POST", "/staff/applications/<reference>/reveal"): {A, OP},
     ("POST", "/staff/applications/<reference>/verify"): {A, OP},
     ("POST", "/staff/applications/<reference>/resolve"): {A, OP},
+    # A KK's or akta's signed PDFs: uploaded, downloaded to print, the family's link renewed.
+    ("POST", "/staff/applications/<reference>/documents"): {A, OP},
+    ("GET", "/staff/applications/<reference>/documents/<int:file_id>"): {A, OP},
+    ("POST", "/staff/applications/<reference>/documents/renew"): {A, OP},
     # The registrant's own corrections (the server also checks that they made it).
     ("GET", "/staff/applications/<reference>/correct"): {A, OP, H},
     ("POST", "/staff/applications/<reference>/correct"): {A, OP, H},
@@ -149,7 +153,7 @@ def world(service):  # type: ignore[no-untyped-def]
     return {"<reference>": reference, "<code>": OFFICE,
             "<int:broadcast_id>": str(broadcast_id), "<int:visit_id>": str(card.visit_id),
             "<int:family_id>": str(card.family_id), "<int:batch_id>": str(card.print_batch_id),
-            "<int:notice_id>": "1", "<fmt>": "csv"}
+            "<int:notice_id>": "1", "<fmt>": "csv", "<int:file_id>": "1"}
 
 
 def url(rule: str, values: dict[str, str]) -> str:
