@@ -431,7 +431,7 @@ class PickupVisit(SQLModel, table=True):
         String(10), nullable=False, server_default="pickup"))
     office: str = Field(max_length=2)
     starts_at: datetime | None = utc_column(nullable=True)
-    code: str = Field(max_length=12)
+    code: str = Field(max_length=12, index=True)  # found by the counter
     open_code: str | None = Field(default=None, max_length=12, unique=True)
     reschedules: int = 0
     changes: int = 0

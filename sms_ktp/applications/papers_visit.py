@@ -15,24 +15,26 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from flows.dates import say_day, say_time
 from flows.papers import PURPOSE, papers_text
+from sms_ktp.applications.decisions import document_name
 from sms_ktp.applications.pickup import (
     MoveRefused,
     PickupPolicy,
     SlotBook,
     _reminded_at,
     _reminder_day,
+    ensure_slots,
     new_codes,
     release_slot,
 )
 from sms_ktp.applications.pipeline import Move, change_stages, notice_rows
-from sms_ktp.domain.local_time import local_date
-from sms_ktp.domain.pickup_calendar import Office, local
+from sms_ktp.domain.local_time import local_date, start_of_day
+from sms_ktp.domain.pickup_calendar import Office, local, slot_starts
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, Family, PickupVisit
+from sms_ktp.models import Application, Family, PickupSlot, PickupVisit
 from sms_ktp.platform.clock import Clock
 from sms_ktp.platform.db import Database
 
@@ -62,15 +64,12 @@ def book(connection: Connection, policy: PickupPolicy, family_id: int, kecamatan
     office = policy.offices.get(kecamatan_code)
     if office is None:
         return None
-    book = SlotBook(connection, office, policy, local_date(now))
     for visit in _open_visits(connection, family_id, office.code, now):
-        if book.take(visit.starts_at, 1):
-            book.write(connection)
+        if _take_place(connection, office, visit.starts_at):
             return PapersVisit(visit.id, local(visit.starts_at), office.name, office.address,
                                visit.code)
-    start = book.book(1)
-    book.write(connection)
-    code = next(new_codes(_codes(connection, now)))
+    start = _first_free_place(connection, office, policy, now)
+    code = _new_code(connection, now)
     visit_id = connection.execute(insert(_VISIT).values(
         family_id=family_id, purpose=PURPOSE, office=office.code, starts_at=start, code=code,
         open_code=None, reschedules=0, changes=0, created_at=now,
@@ -78,6 +77,66 @@ def book(connection: Connection, policy: PickupPolicy, family_id: int, kecamatan
     ).returning(_VISIT.c.id)).scalar_one()
     return PapersVisit(visit_id, local(start) if start is not None else None, office.name,
                        office.address, code)
+
+
+# One place, as a registration books it: a handful of statements on the slots of the first day
+# with room (a day's allocation of pickups books thousands through `SlotBook` instead).
+_SLOT = PickupSlot.__table__
+_TAKE = (update(_SLOT)
+         .where(_SLOT.c.office == bindparam("_office"), _SLOT.c.starts_at == bindparam("_start"),
+                _SLOT.c.booked < bindparam("_capacity"))
+         .values(booked=_SLOT.c.booked + 1))
+_DAY_SLOTS = (select(_SLOT.c.starts_at, _SLOT.c.booked)
+              .where(_SLOT.c.office == bindparam("office"),
+                     _SLOT.c.starts_at >= bindparam("first"),
+                     _SLOT.c.starts_at <= bindparam("last"))
+              .order_by(_SLOT.c.starts_at))
+
+
+def _take_place(connection: Connection, office: Office, start: datetime | None) -> bool:
+    """One more place in the slot at `start` when it has room (one UPDATE that holds the
+    capacity even with two registrations at once)."""
+    if start is None:
+        return False
+    taken = connection.execute(_TAKE, {"_office": office.code, "_start": start,
+                                       "_capacity": office.capacity})
+    return bool(taken.rowcount)
+
+
+def _first_free_place(connection: Connection, office: Office, policy: PickupPolicy,
+                      now: datetime) -> datetime | None:
+    """The earliest slot with room from the office's next working day, one place taken; None
+    when the search window is full."""
+    calendar = policy.calendar
+    first = calendar.next_open_day(office, local_date(now))
+    for day in calendar.open_days(office, first, policy.search_days):
+        starts = slot_starts(office, day)
+        if not starts:
+            continue
+        bounds = {"office": office.code, "first": starts[0], "last": starts[-1]}
+        booked = dict(connection.execute(_DAY_SLOTS, bounds).all())
+        if len(booked) < len(starts):
+            ensure_slots(connection, office, starts)
+            booked = dict(connection.execute(_DAY_SLOTS, bounds).all())
+        for start in starts:
+            if booked.get(start, 0) < office.capacity \
+                    and _take_place(connection, office, start):
+                return start
+    return None
+
+
+def _new_code(connection: Connection, now: datetime) -> str:
+    """A code no open pickup and no recent papers visit has (a code at the counter names one
+    visit), checked one candidate at a time by index."""
+    recent = or_(_VISIT.c.starts_at >= now - _CODE_KEPT, _VISIT.c.created_at >= now - _CODE_KEPT)
+    for code in new_codes(set()):
+        taken = connection.execute(
+            select(_VISIT.c.id).where(or_(_VISIT.c.open_code == code,
+                                          (_VISIT.c.code == code) & (_VISIT.c.purpose == PURPOSE)
+                                          & recent)).limit(1)).first()
+        if taken is None:
+            return code
+    raise AssertionError("unreachable: new_codes never ends")
 
 
 def words(language: str, visit: PapersVisit) -> dict[str, str]:
@@ -254,3 +313,69 @@ def move(connection: Connection, policy: PickupPolicy, visit_id: int, now: datet
                   note="papers visit moved by the resident", notice="",
                   rows={row.id: row for row in applications})
     return start
+
+
+# --- at the office ------------------------------------------------------------------------------
+COMPLETE_NOTE = "papers complete at the office"
+MISSING_NOTE = "papers missing: {what}"
+
+
+class PapersRefused(Exception):
+    """Nothing recorded: the application waits for no papers (unknown, or past `submitted`)."""
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An application whose papers the office waits for, and its visit."""
+
+    application_id: int
+    reference: str
+    document: str
+    nik: str | None
+    reason: str
+    visit_id: int
+    office: str
+    starts_at: datetime | None
+    code: str
+
+
+_WAITING = (select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.document,
+                   _APPLICATION.c.nik, _APPLICATION.c.reason, _VISIT.c.id.label("visit_id"),
+                   _VISIT.c.office, _VISIT.c.starts_at, _VISIT.c.code)
+            .join(_VISIT, _VISIT.c.id == _APPLICATION.c.papers_visit_id)
+            .where(_VISIT.c.purpose == PURPOSE, _APPLICATION.c.stage == Stage.SUBMITTED.value))
+
+
+def waiting(connection: Connection, reference: str) -> Waiting | None:
+    """The application with this reference while the office waits for its papers."""
+    row = connection.execute(_WAITING.where(_APPLICATION.c.reference == reference)).first()
+    return Waiting(*row) if row is not None else None
+
+
+def office_days(connection: Connection, office: str, first: date,
+                last: date) -> list[Waiting]:
+    """The applications whose papers the office waits for with a visit from the (local) day
+    `first` to `last`, by slot; then those without a slot (the window was full)."""
+    rows = connection.execute(
+        _WAITING.where(_VISIT.c.office == office,
+                       or_(_VISIT.c.starts_at.is_(None),
+                           (_VISIT.c.starts_at >= start_of_day(first))
+                           & (_VISIT.c.starts_at < start_of_day(last + timedelta(days=1)))))
+        .order_by(_VISIT.c.starts_at.is_(None), _VISIT.c.starts_at, _VISIT.c.id,
+                  _APPLICATION.c.id)).all()
+    return [Waiting(*row) for row in rows]
+
+
+def record_missing(connection: Connection, policy: PickupPolicy, reference: str, what: str,
+                   actor: str, now: datetime) -> None:
+    """Staff found the papers incomplete: the application stays `submitted`, its timeline says
+    what is missing and the family gets ONE SMS saying it (`papers.missing`). `what` is checked
+    by the caller (one SMS: `sms_budget.budget("what")`)."""
+    found = connection.execute(_WAITING.where(_APPLICATION.c.reference == reference)
+                               .with_for_update(of=_APPLICATION)).first()
+    if found is None:
+        raise PapersRefused(f"application {reference} waits for no papers")
+    change_stages(connection, [Move(found.id, {}, {"what": what,
+                                                   "document": document_name(found.document)})],
+                  Stage.SUBMITTED, actor=actor, now=now, quiet=policy.quiet,
+                  note=MISSING_NOTE.format(what=what), notice="papers.missing")

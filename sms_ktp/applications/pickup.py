@@ -78,7 +78,7 @@ class SlotBook:
         self._starts = frozenset(self.starts)
         self.booked: dict[datetime, int] = {}
         if self.starts:
-            _ensure_slots(connection, office, self.starts)
+            ensure_slots(connection, office, self.starts)
             rows = connection.execute(
                 select(_SLOT.c.starts_at, _SLOT.c.booked)
                 .where(_SLOT.c.office == office.code, _SLOT.c.starts_at >= self.starts[0],
@@ -141,7 +141,8 @@ class SlotBook:
             self.changed.clear()
 
 
-def _ensure_slots(connection: Connection, office: Office, starts: list[datetime]) -> None:
+def ensure_slots(connection: Connection, office: Office, starts: list[datetime]) -> None:
+    """The slot rows of `starts` (with no place booked) where they do not exist yet."""
     connection.execute(_insert_slots(connection.dialect.name), [
         {"office": office.code, "starts_at": start, "capacity": office.capacity, "booked": 0}
         for start in starts])

@@ -9,6 +9,7 @@ import re
 from live_service import KK, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlmodel import select
 
+from sms_ktp.domain import documents
 from sms_ktp.models import Application, ApplicationEvent, PickupSlot, PickupVisit
 
 REF = re.compile(r"ref (\d{9})")
@@ -96,5 +97,17 @@ def test_another_family_phone_cannot_apply_for_this_kk(service):
 
 def test_layanan_lists_every_document_and_its_keyword(service):
     assert service.sms(PHONE, "layanan") == [
-        "Layanan Kota Bogor: DAFTAR (KTP-el), KK. Ketik salah satu untuk mulai, STATUS untuk "
-        "cek proses."]
+        "Layanan Kota Bogor: DAFTAR (KTP-el), KK, AKTA LAHIR, AKTA MATI, KIA. Ketik salah satu "
+        "untuk mulai, STATUS untuk cek proses."]
+
+
+def test_a_document_the_regency_does_not_offer_is_answered_with_those_it_does(service):
+    documents.configure(["ktp", "kk"])  # [services] enabled = ["ktp", "kk"]
+    try:
+        assert service.sms(PHONE, "KIA") == [
+            "Maaf, KIA belum bisa diurus lewat SMS di sini. Layanan: DAFTAR (KTP-el), KK."]
+        assert service.sms(PHONE, "layanan")[0].startswith(
+            "Layanan Kota Bogor: DAFTAR (KTP-el), KK. ")
+    finally:
+        documents.configure(documents.DOCUMENTS)
+    assert rows(service, Application) == []

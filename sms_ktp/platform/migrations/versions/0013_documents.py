@@ -7,7 +7,7 @@ Create Date: 2026-12-07
 An application names its document (`application.document`, "ktp" for every row so far) and
 keeps the document's other answers sealed (`application.details`); another document's papers are
 handed in at a visit booked like a pickup (`pickup_visit.purpose`, `application.papers_visit_id`);
-blank cards and print batches name their kind of card (`card`, "ktp" so far), since a KIA is not
+a visit is found by its code (an index); blank cards and print batches name their kind of card (`card`, "ktp" so far), since a KIA is not
 printed on a KTP-el blangko.
 """
 
@@ -37,6 +37,7 @@ def upgrade() -> None:
     op.create_index("ix_application_papers_visit_id", "application", ["papers_visit_id"])
     op.add_column("pickup_visit", sa.Column("purpose", sa.String(length=10), nullable=False,
                                             server_default="pickup"))
+    op.create_index("ix_pickup_visit_code", "pickup_visit", ["code"])
     op.add_column("blangko_movement", sa.Column("card", sa.String(length=12), nullable=False,
                                                 server_default="ktp"))
     op.add_column("print_batch", sa.Column("card", sa.String(length=12), nullable=False,
@@ -53,6 +54,7 @@ def downgrade() -> None:
         batch.drop_column("card")
     with op.batch_alter_table("blangko_movement") as batch:
         batch.drop_column("card")
+    op.drop_index("ix_pickup_visit_code", table_name="pickup_visit")
     with op.batch_alter_table("pickup_visit") as batch:
         batch.drop_column("purpose")
     op.drop_index("ix_application_papers_visit_id", table_name="application")
