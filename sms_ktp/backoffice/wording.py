@@ -24,7 +24,7 @@ _STAFF = StaffUser.__table__
 RESIDENT_CHANNELS = {"sms": "SMS", "ussd": "USSD", "whatsapp": "WhatsApp", "web": "simulator",
                      "link": "tautan unduh dan PIN"}
 SYSTEM_JOBS = {"pickup": "jadwal pengambilan", "retention": "penghapusan data lama",
-               "documents": "dokumen PDF"}
+               "documents": "dokumen PDF", "papers": "serah berkas"}
 INTEGRATIONS = {"kemendagri": "Sistem Kemendagri"}
 
 # --- documents ------------------------------------------------------------------------------
@@ -87,6 +87,8 @@ ACTIONS = {
     "application.cancel": "Membatalkan permohonan",
     "application.collect": "Menyerahkan KTP-el di loket",
     "application.correct": "Memperbaiki pendaftaran",
+    "application.papers_complete": "Mencatat berkas lengkap",
+    "application.papers_missing": "Mencatat berkas kurang (SMS ke warga)",
     "application.pickup_kept": "Tidak menyerahkan KTP-el (dijadwalkan lagi)",
     "application.post_delivered": "Mencatat kiriman pos sampai",
     "application.post_sent": "Menyerahkan KTP-el ke kurir pos",
@@ -179,6 +181,9 @@ NOTES = {
     "pickup SMS worded again: a card left the visit":
         "SMS jadwal dikirim ulang: satu kartu keluar dari kunjungan",
     "reminder sent": "Pengingat dikirim",
+    "papers visit reminder sent": "Pengingat serah berkas dikirim",
+    "papers visit moved by the resident": "Jadwal serah berkas dipindah oleh warga",
+    "papers complete at the office": "Berkas lengkap diterima di kantor kecamatan",
     "pickup missed: rescheduled": "Tidak datang mengambil: dijadwalkan ulang",
     "pickup missed too often: held at the office":
         "Terlalu sering tidak datang: kartu disimpan di kantor",
@@ -207,6 +212,8 @@ _PATTERNS: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
      lambda found: f"Gagal cetak di batch cetak {found['batch']}"
                    + (", blangko rusak" if found["spoiled"] else "")
                    + ": kembali ke antrean cetak"),
+    (re.compile(r"papers missing: (?P<what>.*)", re.DOTALL),
+     lambda found: f"Berkas kurang: {found['what']} (SMS ke warga)"),
     (re.compile(r"collected with (?P<code>\S+)"),
      lambda found: "Diambil di loket (kode ambil cocok)"),
     (re.compile(r"handed to (?P<courier>.+), tracking number (?P<tracking>\S+)"),

@@ -42,7 +42,7 @@ class Refused(Exception):
 
 # Where a decision taken from a work queue returns to (the form's `back`), instead of the
 # application's page.
-BACK = {"verification": "staff.verification"}
+BACK = {"verification": "staff.verification", "papers": "staff.papers"}
 CONFIRMED = "confirmed"  # the field of the confirmation page's form
 
 

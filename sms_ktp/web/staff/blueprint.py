@@ -58,6 +58,7 @@ NAV = (
             frozenset({Role.ADMIN, Role.OPERATOR, Role.HELPER})),
     NavItem("staff.verification", "Verifikasi", frozenset({Role.ADMIN, Role.OPERATOR})),
     NavItem("staff.counter", "Loket", frozenset({Role.ADMIN, Role.OPERATOR})),
+    NavItem("staff.papers", "Serah berkas", frozenset({Role.ADMIN, Role.OPERATOR})),
     NavItem("staff.printing", "Cetak", frozenset({Role.ADMIN, Role.OPERATOR})),
     NavItem("staff.register", "Daftarkan warga",
             frozenset({Role.ADMIN, Role.OPERATOR, Role.HELPER})),

@@ -46,6 +46,10 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("GET", "/staff/counter"): {A, OP},
     ("POST", "/staff/counter"): {A, OP},
     ("GET", "/staff/counter/day"): {A, OP},
+    # Serah berkas: the papers of other documents handed in at the kecamatan office.
+    ("GET", "/staff/papers"): {A, OP},
+    ("POST", "/staff/applications/<reference>/papers/complete"): {A, OP},
+    ("POST", "/staff/applications/<reference>/papers/missing"): {A, OP},
     ("GET", "/staff/counter/families/<int:family_id>"): {A, OP},
     ("GET", "/staff/counter/visits/<int:visit_id>"): {A, OP},
     ("GET", "/staff/counter/visits/<int:visit_id>/handover"): {A, OP},
