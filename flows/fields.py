@@ -287,13 +287,13 @@ def _place_ids(reading: Reading, ids: list[str]) -> None:
     served and the second can only be a NIK (a woman's birth day + 40, or a NIK from another
     regency), as a clerk reading "3271010101200003 3271014501900029" would see."""
     free = [name for name in ID_FIELDS if name not in reading.values]
-    if free == list(ID_FIELDS) and len(ids) >= 2 and _kk_first(ids[0], ids[1]):
+    if free == list(ID_FIELDS) and len(ids) >= 2 and kk_first(ids[0], ids[1]):
         ids = [ids[1], ids[0], *ids[2:]]
     for name, digits in zip(free, ids, strict=False):
         reading.values[name] = digits
 
 
-def _kk_first(first: str, second: str) -> bool:
+def kk_first(first: str, second: str) -> bool:
     """Whether `first` is a KK and `second` can only be a NIK. A second number of the regency
     served with a possible day is left second: it is a KK typed wrong (an unknown kecamatan)
     as often as a NIK, and the KK's refusal then names the mistake."""

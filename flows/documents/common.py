@@ -15,6 +15,7 @@ from flows.catalogue import Msg
 from flows.dates import say_day, say_time
 from flows.dialogue import CANCELLED, DONE, Choice, Conversation, Dialogue, Invalid, Route, Step
 from flows.dialogue import ending as ending_with
+from flows.fields import kk_first
 from flows.keywords import clean, without_accents
 from flows.ports import ApplicationDraft, Services
 from flows.registration import (
@@ -168,6 +169,14 @@ class DocumentFlow:
     def prefill(self, rest: str) -> dict[str, str]:
         """The answers `KK NIK#KK#ALASAN` carries after the keyword, by step: `#` parts in the
         form's order; without `#`, its 16-digit numbers in order, a date, and the words left."""
+        found = self._read(rest)
+        if "nik" in found and "kk" in found \
+                and kk_first(*(number_of(found[name]) for name in ("nik", "kk"))):
+            # The KK typed first: read the other way round when only that way fits.
+            found["nik"], found["kk"] = found["kk"], found["nik"]
+        return found
+
+    def _read(self, rest: str) -> dict[str, str]:
         text = clean(rest).strip(" #")
         if not text:
             return {}

@@ -287,14 +287,15 @@ class SqlTwin:
             select(a.reference, a.nik, _FAMILY.c.kk, a.reason, a.suket_number, a.stage,
                    a.language, a.id, a.channel, a.created_at, a.print_batch_id, a.pickup_office,
                    a.pickup_at, a.pickup_code,
-                   func.coalesce(_VISIT.c.changes, 0).label("pickup_changes"))
+                   func.coalesce(_VISIT.c.changes, 0).label("pickup_changes"), a.document,
+                   a.active_nik)
             .join(_FAMILY, _FAMILY.c.id == a.family_id)
             .outerjoin(_VISIT, _VISIT.c.id == a.visit_id).order_by(a.id)).all()
         return [StoredApplication(
             row.reference, row.nik, row.kk, row.reason, row.suket_number, row.stage,
             row.language, row.id, row.channel != "staff", row.created_at,
             row.print_batch_id is not None, row.pickup_office, row.pickup_at, row.pickup_code,
-            row.pickup_changes) for row in rows]
+            row.pickup_changes, row.document, row.active_nik) for row in rows]
 
     def application(self, reference: str) -> StoredApplication:
         (found,) = [a for a in self.applications if a.reference == reference]
