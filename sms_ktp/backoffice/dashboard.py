@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, and_, exists, func, literal_column, select
 
-from sms_ktp.applications.printing import Stock, stock
+from sms_ktp.applications.printing import KTP, Stock, printed_on, stock
 from sms_ktp.backoffice.worklist import STAGE_ORDER, covered_by_stock, of_document, stages_of
 from sms_ktp.domain import documents, region
 from sms_ktp.domain.local_time import local_date, local_zone, start_of_day
@@ -221,6 +221,7 @@ class PrintQueue:
     # In scope: cards not yet reserved that the free blangko cover (the oldest ready first, as
     # batches take them): they wait for somebody to make a print batch, not for blangko.
     covered: int = 0
+    card: str = KTP  # the kind of card (and of blangko): each has its own queue and stock
 
     @property
     def for_batch(self) -> int:
@@ -242,17 +243,19 @@ class PrintQueue:
 
 
 def print_queue(connection: Connection, sites: Sequence[str],
-                office: str | None = None) -> PrintQueue:
-    """The city's queue is read from the print queue's partial index alone; an operator's share
-    of it joins the families of that queue only."""
+                office: str | None = None, card: str = KTP) -> PrintQueue:
+    """The city's queue of one kind of card (the KTP-el's by default) against its blangko. The
+    city's queue is read from the print queue's partial index alone; an operator's share of it
+    joins the families of that queue only."""
     reserved = _APPLICATION.c.print_batch_id.isnot(None)
+    queued = (in_stage(Stage.PRINT_QUEUE), printed_on(card))
     city = dict(connection.execute(
-        select(reserved, func.count()).where(in_stage(Stage.PRINT_QUEUE)).group_by(reserved)
+        select(reserved, func.count()).where(*queued).group_by(reserved)
     ).all())
     mine = city if office is None else dict(connection.execute(_in_kecamatan(
-        select(reserved, func.count()).where(in_stage(Stage.PRINT_QUEUE)), office
+        select(reserved, func.count()).where(*queued), office
     ).group_by(reserved)).all())
-    stocks = tuple(stock(connection, site) for site in sites)
+    stocks = tuple(stock(connection, site, card) for site in sites)
     free = sum(site.free for site in stocks)
     waiting_city = int(city.get(False, 0))
     if office is None or not free:
@@ -261,10 +264,17 @@ def print_queue(connection: Connection, sites: Sequence[str],
         # The operator's share of the city's oldest-ready cards that the free blangko cover.
         covered = int(connection.execute(_in_kecamatan(
             select(func.count()).select_from(_APPLICATION)
-            .where(_APPLICATION.c.id.in_(covered_by_stock(free).scalar_subquery())), office
-        )).scalar_one())
+            .where(_APPLICATION.c.id.in_(covered_by_stock(free, card).scalar_subquery())),
+            office)).scalar_one())
     return PrintQueue(waiting=int(mine.get(False, 0)), in_batch=int(mine.get(True, 0)),
-                      waiting_city=waiting_city, stocks=stocks, covered=covered)
+                      waiting_city=waiting_city, stocks=stocks, covered=covered, card=card)
+
+
+def other_cards() -> tuple[str, ...]:
+    """The kinds of card besides the KTP-el's that the documents offered are printed on (the
+    KIA's), each with a print queue and blangko of its own."""
+    offered = {documents.document(code).card for code in documents.enabled()}
+    return tuple(card for card in documents.CARDS if card != KTP and card in offered)
 
 
 # --- today's pickups --------------------------------------------------------------------------
@@ -461,6 +471,9 @@ class Dashboard:
     activity: Activity
     documents: DocumentTable | None = None  # per document and stage, every document
     document: str | None = None  # the document `stages` and `activity` are of (None: all)
+    # The print queues of the other kinds of card offered (the KIA's) once they have a card or a
+    # blangko (before, the page is the KTP-el's alone); `printing` is the KTP-el's.
+    other_printing: tuple[PrintQueue, ...] = ()
 
 
 def dashboard(connection: Connection, now: datetime, office: str | None = None, *,
@@ -473,5 +486,10 @@ def dashboard(connection: Connection, now: datetime, office: str | None = None, 
                      pickups_today(connection, now, office, slot_minutes),
                      sms_today(connection, now, office),
                      daily_activity(connection, now, office, document=document),
-                     documents=counts.by_document(), document=document)
+                     documents=counts.by_document(), document=document,
+                     other_printing=tuple(
+                         queue for queue in (print_queue(connection, tuple(sites), office, card)
+                                             for card in other_cards())
+                         if queue.waiting_city or queue.in_batch
+                         or any(site.total for site in queue.stocks)))
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    and_,
     exists,
     func,
     literal,
@@ -37,6 +38,7 @@ from sqlalchemy import (
 
 from flows.catalogue import render
 from sms_ktp.applications.kelurahan_contact import kelurahan_of_regency
+from sms_ktp.applications.printing import printed_on
 from sms_ktp.backoffice.roles import Role
 from sms_ktp.backoffice.search import kecamatan_name
 from sms_ktp.backoffice.wording import document_words
@@ -269,12 +271,30 @@ _ROW = (select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
         .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id))
 
 
-def covered_by_stock(free: int) -> Select[Any]:
-    """The ids of the print queue's cards that the free blank cards cover: the oldest ready
-    first, as `printing.reserve_next` takes them (the queue's partial index, in order)."""
-    return (select(_APPLICATION.c.id)
-            .where(in_stage(Stage.PRINT_QUEUE), _APPLICATION.c.print_batch_id.is_(None))
-            .order_by(_APPLICATION.c.ready_at, _APPLICATION.c.id).limit(max(0, free)))
+# The free blank cards: of one kind for every card of the print queue, or of each kind
+# (`printing.free_by_card`) for the cards printed on it.
+Free = int | Mapping[str, int]
+
+
+def covered_by_stock(free: int, card: str | None = None) -> Select[Any]:
+    """The ids of the print queue's cards (of one kind of card: `card`) that the free blank
+    cards cover: the oldest ready first, as `printing.reserve_next` takes them (the queue's
+    partial index, in order)."""
+    statement = select(_APPLICATION.c.id).where(in_stage(Stage.PRINT_QUEUE),
+                                                _APPLICATION.c.print_batch_id.is_(None))
+    if card is not None:
+        statement = statement.where(printed_on(card))
+    return statement.order_by(_APPLICATION.c.ready_at, _APPLICATION.c.id).limit(max(0, free))
+
+
+def _covered(free: Free) -> ColumnElement[bool]:
+    """The application is one of the print queue's cards the free blank cards cover (each
+    kind's cards by that kind's free blangko)."""
+    if isinstance(free, Mapping):
+        return or_(*(and_(printed_on(card),
+                          _APPLICATION.c.id.in_(covered_by_stock(left, card).scalar_subquery()))
+                     for card, left in free.items()))
+    return _APPLICATION.c.id.in_(covered_by_stock(free).scalar_subquery())
 
 
 def registered_in(kelurahan: str) -> ColumnElement[bool]:
@@ -288,9 +308,10 @@ def registered_in(kelurahan: str) -> ColumnElement[bool]:
     return or_(by_helper, _FAMILY.c.phone == address_of(kelurahan))
 
 
-def filtered(statement: Select[Any], filters: Filters, *, free: int = 0) -> Select[Any]:
+def filtered(statement: Select[Any], filters: Filters, *, free: Free = 0) -> Select[Any]:
     """`statement` (which joins the family) narrowed to `filters`. `free`: the free blank
-    cards, which tell a card waiting for blangko from one waiting for a print batch."""
+    cards (of each kind), which tell a card waiting for blangko from one waiting for a print
+    batch."""
     stage = Stage.PRINT_QUEUE if filters.print_wait is not None else filters.stage
     if filters.document is not None:
         statement = statement.where(of_document(filters.document))
@@ -312,7 +333,7 @@ def filtered(statement: Select[Any], filters: Filters, *, free: int = 0) -> Sele
     if wait is PrintWait.RESERVED:
         statement = statement.where(_APPLICATION.c.print_batch_id.is_not(None))
     elif wait is not None:
-        covered = _APPLICATION.c.id.in_(covered_by_stock(free).scalar_subquery())
+        covered = _covered(free)
         statement = statement.where(_APPLICATION.c.print_batch_id.is_(None),
                                     covered if wait is PrintWait.BATCH else ~covered)
     return statement
@@ -357,7 +378,7 @@ class Page:
         return self.rows[-1].id if self.rows else None
 
 
-def count(connection: Connection, filters: Filters, *, free: int = 0) -> int:
+def count(connection: Connection, filters: Filters, *, free: Free = 0) -> int:
     """The total of a filtered list: one COUNT over the same conditions (30,000 applications
     count in milliseconds; see bench/worklist.py)."""
     statement = filtered(select(func.count()).select_from(
@@ -367,7 +388,7 @@ def count(connection: Connection, filters: Filters, *, free: int = 0) -> int:
 
 
 def page(connection: Connection, filters: Filters, *, after: int | None = None,
-         before: int | None = None, last: bool = False, free: int = 0,
+         before: int | None = None, last: bool = False, free: Free = 0,
          size: int = PAGE_SIZE) -> Page:
     """One page of the list: the first, the one `after` an id, the one `before` an id (in the
     list's order), or the `last`. One more row than shown is read to know whether the list
@@ -434,7 +455,7 @@ EXPORT_CHUNK = 1000
 
 
 def export_rows(connection: Connection, filters: Filters, *, full: bool = False,
-                free: int = 0) -> Iterator[ExportRow]:
+                free: Free = 0) -> Iterator[ExportRow]:
     """Every row of a filtered list, in its order, read a thousand at a time by keyset (a
     30,000-row export never sits in memory whole, and no cursor stays open between chunks)."""
     ascending = filters.order is Sort.OLDEST

@@ -70,11 +70,11 @@ def _scope(filters: Filters) -> Filters:
     return filters.scoped(person.office if person.role is Role.OPERATOR else None)
 
 
-def _free() -> int:
-    """The free blank cards of every site: what tells "waiting for blangko" from "waiting
-    for a print batch"."""
+def _free() -> dict[str, int]:
+    """The free blank cards of each kind (KTP-el, KIA) over every site: what tells "waiting
+    for blangko" from "waiting for a print batch"."""
     with connect() as connection:
-        return printing.free_blangko(connection, runtime().settings.printing.sites)
+        return printing.free_by_card(connection, runtime().settings.printing.sites)
 
 
 @staff.route("/applications", methods=["GET", "POST"])
@@ -182,7 +182,7 @@ def _export(fmt: str, args: Any, *, full: bool) -> Response:
     return response
 
 
-def _csv(filters: Filters, *, full: bool, free: int) -> Iterator[bytes]:
+def _csv(filters: Filters, *, full: bool, free: worklist.Free) -> Iterator[bytes]:
     with connect() as connection:
         for text in exporting.csv_lines(
                 worklist.export_rows(connection, filters, full=full, free=free)):

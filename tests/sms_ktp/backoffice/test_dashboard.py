@@ -183,6 +183,25 @@ def test_the_print_queue_beyond_the_free_blangko_is_a_shortfall(database, seed):
     assert operator.waiting_city == 14 and operator.shortfall == 3  # blangko are the city's
 
 
+def test_kia_cards_have_a_queue_and_blangko_of_their_own(database, seed):
+    add_blangko(database, "disdukcapil", 10)
+    with database.connect() as connection:
+        connection.execute(insert(BlangkoMovement.__table__).values(
+            site="disdukcapil", card="kia", delta=2, reason="added", actor="test", at=NOW))
+    seed.application("01", "print_queue", 4)
+    seed.application("01", "print_queue", 3, document="kia", ready_at=NOW - timedelta(days=9))
+    seed.application("06", "print_queue", 1, document="kia", ready_at=NOW)
+
+    ktp = read(database, print_queue, ["disdukcapil"])
+    kia = read(database, print_queue, ["disdukcapil"], None, "kia")
+    assert (ktp.card, ktp.waiting_city, ktp.free, ktp.shortfall) == ("ktp", 4, 10, 0)
+    assert (kia.card, kia.waiting_city, kia.free, kia.shortfall) == ("kia", 4, 2, 2)
+    assert (kia.for_batch, kia.for_blangko) == (2, 2)
+    # Kecamatan 06's KIA is the youngest: the 2 KIA blangko go to 01's older ones.
+    operator = read(database, print_queue, ["disdukcapil"], "06", "kia")
+    assert (operator.waiting, operator.for_batch, operator.for_blangko) == (1, 0, 1)
+
+
 def test_enough_blangko_is_no_shortfall(database, seed):
     add_blangko(database, "disdukcapil", 20)
     seed.application("02", "print_queue", 20)

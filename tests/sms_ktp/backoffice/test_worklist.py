@@ -170,6 +170,25 @@ def test_the_print_queue_splits_into_blangko_batch_and_reserved(database, seed):
     assert waiting(PrintWait.BATCH, kecamatan="01") == oldest
 
 
+def test_each_kind_of_card_waits_for_its_own_blangko(database, seed):
+    """Free blangko of each kind (`printing.free_by_card`): a KIA ready before every KTP-el
+    takes no KTP-el blangko, and the KTP-el cards take none of the KIA's."""
+    kia = seed.applications("01", "print_queue", 2, ready_at=wib(20, 9), document="kia",
+                            details={"birth_date": "2019-03-12"})
+    ktp = seed.applications("01", "print_queue", 3, ready_at=wib(21, 9))
+    free = {"ktp": 2, "kia": 1}
+
+    def waiting(wait: PrintWait, **more) -> list[str]:
+        with database.connect() as connection:
+            found = page(connection, Filters(print_wait=wait, **more), free=free)
+            assert count(connection, Filters(print_wait=wait, **more), free=free) == found.total
+        return sorted(row.reference for row in found.rows)
+
+    assert waiting(PrintWait.BATCH) == sorted(kia[:1] + ktp[:2])
+    assert waiting(PrintWait.BLANGKO) == sorted(kia[1:] + ktp[2:])
+    assert waiting(PrintWait.BLANGKO, document="kia") == kia[1:]
+
+
 def test_the_export_reads_every_row_in_chunks_masked_unless_full(database, seed, monkeypatch):
     monkeypatch.setattr("sms_ktp.backoffice.worklist.EXPORT_CHUNK", 4)
     references = seed.applications("03", "penunggalan", 9)

@@ -256,3 +256,44 @@ def test_the_figures_split_by_document_and_one_document_chosen(service, city):
     assert tables.row("30 Nov 2026") == ["30 Nov 2026", "3", "0"]
     # An unknown document is no filter.
     assert "Cakupan" in browser.get("/staff/", params={"document": "pindah"}).text
+
+
+
+def test_kia_cards_wait_for_kia_blangko_and_are_counted_apart(service, city):
+    """A KIA is printed on KIA blangko: the KTP-el's figures stay as they were, the KIA's stand
+    beside them, and each figure links to as many applications."""
+    database = service.runtime.db
+    selatan = add_family(database, "01", "+6281299990001")
+    add_applications(database, selatan, "print_queue", 3, document="kia",
+                     details={"birth_date": "2019-03-12"}, ready_at=NOW)
+    with database.connect() as connection:
+        connection.execute(insert(BlangkoMovement.__table__).values(
+            site="disdukcapil", card="kia", delta=1, reason="added", actor="test", at=NOW))
+    make_staff(database, "admin1", "admin")
+    browser = StaffBrowser(service.base_url)
+    browser.login("admin1")
+    page = browser.get("/staff/")
+    text, tables = words(page.text), Tables(page.text)
+    # 7 KTP-el against 5 KTP-el blangko, 3 KIA against 1 KIA blangko.
+    assert "Blangko KTP-el tidak cukup. 7 KTP-el di seluruh kota" in text and "kurang 2" in text
+    assert "Blangko KIA tidak cukup. 3 KIA di seluruh kota" in text
+    assert "Menunggu blangko KTP-el 2" in text and "Menunggu batch cetak KTP-el 5" in text
+    assert "Menunggu blangko KIA 2" in text and "Menunggu batch cetak KIA 1" in text
+    assert "Blangko KIA bebas 1" in text
+    assert tables.row("disdukcapil") == ["disdukcapil", "KTP-el", "5", "0", "5"]
+    assert [row for table in tables.tables for row in table
+            if row[:2] == ["disdukcapil", "KIA"]] == [["disdukcapil", "KIA", "1", "0", "1"]]
+    for document, wait, count in (("ktp", "blangko", 2), ("ktp", "batch", 5),
+                                  ("kia", "blangko", 2), ("kia", "batch", 1)):
+        [link] = {href for href in re.findall(r'href="(/staff/applications\?[^"]+)"', page.text)
+                  if sorted(href.split("?")[1].split("&amp;")) == [f"document={document}",
+                                                                    f"wait={wait}"]}
+        listed = words(browser.get(link.replace("&amp;", "&")).text)
+        assert f"{count} permohonan sesuai filter" in listed, (document, wait)
+
+
+def test_before_any_kia_the_printing_figures_are_the_ktp_els_alone(service, city):
+    page = open_dashboard(service, "viewer2", "viewer")
+    text = words(page.text)
+    assert "KIA" not in text.split("Antrean cetak dan stok blangko")[1].split("Pengambilan")[0]
+    assert "Menunggu blangko 2" in text
