@@ -1,9 +1,10 @@
 """Whole dialogues through the real inbound path (`receive_sms` on SQLite, with the configured
-limits), whatever residents send and in whatever order. What must never happen:
+limits), whatever residents send and in whatever order: registrations for the KTP-el and
+applications for the other documents (KK, akta, KIA) mixed. What must never happen:
 
 - an application stored with a NIK or KK that fails its rules, or with the KK equal to the NIK;
 - an application stored (and consent recorded) when the last SMS the phone was sent before its
-  YA was not the summary of exactly that application;
+  YA was not the summary of exactly that application (of its document);
 - a reply of more than one SMS, outside GSM-7, or with a whole NIK or KK in it;
 - a family of up to ten registering from its one phone in one hour left without a reference.
 """
@@ -23,6 +24,7 @@ from sqlmodel import SQLModel
 
 from flows.catalogue import languages
 from flows.catalogue import messages as catalogue
+from flows.documents import flows as document_flows
 from gateway.message import InboundSms
 from gsm7.encoding import is_gsm7, septets
 from sms_ktp.applications.pickup import PickupPolicy
@@ -65,6 +67,22 @@ class Template:
 SUMMARY = Template("register.confirm", nik=r"(?P<nik>\*\*\*\d{4})",
                     kk=r"(?P<kk>\*\*\*\d{4})", reason=".+")
 DONE = Template("register.done", ref=r"(?P<ref>\d{9})", bring=".+")
+
+
+def document_template(key: str) -> Template:
+    """A document's message with its NIK, KK and reference read, any other placeholder
+    matched as text."""
+    named = {"nik": r"(?P<nik>\*\*\*\d{4})", "kk": r"(?P<kk>\*\*\*\d{4})",
+             "ref": r"(?P<ref>\d{9})"}
+    others = {name: ".+" for name in re.findall(r"\{(\w+)\}", catalogue("id")[key])
+              if name not in named}
+    return Template(key, **{name: pattern for name, pattern in named.items()
+                            if "{" + name + "}" in catalogue("id")[key]}, **others)
+
+
+SUMMARIES = {"ktp": SUMMARY, **{code: document_template(f"{code}.confirm")
+                               for code in document_flows()}}
+DONES = {"ktp": DONE, **{code: document_template(f"{code}.done") for code in document_flows()}}
 SIXTEEN_DIGITS = re.compile(r"\d{16}")
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -163,8 +181,17 @@ def messages(own: list[str], kks: list[str]) -> st.SearchStrategy[str]:
         "DAFTAR", "daftar", "Daftr", "REG", "1", "2", "3", "4", "5", "YA", "ya", "Ya.", "iya",
         "TIDAK", "tidak", "BATAL", "STATUS", "JADWAL", "halo", "", "?", "ok", "muhun",
         "474.11/123/KEC-BGR", "BASA SUNDA", "LANG EN", "BAHASA ID", "TULUNG", "hilang", "rusak",
-        "NIK", "KK", "nik saya", "\U0001f600", "Y", "N", "YAA", "daftar ktp", "INFO SYARAT"])
-    return st.one_of(words, words, words, numbers, numbers, invalid, labelled, daftar)
+        "NIK", "KK", "nik saya", "\U0001f600", "Y", "N", "YAA", "daftar ktp", "INFO SYARAT",
+        # the other documents: their keywords, dates, a child's sex, reasons
+        "AKTA LAHIR", "akte lahir", "AKTA MATI", "KIA", "kartu keluarga", "LAYANAN",
+        "17-08-2019", "1/11/2024", "12 maret 2015", "31-02-2020", "01-01-2099", "L", "P",
+        "perempuan", "pisah kk", "anggota bertambah", "6"])
+    documents = st.builds(lambda word, n, k, tail: f"{word} {n}#{k}#{tail}",
+                          st.sampled_from(["KK", "AKTA LAHIR", "KIA", "AKTA MATI"]),
+                          st.sampled_from(own), st.sampled_from(kks + own),
+                          st.sampled_from(["3", "hilang", "17-08-2019", "17-08-2019#P", ""]))
+    return st.one_of(words, words, words, numbers, numbers, invalid, labelled, daftar,
+                     documents)
 
 
 def check_invariants(phone: Phone, before: list[str], sent: str, replies: list[str],
@@ -178,11 +205,12 @@ def check_invariants(phone: Phone, before: list[str], sent: str, replies: list[s
         # A new application: the SMS sent just before this YA was exactly its summary, and
         # this turn's reply gives its reference.
         assert before, f"stored with no summary sent ({sent!r})"
-        summary = SUMMARY.read(before[-1])
-        assert summary, f"the last SMS before {sent!r} was {before[-1]!r}"
-        assert summary == {"nik": mask_id(application.nik), "kk": mask_id(family_kk)}
-        assert any((DONE.read(reply) or {}).get("ref") == application.reference
-                   for reply in replies)
+        summary = SUMMARIES[application.document].read(before[-1])
+        assert summary is not None, f"the last SMS before {sent!r} was {before[-1]!r}"
+        own = {"nik": mask_id(application.nik), "kk": mask_id(family_kk)}
+        assert summary == {name: own[name] for name in summary}
+        assert any((DONES[application.document].read(reply) or {}).get("ref")
+                   == application.reference for reply in replies)
         assert application.consent_at is not None
     for application, family_kk in stored:
         assert application.nik != family_kk
