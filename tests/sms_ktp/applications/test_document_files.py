@@ -384,3 +384,25 @@ def test_the_retention_purge_erases_files_links_and_details(database, clock):
     assert file.size == len(PDF)  # what stays: that it existed, and its size
     assert (link.code, link.pin_hash, link.ended_why) == (None, None, "erased")
     assert details is None
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("url", "taken"), [
+    ("https://ktp.kotabogor.go.id", True),
+    ("http://10.0.0.5:8080/", True),
+    ("", True),  # http://<host>:<port>
+    ("https://disdukcapil.kotabogor.go.id", False),  # 35 characters: the SMS would not fit
+    ("ktp.kotabogor.go.id", False),
+    ("https://ktp kota.go.id", False),
+])
+def test_the_public_url_must_fit_the_sms(tmp_path, url, taken):
+    from sms_ktp.platform.config import ConfigError, load_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text(f'[server]\npublic_url = "{url}"\n')
+    if taken:
+        assert load_settings(config).server.public_url == url
+    else:
+        with pytest.raises(ConfigError, match="public_url"):
+            load_settings(config)

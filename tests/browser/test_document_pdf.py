@@ -1,0 +1,91 @@
+"""A KK's signed PDF in a real browser: an operator uploads it on the application's page, the
+family opens the link of its SMS on a phone-sized screen, types a wrong PIN (told how many tries
+are left), then the right one, and the browser downloads the PDF; the application is then
+collected. Screenshots of both pages are kept, and both pass axe's WCAG 2.1 A/AA rules."""
+
+from __future__ import annotations
+
+import re
+
+from browser_pages import screenshot, sign_in
+from live_service import KK, NIK, PHONE, LiveService
+from sqlalchemy import select
+from staff_browser import make_staff
+
+from sms_ktp.cli.common import Service
+from sms_ktp.models import Application
+
+PDF = b"%PDF-1.7\n% Kartu Keluarga bertanda tangan elektronik\n%%EOF\n"
+REF = re.compile(r"ref (\d{9})")
+
+
+def advance(live: LiveService, reference: str) -> None:
+    from click.testing import CliRunner
+
+    from sms_ktp.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["application", "advance", reference],
+                                obj=Service(runtime=live.runtime), catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+
+
+def stage_of(live: LiveService, reference: str) -> str:
+    table = Application.__table__
+    with live.runtime.db.connect() as connection:
+        return connection.execute(select(table.c.stage)
+                                  .where(table.c.reference == reference)).scalar_one()
+
+
+def test_an_operator_uploads_the_kk_and_the_family_downloads_it(live, page, chromium, axe,
+                                                                  tmp_path):
+    live.runtime.settings.server.public_url = live.base_url
+    live.sms(PHONE, f"KK {NIK}#{KK}#hilang")
+    reference = REF.search(live.sms(PHONE, "YA")[0]).group(1)
+    advance(live, reference)  # papers complete
+    advance(live, reference)  # signed
+    live.worker.run_once()
+    live.received(PHONE)
+
+    make_staff(live.runtime.db, "op01", "operator", office="01")
+    sign_in(page, live.base_url, "op01")
+    page.goto(f"{live.base_url}/staff/applications/{reference}")
+    pdf = tmp_path / "KK baru.pdf"
+    pdf.write_bytes(PDF)
+    page.set_input_files("#dokumen input[type=file]", str(pdf))
+    page.click("#dokumen button.primary")
+    page.wait_for_url(f"**/staff/applications/{reference}#dokumen")
+    panel = page.locator("#dokumen").inner_text()
+    assert "KK baru.pdf" in panel
+    assert "diunggah" in page.locator(".flashes").inner_text()
+    screenshot(page, "document-upload")
+
+    advance(live, reference)  # ready: the link's SMS
+    live.worker.run_once()
+    [sms] = live.received(PHONE)
+    code, pin = re.search(r"/d/([A-Z0-9]{8}) PIN (\d{6})", sms).groups()
+    link = re.search(r"(http\S+/d/[A-Z0-9]{8})", sms).group(1)
+
+    phone = chromium.new_context(viewport={"width": 375, "height": 740}, locale="id-ID",
+                                 accept_downloads=True, bypass_csp=True)
+    family = phone.new_page()
+    family.set_default_timeout(10_000)
+    try:
+        family.goto(link)
+        assert "Disdukcapil Kota Bogor" in family.locator("body").inner_text()
+        family.fill("input[name=pin]", "000000" if pin != "000000" else "111111")
+        family.click("button.primary")
+        assert "PIN salah, sisa 4 kali" in family.locator("main").inner_text()
+        assert axe(family) == []
+        screenshot(family, "document-download-wrong-pin")
+        family.fill("input[name=pin]", pin)
+        with family.expect_download() as downloading:
+            family.click("button.primary")
+        download = downloading.value
+        saved = tmp_path / "unduhan.pdf"
+        download.save_as(saved)
+        assert download.suggested_filename == "KK baru.pdf"
+        assert saved.read_bytes() == PDF
+    finally:
+        phone.close()
+    assert stage_of(live, reference) == "collected"
+    assert code not in page.content()
