@@ -25,9 +25,13 @@ def detail(language: str, application: ApplicationView) -> str:
     end of quiet hours, or have been superseded by a move."""
     at = application.details.get("at")
     if application.stage == Stage.PICKUP_SCHEDULED and at is not None:
+        when = {"day": say_day(language, at), "time": say_time(language, at),
+                "office": application.details["office"]}
+        if application.document != "ktp":  # a KIA: its NIK is the parent's
+            return render(language, "status.doc_pickup", ref=application.reference,
+                          document=Msg(f"{application.document}.name"), **when)
         return render(language, "status.pickup", ref=application.reference,
-                      nik=application.nik_masked, day=say_day(language, at),
-                      time=say_time(language, at), office=application.details["office"])
+                      nik=application.nik_masked, **when)
     explain = Msg(_own(application.document, "stage", application.stage), application.details)
     if application.document != "ktp":
         return render(language, "status.doc_detail", ref=application.reference,
