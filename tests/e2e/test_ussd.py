@@ -11,7 +11,7 @@ from sqlmodel import select
 from sms_ktp.models import Application, PhoneState, UssdSession
 
 MAIN = ("CON KTP-el Kota Bogor\n1 Daftar cetak KTP-el\n2 Cek status\n3 Informasi\n"
-        "4 Bahasa/Language")
+        "4 Bahasa/Language\n5 KK, akta, KIA")
 ASK_NIK = "CON Masukkan NIK (16 angka, ada di KK atau Suket):\n0 Kembali 00 Menu"
 ASK_KK = "CON Masukkan nomor KK (Kartu Keluarga), 16 angka:\n0 Kembali 00 Menu"
 ASK_REASON = ("CON Alasan cetak KTP-el:\n1 Baru (punya Suket)\n2 Hilang\n3 Rusak\n"
@@ -220,9 +220,9 @@ def test_the_menu_in_english(service):
     dial.press("4")
     assert dial.press("2") == ("CON Language: English\nKTP-el Kota Bogor\n"
                                "1 Apply for KTP-el printing\n2 Check status\n3 Information\n"
-                               "4 Bahasa/Language")
+                               "4 Bahasa/Language\n5 KK, akta, KIA")
     assert dial.press("1") == "CON Enter your NIK (16 digits, on your KK or Suket):\n0 Back 00 Menu"
-    assert service.sms(PHONE, "BANTUAN")[0].startswith("KTP-el Kota Bogor, free.")  # kept
+    assert service.sms(PHONE, "BANTUAN")[0].startswith("KTP-el Kota Bogor, free:")  # kept
 
 
 def test_the_end_of_session_notification_is_stored(service):

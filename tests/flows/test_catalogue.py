@@ -29,7 +29,6 @@ from gsm7.encoding import GSM7_SINGLE, is_gsm7, septets
 from sms_ktp.applications import sms_budget
 from sms_ktp.applications.delivery import TRACKING_LIMIT
 from sms_ktp.applications.document_files import LINK_CODE_LENGTH
-from sms_ktp.applications.document_files import LINK_CODE_LENGTH
 from sms_ktp.domain import region, wilayah
 from sms_ktp.domain.pickup_calendar import default_offices
 from sms_ktp.platform.config import COURIER_LIMIT, FEE_LIMIT, PUBLIC_URL_LIMIT
@@ -127,6 +126,9 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         "niks": f"{masked}, {masked} +3",
         # a child's KIA among a visit's cards, by birth date (tests/flows/test_visits.py)
         "born": "31-12-2026",
+        # a death reported (akta_mati): the deceased's NIK, masked, and the date of death
+        "deceased": masked,
+        "died": "31-12-2026",
         "dates": "31-12-2026, 31-12-2026 +3",
         "ktp_cards": render(lang, "cards.listed", n=15, niks=f"{masked}, {masked} +13"),
         "kia_cards": render(lang, "cards.kia_listed", n=15, dates="31-12-2026 +14"),
@@ -146,10 +148,6 @@ def longest_params(lang: str) -> Mapping[str, Any]:
         "address": ADDRESS,
         "code": "ABCDEF",
         "why": "x" * 50,  # a rejection's reason, at its limit
-        # a signed PDF's link (`[server] public_url` at its limit), PIN and last day (dd/mm)
-        "link": "https://" + "w" * (PUBLIC_URL_LIMIT - 8) + "/d/" + "W" * LINK_CODE_LENGTH,
-        "pin": "123456",
-        "until": "31/12",
         # a signed PDF's link (`[server] public_url` at its limit), PIN and last day (dd/mm)
         "link": "https://" + "w" * (PUBLIC_URL_LIMIT - 8) + "/d/" + "W" * LINK_CODE_LENGTH,
         "pin": "123456",
@@ -276,12 +274,12 @@ def test_nested_message_gets_its_own_placeholders() -> None:
 def test_unknown_language_falls_back_to_indonesian(lang: Any) -> None:
     assert supported(lang) == "id"
     assert render(lang, "help.main") == render("id", "help.main")
-    assert render(lang, "help.main").startswith("Layanan KTP-el Kota Bogor, gratis.")
+    assert render(lang, "help.main").startswith("Layanan KTP-el Kota Bogor, gratis:")
 
 
 def test_known_language_is_kept() -> None:
     assert supported("en") == "en"
-    assert render("en", "help.main").startswith("KTP-el Kota Bogor, free.")
+    assert render("en", "help.main").startswith("KTP-el Kota Bogor, free:")
 
 
 def test_a_language_the_regency_does_not_offer_is_answered_in_indonesian(serve) -> None:
