@@ -63,6 +63,7 @@ MAIN_PAGES = (
     Page("verification", "staff.verification", shot_as=Role.OPERATOR),
     Page("counter", "staff.counter", shot_as=Role.OPERATOR),
     Page("pickup-list", "staff.pickup_list", shot_as=Role.OPERATOR),
+    Page("papers", "staff.papers", shot_as=Role.OPERATOR),
     Page("printing", "staff.printing", shot_as=Role.OPERATOR),
     Page("blangko", "staff.blangko", shot_as=Role.OPERATOR),
     Page("offices", "staff.offices", shot_as=Role.OPERATOR),

@@ -133,8 +133,10 @@ def test_papers_missing_sends_one_sms_and_the_application_waits(service, clock):
     assert asked.status_code == 200 and sms in asked.text
     assert f"Berkas KK ref {reference} kurang?" in asked.text
     done = operator.post(f"/staff/applications/{reference}/papers/missing",
-                         {"what": what, "confirmed": "1"})
-    assert "Berkas kurang dicatat." in done.text
+                         {"what": what, "confirmed": "1", "back": "papers"},
+                         allow_redirects=False)
+    assert (done.status_code, done.headers["Location"]) == (303, "/staff/papers")
+    assert "Berkas kurang dicatat." in operator.get("/staff/papers").text
     assert stage_of(service, reference) == "submitted"
     assert notes(service, reference)[-1] == f"papers missing: {what}"
     assert audited(service) == [("application.papers_missing", f"berkas KK kurang: {what}")]
