@@ -323,9 +323,11 @@ def pickups_today(connection: Connection, now: datetime, office: str | None = No
         figures.setdefault(code, Counter()).update(
             {"booked": count, "missed" if over else "to_come": count})
     booked_today = and_(pickup_at >= start, pickup_at < end)
+    # Handed over at an office: a signed PDF collected (downloaded) has no pickup office.
     handed_over = connection.execute(_at_office(
         select(pickup_office, booked_today, func.count())
-        .where(_APPLICATION.c.collected_at >= start, _APPLICATION.c.collected_at < end)
+        .where(_APPLICATION.c.collected_at >= start, _APPLICATION.c.collected_at < end,
+               pickup_office.is_not(None))
         .group_by(pickup_office, booked_today), office))
     for code, was_booked_today, count in handed_over:
         figures.setdefault(code, Counter()).update(

@@ -20,7 +20,8 @@ from sms_ktp.web.svg_chart import bar_chart, day_label
 CHARTS = (
     ("registrations", "Pendaftaran per hari", "Permohonan baru"),
     ("printed", "Kartu dicetak per hari", "Kartu dicetak"),
-    ("collected", "Kartu diambil per hari", "Kartu diambil"),
+    # Cards taken at the counter and signed PDFs handed over alike (`collected`).
+    ("collected", "Diambil per hari", "Diambil"),
 )
 # A document ending as a PDF is not printed, and it is handed over rather than a card taken.
 PDF_CHARTS = (

@@ -388,3 +388,16 @@ def test_registrations_per_day_and_document(database, seed):
     figures = read(database, dashboard, NOW, document="kk")
     assert figures.document == "kk" and figures.stages.total == 1
     assert figures.documents.total == 6
+
+
+def test_a_signed_pdf_collected_today_is_no_pickup_of_an_office(database, seed):
+    seed.application("01", "collected", 1, pickup_office="01", pickup_at=wib(30, 8),
+                     collected_at=wib(30, 8, 30))
+    seed.application("01", "collected", 2, document="kk", reason="hilang",
+                     collected_at=wib(30, 8, 45))
+
+    pickups = read(database, pickups_today, NOW)
+    assert [row.office for row in pickups.offices] == ["01", "02", "03", "04", "05", "06"]
+    assert pickups.total.collected == 1
+    # Handed over all the same: the day's figure counts every document.
+    assert dict(read(database, daily_activity, NOW).collected)[TODAY] == 3

@@ -159,7 +159,7 @@ def test_a_viewer_sees_the_whole_city(service, city):
     assert len(charts) == 3
     titles = [ET.fromstring(svg).find("{http://www.w3.org/2000/svg}title").text
               for svg in charts]
-    assert titles == ["Pendaftaran per hari", "Kartu dicetak per hari", "Kartu diambil per hari"]
+    assert titles == ["Pendaftaran per hari", "Kartu dicetak per hari", "Diambil per hari"]
     # New applications in all and per document (KTP-el, KK, akta lahir, akta mati, KIA).
     assert tables.row("30 Nov 2026") == ["30 Nov 2026", "18", "18", "0", "0", "0", "0", "3",
                                          "1"]
@@ -256,7 +256,6 @@ def test_the_figures_split_by_document_and_one_document_chosen(service, city):
     assert tables.row("30 Nov 2026") == ["30 Nov 2026", "3", "0"]
     # An unknown document is no filter.
     assert "Cakupan" in browser.get("/staff/", params={"document": "pindah"}).text
-
 
 
 def test_kia_cards_wait_for_kia_blangko_and_are_counted_apart(service, city):
