@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, exists, func, insert, literal, select, update
+from sqlalchemy import Connection, LargeBinary, exists, func, insert, literal, select, update
 
 from flows.catalogue import Msg, messages, render
 from sms_ktp import crypto
@@ -415,3 +415,43 @@ def erase(connection: Connection, application_ids: Sequence[int], now: datetime)
     connection.execute(update(_LINK).where(_LINK.c.application_id.in_(application_ids))
                        .values(code=None, pin_hash=None, ended_at=ended,
                                ended_why=func.coalesce(_LINK.c.ended_why, "erased")))
+
+
+# --- a new data key -----------------------------------------------------------------------------
+
+def _not_current(ring: crypto.KeyRing) -> Any:
+    prefix = f"{crypto.VERSION}:{ring.current}:".encode()
+    return (_FILE.c.content.is_not(None)
+            & (func.substr(_FILE.c.content, 1, len(prefix)) != literal(prefix, LargeBinary)))
+
+
+def files_not_current(connection: Connection, ring: crypto.KeyRing) -> int:
+    """Files still sealed under another data key than the current one."""
+    return connection.execute(select(func.count()).select_from(_FILE)
+                              .where(_not_current(ring))).scalar_one()
+
+
+def reseal(connect: Any, ring: crypto.KeyRing) -> tuple[int, int]:
+    """Every file sealed under another data key sealed again under the current one, a file a
+    transaction (they are megabytes each), written only if it still holds what was read:
+    (files sealed again, files no configured key opens). `sms-ktp privacy rotate-key`."""
+    done = unreadable = 0
+    after = 0
+    while True:
+        with connect() as connection:
+            row = connection.execute(
+                select(_FILE.c.id, _FILE.c.application_id, _FILE.c.content)
+                .where(_FILE.c.id > after, _not_current(ring))
+                .order_by(_FILE.c.id).limit(1)).first()
+            if row is None:
+                return done, unreadable
+            after = row.id
+            purpose = _purpose(row.application_id)
+            try:
+                plain = ring.decrypt_bytes(row.content, purpose)
+            except crypto.DecryptionError:
+                unreadable += 1
+                continue
+            done += connection.execute(
+                update(_FILE).where(_FILE.c.id == row.id, _FILE.c.content == row.content)
+                .values(content=ring.encrypt_bytes(plain, purpose))).rowcount

@@ -33,6 +33,7 @@ from sqlmodel import SQLModel
 from tqdm import tqdm
 
 from sms_ktp import crypto
+from sms_ktp.applications import document_files
 from sms_ktp.models import EncryptedJSON, EncryptedString, KeyedHash
 from sms_ktp.platform import audit
 
@@ -113,7 +114,15 @@ def rotate_data_key(runtime: Runtime, actor: str, batch: int = BATCH) -> int:
         if unreadable[sealed.name]:
             line += f", {unreadable[sealed.name]} under a key not configured (left as they are)"
         print(line)
+    # Signed PDFs are bytes, megabytes each: sealed again one at a time.
+    files = "document_file.content"
+    done[files], unreadable[files] = document_files.reseal(runtime.db.connect, ring)
+    print(f"  {files}: {done[files]} encrypted again" + (
+        f", {unreadable[files]} under a key not configured (left as they are)"
+        if unreadable[files] else ""))
     left = sum(_count_not_current(runtime, sealed, ring) for sealed in sealed_columns())
+    with runtime.db.connect() as connection:
+        left += document_files.files_not_current(connection, ring)
     with runtime.db.connect() as connection:
         audit.record(connection, runtime.clock.now(), actor, "privacy.rotate_key",
                      f"data key {ring.current}",

@@ -406,3 +406,39 @@ def test_the_public_url_must_fit_the_sms(tmp_path, url, taken):
     else:
         with pytest.raises(ConfigError, match="public_url"):
             load_settings(config)
+
+
+# --- a new data key --------------------------------------------------------------------------
+
+NEW_KEY = "bmV3LWRhdGEta2V5LTAwMDAwMDAwMDAwMDAwMDAwMDA"
+
+
+def test_a_new_data_key_seals_the_files_again_and_the_old_key_can_go(database, clock):
+    from live_service import DATA_KEY, LOOKUP_KEY
+
+    reference = application(database, clock)
+    attached = attach(database, clock, reference)
+    application_id = app_id(database, reference)
+    ring = crypto.configure(NEW_KEY, (DATA_KEY,), LOOKUP_KEY)
+    with database.connect() as connection:
+        assert document_files.files_not_current(connection, ring) == 1
+    assert document_files.reseal(database.connect, ring) == (1, 0)
+    assert document_files.reseal(database.connect, ring) == (0, 0)  # nothing left to do
+    crypto.configure(NEW_KEY, (), LOOKUP_KEY)  # the old key gone (the names are sealed again
+    # by rotate-key with every other sealed column)
+    with database.connect() as connection:
+        assert document_files.files_not_current(connection, crypto.ring()) == 0
+        sealed = connection.execute(select(_FILE.c.content)
+                                    .where(_FILE.c.id == attached.id)).scalar_one()
+    assert crypto.decrypt_bytes(sealed, f"document_file.content:{application_id}") == PDF
+
+
+def test_a_file_under_a_key_no_longer_configured_is_left_and_counted(database, clock):
+    from live_service import LOOKUP_KEY
+
+    reference = application(database, clock)
+    attach(database, clock, reference)
+    ring = crypto.configure(NEW_KEY, (), LOOKUP_KEY)
+    assert document_files.reseal(database.connect, ring) == (0, 1)
+    with database.connect() as connection:
+        assert document_files.files_not_current(connection, ring) == 1
