@@ -19,7 +19,7 @@ def test_every_catalogue_message_with_a_code_has_it_hidden(lang):
                       time="09.30 WIB", minutes=15,
                       office="Kantor Kec. Bogor Selatan", address="Jl. Raya 7", ref="123456789",
                       document="KK", link="https://ktp.kotabogor.go.id/d/ACD347", pin="105820",
-                      until="31/12")
+                      until="31/12", documents="KK ref 123456789")
         assert "ACD347" in text and "ACD347" not in hide_codes(text), f"{lang}:{key}"
 
 
