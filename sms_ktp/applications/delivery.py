@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from flows.catalogue import Msg
 from flows.visits import visit_text
-from sms_ktp.applications.pickup import PickupPolicy, release_slot
+from sms_ktp.applications.pickup import CARD_NAMING, PickupPolicy, card_names, release_slot
 from sms_ktp.applications.pipeline import Move, change_stages, notice_rows
 from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.masking import mask_id
@@ -45,13 +45,13 @@ _ON_ITS_WAY = (Stage.POST_REQUESTED.value, Stage.POSTED.value)
 
 _FAMILY_VISITS = (
     notice_rows(_APPLICATION.c.stage, _APPLICATION.c.visit_id, _VISIT.c.office,
-                _VISIT.c.starts_at)
+                _VISIT.c.starts_at, *CARD_NAMING)
     .join(_VISIT, _VISIT.c.id == _APPLICATION.c.visit_id)
     .where(_FAMILY.c.phone == bindparam("phone"), _VISIT.c.open_code.is_not(None),
            _APPLICATION.c.stage.in_(_TO_COLLECT), _APPLICATION.c.erased_at.is_(None))
     .order_by(_VISIT.c.starts_at, _APPLICATION.c.id))
 _FAMILY_PARCELS = (
-    select(_APPLICATION.c.nik)
+    select(_APPLICATION.c.nik, *CARD_NAMING)
     .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
     .where(_FAMILY.c.phone == bindparam("phone"), _APPLICATION.c.stage.in_(_ON_ITS_WAY),
            _APPLICATION.c.erased_at.is_(None))
@@ -67,7 +67,7 @@ _PARCELS = (
 
 class PostRefused(Exception):
     """KIRIM not done, with the catalogue key that says why (`params`: its placeholders;
-    `niks`: the masked NIKs of the cards it is about, named as `{cards}`)."""
+    `niks`: the names of the cards it is about, `pickup.card_names`, named as `{cards}`)."""
 
     def __init__(self, key: str, niks: Sequence[str] = (), **params: Any) -> None:
         super().__init__(key)
@@ -127,19 +127,19 @@ def request(connection: Connection, policy: PickupPolicy, phone: str, now: datet
             actor: str, dry_run: bool = False) -> tuple[str, ...]:
     """Post the cards of every open visit of the families this phone speaks for, except a visit
     of today (its cards are in the day's drawer), in the caller's transaction; returns the
-    masked NIKs of the cards to post. The visits give their slots' places back and their codes
-    stop working at the counter. Raises `PostRefused`: "post.off" (the regency does not post
-    cards), "post.already" (asked before), "post.none" (no card to collect), "post.today"
-    (every visit is today). `dry_run`: what would be posted, and nothing changed (the
-    family confirms first)."""
+    names of the cards to post (masked NIKs, a KIA's birth date: `pickup.card_names`). The
+    visits give their slots' places back and their codes stop working at the counter. Raises
+    `PostRefused`: "post.off" (the regency does not post cards), "post.already" (asked
+    before), "post.none" (no card to collect), "post.today" (every visit is today).
+    `dry_run`: what would be posted, and nothing changed (the family confirms first)."""
     if not policy.delivery.post:
         raise PostRefused("post.off")
     rows = connection.execute(_FAMILY_VISITS.with_for_update(of=[_APPLICATION, _VISIT]),
                               {"phone": phone}).all()
     if not rows:
-        asked = connection.execute(_FAMILY_PARCELS, {"phone": phone}).scalars().all()
+        asked = connection.execute(_FAMILY_PARCELS, {"phone": phone}).all()
         if asked:
-            raise PostRefused("post.already", [mask_id(nik) for nik in asked])
+            raise PostRefused("post.already", card_names(asked))
         raise PostRefused("post.none")
     today = local_date(now)
     visits: dict[int, list[Any]] = {}
@@ -148,9 +148,9 @@ def request(connection: Connection, policy: PickupPolicy, phone: str, now: datet
     posted = {visit_id: cards for visit_id, cards in visits.items()
               if cards[0].starts_at is None or local(cards[0].starts_at).date() != today}
     if not posted:
-        raise PostRefused("post.today", [mask_id(row.nik) for row in rows])
+        raise PostRefused("post.today", card_names(rows))
     if dry_run:
-        return tuple(mask_id(row.nik) for visit in posted.values() for row in visit)
+        return tuple(card_names(row for visit in posted.values() for row in visit))
     for cards in posted.values():
         if cards[0].starts_at is not None:
             release_slot(connection, cards[0].office, cards[0].starts_at, len(cards))
@@ -162,7 +162,7 @@ def request(connection: Connection, policy: PickupPolicy, phone: str, now: datet
                   Stage.POST_REQUESTED, actor=actor, now=now, quiet=policy.quiet,
                   note="to be posted to the address on the KK: asked by the family",
                   notice="", rows={row.id: row for row in cards})
-    return tuple(mask_id(row.nik) for row in cards)
+    return tuple(card_names(cards))
 
 
 # --- staff: the parcels, handed to the courier, delivered ---------------------------------------
@@ -218,7 +218,7 @@ def _parcel_cards(connection: Connection, reference: str, stage: Stage) -> list[
     if visit_id is None:
         return []
     return connection.execute(
-        notice_rows(_APPLICATION.c.visit_id)
+        notice_rows(_APPLICATION.c.visit_id, *CARD_NAMING)
         .where(_APPLICATION.c.visit_id == visit_id, _APPLICATION.c.stage == stage.value)
         .order_by(_APPLICATION.c.id).with_for_update(of=_APPLICATION)).all()
 
@@ -240,7 +240,7 @@ def sent(db: Database, clock: Clock, policy: PickupPolicy, reference: str, track
         connection.execute(update(_VISIT).where(_VISIT.c.id == cards[0].visit_id)
                            .values(tracking=tracking, posted_at=now))
         lead = cards[0]
-        text = visit_text(lead.language, "notify.posted", [mask_id(row.nik) for row in cards],
+        text = visit_text(lead.language, "notify.posted", card_names(cards),
                           courier=courier(policy), tracking=tracking, fee=fee_words(policy))
         change_stages(connection, [Move(row.id, text=text if index == 0 else "")
                                    for index, row in enumerate(cards)],

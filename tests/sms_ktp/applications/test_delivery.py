@@ -377,3 +377,28 @@ def test_an_english_phone_reads_it_in_english(database, clock):
     assert notifications(database)[-1].text == (
         "KTP-el NIK ***0001 handed to Pos Indonesia for the address on your KK. Tracking "
         "number: P22120100123. Pay Rp 9.000 on delivery.")
+
+
+def test_a_childs_kia_posted_with_the_parents_ktp_el_is_named_by_its_birth_date(database,
+                                                                                  clock):
+    rules = policy()
+    clock.set(MONDAY_0900)
+    [parent] = printed(database, clock, NIKS[0])
+    with database.connect() as connection:
+        family_id, now = connection.execute(select(_APPLICATION.c.family_id)
+                                            .where(_APPLICATION.c.reference == parent)
+                                            ).scalar_one(), clock.now()
+        connection.execute(insert(_APPLICATION).values(
+            reference=new_reference(), nik=NIKS[0], family_id=family_id, document="kia",
+            details={"birth_date": "2019-03-12"}, reason="baru", stage="printed",
+            language="id", channel="sms", created_at=now, updated_at=now, printed_at=now))
+    pickup.allocate(database, clock, rules)
+    done = kirim(database, clock, rules)
+    # The NIK and the date would make two SMS: the KTP-el is counted, the child still named.
+    assert done == ("1 KTP-el dan KIA lhr 12-03-2019 akan dikirim Pos Indonesia ke alamat di "
+                    "KK, tidak perlu ke kantor. Bayar Rp 9.000 ke kurir. Nomor kiriman menyusul "
+                    "lewat SMS.")
+    reference = cards(database)[0].reference
+    delivery.sent(database, clock, rules, reference, "PI123456789", "staff:op")
+    posted = notifications(database)[-1].text
+    assert "KIA lhr 12-03-2019" in posted and septets(posted) <= 160
