@@ -258,10 +258,11 @@ def remind(db: Database, clock: Clock, policy: PickupPolicy, reminder_time: Any)
 
 
 # --- UBAH JADWAL --------------------------------------------------------------------------------
-def family_visits(connection: Connection, phone: str) -> dict[int, list[Any]]:
-    """The papers visits of the family of this phone that have a slot and applications still
-    waiting for their papers, with those applications, earliest first (read only)."""
-    return _waiting(connection, _VISIT.c.starts_at.is_not(None),
+def family_visits(connection: Connection, phone: str, now: datetime) -> dict[int, list[Any]]:
+    """The papers visits of the family of this phone with a slot from today on and applications
+    still waiting for their papers, with those applications, earliest first (read only). A day
+    gone by is not offered: the papers are then brought in office hours, any day."""
+    return _waiting(connection, _VISIT.c.starts_at >= start_of_day(local_date(now)),
                     _FAMILY.c.phone == phone, lock=False)
 
 

@@ -261,3 +261,14 @@ def test_ubah_jadwal_names_the_day_it_cannot_move_to(service, clock):
     assert same.startswith("Jadwal berkas KK ref ") and " memang Selasa, 1 Desember 2026" in same
     [sunday] = service.sms(PHONE, "UBAH JADWAL MINGGU")
     assert sunday.startswith("Hari itu tidak ada jadwal kosong") and "Senin, 7 Desember" in sunday
+
+
+def test_a_papers_visit_gone_by_is_no_longer_offered(service, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    service.sms(PHONE, f"KK {NIK}#{KK}#5")
+    service.sms(PHONE, "YA")
+    clock.set(wib(2026, 12, 1, 7, 0))  # the visit's own day: still told
+    assert service.sms(PHONE, "JADWAL")[0].startswith("Serahkan berkas KK ref ")
+    clock.set(wib(2026, 12, 2, 9, 0))  # the day after: papers any day in office hours
+    assert service.sms(PHONE, "JADWAL")[0].startswith("Belum ada KTP-el yang siap diambil")
+    assert service.sms(PHONE, "UBAH JADWAL")[0].startswith("Belum ada KTP-el yang siap")
