@@ -36,12 +36,11 @@ from sqlalchemy import (
     select,
 )
 
-from flows.catalogue import render
 from sms_ktp.applications.kelurahan_contact import kelurahan_of_regency
 from sms_ktp.applications.printing import printed_on
 from sms_ktp.backoffice.roles import Role
 from sms_ktp.backoffice.search import kecamatan_name
-from sms_ktp.backoffice.wording import document_words
+from sms_ktp.backoffice.wording import document_words, stage_words
 from sms_ktp.domain import region
 from sms_ktp.domain.contact_address import address_of
 from sms_ktp.domain.documents import DOCUMENTS, ENDING_STAGES, document
@@ -84,11 +83,6 @@ def stages_of(*codes: str) -> tuple[Stage, ...]:
         if each.card is not None:
             own.update(_PICKUP_SIDE)
     return tuple(stage for stage in STAGE_ORDER if stage in own)
-
-
-def stage_words(stage: str) -> str:
-    """A stage as staff read it ("antre cetak"): the catalogue's short words."""
-    return render("id", f"stage_short.{stage}")
 
 
 # The stages whose queue has a partial index of its own (`models.Application`): a few thousand
