@@ -147,6 +147,7 @@ class Registered:
     document: str = "ktp"
     papers: str = ""  # another document's second SMS: the papers to bring
     papers_id: str = ""  # the same in Indonesian, for the page
+    papers_key: str = ""  # its catalogue key (a KIA's depends on the child's age)
 
 
 @retry_after_disconnect
@@ -466,7 +467,8 @@ def _register_document_once(db: Database, clock: Clock, policy: PickupPolicy,
                       document=form.document,
                       papers=texts[1] if sent and len(texts) > 1 else "",
                       papers_id=render(STAFF_LANGUAGE, then.key, **(then.params or {}))
-                      if isinstance(then, Msg) else "")
+                      if isinstance(then, Msg) else "",
+                      papers_key=then.key if isinstance(then, Msg) else "")
 
 
 def _check_document(code: str, answers: Mapping[str, str], services: SqlServices,

@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from flows.catalogue import messages, offered, render
 from flows.registration import REGISTRATION
+from sms_ktp.applications import papers_visit
 from sms_ktp.applications.assisted import (
     STAFF_LANGUAGE,
     AssistedForm,
@@ -54,6 +55,9 @@ from sms_ktp.web.staff.blueprint import connect, me, my_kelurahan, require, runt
 _DONE = "register_done"
 _RECENT = "register_recent"
 _FAMILIES = "register_families"
+# Another document's papers to bring, by reference: the catalogue key its registration chose
+# (a KIA's photos depend on the child's age), for the receipt.
+_PAPERS = "register_papers"
 KEEP_RECENT = 20
 KEEP_FAMILIES = 10
 
@@ -131,6 +135,11 @@ def _submit_document(document: str) -> Any:
                       "sms": registered.sms, "papers": registered.papers,
                       "papers_id": registered.papers_id, "family": registered.family_id}
     session[_RECENT] = [registered.reference, *recent][:KEEP_RECENT]
+    kept = session.get(_PAPERS, {})
+    session[_PAPERS] = {reference: key for reference, key in
+                        {registered.reference: registered.papers_key,
+                         **(kept if isinstance(kept, dict) else {})}.items()
+                        if reference in session[_RECENT]}
     session[_FAMILIES] = list(dict.fromkeys([registered.family_id, *_families()]))[
         :KEEP_FAMILIES]
     if registered.sms:
@@ -210,24 +219,45 @@ def register_receipt() -> Any:
     recent = [str(reference) for reference in session.get(_RECENT, [])]
     if family is None or not recent:
         abort(404)
+    policy = runtime().pickup_policy()
     with connect() as connection:
         rows = connection.execute(
             select(_APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.reason,
-                   _APPLICATION.c.created_at)
+                   _APPLICATION.c.created_at, _APPLICATION.c.document,
+                   _APPLICATION.c.papers_visit_id)
             .where(_APPLICATION.c.family_id == family["id"],
-                   _APPLICATION.c.reference.in_(recent),
-                   # The receipt of KTP-el registrations; another document's reference and
-                   # papers are in its SMS and on the page after its registration.
-                   _APPLICATION.c.document == "ktp")
+                   _APPLICATION.c.reference.in_(recent))
             .order_by(_APPLICATION.c.created_at, _APPLICATION.c.id)).all()
+        visits = {row.papers_visit_id: papers_visit.view(connection, policy,
+                                                         row.papers_visit_id)
+                  for row in rows if row.papers_visit_id is not None}
     if not rows:
         abort(404)
     members = [{"ref": row.reference, "nik": mask_id(row.nik),
                 "reason": render(STAFF_LANGUAGE, f"reason.{row.reason}"),
                 "bring": render(STAFF_LANGUAGE, f"bring.{row.reason}"),
-                "at": row.created_at} for row in rows]
-    office = runtime().pickup_policy().offices.get(family["kecamatan"])
-    return render_template("staff/receipt.html", family=family, members=members, office=office)
+                "at": row.created_at} for row in rows if row.document == "ktp"]
+    papers = session.get(_PAPERS, {})
+    others = [_receipt_line(row, visits.get(row.papers_visit_id),
+                            papers.get(row.reference) if isinstance(papers, dict) else None)
+              for row in rows if row.document != "ktp"]
+    office = policy.offices.get(family["kecamatan"])
+    return render_template("staff/receipt.html", family=family, members=members, office=office,
+                           others=others, last=rows[-1].created_at)
+
+
+def _receipt_line(row: Any, visit: papers_visit.PapersVisit | None,
+                  papers_key: str | None) -> dict[str, Any]:
+    """Another document on the receipt: its reference, the applicant's masked NIK, its reason,
+    the visit to hand in its papers (day, time, office) and the papers to bring."""
+    catalogue = messages(STAFF_LANGUAGE)
+    reason = f"{row.document}.reason.{row.reason}"
+    key = papers_key or f"{row.document}.bring.{row.reason}"
+    return {"ref": row.reference, "document": document_words(row.document),
+            "nik": mask_id(row.nik),
+            "reason": render(STAFF_LANGUAGE, reason) if reason in catalogue else "",
+            "visit": papers_visit.words(STAFF_LANGUAGE, visit) if visit else None,
+            "bring": render(STAFF_LANGUAGE, key, ref=row.reference) if key in catalogue else ""}
 
 
 def _families() -> list[int]:

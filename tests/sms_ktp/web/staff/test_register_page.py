@@ -426,3 +426,21 @@ def test_only_the_documents_offered_are_registered(service):
         assert 'name="suket"' in browser.get(PAGE, params={"document": "kia"}).text
     finally:
         documents.configure(offered)
+
+
+def test_the_receipt_names_each_document_its_papers_visit_and_its_papers(service):
+    browser = helper(service)
+    card = browser.post(PAGE, typed())
+    family = re.search(r"/staff/register/receipt\?family=(\d+)", card.text).group(1)
+    kia = browser.post(PAGE, {"document": "kia", "nik": NIK, "family": family,
+                              "birth": "12-03-2019", "language": "id"})
+    assert kia.status_code == 200, text_of(kia.text)
+    receipt = browser.get("/staff/register/receipt", params={"family": family})
+    assert receipt.status_code == 200
+    page = text_of(receipt.text)
+    assert "Tanda terima pendaftaran cetak KTP-el dan permohonan dokumen" in page
+    [ktp_ref, kia_ref] = [a.reference for a in sorted(applications(service), key=lambda a: a.id)]
+    assert f"{ktp_ref} ***0001 hilang surat kehilangan dari polisi" in page
+    assert re.search(rf"{kia_ref} KIA \*\*\*0001 \w+, \d+ \w+ \d{{4}}, \d\d\.\d\d WIB, Kantor "
+                     r"Kec\. Bogor Selatan", page), page
+    assert "2 pas foto anak 2x3 latar MERAH" in page and NIK not in receipt.text
