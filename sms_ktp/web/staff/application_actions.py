@@ -7,28 +7,37 @@ and answered with a redirect back to the application (303) and a flash message. 
 works only on applications of their own kecamatan: another office's application is "not found"
 (404), on the page and on every action, so its existence is not disclosed either.
 
-A decision that closes an application asks first (`confirmation`): the page says what will
-happen, shows the SMS the family will read, word for word, and what it costs; only a second
-POST, from that page, decides.
+A decision that closes an application, or moves it on, asks first (`confirmation`): the page
+says what will happen, shows the SMS the family will read, word for word, and what it costs;
+only a second POST, from that page, decides.
+
+The page follows the application's document (`sms_ktp.domain.documents`): its path with the
+current stage marked, the next stage staff set by hand (`document_stages.by_hand`), or the way
+the machinery takes it, and the decisions that stage still allows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from flows.catalogue import messages
 from flows.dates import say_day, say_time
-from sms_ktp.applications import corrections, decisions
+from sms_ktp.applications import corrections, decisions, document_stages
 from sms_ktp.backoffice.search import ApplicationDetail, detail
 from sms_ktp.backoffice.staff import Role
+from sms_ktp.backoffice.wording import document_words, stage_words
+from sms_ktp.domain import documents
 from sms_ktp.domain.pickup_calendar import local
-from sms_ktp.domain.stages import Stage
+from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.messaging.broadcasts import cost
+from sms_ktp.models import Application
 from sms_ktp.web.staff.blueprint import allows_office, connect, me, now, record, runtime
 
 NOTE_LIMIT = decisions.NOTE_LIMIT  # a cancellation note: a line in the timeline
@@ -104,8 +113,76 @@ def confirmation(found: ApplicationDetail, *, title: str, action: str, button: s
 
 
 def stage_allows(found: ApplicationDetail, action: str, otherwise: str) -> None:
-    if action not in found.actions:
+    if action not in actions(found):
         raise Refused(otherwise)
+
+
+def document_of(found: ApplicationDetail) -> str:
+    """The code of the application's document ("ktp", "kk"...)."""
+    with connect() as connection:
+        return connection.execute(select(Application.__table__.c.document)
+                                  .where(Application.__table__.c.id == found.id)).scalar_one()
+
+
+def actions(found: ApplicationDetail) -> frozenset[str]:
+    """The decisions this stage still allows, for any document: a rejection until the card is
+    printed or the PDF signed (`decisions.REJECTABLE`)."""
+    allowed = set(found.actions) - {"reject"}
+    if Stage(found.stage) in decisions.REJECTABLE:
+        allowed.add("reject")
+    return frozenset(allowed)
+
+
+@dataclass(frozen=True)
+class Step:
+    stage: str
+    words: str
+    state: str  # "done", "current" or "todo"
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The application's document and its path as the page shows it."""
+
+    document: str
+    name: str
+    path: tuple[Step, ...]
+    next_stage: str | None  # the step staff take from this page
+    way: str | None  # how the next step is taken when not by hand here
+
+
+# A stage off the path, placed where it stands on it.
+_ON_PATH = {Stage.PRINT_READY: Stage.PENUNGGALAN, Stage.DUPLICATE: Stage.PENUNGGALAN,
+            Stage.MISSED_PICKUP: Stage.PICKUP_SCHEDULED,
+            Stage.POST_REQUESTED: Stage.PICKUP_SCHEDULED, Stage.POSTED: Stage.PICKUP_SCHEDULED,
+            Stage.DELIVERED: Stage.COLLECTED}
+
+
+def stages(found: ApplicationDetail, code: str) -> Stages:
+    """The path of the application's document with the stage it is at (a closed one: the last
+    it reached), and its next step. The first step of a submitted application is the
+    verification's (KTP-el) or the papers' (other documents), which have their own buttons."""
+    document = documents.document(code)
+    stage = Stage(found.stage)
+    reached = [_ON_PATH.get(Stage(event.stage), Stage(event.stage)) for event in found.events]
+    at = _ON_PATH.get(stage, stage)
+    if stage in CLOSED_STAGES and at not in document.path:
+        at = next((each for each in reversed(reached) if each in document.path),
+                  Stage.SUBMITTED)
+    index = document.path.index(at) if at in document.path else -1
+    closed = stage in CLOSED_STAGES and stage not in document.path
+    path = tuple(Step(each.value, stage_words(each.value),
+                      "done" if number < index or (closed and number == index)
+                      else "current" if number == index else "todo")
+                 for number, each in enumerate(document.path))
+    following = None
+    way = None
+    if not found.closed and stage is not Stage.SUBMITTED:
+        by_hand = document_stages.by_hand(document, stage)
+        following = by_hand.value if by_hand else None
+        machinery = document_stages.machinery(document, stage)
+        way = machinery.words if machinery and not following else None
+    return Stages(code, document_words(code), path, following, way)
 
 
 def audit_decision(action: str, reference: str, detail_: str) -> None:
@@ -134,9 +211,14 @@ def page(found: ApplicationDetail) -> Response:
     if found.stage == Stage.SUBMITTED.value:  # only then may its registrant still change it
         with connect() as connection:
             registrant = corrections.registrant(connection, found.id)
+    shown = stages(found, document_of(found))
     html = render_template("staff/application.html", app=found, can_act=can_act,
                            reason_limit=decisions.reason_budget(), note_limit=NOTE_LIMIT,
-                           verifiable=found.stage == Stage.SUBMITTED.value,
+                           stages=shown, actions=actions(found),
+                           # the KTP-el's verification sends it on to penunggalan
+                           verifiable=found.stage == Stage.SUBMITTED.value
+                           and documents.document(shown.document).next_stage(found.stage)
+                           is Stage.PENUNGGALAN,
                            resolvable=found.stage == Stage.DUPLICATE.value,
                            # who registered it may still correct or cancel it, until verified
                            correctable=corrections.may_change(found.stage, registrant,

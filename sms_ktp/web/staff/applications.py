@@ -1,7 +1,8 @@
-"""Permohonan: one application's page (its facts and timeline, the audited reveal of the full
-NIK and KK) and the decisions that close it: rejection and cancellation, each confirmed on a
-page that shows the SMS the family will get; and a double record resolved. The rules every
-decision follows are in `application_actions`.
+"""Permohonan: one application's page (its facts, its document's stages and timeline, the
+audited reveal of the full NIK and KK), the next stage set by hand, and the decisions that
+close it: rejection and cancellation; each confirmed on a page that shows the SMS the family
+will get; and a double record resolved. The rules every decision follows are in
+`application_actions`.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from typing import Any
 from flask import request
 from werkzeug.wrappers import Response
 
-from sms_ktp.applications import decisions, sms_budget
+from sms_ktp.applications import decisions, document_files, document_stages, sms_budget
 from sms_ktp.backoffice.search import ApplicationDetail, detail
 from sms_ktp.backoffice.staff import Role
+from sms_ktp.backoffice.wording import document_words, stage_words
+from sms_ktp.domain import documents
 from sms_ktp.domain.masking import redact
+from sms_ktp.domain.pickup_calendar import local
 from sms_ktp.domain.stages import Stage
 from sms_ktp.web.staff.application_actions import (
     ACTORS,
@@ -24,15 +28,17 @@ from sms_ktp.web.staff.application_actions import (
     confirmation,
     confirmed,
     decide,
+    document_of,
     missing,
     page,
     stage_allows,
+    stages,
     target,
     visible,
     visible_application,
     when,
 )
-from sms_ktp.web.staff.blueprint import connect, me, record, require, runtime, staff
+from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
 
 
 @staff.get("/applications/<reference>")
@@ -71,16 +77,17 @@ def application_reject(reference: str) -> Response:
         if used > budget:
             raise Refused(f"Alasan terlalu panjang untuk satu SMS: {used} dari paling banyak "
                            f"{budget} karakter GSM-7 ({sms_budget.DOUBLED} dihitung dua).")
-        stage_allows(found, "reject", "Permohonan yang sudah dicetak atau ditutup tidak bisa "
-                                       "ditolak.")
+        stage_allows(found, "reject", "Permohonan yang sudah dicetak, ditandatangani atau "
+                                       "ditutup tidak bisa ditolak.")
         if not confirmed():
+            key, params = decisions.closing_notice(document_of(found), Stage.REJECTED)
             return confirmation(
                 found, title=f"Tolak permohonan {reference}?", action="staff.application_reject",
                 button="Ya, tolak permohonan", fields={"reason": reason},
                 effects=[f"Permohonan NIK {found.nik} ditutup dengan tahap ditolak; warga "
                          "bisa mendaftar lagi setelah memperbaiki yang salah.",
                          "Alasan tercatat di riwayat permohonan dan di log audit."],
-                sms_key="notify.rejected", sms_params={"why": redact(reason)})
+                sms_key=key, sms_params={**params, "why": redact(reason)})
         runtime_ = runtime()
         try:
             decisions.reject(runtime_.db, runtime_.clock, runtime_.quiet_hours, reference,
@@ -129,12 +136,13 @@ def confirm_cancel(found: ApplicationDetail, action: str, note: str) -> Response
     if found.stage == Stage.PICKUP_SCHEDULED.value and found.pickup_at is not None:
         effects.append(f"Jadwal ambil {when(found.pickup_at)} dilepas untuk warga lain.")
     if len(found.visit_cards) > 1:
-        effects.append("KTP-el lain dalam kunjungan keluarga ini tetap dijadwalkan.")
+        effects.append("Kartu lain dalam kunjungan keluarga ini tetap dijadwalkan.")
     if found.stage in PRINTED_STAGES:
-        effects.append("KTP-el yang sudah dicetak tidak diserahkan; simpan sesuai aturan kantor.")
+        effects.append("Kartu yang sudah dicetak tidak diserahkan; simpan sesuai aturan kantor.")
+    key, params = decisions.closing_notice(document_of(found), Stage.CANCELLED)
     return confirmation(found, title=f"Batalkan permohonan {found.reference}?", action=action,
                         button="Ya, batalkan permohonan", fields={"note": note},
-                        effects=effects, sms_key="notify.cancelled")
+                        effects=effects, sms_key=key, sms_params=params)
 
 
 # A card printed already: cancelling it leaves a card in the drawer.
@@ -164,3 +172,86 @@ def application_resolve(reference: str) -> Response:
                 "SMS.")
 
     return decide(reference, act)
+
+
+@staff.post("/applications/<reference>/advance")
+@require(*ACTORS)
+def application_advance(reference: str) -> Response:
+    """The next stage of the document's path, set by hand (`document_stages`), confirmed on a
+    page that shows the SMS the family will get, then audited."""
+    def act(found: ApplicationDetail) -> str | Response:
+        shown = stages(found, document_of(found))
+        wanted = request.form.get("to", "")
+        if shown.next_stage is None or wanted != shown.next_stage:
+            raise Refused("Tahap permohonan sudah berubah; lihat lagi tahap berikutnya di "
+                          "halaman ini.")
+        to = Stage(wanted)
+        note = redact(" ".join(request.form.get("note", "").split()))
+        if len(note) > NOTE_LIMIT:
+            raise Refused(f"Catatan paling banyak {NOTE_LIMIT} karakter.")
+        pdf = documents.document(shown.document).output is documents.Output.PDF
+        if to is Stage.READY and pdf:
+            with connect() as connection:
+                if not document_files.files(connection, found.id):
+                    raise Refused("Unggah dulu PDF yang sudah ditandatangani elektronik: "
+                                  "tautan unduh keluarga membukanya.")
+        if not confirmed():
+            return confirm_advance(found, shown.document, to, note, pdf)
+        runtime_ = runtime()
+        with connect() as connection:
+            try:
+                done = document_stages.advance(connection, runtime_.pickup_policy(),
+                                               runtime_.settings, reference, to, note=note,
+                                               actor=me().actor, now=now())
+            except document_stages.StageRefused as refused:
+                raise Refused(refused.words) from None
+            record(connection, "application.advance", target(reference),
+                   f"{done.was.value} -> {done.stage.value}" + (f": {note}" if note else ""))
+        told = " Keluarga diberi tahu lewat SMS." if done.sms else ""
+        return f"Permohonan lanjut ke tahap {stage_words(to.value)}.{told}"
+
+    return decide(reference, act)
+
+
+def confirm_advance(found: ApplicationDetail, code: str, to: Stage, note: str,
+                    pdf: bool) -> Response:
+    """What the next stage does, to confirm: the stage, what follows from it, the SMS."""
+    name = document_words(code)
+    effects = [f"Permohonan {name} pindah dari tahap {stage_words(found.stage)} ke tahap "
+               f"{stage_words(to.value)}."]
+    sms_key, sms_params = None, None
+    if to is Stage.READY and pdf:
+        sms_key, sms_params = document_files.READY_SMS, ready_preview(code)
+        effects.append("Keluarga menerima tautan unduh dan PIN lewat SMS; kode dan PIN tidak "
+                       "ditampilkan kepada petugas.")
+    else:
+        told = document_stages.notice(code, to)
+        if told is not None:
+            sms_key, sms_params = told
+    if to is Stage.PRINT_QUEUE:
+        effects.append(f"{name} masuk antrean cetak mulai sekarang; dicetak lewat batch cetak "
+                       "di halaman Cetak.")
+    if to is Stage.COLLECTED:
+        effects.append(f"Permohonan ditutup: {name} sudah diterima keluarga (dicetak di "
+                       "kantor).")
+    if note:
+        effects.append(f"Catatan untuk riwayat: {note}")
+    effects.append("Tercatat di riwayat permohonan dan di log audit.")
+    return confirmation(found, title=f"Lanjutkan permohonan {found.reference} ke tahap "
+                                     f"{stage_words(to.value)}?",
+                        action="staff.application_advance",
+                        button=f"Ya, lanjut ke tahap {stage_words(to.value)}",
+                        fields={"to": to.value, "note": note}, effects=effects,
+                        sms_key=sms_key, sms_params=sms_params)
+
+
+def ready_preview(code: str) -> dict[str, Any]:
+    """The link's SMS as staff may read it: its code and PIN hidden, its last day as it will
+    be."""
+    settings = runtime().settings
+    hidden = "*" * document_files.LINK_CODE_LENGTH
+    until = local(document_files.expiry(now(), settings.documents.link_days))
+    return {"document": decisions.document_name(code),
+            "link": document_files.link_url(settings, hidden),
+            "pin": "*" * document_files.PIN_DIGITS,
+            "until": f"{until.day:02d}/{until.month:02d}", "code": hidden}
