@@ -15,6 +15,11 @@ at a kelurahan or kecamatan office that prints it.
   (`hidden_codes` hides them in every SMS staff see).
 - Every upload and every download is audited; the first download moves the application from
   `ready` to `collected`.
+- At a kelurahan or kecamatan office the family quotes the code and staff print the PDF
+  (`print_file`, audited): the code proves the family asked (no PIN: the family is there in
+  person), while its link is not ended (renewed, or the application closed or erased), also
+  once locked by wrong PINs or past the download's last day. The first print of a ready
+  application moves it to `collected` as the first download does (no SMS).
 """
 
 from __future__ import annotations
@@ -55,6 +60,10 @@ DOWNLOAD_NOTE = "downloaded by the family"
 ATTACH_ACTION = "document.attach"
 DOWNLOAD_ACTION = "document.download"
 STAFF_DOWNLOAD_ACTION = "document.staff_download"
+PRINT_ACTION = "document.print"
+PRINT_NOTE = "printed at the office for the family"
+# The link's states (`LinkState.status`) in which its code, quoted at an office, prints.
+PRINTABLE = frozenset({"open", "locked", "expired"})
 RENEW_ACTION = "document.renew_link"
 WRONG_PIN_ACTION = "document.wrong_pin"
 LOCK_ACTION = "document.link_locked"
@@ -184,6 +193,31 @@ def staff_download(connection: Connection, reference: str, file_id: int, *, acto
     audit.record(connection, now, actor, STAFF_DOWNLOAD_ACTION, f"application {row.reference}",
                  f"file {file_id}", address)
     return name, content
+
+
+def print_file(connection: Connection, reference: str, file_id: int, *, now: datetime,
+               quiet: QuietHours, actor: str, address: str = "") -> tuple[str, bytes]:
+    """A file printed at the office for the family (who may print is the caller's business):
+    audited; the first print of a ready application moves it to `collected`, with no SMS."""
+    row = _application(connection, reference, lock=True)
+    name, content = open_file(connection, row.id, file_id)
+    audit.record(connection, now, actor, PRINT_ACTION, f"application {row.reference}",
+                 f"file {file_id}", address)
+    if row.stage == Stage.READY.value and row.erased_at is None:
+        change_stage(connection, row.id, Stage.COLLECTED, actor=actor, now=now, quiet=quiet,
+                     note=PRINT_NOTE, notice="", values={"collected_at": now})
+    return name, content
+
+
+def printable_codes(connection: Connection, application_id: int, now: datetime,
+                    settings: Settings) -> list[str]:
+    """The codes of the application's links that print at an office (`PRINTABLE`): the one
+    the family was last sent, while it holds."""
+    codes = connection.execute(select(_LINK.c.code).where(
+        _LINK.c.application_id == application_id, _LINK.c.ended_at.is_(None),
+        _LINK.c.code.is_not(None))).scalars().all()
+    return [code for code in codes
+            if link_state(connection, code, now, settings).status in PRINTABLE]
 
 
 # --- the link and its PIN -----------------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, select
 
+from sms_ktp.applications.document_files import LINK_CODE_LENGTH
 from sms_ktp.applications.pickup import CODE_ALPHABET, CODE_LENGTH
 from sms_ktp.backoffice.search import PICKUP_OPEN, Key, parse_query
 from sms_ktp.domain.local_time import start_of_day
@@ -30,15 +31,17 @@ _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
 _VISIT = PickupVisit.__table__
 _CODE = re.compile(f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
+# A signed PDF's code (`document_files`): quoted at the office to have it printed.
+_LINK_CODE = re.compile(f"[{CODE_ALPHABET}]{{{LINK_CODE_LENGTH}}}")
 _OPEN_STAGES = [stage.value for stage in PICKUP_OPEN]
 FAMILY_LIMIT = 20  # a phone or a NIK belongs to a family or two; this only bounds a page
 
 
 @dataclass(frozen=True)
 class CounterQuery:
-    """What was typed at the counter. `kind`: "code", "reference", "number" (16 digits: a NIK
-    or a KK), "phone", "empty" or "unknown"; `shown`: what the page may say back (a number
-    masked, a code never)."""
+    """What was typed at the counter. `kind`: "code", "link" (a signed PDF's code), "reference",
+    "number" (16 digits: a NIK or a KK), "phone", "empty" or "unknown"; `shown`: what the page
+    may say back (a number masked, a code never)."""
 
     kind: str
     value: str = ""
@@ -51,6 +54,8 @@ def parse_counter_query(text: str) -> CounterQuery:
     squeezed = "".join(char for char in text if char.isalnum()).upper()
     if _CODE.fullmatch(squeezed):
         return CounterQuery("code", squeezed, "kode ambil")
+    if _LINK_CODE.fullmatch(squeezed):
+        return CounterQuery("link", squeezed, "kode dokumen")
     query = parse_query(text[:100])
     kinds = {Key.RECENT: "empty", Key.REFERENCE: "reference", Key.NIK: "number",
              Key.PHONE: "phone", Key.UNKNOWN: "unknown"}

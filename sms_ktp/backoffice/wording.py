@@ -108,6 +108,7 @@ ACTIONS = {
     "document.attach": "Mengunggah dokumen PDF bertanda tangan elektronik",
     "document.download": "Dokumen PDF diunduh dengan tautan dan PIN",
     "document.link_locked": "Tautan unduh dikunci: PIN salah terlalu sering",
+    "document.print": "Mencetak dokumen PDF untuk warga di kantor",
     "document.renew_link": "Memperbarui tautan unduh dan PIN",
     "document.staff_download": "Mengunduh dokumen PDF untuk dicetak",
     "document.wrong_pin": "PIN tautan unduh salah",
@@ -191,6 +192,7 @@ NOTES = {
         "Dikirim lewat pos ke alamat KK atas permintaan keluarga",
     "delivered to the address on the KK": "Kiriman pos sampai di alamat KK",
     "downloaded by the family": "Diunduh keluarga",
+    "printed at the office for the family": "Dicetak untuk warga di kantor kelurahan/kecamatan",
     "cancelled at the resident's request to erase their data":
         "Dibatalkan: warga meminta datanya dihapus",
     "personal data erased at the resident's request": "Data pribadi dihapus atas permintaan warga",

@@ -89,3 +89,48 @@ def test_an_operator_uploads_the_kk_and_the_family_downloads_it(live, page, chro
         phone.close()
     assert stage_of(live, reference) == "collected"
     assert code not in page.content()
+
+
+def test_a_kelurahan_helper_prints_the_kk_whose_code_the_family_quotes(live, chromium, axe,
+                                                                        tmp_path):
+    """At a kelurahan office: the helper types the code the family reads from its SMS in the
+    counter's search box, lands on the print page (the code nowhere on it) and prints the PDF;
+    the application is then collected."""
+    from sms_ktp.applications import document_files
+
+    live.runtime.settings.server.public_url = live.base_url
+    live.sms(PHONE, f"KK {NIK}#{KK}#hilang")
+    reference = REF.search(live.sms(PHONE, "YA")[0]).group(1)
+    advance(live, reference)  # papers complete
+    advance(live, reference)  # signed
+    with live.runtime.db.connect() as connection:
+        document_files.attach(connection, reference, "KK baru.pdf", PDF,
+                              settings=live.runtime.settings, actor="staff:op01",
+                              now=live.runtime.clock.now())
+    advance(live, reference)  # ready: the link's SMS with its code
+    live.worker.run_once()
+    code = re.search(r"kode ([A-Z0-9]{8})", live.received(PHONE)[-1]).group(1)
+
+    make_staff(live.runtime.db, "kel.tanah", "helper", office="3271011002")
+    office = chromium.new_context(viewport={"width": 1280, "height": 860}, locale="id-ID",
+                                  accept_downloads=True, bypass_csp=True)
+    page = office.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        sign_in(page, live.base_url, "kel.tanah")
+        page.get_by_role("link", name="Loket").click()
+        page.get_by_label("Kode dokumen dari SMS warga").fill(f"{code[:4]} {code[4:]}")
+        page.get_by_role("button", name="Cari").click()
+        page.wait_for_url(f"**/staff/applications/{reference}/print")
+        assert code not in page.url and code not in page.content()
+        assert "KK baru.pdf" in page.locator("#cetak").inner_text()
+        assert axe(page) == []
+        screenshot(page, "document-print")
+        with page.expect_download() as downloading:
+            page.get_by_role("button", name="Cetak KK baru.pdf").click()
+        saved = tmp_path / "cetak.pdf"
+        downloading.value.save_as(saved)
+        assert saved.read_bytes() == PDF
+    finally:
+        office.close()
+    assert stage_of(live, reference) == "collected"

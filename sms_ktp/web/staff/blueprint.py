@@ -57,7 +57,7 @@ NAV = (
     NavItem("staff.applications", "Permohonan",
             frozenset({Role.ADMIN, Role.OPERATOR, Role.HELPER})),
     NavItem("staff.verification", "Verifikasi", frozenset({Role.ADMIN, Role.OPERATOR})),
-    NavItem("staff.counter", "Loket", frozenset({Role.ADMIN, Role.OPERATOR})),
+    NavItem("staff.counter", "Loket", frozenset({Role.ADMIN, Role.OPERATOR, Role.HELPER})),
     NavItem("staff.papers", "Serah berkas", frozenset({Role.ADMIN, Role.OPERATOR})),
     NavItem("staff.printing", "Cetak", frozenset({Role.ADMIN, Role.OPERATOR})),
     NavItem("staff.register", "Daftarkan warga",

@@ -7,6 +7,10 @@ The search is a POST (a NIK never lands in a URL) answered with a redirect to a 
 harmless number (the visit's or the family's id), so the Back button never asks to send a form
 again; so is the hand-over's first step, whose confirmation is a page of its own.
 
+A signed PDF's code (8 letters, `document_files`), quoted by a family at a kelurahan or
+kecamatan office, opens its application's print page instead (`document_print`); a kelurahan
+helper's counter takes only that code.
+
 The code is never shown to staff. When they type it (in the search box or on the visit's
 page), the session keeps a proof of it instead: a keyed hash of the visit and the code, valid
 for `PROOF_MINUTES`, which the hand-over checks against the visit's open code under the visit's
@@ -30,8 +34,10 @@ from sms_ktp.applications import pickup
 from sms_ktp.backoffice import counter as desk
 from sms_ktp.backoffice.staff import Role
 from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
+from sms_ktp.web.staff.document_print import open_by_code
 
 ROLES = (Role.ADMIN, Role.OPERATOR)  # who hands cards over at the counter
+SEARCH_ROLES = (*ROLES, Role.HELPER)  # a helper prints a signed PDF whose code they are given
 PROOF_MINUTES = 30  # a family at the counter: the code typed holds while it is served
 _PROOF = "counter_proof"
 
@@ -43,11 +49,11 @@ def office_of_staff() -> str | None:
 
 
 @staff.get("/counter")
-@require(*ROLES)
+@require(*SEARCH_ROLES)
 def counter() -> str:
     families = []
     wanted = [int(value) for value in request.args.getlist("keluarga")[:desk.FAMILY_LIMIT]
-              if value.isdigit() and len(value) < 12]
+              if value.isdigit() and len(value) < 12 and me().role in ROLES]
     with connect() as connection:
         for family_id in wanted:
             found = counter_family_view(connection, family_id)
@@ -61,9 +67,15 @@ def counter_family_view(connection: Any, family_id: int) -> desk.FamilyView | No
 
 
 @staff.post("/counter")
-@require(*ROLES)
+@require(*SEARCH_ROLES)
 def counter_search() -> Response:
     query = desk.parse_counter_query(request.form.get("q", "")[:200])
+    if query.kind == "link":
+        return open_by_code(query.value)
+    if me().role not in ROLES:
+        flash("Ketik kode dokumen (8 huruf/angka dari SMS warga) untuk mencetak KK atau akta "
+              "warga.", "error")
+        return _back_to_search()
     if query.kind in ("empty", "unknown"):
         flash("Ketik kode ambil (6 huruf/angka dari SMS warga), nomor ref (9 angka), NIK atau "
               "nomor KK (16 angka), atau nomor HP keluarga.", "error")

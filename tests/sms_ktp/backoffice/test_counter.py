@@ -52,6 +52,7 @@ def card(connection, clock, family_id: int, nik: str, visit_id: int | None = Non
     ("akd 34f", "code", "AKD34F", "kode ambil"),
     ("AKD-34F", "code", "AKD34F", "kode ambil"),
     ("346797", "code", "346797", "kode ambil"),  # a code of digits only is still a code
+    ("kmtw 4ucr", "link", "KMTW4UCR", "kode dokumen"),  # a signed PDF's code: 8 letters
     ("123 456 789", "reference", "123456789", "123456789"),
     ("3271 0145 0190 0001", "number", NIK, "***0001"),
     ("0812-3456-7890", "phone", PHONE, "+62***890"),

@@ -28,7 +28,7 @@ MACHINE_ENDPOINTS = {
 }
 VALUES = {"<token>": TOKEN, "<reference>": "123456789", "<code>": "01",
           "<int:broadcast_id>": "1", "<int:visit_id>": "1", "<int:family_id>": "1",
-          "<int:batch_id>": "1", "<int:notice_id>": "1", "<fmt>": "csv"}
+          "<int:batch_id>": "1", "<int:notice_id>": "1", "<fmt>": "csv", "<int:file_id>": "1"}
 INTEGRATION_TOKEN = "integration-secret"
 
 

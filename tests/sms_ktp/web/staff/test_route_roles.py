@@ -31,11 +31,14 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("POST", "/staff/applications/<reference>/reveal"): {A, OP},
     ("POST", "/staff/applications/<reference>/verify"): {A, OP},
     ("POST", "/staff/applications/<reference>/resolve"): {A, OP},
-    ("POST", "/staff/applications/<reference>/advance"): {A, OP},
     # A KK's or akta's signed PDFs: uploaded, downloaded to print, the family's link renewed.
     ("POST", "/staff/applications/<reference>/documents"): {A, OP},
     ("GET", "/staff/applications/<reference>/documents/<int:file_id>"): {A, OP},
     ("POST", "/staff/applications/<reference>/documents/renew"): {A, OP},
+    # Printed at a kelurahan or kecamatan office for the family who quotes the code (a helper:
+    # their kelurahan's families, or the code typed at the counter; the server checks).
+    ("GET", "/staff/applications/<reference>/print"): {A, OP, H},
+    ("POST", "/staff/applications/<reference>/print/<int:file_id>"): {A, OP, H},
     # The registrant's own corrections (the server also checks that they made it).
     ("GET", "/staff/applications/<reference>/correct"): {A, OP, H},
     ("POST", "/staff/applications/<reference>/correct"): {A, OP, H},
@@ -44,8 +47,9 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("POST", "/staff/applications/export"): {A},  # full NIKs, for Kemendagri
     ("GET", "/staff/verification"): {A, OP},
     ("POST", "/staff/verification"): {A, OP},
-    ("GET", "/staff/counter"): {A, OP},
-    ("POST", "/staff/counter"): {A, OP},
+    # A helper's counter takes only a signed PDF's code (to print it).
+    ("GET", "/staff/counter"): {A, OP, H},
+    ("POST", "/staff/counter"): {A, OP, H},
     ("GET", "/staff/counter/day"): {A, OP},
     # Serah berkas: the papers of other documents handed in at the kecamatan office.
     ("GET", "/staff/papers"): {A, OP},
