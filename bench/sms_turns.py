@@ -3,8 +3,11 @@
 What is measured: one *turn* is one inbound SMS POSTed to the real webhook
 (`/gateway/africastalking/<token>/sms`) until its reply is stored in the outbox table, i.e. the
 HTTP response of the webhook (which answers only after the transaction commits). Every phone
-runs a realistic registration dialogue: `DAFTAR`, NIK, KK, `2` (lost card), `YA`, `STATUS`; so the
-turns start a dialogue, answer steps, submit an application and look one up. The worker is not
+runs one of five realistic dialogues, in turn: the KTP-el registration (`DAFTAR`, NIK, KK, `2`
+(lost card), `YA`, `STATUS`), a Kartu Keluarga, an Akta Kelahiran, an Akta Kematian and a KIA
+(each six turns: its keyword with or without the first answers, the answers, `YA`, `STATUS`); so
+the turns start a dialogue, answer steps, submit an application (another document's books its
+papers visit in the pickup slots and answers with two SMS) and look one up. The worker is not
 run: sending the outbox is not part of a turn.
 
 Why a floor: an absolute rate says more about the machine than about the service. The floor is a
@@ -68,9 +71,17 @@ from sms_ktp.models import Application, Family, InboundMessage, OutboxMessage
 from sms_ktp.runtime import Runtime
 
 TARGET_RATIO = 0.5
-DIALOGUE = ("DAFTAR", "{nik}", "{kk}", "2", "YA", "STATUS")
-TURNS_PER_PHONE = len(DIALOGUE)
-DIALOGUE_SHOWN = " / ".join(DIALOGUE).replace("{nik}", "NIK").replace("{kk}", "KK")
+# One dialogue per document, six turns each; a phone runs the one of its number. {other}: the
+# NIK of a relative (the deceased), {born}: a child's birth date, {died}: a date of death.
+DIALOGUES = (
+    ("DAFTAR", "{nik}", "{kk}", "2", "YA", "STATUS"),
+    ("KK", "{nik}", "{kk}", "5", "YA", "STATUS"),
+    ("AKTA LAHIR {nik}", "{kk}", "{born}", "1", "YA", "STATUS"),
+    ("AKTA MATI {nik}", "{other}", "{died}", "{kk}", "YA", "STATUS"),
+    ("KIA", "{nik}", "{kk}", "{born}", "YA", "STATUS"),
+)
+TURNS_PER_PHONE = len(DIALOGUES[0])
+DIALOGUE_SHOWN = "; ".join(" / ".join(dialogue) for dialogue in DIALOGUES)
 SHORT_CODE = "98765"
 MAX_TURNS = 200_000
 
@@ -89,8 +100,12 @@ class Population:
         numbers: list[str] = []
         for person in self.residents.take(phones):
             numbers.append(person.phone)
-            jobs.append([self._body(person.phone, text.format(nik=person.nik, kk=person.kk), tag)
-                         for text in DIALOGUE])
+            dialogue = DIALOGUES[(self.residents.count - phones + len(numbers) - 1)
+                                 % len(DIALOGUES)]
+            values = {"nik": person.nik, "kk": person.kk, "other": elder_nik(person.nik),
+                      "born": "17-08-2019", "died": "01-11-2024"}
+            jobs.append([self._body(person.phone, text.format(**values), tag)
+                         for text in dialogue])
         return jobs, numbers
 
     def _body(self, phone: str, text: str, tag: str) -> bytes:
@@ -104,6 +119,11 @@ class Population:
             "linkId": f"{self.run}-link-{self.messages}",
             "networkCode": NETWORK_CODE,
         }).encode()
+
+
+def elder_nik(nik: str) -> str:
+    """A relative's NIK beside a resident's (born 1990): the same day, born 1950."""
+    return nik[:10] + "50" + nik[12:]
 
 
 # --- the server ---------------------------------------------------------------------------------
@@ -129,8 +149,9 @@ def answered_ok(position: int, answer: requests.Response) -> str | None:
 
 # --- checking what the turns left behind --------------------------------------------------------
 def verify(runtime: Runtime, run: str, turns: int, phones: Sequence[str]) -> list[str]:
-    """Problems found in the database: every measured turn has exactly one reply in the outbox
-    (joined on the inbound ids of the turn rounds), every dialogue phone exactly one application."""
+    """Problems found in the database: every measured turn has one reply in the outbox (joined on
+    the inbound ids of the turn rounds), two for the YA of another document than the KTP-el (the
+    reference, then the papers), every dialogue phone exactly one application."""
     problems: list[str] = []
     measured = InboundMessage.provider_id.like(f"{run}-turn-%")
     with runtime.db.transaction() as session:
@@ -143,7 +164,15 @@ def verify(runtime: Runtime, run: str, turns: int, phones: Sequence[str]) -> lis
             .subquery()
         )
         not_one = session.scalar(
-            select(func.count()).select_from(per_inbound).where(per_inbound.c.replies != 1))
+            select(func.count()).select_from(per_inbound)
+            .where(per_inbound.c.replies.not_in((1, 2))))
+        two = session.scalar(
+            select(func.count()).select_from(per_inbound).where(per_inbound.c.replies == 2))
+        measured_phones = select(InboundMessage.sender).where(measured).distinct()
+        documents = session.scalar(
+            select(func.count()).select_from(Application)
+            .join(Family, Application.family_id == Family.id)
+            .where(Family.phone.in_(measured_phones), Application.document != "ktp"))
         replies = session.scalar(
             select(func.count()).select_from(OutboxMessage)
             .join(InboundMessage, OutboxMessage.inbound_id == InboundMessage.id)
@@ -156,9 +185,12 @@ def verify(runtime: Runtime, run: str, turns: int, phones: Sequence[str]) -> lis
     if inbound != turns:
         problems.append(f"{inbound} inbound rows for {turns} measured turns")
     if not_one:
-        problems.append(f"{not_one} measured turns without exactly one outbox row")
-    if replies != turns:
-        problems.append(f"{replies} outbox rows for {turns} measured turns")
+        problems.append(f"{not_one} measured turns without one outbox row (two for a YA)")
+    if two != documents:
+        problems.append(f"{two} turns answered with two SMS for {documents} other documents")
+    if replies != turns + documents:
+        problems.append(f"{replies} outbox rows for {turns} measured turns and {documents} "
+                        "papers SMS")
     return problems + one_each(phones, per_phone, applications, "application", "applications")
 
 
@@ -217,7 +249,8 @@ def _measure(args: argparse.Namespace, bench: Bench) -> int:
           f"~{1000 * busy / floor_per_s if floor_per_s else 0:.2f} ms a floor POST "
           f"({busy} busy clients); run took {bench.seconds():.1f} s")
     return conclude(args, bench, problems,
-                    f"verified: {turns} measured turns, one outbox row each; "
+                    f"verified: {turns} measured turns, one outbox row each (two for the YA "
+                    f"of another document); "
                     f"{len(work.phones)} phones, one application each",
                     {"turns_per_s": round(turns_per_s, 1), "floor_per_s": round(floor_per_s, 1),
                      "ratio": round(ratio, 3), "turns": turns})

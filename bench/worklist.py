@@ -16,7 +16,9 @@ smaller list's pages take a millisecond or two: noise).
 Setup (not measured): a fresh schema, families of 1-4 members over the six kecamatan of Kota
 Bogor, and `--applications` applications (default 30,000) inserted in bulk, made over the last
 120 days in id order, spread over the stages as a busy regency has them (most collected or
-waiting for pickup, a few thousand in each queue), with some blangko in stock.
+waiting for pickup, a few thousand in each queue), with some blangko in stock. One in five is
+another document than the KTP-el (KK, akta kelahiran and kematian, KIA), on its own stages: the
+document filter is measured on the KK's list (about 2,400) and its queue of papers to check.
 
     python bench/worklist.py [--applications N] [--database-url URL] [--repeat R]
 
@@ -66,6 +68,17 @@ KECAMATAN_WEIGHTS = (19, 10, 10, 23, 18, 20)
 STAGES = {Stage.COLLECTED: 40, Stage.PICKUP_SCHEDULED: 12, Stage.PRINT_QUEUE: 12,
           Stage.PENUNGGALAN: 10, Stage.SUBMITTED: 8, Stage.PRINTED: 3, Stage.DUPLICATE: 3,
           Stage.MISSED_PICKUP: 3, Stage.REJECTED: 3, Stage.CANCELLED: 3, Stage.PRINT_READY: 3}
+# Which document an application is for (weights), and where each other document stands.
+DOCUMENT_WEIGHTS = {"ktp": 80, "kk": 8, "akta_lahir": 5, "akta_mati": 2, "kia": 5}
+PDF_STAGES = {Stage.COLLECTED: 40, Stage.READY: 10, Stage.SIGNED: 10, Stage.PAPERS_CHECKED: 15,
+              Stage.SUBMITTED: 15, Stage.REJECTED: 5, Stage.CANCELLED: 5}
+KIA_STAGES = {Stage.COLLECTED: 40, Stage.PICKUP_SCHEDULED: 12, Stage.PRINT_QUEUE: 12,
+              Stage.PAPERS_CHECKED: 15, Stage.SUBMITTED: 10, Stage.PRINTED: 3,
+              Stage.REJECTED: 3, Stage.CANCELLED: 3, Stage.MISSED_PICKUP: 2}
+DOCUMENT_STAGES = {"ktp": STAGES, "kk": PDF_STAGES, "akta_lahir": PDF_STAGES,
+                   "akta_mati": PDF_STAGES, "kia": KIA_STAGES}
+DOCUMENT_REASONS = {"ktp": "baru", "kk": "tambah", "akta_lahir": "tepat",
+                    "akta_mati": "kematian", "kia": "baru"}
 PASSWORD = "bench-password-1234"
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 _APPLICATION = Application.__table__
@@ -76,8 +89,8 @@ HELPER_KELURAHAN = tuple(f"327101100{number}" for number in range(1, 6))  # of B
 
 def populate(runtime: Runtime, applications: int) -> None:
     rng = random.Random(SEED)
-    stages = list(STAGES)
-    weights = list(STAGES.values())
+    # The documents drawn apart from the stages, so that the KTP-el's stay what they were.
+    documents = random.Random(SEED + 1)
     families: list[dict[str, Any]] = []
     plan: list[int] = []  # members per family
     made = 0
@@ -99,20 +112,25 @@ def populate(runtime: Runtime, applications: int) -> None:
         for family_id, family, size in zip(family_ids, families, plan, strict=True):
             for _ in range(size):
                 created = START - timedelta(days=DAYS) + step * number
-                stage = rng.choices(stages, weights)[0]
+                document = documents.choices(list(DOCUMENT_WEIGHTS),
+                                             list(DOCUMENT_WEIGHTS.values()))[0]
+                weights = DOCUMENT_STAGES[document]
+                stage = rng.choices(list(weights), list(weights.values()))[0]
                 row: dict[str, Any] = {
                     "reference": f"{100_000_000 + number:09d}",
                     "nik": f"3271{family['kecamatan_code']}{1 + number % 28:02d}0190"
                            f"{1 + number % 9_999:04d}",
-                    "family_id": family_id, "reason": "baru", "stage": stage.value,
+                    "family_id": family_id, "document": document,
+                    "reason": DOCUMENT_REASONS[document], "stage": stage.value,
                     "language": "id", "channel": "sms", "created_at": created,
                     "updated_at": created, "ready_at": None, "printed_at": None,
                     "pickup_office": None, "pickup_at": None, "collected_at": None}
                 if stage not in (Stage.SUBMITTED, Stage.PENUNGGALAN, Stage.DUPLICATE,
-                                 Stage.REJECTED, Stage.CANCELLED):
+                                 Stage.REJECTED, Stage.CANCELLED, Stage.PAPERS_CHECKED,
+                                 Stage.SIGNED):
                     row["ready_at"] = created + timedelta(days=3)
                 if stage in (Stage.PRINTED, Stage.PICKUP_SCHEDULED, Stage.COLLECTED,
-                             Stage.MISSED_PICKUP):
+                             Stage.MISSED_PICKUP) and DOCUMENT_STAGES[document] is not PDF_STAGES:
                     row["printed_at"] = created + timedelta(days=10)
                     row["pickup_office"] = family["kecamatan_code"]
                     row["pickup_at"] = created + timedelta(days=14)
@@ -203,8 +221,12 @@ def _measure(runtime: Runtime, repeat: int, figures: dict[str, Any]) -> None:
         last = worklist.page(connection, Filters(), last=True)
         queue = Filters(stage=Stage.PRINT_QUEUE)
         queue_last = worklist.page(connection, queue, last=True)
+        kk = Filters(document="kk")
+        kk_last = worklist.page(connection, kk, last=True)
     deep_id = last.rows[0].id + 1  # the page before the last: as deep as a list goes
     queue_deep = queue_last.rows[0].id
+    kk_deep = kk_last.rows[0].id
+    kk_queue = Filters(document="kk", stage=Stage.PAPERS_CHECKED)
     today = local_date(START)
     month = Filters(stage=Stage.SUBMITTED, kecamatan="04", date_field=DateField.CREATED,
                     since=today - timedelta(days=30), until=today)
@@ -233,6 +255,10 @@ def _measure(runtime: Runtime, repeat: int, figures: dict[str, Any]) -> None:
         "count_filtered_ms": total(month),
         "kelurahan_page_ms": read(Filters(kelurahan=HELPER_KELURAHAN[0])),
         "count_kelurahan_ms": total(Filters(kelurahan=HELPER_KELURAHAN[0])),
+        "document_page_ms": read(kk),
+        "document_deep_page_ms": read(kk, before=kk_deep),
+        "document_queue_page_ms": read(kk_queue),
+        "count_document_ms": total(kk),
     }
     for name, work in measures.items():
         figures[name] = median_ms(work, repeat)
@@ -241,6 +267,7 @@ def _measure(runtime: Runtime, repeat: int, figures: dict[str, Any]) -> None:
     with db.connect() as connection:
         figures["kelurahan_total"] = worklist.count(
             connection, Filters(kelurahan=HELPER_KELURAHAN[0]))
+        figures["document_total"] = worklist.count(connection, kk)
     figures["deep_over_first"] = round(figures["deep_page_ms"] / figures["first_page_ms"], 2)
     figures["queue_deep_over_first"] = round(
         figures["queue_deep_page_ms"] / figures["queue_first_page_ms"], 2)
@@ -252,7 +279,9 @@ def _measure(runtime: Runtime, repeat: int, figures: dict[str, Any]) -> None:
     for name, path in (("http_first_page_ms", "/staff/applications"),
                        ("http_deep_page_ms", f"/staff/applications?before={deep_id}"),
                        ("http_queue_page_ms", "/staff/applications?stage=print_queue"),
-                       ("http_dashboard_ms", "/staff/")):
+                       ("http_dashboard_ms", "/staff/"),
+                       ("http_document_page_ms", "/staff/applications?document=kk"),
+                       ("http_document_dashboard_ms", "/staff/?document=kk")):
         def get(path: str = path) -> object:
             response = client.get(path)
             if response.status_code != 200:

@@ -15,12 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flows import status
-from flows.catalogue import offered, render
+from flows.catalogue import Msg, messages, offered, render
 from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Invalid
+from flows.documents import flows as document_flows
 from flows.keywords import clean
 from flows.language import language_for
 from flows.ports import ApplicationView, Services
 from flows.registration import REGISTRATION
+from sms_ktp.domain import documents
 
 SCREEN_LIMIT = 182
 BACK, HOME = "0", "00"
@@ -28,7 +30,10 @@ NEXT_PAGE = "1"  # a long text: the next part
 NEXT_ITEMS = "9"  # a long list: the next items
 LIST_SIZE = 8  # at most, on one screen; fewer when the lines are long
 INFO_TOPICS = ("about", "syarat", "proses", "ambil")
-DIALOGUES: dict[str, Dialogue] = {REGISTRATION.name: REGISTRATION}
+DIALOGUES: dict[str, Dialogue] = {
+    REGISTRATION.name: REGISTRATION,
+    **{code: flow.dialogue for code, flow in document_flows().items()}}
+DOCUMENTS_CHOICE = "5"  # the main menu's other documents (KK, akta, KIA)
 
 
 @dataclass
@@ -118,7 +123,19 @@ class UssdChannel:
             return self._info_menu(language, conversation)
         if choice == "4":
             return self._language_menu(language, conversation)
+        if choice == DOCUMENTS_CHOICE and _offered_documents():
+            return self._documents_menu(language, conversation)
         return self._main(language, conversation, error=_invalid(choice))
+
+    def _on_documents(self, language: str, menu: Menu, choice: str, phone: str,
+                      conversation: Conversation | None, now: datetime) -> UssdTurn:
+        if choice == BACK:
+            return self._main(language, conversation)
+        offered_now = _offered_documents()
+        if choice.isdigit() and 1 <= int(choice) <= len(offered_now):
+            flow = document_flows()[offered_now[int(choice) - 1]]
+            return self._step(language, flow.dialogue.start(phone, language, now + self.ttl))
+        return self._documents_menu(language, conversation, error=_invalid(choice))
 
     def _on_resume(self, language: str, menu: Menu, choice: str, phone: str,
                    conversation: Conversation | None, now: datetime) -> UssdTurn:
@@ -213,24 +230,29 @@ class UssdChannel:
         # that repeats an earlier one is a mistake to explain, not an SMS sent twice.
         outcome = dialogue.answer(conversation, value, self.services, repeats=False)
         if outcome.step == DONE:
-            end = render(language, f"ussd.{dialogue.name}.done", **outcome.result)
-            sms = render(language, f"{dialogue.name}.done", **outcome.result)
-            return UssdTurn(_screen(end, end=True), Menu(), None, [sms])
+            result = dict(outcome.result)
+            then = result.pop("then", None)
+            sms = [render(language, f"{dialogue.name}.done", **result)]
+            if isinstance(then, Msg):  # another document: its papers, a second SMS
+                sms.append(render(language, then.key, **(then.params or {})))
+                end = render(language, "ussd.document_done", ref=result["ref"])
+            else:
+                end = render(language, f"ussd.{dialogue.name}.done", **result)
+            return UssdTurn(_screen(end, end=True), Menu(), None, sms)
         if outcome.step == CANCELLED:
             key = outcome.error.key if outcome.error else f"{dialogue.name}.not_sent"
             params = outcome.error.params if outcome.error else {}
-            return UssdTurn(_screen(render(language, f"ussd.{key}", **params), end=True),
+            return UssdTurn(_screen(screen_text(language, key, **params), end=True),
                             Menu(), None)
         return self._step(language, conversation, error=outcome.error)
 
     def _step(self, language: str, conversation: Conversation,
               error: Invalid | None = None) -> UssdTurn:
         step = DIALOGUES[conversation.flow].steps[conversation.step]
-        lines = [render(language, f"ussd.{step.prompt}",
-                        **step.prompt_params(conversation.answers))]
+        lines = [screen_text(language, step.prompt, **step.prompt_params(conversation.answers))]
         lines += [f"{number} {render(language, choice.label)}"
                   for number, choice in enumerate(step.choices, 1)]
-        reason = render(language, f"ussd.{error.key}", **error.params) if error else None
+        reason = screen_text(language, error.key, **error.params) if error else None
         return UssdTurn(_screen(*_with(reason, lines), render(language, "ussd.nav")),
                         Menu("dialogue"), conversation)
 
@@ -238,8 +260,19 @@ class UssdChannel:
     def _main(self, language: str, conversation: Conversation | None,
               error: str | None = None, note: str | None = None) -> UssdTurn:
         lines = [render(language, "ussd.main")]
+        if _offered_documents():
+            lines.append(render(language, "ussd.documents_choice"))
         return UssdTurn(_screen(*_with(_reason(language, error) or note, lines)), Menu(),
                         conversation)
+
+    def _documents_menu(self, language: str, conversation: Conversation | None,
+                        error: str | None = None) -> UssdTurn:
+        """The other documents the regency offers, each starting its dialogue."""
+        lines = [render(language, "ussd.documents")]
+        lines += [f"{n} {screen_text(language, f'{code}.title')}"
+                  for n, code in enumerate(_offered_documents(), 1)]
+        return UssdTurn(_screen(*_with(_reason(language, error), lines),
+                                render(language, "ussd.nav")), Menu("documents"), conversation)
 
     def _resume(self, language: str, conversation: Conversation,
                 error: str | None = None) -> UssdTurn:
@@ -324,6 +357,30 @@ def _list_pages(language: str,
         pages[-1].append(application)
         used += line
     return pages
+
+
+def _offered_documents() -> list[str]:
+    """The documents besides the KTP-el that the regency offers and that have a dialogue."""
+    return [code for code in documents.enabled() if code in document_flows()]
+
+
+def screen_text(language: str, key: str, **params: Any) -> str:
+    """The screen's wording of a catalogue message: its USSD form (`ussd.<key>`, or a
+    document's own `<code>.ussd.<rest>`, or the form every document shares, `ussd.<rest>`)
+    where the catalogue has one, else the SMS text itself (a document's `<code>.title` falls
+    back to its name)."""
+    code, _, rest = key.partition(".")
+    candidates = [f"{code}.ussd.{rest}"] if code in document_flows() else []
+    candidates.append(f"ussd.{key}")
+    if code in document_flows():
+        candidates.append(f"ussd.{rest}")  # the same question of every document (ask.nik)
+    known = messages("id")
+    for candidate in candidates:
+        if candidate in known:
+            return render(language, candidate, **params)
+    if key not in known and rest == "title":
+        key = f"{code}.name"
+    return render(language, key, **params)
 
 
 def _active(conversation: Conversation | None, now: datetime) -> bool:

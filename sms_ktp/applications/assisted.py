@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
-from flows.catalogue import offered, render
-from flows.dialogue import Invalid
+from flows.catalogue import Msg, offered, render
+from flows.dialogue import DONE, Conversation, Dialogue, Invalid, Step
+from flows.documents import flows
 from flows.messages import CONSENT_VERSION
 from flows.registration import (
     STEP_OF_PROBLEM,
@@ -37,6 +38,7 @@ from sms_ktp.applications.counter_wording import for_staff
 from sms_ktp.applications.kelurahan_contact import contact_problem, family_address
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.applications.services import SqlServices
+from sms_ktp.domain import documents
 from sms_ktp.domain.contact_address import kelurahan_in
 from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.masking import mask_id, mask_phone
@@ -70,6 +72,8 @@ FAMILY_GONE = ("Keluarga ini tidak bisa dipakai lagi untuk pendaftaran berikutny
 # months is registered without a warning, as any other.
 JUST_COLLECTED = timedelta(days=90)
 REASONS_AFTER_COLLECTION = ("hilang", "rusak", "perubahan_data")
+DOCUMENT_PROBLEM = "Dokumen ini tidak dilayani di sini."
+CONFIRM_STEP = "confirm"  # a document dialogue's summary (`flows.documents.common`)
 COLLECTED_REASON_PROBLEM = ("KTP-el NIK ini baru diambil. Cetak lagi hanya karena hilang, rusak, "
                             "atau perubahan data: tanyakan kepada warga dan pilih alasannya.")
 
@@ -140,6 +144,10 @@ class Registered:
     sms: str  # the confirmation queued to the family phone ("" for a family without a phone)
     family_id: int = 0
     collected_on: date | None = None  # the card of this NIK collected lately, when warned
+    document: str = "ktp"
+    papers: str = ""  # another document's second SMS: the papers to bring
+    papers_id: str = ""  # the same in Indonesian, for the page
+    papers_key: str = ""  # its catalogue key (a KIA's depends on the child's age)
 
 
 @retry_after_disconnect
@@ -176,25 +184,35 @@ def kept_family(connection: Connection, family: str, families: Collection[int]) 
     return row if row is not None and row.kk is not None and row.phone else None
 
 
+def _contact_of(connection: Connection, family_id: str, no_phone: str, typed_phone: str,
+                kelurahan: str | None, families: Collection[int]
+                ) -> tuple[Any, str | None, dict[str, Problem]]:
+    """The family kept from an earlier registration (its row, or None), the phone the family
+    is told on (None when unusable), and what is wrong with them."""
+    problems: dict[str, Problem] = {}
+    family = kept_family(connection, family_id, families) if family_id else None
+    if family_id and family is None:
+        problems["family"] = Problem(None, FAMILY_GONE)
+    if family is not None:
+        return family, family.phone, problems
+    if no_phone:
+        problem = contact_problem(kelurahan)
+        if problem:
+            problems["phone"] = Problem(None, problem)
+        return None, family_address(kelurahan), problems
+    return None, normalise_msisdn(typed_phone), problems
+
+
 def _register_once(db: Database, clock: Clock, policy: PickupPolicy, form: AssistedForm,
                    actor: str, address: str, recent: Collection[str], kelurahan: str | None,
                    families: Collection[int]) -> Registered:
     now = clock.now()
     with db.connect() as connection:
-        problems: dict[str, Problem] = {}
-        family = kept_family(connection, form.family, families) if form.family else None
-        if form.family and family is None:
-            problems["family"] = Problem(None, FAMILY_GONE)
-        if family is not None:
-            # Checked as if typed again: the rules (the KK's family, its phone) stay the same.
-            checked, phone = replace(form, kk=family.kk), family.phone
-        elif form.no_phone:
-            checked, phone = form, family_address(kelurahan)
-            problem = contact_problem(kelurahan)
-            if problem:
-                problems["phone"] = Problem(None, problem)
-        else:
-            checked, phone = form, normalise_msisdn(form.phone)
+        family, phone, problems = _contact_of(connection, form.family, form.no_phone,
+                                              form.phone, kelurahan, families)
+        # A kept family's KK is checked as if typed again: the rules (the KK's family, its
+        # phone) stay the same.
+        checked = replace(form, kk=family.kk) if family is not None else form
         services = SqlServices(connection, clock, PhoneStateStore(connection, phone or ""),
                                policy, channel=CHANNEL, actor=actor,
                                note=_note(phone))
@@ -325,3 +343,152 @@ def _detail(answers: Mapping[str, Any], phone: str, language: str,
             f"alasan {answers['reason']}, HP {mask_phone(phone)}, bahasa {language}, "
             f"channel {CHANNEL}, persetujuan warga lewat petugas (versi {CONSENT_VERSION})"
             f"{again}")
+
+
+# --- another document (`flows.documents`) ------------------------------------------------------
+
+@dataclass(frozen=True)
+class DocumentForm:
+    """A form for another document than the KTP-el: its dialogue's answers by step, as typed,
+    and how the family is told (as `AssistedForm`)."""
+
+    document: str
+    answers: Mapping[str, str] = field(default_factory=dict)
+    phone: str = ""
+    language: str = "id"
+    family: str = ""
+    no_phone: str = ""
+
+    @classmethod
+    def from_mapping(cls, document: str, values: Mapping[str, Any]) -> DocumentForm:
+        def typed(name: str) -> str:
+            return str(values.get(name) or "")[:MAX_INPUT]
+
+        return cls(document, {step.name: typed(step.name) for step in document_steps(document)},
+                   typed("phone"), typed("language") or "id", typed("family"),
+                   typed("no_phone"))
+
+
+def document_dialogue(code: str) -> Dialogue:
+    """The dialogue the SMS channel runs for this document."""
+    return flows()[code].dialogue
+
+
+def document_steps(code: str) -> tuple[Step, ...]:
+    """The questions of a document's dialogue in the order it asks them, up to its summary
+    (the form asks them all at once; the summary is the form itself, read out to the
+    resident)."""
+    dialogue = document_dialogue(code)
+    steps: list[Step] = []
+    name = dialogue.first
+    while name in dialogue.steps and name != CONFIRM_STEP:
+        step = dialogue.steps[name]
+        steps.append(step)
+        name = step.routes[0].to
+    return tuple(steps)
+
+
+def documents_offered() -> tuple[str, ...]:
+    """The documents besides the KTP-el that the regency offers and that have a dialogue."""
+    return tuple(code for code in documents.enabled() if code in flows())
+
+
+@retry_after_disconnect
+def register_document(db: Database, clock: Clock, policy: PickupPolicy, form: DocumentForm,
+                      actor: str, address: str = "", *, kelurahan: str | None = None,
+                      families: Collection[int] = ()) -> Registered:
+    """Another document registered at the counter: every answer checked by its dialogue's own
+    readers (the SMS refusals, in staff words), the application stored by the dialogue's own
+    finish (its papers visit booked), and the two SMS a resident registering by SMS gets (the
+    reference with the visit, then the papers to bring) queued to the family phone. Raises
+    `Refused` when anything is wrong; nothing is stored then."""
+    if not documents.is_enabled(form.document) or form.document not in flows():
+        raise Refused({"document": Problem(None, DOCUMENT_PROBLEM)})
+    try:
+        return _register_document_once(db, clock, policy, form, actor, address, kelurahan,
+                                       families)
+    except IntegrityError:  # stored meanwhile by another transaction: the rules say why
+        return _register_document_once(db, clock, policy, form, actor, address, kelurahan,
+                                       families)
+
+
+def _register_document_once(db: Database, clock: Clock, policy: PickupPolicy,
+                            form: DocumentForm, actor: str, address: str,
+                            kelurahan: str | None, families: Collection[int]) -> Registered:
+    now = clock.now()
+    dialogue = document_dialogue(form.document)
+    with db.connect() as connection:
+        family, phone, problems = _contact_of(connection, form.family, form.no_phone,
+                                              form.phone, kelurahan, families)
+        answers = dict(form.answers)
+        if family is not None:
+            answers["kk"] = family.kk
+        services = SqlServices(connection, clock, PhoneStateStore(connection, phone or ""),
+                               policy, channel=CHANNEL, actor=actor, note=_note(phone))
+        conversation = dialogue.start(phone or "", form.language, now + timedelta(hours=1))
+        problems = {**_check_document(form.document, answers, services, conversation, phone),
+                    **problems}
+        if form.language not in offered():
+            problems["language"] = Problem(None, LANGUAGE_PROBLEM)
+        if phone is None:
+            problems["phone"] = Problem(None, PHONE_PROBLEM)
+        if problems or phone is None:
+            raise Refused(problems)
+        # The summary's YES, given to the member of staff: the dialogue's own finish stores it.
+        conversation.step = CONFIRM_STEP
+        outcome = dialogue.answer(conversation, "YA", services, repeats=False)
+        if outcome.error is not None or outcome.step != DONE:
+            refused = outcome.error or Invalid(f"{form.document}.not_sent")
+            step = refused.step or STEP_OF_PROBLEM.get(refused.key) or "nik"
+            raise Refused({step: _problem(refused)})
+        result = dict(outcome.result)
+        then = result.pop("then", None)
+        reference = str(result["ref"])
+        texts = [render(form.language, f"{form.document}.done", **result)]
+        if isinstance(then, Msg):
+            texts.append(render(form.language, then.key, **(then.params or {})))
+        stored = connection.execute(
+            select(_APPLICATION.c.family_id, _APPLICATION.c.reason)
+            .where(_APPLICATION.c.reference == reference)).one()
+        if kelurahan_in(phone) is None:
+            for text in texts:  # direct answers, as by SMS: no quiet hours
+                enqueue(connection, phone, text, now, kind="reply")
+        nik = conversation.answers["nik"]
+        kk = conversation.answers.get("kk", "")
+        audit.record(connection, now, actor, ACTION, f"application {reference}",
+                     f"dokumen {form.document}, NIK {mask_id(nik)}, KK {mask_id(kk)}, "
+                     f"alasan {stored.reason}, HP {mask_phone(phone)}, bahasa {form.language}, "
+                     f"channel {CHANNEL}, persetujuan warga lewat petugas "
+                     f"(versi {CONSENT_VERSION})", address)
+    log.info("assisted %s registration %s by %s", form.document, reference, actor)
+    sent = kelurahan_in(phone) is None
+    return Registered(reference, mask_id(nik), stored.reason, phone, form.language,
+                      texts[0] if sent else "", int(stored.family_id), None,
+                      document=form.document,
+                      papers=texts[1] if sent and len(texts) > 1 else "",
+                      papers_id=render(STAFF_LANGUAGE, then.key, **(then.params or {}))
+                      if isinstance(then, Msg) else "",
+                      papers_key=then.key if isinstance(then, Msg) else "")
+
+
+def _check_document(code: str, answers: Mapping[str, str], services: SqlServices,
+                    conversation: Conversation, phone: str | None) -> dict[str, Problem]:
+    """Every question checked by the dialogue's reader, in its order, each with the answers
+    before it (a split KK's age is the applicant's NIK's); a question whose reader needs an
+    earlier answer that was refused waits for it to be corrected."""
+    problems: dict[str, Problem] = {}
+    for step in document_steps(code):
+        typed = answers.get(step.name, "")
+        try:
+            if step.name == "kk" and phone is None:
+                # Without a usable phone the one-phone-per-family rule cannot be asked yet.
+                value: Any = kk_value(typed, services.today(), conversation.answers.get("nik"))
+            else:
+                value = step.read(typed, services, conversation)
+        except Invalid as refused:
+            problems[step.name] = _problem(refused)
+        except KeyError:
+            continue  # needs an answer refused above
+        else:
+            conversation.answers[step.name] = value
+    return problems

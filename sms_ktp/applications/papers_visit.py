@@ -68,7 +68,8 @@ def book(connection: Connection, policy: PickupPolicy, family_id: int, kecamatan
         if _take_place(connection, office, visit.starts_at):
             return PapersVisit(visit.id, local(visit.starts_at), office.name, office.address,
                                visit.code)
-    start = _first_free_place(connection, office, policy, now)
+    start = _first_free_place(connection, office, policy, now,
+                              _family_days(connection, family_id, office.code, now))
     code = _new_code(connection, now)
     visit_id = connection.execute(insert(_VISIT).values(
         family_id=family_id, purpose=PURPOSE, office=office.code, starts_at=start, code=code,
@@ -103,13 +104,33 @@ def _take_place(connection: Connection, office: Office, start: datetime | None) 
     return bool(taken.rowcount)
 
 
+def _family_days(connection: Connection, family_id: int, office: str,
+                 now: datetime) -> dict[date, datetime]:
+    """The days the family already comes to the office (a pickup, another papers visit), with
+    the slot it comes at: one visit per family per day."""
+    starts = connection.execute(
+        select(_VISIT.c.starts_at)
+        .where(_VISIT.c.family_id == family_id, _VISIT.c.office == office,
+               _VISIT.c.starts_at > now,
+               or_(_VISIT.c.open_code.is_not(None), _VISIT.c.purpose == PURPOSE))
+        .order_by(_VISIT.c.starts_at)).scalars()
+    days: dict[date, datetime] = {}
+    for start in starts:
+        days.setdefault(local(start).date(), start)
+    return days
+
+
 def _first_free_place(connection: Connection, office: Office, policy: PickupPolicy,
-                      now: datetime) -> datetime | None:
+                      now: datetime, family_days: dict[date, datetime]) -> datetime | None:
     """The earliest slot with room from the office's next working day, one place taken; None
-    when the search window is full."""
+    when the search window is full. On a day the family already comes, its own slot or none."""
     calendar = policy.calendar
     first = calendar.next_open_day(office, local_date(now))
     for day in calendar.open_days(office, first, policy.search_days):
+        if day in family_days:
+            if _take_place(connection, office, family_days[day]):
+                return family_days[day]
+            continue
         starts = slot_starts(office, day)
         if not starts:
             continue
@@ -258,10 +279,11 @@ def remind(db: Database, clock: Clock, policy: PickupPolicy, reminder_time: Any)
 
 
 # --- UBAH JADWAL --------------------------------------------------------------------------------
-def family_visits(connection: Connection, phone: str) -> dict[int, list[Any]]:
-    """The papers visits of the family of this phone that have a slot and applications still
-    waiting for their papers, with those applications, earliest first (read only)."""
-    return _waiting(connection, _VISIT.c.starts_at.is_not(None),
+def family_visits(connection: Connection, phone: str, now: datetime) -> dict[int, list[Any]]:
+    """The papers visits of the family of this phone with a slot from today on and applications
+    still waiting for their papers, with those applications, earliest first (read only). A day
+    gone by is not offered: the papers are then brought in office hours, any day."""
+    return _waiting(connection, _VISIT.c.starts_at >= start_of_day(local_date(now)),
                     _FAMILY.c.phone == phone, lock=False)
 
 

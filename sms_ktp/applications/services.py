@@ -305,7 +305,7 @@ class SqlServices:
             visits.setdefault(row.visit_id, []).append(row)
         if not visits:
             return [self._papers_view(rows)
-                    for rows in papers_visit.family_visits(self._db, phone).values()]
+                    for rows in papers_visit.family_visits(self._db, phone, self.now).values()]
         return [self._visit_view(cards) for cards in visits.values()]
 
     def pickups_told(self, phone: str, texts: list[str]) -> None:

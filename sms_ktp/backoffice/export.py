@@ -20,8 +20,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-from flows.catalogue import render
-from sms_ktp.backoffice.wording import document_words
+from sms_ktp.backoffice.wording import document_words, stage_words
 from sms_ktp.backoffice.worklist import ExportRow
 from sms_ktp.domain import region
 from sms_ktp.domain.pickup_calendar import local
@@ -43,7 +42,7 @@ def _local(moment: datetime | None) -> datetime | None:
 def _cells(row: ExportRow) -> list[str | datetime | None]:
     kecamatan = region.current().kecamatan
     return [row.reference, row.nik, row.kk, document_words(row.document),
-            render("id", f"stage_short.{row.stage}"),
+            stage_words(row.stage),
             row.kecamatan_code, kecamatan.get(row.kecamatan_code, ""),
             CHANNELS.get(row.channel, row.channel), _local(row.created_at),
             _local(row.ready_at), _local(row.printed_at),

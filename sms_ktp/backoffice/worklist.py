@@ -36,12 +36,11 @@ from sqlalchemy import (
     select,
 )
 
-from flows.catalogue import render
 from sms_ktp.applications.kelurahan_contact import kelurahan_of_regency
 from sms_ktp.applications.printing import printed_on
 from sms_ktp.backoffice.roles import Role
 from sms_ktp.backoffice.search import kecamatan_name
-from sms_ktp.backoffice.wording import document_words
+from sms_ktp.backoffice.wording import document_words, stage_words
 from sms_ktp.domain import region
 from sms_ktp.domain.contact_address import address_of
 from sms_ktp.domain.documents import DOCUMENTS, ENDING_STAGES, document
@@ -86,15 +85,22 @@ def stages_of(*codes: str) -> tuple[Stage, ...]:
     return tuple(stage for stage in STAGE_ORDER if stage in own)
 
 
-def stage_words(stage: str) -> str:
-    """A stage as staff read it ("antre cetak"): the catalogue's short words."""
-    return render("id", f"stage_short.{stage}")
+# The stages whose queue has a partial index of its own (`models.Application`): a few thousand
+# rows at most, which the list reads rather than every application of a document.
+INDEXED_STAGES = frozenset({Stage.SUBMITTED, Stage.DUPLICATE, Stage.PRINT_QUEUE, Stage.PRINTED,
+                            Stage.PICKUP_SCHEDULED})
 
 
-def of_document(code: str) -> ColumnElement[bool]:
+def of_document(code: str, *, stage: Stage | None = None) -> ColumnElement[bool]:
     """`application.document = '<code>'`, the code written into the SQL (checked first: only a
-    known document's code gets there)."""
-    return _APPLICATION.c.document == literal_column(f"'{document(code).code}'")
+    known document's code gets there). Beside a `stage` whose queue has its own partial index,
+    the document is checked on the queue's rows (`document || '' = ...`, which no index
+    serves): without statistics SQLite would otherwise prefer the document's index and read
+    every KTP-el ever made to find a queue's cards."""
+    value = literal_column(f"'{document(code).code}'")
+    if stage in INDEXED_STAGES:
+        return _APPLICATION.c.document.concat("") == value
+    return _APPLICATION.c.document == value
 
 
 class DateField(StrEnum):
@@ -314,7 +320,7 @@ def filtered(statement: Select[Any], filters: Filters, *, free: Free = 0) -> Sel
     batch."""
     stage = Stage.PRINT_QUEUE if filters.print_wait is not None else filters.stage
     if filters.document is not None:
-        statement = statement.where(of_document(filters.document))
+        statement = statement.where(of_document(filters.document, stage=stage))
     if stage is not None:
         # Written into the SQL: the stage's partial index serves the queues that have one.
         statement = statement.where(in_stage(stage))

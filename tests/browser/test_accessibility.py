@@ -59,6 +59,7 @@ MAIN_PAGES = (
     Page("printing-batch", "staff.printing_batch", {"batch_id": "<batch>"},
          shot_as=Role.OPERATOR),
     Page("register", "staff.register", shot_as=Role.HELPER),
+    Page("register-kia", "staff.register", {"document": "kia"}, shot_as=Role.HELPER),
     Page("phone-change", "staff.phone_change", shot_as=Role.HELPER),
     Page("verification", "staff.verification", shot_as=Role.OPERATOR),
     Page("counter", "staff.counter", shot_as=Role.OPERATOR),

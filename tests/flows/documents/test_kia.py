@@ -5,18 +5,22 @@ their background colour follow the child's age and birth year."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sms_resident import Resident
+from sms_resident import NOW, Resident
 
-from flows.catalogue import render
+from flows.catalogue import Msg, messages, render
 from flows.documents import flows as document_flows
 from flows.ports import ApplicationDraft
+from flows.ussd import SCREEN_LIMIT, UssdChannel
+from gsm7.encoding import GSM7_SINGLE, is_gsm7, septets
 
 # A woman born 5 January 1990 (the parent) and a Kota Bogor KK; the services' day is 7 November
 # 2024 (tests/support/sql_services.py NOW).
 NIK = "3271014501900001"
+PHONE = "+6281234567890"
 KK = "3271010101200003"
 
 
@@ -184,9 +188,6 @@ def test_the_flow_is_found_by_its_folder() -> None:
 @pytest.mark.parametrize("lang", ["id", "en", "su", "jv"])
 def test_status_of_a_kia_in_each_stage_is_one_sms(lang: str) -> None:
     """`STATUS <ref>` puts the KIA's own stage words after its reference and name."""
-    from flows.catalogue import Msg, messages
-    from gsm7.encoding import GSM7_SINGLE, septets
-
     stages = [key for key in messages(lang) if key.startswith("kia.stage.")]
     assert {f"kia.stage.{stage}" for stage in ("submitted", "papers_checked", "print_queue",
                                                "printed", "pickup_scheduled", "collected",
@@ -196,3 +197,34 @@ def test_status_of_a_kia_in_each_stage_is_one_sms(lang: str) -> None:
                       explain=Msg(key))
         assert septets(text) <= GSM7_SINGLE, text
         assert "KTP-el" not in text and "DAFTAR" not in text, text
+
+
+def test_the_kia_on_the_ussd_menu(services: Any) -> None:
+    channel = UssdChannel(services, timedelta(minutes=30))
+    turn = channel.begin(PHONE, None, NOW)
+    screens = []
+
+    def press(text: str) -> str:
+        nonlocal turn
+        turn = channel.handle(turn.menu, text, PHONE, turn.conversation, NOW)
+        screens.append(turn.screen)
+        return turn.screen
+
+    [line] = [line for line in press("5").splitlines() if line.endswith("Kartu Identitas Anak "
+                                                                       "(KIA)")]
+    assert press(line.split()[0]).startswith("CON Masukkan NIK ayah atau ibu anak (16 angka):")
+    press(NIK)
+    assert press(KK).startswith("CON Masukkan tanggal lahir anak (tgl-bln-thn, misalnya "
+                                "17-08-2019):")
+    assert press("07-11-2007").startswith(
+        "CON KIA untuk anak di bawah 17 tahun; umur 17 ke atas daftar KTP-el (DAFTAR).\n"
+        "Masukkan tanggal lahir anak")
+    assert press("12-03-2015").startswith(
+        "CON Permohonan KIA\nNIK orang tua ***0001\nKK ***0003\nAnak lahir 12-03-2015\nData "
+        "hanya dipakai untuk KIA.\n1 Kirim\n2 Batal")
+    assert press("1").startswith("END Permohonan diterima. No ref: ")
+    done, bring = turn.sms
+    assert done.startswith("Permohonan KIA diterima, ref ")
+    assert "latar MERAH (tahun lahir ganjil)" in bring
+    for screen in screens:
+        assert is_gsm7(screen) and septets(screen) <= SCREEN_LIMIT, screen

@@ -113,12 +113,28 @@ def test_a_full_slot_is_skipped_and_pickups_share_the_capacity(database, clock):
             office="01", starts_at=wib(2026, 11, 30, 8, 0), capacity=2, booked=2))
     _, visit = apply(database, clock, family(database, clock), the_policy=policy(capacity=2))
     assert visit.at == local(wib(2026, 11, 30, 8, 30))
-    # The family's open visit is full: its next application gets a visit of its own.
+    # The family's open visit is full: its next application gets a visit of its own, on
+    # another day (one visit per family per day), though 09.00 that day has room.
     family_id = family(database, clock)
     _, first = apply(database, clock, family_id, the_policy=policy(capacity=2))
     assert first.at == local(wib(2026, 11, 30, 8, 30))
     _, second = apply(database, clock, family_id, the_policy=policy(capacity=2))
-    assert second.id != first.id and second.at == local(wib(2026, 11, 30, 9, 0))
+    assert second.id != first.id and second.at == local(wib(2026, 12, 1, 8, 0))
+
+
+def test_a_family_coming_for_its_cards_hands_in_the_papers_in_the_same_slot(database, clock):
+    clock.set(wib(2026, 11, 27, 10, 0))
+    family_id = family(database, clock)
+    with database.connect() as connection:
+        connection.execute(insert(_VISIT).values(
+            family_id=family_id, purpose="pickup", office="01",
+            starts_at=wib(2026, 11, 30, 10, 30), code="ACDEFH", open_code="ACDEFH",
+            reschedules=0, changes=0, created_at=clock.now()))
+        connection.execute(insert(PickupSlot.__table__).values(
+            office="01", starts_at=wib(2026, 11, 30, 10, 30), capacity=10, booked=1))
+    _, visit = apply(database, clock, family_id)
+    assert visit.at == local(wib(2026, 11, 30, 10, 30))
+    assert booked(database) == {wib(2026, 11, 30, 10, 30): 2}
 
 
 def test_a_visit_whose_papers_were_handed_in_is_not_joined(database, clock):
@@ -261,3 +277,14 @@ def test_ubah_jadwal_names_the_day_it_cannot_move_to(service, clock):
     assert same.startswith("Jadwal berkas KK ref ") and " memang Selasa, 1 Desember 2026" in same
     [sunday] = service.sms(PHONE, "UBAH JADWAL MINGGU")
     assert sunday.startswith("Hari itu tidak ada jadwal kosong") and "Senin, 7 Desember" in sunday
+
+
+def test_a_papers_visit_gone_by_is_no_longer_offered(service, clock):
+    clock.set(wib(2026, 11, 30, 9, 0))
+    service.sms(PHONE, f"KK {NIK}#{KK}#5")
+    service.sms(PHONE, "YA")
+    clock.set(wib(2026, 12, 1, 7, 0))  # the visit's own day: still told
+    assert service.sms(PHONE, "JADWAL")[0].startswith("Serahkan berkas KK ref ")
+    clock.set(wib(2026, 12, 2, 9, 0))  # the day after: papers any day in office hours
+    assert service.sms(PHONE, "JADWAL")[0].startswith("Belum ada KTP-el yang siap diambil")
+    assert service.sms(PHONE, "UBAH JADWAL")[0].startswith("Belum ada KTP-el yang siap")

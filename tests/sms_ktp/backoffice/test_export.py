@@ -18,7 +18,7 @@ ROWS = [
               CREATED, CREATED, None, None, None, None),
     ExportRow("223456780", "***0002", "***0004", "pickup_scheduled", "06", "staff", CREATED,
               CREATED, CREATED, "06", datetime(2026, 12, 1, 1, 30, tzinfo=UTC), None),
-    ExportRow("323456781", "***0003", "***0005", "submitted", "02", "sms", CREATED,
+    ExportRow("323456781", "***0003", "***0005", "signed", "02", "sms", CREATED,
               None, None, None, None, None, document="akta_lahir"),
 ]
 
@@ -38,6 +38,7 @@ def test_the_csv_opens_in_indonesian_excel():
     assert second["Jadwal ambil (WIB)"] == "2026-12-01 08:30"
     assert (first["Dokumen"], second["Dokumen"]) == ("KTP-el", "KTP-el")
     assert third["Dokumen"] == "Akta Kelahiran" and third["Jadwal ambil (WIB)"] == ""
+    assert third["Tahap"] == "sudah TTE"  # the office's words for a stage
 
 
 def test_the_csv_streams_in_chunks_rather_than_one_string():

@@ -4,10 +4,11 @@ keyset page follows another, and how the print queue splits between blangko and 
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from staff_browser import make_staff
 
 from sms_ktp.backoffice.worklist import (
@@ -25,6 +26,8 @@ from sms_ktp.backoffice.worklist import (
 )
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement, Family, PrintBatch
+
+_FAMILY = Family.__table__
 
 NOW = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # Monday 09:00 WIB
 WIB = timedelta(hours=7)
@@ -311,16 +314,45 @@ def plan(connection, statement) -> str:
 
 
 @pytest.mark.parametrize("filters", [Filters(document="kk"),
-                                     Filters(document="kia", stage=Stage.PRINT_QUEUE),
+                                     Filters(document="kk", stage=Stage.COLLECTED),
                                      Filters(document="kk", kecamatan="04")],
                          ids=["document", "document-stage", "document-kecamatan"])
 def test_a_document_page_is_read_through_an_index(database, filters):
-    """A page of one document is read through an index (its own, its stage's, or the primary
-    key in order), never by reading the whole table; its keyset cursor stays a range on the
-    id."""
+    """A page of one document is read through an index (its own, or the primary key in order),
+    never by reading the whole table; its keyset cursor stays a range on the id."""
     key = _APPLICATION.c.id
     statement = filtered(_ROW, filters).where(key < 1_000).order_by(key.desc()).limit(51)
     with database.connect() as connection:
         read = plan(connection, statement)
-    assert "ix_application_" in read or "application_pkey" in read, read
+    assert "ix_application_document" in read or "application_pkey" in read, read
     assert "SCAN application" not in read and "Seq Scan on application" not in read, read
+
+
+QUEUE_INDEXES = {Stage.SUBMITTED: "ix_application_submitted",
+                 Stage.DUPLICATE: "ix_application_duplicate",
+                 Stage.PRINT_QUEUE: "ix_application_print_queue",
+                 Stage.PRINTED: "ix_application_printed",
+                 Stage.PICKUP_SCHEDULED: "ix_application_pickup"}
+
+
+@pytest.mark.parametrize("stage", list(QUEUE_INDEXES), ids=[stage.value for stage in QUEUE_INDEXES])
+def test_a_documents_queue_is_read_as_the_queue_itself(database, stage):
+    """A queue with its own partial index narrowed to one document (the KTP-el, most of the
+    table) reads the queue's rows, not every application of the document: its total through
+    the queue's index, its page as the queue's own page."""
+    from sms_ktp.backoffice.worklist import INDEXED_STAGES
+
+    assert set(QUEUE_INDEXES) == INDEXED_STAGES
+    key = _APPLICATION.c.id
+    counted = select(func.count()).select_from(
+        _APPLICATION.join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id))
+
+    def indexes(statement) -> set[str]:
+        with database.connect() as connection:
+            return set(re.findall(r"\b(ix_application_\w+|application_pkey)",
+                                  plan(connection, statement)))
+
+    ktp, queue = Filters(document="ktp", stage=stage), Filters(stage=stage)
+    assert indexes(filtered(counted, ktp)) == {QUEUE_INDEXES[stage]}
+    assert indexes(filtered(_ROW, ktp).order_by(key.desc()).limit(51)) == \
+        indexes(filtered(_ROW, queue).order_by(key.desc()).limit(51))

@@ -342,7 +342,7 @@ def every_page(service: LiveService, references: list[str]) -> list[str]:
             continue
         path = (rule.rule.replace("<code>", "01").replace("<int:broadcast_id>", str(broadcast))
                 .replace("<int:family_id>", "1").replace("<int:batch_id>", "1")
-                .replace("<fmt>", "csv"))
+                .replace("<fmt>", "csv").replace("<int:file_id>", "1"))
         path = path.replace("<int:visit_id>", str(visit_id(service, references[-1])))
         paths += ([path.replace("<reference>", ref) for ref in references]
                   if "<reference>" in path else [path])

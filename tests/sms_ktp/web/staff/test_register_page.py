@@ -311,3 +311,136 @@ def test_a_nik_whose_card_was_just_collected_asks_the_reason_first(service):
     assert done.status_code == 200 and REF.search(done.text)
     assert "KTP-el NIK ini sudah pernah diambil (2026-11-30)" in text_of(done.text)
     assert len(applications(service)) == 2
+
+
+# --- other documents ----------------------------------------------------------------------------
+NIK_CHILD = "3271014503120002"  # a girl born 5 March 2012: 14 today, too young to split a KK
+
+
+def test_a_kk_registered_at_the_counter_gets_the_sms_of_a_kk_applied_for_by_sms(service):
+    from sms_ktp.models import PickupVisit
+
+    browser = helper(service)
+    form = browser.get(PAGE, params={"document": "kk"})
+    assert form.status_code == 200 and "Daftarkan warga: KK" in text_of(form.text)
+    # Every document offered is a choice; the KK's questions are its dialogue's.
+    choices = re.findall(r'href="/staff/register\?document=(\w+)"', form.text)
+    assert choices == ["ktp", "kk", "akta_lahir", "akta_mati", "kia"]
+    assert re.findall(r'name="reason" value="(\w+)"', form.text) == [
+        "tambah", "kurang", "pisah", "ubah", "hilang", "rusak"]
+    assert 'name="suket"' not in form.text
+    assert "Data hanya dipakai untuk permohonan KK." in text_of(form.text)
+    assert "cetak KTP-el" not in text_of(form.text)
+
+    done = browser.post(PAGE, {"document": "kk", "nik": "3271 0145 0190 0001", "kk": KK,
+                               "reason": "pisah", "phone": "0812-3456-7890", "language": "id"})
+    assert done.status_code == 200 and done.history[0].status_code == 303
+    reference = REF.search(done.text).group(1)
+    page = text_of(done.text)
+    assert "Permohonan KK tersimpan" in page and "Alasan pisah KK" in page
+    assert "Formulir F-1.02 diisi di kantor" in page  # the papers to bring
+    assert NIK not in done.text and KK not in done.text
+
+    service.worker.run_once()
+    sent, papers = service.received(PHONE)
+    assert re.fullmatch(rf"Permohonan KK diterima, ref {reference}\. Serahkan berkas \w+, \d+ "
+                        r"\w+ \d{4}, \d\d\.\d\d WIB di Kantor Kec\. Bogor Selatan\.", sent), sent
+    assert papers == (f"Berkas KK ref {reference}: KK lama, KTP-el pemohon, buku nikah bila "
+                      "sudah menikah. Formulir F-1.02 diisi di kantor. Bawa yang asli.")
+    [application] = applications(service)
+    assert (application.document, application.nik, application.reason, application.channel,
+            application.stage) == ("kk", NIK, "pisah", "staff", "submitted")
+    with service.runtime.db.transaction() as session:
+        [visit] = session.exec(select(PickupVisit)).all()
+        [event] = session.exec(select(ApplicationEvent)).all()
+        [entry] = session.exec(select(AuditEntry).where(
+            AuditEntry.action == "application.register")).all()
+    assert (visit.purpose, application.papers_visit_id) == ("papers", visit.id)
+    assert event.actor == "staff:kel1"
+    assert entry.detail.startswith("dokumen kk, NIK ***0001, KK ***0003, alasan pisah")
+    assert service.sms(PHONE, "STATUS")[0].startswith(f"Ref {reference} KK: permohonan diterima")
+
+    # The same KK again for the same applicant: refused with the reference, nothing stored.
+    again = browser.post(PAGE, {"document": "kk", "nik": NIK, "kk": KK, "reason": "hilang",
+                                "phone": "0812-3456-7890", "language": "id"})
+    assert again.status_code == 422
+    assert f"Permohonan KK pemohon NIK ***0001 sudah ada, ref {reference}" in text_of(again.text)
+    assert len(applications(service)) == 1
+
+
+def test_the_counter_refuses_what_the_sms_dialogue_refuses_with_the_same_reasons(service):
+    service.sms(PHONE_2, f"KK {NIK_CHILD}#{KK}")
+    [by_sms] = service.sms(PHONE_2, "3")
+    browser = helper(service)
+    refused = browser.post(PAGE, {"document": "kk", "nik": NIK_CHILD, "kk": "3276010101200003",
+                                  "reason": "pisah", "phone": "0812-3456-7890",
+                                  "language": "id"})
+    assert refused.status_code == 422
+    problems = re.findall(r'class="flash error field-problem" id="(\w+)-problem">([^<]+)<',
+                          refused.text)
+    said = {name: html.unescape(message) for name, message in problems}
+    assert said["kk"].startswith("KK ini bukan KK Kota Bogor (diawali 3271).")
+    # The age of the NIK, said as the SMS says it, less the SMS's instruction to the resident.
+    assert by_sms.startswith(said["reason"].removesuffix("Pilih alasan lain:").strip())
+    assert said["reason"].startswith("Pisah KK hanya untuk pemohon 17 tahun ke atas; NIK "
+                                     "pemohon menunjukkan umur 14.")
+    assert value_of(refused.text, "nik") == NIK_CHILD  # the form kept as typed
+    assert applications(service) == []
+
+    # A KIA's child born before the parent, a date not read: the KIA's own reasons.
+    kia = browser.post(PAGE, {"document": "kia", "nik": NIK, "kk": KK, "birth": "31-02-2020",
+                              "phone": "0812-3456-7890", "language": "id"})
+    assert kia.status_code == 422 and 'id="birth-problem"' in kia.text
+    assert applications(service) == []
+
+
+def test_the_next_document_of_a_family_keeps_its_kk_and_phone(service):
+    browser = helper(service)
+    first = browser.post(PAGE, {"document": "kia", "nik": NIK, "kk": KK, "birth": "12-03-2019",
+                                "phone": "0812-3456-7890", "language": "id"})
+    assert first.status_code == 200, text_of(first.text)
+    # Born in 2019, an odd year, and older than 5: two photos on a red background.
+    assert "2 pas foto anak 2x3 latar MERAH (tahun lahir ganjil)" in text_of(first.text)
+    next_one = re.search(r'href="(/staff/register\?document=kia&amp;family=\d+)#nik"',
+                         first.text).group(1)
+    form = browser.get(html.unescape(next_one))
+    assert "sama dengan permohonan sebelumnya" in form.text and 'name="kk"' not in form.text
+    family = re.search(r'name="family" value="(\d+)"', form.text).group(1)
+    twin = browser.post(PAGE, {"document": "kia", "nik": NIK, "family": family,
+                               "birth": "12-03-2019", "language": "id"})
+    assert twin.status_code == 200, text_of(twin.text)
+    assert [(a.document, a.family_id) for a in applications(service)] == [
+        ("kia", int(family)), ("kia", int(family))]
+
+
+def test_only_the_documents_offered_are_registered(service):
+    from sms_ktp.domain import documents
+
+    offered = documents.enabled()
+    documents.configure(["ktp", "kk"])
+    try:
+        browser = helper(service)
+        form = browser.get(PAGE)
+        assert re.findall(r'href="/staff/register\?document=(\w+)"', form.text) == ["ktp", "kk"]
+        # A document not offered is not a form: the KTP-el's is shown.
+        assert 'name="suket"' in browser.get(PAGE, params={"document": "kia"}).text
+    finally:
+        documents.configure(offered)
+
+
+def test_the_receipt_names_each_document_its_papers_visit_and_its_papers(service):
+    browser = helper(service)
+    card = browser.post(PAGE, typed())
+    family = re.search(r"/staff/register/receipt\?family=(\d+)", card.text).group(1)
+    kia = browser.post(PAGE, {"document": "kia", "nik": NIK, "family": family,
+                              "birth": "12-03-2019", "language": "id"})
+    assert kia.status_code == 200, text_of(kia.text)
+    receipt = browser.get("/staff/register/receipt", params={"family": family})
+    assert receipt.status_code == 200
+    page = text_of(receipt.text)
+    assert "Tanda terima pendaftaran cetak KTP-el dan permohonan dokumen" in page
+    [ktp_ref, kia_ref] = [a.reference for a in sorted(applications(service), key=lambda a: a.id)]
+    assert f"{ktp_ref} ***0001 hilang surat kehilangan dari polisi" in page
+    assert re.search(rf"{kia_ref} KIA \*\*\*0001 \w+, \d+ \w+ \d{{4}}, \d\d\.\d\d WIB, Kantor "
+                     r"Kec\. Bogor Selatan", page), page
+    assert "2 pas foto anak 2x3 latar MERAH" in page and NIK not in receipt.text
