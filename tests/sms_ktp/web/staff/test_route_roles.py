@@ -31,6 +31,7 @@ TABLE: dict[tuple[str, str], set[str]] = {
     ("POST", "/staff/applications/<reference>/reveal"): {A, OP},
     ("POST", "/staff/applications/<reference>/verify"): {A, OP},
     ("POST", "/staff/applications/<reference>/resolve"): {A, OP},
+    ("POST", "/staff/applications/<reference>/advance"): {A, OP},
     # A KK's or akta's signed PDFs: uploaded, downloaded to print, the family's link renewed.
     ("POST", "/staff/applications/<reference>/documents"): {A, OP},
     ("GET", "/staff/applications/<reference>/documents/<int:file_id>"): {A, OP},
