@@ -11,7 +11,6 @@ the PIN. Every answer is `no-store`: a shared phone's "Back" shows nothing of it
 from __future__ import annotations
 
 from typing import Any, cast
-from urllib.parse import quote
 
 from flask import Blueprint, current_app, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
@@ -22,6 +21,7 @@ from sms_ktp.applications import document_files
 from sms_ktp.applications.document_files import DocumentRefused, LinkState
 from sms_ktp.runtime import Runtime
 from sms_ktp.web.addresses import request_address
+from sms_ktp.web.pdf_response import pdf_attachment
 
 document_download = Blueprint("document_download", __name__, url_prefix="/d")
 TOKEN_SECONDS = 600  # a file's link in the list: 10 minutes
@@ -106,11 +106,7 @@ def _file(link_id: int, file_id: int) -> Response:
                 runtime.quiet_hours, address=request_address())
     except DocumentRefused:
         return _page(LinkState("ended"), 410)
-    response = Response(content, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return pdf_attachment(name, content)
 
 
 @document_download.errorhandler(CSRFError)

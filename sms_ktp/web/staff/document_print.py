@@ -19,7 +19,6 @@ import hashlib
 import hmac
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
 
 from flask import current_app, flash, redirect, render_template, session, url_for
 from sqlalchemy import exists, select
@@ -35,6 +34,7 @@ from sms_ktp.domain.contact_address import kelurahan_in
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, ApplicationEvent, Family, StaffUser
 from sms_ktp.web.addresses import request_address
+from sms_ktp.web.pdf_response import pdf_attachment
 from sms_ktp.web.staff.application_actions import document_of, missing, visible
 from sms_ktp.web.staff.blueprint import connect, me, my_kelurahan, now, require, runtime, staff
 
@@ -183,8 +183,4 @@ def print_file(reference: str, file_id: int) -> Response:
                 actor=me().actor, address=request_address())
     except DocumentRefused:
         return missing(reference)
-    response = Response(content, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return pdf_attachment(name, content)

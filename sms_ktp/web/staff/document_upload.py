@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import quote
 
 from flask import flash, redirect, request, session, url_for
 from sqlalchemy import select
@@ -22,6 +21,7 @@ from sms_ktp.domain import documents
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, DocumentLink
 from sms_ktp.web.addresses import request_address
+from sms_ktp.web.pdf_response import pdf_attachment
 from sms_ktp.web.staff.application_actions import (
     ACTORS,
     Refused,
@@ -169,11 +169,7 @@ def download(reference: str, file_id: int) -> Response:
                 address=request_address())
     except DocumentRefused:
         return missing(reference)
-    response = Response(content, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}")
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return pdf_attachment(name, content)
 
 
 @staff.post("/applications/<reference>/documents/renew", endpoint="document_renew")
