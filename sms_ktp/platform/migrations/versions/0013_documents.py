@@ -7,8 +7,8 @@ Create Date: 2026-12-07
 An application names its document (`application.document`, "ktp" for every row so far) and
 keeps the document's other answers sealed (`application.details`); another document's papers are
 handed in at a visit booked like a pickup (`pickup_visit.purpose`, `application.papers_visit_id`);
-a visit is found by its code (an index); blank cards and print batches name their kind of card (`card`, "ktp" so far), since a KIA is not
-printed on a KTP-el blangko.
+a visit is found by its code (an index); blank cards and print batches name their kind of card
+(`card`, "ktp" so far), since a KIA is not printed on a KTP-el blangko.
 """
 
 from __future__ import annotations
