@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, literal_column, select
 
 from sms_ktp.applications.pipeline import Move, change_stages
 from sms_ktp.domain.masking import mask_id, redact
@@ -33,12 +33,16 @@ NOTE = "diverifikasi petugas; menunggu penunggalan di Kemendagri"
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
 _EVENT = ApplicationEvent.__table__
+# Verification is the KTP-el's step before penunggalan; another document's papers are checked at
+# its papers visit. The document is checked on the queue's rows (`document || ''`, which no
+# index serves), so the queue's own partial index is read, not every KTP-el ever made.
+_KTP_EL = _APPLICATION.c.document.concat("") == literal_column("'ktp'")
 _WAITING = (select(_APPLICATION.c.id, _APPLICATION.c.reference, _APPLICATION.c.nik,
                    _FAMILY.c.kk, _FAMILY.c.kecamatan_code, _APPLICATION.c.reason,
                    _APPLICATION.c.suket_number, _APPLICATION.c.channel,
                    _APPLICATION.c.created_at)
             .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
-            .where(in_stage(Stage.SUBMITTED)))
+            .where(in_stage(Stage.SUBMITTED), _KTP_EL))
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ def waiting(connection: Connection, *, office: str | None = None, page: int = 1,
     statement = _WAITING
     counted = (select(func.count()).select_from(_APPLICATION)
                .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
-               .where(in_stage(Stage.SUBMITTED)))
+               .where(in_stage(Stage.SUBMITTED), _KTP_EL))
     if office is not None:
         statement = statement.where(_FAMILY.c.kecamatan_code == office)
         counted = counted.where(_FAMILY.c.kecamatan_code == office)
@@ -114,7 +118,8 @@ def verify(db: Database, clock: Clock, quiet: QuietHours, references: Sequence[s
         return Verified([], [])
     statement = (select(_APPLICATION.c.id, _APPLICATION.c.reference)
                  .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id)
-                 .where(_APPLICATION.c.reference.in_(wanted), in_stage(Stage.SUBMITTED))
+                 .where(_APPLICATION.c.reference.in_(wanted), in_stage(Stage.SUBMITTED),
+                        _KTP_EL)
                  .with_for_update(of=_APPLICATION))
     if office is not None:
         statement = statement.where(_FAMILY.c.kecamatan_code == office)

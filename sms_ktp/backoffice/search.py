@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, select
 
+from sms_ktp.applications.decisions import REJECTABLE
 from sms_ktp.applications.hidden_codes import hide_codes
 from sms_ktp.domain import region
 from sms_ktp.domain.identity import digits_only
@@ -36,11 +37,8 @@ MATCH_LIMIT = 200  # a NIK or a family has a handful of applications; this only 
 _REFERENCE = re.compile(r"\d{9}")
 _NIK = re.compile(r"\d{16}")
 
-# What staff may still decide at each stage. A rejection is for applications not printed yet
-# (a printed card is not refused, it is cancelled); a pickup can be moved or collected while a
-# card waits at the office.
-REJECTABLE = frozenset({Stage.SUBMITTED, Stage.PENUNGGALAN, Stage.PRINT_READY, Stage.DUPLICATE,
-                        Stage.PRINT_QUEUE})
+# What staff may still decide at each stage: a rejection while nothing is printed or signed
+# (`decisions.REJECTABLE`); a pickup can be moved or collected while a card waits at the office.
 PICKUP_OPEN = frozenset({Stage.PICKUP_SCHEDULED, Stage.MISSED_PICKUP})
 
 

@@ -125,3 +125,23 @@ def test_a_double_record_resolved_goes_back_to_the_print_queue_with_one_sms(data
     assert texts[-1] == ("Data ganda KTP-el ref 100000001 (NIK ***0001) sudah selesai. Kini "
                          "antre cetak; jadwal ambil dikirim lewat SMS.")
     assert len(texts) == 2  # the duplicate notice, then this one
+
+
+def test_another_documents_application_is_no_ktp_el_to_verify(database, clock, received):
+    """A KK's papers are checked at its papers visit: it is neither in the queue nor sent to
+    penunggalan by a verification."""
+    with database.connect() as connection:
+        ours = connection.execute(select(Family.id).where(Family.kk_hash == KK)).scalar_one()
+        kk = application(connection, clock, "100000009", "3271012808750099", ours,
+                         actor="resident:sms", minutes=1)
+        connection.execute(Application.__table__.update()
+                           .where(Application.__table__.c.id == kk)
+                           .values(document="kk", active_nik="kk:3271012808750099"))
+        queue = verification.waiting(connection)
+    assert "100000009" not in [row.reference for row in queue.rows] and queue.total == 3
+    result = verification.verify(database, clock, QuietHours(), ["100000009"], "staff:op01")
+    assert result.done == []
+    with database.connect() as connection:
+        stage = connection.execute(select(Application.stage)
+                                   .where(Application.reference == "100000009")).scalar_one()
+    assert stage == "submitted"

@@ -56,7 +56,8 @@ COMMANDS: dict[str, tuple[str, str, list[str]]] = {
                       ["--only REF hand over only this card (repeat for several); the visit's "
                        "other cards get a visit of their own, with an SMS"]),
     "application": ("sms-ktp application [OPTIONS] COMMAND [ARGS]...",
-                    "one application of any document: what it is at, its next stage", []),
+                    "one application of any document: what it is at, its next stage, its signed "
+                    "PDF", []),
     "application show": ("sms-ktp application show [OPTIONS] REF",
                          "one application: its document, stage, masked numbers, papers visit, "
                          "files and timeline",
@@ -71,6 +72,11 @@ COMMANDS: dict[str, tuple[str, str, list[str]]] = {
                              "path); rejected or cancelled need --note",
                              "--note TEXT the reason (sent to the family when rejected), or a "
                              "remark for the timeline"]),
+    "application attach": ("sms-ktp application attach [OPTIONS] REF FILE",
+                           "attach a signed PDF (a KK, an akta) to its application: the family "
+                           "gets its link and PIN when it is ready (audited)",
+                           [f"Positional arguments: REF {REF_HELP} FILE the PDF signed "
+                            "electronically (TTE); several files: attach each"]),
     "post": ("sms-ktp post [OPTIONS] COMMAND [ARGS]...",
              "cards posted to families instead of collected", []),
     "post list": ("sms-ktp post list [OPTIONS]", "the parcels to post, then those on their way",
