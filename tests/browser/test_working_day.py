@@ -281,7 +281,7 @@ def test_5_a_batch_printed_from_the_page_with_one_card_failed(day, axe):
     page.get_by_label("Jumlah kartu").fill("10")
     page.get_by_role("button", name="Tambah").click()
     page.wait_for_load_state()
-    assert "10 blangko ditambahkan" in main_text(page)
+    assert "10 blangko KTP-el ditambahkan" in main_text(page)
     look(page, axe, "blangko")
 
     menu(page, "Cetak")

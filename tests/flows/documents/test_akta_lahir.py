@@ -203,9 +203,14 @@ def test_a_kk_taken_before_the_ya_is_asked_again_and_the_other_answers_kept(
     assert resident.send(KK) == summary(FIRST_LATE_DAY, "P", "terlambat")
 
 
-def test_the_sql_row_keeps_the_childs_answers_sealed(resident, services) -> None:
-    if not isinstance(services, SqlTwin):
-        pytest.skip("the row of the database")
+def test_the_sql_row_keeps_the_childs_answers_sealed(services_pair) -> None:
+    with services_pair() as (_, services):
+        check_sealed_row(services)
+
+
+def check_sealed_row(services: SqlTwin) -> None:
+    """The database's row (the SQL half only): the child's answers in the sealed details."""
+    resident = Resident(services)
     resident.send(f"AKTA LAHIR {NIK}#{KK}#07-09-2024#P")
     confirm(resident)
     t = Application.__table__
