@@ -41,7 +41,7 @@ def test_an_operator_moves_a_kk_to_signed_from_its_page(live, chromium, axe):
     context = chromium.new_context(viewport={"width": 1366, "height": 860}, locale="id-ID",
                                    bypass_csp=True)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(30_000)  # a loaded CI machine
     try:
         sign_in(page, live.base_url, "op01")
         page.goto(f"{live.base_url}/staff/applications/{reference}")
