@@ -64,12 +64,13 @@ def book(connection: Connection, policy: PickupPolicy, family_id: int, kecamatan
     office = policy.offices.get(kecamatan_code)
     if office is None:
         return None
-    for visit in _open_visits(connection, family_id, office.code, now):
-        if _take_place(connection, office, visit.starts_at):
+    ahead = _visits_ahead(connection, family_id, office.code, now)
+    for visit in ahead:
+        if visit.purpose == PURPOSE and visit.waiting \
+                and _take_place(connection, office, visit.starts_at):
             return PapersVisit(visit.id, local(visit.starts_at), office.name, office.address,
                                visit.code)
-    start = _first_free_place(connection, office, policy, now,
-                              _family_days(connection, family_id, office.code, now))
+    start = _first_free_place(connection, office, policy, now, _days_of(ahead))
     code = _new_code(connection, now)
     visit_id = connection.execute(insert(_VISIT).values(
         family_id=family_id, purpose=PURPOSE, office=office.code, starts_at=start, code=code,
@@ -104,19 +105,32 @@ def _take_place(connection: Connection, office: Office, start: datetime | None) 
     return bool(taken.rowcount)
 
 
-def _family_days(connection: Connection, family_id: int, office: str,
-                 now: datetime) -> dict[date, datetime]:
-    """The days the family already comes to the office (a pickup, another papers visit), with
-    the slot it comes at: one visit per family per day."""
-    starts = connection.execute(
-        select(_VISIT.c.starts_at)
+def _visits_ahead(connection: Connection, family_id: int, office: str,
+                  now: datetime) -> list[Any]:
+    """The family's visits to the office still ahead, earliest first, in one query: its open
+    pickups and its papers visits, each papers visit with whether an application still waits
+    for its papers on it (one the next application may join). Locked: a move waits for the
+    booking."""
+    waiting = (select(_APPLICATION.c.id)
+               .where(_APPLICATION.c.papers_visit_id == _VISIT.c.id,
+                      _APPLICATION.c.stage == Stage.SUBMITTED.value)
+               .exists())
+    return list(connection.execute(
+        select(_VISIT.c.id, _VISIT.c.starts_at, _VISIT.c.code, _VISIT.c.purpose,
+               waiting.label("waiting"))
         .where(_VISIT.c.family_id == family_id, _VISIT.c.office == office,
                _VISIT.c.starts_at > now,
                or_(_VISIT.c.open_code.is_not(None), _VISIT.c.purpose == PURPOSE))
-        .order_by(_VISIT.c.starts_at)).scalars()
+        .order_by(_VISIT.c.starts_at)
+        .with_for_update(of=_VISIT)).all())
+
+
+def _days_of(visits: list[Any]) -> dict[date, datetime]:
+    """The days the family already comes to the office (a pickup, another papers visit), with
+    the slot it comes at: one visit per family per day."""
     days: dict[date, datetime] = {}
-    for start in starts:
-        days.setdefault(local(start).date(), start)
+    for visit in visits:
+        days.setdefault(local(visit.starts_at).date(), visit.starts_at)
     return days
 
 
@@ -178,22 +192,6 @@ def view(connection: Connection, policy: PickupPolicy, papers_visit_id: int) -> 
         return None
     return PapersVisit(row.id, local(row.starts_at) if row.starts_at is not None else None,
                        office.name, office.address, row.code)
-
-
-def _open_visits(connection: Connection, family_id: int, office: str,
-                 now: datetime) -> list[Any]:
-    """The family's papers visits at the office still ahead with an application still waiting
-    for its papers, earliest first (locked: a move waits for the booking)."""
-    waiting = (select(_APPLICATION.c.id)
-               .where(_APPLICATION.c.papers_visit_id == _VISIT.c.id,
-                      _APPLICATION.c.stage == Stage.SUBMITTED.value)
-               .exists())
-    return list(connection.execute(
-        select(_VISIT.c.id, _VISIT.c.starts_at, _VISIT.c.code)
-        .where(_VISIT.c.family_id == family_id, _VISIT.c.purpose == PURPOSE,
-               _VISIT.c.office == office, _VISIT.c.starts_at > now, waiting)
-        .order_by(_VISIT.c.starts_at)
-        .with_for_update(of=_VISIT)).all())
 
 
 def _codes(connection: Connection, now: datetime) -> set[str]:

@@ -161,18 +161,17 @@ class SqlServices:
                                   nik=mask_id(draft.nik))
                 raise Invalid("error.nik.elsewhere")
         family_id = self._family_for(phone, draft.nik, draft.kk)
-        reference, application_id = self._insert(family_id, language, {
+        # The visit first, so that the application is written with it in one INSERT.
+        visit = papers_visit.book(self._db, self.pickup_policy, family_id,
+                                  parse_kk(draft.kk).kecamatan_code, self.now)
+        reference, _ = self._insert(family_id, language, {
             "document": draft.document,
             "nik": draft.nik,
             "active_nik": draft.active_key,
             "reason": draft.reason,
             "details": dict(draft.details) or None,
+            "papers_visit_id": visit.id if visit is not None else None,
         })
-        visit = papers_visit.book(self._db, self.pickup_policy, family_id,
-                                  parse_kk(draft.kk).kecamatan_code, self.now)
-        if visit is not None:
-            self._db.execute(update(_APPLICATION).where(_APPLICATION.c.id == application_id)
-                             .values(papers_visit_id=visit.id))
         self._chose_language(phone, language)
         self.completed.append("document")
         return Submitted(reference, None if visit is None else PapersVisitView(
