@@ -34,7 +34,7 @@ from sms_ktp.messaging.limits import (
     ReplyGate,
     ReplyLimits,
 )
-from sms_ktp.messaging.outbox import enqueue
+from sms_ktp.messaging.outbox import enqueue_replies
 from sms_ktp.messaging.phone_state import PhoneStateStore
 from sms_ktp.models import InboundMessage
 from sms_ktp.platform import metrics
@@ -130,8 +130,7 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
                                       services.completed, connection, limits.identical)
             state.save(kept, now)
             kind = DIALOGUE_KIND if in_dialogue else "reply"
-        for reply in replies:
-            enqueue(connection, phone, reply, now, kind=kind, inbound_id=inbound_id)
+        enqueue_replies(connection, phone, replies, now, kind=kind, inbound_id=inbound_id)
         queued = len(replies)
         if gate.suppressed and not queued:
             # Staff see "belum dibalas" on the messages page: nothing left for this SMS.

@@ -109,6 +109,15 @@ def enqueue(connection: Connection, phone: str, text: str, now: datetime, *,
     return uid
 
 
+def enqueue_replies(connection: Connection, phone: str, texts: Sequence[str], now: datetime, *,
+                    kind: str = "reply", inbound_id: int | None = None) -> None:
+    """Queue the replies to one inbound message, in order, in one statement (another document's
+    YA is answered with two SMS: its reference, then the papers to bring)."""
+    if texts:
+        connection.execute(_INSERT, [_row(uuid.uuid4().hex, phone, to_gsm7(text), now, kind,
+                                          inbound_id, None) for text in texts])
+
+
 def enqueue_many(connection: Connection, messages: Sequence[tuple[str, str]], now: datetime, *,
                  kind: str, not_before: datetime | None = None,
                  every: timedelta = timedelta(0), broadcast_id: int | None = None,
