@@ -23,12 +23,11 @@ from sms_ktp.applications.decisions import document_name
 from sms_ktp.applications.pickup import (
     MoveRefused,
     PickupPolicy,
-    SlotBook,
     _reminded_at,
     _reminder_day,
     ensure_slots,
     new_codes,
-    release_slot,
+    rebook_visit,
 )
 from sms_ktp.applications.pipeline import Move, change_stages, notice_rows
 from sms_ktp.domain.local_time import local_date, start_of_day
@@ -288,7 +287,7 @@ def family_visits(connection: Connection, phone: str, now: datetime) -> dict[int
 def move(connection: Connection, policy: PickupPolicy, visit_id: int, now: datetime,
          actor: str, on: date | None = None) -> datetime:
     """Move a papers visit (the resident asked: UBAH JADWAL) to another day, as a pickup moves
-    (`pickup.move`, with its limits): the first slot of `on` with a place for each of its
+    (`pickup.rebook_visit`, with its limits): the first slot of `on` with a place for each of its
     applications, or without `on` the first such slot of a working day after the visit's own
     day. Returns the new slot. Raises `MoveRefused` with a catalogue key ("papers.no_more_changes"
     or "papers.no_changes", "papers.same_day", "papers.day_unavailable" with the nearest free
@@ -304,30 +303,8 @@ def move(connection: Connection, policy: PickupPolicy, visit_id: int, now: datet
                             skip_locked=False).get(visit_id, [])
     if office is None or visit.starts_at is None or not applications:
         raise MoveRefused("pickup.full")
-    current = local(visit.starts_at).date()
-    if on == current:
-        raise MoveRefused("papers.same_day")
-    places = len(applications)
-    book = SlotBook(connection, office, policy, local_date(now))
-    free = [day for day in book.free_days(places) if day != current]
-    if on is None:
-        day = next((day for day in free if day > current), None)
-        if day is None:
-            raise MoveRefused("pickup.full")
-    elif on not in free:
-        if not free:
-            raise MoveRefused("pickup.full")
-        raise MoveRefused("papers.day_unavailable",
-                          day=min(free, key=lambda day: (abs(day - on), day < on)))
-    else:
-        day = on
-    start = book.book_on(day, places)
-    assert start is not None  # a free day has a free slot
-    book.write(connection)
-    release_slot(connection, office.code, visit.starts_at, places)
-    connection.execute(update(_VISIT).where(_VISIT.c.id == visit_id).values(
-        starts_at=start, changes=visit.changes + 1,
-        reminded_at=_reminded_at(policy, office, start, now)))
+    start = rebook_visit(connection, policy, office, visit, len(applications), now, on,
+                         "papers")
     change_stages(connection, [Move(row.id) for row in applications], Stage.SUBMITTED,
                   actor=actor, now=now, quiet=policy.quiet,
                   note="papers visit moved by the resident", notice="",

@@ -471,29 +471,7 @@ def move(connection: Connection, policy: PickupPolicy, visit_id: int, now: datet
     cards = visit_cards(connection, visit_id)
     if office is None or visit.starts_at is None or not cards:
         raise MoveRefused("pickup.full")
-    today, current = local_date(now), local(visit.starts_at).date()
-    if on == current:
-        raise MoveRefused("pickup.same_day")
-    book = SlotBook(connection, office, policy, today)  # open days after today
-    free = [day for day in book.free_days(len(cards)) if day != current]
-    if on is None:
-        day = next((day for day in free if day > current), None)
-        if day is None:
-            raise MoveRefused("pickup.full")
-    elif on not in free:
-        if not free:
-            raise MoveRefused("pickup.full")
-        # The nearest free day, the later one of two as near.
-        raise MoveRefused("pickup.day_unavailable",
-                          day=min(free, key=lambda day: (abs(day - on), day < on)))
-    else:
-        day = on
-    start = book.book_on(day, len(cards))
-    assert start is not None  # a free day has a free slot
-    book.write(connection)
-    release_slot(connection, office.code, visit.starts_at, len(cards))
-    _set_visit(connection, visit_id, starts_at=start, changes=visit.changes + 1,
-               reminded_at=_reminded_at(policy, office, start, now))
+    start = rebook_visit(connection, policy, office, visit, len(cards), now, on, "pickup")
     change_stages(connection, [Move(row.id, {"pickup_at": start}) for row in cards],
                   Stage.PICKUP_SCHEDULED, actor=actor, now=now, quiet=policy.quiet,
                   note="pickup moved by the resident", notice="",
@@ -503,6 +481,40 @@ def move(connection: Connection, policy: PickupPolicy, visit_id: int, now: datet
 
 def _set_visit(connection: Connection, visit_id: int, **values: Any) -> None:
     connection.execute(update(_VISIT).where(_VISIT.c.id == visit_id).values(**values))
+
+
+def rebook_visit(connection: Connection, policy: PickupPolicy, office: Office, visit: Any,
+                 places: int, now: datetime, on: date | None, refusals: str) -> datetime:
+    """The resident's move of a visit (locked, with a slot) taking `places` to another day: the
+    first slot of `on` (a local day) with room for them, or without one of the first working
+    day with such a slot after the visit's own day; never a later time of the same day. The
+    new slot booked, the old one's places given back, the visit's slot, changes and reminder
+    set. Returns the new slot. Raises `MoveRefused` with `refusals`' "same_day" or
+    "day_unavailable" (with the free `day` nearest to `on`), or "pickup.full"."""
+    current = local(visit.starts_at).date()
+    if on == current:
+        raise MoveRefused(f"{refusals}.same_day")
+    book = SlotBook(connection, office, policy, local_date(now))  # open days after today
+    free = [day for day in book.free_days(places) if day != current]
+    if on is None:
+        day = next((day for day in free if day > current), None)
+        if day is None:
+            raise MoveRefused("pickup.full")
+    elif on not in free:
+        if not free:
+            raise MoveRefused("pickup.full")
+        # The nearest free day, the later one of two as near.
+        raise MoveRefused(f"{refusals}.day_unavailable",
+                          day=min(free, key=lambda day: (abs(day - on), day < on)))
+    else:
+        day = on
+    start = book.book_on(day, places)
+    assert start is not None  # a free day has a free slot
+    book.write(connection)
+    release_slot(connection, office.code, visit.starts_at, places)
+    _set_visit(connection, visit.id, starts_at=start, changes=visit.changes + 1,
+               reminded_at=_reminded_at(policy, office, start, now))
+    return start
 
 
 class VerifyError(Exception):
