@@ -32,7 +32,9 @@ from werkzeug.wrappers import Response
 from flows.catalogue import messages
 from sms_ktp.applications import pickup
 from sms_ktp.backoffice import counter as desk
+from sms_ktp.backoffice.search import kecamatan_name
 from sms_ktp.backoffice.staff import Role
+from sms_ktp.domain.pickup_calendar import Office
 from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
 from sms_ktp.web.staff.document_print import open_by_code
 
@@ -230,6 +232,23 @@ def _chosen(found: desk.Visit) -> set[str]:
 
 def _to_visit(visit_id: int) -> Response:
     return redirect(url_for("staff.counter_visit", visit_id=visit_id), code=303)
+
+
+def chosen_office(policy: pickup.PickupPolicy) -> tuple[Office, dict[str, Any]] | None:
+    """The office a day's list shows: an operator's own (asking another is not found), anyone
+    else's the one asked, else the first; with the page's values for its office choice
+    (`office`, `office_choices`, `chooses_office`, `kecamatan`). None: not found."""
+    own = office_of_staff()
+    asked = request.args.get("office", "")[:4]
+    if own is not None and asked and asked != own:
+        return None
+    code = own or (asked if asked in policy.offices else next(iter(sorted(policy.offices))))
+    office = policy.offices.get(code)
+    if office is None:
+        return None
+    return office, {"office": office,
+                    "office_choices": [policy.offices[key] for key in sorted(policy.offices)],
+                    "chooses_office": own is None, "kecamatan": kecamatan_name(code)}
 
 
 def missing() -> Response:

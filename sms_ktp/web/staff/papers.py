@@ -22,7 +22,7 @@ from flows.catalogue import messages, render
 from flows.dates import say_day
 from sms_ktp.applications import document_stages, papers_visit, sms_budget
 from sms_ktp.applications.decisions import document_name
-from sms_ktp.backoffice.search import ApplicationDetail, kecamatan_name
+from sms_ktp.backoffice.search import ApplicationDetail
 from sms_ktp.backoffice.wording import document_words
 from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.masking import mask_id, redact
@@ -38,7 +38,7 @@ from sms_ktp.web.staff.application_actions import (
     when,
 )
 from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
-from sms_ktp.web.staff.counter import missing, office_of_staff
+from sms_ktp.web.staff.counter import chosen_office, missing
 
 DAYS = 5  # working days the list shows from the day chosen (today by default)
 
@@ -92,14 +92,10 @@ def _slots(cases: list[papers_visit.Waiting]) -> dict[date | None, list[Slot]]:
 @require(*ACTORS)
 def papers() -> Any:
     policy = runtime().pickup_policy()
-    own = office_of_staff()
-    asked = request.args.get("office", "")[:4]
-    if own is not None and asked and asked != own:
+    chosen = chosen_office(policy)
+    if chosen is None:
         return missing()
-    code = own or (asked if asked in policy.offices else next(iter(sorted(policy.offices))))
-    office = policy.offices.get(code)
-    if office is None:
-        return missing()
+    office, choice = chosen
     today = local_date(now())
     typed = request.args.get("date", "")[:10]
     error = None
@@ -111,15 +107,12 @@ def papers() -> Any:
         policy.calendar.open_days(office, policy.calendar.next_open_day(office, first), DAYS)
     days = days[:DAYS]
     with connect() as connection:
-        cases = papers_visit.office_days(connection, code, first, days[-1])
+        cases = papers_visit.office_days(connection, office.code, first, days[-1])
     slots = _slots(cases)
     return render_template(
-        "staff/papers.html", office=office, days=days, slots=slots, held=slots.get(None, []),
+        "staff/papers.html", days=days, slots=slots, held=slots.get(None, []),
         total=len(cases), today=today, first=first, error=error,
-        day_words={day: say_day("id", day) for day in days},
-        office_choices=[policy.offices[key] for key in sorted(policy.offices)],
-        chooses_office=own is None, kecamatan=kecamatan_name(code),
-        what_limit=what_limit())
+        day_words={day: say_day("id", day) for day in days}, what_limit=what_limit(), **choice)
 
 
 # --- the records ---------------------------------------------------------------------------------

@@ -12,24 +12,19 @@ from flask import render_template, request
 
 from flows.dates import say_day
 from sms_ktp.backoffice import counter as desk
-from sms_ktp.backoffice.search import kecamatan_name
 from sms_ktp.domain.local_time import local_date
 from sms_ktp.web.staff.blueprint import connect, now, require, runtime, staff
-from sms_ktp.web.staff.counter import ROLES, labels, missing, office_of_staff
+from sms_ktp.web.staff.counter import ROLES, chosen_office, labels, missing
 
 
 @staff.get("/counter/day")
 @require(*ROLES)
 def pickup_list() -> Any:
     policy = runtime().pickup_policy()
-    own = office_of_staff()
-    asked = request.args.get("office", "")[:4]
-    if own is not None and asked and asked != own:
+    chosen = chosen_office(policy)
+    if chosen is None:
         return missing()
-    code = own or (asked if asked in policy.offices else next(iter(sorted(policy.offices))))
-    office = policy.offices.get(code)
-    if office is None:
-        return missing()
+    office, choice = chosen
     today = local_date(now())
     typed = request.args.get("date", "")[:10]
     error = None
@@ -40,12 +35,9 @@ def pickup_list() -> Any:
     if day is None:
         day = policy.calendar.next_open_day(office, today)
     with connect() as connection:
-        listed = desk.day_list(connection, code, day)
+        listed = desk.day_list(connection, office.code, day)
     closed = not policy.calendar.is_open(office, day)
-    return render_template("staff/pickup_list.html", listed=listed, office=office,
-                           office_choices=[policy.offices[key] for key in sorted(policy.offices)],
-                           chooses_office=own is None, error=error, closed=closed,
+    return render_template("staff/pickup_list.html", listed=listed, error=error, closed=closed,
                            holiday=policy.calendar.holiday_name(day), today=today,
                            next_day=policy.calendar.next_open_day(office, today),
-                           kecamatan=kecamatan_name(code), day_words=say_day("id", day),
-                           **labels())
+                           day_words=say_day("id", day), **choice, **labels())
