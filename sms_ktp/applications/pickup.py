@@ -27,7 +27,7 @@ from flows.dates import say_day, say_time
 from flows.visits import VisitWording, card_name, visit_text
 from gsm7.encoding import GSM7_SINGLE, septets
 from sms_ktp.applications.pipeline import Move, change_stages, notice_rows
-from sms_ktp.domain.documents import DOCUMENTS
+from sms_ktp.domain.documents import card_of
 from sms_ktp.domain.local_time import local_date, start_of_day
 from sms_ktp.domain.masking import mask_id
 from sms_ktp.domain.pickup_calendar import Office, WorkingCalendar, local, slot_starts
@@ -245,12 +245,7 @@ CARD_NAMING = (_APPLICATION.c.document, _APPLICATION.c.details)
 def card_names(cards: Iterable[Any]) -> list[str]:
     """A visit's cards as its SMS names them (`flows.visits.card_name`): a KTP-el by its
     masked NIK, a KIA by the child's birth date. `cards`: rows with `nik` and `CARD_NAMING`."""
-    return [card_name(_card_kind(row.document), mask_id(row.nik), row.details) for row in cards]
-
-
-def _card_kind(document: str) -> str | None:
-    known = DOCUMENTS.get(document)
-    return known.card if known is not None else None
+    return [card_name(card_of(row.document), mask_id(row.nik), row.details) for row in cards]
 
 
 _PRINTED_CARDS = (notice_rows(_APPLICATION.c.family_id, _FAMILY.c.kecamatan_code,

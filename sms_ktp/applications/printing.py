@@ -51,12 +51,6 @@ def documents_on(card: str) -> tuple[str, ...]:
     return tuple(code for code, document in DOCUMENTS.items() if document.card == card)
 
 
-def card_of(document: str) -> str | None:
-    """The kind of blank card an application of this document is printed on (None: none)."""
-    found = DOCUMENTS.get(document)
-    return found.card if found is not None else None
-
-
 def printed_on(card: str) -> ColumnElement[bool]:
     """The application is of a document printed on this kind of blank card. Checked on the
     rows a print queue's own index gives (`document || ''`, which no index serves): without

@@ -28,8 +28,9 @@ from flows.ports import (
 from flows.registration import refusal_of_active
 from sms_ktp.applications import delivery, papers_visit, pickup
 from sms_ktp.applications.pickup import PickupPolicy
-from sms_ktp.applications.printing import card_of, free_by_card
+from sms_ktp.applications.printing import free_by_card
 from sms_ktp.applications.registration_attempts import tell_family_of_attempt
+from sms_ktp.domain.documents import card_of
 from sms_ktp.domain.identity import parse_kk, require_valid_pair
 from sms_ktp.domain.local_time import local_date
 from sms_ktp.domain.masking import mask_id

@@ -71,6 +71,12 @@ def document(code: str) -> Document:
             from None
 
 
+def card_of(code: str) -> str | None:
+    """The blank-card stock an application of this document is printed on (None: none)."""
+    found = DOCUMENTS.get(code)
+    return found.card if found is not None else None
+
+
 def configure(codes: Iterable[str]) -> None:
     """The documents the regency offers (`[services] enabled`), in the catalogue's order."""
     global _enabled
