@@ -279,6 +279,7 @@ class Sent:
     link_id: int
     expires_at: datetime
     shown: str
+    phone: str  # where it goes
 
 
 def notify_ready(connection: Connection, application_id: int, now: datetime,
@@ -309,7 +310,8 @@ def notify_ready(connection: Connection, application_id: int, now: datetime,
     enqueue_many(connection, [(rows.phone, text)], now, kind="notification",
                  not_before=quiet.next_allowed(now), applications=[application_id])
     hidden = "*" * LINK_CODE_LENGTH
-    return Sent(link_id, expires, text.replace(code, hidden).replace(pin, "*" * PIN_DIGITS))
+    return Sent(link_id, expires, text.replace(code, hidden).replace(pin, "*" * PIN_DIGITS),
+                rows.phone)
 
 
 def _end_links(connection: Connection, application_id: int, now: datetime, why: str) -> None:

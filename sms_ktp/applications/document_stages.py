@@ -254,9 +254,7 @@ def _forward(connection: Connection, policy: PickupPolicy, settings: Settings, r
     # After the change, whose own supersede would otherwise take the link's SMS back.
     sent = document_files.notify_ready(connection, row.id, now, settings, policy.quiet,
                                        actor=actor)
-    phone = connection.execute(select(_OUTBOX.c.phone).where(
-        _OUTBOX.c.application_id == row.id).order_by(_OUTBOX.c.id.desc()).limit(1)).scalar_one()
-    return Sent(mask_phone(phone), sent.shown)
+    return Sent(mask_phone(sent.phone), sent.shown)
 
 
 def _queued(connection: Connection, application_id: int, after: int) -> tuple[Sent, ...]:
