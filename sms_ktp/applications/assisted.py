@@ -443,14 +443,16 @@ def _register_document_once(db: Database, clock: Clock, policy: PickupPolicy,
             raise Refused({step: _problem(refused)})
         result = dict(outcome.result)
         then = result.pop("then", None)
+        papers = then if isinstance(then, Msg) else None
         reference = str(result["ref"])
         texts = [render(form.language, f"{form.document}.done", **result)]
-        if isinstance(then, Msg):
-            texts.append(render(form.language, then.key, **(then.params or {})))
+        if papers is not None:
+            texts.append(render(form.language, papers.key, **(papers.params or {})))
         stored = connection.execute(
             select(_APPLICATION.c.family_id, _APPLICATION.c.reason)
             .where(_APPLICATION.c.reference == reference)).one()
-        if kelurahan_in(phone) is None:
+        sent = kelurahan_in(phone) is None
+        if sent:
             for text in texts:  # direct answers, as by SMS: no quiet hours
                 enqueue(connection, phone, text, now, kind="reply")
         nik = conversation.answers["nik"]
@@ -461,14 +463,13 @@ def _register_document_once(db: Database, clock: Clock, policy: PickupPolicy,
                      f"channel {CHANNEL}, persetujuan warga lewat petugas "
                      f"(versi {CONSENT_VERSION})", address)
     log.info("assisted %s registration %s by %s", form.document, reference, actor)
-    sent = kelurahan_in(phone) is None
     return Registered(reference, mask_id(nik), stored.reason, phone, form.language,
                       texts[0] if sent else "", int(stored.family_id), None,
                       document=form.document,
                       papers=texts[1] if sent and len(texts) > 1 else "",
-                      papers_id=render(STAFF_LANGUAGE, then.key, **(then.params or {}))
-                      if isinstance(then, Msg) else "",
-                      papers_key=then.key if isinstance(then, Msg) else "")
+                      papers_id=render(STAFF_LANGUAGE, papers.key, **(papers.params or {}))
+                      if papers is not None else "",
+                      papers_key=papers.key if papers is not None else "")
 
 
 def _check_document(code: str, answers: Mapping[str, str], services: SqlServices,
