@@ -228,9 +228,9 @@ def register_receipt() -> Any:
             .where(_APPLICATION.c.family_id == family["id"],
                    _APPLICATION.c.reference.in_(recent))
             .order_by(_APPLICATION.c.created_at, _APPLICATION.c.id)).all()
-        visits = {row.papers_visit_id: papers_visit.view(connection, policy,
-                                                         row.papers_visit_id)
-                  for row in rows if row.papers_visit_id is not None}
+        visits = {visit_id: papers_visit.view(connection, policy, visit_id)
+                  for visit_id in {row.papers_visit_id for row in rows}
+                  if visit_id is not None}
     if not rows:
         abort(404)
     members = [{"ref": row.reference, "nik": mask_id(row.nik),
@@ -309,25 +309,18 @@ def _outcome(stored: Any) -> dict[str, Any] | None:
         return None
     reason, language = stored.get("reason", ""), stored.get("language", "")
     phone = stored.get("phone", "")
+    phoneless = is_phoneless(phone)
+    shown = {**stored, "language_name": render(language, "lang.name"), "phoneless": phoneless,
+             "phone_shown": "" if phoneless else _shown_phone(phone),
+             **({"kelurahan": kelurahan_name(kelurahan_in(phone))} if phoneless else {})}
     document = stored.get("document", "ktp")
     if document != "ktp":
         key = f"{document}.reason.{reason}"
-        return {**stored, "document_name": document_words(document),
+        return {**shown, "document_name": document_words(document),
                 "reason_label": render(STAFF_LANGUAGE, key)
-                if key in messages(STAFF_LANGUAGE) else "",
-                "language_name": render(language, "lang.name"),
-                "phoneless": is_phoneless(phone),
-                "phone_shown": _shown_phone(phone) if not is_phoneless(phone) else "",
-                **({"kelurahan": kelurahan_name(kelurahan_in(phone))} if is_phoneless(phone)
-                   else {})}
-    return {**stored,
-            "reason_label": render(STAFF_LANGUAGE, f"reason.{reason}"),
-            "bring": render(STAFF_LANGUAGE, f"bring.{reason}"),
-            "language_name": render(language, "lang.name"),
-            "phoneless": is_phoneless(phone),
-            "phone_shown": _shown_phone(phone) if not is_phoneless(phone) else "",
-            **({"kelurahan": kelurahan_name(kelurahan_in(phone))} if is_phoneless(phone)
-               else {})}
+                if key in messages(STAFF_LANGUAGE) else ""}
+    return {**shown, "reason_label": render(STAFF_LANGUAGE, f"reason.{reason}"),
+            "bring": render(STAFF_LANGUAGE, f"bring.{reason}")}
 
 
 def _shown_phone(e164: str) -> str:
