@@ -306,8 +306,14 @@ def parse_command(text: str) -> Command | None:
 
 def _labels_a_number(command: Command) -> bool:
     """A document's keyword followed by a number without `#` (the one-SMS forms use `#`)."""
-    return command.action in {folder.name for folder in document_folders()} \
+    return command.action in _document_codes() \
         and "#" not in command.rest and any(char.isdigit() for char in command.rest)
+
+
+@cache
+def _document_codes() -> frozenset[str]:
+    """The actions that start a document's dialogue (its folder's name)."""
+    return frozenset(folder.name for folder in document_folders())
 
 
 # --- the `#` formats of other services -------------------------------------------------------
