@@ -33,8 +33,11 @@ NUMBER, DATE, WORDS = "number", "date", "words"
 _DIGIT_RUN = re.compile(r"\d(?:[\d .\-/]*\d)?")
 _DATE = re.compile(r"^(\d{1,2})\s*[-/. ]\s*(\d{1,2}|[A-Za-z]+)\s*[-/. ]\s*(\d{2}|\d{4})$")
 _COMPACT_DATE = re.compile(r"^(\d{2})(\d{2})(\d{4}|\d{2})$")
+# A date among a form's words: 12/3/19, 12-03-2019, 12 maret 2019, or 12032019 (DDMMYYYY, the
+# eight digits a date of 19xx or 20xx makes, told apart from a NIK's or a KK's groups of four).
 _DATE_IN_TEXT = re.compile(r"\b\d{1,2}\s*[-/.]\s*(?:\d{1,2}|[A-Za-z]+)\s*[-/.]\s*\d{2,4}\b"
-                           r"|\b\d{1,2} [A-Za-z]{3,9} \d{4}\b")
+                           r"|\b\d{1,2} [A-Za-z]{3,9} \d{4}\b"
+                           r"|\b(?:0[1-9]|[12]\d|3[01])(?:0[1-9]|1[0-2])(?:19|20)\d{2}\b")
 # Month names and their short forms in Indonesian, English, Sundanese and Javanese.
 MONTHS = {
     "JAN": 1, "JANUARI": 1, "JANUARY": 1, "PEB": 2, "PEBRUARI": 2, "FEB": 2, "FEBRUARI": 2,
