@@ -71,10 +71,19 @@ def applicant_nik(text: str, services: Services) -> str:
     return nik_value(text, services.today())
 
 
+def years_between(born: date, today: date) -> int:
+    """Whole years from `born` to `today`."""
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
 def age_on(nik: str, today: date) -> int:
     """Whole years since the birth date a NIK holds."""
-    born = parse_nik(nik, today).birth_date
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    return years_between(parse_nik(nik, today).birth_date, today)
+
+
+def shown_date(iso: str) -> str:
+    """An ISO date as the messages write it: 05-03-2024."""
+    return date.fromisoformat(iso).strftime("%d-%m-%Y")
 
 
 def family_kk(text: str, services: Services, conversation: Conversation) -> str:
@@ -260,7 +269,3 @@ def nik_step(code: str, read: Callable[..., Any] | None = None, to: str = "kk") 
 
 def kk_step(code: str, to: str) -> Step:
     return Step("kk", f"{code}.ask.kk", family_kk, (Route(to),))
-
-
-def today_of(services: Services) -> date:
-    return services.today()

@@ -27,6 +27,7 @@ from flows.documents.common import (
     nik_step,
     read_date,
     read_sex,
+    shown_date,
 )
 from flows.keywords import clean
 from flows.ports import ApplicationDraft, Services
@@ -76,7 +77,7 @@ def _reason(answers: Mapping[str, Any]) -> str:
 
 
 def say_born(answers: Mapping[str, Any]) -> str:
-    return _born(answers).strftime("%d-%m-%Y")
+    return shown_date(answers["birth_date"])
 
 
 def timing(answers: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ deceased, the date of death and the KK of the deceased; the akta is then signed 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 from flows.dialogue import Conversation, Dialogue, Invalid, Route, Step
@@ -13,13 +12,14 @@ from flows.documents.common import (
     DATE,
     NUMBER,
     DocumentFlow,
-    applicant_nik,
     confirm_step,
     family_kk,
     finish,
     masked,
+    nik_step,
     read_date,
     refuse_open,
+    shown_date,
 )
 from flows.ports import ApplicationDraft, Services
 from flows.registration import nik_value
@@ -35,17 +35,7 @@ def active_key(deceased_nik: str) -> str:
     return f"{CODE}:{deceased_nik}"
 
 
-def shown_date(iso: str) -> str:
-    """An ISO date as the messages write it: 05-03-2024."""
-    return date.fromisoformat(iso).strftime("%d-%m-%Y")
-
-
 # --- the rules of each answer -------------------------------------------------------------------
-def read_reporter(text: str, services: Services, conversation: Conversation) -> str:
-    """The reporter's NIK: a well-formed NIK (the heir, a relative, the Ketua RT)."""
-    return applicant_nik(text, services)
-
-
 def read_deceased(text: str, services: Services, conversation: Conversation) -> str:
     """The NIK of the deceased: a well-formed NIK, not the reporter's; a report of the same
     deceased open for the family gets its reference back and the dialogue ends."""
@@ -92,7 +82,7 @@ def draft(conversation: Conversation) -> ApplicationDraft:
 
 
 DIALOGUE = Dialogue(CODE, [
-    Step("nik", f"{CODE}.ask.nik", read_reporter, (Route("deceased"),)),
+    nik_step(CODE, to="deceased"),  # the reporter: the heir, a relative, the Ketua RT
     Step("deceased", f"{CODE}.ask.deceased", read_deceased, (Route("died"),)),
     Step("died", f"{CODE}.ask.died", read_death_date, (Route("kk"),)),
     Step("kk", f"{CODE}.ask.kk", read_kk, (Route("confirm"),)),

@@ -20,6 +20,8 @@ from flows.documents.common import (
     masked,
     nik_step,
     read_date,
+    shown_date,
+    years_between,
 )
 from flows.ports import ApplicationDraft, Services
 from sms_ktp.domain.identity import parse_nik
@@ -30,10 +32,6 @@ REASON = "baru"  # a first KIA; a lost or damaged one is replaced at the office
 ADULT_AGE = 17
 # From this age the papers include two 2x3 photos of the child.
 PHOTO_AGE = 5
-
-
-def years_between(born: date, today: date) -> int:
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def read_birth(text: str, services: Services, conversation: Conversation) -> str:
@@ -50,8 +48,7 @@ def read_birth(text: str, services: Services, conversation: Conversation) -> str
 
 
 def summary(answers: Mapping[str, Any]) -> dict[str, Any]:
-    return {**masked(answers, "nik", "kk"),
-            "born": date.fromisoformat(answers["birth"]).strftime("%d-%m-%Y")}
+    return {**masked(answers, "nik", "kk"), "born": shown_date(answers["birth"])}
 
 
 def draft(conversation: Conversation) -> ApplicationDraft:
