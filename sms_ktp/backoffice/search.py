@@ -195,6 +195,7 @@ class ApplicationDetail:
     # masked NIK), handed over together at the counter.
     visit_cards: tuple[tuple[str, str], ...] = ()
     visit_id: int | None = None  # the open family visit, which the counter's pages show
+    document: str = "ktp"  # a code of `sms_ktp.domain.documents`
 
     def accepts(self, code: str) -> bool:
         """Whether `code`, typed from the resident's SMS, collects this card."""
@@ -267,4 +268,4 @@ def detail(connection: Connection, reference: str, *,
         visit_cards=tuple((card.reference, mask_id(card.nik)) for card in connection.execute(
             _VISIT_CARDS.where(_APPLICATION.c.visit_id == row.visit_id)))
         if row.open_code is not None else (),
-        visit_id=row.visit_id if row.open_code is not None else None)
+        visit_id=row.visit_id if row.open_code is not None else None, document=row.document)

@@ -24,7 +24,6 @@ from datetime import datetime
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from flows.catalogue import messages
@@ -37,7 +36,6 @@ from sms_ktp.domain import documents
 from sms_ktp.domain.pickup_calendar import local
 from sms_ktp.domain.stages import CLOSED_STAGES, Stage
 from sms_ktp.messaging.broadcasts import cost
-from sms_ktp.models import Application
 from sms_ktp.web.staff.blueprint import allows_office, connect, me, now, record, runtime
 
 NOTE_LIMIT = decisions.NOTE_LIMIT  # a cancellation note: a line in the timeline
@@ -115,13 +113,6 @@ def confirmation(found: ApplicationDetail, *, title: str, action: str, button: s
 def stage_allows(found: ApplicationDetail, action: str, otherwise: str) -> None:
     if action not in actions(found):
         raise Refused(otherwise)
-
-
-def document_of(found: ApplicationDetail) -> str:
-    """The code of the application's document ("ktp", "kk"...)."""
-    with connect() as connection:
-        return connection.execute(select(Application.__table__.c.document)
-                                  .where(Application.__table__.c.id == found.id)).scalar_one()
 
 
 def actions(found: ApplicationDetail) -> frozenset[str]:
@@ -211,7 +202,7 @@ def page(found: ApplicationDetail) -> Response:
     if found.stage == Stage.SUBMITTED.value:  # only then may its registrant still change it
         with connect() as connection:
             registrant = corrections.registrant(connection, found.id)
-    shown = stages(found, document_of(found))
+    shown = stages(found, found.document)
     html = render_template("staff/application.html", app=found, can_act=can_act,
                            reason_limit=decisions.reason_budget(), note_limit=NOTE_LIMIT,
                            stages=shown, actions=actions(found),

@@ -28,7 +28,6 @@ from sms_ktp.web.staff.application_actions import (
     confirmation,
     confirmed,
     decide,
-    document_of,
     missing,
     page,
     stage_allows,
@@ -80,7 +79,7 @@ def application_reject(reference: str) -> Response:
         stage_allows(found, "reject", "Permohonan yang sudah dicetak, ditandatangani atau "
                                        "ditutup tidak bisa ditolak.")
         if not confirmed():
-            key, params = decisions.closing_notice(document_of(found), Stage.REJECTED)
+            key, params = decisions.closing_notice(found.document, Stage.REJECTED)
             return confirmation(
                 found, title=f"Tolak permohonan {reference}?", action="staff.application_reject",
                 button="Ya, tolak permohonan", fields={"reason": reason},
@@ -139,7 +138,7 @@ def confirm_cancel(found: ApplicationDetail, action: str, note: str) -> Response
         effects.append("Kartu lain dalam kunjungan keluarga ini tetap dijadwalkan.")
     if found.stage in PRINTED_STAGES:
         effects.append("Kartu yang sudah dicetak tidak diserahkan; simpan sesuai aturan kantor.")
-    key, params = decisions.closing_notice(document_of(found), Stage.CANCELLED)
+    key, params = decisions.closing_notice(found.document, Stage.CANCELLED)
     return confirmation(found, title=f"Batalkan permohonan {found.reference}?", action=action,
                         button="Ya, batalkan permohonan", fields={"note": note},
                         effects=effects, sms_key=key, sms_params=params)
@@ -180,7 +179,7 @@ def application_advance(reference: str) -> Response:
     """The next stage of the document's path, set by hand (`document_stages`), confirmed on a
     page that shows the SMS the family will get, then audited."""
     def act(found: ApplicationDetail) -> str | Response:
-        shown = stages(found, document_of(found))
+        shown = stages(found, found.document)
         wanted = request.form.get("to", "")
         if shown.next_stage is None or wanted != shown.next_stage:
             raise Refused("Tahap permohonan sudah berubah; lihat lagi tahap berikutnya di "

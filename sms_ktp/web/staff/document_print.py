@@ -35,7 +35,7 @@ from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, ApplicationEvent, Family, StaffUser
 from sms_ktp.web.addresses import request_address
 from sms_ktp.web.pdf_response import pdf_attachment
-from sms_ktp.web.staff.application_actions import document_of, missing, visible
+from sms_ktp.web.staff.application_actions import missing, visible
 from sms_ktp.web.staff.blueprint import connect, me, my_kelurahan, now, require, runtime, staff
 
 ROLES = (Role.ADMIN, Role.OPERATOR, Role.HELPER)
@@ -131,7 +131,7 @@ def _printable(reference: str) -> tuple[ApplicationDetail | None, str]:
         found = visible(detail(connection, reference))
     if found is None:
         return None, ""
-    code = document_of(found)
+    code = found.document
     if documents.document(code).output is not documents.Output.PDF:
         return None, code
     return found, code

@@ -19,7 +19,7 @@ from sms_ktp.applications.document_files import DocumentRefused
 from sms_ktp.backoffice.search import ApplicationDetail
 from sms_ktp.domain import documents
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, DocumentLink
+from sms_ktp.models import DocumentLink
 from sms_ktp.web.addresses import request_address
 from sms_ktp.web.pdf_response import pdf_attachment
 from sms_ktp.web.staff.application_actions import (
@@ -41,7 +41,6 @@ from sms_ktp.web.staff.blueprint import (
     staff,
 )
 
-_APPLICATION = Application.__table__
 _LINK = DocumentLink.__table__
 # What staff read when a step is refused (`DocumentRefused.why`).
 REFUSALS = {
@@ -110,11 +109,9 @@ class Panel:
 @staff.app_template_global("document_panel")
 def document_panel(app: ApplicationDetail) -> Panel | None:
     """The signed PDFs of an application of a PDF document, for its page; None for a card."""
+    if documents.document(app.document).output is not documents.Output.PDF:
+        return None
     with connect() as connection:
-        code = connection.execute(select(_APPLICATION.c.document)
-                                  .where(_APPLICATION.c.id == app.id)).scalar_one_or_none()
-        if code is None or documents.document(code).output is not documents.Output.PDF:
-            return None
         files = document_files.files(connection, app.id)
         link = connection.execute(
             select(_LINK).where(_LINK.c.application_id == app.id, _LINK.c.ended_at.is_(None))
@@ -181,9 +178,6 @@ def renew(reference: str) -> Response:
             raise Refused("Tautan hanya diperbarui untuk permohonan berstatus jadi.")
         settings = runtime().settings
         if not confirmed():
-            with connect() as connection:
-                code = connection.execute(select(_APPLICATION.c.document).where(
-                    _APPLICATION.c.id == found.id)).scalar_one()
             return confirmation(
                 found, title=f"Kirim tautan dan PIN baru untuk {found.reference}?",
                 action="staff.document_renew", button="Ya, kirim tautan baru",
@@ -192,7 +186,7 @@ def renew(reference: str) -> Response:
                          "PIN hanya dikirim ke HP keluarga, petugas tidak melihatnya.",
                          "Tercatat di log audit."],
                 sms_key=document_files.READY_SMS,
-                sms_params=document_files.hidden_params(settings, code, now()))
+                sms_params=document_files.hidden_params(settings, found.document, now()))
         try:
             with connect() as connection:
                 document_files.renew(connection, found.reference, now(), settings,
