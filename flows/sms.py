@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 from flows import papers, post, reschedule, status
 from flows.catalogue import DEFAULT_LANGUAGE, Msg, offered, render
 from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Outcome
+from flows.documents import done_replies
 from flows.documents import flows as document_flows
+from flows.documents import offered as offered_documents
 from flows.keywords import Command, language_named, nik_after_hash, parse_command
 from flows.language import language_for
 from flows.ports import ApplicationView, Services
@@ -172,13 +174,7 @@ class SmsChannel:
     def _reply_to(self, conversation: Conversation, outcome: Outcome, language: str) -> SmsTurn:
         dialogue = DIALOGUES[conversation.flow]
         if outcome.step == DONE:
-            # At most two SMS: what was done, then (another document) the papers to bring.
-            result = dict(outcome.result)
-            then = result.pop("then", None)
-            replies = [render(language, f"{dialogue.name}.done", **result)]
-            if isinstance(then, Msg):
-                replies.append(render(language, then.key, **(then.params or {})))
-            return SmsTurn(replies)
+            return SmsTurn(done_replies(language, dialogue.name, outcome.result))
         if outcome.step == CANCELLED:
             if outcome.error is not None:
                 return SmsTurn([render(language, outcome.error.key, **outcome.error.params)])
@@ -255,8 +251,8 @@ class SmsChannel:
 
 def _items(language: str) -> str:
     """The documents offered with their keywords: "DAFTAR (KTP-el), KK, AKTA LAHIR, ..."."""
-    keys = ["layanan.ktp" if code == "ktp" else f"{code}.menu" for code in documents.enabled()
-            if code == "ktp" or code in document_flows()]
+    keys = ["layanan.ktp"] if documents.is_enabled("ktp") else []
+    keys += [f"{code}.menu" for code in offered_documents()]
     return ", ".join(render(language, key) for key in keys)
 
 

@@ -15,14 +15,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flows import status
-from flows.catalogue import Msg, messages, offered, render
+from flows.catalogue import messages, offered, render
 from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Invalid
+from flows.documents import done_replies
 from flows.documents import flows as document_flows
+from flows.documents import offered as offered_documents
 from flows.keywords import clean
 from flows.language import language_for
 from flows.ports import ApplicationView, Services
 from flows.registration import REGISTRATION
-from sms_ktp.domain import documents
 
 SCREEN_LIMIT = 182
 BACK, HOME = "0", "00"
@@ -123,7 +124,7 @@ class UssdChannel:
             return self._info_menu(language, conversation)
         if choice == "4":
             return self._language_menu(language, conversation)
-        if choice == DOCUMENTS_CHOICE and _offered_documents():
+        if choice == DOCUMENTS_CHOICE and offered_documents():
             return self._documents_menu(language, conversation)
         return self._main(language, conversation, error=_invalid(choice))
 
@@ -131,7 +132,7 @@ class UssdChannel:
                       conversation: Conversation | None, now: datetime) -> UssdTurn:
         if choice == BACK:
             return self._main(language, conversation)
-        offered_now = _offered_documents()
+        offered_now = offered_documents()
         if choice.isdigit() and 1 <= int(choice) <= len(offered_now):
             flow = document_flows()[offered_now[int(choice) - 1]]
             return self._step(language, flow.dialogue.start(phone, language, now + self.ttl))
@@ -230,14 +231,11 @@ class UssdChannel:
         # that repeats an earlier one is a mistake to explain, not an SMS sent twice.
         outcome = dialogue.answer(conversation, value, self.services, repeats=False)
         if outcome.step == DONE:
-            result = dict(outcome.result)
-            then = result.pop("then", None)
-            sms = [render(language, f"{dialogue.name}.done", **result)]
-            if isinstance(then, Msg):  # another document: its papers, a second SMS
-                sms.append(render(language, then.key, **(then.params or {})))
-                end = render(language, "ussd.document_done", ref=result["ref"])
+            sms = done_replies(language, dialogue.name, outcome.result)
+            if len(sms) > 1:  # another document: its reference, then its papers
+                end = render(language, "ussd.document_done", ref=outcome.result["ref"])
             else:
-                end = render(language, f"ussd.{dialogue.name}.done", **result)
+                end = render(language, f"ussd.{dialogue.name}.done", **outcome.result)
             return UssdTurn(_screen(end, end=True), Menu(), None, sms)
         if outcome.step == CANCELLED:
             key = outcome.error.key if outcome.error else f"{dialogue.name}.not_sent"
@@ -260,7 +258,7 @@ class UssdChannel:
     def _main(self, language: str, conversation: Conversation | None,
               error: str | None = None, note: str | None = None) -> UssdTurn:
         lines = [render(language, "ussd.main")]
-        if _offered_documents():
+        if offered_documents():
             lines.append(render(language, "ussd.documents_choice"))
         return UssdTurn(_screen(*_with(_reason(language, error) or note, lines)), Menu(),
                         conversation)
@@ -270,7 +268,7 @@ class UssdChannel:
         """The other documents the regency offers, each starting its dialogue."""
         lines = [render(language, "ussd.documents")]
         lines += [f"{n} {screen_text(language, f'{code}.title')}"
-                  for n, code in enumerate(_offered_documents(), 1)]
+                  for n, code in enumerate(offered_documents(), 1)]
         return UssdTurn(_screen(*_with(_reason(language, error), lines),
                                 render(language, "ussd.nav")), Menu("documents"), conversation)
 
@@ -357,11 +355,6 @@ def _list_pages(language: str,
         pages[-1].append(application)
         used += line
     return pages
-
-
-def _offered_documents() -> list[str]:
-    """The documents besides the KTP-el that the regency offers and that have a dialogue."""
-    return [code for code in documents.enabled() if code in document_flows()]
 
 
 def screen_text(language: str, key: str, **params: Any) -> str:

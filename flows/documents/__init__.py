@@ -5,11 +5,14 @@ start it (`keywords.toml`). A document is added by adding its folder and its ent
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from importlib import import_module
+from typing import Any
 
-from flows.catalogue import document_folders
+from flows.catalogue import Msg, document_folders, render
 from flows.documents.common import DocumentFlow
+from sms_ktp.domain import documents
 
 
 @cache
@@ -20,3 +23,20 @@ def flows() -> dict[str, DocumentFlow]:
         flow = import_module(f"flows.documents.{folder.name}").FLOW
         found[flow.code] = flow
     return found
+
+
+def offered() -> list[str]:
+    """The documents besides the KTP-el that the regency offers (`[services] enabled`) and
+    that have a dialogue, in the catalogue's order."""
+    return [code for code in documents.enabled() if code in flows()]
+
+
+def done_replies(language: str, dialogue: str, result: Mapping[str, Any]) -> list[str]:
+    """The SMS that end a dialogue: `<dialogue>.done`, then, for another document, the papers
+    to bring (the result's `then`): at most two."""
+    values = dict(result)
+    then = values.pop("then", None)
+    replies = [render(language, f"{dialogue}.done", **values)]
+    if isinstance(then, Msg):
+        replies.append(render(language, then.key, **(then.params or {})))
+    return replies
