@@ -425,9 +425,8 @@ def page(connection: Connection, filters: Filters, *, after: int | None = None,
 
 def _row(row: Any) -> Row:
     return Row(row.id, row.reference, mask_id(row.nik), row.document, row.stage,
-               row.kecamatan_code,
-               row.channel, row.created_at, row.ready_at, row.printed_at, row.pickup_office,
-               row.pickup_at, row.collected_at)
+               row.kecamatan_code, row.channel, row.created_at, row.ready_at, row.printed_at,
+               row.pickup_office, row.pickup_at, row.collected_at)
 
 
 @dataclass(frozen=True)
@@ -452,8 +451,7 @@ class ExportRow:
 
 _EXPORT = (select(_APPLICATION.c.reference, _APPLICATION.c.nik, _FAMILY.c.kk,
                   _APPLICATION.c.document, _APPLICATION.c.stage, _FAMILY.c.kecamatan_code,
-               _APPLICATION.c.channel,
-                  _APPLICATION.c.created_at, _APPLICATION.c.ready_at,
+                  _APPLICATION.c.channel, _APPLICATION.c.created_at, _APPLICATION.c.ready_at,
                   _APPLICATION.c.printed_at, _APPLICATION.c.pickup_office,
                   _APPLICATION.c.pickup_at, _APPLICATION.c.collected_at)
            .join(_FAMILY, _FAMILY.c.id == _APPLICATION.c.family_id))
