@@ -4,40 +4,18 @@ phone's, each page passing axe's WCAG 2.1 A/AA rules, screenshots kept."""
 
 from __future__ import annotations
 
-import re
-
-from browser_pages import screenshot, sign_in
-from live_service import KK, NIK, PHONE, LiveService
-from sqlalchemy import select
+from browser_pages import clean, screenshot, sign_in
+from document_steps import advance, apply_for_a_kk, stage_of
 from staff_browser import make_staff
 
-from sms_ktp.applications import document_stages
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application
-
-REF = re.compile(r"ref (\d{9})")
-
-
-def stage_of(live: LiveService, reference: str) -> str:
-    table = Application.__table__
-    with live.runtime.db.connect() as connection:
-        return connection.execute(select(table.c.stage)
-                                  .where(table.c.reference == reference)).scalar_one()
-
-
-def clean(axe, page) -> list[str]:  # type: ignore[no-untyped-def]
-    return [f"{v['id']}: {v['help']}" for v in axe(page)]
 
 
 def test_an_operator_moves_a_kk_to_signed_from_its_page(live, chromium, axe):
-    live.sms(PHONE, f"KK {NIK}#{KK}#hilang")
-    reference = REF.search(live.sms(PHONE, "YA")[0]).group(1)
-    runtime = live.runtime
-    with runtime.db.connect() as connection:  # its papers checked at the office
-        document_stages.advance(connection, runtime.pickup_policy(), runtime.settings,
-                                reference, Stage.PAPERS_CHECKED, actor="staff:op01",
-                                now=runtime.clock.now())
-    make_staff(runtime.db, "op01", "operator", office="01")
+    reference = apply_for_a_kk(live)
+    # its papers checked at the office
+    advance(live, reference, Stage.PAPERS_CHECKED, actor="staff:op01", send=False)
+    make_staff(live.runtime.db, "op01", "operator", office="01")
     context = chromium.new_context(viewport={"width": 1366, "height": 860}, locale="id-ID",
                                    bypass_csp=True)
     page = context.new_page()

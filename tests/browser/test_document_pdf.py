@@ -8,39 +8,28 @@ from __future__ import annotations
 import re
 
 from browser_pages import screenshot, sign_in
-from live_service import KK, NIK, PHONE, LiveService
-from sqlalchemy import select
+from click.testing import CliRunner
+from document_steps import LINK, a_wrong_pin, apply_for_a_kk, attach, stage_of
+from live_service import PHONE, LiveService
 from staff_browser import make_staff
 
 from sms_ktp.cli.common import Service
-from sms_ktp.models import Application
+from sms_ktp.cli.main import cli
 
 PDF = b"%PDF-1.7\n% Kartu Keluarga bertanda tangan elektronik\n%%EOF\n"
-REF = re.compile(r"ref (\d{9})")
 
 
 def advance(live: LiveService, reference: str) -> None:
-    from click.testing import CliRunner
-
-    from sms_ktp.cli.main import cli
-
+    """`sms-ktp application advance REF`: the application to its next stage."""
     result = CliRunner().invoke(cli, ["application", "advance", reference],
                                 obj=Service(runtime=live.runtime), catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
 
 
-def stage_of(live: LiveService, reference: str) -> str:
-    table = Application.__table__
-    with live.runtime.db.connect() as connection:
-        return connection.execute(select(table.c.stage)
-                                  .where(table.c.reference == reference)).scalar_one()
-
-
 def test_an_operator_uploads_the_kk_and_the_family_downloads_it(live, page, chromium, axe,
                                                                   tmp_path):
     live.runtime.settings.server.public_url = live.base_url
-    live.sms(PHONE, f"KK {NIK}#{KK}#hilang")
-    reference = REF.search(live.sms(PHONE, "YA")[0]).group(1)
+    reference = apply_for_a_kk(live)
     advance(live, reference)  # papers complete
     advance(live, reference)  # signed
     live.worker.run_once()
@@ -62,7 +51,7 @@ def test_an_operator_uploads_the_kk_and_the_family_downloads_it(live, page, chro
     advance(live, reference)  # ready: the link's SMS
     live.worker.run_once()
     [sms] = live.received(PHONE)
-    code, pin = re.search(r"/d/([A-Z0-9]{8}) PIN (\d{6})", sms).groups()
+    code, pin = LINK.search(sms).groups()
     link = re.search(r"(http\S+/d/[A-Z0-9]{8})", sms).group(1)
 
     phone = chromium.new_context(viewport={"width": 375, "height": 740}, locale="id-ID",
@@ -72,7 +61,7 @@ def test_an_operator_uploads_the_kk_and_the_family_downloads_it(live, page, chro
     try:
         family.goto(link)
         assert "Disdukcapil Kota Bogor" in family.locator("body").inner_text()
-        family.fill("input[name=pin]", "000000" if pin != "000000" else "111111")
+        family.fill("input[name=pin]", a_wrong_pin(pin))
         family.click("button.primary")
         assert "PIN salah, sisa 4 kali" in family.locator("main").inner_text()
         assert axe(family) == []
@@ -96,17 +85,11 @@ def test_a_kelurahan_helper_prints_the_kk_whose_code_the_family_quotes(live, chr
     """At a kelurahan office: the helper types the code the family reads from its SMS in the
     counter's search box, lands on the print page (the code nowhere on it) and prints the PDF;
     the application is then collected."""
-    from sms_ktp.applications import document_files
-
     live.runtime.settings.server.public_url = live.base_url
-    live.sms(PHONE, f"KK {NIK}#{KK}#hilang")
-    reference = REF.search(live.sms(PHONE, "YA")[0]).group(1)
+    reference = apply_for_a_kk(live)
     advance(live, reference)  # papers complete
     advance(live, reference)  # signed
-    with live.runtime.db.connect() as connection:
-        document_files.attach(connection, reference, "KK baru.pdf", PDF,
-                              settings=live.runtime.settings, actor="staff:op01",
-                              now=live.runtime.clock.now())
+    attach(live, reference, {"KK baru.pdf": PDF}, actor="staff:op01")
     advance(live, reference)  # ready: the link's SMS with its code
     live.worker.run_once()
     code = re.search(r"kode ([A-Z0-9]{8})", live.received(PHONE)[-1]).group(1)

@@ -5,32 +5,14 @@ page passes axe's WCAG 2.1 A/AA rules, and screenshots are kept."""
 
 from __future__ import annotations
 
-import re
-
-from browser_pages import screenshot, sign_in
-from live_service import KK, NIK, PHONE, LiveService
-from sqlalchemy import select
+from browser_pages import clean, screenshot, sign_in
+from document_steps import apply_for_a_kk, stage_of
+from live_service import PHONE
 from staff_browser import make_staff
-
-from sms_ktp.models import Application
-
-REF = re.compile(r"ref (\d{9})")
-
-
-def stage_of(live: LiveService, reference: str) -> str:
-    table = Application.__table__
-    with live.runtime.db.connect() as connection:
-        return connection.execute(select(table.c.stage)
-                                  .where(table.c.reference == reference)).scalar_one()
-
-
-def clean(axe, page) -> list[str]:  # type: ignore[no-untyped-def]
-    return [f"{v['id']}: {v['help']}" for v in axe(page)]
 
 
 def test_an_operator_records_papers_missing_then_complete(live, chromium, axe):
-    live.sms(PHONE, f"KK {NIK}#{KK}#hilang")
-    reference = REF.search(live.sms(PHONE, "YA")[0]).group(1)
+    reference = apply_for_a_kk(live)
     live.received(PHONE)
     make_staff(live.runtime.db, "op01", "operator", office="01")
     context = chromium.new_context(viewport={"width": 1366, "height": 860}, locale="id-ID",

@@ -10,48 +10,26 @@ from __future__ import annotations
 import re
 
 import requests
-from live_service import KK, NIK, PHONE, LiveService
-from sqlmodel import select
+from document_steps import (
+    LINK,
+    a_wrong_pin,
+    advance,
+    attach,
+    reference_in,
+    rows,
+    status,
+    type_pin,
+)
+from live_service import KK, NIK, PHONE
 
-from sms_ktp.applications import document_files, document_stages
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, ApplicationEvent, PickupSlot, PickupVisit
 
-REF = re.compile(r"ref (\d{9})")
-LINK = re.compile(r"/d/([A-Z0-9]{8}) PIN (\d{6})")
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The service's day is Monday 30 November 2026 (tests/conftest.py START): a child born on
 # 12 March 2026 is reported 263 days later, one born on 15 November 15 days later.
 PDFS = {"akta kelahiran.pdf": b"%PDF-1.7\n% akta\n%%EOF\n",
         "kk baru.pdf": b"%PDF-1.7\n% kk\n%%EOF\n",
         "kia.pdf": b"%PDF-1.7\n% kia\n%%EOF\n"}
-
-
-def rows(service: LiveService, model: type) -> list:
-    with service.runtime.db.transaction() as session:
-        return list(session.exec(select(model)).all())
-
-
-def advance(service: LiveService, reference: str, to: Stage) -> None:
-    runtime = service.runtime
-    with runtime.db.connect() as connection:
-        document_stages.advance(connection, runtime.pickup_policy(), runtime.settings,
-                                reference, to, actor="operator:root", now=runtime.clock.now())
-    service.worker.run_once()
-
-
-def attach(service: LiveService, reference: str) -> None:
-    runtime = service.runtime
-    with runtime.db.connect() as connection:
-        for name, content in PDFS.items():
-            document_files.attach(connection, reference, name, content,
-                                  settings=runtime.settings, actor="staff:op1",
-                                  now=runtime.clock.now())
-
-
-def status(service: LiveService, reference: str) -> str:
-    [text] = service.sms(PHONE, f"STATUS {reference}")
-    return text
 
 
 def test_a_late_akta_from_the_dialogue_to_its_pdfs_downloaded(service):
@@ -81,7 +59,7 @@ def test_a_late_akta_from_the_dialogue_to_its_pdfs_downloaded(service):
                        "***0001, KK ***0003. Data hanya dipakai untuk akta. Balas YA kirim, "
                        "TIDAK batal.")
     done, bring = service.sms(PHONE, "ya")
-    reference = REF.search(done).group(1)
+    reference = reference_in(done)
     assert re.fullmatch(r"Permohonan Akta Kelahiran diterima, ref \d{9}\. Serahkan berkas \w+, "
                         r"\d+ \w+ \d{4}, \d\d\.\d\d WIB di Kantor Kec\. Bogor Selatan\.",
                         done), done
@@ -113,7 +91,7 @@ def test_a_late_akta_from_the_dialogue_to_its_pdfs_downloaded(service):
         f"Ref {reference} Akta Kelahiran: akta sudah ditandatangani elektronik (TTE). Tautan "
         "unduh segera dikirim lewat SMS.")
 
-    attach(service, reference)
+    attach(service, reference, PDFS)
     advance(service, reference, Stage.READY)
     [ready] = service.received(PHONE)
     assert ready.startswith(f"Akta Kelahiran ref {reference} sudah jadi. Unduh "
@@ -123,16 +101,10 @@ def test_a_late_akta_from_the_dialogue_to_its_pdfs_downloaded(service):
         f"Ref {reference} Akta Kelahiran: akta sudah jadi, biasanya bersama KK baru dan KIA "
         "anak. Tautan unduh dan PIN dikirim lewat SMS; bisa juga dicetak di kelurahan.")
 
-    family = requests.Session()
-    page = family.get(f"{service.base_url}/d/{code}", timeout=10)
-    token = CSRF.search(page.text).group(1)
-    wrong = family.post(f"{service.base_url}/d/{code}", timeout=10,
-                        data={"pin": "000000" if pin != "000000" else "111111",
-                              "csrf_token": token})
+    family, link = requests.Session(), f"{service.base_url}/d/{code}"
+    wrong = type_pin(family, link, family.get(link, timeout=10), a_wrong_pin(pin))
     assert wrong.status_code == 403 and "PIN salah, sisa 4 kali" in wrong.text
-    token = CSRF.search(wrong.text).group(1)
-    listed = family.post(f"{service.base_url}/d/{code}", data={"pin": pin, "csrf_token": token},
-                         timeout=10)
+    listed = type_pin(family, link, wrong, pin)
     assert listed.status_code == 200
     assert all(name in listed.text for name in PDFS), listed.text
     links = re.findall(r'href="(/d/[^"]+)"', listed.text)
@@ -162,7 +134,7 @@ def test_the_one_message_form_tidak_and_twins_in_one_papers_visit(service):
         [summary] = service.sms(PHONE, f"AKTA LAHIR {NIK}#{KK}#15/11/2026#{sex}")
         assert "15-11-2026 (tepat waktu)" in summary
         done, bring = service.sms(PHONE, "YA")
-        references.append(REF.search(done).group(1))
+        references.append(reference_in(done))
         assert bring == (f"Berkas akta ref {references[-1]}: surat lahir RS/bidan/lurah (atau "
                          "SPTJM F-2.03 + 2 saksi), buku nikah (atau SPTJM F-2.04), KK, F-2.01, "
                          "KTP-el ayah & ibu. Asli.")

@@ -11,49 +11,18 @@ from __future__ import annotations
 import re
 
 import requests
-from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
-from sqlmodel import select
+from document_steps import LINK, REF, advance, attach, reference_in, rows, status, type_pin
+from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2
 
 from flows.catalogue import render
-from sms_ktp.applications import document_files, document_stages
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, ApplicationEvent, PickupSlot, PickupVisit
 
-REF = re.compile(r"ref (\d{9})")
-LINK = re.compile(r"/d/([A-Z0-9]{8}) PIN (\d{6})")
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The service's day is Monday 30 November 2026 (tests/conftest.py START).
 DECEASED = "3271011208450003"  # a man born 12 August 1945, died 27 November 2026
 DECEASED_2 = "3271015003520004"  # a woman born 10 March 1952
 PDFS = {"akta kematian.pdf": b"%PDF-1.7\n% akta\n%%EOF\n",
         "kk baru.pdf": b"%PDF-1.7\n% kk\n%%EOF\n"}
-
-
-def rows(service: LiveService, model: type) -> list:
-    with service.runtime.db.transaction() as session:
-        return list(session.exec(select(model)).all())
-
-
-def advance(service: LiveService, reference: str, to: Stage) -> None:
-    runtime = service.runtime
-    with runtime.db.connect() as connection:
-        document_stages.advance(connection, runtime.pickup_policy(), runtime.settings,
-                                reference, to, actor="operator:root", now=runtime.clock.now())
-    service.worker.run_once()
-
-
-def attach(service: LiveService, reference: str) -> None:
-    runtime = service.runtime
-    with runtime.db.connect() as connection:
-        for name, content in PDFS.items():
-            document_files.attach(connection, reference, name, content,
-                                  settings=runtime.settings, actor="staff:op1",
-                                  now=runtime.clock.now())
-
-
-def status(service: LiveService, reference: str) -> str:
-    [text] = service.sms(PHONE, f"STATUS {reference}")
-    return text
 
 
 def test_a_death_reported_from_the_dialogue_to_its_pdfs_downloaded(service):
@@ -87,7 +56,7 @@ def test_a_death_reported_from_the_dialogue_to_its_pdfs_downloaded(service):
                        "atau TIDAK.")
     assert service.sms(PHONE, "mungkin")[0].startswith("Balas YA")
     done, bring = service.sms(PHONE, "ya")
-    reference = REF.search(done).group(1)
+    reference = reference_in(done)
     assert re.fullmatch(r"Permohonan Akta Kematian diterima, ref \d{9}\. Serahkan berkas \w+, "
                         r"\d+ \w+ \d{4}, \d\d\.\d\d WIB di Kantor Kec\. Bogor Selatan\.",
                         done), done
@@ -121,7 +90,7 @@ def test_a_death_reported_from_the_dialogue_to_its_pdfs_downloaded(service):
         f"Ref {reference} Akta Kematian: akta dan KK baru sudah ditandatangani elektronik (TTE). "
         "Tautan unduh segera dikirim lewat SMS.")
 
-    attach(service, reference)
+    attach(service, reference, PDFS)
     advance(service, reference, Stage.READY)
     [ready] = service.received(PHONE)
     assert ready.startswith(f"Akta Kematian ref {reference} sudah jadi. Unduh "
@@ -131,11 +100,8 @@ def test_a_death_reported_from_the_dialogue_to_its_pdfs_downloaded(service):
         f"Ref {reference} Akta Kematian: akta dan KK baru sudah jadi (PDF). Tautan unduh dan PIN "
         "dikirim lewat SMS; bisa juga dicetak di kelurahan.")
 
-    family = requests.Session()
-    page = family.get(f"{service.base_url}/d/{code}", timeout=10)
-    token = CSRF.search(page.text).group(1)
-    listed = family.post(f"{service.base_url}/d/{code}", data={"pin": pin, "csrf_token": token},
-                         timeout=10)
+    family, link = requests.Session(), f"{service.base_url}/d/{code}"
+    listed = type_pin(family, link, family.get(link, timeout=10), pin)
     assert listed.status_code == 200
     assert all(name in listed.text for name in PDFS), listed.text
     links = re.findall(r'href="(/d/[^"]+)"', listed.text)
@@ -158,7 +124,7 @@ def test_the_one_message_form_tidak_and_one_open_report_per_deceased(service):
 
     [summary] = service.sms(PHONE, f"AKTA KEMATIAN {NIK}#{DECEASED}#27-11-2026#{KK}")
     done, _ = service.sms(PHONE, "YA")
-    reference = REF.search(done).group(1)
+    reference = reference_in(done)
     exists = (f"Permohonan Akta Kematian untuk NIK almarhum/almarhumah ini sudah ada, ref "
               f"{reference}, dan sedang diproses. Cek prosesnya: STATUS {reference}")
     # Reported again by the same family, by the form or by the dialogue: its reference back.

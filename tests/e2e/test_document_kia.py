@@ -9,29 +9,15 @@ from __future__ import annotations
 
 import re
 
-from live_service import KK, NIK, PHONE, PHONE_2, LiveService
-from sqlmodel import select
+from document_steps import advance, reference_in, rows
+from live_service import KK, NIK, PHONE, PHONE_2
 
-from sms_ktp.applications import document_stages, pickup, printing
+from sms_ktp.applications import pickup, printing
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, ApplicationEvent, PickupSlot, PickupVisit
 
-REF = re.compile(r"ref (\d{9})")
 CODE = re.compile(r"Kode ([A-Z0-9]{6})")
 # The service's day is Monday 30 November 2026 (tests/conftest.py START).
-
-
-def rows(service: LiveService, model: type) -> list:
-    with service.runtime.db.transaction() as session:
-        return list(session.exec(select(model)).all())
-
-
-def advance(service: LiveService, reference: str, to: Stage) -> None:
-    runtime = service.runtime
-    with runtime.db.connect() as connection:
-        document_stages.advance(connection, runtime.pickup_policy(), runtime.settings,
-                                reference, to, actor="operator:root", now=runtime.clock.now())
-    service.worker.run_once()
 
 
 def test_a_kia_from_the_dialogue_to_the_card_collected(service):
@@ -59,7 +45,7 @@ def test_a_kia_from_the_dialogue_to_the_card_collected(service):
                        "12-03-2015. Data hanya dipakai untuk KIA. Balas YA untuk kirim atau "
                        "TIDAK untuk batal.")
     done, bring = service.sms(PHONE, "ya")
-    reference = REF.search(done).group(1)
+    reference = reference_in(done)
     assert re.fullmatch(r"Permohonan KIA diterima, ref \d{9}\. Serahkan berkas \w+, \d+ \w+ "
                         r"\d{4}, \d\d\.\d\d WIB di Kantor Kec\. Bogor Selatan\.", done), done
     assert bring == (f"Berkas KIA ref {reference}: fotokopi akta kelahiran anak, KK, KTP-el ayah "
@@ -124,7 +110,7 @@ def test_the_one_message_form_and_twins(service):
     for form in (f"KIA {NIK}#{KK}#20-06-2024", f"kartu anak#{NIK}#{KK}#20-06-2024"):
         assert service.sms(PHONE, form)[0].startswith("Periksa: permohonan KIA")
         done, bring = service.sms(PHONE, "YA")
-        references.append(REF.search(done).group(1))
+        references.append(reference_in(done))
         # 2 years old: no photos yet
         assert bring == (f"Berkas KIA ref {references[-1]}: fotokopi akta kelahiran anak, KK, "
                          "KTP-el ayah dan ibu. Bawa juga yang asli.")

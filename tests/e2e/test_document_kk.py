@@ -6,20 +6,14 @@ from __future__ import annotations
 
 import re
 
-from live_service import KK, NIK, NIK_2, PHONE, PHONE_2, LiveService
-from sqlmodel import select
+from document_steps import reference_in, rows
+from live_service import KK, NIK, NIK_2, PHONE, PHONE_2
 
 from sms_ktp.domain import documents
 from sms_ktp.models import Application, ApplicationEvent, PickupSlot, PickupVisit
 
-REF = re.compile(r"ref (\d{9})")
 # A girl born 5 March 2012 (14 today): too young to split a KK.
 NIK_CHILD = "3271014503120002"
-
-
-def rows(service: LiveService, model: type) -> list:
-    with service.runtime.db.transaction() as session:
-        return list(session.exec(select(model)).all())
 
 
 def test_a_kk_dialogue_with_wrong_answers_ends_in_a_reference_and_the_papers(service):
@@ -39,7 +33,7 @@ def test_a_kk_dialogue_with_wrong_answers_ends_in_a_reference_and_the_papers(ser
                        "KK. Data hanya dipakai untuk KK. Balas YA untuk kirim atau TIDAK untuk "
                        "batal.")
     done, bring = service.sms(PHONE, "ya")
-    reference = REF.search(done).group(1)
+    reference = reference_in(done)
     assert re.fullmatch(r"Permohonan KK diterima, ref \d{9}\. Serahkan berkas \w+, \d+ \w+ "
                         r"\d{4}, \d\d\.\d\d WIB di Kantor Kec\. Bogor Selatan\.", done), done
     assert bring == (f"Berkas KK ref {reference}: KK lama, KTP-el pemohon, buku nikah bila "
@@ -73,7 +67,7 @@ def test_the_one_message_form_asks_only_the_confirmation_and_twice_is_refused(se
     [summary] = service.sms(PHONE, f"KK {NIK}#{KK}#hilang")
     assert "alasan KK hilang" in summary
     done, bring = service.sms(PHONE, "YA")
-    reference = REF.search(done).group(1)
+    reference = reference_in(done)
     assert bring.startswith(f"Berkas KK ref {reference}: surat kehilangan dari polisi")
     [again] = service.sms(PHONE, f"KK {NIK} {KK} rusak")
     assert again == (f"Permohonan KK pemohon NIK ***0001 sudah ada, ref {reference}, dan "

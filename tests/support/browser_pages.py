@@ -1,4 +1,5 @@
-"""What the browser tests do again and again: sign in, and keep a screenshot as an artifact."""
+"""What the browser tests do again and again: sign in, keep a screenshot as an artifact, and
+read axe's verdict on a page."""
 
 from __future__ import annotations
 
@@ -25,3 +26,8 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def clean(axe: Any, page: Any) -> list[str]:
+    """The WCAG violations `axe` finds on the page, one line each (none on a clean page)."""
+    return [f"{v['id']}: {v['help']}" for v in axe(page)]
