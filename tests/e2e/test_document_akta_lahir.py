@@ -1,8 +1,9 @@
 """An Akta Kelahiran applied for by SMS, end to end through the real webhook on SQLite and
 PostgreSQL: the dialogue with its wrong answers, a late registration told as such, the reference
 and the papers to bring in two SMS, the papers visit booked in the pickup slots, then the PDF's
-way: papers complete, signed, ready with the akta, the new KK and the KIA attached, the link's SMS,
-a wrong then the right PIN, collected; STATUS in the akta's own words at each stage. Then the
+way: papers complete by the operator's `sms-ktp application advance`, then at the back office
+signed, the akta, the new KK and the KIA uploaded, ready; the link's SMS, a wrong then the right
+PIN, collected; STATUS in the akta's own words at each stage. Then the
 one-message form, a summary answered TIDAK, and twins."""
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import requests
 from document_steps import (
     LINK,
     a_wrong_pin,
-    advance,
-    attach,
+    advance_by_command,
+    at_the_office,
+    office_decides,
+    office_uploads,
     reference_in,
     rows,
     status,
@@ -22,11 +25,13 @@ from document_steps import (
 )
 from live_service import KK, NIK, PHONE
 
+from sms_ktp.domain.masking import mask_phone
 from sms_ktp.domain.stages import Stage
 from sms_ktp.models import Application, ApplicationEvent, PickupSlot, PickupVisit
 
 # The service's day is Monday 30 November 2026 (tests/conftest.py START): a child born on
 # 12 March 2026 is reported 263 days later, one born on 15 November 15 days later.
+PHONE_MASKED = mask_phone(PHONE)
 PDFS = {"akta kelahiran.pdf": b"%PDF-1.7\n% akta\n%%EOF\n",
         "kk baru.pdf": b"%PDF-1.7\n% kk\n%%EOF\n",
         "kia.pdf": b"%PDF-1.7\n% kia\n%%EOF\n"}
@@ -81,22 +86,30 @@ def test_a_late_akta_from_the_dialogue_to_its_pdfs_downloaded(service):
         f"Ref {reference} Akta Kelahiran: permohonan diterima. Serahkan berkas sesuai jadwal di "
         "SMS; akta diproses setelah berkas lengkap.")
 
-    advance(service, reference, Stage.PAPERS_CHECKED)
+    assert advance_by_command(service, reference, Stage.PAPERS_CHECKED) == (
+        f"ref {reference} (akta_lahir): submitted -> papers_checked\n"
+        f"SMS to {PHONE_MASKED}: Berkas Akta Kelahiran ref {reference} sudah lengkap. Akta "
+        "sedang diproses dan ditandatangani; tautan unduh dikirim lewat SMS.\n")
     assert service.received(PHONE) == [
         f"Berkas Akta Kelahiran ref {reference} sudah lengkap. Akta sedang diproses dan "
         "ditandatangani; tautan unduh dikirim lewat SMS."]
-    advance(service, reference, Stage.SIGNED)
+    staff = at_the_office(service)
+    signed = office_decides(service, staff, reference, "advance", to="signed")
+    assert "Permohonan lanjut ke tahap sudah TTE." in signed
     assert service.received(PHONE) == []
     assert status(service, reference) == (
         f"Ref {reference} Akta Kelahiran: akta sudah ditandatangani elektronik (TTE). Tautan "
         "unduh segera dikirim lewat SMS.")
 
-    attach(service, reference, PDFS)
-    advance(service, reference, Stage.READY)
+    for name, content in PDFS.items():
+        assert f"Dokumen {name} diunggah" in office_uploads(staff, reference, name, content)
+    ready_page = office_decides(service, staff, reference, "advance", to="ready")
+    assert "Keluarga diberi tahu lewat SMS." in ready_page
     [ready] = service.received(PHONE)
     assert ready.startswith(f"Akta Kelahiran ref {reference} sudah jadi. Unduh "
                             f"{service.base_url}/d/"), ready
     code, pin = LINK.search(ready).groups()
+    assert code not in ready_page and pin not in ready_page  # staff never see them
     assert status(service, reference) == (
         f"Ref {reference} Akta Kelahiran: akta sudah jadi, biasanya bersama KK baru dan KIA "
         "anak. Tautan unduh dan PIN dikirim lewat SMS; bisa juga dicetak di kelurahan.")

@@ -2,16 +2,32 @@
 PostgreSQL: the dialogue with its wrong answers (a short NIK, the reporter's NIK for the
 deceased's, a date in the future, unreadable or before the deceased's birth, a KK of another
 regency), the reference and the papers to bring in two SMS, the papers visit booked in the pickup
-slots, then the PDF's way: papers complete, signed, ready with the akta and the updated KK
-attached, the link's SMS, collected; STATUS in the akta's own words. Then the one-message form,
-a summary answered TIDAK, and one open report per deceased."""
+slots, then the PDF's way, driven by staff at the back office and by the operator's command:
+papers complete at the office, signed by `sms-ktp application advance`, the akta attached by
+`sms-ktp application attach` and the updated KK uploaded at the office, ready by the command,
+the link's SMS, a wrong PIN then the right one, collected; STATUS in the akta's own words. Then
+the one-message form, a summary answered TIDAK, and one open report per deceased."""
 
 from __future__ import annotations
 
 import re
 
 import requests
-from document_steps import LINK, REF, advance, attach, reference_in, rows, status, type_pin
+from document_steps import (
+    LINK,
+    REF,
+    a_wrong_pin,
+    advance_by_command,
+    at_the_office,
+    attach_by_command,
+    command,
+    office_decides,
+    office_uploads,
+    reference_in,
+    rows,
+    status,
+    type_pin,
+)
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2
 
 from flows.catalogue import render
@@ -25,7 +41,7 @@ PDFS = {"akta kematian.pdf": b"%PDF-1.7\n% akta\n%%EOF\n",
         "kk baru.pdf": b"%PDF-1.7\n% kk\n%%EOF\n"}
 
 
-def test_a_death_reported_from_the_dialogue_to_its_pdfs_downloaded(service):
+def test_a_death_reported_from_the_dialogue_to_its_pdfs_downloaded(service, tmp_path):
     service.runtime.settings.server.public_url = service.base_url
     [ask] = service.sms(PHONE, "AKTA MATI")
     assert ask == ("Laporan kematian (Akta Kematian) Kota Bogor. Kirim NIK pelapor: ahli waris "
@@ -80,34 +96,48 @@ def test_a_death_reported_from_the_dialogue_to_its_pdfs_downloaded(service):
         f"Ref {reference} Akta Kematian: permohonan diterima. Serahkan berkas sesuai jadwal di "
         "SMS; akta diproses setelah berkas lengkap.")
 
-    advance(service, reference, Stage.PAPERS_CHECKED)
+    staff = at_the_office(service)
+    complete = office_decides(service, staff, reference, "papers/complete")
+    assert "Berkas lengkap dicatat. Keluarga diberi tahu lewat SMS." in complete
     assert service.received(PHONE) == [
         f"Berkas Akta Kematian ref {reference} sudah lengkap. Akta dan KK baru sedang diproses "
         "dan ditandatangani; tautan unduh dikirim lewat SMS."]
-    advance(service, reference, Stage.SIGNED)
+    assert advance_by_command(service, reference, note="TTE Kepala Dinas") == (
+        f"ref {reference} (akta_mati): papers_checked -> signed\nno SMS\n")
     assert service.received(PHONE) == []
     assert status(service, reference) == (
         f"Ref {reference} Akta Kematian: akta dan KK baru sudah ditandatangani elektronik (TTE). "
         "Tautan unduh segera dikirim lewat SMS.")
 
-    attach(service, reference, PDFS)
-    advance(service, reference, Stage.READY)
+    (akta, akta_pdf), (kk, kk_pdf) = PDFS.items()
+    assert attach_by_command(service, reference, tmp_path, akta, akta_pdf).startswith(
+        f"attached to ref {reference}: {akta} ({len(akta_pdf)} bytes, sha256 ")
+    assert f"Dokumen {kk} diunggah" in office_uploads(staff, reference, kk, kk_pdf)
+    shown = command(service, "show", reference)
+    assert "files: 2" in shown and "stage: signed" in shown
+    printed = advance_by_command(service, reference, Stage.READY)
     [ready] = service.received(PHONE)
     assert ready.startswith(f"Akta Kematian ref {reference} sudah jadi. Unduh "
                             f"{service.base_url}/d/"), ready
     code, pin = LINK.search(ready).groups()
+    assert printed.startswith(f"ref {reference} (akta_mati): signed -> ready\n")
+    assert pin not in printed and code not in printed  # the operator never sees them
     assert status(service, reference) == (
         f"Ref {reference} Akta Kematian: akta dan KK baru sudah jadi (PDF). Tautan unduh dan PIN "
         "dikirim lewat SMS; bisa juga dicetak di kelurahan.")
 
     family, link = requests.Session(), f"{service.base_url}/d/{code}"
-    listed = type_pin(family, link, family.get(link, timeout=10), pin)
+    wrong = type_pin(family, link, family.get(link, timeout=10), a_wrong_pin(pin))
+    assert wrong.status_code == 403 and "PIN salah, sisa 4 kali" in wrong.text
+    assert wrong.text.count('name="pin"') == 1  # asked again
+    listed = type_pin(family, link, wrong, pin)
     assert listed.status_code == 200
     assert all(name in listed.text for name in PDFS), listed.text
     links = re.findall(r'href="(/d/[^"]+)"', listed.text)
     assert len(links) == 2
     first = family.get(service.base_url + links[0], timeout=10)
     assert first.headers["Content-Type"] == "application/pdf"
+    assert first.content in PDFS.values()
     assert status(service, reference) == (
         f"Ref {reference} Akta Kematian: akta dan KK baru sudah diunduh atau dicetak. Selesai, "
         "terima kasih.")

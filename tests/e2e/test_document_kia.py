@@ -1,19 +1,26 @@
 """A KIA applied for by SMS, end to end through the real webhook on SQLite and PostgreSQL: the
 dialogue with its wrong answers, the one-message form, the reference and the papers to bring in
 two SMS (the photos' background named from the birth year), the papers visit booked in the pickup
-slots, then the card's way: papers complete, the print queue, printed on a KIA blangko, its
-pickup SMS naming the child by birth date, handed over; STATUS in the KIA's own words at each
-stage."""
+slots, then the card's way: papers complete at the back office, the print queue by `sms-ktp
+application advance`, printed on a KIA blangko by the operator's `blangko add --card kia`,
+`print next --card kia` and `print done` (never on a KTP-el blangko), its pickup SMS naming the
+child by birth date, handed over; STATUS in the KIA's own words at each stage."""
 
 from __future__ import annotations
 
 import re
 
-from document_steps import advance, reference_in, rows
+from document_steps import (
+    advance_by_command,
+    at_the_office,
+    office_decides,
+    reference_in,
+    rows,
+    sms_ktp,
+)
 from live_service import KK, NIK, PHONE, PHONE_2
 
-from sms_ktp.applications import pickup, printing
-from sms_ktp.domain.stages import Stage
+from sms_ktp.applications import pickup
 from sms_ktp.models import Application, ApplicationEvent, PickupSlot, PickupVisit
 
 CODE = re.compile(r"Kode ([A-Z0-9]{6})")
@@ -65,23 +72,35 @@ def test_a_kia_from_the_dialogue_to_the_card_collected(service):
         f"Ref {reference} KIA: permohonan diterima. Serahkan berkas sesuai jadwal di SMS; KIA "
         "dicetak setelah berkas lengkap."]
 
-    advance(service, reference, Stage.PAPERS_CHECKED)
+    staff = at_the_office(service)
+    office_decides(service, staff, reference, "papers/complete")
     assert service.received(PHONE) == [f"Berkas KIA ref {reference} sudah lengkap. KIA masuk "
                                        "antrean cetak; jadwal ambil dikirim lewat SMS."]
-    advance(service, reference, Stage.PRINT_QUEUE)
+    assert advance_by_command(service, reference) == (
+        f"ref {reference} (kia): papers_checked -> print_queue\nno SMS\n")
     assert service.received(PHONE) == []  # told with the papers complete
-    assert service.sms(PHONE, f"STATUS {reference}") == [
-        f"Ref {reference} KIA: berkas lengkap, KIA menunggu blangko (kartu kosong) yang sedang "
-        "habis. Dicetak begitu blangko datang; jadwal ambil dikirim lewat SMS."]
+    waiting = (f"Ref {reference} KIA: berkas lengkap, KIA menunggu blangko (kartu kosong) yang "
+               "sedang habis. Dicetak begitu blangko datang; jadwal ambil dikirim lewat SMS.")
+    assert service.sms(PHONE, f"STATUS {reference}") == [waiting]
 
-    runtime = service.runtime
-    printing.add_blangko(runtime.db, runtime.clock, "disdukcapil", 1, "op", card="kia")
+    # A KIA is printed from its own blangko, never from the KTP-el's.
+    assert sms_ktp(service, "blangko", "add", "5").exit_code == 0
+    assert service.sms(PHONE, f"STATUS {reference}") == [waiting]
+    assert "no print-ready card is waiting" in sms_ktp(service, "print", "next").stdout
+    wrong = sms_ktp(service, "blangko", "add", "1", "--card", "sim")
+    assert wrong.exit_code == 2 and "'sim' is not one of 'ktp', 'kia'" in wrong.stderr
+    assert sms_ktp(service, "print", "next", "--card", "kia").stdout.strip() == (
+        "nothing to print at disdukcapil (kia): no free blangko (stock 0, reserved 0)")
+    assert sms_ktp(service, "blangko", "add", "1", "--card", "kia").stdout.strip() == (
+        "added 1 blangko at disdukcapil (kia): stock 1, reserved 0, free 1")
     assert service.sms(PHONE, f"STATUS {reference}") == [
         f"Ref {reference} KIA: berkas lengkap, KIA antre giliran cetak. Jadwal ambil dikirim "
         "lewat SMS."]
-    batch = printing.reserve_next(runtime.db, runtime.clock, "disdukcapil", None, card="kia")
-    assert [card[0] for card in batch.cards] == [reference]
-    printing.mark_printed(runtime.db, runtime.clock, runtime.quiet_hours, batch.batch_id, "op")
+    table = sms_ktp(service, "print", "next", "--card", "kia").stdout
+    batch = re.match(r"batch (\d+) at disdukcapil \(kia\): 1 card\(s\)", table)
+    assert batch and reference in table and "***0001" in table and NIK not in table, table
+    assert sms_ktp(service, "print", "done", "--batch", batch.group(1)).stdout.strip() == (
+        "1 card(s) marked printed")
     assert [a.stage for a in rows(service, Application)] == ["printed"]
     assert service.received(PHONE) == []
     # The STATUS is answered before the worker's run that books the pickup and tells it.
@@ -92,6 +111,7 @@ def test_a_kia_from_the_dialogue_to_the_card_collected(service):
     [status] = service.sms(PHONE, f"STATUS {reference}")
     assert status.startswith(f"Ref {reference} ") and "siap diambil" in status
 
+    runtime = service.runtime
     pickup.verify(runtime.db, runtime.clock, CODE.search(told).group(1), "counter:1")
     assert service.sms(PHONE, f"STATUS {reference}") == [
         f"Ref {reference} KIA: KIA sudah diambil. Terima kasih."]

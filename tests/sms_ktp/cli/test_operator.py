@@ -165,27 +165,3 @@ def test_failed_sms_can_be_queued_again(folder):
     assert run(folder, "outbox", "requeue").stdout.strip() == "0 failed SMS queued again"
     refused = run(folder, "outbox", "requeue", "--phone", "4444")
     assert refused.returncode == 2 and "not a mobile number" in refused.stderr
-
-
-def test_a_kia_is_printed_from_its_own_blangko(folder):
-    register(folder)
-    (folder / "results.csv").write_text(f"nik,result,note\n{NIK},PRR,\n")
-    assert run(folder, "penunggalan", "import", "results.csv").returncode == 0
-    # The application reached the print queue as a child's KIA would (its papers checked).
-    with sqlite3.connect(folder / "var" / "sms-ktp.db") as connection:
-        connection.execute("UPDATE application SET document = 'kia'")
-    assert run(folder, "blangko", "add", "5").returncode == 0  # KTP-el blangko
-    assert "no print-ready card is waiting" in run(folder, "print", "next").stdout
-    assert run(folder, "print", "next", "--card", "kia").stdout.strip() == (
-        "nothing to print at disdukcapil (kia): no free blangko (stock 0, reserved 0)")
-    assert run(folder, "blangko", "add", "2", "--card", "kia").stdout.strip() == (
-        "added 2 blangko at disdukcapil (kia): stock 2, reserved 0, free 2")
-    table = run(folder, "print", "next", "--card", "kia").stdout
-    assert table.startswith("batch 1 at disdukcapil (kia): 1 card(s)") and "***0001" in table
-    assert table.endswith("free blangko left at disdukcapil (kia): 1\n")
-    assert run(folder, "print", "done", "--batch", "1").stdout.strip() == (
-        "1 card(s) marked printed")
-    assert run(folder, "blangko", "add", "1").stdout.strip() == (
-        "added 1 blangko at disdukcapil: stock 6, reserved 0, free 6")
-    wrong = run(folder, "blangko", "add", "1", "--card", "sim")
-    assert wrong.returncode == 2 and "'sim' is not one of 'ktp', 'kia'" in wrong.stderr
