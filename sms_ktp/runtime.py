@@ -120,8 +120,8 @@ class Runtime:
         (`office_setting`) over them. Cached, and read again at most every
         `office_check_seconds`: rebuilt only when the stored changes differ from the ones it was
         built with, so a change made in another process (the web app, the worker) is used
-        within that delay without a restart. Reads the database: call it outside a transaction
-        (on SQLite a second transaction of the same thread would wait for the first)."""
+        within that delay without a restart. Safe inside a transaction: the changes are read
+        on a connection that never waits for a writer (`Database.read`)."""
         moment = self.monotonic()
         policy = self._policy
         if policy is not None and moment - self._offices_checked_at < self.office_check_seconds:
@@ -135,7 +135,7 @@ class Runtime:
                     and moment - self._offices_checked_at < self.office_check_seconds):
                 return self._policy
             try:
-                with self.db.connect() as connection:
+                with self.db.read() as connection:
                     overrides = office_settings.stored(connection)
             except SQLAlchemyError as error:
                 # The database is down or not upgraded yet: keep scheduling as before.

@@ -31,6 +31,7 @@ from sms_ktp.platform import schema
 P = ParamSpec("P")
 R = TypeVar("R")
 BUSY_SECONDS = 30  # how long SQLite waits for a lock held by another connection
+READ_ONLY = "sms_ktp_read_only"  # the execution option of `Database.read`
 
 
 def _wal(cursor: Any) -> None:
@@ -66,7 +67,8 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        reading = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -106,6 +108,16 @@ class Database:
         """A Core connection in a transaction that commits at the end of the block, or not at
         all: the light path of the requests that arrive by the thousand (SMS, USSD)."""
         with (self._writer or nullcontext()), self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reading only, which never waits for a writer: on SQLite a deferred
+        transaction of the WAL's last commit, outside the writers' queue, so that code which
+        may run inside another transaction of the same thread (a cache refreshed from the
+        database) does not wait for that transaction, for the whole busy timeout."""
+        with self.engine.connect().execution_options(**{READ_ONLY: True}) as connection, \
+                connection.begin():
             yield connection
 
     @contextmanager

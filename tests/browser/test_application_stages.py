@@ -14,7 +14,7 @@ from sms_ktp.domain.stages import Stage
 def test_an_operator_moves_a_kk_to_signed_from_its_page(live, chromium, axe):
     reference = apply_for_a_kk(live)
     # its papers checked at the office
-    advance(live, reference, Stage.PAPERS_CHECKED, actor="staff:op01", send=False)
+    advance(live, reference, Stage.PAPERS_CHECKED, actor="staff:op01")
     make_staff(live.runtime.db, "op01", "operator", office="01")
     context = chromium.new_context(viewport={"width": 1366, "height": 860}, locale="id-ID",
                                    bypass_csp=True)

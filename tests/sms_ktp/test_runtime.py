@@ -130,3 +130,17 @@ def test_a_database_error_keeps_the_offices_it_has(database, monkeypatch, caplog
     ticks.value += OFFICE_CHECK_SECONDS
     assert worker.pickup_policy().offices["03"].capacity == 30
     assert "changes from the back office not read" in caplog.text
+
+
+def test_a_check_due_inside_a_transaction_reads_at_once(database):
+    """A page that reads the offices in the middle of its transaction (an application moved on
+    at the back office) gets them at once, changes included: on SQLite a second writing
+    transaction of the same thread would wait for the first for the whole busy timeout."""
+    ticks = Ticks()
+    web = runtime(database, ticks)
+    web.pickup_policy()
+    save(database, "03", capacity=30)
+    ticks.value += OFFICE_CHECK_SECONDS
+    with database.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")
+        assert web.pickup_policy().offices["03"].capacity == 30

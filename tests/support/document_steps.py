@@ -50,16 +50,15 @@ def stage_of(service: LiveService, reference: str) -> str:
                                   .where(Application.reference == reference)).scalar_one()
 
 
-def advance(service: LiveService, reference: str, to: Stage, actor: str = "operator:root",
-            send: bool = True) -> None:
-    """The application set to `to` as `sms-ktp application advance` sets it, then (`send`) the
-    worker's run that sends what the stage tells the family."""
+def advance(service: LiveService, reference: str, to: Stage,
+            actor: str = "operator:root") -> None:
+    """The application set to `to` as `sms-ktp application advance` sets it, then the worker's
+    run that sends what the stage tells the family."""
     runtime = service.runtime
     with runtime.db.connect() as connection:
         document_stages.advance(connection, runtime.pickup_policy(), runtime.settings,
                                 reference, to, actor=actor, now=runtime.clock.now())
-    if send:
-        service.worker.run_once()
+    service.worker.run_once()
 
 
 def attach(service: LiveService, reference: str, files: dict[str, bytes],
