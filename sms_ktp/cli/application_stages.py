@@ -48,12 +48,12 @@ def _read(runtime: Runtime, connection: Connection, reference: str) -> Shown | N
     found = detail(connection, reference)
     if found is None:
         return None
-    row = connection.execute(select(_APPLICATION.c.document, _APPLICATION.c.papers_visit_id)
-                             .where(_APPLICATION.c.id == found.id)).one()
-    visit = (papers_visit.view(connection, runtime.pickup_policy(), row.papers_visit_id)
-             if row.papers_visit_id is not None else None)
-    pdf = documents.document(row.document).output is documents.Output.PDF
-    return Shown(found, row.document, visit,
+    visit_id = connection.execute(select(_APPLICATION.c.papers_visit_id)
+                                  .where(_APPLICATION.c.id == found.id)).scalar_one()
+    visit = (papers_visit.view(connection, runtime.pickup_policy(), visit_id)
+             if visit_id is not None else None)
+    pdf = documents.document(found.document).output is documents.Output.PDF
+    return Shown(found, found.document, visit,
                  document_files.files(connection, found.id) if pdf else None)
 
 
