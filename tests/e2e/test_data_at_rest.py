@@ -1,8 +1,8 @@
 """A copy of the database holds no NIK or KK in plain text: after whole registrations through
-the live service (by SMS, by USSD, at the counter, a dialogue left half-way), staff work on them,
-and an upgrade of a database that an older release filled in plain text. On SQLite the file and
-its WAL are read byte by byte, exactly as a copy would hold them; on both databases every value
-of every table is read back as text."""
+the live service (by SMS, by USSD, at the counter, a dialogue left half-way, a death reported with
+its signed akta attached), staff work on them, and an upgrade of a database that an older release
+filled in plain text. On SQLite the file and its WAL are read byte by byte, exactly as a copy
+would hold them; on both databases every value of every table is read back as text."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from document_steps import advance, attach, reference_in
 from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, LiveService
 from sqlmodel import SQLModel
 from staff_browser import StaffBrowser, make_staff
@@ -19,13 +20,15 @@ from staff_browser import StaffBrowser, make_staff
 from sms_ktp import crypto
 from sms_ktp.applications import penunggalan
 from sms_ktp.domain.quiet_hours import QuietHours
+from sms_ktp.domain.stages import Stage
 from sms_ktp.models import PhoneState
 from sms_ktp.platform import schema
 from sms_ktp.platform.db import Database
 
 NIK_3, KK_3, PHONE_3 = "3271015507880003", "3271030303210005", "+6281300000003"  # by USSD
 NIK_4, KK_4, PHONE_4 = "3271044109920004", "3271050404220006", "+6281300000004"  # at the counter
-NUMBERS = (NIK, KK, NIK_2, KK_2, NIK_3, KK_3, NIK_4, KK_4)
+DECEASED = "3271011208450003"  # reported dead by the family of PHONE
+NUMBERS = (NIK, KK, NIK_2, KK_2, NIK_3, KK_3, NIK_4, KK_4, DECEASED)
 REF = re.compile(r"\b(\d{9})\b")
 
 
@@ -80,6 +83,12 @@ def registrations(service: LiveService) -> str:
     penunggalan.apply(service.runtime.db, service.runtime.clock, QuietHours(), rows, summary,
                       "op")
     assert summary.applied == 1
+    # A death reported by SMS: the deceased's NIK in the answers, and the signed akta, which
+    # quotes it, attached once the papers are checked.
+    service.sms(PHONE, f"AKTA MATI {NIK}#{DECEASED}#27-11-2026#{KK}")
+    death = reference_in(service.sms(PHONE, "YA")[0])
+    advance(service, death, Stage.PAPERS_CHECKED)
+    attach(service, death, {"akta.pdf": b"%PDF-1.7\n% NIK " + DECEASED.encode() + b"\n%%EOF\n"})
     # An SMS quoting a number with separators, and the worker sending every reply.
     service.sms(PHONE, f"STATUS 3271-0145-0190-0001 KK {KK}")
     service.worker.run_once()
@@ -87,7 +96,7 @@ def registrations(service: LiveService) -> str:
         applications = connection.execute(sa.text("SELECT count(*) FROM application")).scalar()
         waiting = connection.execute(sa.text(
             "SELECT answers FROM phone_state WHERE phone = :p"), {"p": PHONE_2}).scalar()
-    assert applications == 3 and waiting is not None  # the half-way dialogue is kept
+    assert applications == 4 and waiting is not None  # the half-way dialogue is kept
     return reference
 
 
