@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Select, select
 
 from sms_ktp.applications.decisions import REJECTABLE
 from sms_ktp.applications.hidden_codes import hide_codes
+from sms_ktp.backoffice.particulars import particulars, reason_label, reason_words
 from sms_ktp.domain import region
 from sms_ktp.domain.identity import digits_only
 from sms_ktp.domain.masking import mask_id, mask_phone, redact
@@ -196,6 +197,8 @@ class ApplicationDetail:
     visit_cards: tuple[tuple[str, str], ...] = ()
     visit_id: int | None = None  # the open family visit, which the counter's pages show
     document: str = "ktp"  # a code of `sms_ktp.domain.documents`
+    # The reason and the dialogue's other answers in words (`particulars`): (label, value).
+    particulars: tuple[tuple[str, str], ...] = ()
 
     def accepts(self, code: str) -> bool:
         """Whether `code`, typed from the resident's SMS, collects this card."""
@@ -268,4 +271,6 @@ def detail(connection: Connection, reference: str, *,
         visit_cards=tuple((card.reference, mask_id(card.nik)) for card in connection.execute(
             _VISIT_CARDS.where(_APPLICATION.c.visit_id == row.visit_id)))
         if row.open_code is not None else (),
-        visit_id=row.visit_id if row.open_code is not None else None, document=row.document)
+        visit_id=row.visit_id if row.open_code is not None else None, document=row.document,
+        particulars=((reason_label(row.document), reason_words(row.document, row.reason)),
+                     *particulars(row.document, row.details, reveal)))

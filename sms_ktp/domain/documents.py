@@ -28,6 +28,9 @@ class Document:
     card: str | None = None  # the blank-card stock a card is printed on (`blangko --card`)
     # The reference SMS books a visit to hand in the papers at the kecamatan office.
     papers_visit: bool = True
+    # Whose NIK the application carries, as staff pages name it ("NIK orang tua"); "": the
+    # card holder's own.
+    applicant: str = ""
 
     def next_stage(self, stage: str) -> Stage | None:
         """The stage after `stage` on the path (None at its end or off it)."""
@@ -44,13 +47,13 @@ KTP = Document("ktp", Output.CARD,
                (Stage.SUBMITTED, Stage.PENUNGGALAN, Stage.PRINT_QUEUE, Stage.PRINTED,
                 Stage.PICKUP_SCHEDULED, Stage.COLLECTED),
                card="ktp", papers_visit=False)
-KK = Document("kk", Output.PDF, PDF_PATH)
-AKTA_LAHIR = Document("akta_lahir", Output.PDF, PDF_PATH)
-AKTA_MATI = Document("akta_mati", Output.PDF, PDF_PATH)
+KK = Document("kk", Output.PDF, PDF_PATH, applicant="pemohon")
+AKTA_LAHIR = Document("akta_lahir", Output.PDF, PDF_PATH, applicant="pelapor")
+AKTA_MATI = Document("akta_mati", Output.PDF, PDF_PATH, applicant="pelapor")
 KIA = Document("kia", Output.CARD,
                (Stage.SUBMITTED, Stage.PAPERS_CHECKED, Stage.PRINT_QUEUE, Stage.PRINTED,
                 Stage.PICKUP_SCHEDULED, Stage.COLLECTED),
-               card="kia")
+               card="kia", applicant="orang tua")
 
 DOCUMENTS: dict[str, Document] = {d.code: d for d in (KTP, KK, AKTA_LAHIR, AKTA_MATI, KIA)}
 CARDS: tuple[str, ...] = tuple(dict.fromkeys(d.card for d in DOCUMENTS.values() if d.card))

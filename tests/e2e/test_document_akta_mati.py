@@ -97,6 +97,12 @@ def test_a_death_reported_from_the_dialogue_to_its_pdfs_downloaded(service, tmp_
         "SMS; akta diproses setelah berkas lengkap.")
 
     staff = at_the_office(service)
+    page = staff.get(f"/staff/applications/{reference}").text
+    for fact in ("<dt>NIK pelapor</dt><dd class=\"nowrap\">***0001</dd>",
+                 "<dt>NIK almarhum/almarhumah</dt><dd>***0003</dd>",
+                 "<dt>Tanggal meninggal</dt><dd>27-11-2026</dd>"):
+        assert fact in page
+    assert DECEASED not in page and NIK not in page
     complete = office_decides(service, staff, reference, "papers/complete")
     assert "Berkas lengkap dicatat. Keluarga diberi tahu lewat SMS." in complete
     assert service.received(PHONE) == [

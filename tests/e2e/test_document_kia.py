@@ -73,6 +73,9 @@ def test_a_kia_from_the_dialogue_to_the_card_collected(service):
         "dicetak setelah berkas lengkap."]
 
     staff = at_the_office(service)
+    page = staff.get(f"/staff/applications/{reference}").text
+    assert "<dt>NIK orang tua</dt>" in page
+    assert "<dt>Tanggal lahir anak</dt><dd>12-03-2015</dd>" in page
     office_decides(service, staff, reference, "papers/complete")
     assert service.received(PHONE) == [f"Berkas KIA ref {reference} sudah lengkap. KIA masuk "
                                        "antrean cetak; jadwal ambil dikirim lewat SMS."]

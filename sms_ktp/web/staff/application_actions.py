@@ -214,6 +214,7 @@ def page(found: ApplicationDetail) -> Response:
                            # who registered it may still correct or cancel it, until verified
                            correctable=corrections.may_change(found.stage, registrant,
                                                               person.actor),
+                           applicant=documents.document(found.document).applicant,
                            **labels())
     return Response(html, mimetype="text/html")
 
