@@ -88,15 +88,75 @@ class Reading:
 def read_fields(text: str, reason_words: dict[str, str]) -> Reading:
     """The registration answers in `text` (what follows DAFTAR, or an answer to a question).
     `reason_words` maps the words of each reason (upper case, no accents) to its code."""
+    text = prepared(text)
+    if re.search(r"[#*]", text):
+        return _read_separated(text, reason_words)
+    return _read_free(text, reason_words)
+
+
+def prepared(text: str) -> str:
+    """`text` as the readers here see it: clean, upper case, without accents or symbols."""
     text = without_accents(clean(text)).upper()
     # A letter O between two digits is a zero typed on the letter row: 3271O14501900029.
     text = re.sub(r"(?<=\d)O(?=\d)", "0", text)
     # Emoji and other symbols say nothing here ("2 🙏" is the reason 2).
-    text = " ".join("".join(" " if unicodedata.category(char) in ("So", "Sk") else char
+    return " ".join("".join(" " if unicodedata.category(char) in ("So", "Sk") else char
                             for char in text).split())
-    if re.search(r"[#*]", text):
-        return _read_separated(text, reason_words)
-    return _read_free(text, reason_words)
+
+
+@dataclass(frozen=True)
+class IdNumber:
+    """An identity number found in a text, the field its label names (None: unlabelled) and
+    where it stands in the prepared text, its label included."""
+
+    digits: str
+    label: str | None
+    start: int
+    end: int
+
+
+def identity_numbers(text: str) -> list[IdNumber]:
+    """The identity numbers of a `prepared` text in their order, each with the label (NIK or
+    KK) that names it: what a document's form without `#` reads by label before place. A
+    mobile number, or a number labelled as a Suket's, is none."""
+    tokens = _tokens(text)
+    label_at = _labels(tokens)
+    label_first = {after: first for first, after, _ in _label_phrases(tokens)}
+    found = []
+    for first, last, digits in _numbers(text, tokens):
+        if len(digits) < ID_DIGITS or _is_phone(digits):
+            continue
+        named = _label_reach(tokens, first, label_at)
+        if named is not None and named[0] == "suket":
+            continue
+        label = named[0] if named is not None and named[0] in ID_FIELDS else None
+        start = _words_before(tokens, label_first.get(named[1], first)) if named else first
+        found.append(IdNumber(digits, label, tokens[start].start, tokens[last].end))
+    return found
+
+
+def _words_before(tokens: list[_Token], label: int) -> int:
+    """The first of the filler words right before the label at token `label` ("No. KK",
+    "nomor KTP: NIK"), which belong to it; `label` when there are none."""
+    start = index = label
+    while index > 0 and label - index < 2 * _MOST_FILLERS:
+        token = tokens[index - 1]
+        if token.kind == "word" and token.text in _FILLERS:
+            start = index - 1
+        elif token.kind != "other":
+            break
+        index -= 1
+    return start
+
+
+def labelled_kk(text: str) -> str | None:
+    """The number of a text that gives a KK by its label and nothing else of the kind ("KK:
+    3271...", "no kk 3271...", "Nomor KK saya 3271..."): a number the resident says is the
+    KK, which is never to be read as a NIK. None for any other text."""
+    numbers = identity_numbers(prepared(text))
+    if len(numbers) == 1 and numbers[0].label == "kk":
+        return numbers[0].digits
+    return None
 
 
 def _read_separated(text: str, reason_words: dict[str, str]) -> Reading:
@@ -484,11 +544,18 @@ def _label_phrases(tokens: list[_Token]) -> Iterator[tuple[int, int, str]]:
 def _label_before(tokens: list[_Token], first: int, label_at: dict[int, str]) -> str | None:
     """The label that names the number starting at token `first`: a label just before it, with
     at most a few filler words and punctuation in between."""
+    named = _label_reach(tokens, first, label_at)
+    return named[0] if named is not None else None
+
+
+def _label_reach(tokens: list[_Token], first: int, label_at: dict[int, str]
+                 ) -> tuple[str, int] | None:
+    """`_label_before`'s label, with the index of the token after it."""
     index = first
     fillers = 0
     while index > 0:
         if index in label_at:
-            return label_at[index]
+            return label_at[index], index
         token = tokens[index - 1]
         if token.kind == "word":
             if token.text not in _FILLERS or fillers >= _MOST_FILLERS:
@@ -497,4 +564,4 @@ def _label_before(tokens: list[_Token], first: int, label_at: dict[int, str]) ->
         elif token.kind != "other":
             return None
         index -= 1
-    return label_at.get(0)
+    return (label_at[0], 0) if 0 in label_at else None

@@ -15,6 +15,7 @@ from flows.dialogue import (
     Conversation,
     Dialogue,
     Invalid,
+    Outcome,
     Route,
     Step,
     ending,
@@ -261,6 +262,23 @@ def labelled_fields(text: str) -> dict[str, str]:
     return reading.values if reading.speaks_for_itself else {}
 
 
+class NikFirst(Dialogue):
+    """A dialogue that asks the NIK first and the KK later. A KK given before its question (by
+    its label, "KK: 3271...", in the first SMS or at the NIK question) is kept for it; while
+    the NIK question then waits, the reply says the KK is kept, so that the resident neither
+    sends it again nor takes it for unread, and asks for the NIK (`<name>.kk_noted`)."""
+
+    def answer(self, conversation: Conversation, text: str | None, context: Any,
+               repeats: bool = True) -> Outcome:
+        outcome = super().answer(conversation, text, context, repeats)
+        kept = conversation.prefill.get("kk")
+        if outcome.error is None and outcome.step == self.first and kept \
+                and "kk" not in conversation.answers:
+            outcome.error = Invalid(f"{self.name}.kk_noted",
+                                    kk=mask_id(re.sub(r"\D", "", kept)))
+        return outcome
+
+
 def _finish(conversation: Conversation, services: Services) -> Mapping[str, Any]:
     answers = conversation.answers
     try:
@@ -272,7 +290,7 @@ def _finish(conversation: Conversation, services: Services) -> Mapping[str, Any]
     return done_params(reference, answers["reason"])
 
 
-REGISTRATION = Dialogue(
+REGISTRATION = NikFirst(
     "register",
     [
         Step("nik", "register.ask_nik", read_nik, (Route("kk"),)),

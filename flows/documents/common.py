@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
+from functools import cache
 from typing import Any
 
-from flows.catalogue import Msg
+from flows.catalogue import Msg, languages, messages
 from flows.dates import say_day, say_time
 from flows.dialogue import CANCELLED, DONE, Choice, Conversation, Dialogue, Invalid, Route, Step
 from flows.dialogue import ending as ending_with
-from flows.fields import kk_first
+from flows.fields import ID_DIGITS, identity_numbers, kk_first, labelled_kk, prepared
 from flows.keywords import clean, without_accents
 from flows.ports import ApplicationDraft, Services
 from flows.registration import (
     STEP_OF_PROBLEM,
+    NikFirst,
     check_kk,
     nik_value,
     read_confirmation,
@@ -33,6 +35,10 @@ NUMBER, DATE, WORDS = "number", "date", "words"
 _DIGIT_RUN = re.compile(r"\d(?:[\d .\-/]*\d)?")
 _DATE = re.compile(r"^(\d{1,2})\s*[-/. ]\s*(\d{1,2}|[A-Za-z]+)\s*[-/. ]\s*(\d{2}|\d{4})$")
 _COMPACT_DATE = re.compile(r"^(\d{2})(\d{2})(\d{4}|\d{2})$")
+# A date as the dialogue keeps it (YYYY-MM-DD), read again when an earlier answer changes.
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+# The words before the first digit of an answer ("Tgl. lahir: 12/3/19").
+_WORDS_BEFORE_DIGIT = re.compile(r"^([A-Z][A-Z\s.,:;=\-]*?)[\s.,:;=\-]*(?=\d)")
 # A date among a form's words: 12/3/19, 12-03-2019, 12 maret 2019, or 12032019 (DDMMYYYY, the
 # eight digits a date of 19xx or 20xx makes, told apart from a NIK's or a KK's groups of four).
 _DATE_IN_TEXT = re.compile(r"\b\d{1,2}\s*[-/.]\s*(?:\d{1,2}|[A-Za-z]+)\s*[-/.]\s*\d{2,4}\b"
@@ -47,6 +53,18 @@ MONTHS = {
     "OKT": 10, "OKTOBER": 10, "OCT": 10, "OCTOBER": 10, "NOP": 11, "NOV": 11, "NOPEMBER": 11,
     "NOVEMBER": 11, "DES": 12, "DESEMBER": 12, "DEC": 12, "DECEMBER": 12,
 }
+# Words that say what a date is, written before it: "tgl 1 nov 2024", "tanggal lahir
+# 12-03-2019", "meninggal 27-11-2024", "Tgl:12-3-2019", "born on 12/3/19", in Indonesian,
+# Sundanese, Javanese and English. The names of the days (`when.weekday` of every catalogue)
+# may stand there too ("Senin, 4 November 2024"); the date after them is the answer.
+DATE_LABEL_WORDS = frozenset({
+    "TGL", "TGLNYA", "TG", "TGGL", "TANGGAL", "TANGGALNYA", "TANGAL", "HARI", "PADA", "YAITU",
+    "ADALAH", "SAYA", "ANAK", "NYA", "LAHIR", "LAHIRNYA", "KELAHIRAN", "MENINGGAL",
+    "MENINGGALNYA", "DUNIA", "WAFAT", "KEMATIAN", "MATI", "ALMARHUM", "ALMARHUMAH",
+    "KALAHIRAN", "MAOT", "PUPUS", "TILAR", "DUNYA", "NGANTUNKEUN", "POE", "DINA",
+    "LAIR", "MIYOS", "SEDA", "DONYA", "PATI", "DINTEN", "ING",
+    "DATE", "OF", "BIRTH", "BORN", "DOB", "DIED", "DEATH", "ON", "PASSED", "AWAY", "DAY",
+})
 SEX_WORDS = {
     "L": "L", "LK": "L", "LAKI": "L", "LAKI LAKI": "L", "LELAKI": "L", "PRIA": "L",
     "COWOK": "L", "M": "L", "MALE": "L", "BOY": "L", "LALAKI": "L", "PAMEGET": "L",
@@ -90,14 +108,42 @@ def family_kk(text: str, services: Services, conversation: Conversation) -> str:
     return check_kk(text, services, conversation.phone, conversation.answers.get("nik"))
 
 
+def date_label_words() -> frozenset[str]:
+    """`DATE_LABEL_WORDS` and the names of the days in every catalogue language."""
+    return _date_label_words(languages())
+
+
+@cache
+def _date_label_words(codes: tuple[str, ...]) -> frozenset[str]:
+    days = {word for code in codes for number in range(7)
+            for word in re.findall(r"[A-Z]+", without_accents(
+                messages(code)[f"when.weekday.{number}"]).upper())}
+    return DATE_LABEL_WORDS | days
+
+
+def after_date_label(words: str) -> str:
+    """`words` (upper case, without accents) without the label before its date: "TGL LAHIR
+    12/3/19" is "12/3/19". Words that are no date label are kept, and the answer is then read
+    as it came (unreadable, as a word before a date may change what it means)."""
+    found = _WORDS_BEFORE_DIGIT.match(words)
+    if found and set(re.findall(r"[A-Z]+", found.group(1))) <= date_label_words():
+        return words[found.end():]
+    return words
+
+
 def read_date(text: str, today: date) -> date:
-    """A date as people write it: 12-03-2019, 12/3/19, 12.03.2019, 12 maret 2019, 12032019.
-    Not in the future; `Invalid` says what is wrong."""
-    words = without_accents(clean(text)).upper().strip(" .#*")
+    """A date as people write it: 12-03-2019, 12/3/19, 12.03.2019, 12 maret 2019, 12032019,
+    with a label before it or not ("tgl lahir 12/3/19", "Meninggal: 1 nov 2024"), or as the
+    dialogue keeps it (2019-03-12). Not in the future; `Invalid` says what is wrong."""
+    words = after_date_label(without_accents(clean(text)).upper().strip(" .#*")).strip(" .#*")
+    kept = _ISO_DATE.match(words)
     found = _DATE.match(words) or _COMPACT_DATE.match(words.replace(" ", ""))
-    if found is None:
+    if kept is not None:
+        year_text, month_text, day = kept.groups()
+    elif found is not None:
+        day, month_text, year_text = found.groups()
+    else:
         raise Invalid("error.date.unreadable")
-    day, month_text, year_text = found.groups()
     month = int(month_text) if month_text.isdigit() else MONTHS.get(month_text)
     year = int(year_text)
     if len(year_text) == 2:
@@ -172,56 +218,105 @@ def read_choice(words: Mapping[str, str], values: Sequence[str], error: str
 # --- one-SMS forms -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DocumentFlow:
-    """A document's dialogue and the answers its one-SMS form carries, in order, by kind."""
+    """A document's dialogue and the answers its one-SMS form carries, in order, by kind.
+    `keyword_names`: the step whose number the keyword itself labels when the number comes
+    alone after it (`KK 3271...`, `KK: 3271...`: the KK, as every keyword of the KK ends in
+    KK or Kartu Keluarga); None when the keyword names no number (`KIA 3271...`: the NIK,
+    the form's first)."""
 
     code: str
     dialogue: Dialogue
     form: tuple[tuple[str, str], ...]
+    keyword_names: str | None = None
 
     def prefill(self, rest: str) -> dict[str, str]:
         """The answers `KK NIK#KK#ALASAN` carries after the keyword, by step: `#` parts in the
-        form's order; without `#`, its 16-digit numbers in order, a date, and the words left."""
-        found = self._read(rest)
-        if "nik" in found and "kk" in found \
+        form's order; without `#`, a number labelled KK as the KK, the other identity numbers
+        in order, a date (its label dropped), and the words left. Numbers placed by their order
+        alone are swapped when only the other way fits (the KK typed first)."""
+        found, labelled = self._read(rest)
+        if "nik" in found and "kk" in found and not labelled \
                 and kk_first(*(number_of(found[name]) for name in ("nik", "kk"))):
-            # The KK typed first: read the other way round when only that way fits.
             found["nik"], found["kk"] = found["kk"], found["nik"]
         return found
 
-    def _read(self, rest: str) -> dict[str, str]:
+    def _read(self, rest: str) -> tuple[dict[str, str], bool]:
+        """The answers by step, and whether a label named any of the numbers."""
         text = clean(rest).strip(" #")
         if not text:
-            return {}
+            return {}, False
         if "#" in text:
             parts = [part.strip() for part in text.split("#")]
-            return {name: part for (name, _), part in zip(self.form, parts, strict=False)
-                    if part}
+            placed = {name: part for (name, _), part in zip(self.form, parts, strict=False)
+                      if part}
+            return self._kk_in_its_place(placed)
         found: dict[str, str] = {}
-        dates = _DATE_IN_TEXT.findall(text)
-        for kind_date in dates[:1]:
-            text = text.replace(kind_date, " ")
-        runs = [run for run in _DIGIT_RUN.findall(text) if sum(c.isdigit() for c in run) >= 10]
-        for run in runs:
-            text = text.replace(run, " ", 1)
-        numbers = [number for run in runs for number in _split_numbers(run)]
-        words = " ".join(text.split())
-        number_steps = [name for name, kind in self.form if kind == NUMBER]
-        found.update(zip(number_steps, numbers, strict=False))
-        date_steps = [name for name, kind in self.form if kind == DATE]
-        if dates and date_steps:
-            found[date_steps[0]] = dates[0]
-        word_steps = [name for name, kind in self.form if kind == WORDS]
-        if words and word_steps:
-            found[word_steps[0]] = words
-        return found
+        text = prepared(text)
+        steps = {kind: [name for name, of in self.form if of == kind]
+                 for kind in (NUMBER, DATE, WORDS)}
+        dated = _DATE_IN_TEXT.search(text)
+        if dated is not None:
+            if steps[DATE]:
+                found[steps[DATE][0]] = dated.group()
+            start = _date_label_start(text, dated.start()) if steps[DATE] else dated.start()
+            text = f"{text[:start]} {text[dated.end():]}"
+        numbers = identity_numbers(text)
+        if self.keyword_names and len(numbers) == 1 and numbers[0].label is None:
+            numbers = [replace(numbers[0], label=self.keyword_names)]
+        for number in reversed(numbers):
+            text = f"{text[:number.start]} {text[number.end:]}"
+        kk = next((n.digits for n in numbers if n.label == "kk"), None)
+        if kk is not None and "kk" in steps[NUMBER]:
+            found["kk"] = kk
+        # A number labelled KK is never any other answer, even the second of two so labelled.
+        others = [n.digits for n in numbers if n.label != "kk"]
+        found.update(zip([name for name in steps[NUMBER] if name not in found], others,
+                         strict=False))
+        words = " ".join(word for word in text.split() if any(c.isalnum() for c in word)
+                         and sum(c.isdigit() for c in word) < ID_DIGITS)
+        if words and steps[WORDS]:
+            found[steps[WORDS][0]] = words
+        return found, any(number.label for number in numbers)
+
+    def _kk_in_its_place(self, placed: dict[str, str]) -> tuple[dict[str, str], bool]:
+        """`#` parts by place, but a part that is a KK by its label (`KK: 3271...` where the
+        NIK goes) changes places with the KK's part: it is never read as a NIK."""
+        if "kk" not in dict(self.form):
+            return placed, False
+        for name, part in list(placed.items()):
+            if name != "kk" and labelled_kk(part) is not None:
+                other = placed.pop("kk", None)
+                placed["kk"] = part
+                if other is None:
+                    del placed[name]
+                else:
+                    placed[name] = other
+                return placed, True
+        return placed, labelled_kk(placed.get("kk", "")) is not None
 
 
-def _split_numbers(run: str) -> list[str]:
-    """"3271... 3271..." read as one run of 32 digits: two numbers of 16."""
-    digits = "".join(char for char in run if char.isdigit())
-    if len(digits) > 16 and len(digits) % 16 == 0:
-        return [digits[start:start + 16] for start in range(0, len(digits), 16)]
-    return [run]
+def _date_label_start(text: str, start: int) -> int:
+    """Where the label before the date at `start` begins ("TGL LAHIR 12/3/19"): the words
+    right before it that are date labels; `start` when there are none."""
+    for word in reversed(list(re.finditer(r"[A-Z]+", text[:start]))):
+        if text[word.end():start].strip(" .,:;=-") or word.group() not in date_label_words():
+            break
+        start = word.start()
+    return start
+
+
+def dialogue_of(code: str, steps: list[Step],
+                done: Callable[[Conversation, Services], Mapping[str, Any]]) -> Dialogue:
+    """A document's dialogue: its NIK first, a KK given by its label kept for its question."""
+    return NikFirst(code, steps, finish=done, fields=kk_by_label)
+
+
+def kk_by_label(text: str) -> dict[str, str]:
+    """A document dialogue's labelled answers (`Dialogue` `fields`): a KK given by its label
+    ("KK: 3271...", "no kk 3271...") at any question is kept as the KK, for its question or in
+    its place, and never read as a NIK. {} for any other text: the answer to the question."""
+    kk = labelled_kk(text)
+    return {"kk": kk} if kk is not None else {}
 
 
 def finish(code: str, draft_of: Callable[[Conversation], ApplicationDraft],

@@ -47,6 +47,8 @@ def test_the_keyword_and_the_answers_it_carries(entry: Mapping[str, Any], servic
     assert answers == entry["answers"], outcome.error
     assert outcome.step == entry["asks"]
     assert (outcome.error.key if outcome.error else None) == entry.get("error")
+    if "kept" in entry:  # the answers kept for the questions still to come
+        assert conversation.prefill == entry["kept"]
 
 
 @pytest.mark.parametrize("entry", _entries("document_dialogue"))

@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from flows.catalogue import Msg
-from flows.dialogue import Conversation, Dialogue, Invalid, Route, Step
+from flows.dialogue import Conversation, Invalid, Route, Step
 from flows.documents.common import (
     DATE,
     NUMBER,
@@ -21,6 +21,7 @@ from flows.documents.common import (
     DocumentFlow,
     choices_of,
     confirm_step,
+    dialogue_of,
     finish,
     kk_step,
     masked,
@@ -97,14 +98,14 @@ def draft(conversation: Conversation) -> ApplicationDraft:
                             details={"birth_date": answers["birth_date"], "sex": answers["sex"]})
 
 
-DIALOGUE = Dialogue(CODE, [
+DIALOGUE = dialogue_of(CODE, [
     nik_step(CODE),
     kk_step(CODE, "birth_date"),
     Step("birth_date", f"{CODE}.ask.birth_date", read_birth_date, (Route("sex"),)),
     Step("sex", f"{CODE}.ask.sex", read_child_sex, (Route("confirm"),),
          choices=choices_of(CODE, "sex", SEXES), describe=timing),
     confirm_step(CODE, summary),
-], finish=finish(CODE, draft))
+], finish(CODE, draft))
 
 FLOW = DocumentFlow(CODE, DIALOGUE, (("nik", NUMBER), ("kk", NUMBER), ("birth_date", DATE),
                                      ("sex", WORDS)))

@@ -7,12 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flows.dialogue import Conversation, Dialogue, Invalid, Route, Step
+from flows.dialogue import Conversation, Invalid, Route, Step
 from flows.documents.common import (
     DATE,
     NUMBER,
     DocumentFlow,
     confirm_step,
+    dialogue_of,
     family_kk,
     finish,
     masked,
@@ -81,13 +82,13 @@ def draft(conversation: Conversation) -> ApplicationDraft:
                             active_key=active_key(answers["deceased"]))
 
 
-DIALOGUE = Dialogue(CODE, [
+DIALOGUE = dialogue_of(CODE, [
     nik_step(CODE, to="deceased"),  # the reporter: the heir, a relative, the Ketua RT
     Step("deceased", f"{CODE}.ask.deceased", read_deceased, (Route("died"),)),
     Step("died", f"{CODE}.ask.died", read_death_date, (Route("kk"),)),
     Step("kk", f"{CODE}.ask.kk", read_kk, (Route("confirm"),)),
     confirm_step(CODE, summary),
-], finish=finish(CODE, draft))
+], finish(CODE, draft))
 
 # AKTA MATI NIK#NIK ALMARHUM#TANGGAL#KK
 FLOW = DocumentFlow(CODE, DIALOGUE, (("nik", NUMBER), ("deceased", NUMBER), ("died", DATE),

@@ -9,12 +9,13 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from flows.dialogue import Conversation, Dialogue, Invalid, Route, Step
+from flows.dialogue import Conversation, Invalid, Route, Step
 from flows.documents.common import (
     DATE,
     NUMBER,
     DocumentFlow,
     confirm_step,
+    dialogue_of,
     finish,
     kk_step,
     masked,
@@ -67,11 +68,11 @@ def papers(application: ApplicationDraft, services: Services) -> str:
     return f"{CODE}.bring.{REASON}_{'red' if born.year % 2 else 'blue'}"
 
 
-DIALOGUE = Dialogue(CODE, [
+DIALOGUE = dialogue_of(CODE, [
     nik_step(CODE),
     kk_step(CODE, "birth"),
     Step("birth", "kia.ask.birth", read_birth, (Route("confirm"),)),
     confirm_step(CODE, summary),
-], finish=finish(CODE, draft, bring=papers))
+], finish(CODE, draft, bring=papers))
 
 FLOW = DocumentFlow(CODE, DIALOGUE, (("nik", NUMBER), ("kk", NUMBER), ("birth", DATE)))

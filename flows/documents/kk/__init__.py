@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flows.catalogue import Msg
-from flows.dialogue import Conversation, Dialogue, Invalid, Route, Step
+from flows.dialogue import Conversation, Invalid, Route, Step
 from flows.documents.common import (
     NUMBER,
     WORDS,
@@ -16,6 +16,7 @@ from flows.documents.common import (
     applicant_nik,
     choices_of,
     confirm_step,
+    dialogue_of,
     finish,
     kk_step,
     masked,
@@ -79,12 +80,14 @@ def draft(conversation: Conversation) -> ApplicationDraft:
                             active_key=active_key(answers["nik"]))
 
 
-DIALOGUE = Dialogue(CODE, [
+DIALOGUE = dialogue_of(CODE, [
     Step("nik", "kk.ask.nik", read_nik, (Route("kk"),)),
     kk_step(CODE, "reason"),
     Step("reason", "kk.ask.reason", read_reason, (Route("confirm"),),
          choices=choices_of(CODE, "reason", REASONS)),
     confirm_step(CODE, summary),
-], finish=finish(CODE, draft))
+], finish(CODE, draft))
 
-FLOW = DocumentFlow(CODE, DIALOGUE, (("nik", NUMBER), ("kk", NUMBER), ("reason", WORDS)))
+# `KK 3271...`: the number the keyword labels is the KK.
+FLOW = DocumentFlow(CODE, DIALOGUE, (("nik", NUMBER), ("kk", NUMBER), ("reason", WORDS)),
+                    keyword_names="kk")

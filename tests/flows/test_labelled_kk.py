@@ -1,0 +1,123 @@
+"""A number the resident labels KK ("KK: 3271...", "no kk 3271...", "nomor KK: ...") is the KK
+wherever it comes: in the first SMS, or where the KTP-el registration or another document asks
+for a NIK. It is kept for the KK question (which is then never asked), the one reply says so and
+asks for the NIK, and it is never stored as a NIK: checked here over random exchanges too."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sms_resident import NOW, PHONE, TTL, Resident
+
+from flows.catalogue import render
+from flows.sms import SmsChannel
+from flows.ussd import UssdChannel
+from sms_ktp.domain.masking import mask_id
+
+NIK = "3271014501900029"  # a woman born 5 January 1990
+DECEASED = "3201021210780012"
+# A Kota Bogor KK that passes every rule of a NIK too (a man born 1 January 2020): read by
+# its place it could be taken for one, so only its label tells.
+KK = "3271010101200003"
+
+
+def r(key: str, language: str = "id", **params: Any) -> str:
+    return render(language, key, **params)
+
+
+def test_the_ktp_el_nik_question_keeps_a_labelled_kk_and_asks_the_nik(services) -> None:
+    resident = Resident(services)
+    resident.send("DAFTAR")
+    assert resident.send(f"KK: {KK}") == r("register.kk_noted", kk=mask_id(KK))
+    assert resident.step == "nik" and resident.conversation.answers == {}
+    assert resident.send(NIK) == r("register.ask_reason")
+    resident.send("2")
+    resident.send("YA")
+    [stored] = services.applications
+    assert (stored.nik, stored.kk, stored.reason) == (NIK, KK, "hilang")
+
+
+def test_a_ktp_el_registration_with_only_a_labelled_kk_says_it_is_kept(services) -> None:
+    resident = Resident(services)
+    assert resident.send(f"DAFTAR No. KK {KK}") == r("register.kk_noted", kk=mask_id(KK))
+    assert resident.send(NIK) == r("register.ask_reason")
+
+
+@pytest.mark.parametrize(("text", "code", "after_nik"), [
+    (f"KK: {KK}", "kk", "reason"),
+    (f"kk {KK}", "kk", "reason"),
+    (f"AKTA LAHIR no kk {KK}", "akta_lahir", "birth_date"),
+    (f"AKTA MATI nomor KK: {KK}", "akta_mati", "deceased"),
+    (f"KIA KK nya {KK}", "kia", "birth"),
+])
+def test_a_labelled_kk_as_the_first_sms_is_kept_and_the_nik_asked(services, text: str,
+                                                                  code: str,
+                                                                  after_nik: str) -> None:
+    resident = Resident(services)
+    assert resident.send(text) == r(f"{code}.kk_noted", kk=mask_id(KK))
+    assert resident.conversation.flow == code and resident.step == "nik"
+    resident.send(NIK)
+    assert resident.step == after_nik
+    assert resident.conversation.answers["nik"] == NIK
+
+
+@pytest.mark.parametrize("code", ["kk", "akta_lahir", "akta_mati", "kia"])
+def test_a_labelled_kk_at_a_documents_nik_question_is_kept(services, code: str) -> None:
+    resident = Resident(services)
+    keyword = {"kk": "KK", "akta_lahir": "AKTA LAHIR", "akta_mati": "AKTA MATI",
+               "kia": "KIA"}[code]
+    assert resident.send(keyword) == r(f"{code}.ask.nik")
+    assert resident.send(f"No. KK: {KK}") == r(f"{code}.kk_noted", kk=mask_id(KK))
+    assert resident.conversation.prefill == {"kk": KK}
+    # sent again, it is noted again: never "already sent as the NIK"
+    assert resident.send(f"KK {KK}") == r(f"{code}.kk_noted", kk=mask_id(KK))
+    resident.send(NIK)
+    answers, kept = resident.conversation.answers, resident.conversation.prefill
+    assert answers["nik"] == NIK
+    assert answers.get("kk", kept.get("kk")) == KK  # the KK answered, or kept for its turn
+
+
+def test_the_kk_kept_is_said_in_the_phones_language(services) -> None:
+    services.set_language(PHONE, "en")
+    resident = Resident(services)
+    assert resident.send(f"KK: {KK}") == r("kk.kk_noted", "en", kk=mask_id(KK))
+
+
+def test_the_ussd_nik_question_says_the_kk_typed_there_is_kept(services) -> None:
+    channel = UssdChannel(services, timedelta(minutes=30))
+    turn = channel.begin(PHONE, None, NOW)
+    turn = channel.handle(turn.menu, "1", PHONE, turn.conversation, NOW)
+    turn = channel.handle(turn.menu, f"KK {KK}", PHONE, turn.conversation, NOW)
+    assert turn.screen.startswith("CON " + r("ussd.register.kk_noted", kk=mask_id(KK)))
+    assert turn.conversation.step == "nik" and turn.conversation.prefill == {"kk": KK}
+
+
+# --- whatever is sent, a number labelled KK is never a NIK -------------------------------------
+LABELLED = (f"KK: {KK}", f"kk {KK}", f"no kk {KK}", f"nomor KK: {KK}", f"No. KK {KK}",
+            f"KK nya {KK}", f"Kartu Keluarga: {KK}", f"KK {KK} hilang", f"AKTA LAHIR KK {KK}",
+            f"KIA no kk {KK}", f"AKTA MATI KK: {KK}", f"DAFTAR KK {KK}",
+            f"KK No KK {KK}#{NIK}#2", f"DAFTAR {NIK}#KK {KK}#2",
+            f"AKTA MATI {NIK}#{DECEASED}#01-11-2024#KK {KK}",
+            f"AKTA LAHIR {NIK} KK {KK} tgl lahir 12/3/19 P")
+OTHERS = ("DAFTAR", "KK", "AKTA LAHIR", "AKTA MATI", "KIA", NIK, DECEASED, "12/3/19",
+          "tgl 1 nov 2024", "P", "1", "2", "470/12/KEC", "YA", "TIDAK", "BATAL", "halo")
+exchanges = st.lists(st.sampled_from(LABELLED + OTHERS), min_size=1, max_size=12)
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=exchanges)
+def test_a_number_labelled_kk_is_never_stored_as_a_nik(services_pair, texts) -> None:
+    with services_pair() as both:
+        for services in both:
+            channel = SmsChannel(services, ttl=TTL)
+            conversation = None
+            for text in texts:
+                conversation = channel.handle(text, PHONE, conversation, NOW).conversation
+                kept = conversation.answers if conversation is not None else {}
+                assert KK not in (kept.get("nik"), kept.get("deceased")), (text, kept)
+            assert all(stored.nik != KK for stored in services.applications)
