@@ -158,3 +158,22 @@ def test_the_one_message_form_tidak_and_twins_in_one_papers_visit(service):
     assert {a.papers_visit_id for a in applications} == {visit.id}
     [listed] = service.sms(PHONE, "STATUS")
     assert listed.count("Akta Kelahiran") == 2
+
+
+def test_a_labelled_kk_at_the_nik_question_and_a_labelled_birth_date(service):
+    service.sms(PHONE, "AKTA LAHIR")
+    assert service.sms(PHONE, f"nomor KK: {KK}") == [
+        "Akta Kelahiran Kota Bogor. KK ***0003 sudah dicatat. Kirim NIK ayah atau ibu si anak. "
+        "Ketik BATAL untuk membatalkan."]
+    assert service.sms(PHONE, NIK) == ["Tanggal lahir anak? Tulis tanggal-bulan-tahun, "
+                                       "misalnya 17-08-2024."]
+    assert service.sms(PHONE, "tgl lahir") == ["Tanggal tidak terbaca. Tulis "
+                                               "tanggal-bulan-tahun, misalnya 17-08-2019:"]
+    assert service.sms(PHONE, "Tgl. lahir: 15-11-2026") == [
+        "Lahir 15-11-2026: dilaporkan tepat waktu. Jenis kelamin anak? Balas 1 Laki-laki atau "
+        "2 Perempuan."]
+    [summary] = service.sms(PHONE, "P")
+    assert "15-11-2026 (tepat waktu), NIK pelapor ***0001, KK ***0003" in summary
+    service.sms(PHONE, "YA")
+    [application] = rows(service, Application)
+    assert (application.nik, application.details["birth_date"]) == (NIK, "2026-11-15")

@@ -105,3 +105,22 @@ def test_a_document_the_regency_does_not_offer_is_answered_with_those_it_does(se
     finally:
         documents.configure(documents.DOCUMENTS)
     assert rows(service, Application) == []
+
+
+def test_a_kk_labelled_where_the_nik_is_asked_is_kept_as_the_kk(service):
+    from sms_ktp.models import Family
+
+    # "KK: ..." as the first SMS opens the KK application with that KK kept, never as the NIK
+    [noted] = service.sms(PHONE, f"KK: {KK}")
+    assert noted == ("Permohonan KK Kota Bogor. KK ***0003 sudah dicatat. Kirim NIK pemohon "
+                     "(kepala keluarga/anggota). Ketik BATAL untuk membatalkan.")
+    # sent again at the NIK question it is kept again, not refused as the NIK sent twice
+    assert service.sms(PHONE, f"no kk {KK}") == [noted]
+    [reason] = service.sms(PHONE, NIK)  # the KK is not asked for
+    assert reason.startswith("Alasan? Balas angka: 1 Anggota bertambah")
+    [summary] = service.sms(PHONE, "5")
+    assert "pemohon NIK ***0001, KK ***0003, alasan KK hilang" in summary
+    service.sms(PHONE, "YA")
+    [application] = rows(service, Application)
+    [family] = rows(service, Family)
+    assert (application.nik, family.kk, application.family_id) == (NIK, KK, family.id)
