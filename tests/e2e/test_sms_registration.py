@@ -266,3 +266,18 @@ def test_numbers_written_in_groups_and_with_labels_are_read(service):
     assert service.sms(PHONE, f"No KK: {KK}")[0].startswith("Alasan cetak KTP-el?")
     assert service.sms(PHONE, "Status?")[0].startswith("Belum ada pendaftaran")
 
+
+
+def test_a_kk_labelled_at_the_nik_question_is_kept_and_the_nik_asked(service):
+    service.sms(PHONE, "DAFTAR")
+    noted = ("Daftar cetak KTP-el Kota Bogor. KK ***0003 sudah dicatat. Kirim NIK Bapak/Ibu "
+             "(16 angka). Ketik BATAL untuk membatalkan.")
+    assert service.sms(PHONE, f"KK: {KK}") == [noted]
+    assert service.sms(PHONE, f"nomor KK {KK}") == [noted]  # kept again, never the NIK
+    assert service.sms(PHONE, NIK)[0].startswith("Alasan cetak KTP-el?")
+    service.sms(PHONE, "2")
+    service.sms(PHONE, "YA")
+    [application] = applications(service)
+    with service.runtime.db.transaction() as session:
+        family = session.get(Family, application.family_id)
+        assert (application.nik, family.kk) == (NIK, KK)
