@@ -5,6 +5,7 @@ deceased, the date of death and the KK of the deceased; the akta is then signed 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from flows.dialogue import Conversation, Invalid, Route, Step
@@ -54,9 +55,18 @@ def read_death_date(text: str, services: Services, conversation: Conversation) -
     deceased = conversation.answers.get("deceased")
     if deceased is not None:
         born = parse_nik(deceased, services.today()).birth_date
-        if died < born:
+        if died < born and not _born_a_century_earlier(born, died):
             raise Invalid(f"{CODE}.error.before_birth", born=born.strftime("%d-%m-%Y"))
     return died.isoformat()
+
+
+def _born_a_century_earlier(born: date, died: date) -> bool:
+    """The NIK holds the birth year in two digits: someone it reads as born in 2025 may have
+    been born in 1925, and a death before the later date fits the earlier one."""
+    try:
+        return born.replace(year=born.year - 100) <= died
+    except ValueError:  # 29 February 2000 has no 1900
+        return False
 
 
 def read_kk(text: str, services: Services, conversation: Conversation) -> str:

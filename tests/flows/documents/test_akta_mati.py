@@ -219,3 +219,19 @@ def test_the_ussd_screens_of_the_report_fit_and_end_in_the_two_sms(services, lan
     assert stored.reference in done and papers == r("akta_mati.bring.kematian", supported(lang),
                                                     ref=stored.reference)
 
+
+
+def test_a_death_before_the_nik_s_year_read_in_this_century_fits_the_last_one(services) -> None:
+    """The NIK holds the birth year in two digits: 12-08-24 reads as 2024 (not in the future),
+    but a man who died in June 2024 was born in 1924."""
+    born_1924 = "3271011208240003"
+    resident = Resident(services)
+    resident.send(f"AKTA MATI {NIK}")
+    assert resident.send(born_1924) == r("akta_mati.ask.died")
+    assert resident.send("01-06-2024") == r("akta_mati.ask.kk")
+    assert resident.conversation.answers["died"] == "2024-06-01"
+    # Before both readings of the year: still refused.
+    resident = Resident(services, phone=PHONE_2)
+    resident.send(f"AKTA MATI {NIK}")
+    resident.send(born_1924)
+    assert resident.send("01-06-1924") == r("akta_mati.error.before_birth", born="12-08-2024")
