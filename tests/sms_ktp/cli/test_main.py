@@ -1,5 +1,6 @@
-"""The `sms-ktp` command as an operator runs it: a real process, the embedded default in an empty
-folder, real HTTP, the SMS read from the console gateway's file."""
+"""The `sms-ktp` command as an operator runs it: a real process (the installed script), the
+embedded default in an empty folder, real HTTP, a worker of its own, the SMS read from the
+console gateway's file; the refusals before any work by the script's `main` in this process."""
 
 from __future__ import annotations
 
@@ -13,17 +14,17 @@ from pathlib import Path
 
 import pytest
 import requests
+from cli_runner import invoke
 
 SCRIPT = Path(sys.executable).with_name("sms-ktp")
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sms_ktp.cli.main"]
 NIK, KK = "3271014501900001", "3271010101200003"
 
 
-def run(*args: str, cwd: Path, stdin: str = "", env: dict[str, str] | None = None,
-        ) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SMS_KTP_")}
-    return subprocess.run([*COMMAND, *args], cwd=cwd, input=stdin, capture_output=True,
-                          text=True, timeout=60, env={**environment, **(env or {})})
+    return subprocess.run([*COMMAND, *args], cwd=cwd, input="", capture_output=True, text=True,
+                          timeout=60, env=environment)
 
 
 def free_port() -> int:
@@ -54,7 +55,7 @@ def test_init_db_creates_the_embedded_default_in_the_current_folder(tmp_path):
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "var" / "sms-ktp.db").exists()
     assert (tmp_path / "var" / "webhook_token").stat().st_mode & 0o077 == 0
-    assert run("init-db", cwd=tmp_path).returncode == 0  # again: nothing breaks
+    assert invoke(tmp_path, "init-db", config_file=False).returncode == 0  # again: nothing breaks
 
 
 def test_serve_answers_a_resident_with_one_command(tmp_path):
@@ -91,8 +92,8 @@ def test_worker_once_sends_what_a_separate_web_process_queued(tmp_path):
     config = tmp_path / "sms-ktp.toml"
     config.write_text('[gateway]\nwebhook_token = "secret-token-123"\n'
                       '[worker]\nembedded = false\n')
-    simulate = run("simulate", "--phone", "0857 1111 2222", cwd=tmp_path,
-                   stdin="DAFTAR\n3271014501900001\n", env={"SMS_KTP_CONFIG": str(config)})
+    simulate = invoke(tmp_path, "simulate", "--phone", "0857 1111 2222",
+                      stdin="DAFTAR\n3271014501900001\n")  # SMS_KTP_CONFIG: the file above
     assert simulate.returncode == 0, simulate.stderr
     assert "<< Daftar cetak KTP-el Kota Bogor." in simulate.stdout
     assert "<< Kirim nomor KK" in simulate.stdout
@@ -105,7 +106,7 @@ def test_worker_once_sends_what_a_separate_web_process_queued(tmp_path):
 def test_a_broken_configuration_is_reported_not_a_traceback(tmp_path):
     config = tmp_path / "bad.toml"
     config.write_text("[gateway]\nprovider = \"pigeon\"\n")
-    result = run("--config", str(config), "init-db", cwd=tmp_path)
+    result = invoke(tmp_path, "--config", str(config), "init-db", config_file=False)
     assert result.returncode == 2
     assert "unknown [gateway] provider 'pigeon'" in result.stderr
     assert "Traceback" not in result.stderr
@@ -113,7 +114,7 @@ def test_a_broken_configuration_is_reported_not_a_traceback(tmp_path):
 
 @pytest.mark.parametrize("number", ["4444", "not-a-phone"])
 def test_simulate_refuses_a_number_that_is_not_a_mobile(tmp_path, number):
-    result = run("simulate", "--phone", number, cwd=tmp_path)
+    result = invoke(tmp_path, "simulate", "--phone", number, config_file=False)
     assert result.returncode == 2
     assert "not a mobile number" in result.stderr
 

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from cli_runner import run
+from cli_runner import invoke
 
 
 @pytest.fixture
@@ -26,18 +26,19 @@ def accounts(folder: Path) -> list[tuple[str, str, str | None, bool]]:
 
 
 def test_accounts_are_made_changed_and_disabled_from_the_shell(folder):
-    made = run(folder, "staff", "add", "Rina", "--role", "operator", "--office", "03",
-               "--password-stdin", stdin="sandi-panjang-sekali\n")
+    made = invoke(folder, "staff", "add", "Rina", "--role", "operator", "--office", "03",
+                  "--password-stdin", stdin="sandi-panjang-sekali\n")
     assert made.returncode == 0, made.stderr
     assert made.stdout.strip() == "staff rina: role operator, office 03"
-    assert run(folder, "staff", "add", "budi", "--role", "helper", "--password-stdin",
-               stdin="sandi-panjang-juga\n").returncode == 0
+    assert invoke(folder, "staff", "add", "budi", "--role", "helper", "--password-stdin",
+                  stdin="sandi-panjang-juga\n").returncode == 0
     assert accounts(folder) == [("budi", "helper", None, False), ("rina", "operator", "03", False)]
 
-    assert run(folder, "staff", "disable", "budi").returncode == 0
-    assert run(folder, "staff", "password", "rina", "--password-stdin",
-               stdin="sandi-baru-yang-panjang\n").stdout.strip() == "staff rina: password set"
-    listing = run(folder, "staff", "list").stdout.splitlines()
+    assert invoke(folder, "staff", "disable", "budi").returncode == 0
+    assert invoke(folder, "staff", "password", "rina", "--password-stdin",
+                  stdin="sandi-baru-yang-panjang\n").stdout.strip() == (
+        "staff rina: password set")
+    listing = invoke(folder, "staff", "list").stdout.splitlines()
     assert listing[1].split() == ["budi", "helper", "-", "disabled"]
     assert listing[2].split() == ["rina", "operator", "03", "active"]
     with sqlite3.connect(folder / "var" / "sms-ktp.db") as connection:
@@ -57,13 +58,13 @@ def test_accounts_are_made_changed_and_disabled_from_the_shell(folder):
     (["disable", "ghost"], "", "no user 'ghost'"),
 ])
 def test_refusals_exit_1_with_the_reason(folder, args, stdin, message):
-    result = run(folder, "staff", *args, stdin=stdin)
+    result = invoke(folder, "staff", *args, stdin=stdin)
     assert result.returncode == 1 and message in result.stderr
 
 
 def test_an_unknown_role_is_bad_usage(folder):
-    result = run(folder, "staff", "add", "rina", "--role", "boss", "--password-stdin",
-                 stdin="long-enough-pw\n")
+    result = invoke(folder, "staff", "add", "rina", "--role", "boss", "--password-stdin",
+                    stdin="long-enough-pw\n")
     assert result.returncode == 2
     assert ("Invalid value for '--role': 'boss' is not one of 'admin', 'operator', 'helper', "
             "'viewer'") in result.stderr

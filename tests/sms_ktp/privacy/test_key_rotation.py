@@ -1,7 +1,8 @@
 """`sms-ktp privacy rotate-key` as an operator runs it: after a new data key is configured (the old
 one kept among the previous keys), every sealed value is sealed again under the new key, then
 the old key can go; `--lookup` makes every keyed hash again under a new lookup key. Through the
-real command line, on SQLite and PostgreSQL."""
+command line's own `main` (in this process; in a real one where a terminal shows the progress),
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -44,13 +45,14 @@ def configure(folder: Path, url: str, data_key: str, previous: tuple[str, ...] =
 
 def sms(folder: Path, phone: str, *texts: str) -> list[str]:
     """The replies a terminal phone (`sms-ktp simulate`) gets to `texts`."""
-    done = cli_runner.run(folder, "simulate", "--phone", phone, stdin="\n".join(texts) + "\n")
+    done = cli_runner.invoke(folder, "simulate", "--phone", phone,
+                             stdin="\n".join(texts) + "\n")
     assert done.returncode == 0, done.stderr
     return re.findall(r"^  << (.*)$", done.stdout, re.M)
 
 
 def rotate(folder: Path, *args: str) -> Any:
-    return cli_runner.run(folder, "privacy", "rotate-key", *args)
+    return cli_runner.invoke(folder, "privacy", "rotate-key", *args)
 
 
 def rotate_on_a_terminal(folder: Path) -> tuple[subprocess.CompletedProcess[str], str]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cli_runner import run
+from cli_runner import invoke
 from click.testing import CliRunner, Result
 from sqlalchemy import select
 from staff_browser import PASSWORD, StaffBrowser, make_staff
@@ -210,22 +210,22 @@ def test_limits_of_zero_switch_them_off(database, clock):
 
 def test_the_shell_command_unlocks_and_lists(tmp_path: Path):
     (tmp_path / "sms-ktp.toml").write_text("")
-    assert run(tmp_path, "staff", "add", "rina", "--role", "helper", "--password-stdin",
-               stdin=f"{PASSWORD}\n").returncode == 0
+    assert invoke(tmp_path, "staff", "add", "rina", "--role", "helper", "--password-stdin",
+                  stdin=f"{PASSWORD}\n").returncode == 0
     database = Database(f"sqlite:///{tmp_path / 'var' / 'sms-ktp.db'}")
     staff.configure_hashing(1, 32)
     for _ in range(5):  # the command runs on the real clock
         staff.sign_in(database, "rina", WRONG, "10.0.0.1", datetime.now(UTC),
                       staff.LoginLimits())
     database.dispose()
-    assert "locked until" in run(tmp_path, "staff", "list").stdout
-    unlocked = run(tmp_path, "staff", "unlock", "rina")
+    assert "locked until" in invoke(tmp_path, "staff", "list").stdout
+    unlocked = invoke(tmp_path, "staff", "unlock", "rina")
     assert unlocked.returncode == 0 and "unlocked (was locked until" in unlocked.stdout
-    assert run(tmp_path, "staff", "list").stdout.split()[-1] == "active"
-    again = run(tmp_path, "staff", "unlock", "rina")
+    assert invoke(tmp_path, "staff", "list").stdout.split()[-1] == "active"
+    again = invoke(tmp_path, "staff", "unlock", "rina")
     assert again.stdout.strip() == (
         "staff rina: unlocked (was not locked); failed sign-ins count from zero")
-    assert run(tmp_path, "staff", "unlock", "ghost").returncode == 1
+    assert invoke(tmp_path, "staff", "unlock", "ghost").returncode == 1
 
 
 @pytest.mark.parametrize(("content", "expected"), [
