@@ -114,8 +114,15 @@ def enqueue_replies(connection: Connection, phone: str, texts: Sequence[str], no
     """Queue the replies to one inbound message, in order, in one statement (another document's
     YA is answered with two SMS: its reference, then the papers to bring)."""
     if texts:
-        connection.execute(_INSERT, [_row(uuid.uuid4().hex, phone, to_gsm7(text), now, kind,
-                                          inbound_id, None) for text in texts])
+        connection.execute(_INSERT, reply_rows(phone, texts, now, kind, inbound_id))
+
+
+def reply_rows(phone: str, texts: Sequence[str], now: datetime, kind: str,
+               inbound_id: int | None) -> list[dict[str, Any]]:
+    """The outbox rows of `enqueue_replies` (the SMS webhook on PostgreSQL writes them in one
+    statement with the phone's state)."""
+    return [_row(uuid.uuid4().hex, phone, to_gsm7(text), now, kind, inbound_id, None)
+            for text in texts]
 
 
 def enqueue_many(connection: Connection, messages: Sequence[tuple[str, str]], now: datetime, *,

@@ -8,6 +8,7 @@ through the ORM's identity map and unit of work.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -23,6 +24,7 @@ _DIALOGUE = ("flow", "step", "dialogue_language", "answers", "prefill", "expires
 # length and a digest, the last screen) lives with the phone, read and written with the rest.
 USSD = ("ussd_session", "ussd_menu", "ussd_text_length", "ussd_text_digest", "ussd_screen")
 _STORED = ("language", *_DIALOGUE, *USSD)
+STORED = _STORED  # the columns `load` reads and `save` writes (with `updated_at`)
 _SELECT = (select(*(_TABLE.c[name] for name in _STORED))
            .where(_TABLE.c.phone == bindparam("key")).with_for_update())
 _UPDATE = update(_TABLE).where(_TABLE.c.phone == bindparam("key"))
@@ -55,7 +57,12 @@ class PhoneStateStore:
     def load(self) -> Conversation | None:
         """The phone's dialogue, if it has one; `language` and `ussd` are set as well."""
         row = self.connection.execute(_SELECT, {"key": self.phone}).mappings().first()
-        self._loaded = dict(row) if row is not None else None
+        return self.loaded(row)
+
+    def loaded(self, row: Mapping[str, Any] | None) -> Conversation | None:
+        """`load` from the phone's row (its `STORED` columns) read and locked elsewhere, as
+        the SMS webhook does on PostgreSQL in the statement that stores the inbound SMS."""
+        self._loaded = {name: row[name] for name in _STORED} if row is not None else None
         if row is None:
             return None
         self.language = row["language"]
@@ -71,6 +78,18 @@ class PhoneStateStore:
     def save(self, conversation: Conversation | None, now: datetime) -> None:
         """Store the language, where the phone now stands (None: no dialogue) and its USSD
         progress; writes nothing when nothing changed."""
+        write = self.write(conversation, now)
+        if write is None:
+            return
+        exists, values = write
+        statement = _UPDATE if exists else _upsert(self.connection.dialect.name)
+        self.connection.execute(statement, {"key" if exists else "phone": self.phone, **values})
+
+    def write(self, conversation: Conversation | None, now: datetime
+              ) -> tuple[bool, dict[str, Any]] | None:
+        """What `save` writes, taken as written: whether the row exists (UPDATE, else INSERT)
+        and the `STORED` values with `updated_at`; None when nothing changed. The SMS webhook
+        writes it on PostgreSQL in the statement that queues the replies."""
         values: dict[str, Any] = {**_NOTHING, "language": self.language, **(self.ussd or {})}
         if conversation is not None:
             values.update(flow=conversation.flow, step=conversation.step,
@@ -79,13 +98,10 @@ class PhoneStateStore:
                           prefill=dict(conversation.prefill),
                           expires_at=conversation.expires_at)
         if values == (self._loaded or _NOTHING):
-            return
-        if self._loaded is not None:
-            self.connection.execute(_UPDATE, {"key": self.phone, **values, "updated_at": now})
-        else:
-            self.connection.execute(_upsert(self.connection.dialect.name),
-                                    {"phone": self.phone, **values, "updated_at": now})
+            return None
+        exists = self._loaded is not None
         self._loaded = values
+        return exists, {**values, "updated_at": now}
 
 
 def purge_expired(connection: Connection, before: datetime) -> int:
