@@ -12,10 +12,10 @@ its slot is ahead. A family with an open papers visit joins it when its slot has
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, text, update
 
 from flows.dates import say_day, say_time
 from flows.papers import PURPOSE, papers_text
@@ -33,7 +33,7 @@ from sms_ktp.applications.pipeline import Move, change_stages, notice_rows
 from sms_ktp.domain.local_time import local_date, start_of_day
 from sms_ktp.domain.pickup_calendar import Office, local, slot_starts
 from sms_ktp.domain.stages import Stage
-from sms_ktp.models import Application, Family, PickupSlot, PickupVisit
+from sms_ktp.models import Application, Family, PickupSlot, PickupVisit, UtcDateTime
 from sms_ktp.platform.clock import Clock
 from sms_ktp.platform.db import Database
 
@@ -70,12 +70,10 @@ def book(connection: Connection, policy: PickupPolicy, family_id: int, kecamatan
             return PapersVisit(visit.id, local(visit.starts_at), office.name, office.address,
                                visit.code)
     start = _first_free_place(connection, office, policy, now, _days_of(ahead))
-    code = _new_code(connection, now)
-    visit_id = connection.execute(insert(_VISIT).values(
-        family_id=family_id, purpose=PURPOSE, office=office.code, starts_at=start, code=code,
-        open_code=None, reschedules=0, changes=0, created_at=now,
-        reminded_at=_reminded_at(policy, office, start, now) if start is not None else now,
-    ).returning(_VISIT.c.id)).scalar_one()
+    visit_id, code = _new_visit(connection, now, {
+        "family_id": family_id, "purpose": PURPOSE, "office": office.code, "starts_at": start,
+        "open_code": None, "reschedules": 0, "changes": 0, "created_at": now,
+        "reminded_at": _reminded_at(policy, office, start, now) if start is not None else now})
     return PapersVisit(visit_id, local(start) if start is not None else None, office.name,
                        office.address, code)
 
@@ -139,7 +137,10 @@ def _first_free_place(connection: Connection, office: Office, policy: PickupPoli
     when the search window is full. On a day the family already comes, its own slot or none."""
     calendar = policy.calendar
     first = calendar.next_open_day(office, local_date(now))
-    for day in calendar.open_days(office, first, policy.search_days):
+    days = calendar.open_days(office, first, policy.search_days)
+    if connection.dialect.name == "postgresql":
+        return _first_free_at_once(connection, office, days, family_days)
+    for day in days:
         if day in family_days:
             if _take_place(connection, office, family_days[day]):
                 return family_days[day]
@@ -159,18 +160,80 @@ def _first_free_place(connection: Connection, office: Office, policy: PickupPoli
     return None
 
 
-def _new_code(connection: Connection, now: datetime) -> str:
-    """A code no open pickup and no recent papers visit has (a code at the counter names one
-    visit), checked one candidate at a time by index."""
-    recent = or_(_VISIT.c.starts_at >= now - _CODE_KEPT, _VISIT.c.created_at >= now - _CODE_KEPT)
-    for code in new_codes(set()):
-        taken = connection.execute(
-            select(_VISIT.c.id).where(or_(_VISIT.c.open_code == code,
-                                          (_VISIT.c.code == code) & (_VISIT.c.purpose == PURPOSE)
-                                          & recent)).limit(1)).first()
-        if taken is None:
-            return code
+# PostgreSQL looks at several days in one statement (a surge fills the first days, and each
+# full day was a statement of its own): the first of `starts` (in their order; `own`: a family's
+# own slot on a day it already comes, taken only from an existing row) whose row has room or is
+# still missing, and one place taken there.
+_DAYS_AT_ONCE = 10
+_FREE_AT_ONCE = text("""
+WITH wanted AS (
+    SELECT w.starts_at, w.own, w.n
+    FROM unnest(CAST(:starts AS timestamp without time zone[]), CAST(:own AS boolean[]))
+        WITH ORDINALITY AS w(starts_at, own, n)
+), free AS (
+    SELECT wanted.starts_at FROM wanted
+    LEFT JOIN pickup_slot ON pickup_slot.office = :office
+        AND pickup_slot.starts_at = wanted.starts_at
+    WHERE pickup_slot.booked < :capacity OR (pickup_slot.office IS NULL AND NOT wanted.own)
+    ORDER BY wanted.n LIMIT 1
+), taken AS (
+    UPDATE pickup_slot SET booked = pickup_slot.booked + 1
+    WHERE pickup_slot.office = :office AND pickup_slot.starts_at = (SELECT starts_at FROM free)
+        AND pickup_slot.booked < :capacity
+    RETURNING pickup_slot.starts_at
+)
+SELECT (SELECT starts_at FROM free) AS free, (SELECT starts_at FROM taken) AS taken
+""").columns(free=UtcDateTime(), taken=UtcDateTime())
+
+
+def _first_free_at_once(connection: Connection, office: Office, days: list[date],
+                        family_days: dict[date, datetime]) -> datetime | None:
+    """`_first_free_place` on PostgreSQL: `_DAYS_AT_ONCE` days a statement. A free slot whose
+    row is missing gets its day's rows, and the statement runs again (as it does when another
+    booking took the last place meanwhile)."""
+    for at in range(0, len(days), _DAYS_AT_ONCE):
+        starts: list[datetime] = []
+        own: list[bool] = []
+        for day in days[at:at + _DAYS_AT_ONCE]:
+            day_starts = [family_days[day]] if day in family_days else slot_starts(office, day)
+            starts += day_starts
+            own += [day in family_days] * len(day_starts)
+        parameters = {"office": office.code, "capacity": office.capacity, "own": own,
+                      "starts": [start.astimezone(UTC).replace(tzinfo=None) for start in starts]}
+        while starts:
+            row = connection.execute(_FREE_AT_ONCE, parameters).one()
+            if row.taken is not None:
+                return row.taken
+            if row.free is None:
+                break  # these days are full
+            ensure_slots(connection, office, slot_starts(office, local(row.free).date()))
+    return None
+
+
+def _new_visit(connection: Connection, now: datetime, values: dict[str, Any]) -> tuple[int, str]:
+    """The papers visit written with a code that no open pickup and no recent papers visit has
+    (a code at the counter names one visit): the check is part of the INSERT, which writes
+    nothing when the candidate is taken, and the next candidate is tried."""
+    for code in new_codes(set(), batch=4):
+        visit_id = connection.execute(_NEW_VISIT, {
+            **values, "code": code, "recent": now - _CODE_KEPT}).scalar()
+        if visit_id is not None:
+            return int(visit_id), code
     raise AssertionError("unreachable: new_codes never ends")
+
+
+_NEW_COLUMNS = ("family_id", "purpose", "office", "starts_at", "code", "open_code",
+                "reschedules", "changes", "created_at", "reminded_at")
+_NEW_VALUES = {name: bindparam(name, type_=_VISIT.c[name].type) for name in _NEW_COLUMNS}
+_RECENT = bindparam("recent", type_=_VISIT.c.created_at.type)
+_OTHER = PickupVisit.__table__.alias("other")
+_NEW_VISIT = insert(_VISIT).from_select(
+    list(_NEW_COLUMNS),
+    select(*_NEW_VALUES.values()).where(~select(_OTHER.c.id).where(
+        or_(_OTHER.c.open_code == _NEW_VALUES["code"],
+            (_OTHER.c.code == _NEW_VALUES["code"]) & (_OTHER.c.purpose == PURPOSE)
+            & or_(_OTHER.c.starts_at >= _RECENT, _OTHER.c.created_at >= _RECENT))).exists())
+).returning(_VISIT.c.id)
 
 
 def words(language: str, visit: PapersVisit) -> dict[str, str]:

@@ -165,11 +165,13 @@ def _open_codes(connection: Connection) -> set[str]:
 _UNBIASED = 256 - 256 % len(CODE_ALPHABET)  # bytes at or above this would favour some letters
 
 
-def new_codes(taken: set[str]) -> Iterator[str]:
-    """Short, unguessable codes, none of them in `taken` (which they join)."""
+def new_codes(taken: set[str], batch: int = 1024) -> Iterator[str]:
+    """Short, unguessable codes, none of them in `taken` (which they join), drawn about
+    `batch` at a time (an allocation takes thousands, a papers visit one)."""
+    size = len(CODE_ALPHABET)
     while True:
-        letters = "".join([CODE_ALPHABET[byte % len(CODE_ALPHABET)]
-                           for byte in secrets.token_bytes(CODE_LENGTH * 1024)
+        letters = "".join([CODE_ALPHABET[byte % size]
+                           for byte in secrets.token_bytes(CODE_LENGTH * batch)
                            if byte < _UNBIASED])
         for start in range(0, len(letters) - CODE_LENGTH + 1, CODE_LENGTH):
             code = letters[start:start + CODE_LENGTH]
