@@ -63,10 +63,7 @@ _RECENT = (select(_APPLICATION.c.reference)
            .order_by(_APPLICATION.c.created_at.desc(), _APPLICATION.c.id.desc()).limit(1))
 _FAMILY_BY_KK = select(_FAMILY.c.id, _FAMILY.c.phone).where(
     _FAMILY.c.kk_hash == bindparam("kk"))
-_REFERENCE_TAKEN = select(_APPLICATION.c.id).where(
-    _APPLICATION.c.reference == bindparam("reference"))
 _NEW_FAMILY = insert(_FAMILY).returning(_FAMILY.c.id)
-_NEW_APPLICATION = insert(_APPLICATION).returning(_APPLICATION.c.id)
 _NEW_EVENT = insert(ApplicationEvent.__table__)
 _FAMILY_APPLICATIONS = (
     select(_APPLICATION.c.reference, _APPLICATION.c.nik, _APPLICATION.c.stage,
@@ -181,6 +178,12 @@ class SqlServices:
     def _family_for(self, phone: str, nik: str, kk: str) -> int:
         """The family of this KK (new, with this phone, when it has none yet), once this phone
         may speak for it and the NIK and KK make a pair."""
+        if kk not in self._families:
+            # Not read yet in this message: a new family is written without reading first (an
+            # existing one makes the INSERT write nothing, and is read as before).
+            family_id = self._new_family(phone, nik, kk)
+            if family_id is not None:
+                return family_id
         problem = self.family_problem(kk, phone)
         if problem:
             raise Invalid(problem)
@@ -195,22 +198,40 @@ class SqlServices:
         self._families.pop(kk, None)
         return int(family_id)
 
+    def _new_family(self, phone: str, nik: str, kk: str) -> int | None:
+        """A new family of this KK with this phone, or None when the KK has a family already
+        (or the pair is refused: `_family_for` then refuses it as it always did)."""
+        try:
+            require_valid_pair(nik, kk, self.today())
+        except ValueError:
+            return None
+        family_id = self._db.execute(_insert_ignoring(self._db.dialect.name, "family"), {
+            "kk": kk, "phone": phone, "kecamatan_code": parse_kk(kk).kecamatan_code,
+            "created_at": self.now,
+        }).scalar()
+        return None if family_id is None else int(family_id)
+
     def _insert(self, family_id: int, language: str, values: Mapping[str, Any]
                 ) -> tuple[str, int]:
-        """A new application in `submitted` and its first timeline entry."""
-        reference = self._unused_reference()
-        application_id = self._db.execute(_NEW_APPLICATION, {
-            "reference": reference,
-            "family_id": family_id,
-            "stage": Stage.SUBMITTED.value,
-            "language": language,
-            "channel": self.channel,
-            "created_at": self.now,
-            "updated_at": self.now,
-            "consent_at": self.now,
-            "consent_version": CONSENT_VERSION,
-            **values,
-        }).scalar_one()
+        """A new application in `submitted` and its first timeline entry. Its reference is
+        unique by the table's index: one already given (rare) makes the INSERT write nothing,
+        and another is drawn."""
+        application_id = None
+        while application_id is None:
+            reference = new_reference()
+            application_id = self._db.execute(
+                _insert_ignoring(self._db.dialect.name, "application"), {
+                    "reference": reference,
+                    "family_id": family_id,
+                    "stage": Stage.SUBMITTED.value,
+                    "language": language,
+                    "channel": self.channel,
+                    "created_at": self.now,
+                    "updated_at": self.now,
+                    "consent_at": self.now,
+                    "consent_version": CONSENT_VERSION,
+                    **values,
+                }).scalar()
         self._db.execute(_NEW_EVENT, {
             "application_id": application_id, "at": self.now, "stage": Stage.SUBMITTED.value,
             "actor": self.actor[:60], "note": self.note,
@@ -238,12 +259,6 @@ class SqlServices:
         if kk not in self._families:
             self._families[kk] = self._db.execute(_FAMILY_BY_KK, {"kk": kk}).first()
         return self._families[kk]
-
-    def _unused_reference(self) -> str:
-        while True:
-            reference = new_reference()
-            if self._db.execute(_REFERENCE_TAKEN, {"reference": reference}).first() is None:
-                return reference
 
     # --- status -------------------------------------------------------------------------------
     def family_applications(self, phone: str) -> list[ApplicationView]:
@@ -410,6 +425,20 @@ class SqlServices:
                          {"phone": phone, "broadcast_opt_out_at": self.now if opted_out else None,
                           "updated_at": self.now})
         self.completed.append("broadcast_opt_out" if opted_out else "broadcast_opt_in")
+
+
+@cache
+def _insert_ignoring(dialect: str, table: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id of a new family (a KK that has one
+    already: nothing) or application (a reference already given: nothing)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    core, unique = {"family": (_FAMILY, "kk_hash"), "application": (_APPLICATION, "reference")}[
+        table]
+    return dialect_insert(core).on_conflict_do_nothing(index_elements=[unique]).returning(
+        core.c.id)
 
 
 @cache
