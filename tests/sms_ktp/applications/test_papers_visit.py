@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import count
 
 from live_service import KK, NIK, PHONE
@@ -15,7 +15,12 @@ from sqlalchemy import insert, select, update
 from flows.papers import document_name
 from sms_ktp.applications import papers_visit
 from sms_ktp.applications.pickup import PickupPolicy
-from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices, local
+from sms_ktp.domain.pickup_calendar import (
+    WorkingCalendar,
+    default_offices,
+    local,
+    slot_starts,
+)
 from sms_ktp.domain.quiet_hours import QuietHours, parse_local_time
 from sms_ktp.models import (
     Application,
@@ -288,3 +293,36 @@ def test_a_papers_visit_gone_by_is_no_longer_offered(service, clock):
     clock.set(wib(2026, 12, 2, 9, 0))  # the day after: papers any day in office hours
     assert service.sms(PHONE, "JADWAL")[0].startswith("Belum ada KTP-el yang siap diambil")
     assert service.sms(PHONE, "UBAH JADWAL")[0].startswith("Belum ada KTP-el yang siap")
+
+
+def _fill(database, office, days) -> None:
+    """Every slot of these days booked to the office's capacity."""
+    with database.connect() as connection:
+        connection.execute(insert(PickupSlot.__table__), [
+            {"office": office.code, "starts_at": start, "capacity": office.capacity,
+             "booked": office.capacity}
+            for day in days for start in slot_starts(office, day)])
+
+
+def test_full_days_are_passed_over_to_the_first_slot_with_room(database, clock):
+    clock.set(wib(2026, 11, 27, 10, 0))  # Friday
+    the_policy = policy(capacity=2)
+    office = the_policy.offices["01"]
+    days = the_policy.calendar.open_days(office, date(2026, 11, 30), 12)
+    _fill(database, office, days[:11])  # more full days than one look at the slots takes
+    _, visit = apply(database, clock, family(database, clock), the_policy=the_policy)
+    assert visit.at == local(slot_starts(office, days[11])[0])
+    assert booked(database)[slot_starts(office, days[11])[0]] == 1
+
+
+def test_a_full_search_window_books_a_visit_without_a_slot(database, clock):
+    clock.set(wib(2026, 11, 27, 10, 0))
+    the_policy = policy(capacity=1)
+    office = the_policy.offices["01"]
+    _fill(database, office, the_policy.calendar.open_days(office, date(2026, 11, 30), 30))
+    before = booked(database)
+    _, visit = apply(database, clock, family(database, clock), the_policy=the_policy)
+    assert visit is not None and visit.at is None and len(visit.code) == 6
+    assert booked(database) == before
+    [row] = visit_rows(database)
+    assert row.starts_at is None and row.code == visit.code
