@@ -62,7 +62,10 @@ def read_death_date(text: str, services: Services, conversation: Conversation) -
 
 def _born_a_century_earlier(born: date, died: date) -> bool:
     """The NIK holds the birth year in two digits: someone it reads as born in 2025 may have
-    been born in 1925, and a death before the later date fits the earlier one."""
+    been born in 1925, and a death before the later date fits the earlier one (a year read in
+    the 1900s has no earlier reading)."""
+    if born.year < 2000:
+        return False
     try:
         return born.replace(year=born.year - 100) <= died
     except ValueError:  # 29 February 2000 has no 1900
