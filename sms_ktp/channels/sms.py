@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, insert, select, true, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, true, update
 
 from flows.catalogue import render
 from flows.dates import say_time
@@ -29,6 +29,7 @@ from sms_ktp.messaging.limits import (
     DIALOGUE_KIND,
     LIMIT_KIND,
     PATIENCE,
+    REPLY_KINDS,
     UNLIMITED,
     WINDOW,
     ReplyGate,
@@ -36,7 +37,7 @@ from sms_ktp.messaging.limits import (
 )
 from sms_ktp.messaging.outbox import enqueue_replies, reply_rows
 from sms_ktp.messaging.phone_state import STORED, PhoneStateStore
-from sms_ktp.models import InboundMessage, OutboxMessage, PhoneState
+from sms_ktp.models import InboundMessage, OutboxMessage, PhoneState, UtcDateTime
 from sms_ktp.platform import metrics
 from sms_ktp.platform.clock import Clock
 from sms_ktp.platform.db import Database, insert_ignoring_duplicate, retry_after_disconnect
@@ -106,27 +107,52 @@ _INBOUND_COLUMNS = ("provider", "provider_id", "sender", "recipient", "text", "l
 
 
 @cache
-def _state_and_reply(exists: bool, columns: tuple[str, ...]) -> Any:
+def _state_and_reply(exists: bool | None, columns: tuple[str, ...], guarded: bool) -> Any:
     """The phone's state written as `PhoneStateStore.save` writes it (`exists`: an UPDATE,
-    else an INSERT that updates a row that appeared meanwhile) and, with `columns`, one reply
-    queued as `enqueue_replies` queues it, in one statement; binds `key`, `state_<column>` and
-    `reply_<column>`. (Two replies stay a statement of their own: an INSERT of several VALUES
-    is compiled again on every call.)"""
+    False: an INSERT that updates a row that appeared meanwhile, None: nothing to write) and,
+    with `columns`, one reply queued as `enqueue_replies` queues it, in one statement; binds
+    `key`, `state_<column>` and `reply_<column>`. (Two replies stay a statement of their own:
+    an INSERT of several VALUES is compiled again on every call.)
+
+    `guarded`: the statement writes nothing, and returns no row, when the reply would be the
+    `identical`-th identical one in a row (`ReplyGate.admit`: the phone's newest replies of the
+    hour since `since`, all this very text); the turn then decides as it always did."""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
     written = (*STORED, "updated_at")
     values = {name: bindparam(f"state_{name}", type_=_STATE.c[name].type) for name in written}
+    reply = {name: bindparam(f"reply_{name}", type_=_OUTBOX.c[name].type) for name in columns}
+    allowed: Any = None
+    if guarded:
+        newest = (select(_OUTBOX.c.text)
+                  .where(_OUTBOX.c.phone == bindparam("key"), _OUTBOX.c.kind.in_(REPLY_KINDS),
+                         _OUTBOX.c.created_at >= bindparam("since", type_=UtcDateTime()))
+                  .order_by(_OUTBOX.c.created_at.desc(), _OUTBOX.c.id.desc())
+                  .limit(bindparam("identical")).subquery())
+        run = select((select(func.count()).select_from(newest)
+                      .where(newest.c.text == reply["text"]).scalar_subquery()
+                      == bindparam("identical")).label("held")).cte("run")
+        allowed = ~select(run.c.held).scalar_subquery()
+    write: Any = None
     if exists:
-        write: Any = update(_STATE).where(_STATE.c.phone == bindparam("key")).values(values)
-    else:
-        new = pg_insert(_STATE).values({"phone": bindparam("key"), **values})
+        write = update(_STATE).where(_STATE.c.phone == bindparam("key")).values(values)
+        if allowed is not None:
+            write = write.where(allowed)
+    elif exists is not None:
+        row = select(bindparam("key"), *values.values())
+        new = pg_insert(_STATE).from_select(
+            ["phone", *written], row.where(allowed) if allowed is not None else row)
         write = new.on_conflict_do_update(
             index_elements=[_STATE.c.phone], set_={name: new.excluded[name] for name in written})
     if not columns:
         return write
-    return insert(_OUTBOX).values(
-        {name: bindparam(f"reply_{name}", type_=_OUTBOX.c[name].type) for name in columns}
-    ).add_cte(write.cte("state"))
+    if allowed is not None:
+        queued = insert(_OUTBOX).from_select(list(columns), select(*reply.values()).where(allowed))
+    else:
+        queued = insert(_OUTBOX).values(reply)
+    if write is not None:
+        queued = queued.add_cte(write.cte("state"))
+    return queued.returning(_OUTBOX.c.id) if allowed is not None else queued
 
 
 def _queue(connection: Connection, phone: str, replies: list[str], now: datetime, kind: str,
@@ -142,13 +168,22 @@ def _queue(connection: Connection, phone: str, replies: list[str], now: datetime
     _write_state(connection, phone, write, rows[0] if rows else None)
 
 
-def _write_state(connection: Connection, phone: str, write: tuple[bool, dict[str, Any]],
-                 reply: dict[str, Any] | None) -> None:
-    exists, state = write
-    parameters = {"key": phone, **{f"state_{name}": value for name, value in state.items()}}
+def _write_state(connection: Connection, phone: str, write: tuple[bool, dict[str, Any]] | None,
+                 reply: dict[str, Any] | None, identical: int = 0) -> bool:
+    """`_state_and_reply` run; `identical` > 0 guards the reply (`ReplyGate.admit`). False
+    when the guard held it back and nothing was written."""
+    parameters: dict[str, Any] = {"key": phone}
+    if write is not None:
+        parameters.update({f"state_{name}": value for name, value in write[1].items()})
     if reply is not None:
         parameters.update({f"reply_{name}": value for name, value in reply.items()})
-    connection.execute(_state_and_reply(exists, tuple(reply) if reply else ()), parameters)
+    statement = _state_and_reply(None if write is None else write[0],
+                                 tuple(reply) if reply else (), identical > 0 and bool(reply))
+    if identical > 0 and reply is not None:
+        parameters.update(identical=identical, since=reply["created_at"] - WINDOW)
+        return connection.execute(statement, parameters).first() is not None
+    connection.execute(statement, parameters)
+    return True
 
 
 def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
@@ -193,6 +228,7 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
         else:
             conversation = state.load()
         write: tuple[bool, dict[str, Any]] | None = None
+        done = False  # the state and the replies written already
         services = SqlServices(connection, clock, state, policy, channel="sms")
         channel = SmsChannel(services, ttl)
         text = sms.text[:MAX_TEXT]
@@ -209,14 +245,20 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
             kind = LIMIT_KIND
         else:
             turn = channel.handle(text, phone, conversation, now)
-            replies, kept = _admitted(gate, channel, turn, conversation, in_dialogue, phone,
-                                      services.completed, connection, limits.identical)
-            if together:
-                write = state.write(kept, now)
-            else:
-                state.save(kept, now)
             kind = DIALOGUE_KIND if in_dialogue else "reply"
-        _queue(connection, phone, replies, now, kind, inbound_id, write)
+            if together and len(turn.replies) == 1 and _written_at_once(
+                    connection, state, turn, now, kind, inbound_id, limits.identical):
+                replies = turn.replies  # as `_admitted` gives them when the reply is admitted
+                done = True
+            else:
+                replies, kept = _admitted(gate, channel, turn, conversation, in_dialogue, phone,
+                                          services.completed, connection, limits.identical)
+                if together:
+                    write = state.write(kept, now)
+                else:
+                    state.save(kept, now)
+        if not done:
+            _queue(connection, phone, replies, now, kind, inbound_id, write)
         queued = len(replies)
         if gate.suppressed and not queued:
             # Staff see "belum dibalas" on the messages page: nothing left for this SMS.
@@ -228,6 +270,21 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
                  if gate.suppressed else "")
     return Received(inbound_id, duplicate=False, replies=queued,
                     completed=tuple(services.completed), suppressed=tuple(gate.suppressed))
+
+
+def _written_at_once(connection: Connection, state: PhoneStateStore, turn: SmsTurn,
+                     now: datetime, kind: str, inbound_id: int, identical: int) -> bool:
+    """PostgreSQL, a turn with one reply: the state the turn leaves and its reply written in
+    one statement that also reads the phone's newest replies, instead of reading them first
+    (`ReplyGate`): when the reply is admitted, as nearly always, `_admitted` would keep exactly
+    this. False when it would be held back: nothing was written, and the turn decides as
+    before."""
+    [reply] = reply_rows(state.phone, turn.replies, now, kind, inbound_id)
+    write = state.pending(turn.conversation, now)
+    if not _write_state(connection, state.phone, write, reply, identical):
+        return False
+    state.write(turn.conversation, now)  # as written
+    return True
 
 
 def _admitted(gate: ReplyGate, channel: SmsChannel, turn: SmsTurn,

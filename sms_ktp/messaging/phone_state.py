@@ -87,9 +87,17 @@ class PhoneStateStore:
 
     def write(self, conversation: Conversation | None, now: datetime
               ) -> tuple[bool, dict[str, Any]] | None:
-        """What `save` writes, taken as written: whether the row exists (UPDATE, else INSERT)
-        and the `STORED` values with `updated_at`; None when nothing changed. The SMS webhook
-        writes it on PostgreSQL in the statement that queues the replies."""
+        """What `save` writes (`pending`), taken as written. The SMS webhook writes it on
+        PostgreSQL in the statement that queues the replies."""
+        pending = self.pending(conversation, now)
+        if pending is not None:
+            self._loaded = {name: pending[1][name] for name in _STORED}
+        return pending
+
+    def pending(self, conversation: Conversation | None, now: datetime
+                ) -> tuple[bool, dict[str, Any]] | None:
+        """What `save` would write: whether the row exists (UPDATE, else INSERT) and the
+        `STORED` values with `updated_at`; None when nothing changed."""
         values: dict[str, Any] = {**_NOTHING, "language": self.language, **(self.ussd or {})}
         if conversation is not None:
             values.update(flow=conversation.flow, step=conversation.step,
@@ -99,9 +107,7 @@ class PhoneStateStore:
                           expires_at=conversation.expires_at)
         if values == (self._loaded or _NOTHING):
             return None
-        exists = self._loaded is not None
-        self._loaded = values
-        return exists, {**values, "updated_at": now}
+        return self._loaded is not None, {**values, "updated_at": now}
 
 
 def purge_expired(connection: Connection, before: datetime) -> int:
