@@ -216,26 +216,27 @@ class SqlServices:
         """A new application in `submitted` and its first timeline entry. Its reference is
         unique by the table's index: one already given (rare) makes the INSERT write nothing,
         and another is drawn."""
+        event = {"event_at": self.now, "event_stage": Stage.SUBMITTED.value,
+                 "event_actor": self.actor[:60], "event_note": self.note}
+        together = self._db.dialect.name == "postgresql"
         application_id = None
         while application_id is None:
             reference = new_reference()
-            application_id = self._db.execute(
-                _insert_ignoring(self._db.dialect.name, "application"), {
-                    "reference": reference,
-                    "family_id": family_id,
-                    "stage": Stage.SUBMITTED.value,
-                    "language": language,
-                    "channel": self.channel,
-                    "created_at": self.now,
-                    "updated_at": self.now,
-                    "consent_at": self.now,
-                    "consent_version": CONSENT_VERSION,
-                    **values,
-                }).scalar()
-        self._db.execute(_NEW_EVENT, {
-            "application_id": application_id, "at": self.now, "stage": Stage.SUBMITTED.value,
-            "actor": self.actor[:60], "note": self.note,
-        })
+            row = {"reference": reference, "family_id": family_id,
+                   "stage": Stage.SUBMITTED.value, "language": language,
+                   "channel": self.channel, "created_at": self.now, "updated_at": self.now,
+                   "consent_at": self.now, "consent_version": CONSENT_VERSION, **values}
+            if together:  # with its timeline entry, in one statement
+                application_id = self._db.execute(_application_and_event(tuple(row)),
+                                                  {**row, **event}).scalar()
+            else:
+                application_id = self._db.execute(
+                    _insert_ignoring(self._db.dialect.name, "application"), row).scalar()
+        if not together:
+            self._db.execute(_NEW_EVENT, {
+                "application_id": application_id, "at": event["event_at"],
+                "stage": event["event_stage"], "actor": event["event_actor"],
+                "note": event["event_note"]})
         return reference, int(application_id)
 
     def _chose_language(self, phone: str, language: str) -> None:
@@ -439,6 +440,27 @@ def _insert_ignoring(dialect: str, table: str) -> Any:
         table]
     return dialect_insert(core).on_conflict_do_nothing(index_elements=[unique]).returning(
         core.c.id)
+
+
+@cache
+def _application_and_event(columns: tuple[str, ...]) -> Any:
+    """PostgreSQL: the application (`columns` bound by their names, so that the hashes filled
+    from them are filled) and its first timeline entry (`event_at`, `event_stage`,
+    `event_actor`, `event_note`) in one statement, returning the application's id; no row
+    when its reference is taken (nothing written)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    application = (pg_insert(_APPLICATION)
+                   .values({name: bindparam(name, type_=_APPLICATION.c[name].type)
+                            for name in columns})
+                   .on_conflict_do_nothing(index_elements=["reference"])
+                   .returning(_APPLICATION.c.id).cte("application"))
+    event = ApplicationEvent.__table__
+    return insert(event).from_select(
+        ["application_id", "at", "stage", "actor", "note"],
+        select(application.c.id, *(bindparam(f"event_{name}", type_=event.c[name].type)
+                                   for name in ("at", "stage", "actor", "note")))
+    ).returning(event.c.application_id)
 
 
 @cache
