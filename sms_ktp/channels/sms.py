@@ -107,21 +107,26 @@ _INBOUND_COLUMNS = ("provider", "provider_id", "sender", "recipient", "text", "l
 
 
 @cache
-def _state_and_reply(exists: bool | None, columns: tuple[str, ...], guarded: bool) -> Any:
+def _state_and_reply(exists: bool | None, columns: tuple[str, ...], guarded: bool,
+                     replies: int = 1) -> Any:
     """The phone's state written as `PhoneStateStore.save` writes it (`exists`: an UPDATE,
     False: an INSERT that updates a row that appeared meanwhile, None: nothing to write) and,
-    with `columns`, one reply queued as `enqueue_replies` queues it, in one statement; binds
-    `key`, `state_<column>` and `reply_<column>`. (Two replies stay a statement of their own:
-    an INSERT of several VALUES is compiled again on every call.)
+    with `columns`, the turn's `replies` (one or two) queued as `enqueue_replies` queues them,
+    in one statement; binds `key`, `state_<column>`, `reply_<column>` and `reply2_<column>`.
+    The second reply is written from the first one's RETURNING, so that it comes after it, as
+    the rows of one multi-row INSERT would (which SQLAlchemy compiles again on every call).
 
-    `guarded`: the statement writes nothing, and returns no row, when the reply would be the
-    `identical`-th identical one in a row (`ReplyGate.admit`: the phone's newest replies of the
-    hour since `since`, all this very text); the turn then decides as it always did."""
+    `guarded`: the statement writes nothing, and returns no row, when the first reply would be
+    the `identical`-th identical one in a row (`ReplyGate.admit`: the phone's newest replies of
+    the hour since `since`, all this very text); the turn then decides as it always did. (The
+    second reply can be held back only when it is the first one again: such a turn is not
+    written here.)"""
     from sqlalchemy.dialects.postgresql import insert as pg_insert
 
     written = (*STORED, "updated_at")
     values = {name: bindparam(f"state_{name}", type_=_STATE.c[name].type) for name in written}
-    reply = {name: bindparam(f"reply_{name}", type_=_OUTBOX.c[name].type) for name in columns}
+    first, second = ({name: bindparam(f"{prefix}_{name}", type_=_OUTBOX.c[name].type)
+                      for name in columns} for prefix in ("reply", "reply2"))
     allowed: Any = None
     if guarded:
         newest = (select(_OUTBOX.c.text)
@@ -130,7 +135,7 @@ def _state_and_reply(exists: bool | None, columns: tuple[str, ...], guarded: boo
                   .order_by(_OUTBOX.c.created_at.desc(), _OUTBOX.c.id.desc())
                   .limit(bindparam("identical")).subquery())
         run = select((select(func.count()).select_from(newest)
-                      .where(newest.c.text == reply["text"]).scalar_subquery()
+                      .where(newest.c.text == first["text"]).scalar_subquery()
                       == bindparam("identical")).label("held")).cte("run")
         allowed = ~select(run.c.held).scalar_subquery()
     write: Any = None
@@ -147,9 +152,13 @@ def _state_and_reply(exists: bool | None, columns: tuple[str, ...], guarded: boo
     if not columns:
         return write
     if allowed is not None:
-        queued = insert(_OUTBOX).from_select(list(columns), select(*reply.values()).where(allowed))
+        queued = insert(_OUTBOX).from_select(list(columns), select(*first.values()).where(allowed))
     else:
-        queued = insert(_OUTBOX).values(reply)
+        queued = insert(_OUTBOX).values(first)
+    if replies == 2:
+        earlier = queued.returning(_OUTBOX.c.id).cte("earlier")
+        queued = insert(_OUTBOX).from_select(
+            list(columns), select(*second.values()).select_from(earlier)).add_cte(earlier)
     if write is not None:
         queued = queued.add_cte(write.cte("state"))
     return queued.returning(_OUTBOX.c.id) if allowed is not None else queued
@@ -158,29 +167,29 @@ def _state_and_reply(exists: bool | None, columns: tuple[str, ...], guarded: boo
 def _queue(connection: Connection, phone: str, replies: list[str], now: datetime, kind: str,
            inbound_id: int, write: tuple[bool, dict[str, Any]] | None) -> None:
     """The replies queued and, on PostgreSQL, the phone's state written (`write`, from
-    `PhoneStateStore.write`) with the one reply most turns have."""
-    if write is None or len(replies) > 1:
-        if write is not None:
-            _write_state(connection, phone, write, None)
+    `PhoneStateStore.write`) with them."""
+    if write is None:
         enqueue_replies(connection, phone, replies, now, kind=kind, inbound_id=inbound_id)
         return
-    rows = reply_rows(phone, replies, now, kind, inbound_id)
-    _write_state(connection, phone, write, rows[0] if rows else None)
+    _write_state(connection, phone, write, reply_rows(phone, replies[:2], now, kind, inbound_id))
+    if len(replies) > 2:
+        enqueue_replies(connection, phone, replies[2:], now, kind=kind, inbound_id=inbound_id)
 
 
 def _write_state(connection: Connection, phone: str, write: tuple[bool, dict[str, Any]] | None,
-                 reply: dict[str, Any] | None, identical: int = 0) -> bool:
-    """`_state_and_reply` run; `identical` > 0 guards the reply (`ReplyGate.admit`). False
-    when the guard held it back and nothing was written."""
+                 rows: list[dict[str, Any]], identical: int = 0) -> bool:
+    """`_state_and_reply` run with at most two reply `rows`; `identical` > 0 guards the first
+    (`ReplyGate.admit`). False when the guard held it back and nothing was written."""
     parameters: dict[str, Any] = {"key": phone}
     if write is not None:
         parameters.update({f"state_{name}": value for name, value in write[1].items()})
-    if reply is not None:
-        parameters.update({f"reply_{name}": value for name, value in reply.items()})
+    for prefix, row in zip(("reply", "reply2"), rows, strict=False):
+        parameters.update({f"{prefix}_{name}": value for name, value in row.items()})
+    guarded = identical > 0 and bool(rows)
     statement = _state_and_reply(None if write is None else write[0],
-                                 tuple(reply) if reply else (), identical > 0 and bool(reply))
-    if identical > 0 and reply is not None:
-        parameters.update(identical=identical, since=reply["created_at"] - WINDOW)
+                                 tuple(rows[0]) if rows else (), guarded, len(rows))
+    if guarded:
+        parameters.update(identical=identical, since=rows[0]["created_at"] - WINDOW)
         return connection.execute(statement, parameters).first() is not None
     connection.execute(statement, parameters)
     return True
@@ -246,7 +255,7 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
         else:
             turn = channel.handle(text, phone, conversation, now)
             kind = DIALOGUE_KIND if in_dialogue else "reply"
-            if together and len(turn.replies) == 1 and _written_at_once(
+            if together and _one_or_two(turn.replies) and _written_at_once(
                     connection, state, turn, now, kind, inbound_id, limits.identical):
                 replies = turn.replies  # as `_admitted` gives them when the reply is admitted
                 done = True
@@ -272,16 +281,22 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
                     completed=tuple(services.completed), suppressed=tuple(gate.suppressed))
 
 
+def _one_or_two(replies: list[str]) -> bool:
+    """A turn `_written_at_once` writes: one reply, or two different ones (another document's
+    YA: its reference, then the papers to bring)."""
+    return len(replies) == 1 or (len(replies) == 2 and replies[0] != replies[1])
+
+
 def _written_at_once(connection: Connection, state: PhoneStateStore, turn: SmsTurn,
                      now: datetime, kind: str, inbound_id: int, identical: int) -> bool:
-    """PostgreSQL, a turn with one reply: the state the turn leaves and its reply written in
-    one statement that also reads the phone's newest replies, instead of reading them first
-    (`ReplyGate`): when the reply is admitted, as nearly always, `_admitted` would keep exactly
-    this. False when it would be held back: nothing was written, and the turn decides as
-    before."""
-    [reply] = reply_rows(state.phone, turn.replies, now, kind, inbound_id)
+    """PostgreSQL, a turn with one reply or two (`_one_or_two`): the state the turn leaves and
+    its replies written in one statement that also reads the phone's newest replies, instead of
+    reading them first (`ReplyGate`): when the replies are admitted, as nearly always,
+    `_admitted` would keep exactly this. False when one would be held back: nothing was
+    written, and the turn decides as before."""
+    rows = reply_rows(state.phone, turn.replies, now, kind, inbound_id)
     write = state.pending(turn.conversation, now)
-    if not _write_state(connection, state.phone, write, reply, identical):
+    if not _write_state(connection, state.phone, write, rows, identical):
         return False
     state.write(turn.conversation, now)  # as written
     return True
