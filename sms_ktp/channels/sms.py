@@ -12,7 +12,17 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, insert, select, true, update
+from sqlalchemy import (
+    Connection,
+    Select,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+    update,
+)
 
 from flows.catalogue import render
 from flows.dates import say_time
@@ -130,7 +140,8 @@ def _state_and_reply(exists: bool | None, columns: tuple[str, ...], guarded: boo
     allowed: Any = None
     if guarded:
         newest = (select(_OUTBOX.c.text)
-                  .where(_OUTBOX.c.phone == bindparam("key"), _OUTBOX.c.kind.in_(REPLY_KINDS),
+                  .where(_OUTBOX.c.phone == bindparam("key"),
+                         _OUTBOX.c.kind.in_([literal_column(f"'{kind}'") for kind in REPLY_KINDS]),
                          _OUTBOX.c.created_at >= bindparam("since", type_=UtcDateTime()))
                   .order_by(_OUTBOX.c.created_at.desc(), _OUTBOX.c.id.desc())
                   .limit(bindparam("identical")).subquery())

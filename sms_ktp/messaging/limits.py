@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, select
+from sqlalchemy import Connection, Select, bindparam, func, literal_column, select
 
 from gsm7.encoding import to_gsm7
 from sms_ktp.models import Application, Family, OutboxMessage
@@ -78,7 +78,9 @@ def _counted(rows: int) -> Select[Any]:
     """The phone's newest counted SMS and limit notices of the hour."""
     return (select(_OUTBOX.c.kind, _OUTBOX.c.created_at)
             .where(_OUTBOX.c.phone == bindparam("phone"),
-                   _OUTBOX.c.kind.in_((*COUNTED_KINDS, LIMIT_KIND)),
+                   # Written into the SQL: a list bound as parameters is expanded on every run.
+                   _OUTBOX.c.kind.in_([literal_column(f"'{kind}'")
+                                       for kind in (*COUNTED_KINDS, LIMIT_KIND)]),
                    _OUTBOX.c.created_at >= bindparam("since"))
             .order_by(_OUTBOX.c.created_at.desc(), _OUTBOX.c.id.desc())
             .limit(rows))
