@@ -23,7 +23,10 @@ about the family's applications and broadcasts are neither counted nor held back
 
 Two queries a message at most, each on the phone's rows of the last hour through
 `ix_outbox_phone_status`; the phone's state row is locked for the turn
-(`PhoneStateStore.load`), so two SMS from one phone are counted one after the other.
+(`PhoneStateStore.load`), so two SMS from one phone are counted one after the other. (On
+PostgreSQL the SMS webhook reads the identical replies inside the statement that queues the
+reply, after the lock, and asks `admit` only when that statement held the reply back:
+`sms_ktp.channels.sms`.)
 """
 
 from __future__ import annotations
