@@ -13,7 +13,7 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, union_all, update
 
 from flows.dialogue import Invalid
 from flows.messages import CONSENT_VERSION
@@ -178,12 +178,8 @@ class SqlServices:
     def _family_for(self, phone: str, nik: str, kk: str) -> int:
         """The family of this KK (new, with this phone, when it has none yet), once this phone
         may speak for it and the NIK and KK make a pair."""
-        if kk not in self._families:
-            # Not read yet in this message: a new family is written without reading first (an
-            # existing one makes the INSERT write nothing, and is read as before).
-            family_id = self._new_family(phone, nik, kk)
-            if family_id is not None:
-                return family_id
+        if kk not in self._families and self._db.dialect.name == "postgresql":
+            self._family_at_once(phone, nik, kk)
         problem = self.family_problem(kk, phone)
         if problem:
             raise Invalid(problem)
@@ -198,18 +194,20 @@ class SqlServices:
         self._families.pop(kk, None)
         return int(family_id)
 
-    def _new_family(self, phone: str, nik: str, kk: str) -> int | None:
-        """A new family of this KK with this phone, or None when the KK has a family already
-        (or the pair is refused: `_family_for` then refuses it as it always did)."""
+    def _family_at_once(self, phone: str, nik: str, kk: str) -> None:
+        """PostgreSQL: the family of this KK read, or written with this phone when it has none,
+        in one statement (`_family_of_kk`), into what `_family` has read; nothing when the pair
+        is refused (`_family_for` refuses it as it always did) or when another registration
+        wrote the family meanwhile (`_family` reads it)."""
         try:
             require_valid_pair(nik, kk, self.today())
         except ValueError:
-            return None
-        family_id = self._db.execute(_insert_ignoring(self._db.dialect.name, "family"), {
-            "kk": kk, "phone": phone, "kecamatan_code": parse_kk(kk).kecamatan_code,
-            "created_at": self.now,
-        }).scalar()
-        return None if family_id is None else int(family_id)
+            return
+        row = self._db.execute(_family_of_kk(), {
+            "kk": kk, "kk_lookup": kk, "phone": phone,
+            "kecamatan_code": parse_kk(kk).kecamatan_code, "created_at": self.now}).first()
+        if row is not None:
+            self._families[kk] = row
 
     def _insert(self, family_id: int, language: str, values: Mapping[str, Any]
                 ) -> tuple[str, int]:
@@ -430,16 +428,36 @@ class SqlServices:
 
 @cache
 def _insert_ignoring(dialect: str, table: str) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id of a new family (a KK that has one
-    already: nothing) or application (a reference already given: nothing)."""
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id of a new application (a reference
+    already given: nothing)."""
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    core, unique = {"family": (_FAMILY, "kk_hash"), "application": (_APPLICATION, "reference")}[
-        table]
+    core, unique = {"application": (_APPLICATION, "reference")}[table]
     return dialect_insert(core).on_conflict_do_nothing(index_elements=[unique]).returning(
         core.c.id)
+
+
+@cache
+def _family_of_kk() -> Any:
+    """PostgreSQL: the family of a KK as `_FAMILY_BY_KK` reads it (id, phone), written first
+    when the KK has none (`kk`, `phone`, `kecamatan_code`, `created_at`; `kk_lookup`: the KK
+    again, for the hash it is found by). No row when another registration of the same KK wrote
+    it meanwhile (this statement's snapshot does not see that row)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+    written = ("kk", "phone", "kecamatan_code", "created_at")
+    # The hash bound, not filled from `kk` by the column's default: a default that reads the
+    # statement's other values runs only for an INSERT at the top of the statement.
+    found = bindparam("kk_lookup", type_=_FAMILY.c.kk_hash.type)
+    new = (pg_insert(_FAMILY)
+           .values({**{name: bindparam(name, type_=_FAMILY.c[name].type) for name in written},
+                    "kk_hash": found})
+           .on_conflict_do_nothing(index_elements=["kk_hash"])
+           .returning(_FAMILY.c.id, _FAMILY.c.phone).cte("new"))
+    return union_all(select(new.c.id, new.c.phone),
+                     select(_FAMILY.c.id, _FAMILY.c.phone).where(_FAMILY.c.kk_hash == found))
 
 
 @cache
