@@ -25,6 +25,9 @@ SECRET_ENV = {
     "SMS_KTP_WEBHOOK_TOKEN": ("gateway", "webhook_token"),
     "SMS_KTP_AT_API_KEY": ("gateway.africastalking", "api_key"),
     "SMS_KTP_HTTP_API_KEY": ("gateway.http", "api_key"),
+    "SMS_KTP_WHATSAPP_ACCESS_TOKEN": ("gateway.whatsapp", "access_token"),
+    "SMS_KTP_WHATSAPP_APP_SECRET": ("gateway.whatsapp", "app_secret"),
+    "SMS_KTP_WHATSAPP_VERIFY_TOKEN": ("gateway.whatsapp", "verify_token"),
     "SMS_KTP_GAMMU_DATABASE_URL": ("gateway.gammu", "database_url"),
     "SMS_KTP_INTEGRATION_TOKEN": ("integration", "token"),
     "SMS_KTP_SECRET_KEY": ("staff", "secret_key"),
@@ -64,6 +67,37 @@ class AfricasTalkingSettings:
     rate_per_second: float = 0.0
 
 
+# The Graph API of the WhatsApp Business Cloud API, at the version the adapter is written for.
+GRAPH_API_URL = "https://graph.facebook.com/v23.0"
+
+
+@dataclass
+class WhatsAppSettings:
+    """The WhatsApp channel (WhatsApp Business Cloud API): on when `phone_number_id` is set."""
+
+    phone_number_id: str = ""
+    access_token: str = ""
+    app_secret: str = ""
+    verify_token: str = ""
+    api_url: str = GRAPH_API_URL
+    rate_per_second: float = 20.0
+    connect_timeout_seconds: float = 3.05
+    read_timeout_seconds: float = 9.05
+    # A notice's approved utility template: notice kind -> {name = "...", language = "id"}.
+    templates: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.phone_number_id)
+
+
+@dataclass
+class WhatsAppCostSettings:
+    # Rupiah a WhatsApp message costs the city (a utility template outside the 24-hour window;
+    # replies inside it are free), counted on the dashboard next to the SMS segments.
+    cost_per_message: int = 320
+
+
 @dataclass
 class GatewaySettings:
     provider: str = "console"
@@ -80,6 +114,7 @@ class GatewaySettings:
     # Read by the adapters themselves (gateway/gammu.py, gateway/http_aggregator.py).
     gammu: dict[str, Any] = field(default_factory=dict)
     http: dict[str, Any] = field(default_factory=dict)
+    whatsapp: WhatsAppSettings = field(default_factory=WhatsAppSettings)
 
 
 @dataclass
@@ -276,6 +311,7 @@ class Settings:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     kelurahan: KelurahanSettings = field(default_factory=KelurahanSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    whatsapp: WhatsAppCostSettings = field(default_factory=WhatsAppCostSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     source: str = "embedded default"
 
@@ -337,6 +373,7 @@ def load_settings(path: str | os.PathLike[str] | None = None,
 def _check_gateways(gateway: GatewaySettings) -> None:
     """The gateways named exist and the tables of those in use are complete: a typo must stop
     the service at start, not at the first SMS."""
+    _check_whatsapp(gateway.whatsapp)
     if gateway.provider not in PROVIDERS:
         raise ConfigError(f"unknown [gateway] provider {gateway.provider!r} "
                           f"(one of {', '.join(PROVIDERS)})")
@@ -595,3 +632,24 @@ def _kept_secret(settings: Settings, name: str) -> str:
         finally:
             os.unlink(temporary)
     return secret_file.read_text("utf-8").strip()
+
+
+def _check_whatsapp(whatsapp: WhatsAppSettings) -> None:
+    """The WhatsApp channel, when on, has its secrets: without the app secret no webhook could
+    be trusted, without the token nothing could be sent."""
+    if not whatsapp.enabled:
+        return
+    missing = [key for key in ("access_token", "app_secret", "verify_token")
+               if not getattr(whatsapp, key)]
+    if missing:
+        raise ConfigError(f"[gateway.whatsapp] phone_number_id is set but {', '.join(missing)} "
+                          "is empty (or set SMS_KTP_WHATSAPP_" + missing[0].upper() + ")")
+    if not whatsapp.api_url.startswith(("https://", "http://127.", "http://localhost")):
+        raise ConfigError("[gateway.whatsapp] api_url must be https (or a loopback address)")
+    for notice, template in whatsapp.templates.items():
+        if not isinstance(template, dict) or not template.get("name") \
+                or not template.get("language"):
+            raise ConfigError(f"[gateway.whatsapp.templates] {notice} needs a name and a "
+                              "language, e.g. {{ name = \"ktp_siap_ambil\", language = \"id\" }}")
+    if whatsapp.rate_per_second < 0:
+        raise ConfigError("[gateway.whatsapp] rate_per_second must not be negative")

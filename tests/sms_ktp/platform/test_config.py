@@ -26,7 +26,8 @@ def leaves(value, prefix=""):
 
 # Tables the adapters read themselves (documented key by key in the example all the same), and
 # tables whose keys are data (a kelurahan's phone by its code: none in the example).
-ADAPTER_TABLES = ("gateway.gammu", "gateway.http", "kelurahan.phones")
+ADAPTER_TABLES = ("gateway.gammu", "gateway.http", "kelurahan.phones",
+                  "gateway.whatsapp.templates")
 
 
 def flatten(table, prefix="", adapters=True):
@@ -142,3 +143,30 @@ def test_processes_starting_together_agree_on_the_generated_secrets(tmp_path):
     assert len(token) >= 32 and len(key) >= 43
     assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key", "webhook_token"]
     assert (tmp_path / "webhook_token").stat().st_mode & 0o077 == 0
+
+
+def test_the_whatsapp_channel_is_off_until_its_number_is_set_and_then_needs_its_secrets(
+        tmp_path):
+    assert not load_settings(None, environ={}).gateway.whatsapp.enabled
+    config = tmp_path / "config.toml"
+    config.write_text('[gateway.whatsapp]\nphone_number_id = "1234567890"\n'
+                      'access_token = "EAAG"\n')
+    with pytest.raises(ConfigError, match="app_secret, verify_token is empty"):
+        load_settings(config, environ={})
+    whatsapp = load_settings(config, environ={"SMS_KTP_WHATSAPP_APP_SECRET": "s3cret",
+                                              "SMS_KTP_WHATSAPP_VERIFY_TOKEN": "v3rify"}
+                             ).gateway.whatsapp
+    assert (whatsapp.enabled, whatsapp.app_secret, whatsapp.verify_token) == (
+        True, "s3cret", "v3rify")
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ('api_url = "http://graph.example.com"\n', "api_url must be https"),
+    ('[gateway.whatsapp.templates]\npickup = { name = "ktp_siap" }\n', "pickup needs a name and"),
+])
+def test_a_wrong_whatsapp_setting_stops_the_start(tmp_path, extra, message):
+    config = tmp_path / "config.toml"
+    config.write_text('[gateway.whatsapp]\nphone_number_id = "1"\naccess_token = "t"\n'
+                      'app_secret = "s"\nverify_token = "v"\n' + extra)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config, environ={})
