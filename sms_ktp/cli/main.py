@@ -15,6 +15,7 @@ import click
 from sms_ktp.cli import applications, delivery, operator, privacy, region, staff
 from sms_ktp.cli.common import CONTEXT_SETTINGS, Group, Service, with_runtime
 from sms_ktp.platform import schema
+from sms_ktp.platform.config import Settings
 from sms_ktp.runtime import Runtime
 
 log = logging.getLogger("sms_ktp")
@@ -100,6 +101,7 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     print(f"  inbound SMS:       POST {base}/sms")
     print(f"  delivery reports:  POST {base}/delivery")
     print(f"  USSD:              POST {base}/ussd  (session end: {base}/ussd/end)")
+    print(f"  WhatsApp:          {whatsapp_line(settings, host, server.port)}")
     print(f"  worker:            {'embedded' if worker else 'separate (sms-ktp worker)'}")
     if settings.gateway.provider == "console":
         print(f"  phone simulator:   http://{host}:{server.port}/simulator"
@@ -118,6 +120,17 @@ def _serve(runtime: Runtime, host: str, port: int) -> None:
     finally:
         if worker:
             worker.shutdown()
+
+
+def whatsapp_line(settings: Settings, host: str, port: int) -> str:
+    """The callback URL to register at Meta (under `[server] public_url`, which Meta reaches over
+    https), or how to switch the channel on."""
+    whatsapp = settings.gateway.whatsapp
+    if not whatsapp.enabled:
+        return "off (set [gateway.whatsapp] phone_number_id)"
+    base = settings.server.public_url.rstrip("/") or f"http://{host}:{port}"
+    return (f"GET/POST {base}/gateway/whatsapp/{settings.gateway.webhook_token}  "
+            f"(Meta's callback URL; its verify token is [gateway.whatsapp] verify_token)")
 
 
 def _first_admin(runtime: Runtime) -> str:

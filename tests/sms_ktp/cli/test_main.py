@@ -16,6 +16,9 @@ import pytest
 import requests
 from cli_runner import invoke
 
+from sms_ktp.cli.main import whatsapp_line
+from sms_ktp.platform.config import Settings
+
 SCRIPT = Path(sys.executable).with_name("sms-ktp")
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "sms_ktp.cli.main"]
 NIK, KK = "3271014501900001", "3271010101200003"
@@ -68,6 +71,9 @@ def test_serve_answers_a_resident_with_one_command(tmp_path):
         banner = wait_for(lambda: process.stdout.readline())
         while "inbound SMS" not in banner:
             banner = process.stdout.readline()
+        while "WhatsApp:" not in (line := process.stdout.readline()):
+            pass
+        assert "off (set [gateway.whatsapp] phone_number_id)" in line  # the embedded default
         token = (tmp_path / "var" / "webhook_token").read_text().strip()
         assert f"/gateway/africastalking/{token}/sms" in banner
         url = f"http://127.0.0.1:{port}/gateway/africastalking/{token}/sms"
@@ -126,3 +132,16 @@ def test_serve_on_a_port_in_use_says_so(tmp_path):
         result = run("serve", "--port", str(busy.getsockname()[1]), cwd=tmp_path)
     assert result.returncode == 1
     assert "is in use by another program" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_names_the_whatsapp_callback_url_or_how_to_switch_it_on():
+    settings = Settings()
+    settings.gateway.webhook_token = "t0ken"
+    assert whatsapp_line(settings, "127.0.0.1", 8000) == (
+        "off (set [gateway.whatsapp] phone_number_id)")
+    settings.gateway.whatsapp.phone_number_id = "1234567890"
+    assert whatsapp_line(settings, "127.0.0.1", 8000).startswith(
+        "GET/POST http://127.0.0.1:8000/gateway/whatsapp/t0ken  (Meta's callback URL")
+    settings.server.public_url = "https://ktp.bogorkota.go.id/"
+    assert whatsapp_line(settings, "0.0.0.0", 8000).startswith(
+        "GET/POST https://ktp.bogorkota.go.id/gateway/whatsapp/t0ken  ")
