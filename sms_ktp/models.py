@@ -321,6 +321,8 @@ OUTBOX_BUFFERED = "buffered"
 OUTBOX_DELIVERED, OUTBOX_UNDELIVERED, OUTBOX_FAILED = "delivered", "undelivered", "failed"
 # Never sent: a later change of its application made it untrue or replaced it.
 OUTBOX_SUPERSEDED = "superseded"
+# WhatsApp only: the resident opened it (after delivered).
+OUTBOX_READ = "read"
 OUTBOX_PENDING = (OUTBOX_QUEUED, OUTBOX_SENDING)
 
 
@@ -354,6 +356,19 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = utc_column()
     sent_at: datetime | None = utc_column(nullable=True)
     delivered_at: datetime | None = utc_column(nullable=True)
+    # The channel it goes out on: "sms", or "whatsapp" for a reply to a WhatsApp message.
+    channel: str = Field(default="sms", sa_column=Column(
+        String(10), nullable=False, server_default="sms"))
+
+
+class WhatsAppContact(SQLModel, table=True):
+    """When a resident last wrote on WhatsApp: a notice may go by WhatsApp as a plain message
+    only within 24 hours of it (Meta's customer-service window)."""
+
+    __tablename__ = "whatsapp_contact"
+
+    phone: str = Field(primary_key=True, max_length=20)  # E.164
+    last_inbound_at: datetime = utc_column()
 
 
 class UssdSession(SQLModel, table=True):
