@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
@@ -246,7 +247,13 @@ class WhatsAppGateway:
         self._timeout = (settings.connect_timeout_seconds, settings.read_timeout_seconds)
         self._session = session or requests.Session()
         self.limit = RateLimit(settings.rate_per_second, monotonic=monotonic, sleep=sleep)
-        self.last_wait = 0.0
+        self._local = threading.local()
+
+    @property
+    def last_wait(self) -> float:
+        """Seconds the last send of this thread waited for the rate limit: the city's pace,
+        not the API's time, which the send-duration metric leaves out."""
+        return getattr(self._local, "waited", 0.0)
 
     def share_with(self, processes: int) -> None:
         """`processes` workers send at once: each keeps 1/processes of the rate limit."""
@@ -265,7 +272,7 @@ class WhatsAppGateway:
 
     def send_body(self, body: Mapping[str, Any]) -> SendResult:
         """Any message body of the builders above (with `to` in digits)."""
-        self.last_wait = self.limit.wait()
+        self._local.waited = self.limit.wait()
         try:
             response = self._session.post(
                 self._url, json=dict(body), timeout=self._timeout, allow_redirects=False,
@@ -330,3 +337,41 @@ def _wamid(document: Any) -> str | None:
         return None
     wamid = messages[0].get("id")
     return wamid if isinstance(wamid, str) and wamid else None
+
+
+class WhatsAppOrSms:
+    """A `Gateway` for messages meant for WhatsApp that must reach the resident anyway: a
+    `SmsInstead` failure (window closed, no WhatsApp) sends the same words through the SMS
+    gateway at once, and `SendResult.gateway` names the one that took it (the SMS gateway's
+    own name, or the one its router gives). Every other failure is WhatsApp's, as it was."""
+
+    name = PROVIDER
+
+    def __init__(self, whatsapp: WhatsAppGateway, sms: Any) -> None:
+        self.whatsapp = whatsapp
+        self.sms = sms
+        self._local = threading.local()
+
+    @property
+    def last_wait(self) -> float:
+        """Seconds this thread's last send waited for rate limits, on both channels."""
+        return getattr(self._local, "waited", 0.0)
+
+    def send(self, sms: OutboundSms) -> SendResult:
+        self._local.waited = 0.0
+        try:
+            result = self.whatsapp.send(sms)
+        except SmsInstead as why:
+            self._local.waited = self.whatsapp.last_wait
+            log.info("whatsapp %s to %s not possible (%s): by SMS instead", sms.id,
+                     mask_phone(sms.to), why.reason)
+            try:
+                result = self.sms.send(sms)
+            finally:
+                self._local.waited += getattr(self.sms, "last_wait", 0.0)
+            detail = f"by SMS: {why.reason}"[:_REASON_LIMIT]
+            return SendResult(provider_message_id=result.provider_message_id, detail=detail,
+                              gateway=result.gateway or getattr(self.sms, "name", None))
+        self._local.waited = self.whatsapp.last_wait
+        return SendResult(provider_message_id=result.provider_message_id, detail=result.detail,
+                          gateway=result.gateway or PROVIDER)

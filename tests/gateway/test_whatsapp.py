@@ -3,6 +3,7 @@ wants them, every class of error, a timeout, the rate limit, and logs without nu
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections.abc import Iterator
@@ -22,11 +23,13 @@ from fake_graph import (
 )
 
 from gateway.base import Gateway
+from gateway.console import ConsoleGateway
 from gateway.message import OutboundSms, PermanentFailure, TemporaryFailure
 from gateway.whatsapp import (
     NotOnWhatsApp,
     SmsInstead,
     WhatsAppGateway,
+    WhatsAppOrSms,
     WindowClosed,
     buttons_body,
     error_class,
@@ -267,6 +270,42 @@ def test_error_codes_of_the_webhook_statuses_are_sorted_alike():
     assert error_class(130429) is TemporaryFailure and error_class(131051) is PermanentFailure
 
 
+# --- by SMS instead ----------------------------------------------------------------------------
+def sms_file_lines(path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_whatsapp_or_sms_sends_by_sms_only_what_whatsapp_cannot_carry(graph, gateway, tmp_path):
+    outbox = tmp_path / "sms.jsonl"
+    both = WhatsAppOrSms(gateway, ConsoleGateway(outbox))
+    graph.close_window(OTHER)
+    graph.not_on_whatsapp("+6289912345678")
+    on_whatsapp = both.send(SMS)
+    closed = both.send(OutboundSms("2", OTHER, "Berkas Anda kurang: pas foto."))
+    absent = both.send(OutboundSms("3", "+6289912345678", "KTP-el Anda siap diambil."))
+    assert on_whatsapp.gateway == "whatsapp" and on_whatsapp.provider_message_id.startswith(
+        "wamid.")
+    assert closed.gateway == absent.gateway == "console"
+    assert closed.detail.startswith("by SMS: HTTP 400 code 131047")
+    assert [a.to for a in graph.accepted] == ["6281234567890"]
+    assert [(line["to"], line["text"]) for line in sms_file_lines(outbox)] == [
+        (OTHER, "Berkas Anda kurang: pas foto."),
+        ("+6289912345678", "KTP-el Anda siap diambil.")]
+
+
+def test_whatsapp_or_sms_keeps_whatsapps_other_failures(graph, gateway, tmp_path):
+    outbox = tmp_path / "sms.jsonl"
+    both = WhatsAppOrSms(gateway, ConsoleGateway(outbox))
+    graph.throttle(PHONE)
+    with pytest.raises(TemporaryFailure):
+        both.send(SMS)
+    graph.error(131030)
+    with pytest.raises(PermanentFailure) as refused:
+        both.send(SMS)
+    assert not isinstance(refused.value, SmsInstead)
+    assert sms_file_lines(outbox) == [] and isinstance(both, Gateway)
+
+
 # --- rate limit and logs ------------------------------------------------------------------------
 def test_the_rate_limit_spaces_the_sends(graph):
     clock = FakeClock()
@@ -282,13 +321,14 @@ def test_the_rate_limit_spaces_the_sends(graph):
     assert clock.slept[-2:] == [0.25, 0.5]
 
 
-def test_no_log_line_carries_a_whole_number_or_the_token(graph, gateway, caplog):
+def test_no_log_line_carries_a_whole_number_or_the_token(graph, gateway, caplog, tmp_path):
     caplog.set_level(logging.DEBUG)
     gateway.send(SMS)
     gateway.send_body(buttons_body(PHONE, "Lanjut?", [("1", "Ya"), ("2", "Tidak")]))
     graph.close_window(PHONE)
     with pytest.raises(WindowClosed):
         gateway.send(SMS)
+    WhatsAppOrSms(gateway, ConsoleGateway(tmp_path / "sms.jsonl")).send(SMS)
     # werkzeug's lines are the fake's own request log: the other side of the wire.
     ours = [record for record in caplog.records if record.name != "werkzeug"]
     assert any(record.name == "gateway.whatsapp" for record in ours), "nothing to check"
