@@ -176,15 +176,18 @@ def _state_and_reply(exists: bool | None, columns: tuple[str, ...], guarded: boo
 
 
 def _queue(connection: Connection, phone: str, replies: list[str], now: datetime, kind: str,
-           inbound_id: int, write: tuple[bool, dict[str, Any]] | None) -> None:
-    """The replies queued and, on PostgreSQL, the phone's state written (`write`, from
-    `PhoneStateStore.write`) with them."""
+           inbound_id: int, write: tuple[bool, dict[str, Any]] | None, channel: str) -> None:
+    """The replies queued (to go back on `channel`) and, on PostgreSQL, the phone's state
+    written (`write`, from `PhoneStateStore.write`) with them."""
     if write is None:
-        enqueue_replies(connection, phone, replies, now, kind=kind, inbound_id=inbound_id)
+        enqueue_replies(connection, phone, replies, now, kind=kind, inbound_id=inbound_id,
+                        channel=channel)
         return
-    _write_state(connection, phone, write, reply_rows(phone, replies[:2], now, kind, inbound_id))
+    _write_state(connection, phone, write,
+                 reply_rows(phone, replies[:2], now, kind, inbound_id, channel))
     if len(replies) > 2:
-        enqueue_replies(connection, phone, replies[2:], now, kind=kind, inbound_id=inbound_id)
+        enqueue_replies(connection, phone, replies[2:], now, kind=kind, inbound_id=inbound_id,
+                        channel=channel)
 
 
 def _write_state(connection: Connection, phone: str, write: tuple[bool, dict[str, Any]] | None,
@@ -207,12 +210,14 @@ def _write_state(connection: Connection, phone: str, write: tuple[bool, dict[str
 
 
 def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
-                policy: PickupPolicy, limits: ReplyLimits | None = None) -> Received:
+                policy: PickupPolicy, limits: ReplyLimits | None = None,
+                channel: str = "sms") -> Received:
     """Counted in the metrics once committed (or failed), never twice for one retried run.
     `limits`: the per-phone limits on replies (`sms_ktp.messaging.limits`; the webhook passes the
-    configured ones, `Runtime.reply_limits`); None: every reply is queued."""
+    configured ones, `Runtime.reply_limits`); None: every reply is queued. `channel`: the one
+    the message came in on ("sms", "whatsapp"), which its replies go back on."""
     try:
-        received = _receive_sms(db, clock, sms, ttl, policy, limits or UNLIMITED)
+        received = _receive_sms(db, clock, sms, ttl, policy, limits or UNLIMITED, channel)
     except Exception:
         metrics.sms_received("error")
         raise
@@ -223,7 +228,7 @@ def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
 
 @retry_after_disconnect
 def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
-                 policy: PickupPolicy, limits: ReplyLimits) -> Received:
+                 policy: PickupPolicy, limits: ReplyLimits, via: str) -> Received:
     now = clock.now()
     phone = normalise_msisdn(sms.sender)
     with db.connect() as connection:
@@ -249,7 +254,7 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
             conversation = state.load()
         write: tuple[bool, dict[str, Any]] | None = None
         done = False  # the state and the replies written already
-        services = SqlServices(connection, clock, state, policy, channel="sms")
+        services = SqlServices(connection, clock, state, policy, channel=via)
         channel = SmsChannel(services, ttl)
         text = sms.text[:MAX_TEXT]
         gate = ReplyGate(connection, phone, now, limits)
@@ -267,7 +272,7 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
             turn = channel.handle(text, phone, conversation, now)
             kind = DIALOGUE_KIND if in_dialogue else "reply"
             if together and _one_or_two(turn.replies) and _written_at_once(
-                    connection, state, turn, now, kind, inbound_id, limits.identical):
+                    connection, state, turn, now, kind, inbound_id, limits.identical, via):
                 replies = turn.replies  # as `_admitted` gives them when the reply is admitted
                 done = True
             else:
@@ -278,7 +283,7 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
                 else:
                     state.save(kept, now)
         if not done:
-            _queue(connection, phone, replies, now, kind, inbound_id, write)
+            _queue(connection, phone, replies, now, kind, inbound_id, write, via)
         queued = len(replies)
         if gate.suppressed and not queued:
             # Staff see "belum dibalas" on the messages page: nothing left for this SMS.
@@ -299,13 +304,14 @@ def _one_or_two(replies: list[str]) -> bool:
 
 
 def _written_at_once(connection: Connection, state: PhoneStateStore, turn: SmsTurn,
-                     now: datetime, kind: str, inbound_id: int, identical: int) -> bool:
+                     now: datetime, kind: str, inbound_id: int, identical: int,
+                     channel: str) -> bool:
     """PostgreSQL, a turn with one reply or two (`_one_or_two`): the state the turn leaves and
     its replies written in one statement that also reads the phone's newest replies, instead of
     reading them first (`ReplyGate`): when the replies are admitted, as nearly always,
     `_admitted` would keep exactly this. False when one would be held back: nothing was
     written, and the turn decides as before."""
-    rows = reply_rows(state.phone, turn.replies, now, kind, inbound_id)
+    rows = reply_rows(state.phone, turn.replies, now, kind, inbound_id, channel)
     write = state.pending(turn.conversation, now)
     if not _write_state(connection, state.phone, write, rows, identical):
         return False

@@ -54,6 +54,7 @@ from sms_ktp.models import (
     OUTBOX_FAILED,
     OUTBOX_PENDING,
     OUTBOX_QUEUED,
+    OUTBOX_READ,
     OUTBOX_SENDING,
     OUTBOX_SENT,
     OUTBOX_SUPERSEDED,
@@ -74,10 +75,14 @@ QUEUED, SENDING, SENT, BUFFERED = OUTBOX_QUEUED, OUTBOX_SENDING, OUTBOX_SENT, OU
 DELIVERED, UNDELIVERED, FAILED = OUTBOX_DELIVERED, OUTBOX_UNDELIVERED, OUTBOX_FAILED
 SUPERSEDED = OUTBOX_SUPERSEDED
 PENDING = OUTBOX_PENDING
+READ = OUTBOX_READ
+# The channels a message goes out on (`outbox.channel`).
+SMS, WHATSAPP = "sms", "whatsapp"
 # A status moves only to a higher rank; the terminal ones share the top rank, so the first
-# terminal report wins and a late or repeated report changes nothing.
+# terminal report wins and a late or repeated report changes nothing. Above them only `read`
+# (WhatsApp: the resident opened it), which follows delivered.
 RANK = {QUEUED: 0, SENDING: 1, SENT: 2, BUFFERED: 3, DELIVERED: 4, UNDELIVERED: 4, FAILED: 4,
-        SUPERSEDED: 4}
+        SUPERSEDED: 4, READ: 5}
 
 
 @dataclass(frozen=True)
@@ -110,19 +115,25 @@ def enqueue(connection: Connection, phone: str, text: str, now: datetime, *,
 
 
 def enqueue_replies(connection: Connection, phone: str, texts: Sequence[str], now: datetime, *,
-                    kind: str = "reply", inbound_id: int | None = None) -> None:
+                    kind: str = "reply", inbound_id: int | None = None,
+                    channel: str = SMS) -> None:
     """Queue the replies to one inbound message, in order, in one statement (another document's
     YA is answered with two SMS: its reference, then the papers to bring)."""
     if texts:
-        connection.execute(_INSERT, reply_rows(phone, texts, now, kind, inbound_id))
+        connection.execute(_INSERT, reply_rows(phone, texts, now, kind, inbound_id, channel))
 
 
 def reply_rows(phone: str, texts: Sequence[str], now: datetime, kind: str,
-               inbound_id: int | None) -> list[dict[str, Any]]:
+               inbound_id: int | None, channel: str = SMS) -> list[dict[str, Any]]:
     """The outbox rows of `enqueue_replies` (the SMS webhook on PostgreSQL writes them in one
-    statement with the phone's state)."""
-    return [_row(uuid.uuid4().hex, phone, to_gsm7(text), now, kind, inbound_id, None)
+    statement with the phone's state). `channel`: the one the message came in on; an SMS's
+    rows leave the column to its default, so that their statements stay as they were."""
+    rows = [_row(uuid.uuid4().hex, phone, to_gsm7(text), now, kind, inbound_id, None)
             for text in texts]
+    if channel != SMS:
+        for row in rows:
+            row["channel"] = channel
+    return rows
 
 
 def enqueue_many(connection: Connection, messages: Sequence[tuple[str, str]], now: datetime, *,
@@ -454,6 +465,31 @@ def apply_delivery_report(session: Session, report: DeliveryReport, now: datetim
         if report.failure_reason:
             message.last_error = redact(report.failure_reason)[:300]
     return True
+
+
+# WhatsApp's statuses: each moves a row only from the statuses ranked below it.
+WHATSAPP_STATUSES = (SENT, DELIVERED, READ, FAILED)
+_BELOW = {status: tuple(sorted(s for s, rank in RANK.items() if rank < RANK[status]))
+          for status in WHATSAPP_STATUSES}
+
+
+def apply_whatsapp_status(connection: Connection, message_id: str, status: str,
+                          error: str | None, now: datetime) -> bool:
+    """Move the WhatsApp message `message_id` (the wamid) forward to `status` (one of
+    `WHATSAPP_STATUSES`), never back: a "failed" after delivered or read changes nothing, as
+    does a status repeated or arriving late. `error`: why it failed (code and title, no phone
+    number). False when nothing moved (an unknown id, or not forward)."""
+    values: dict[str, Any] = {"status": status}
+    if status in (DELIVERED, READ):
+        values["delivered_at"] = func.coalesce(_TABLE.c.delivered_at,
+                                               literal(now, UtcDateTime()))
+    if error:
+        values["last_error"] = redact(error)[:300]
+    return connection.execute(
+        update(_TABLE)
+        .where(_TABLE.c.provider == WHATSAPP, _TABLE.c.provider_message_id == message_id,
+               _TABLE.c.status.in_(_BELOW[status]))
+        .values(values)).rowcount > 0
 
 
 def _fresh_attempts(now: datetime) -> Any:

@@ -22,6 +22,7 @@ from sms_ktp.web.security_headers import install as install_security
 from sms_ktp.web.simulator import simulator
 from sms_ktp.web.staff import staff
 from sms_ktp.web.webhooks import webhooks
+from sms_ktp.web.whatsapp_webhook import whatsapp_webhook
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -40,6 +41,7 @@ def create_app(runtime: Runtime, on_reply_queued: Callable[[], None] | None = No
     app.extensions["sms_ktp.on_reply_queued"] = on_reply_queued or (lambda: None)
     app.register_blueprint(webhooks)
     app.register_blueprint(http_gateway)
+    app.register_blueprint(whatsapp_webhook)
     app.register_blueprint(simulator)
     app.register_blueprint(document_download)
     app.register_blueprint(integration)

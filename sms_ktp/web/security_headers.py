@@ -34,7 +34,8 @@ PAGE_HEADERS = {
     "X-Frame-Options": "DENY",  # for browsers older than frame-ancestors
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
 }
-MACHINE_BLUEPRINTS = frozenset({"webhooks", "http_gateway", "integration", "health"})
+MACHINE_BLUEPRINTS = frozenset({"webhooks", "http_gateway", "whatsapp_webhook", "integration",
+                                "health"})
 # Pages that show personal data (the simulator shows a phone's SMS): never kept in a browser's
 # cache, where the next user of a shared office PC could open them with "Back".
 PRIVATE_BLUEPRINTS = frozenset({"staff", "simulator"})
