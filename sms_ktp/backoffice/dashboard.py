@@ -344,7 +344,7 @@ def pickups_today(connection: Connection, now: datetime, office: str | None = No
 SMS_GROUPS: Mapping[str, str] = {
     outbox.QUEUED: "queued", outbox.SENDING: "queued",
     outbox.SENT: "sent", outbox.BUFFERED: "sent",
-    outbox.DELIVERED: "delivered",
+    outbox.DELIVERED: "delivered", outbox.READ: "delivered",
     outbox.FAILED: "failed", outbox.UNDELIVERED: "failed",
     outbox.SUPERSEDED: "superseded",
 }

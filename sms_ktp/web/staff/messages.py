@@ -20,6 +20,7 @@ from sms_ktp.web.staff.paging import requested_page
 PAGE = 50
 STATUS_LABELS = {"queued": "antre", "sending": "sedang dikirim", "sent": "terkirim ke operator",
                  "buffered": "tertahan di operator", "delivered": "diterima",
+                 "read": "dibaca",
                  "undelivered": "tidak sampai", "failed": "gagal",
                  "superseded": "diganti, tidak dikirim"}
 DIRECTIONS = {"": "Semua", "out": "Keluar", "in": "Masuk"}

@@ -18,6 +18,7 @@ from live_service import KK, NIK, PHONE, PHONE_2, TOKEN, LiveService, start_serv
 from sqlalchemy import select, update
 
 from flows.catalogue import render
+from sms_ktp.backoffice.dashboard import sms_today
 from sms_ktp.models import Application, InboundMessage, OutboxMessage, WhatsAppContact
 from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.config import Settings
@@ -310,6 +311,9 @@ def test_statuses_move_a_message_forward_and_never_back(wa):
                                     {"code": 131047, "title": "Re-engagement message"}]))))
     row = _row(wa, row_id)
     assert (row.status, row.last_error) == ("read", None)
+    with wa.runtime.db.connect() as connection:  # counted on the dashboard as delivered
+        day = sms_today(connection, wa.runtime.clock.now())
+    assert (day.delivered, day.queued) == (1, 0)
 
 
 def test_a_failed_status_keeps_its_code_and_title_without_the_number(wa):
