@@ -45,8 +45,9 @@ from sms_ktp.messaging.limits import (
     ReplyGate,
     ReplyLimits,
 )
-from sms_ktp.messaging.outbox import enqueue_replies, reply_rows
+from sms_ktp.messaging.outbox import WHATSAPP, enqueue_replies, reply_rows
 from sms_ktp.messaging.phone_state import STORED, PhoneStateStore
+from sms_ktp.messaging.whatsapp_window import note_contact
 from sms_ktp.models import InboundMessage, OutboxMessage, PhoneState, UtcDateTime
 from sms_ktp.platform import metrics
 from sms_ktp.platform.clock import Clock
@@ -247,6 +248,8 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
             # how reply loops start.
             log.info("inbound %s from non-mobile sender: no reply", inbound_id)
             return Received(inbound_id, duplicate=False, replies=0, outcome="non_mobile")
+        if via == WHATSAPP:  # its 24-hour window opens again (`sms.received_at`: when sent)
+            note_contact(connection, phone, sms.received_at, now)
         state = PhoneStateStore(connection, phone)
         if together:
             conversation = state.loaded(first if first["phone"] is not None else None)

@@ -11,12 +11,12 @@ dialogue as the id or payload the choice was sent with ("1", "YA"). A message th
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, case, select
+from sqlalchemy import Connection, select
 
 from flows.catalogue import render
 from gateway.message import InboundSms, WebhookError
@@ -31,7 +31,8 @@ from sms_ktp.messaging.outbox import (
     apply_whatsapp_status,
     enqueue_replies,
 )
-from sms_ktp.models import PhoneState, WhatsAppContact
+from sms_ktp.messaging.whatsapp_window import note_contact
+from sms_ktp.models import PhoneState
 from sms_ktp.platform import metrics
 from sms_ktp.platform.clock import Clock
 from sms_ktp.platform.db import Database, retry_after_disconnect
@@ -41,7 +42,6 @@ OBJECT = "whatsapp_business_account"
 # The longest value each field may have (as the SMS webhook's limits): longer is no message
 # Meta sends, and refused before anything is stored.
 LIMITS = {"id": 200, "from": 40, "type": 40, "text": 4096, "status": 20}
-_CONTACT = WhatsAppContact.__table__
 _STATE = PhoneState.__table__
 
 
@@ -176,7 +176,7 @@ def receive_whatsapp(db: Database, clock: Clock, message: WhatsAppMessage, ttl: 
     nothing."""
     sms = InboundSms(WHATSAPP, message.wamid, _e164(message.sender), message.recipient,
                      message.text if message.text is not None else f"[{message.kind}]",
-                     None, None, None)
+                     message.sent_at.isoformat() if message.sent_at else None, None, None)
     if message.text is not None:
         return receive_sms(db, clock, sms, ttl, policy, limits, channel=WHATSAPP)
     return _answer_not_text(db, clock, sms, limits or UNLIMITED)
@@ -198,6 +198,7 @@ def _answer_not_text(db: Database, clock: Clock, sms: InboundSms,
             return Received(None, duplicate=True, replies=0, outcome="duplicate")
         if phone is None:
             return Received(inbound_id, duplicate=False, replies=0, outcome="non_mobile")
+        note_contact(connection, phone, sms.received_at, now)
         reply = render(_language(connection, phone), "whatsapp.text_only")
         gate = ReplyGate(connection, phone, now, limits)
         queued = gate.over_limit() is None and gate.admit(reply)
@@ -215,38 +216,6 @@ def _language(connection: Connection, phone: str) -> str:
     chosen = connection.execute(select(_STATE.c.language).where(_STATE.c.phone == phone)
                                 ).scalar_one_or_none()
     return chosen or "id"
-
-
-def note_contacts(db: Database, messages: Iterable[WhatsAppMessage], now: datetime) -> int:
-    """When each phone last wrote on WhatsApp (its newest message of this webhook, never later
-    than now), in one statement; an older message delivered late moves nothing back."""
-    newest: dict[str, datetime] = {}
-    for message in messages:
-        phone = normalise_msisdn(_e164(message.sender))
-        if phone is None:
-            continue
-        at = min(message.sent_at or now, now)
-        if phone not in newest or at > newest[phone]:
-            newest[phone] = at
-    if not newest:
-        return 0
-    with db.connect() as connection:
-        upsert = _dialect_insert(connection)(_CONTACT).values(
-            [{"phone": phone, "last_inbound_at": at} for phone, at in sorted(newest.items())])
-        connection.execute(upsert.on_conflict_do_update(
-            index_elements=[_CONTACT.c.phone],
-            set_={"last_inbound_at": case(
-                (upsert.excluded.last_inbound_at > _CONTACT.c.last_inbound_at,
-                 upsert.excluded.last_inbound_at), else_=_CONTACT.c.last_inbound_at)}))
-    return len(newest)
-
-
-def _dialect_insert(connection: Connection) -> Callable[..., Any]:
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
 
 
 def apply_statuses(db: Database, clock: Clock, statuses: Iterable[WhatsAppStatus]) -> int:

@@ -21,7 +21,6 @@ from flask import Blueprint, abort, current_app, make_response, request
 from gateway.message import WebhookError
 from sms_ktp.channels.whatsapp import (
     apply_statuses,
-    note_contacts,
     parse_webhook,
     receive_whatsapp,
 )
@@ -69,7 +68,6 @@ def receive() -> tuple[str, int, dict[str, str]]:
     for message in webhook.messages:
         replies += receive_whatsapp(runtime.db, runtime.clock, message, runtime.dialogue_ttl,
                                     runtime.pickup_policy(), runtime.reply_limits).replies
-    note_contacts(runtime.db, webhook.messages, runtime.clock.now())
     moved = apply_statuses(runtime.db, runtime.clock, webhook.statuses)
     if replies:
         current_app.extensions["sms_ktp.on_reply_queued"]()

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from flows.catalogue import render
 from sms_ktp.backoffice.dashboard import sms_today
+from sms_ktp.messaging.whatsapp_window import window_open
 from sms_ktp.models import Application, InboundMessage, OutboxMessage, WhatsAppContact
 from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.config import Settings
@@ -74,18 +75,18 @@ def envelope(*messages: dict[str, Any], statuses: tuple[dict[str, Any], ...] = (
             "entry": [{"id": "WABA_ID", "changes": [{"field": "messages", "value": value}]}]}
 
 
-def text(wamid: str, body: str, sender: str = WA_ID, at: int = 1764465000) -> dict[str, Any]:
+def text(wamid: str, body: str, sender: str = WA_ID, at: int = 1796003400) -> dict[str, Any]:
     return {"from": sender, "id": wamid, "timestamp": str(at), "type": "text",
             "text": {"body": body}}
 
 
 def tapped(wamid: str, kind: str, choice: str, title: str) -> dict[str, Any]:
-    return {"from": WA_ID, "id": wamid, "timestamp": "1764465000", "type": "interactive",
+    return {"from": WA_ID, "id": wamid, "timestamp": "1796003400", "type": "interactive",
             "interactive": {"type": kind, kind: {"id": choice, "title": title}}}
 
 
 def status(wamid: str, state: str, **extra: Any) -> dict[str, Any]:
-    return {"id": wamid, "status": state, "timestamp": "1764465000",
+    return {"id": wamid, "status": state, "timestamp": "1796003400",
             "recipient_id": WA_ID, **extra}
 
 
@@ -232,7 +233,7 @@ def test_a_button_reply_is_read_as_its_id(wa):
 
 
 def test_a_template_quick_reply_is_read_as_its_payload(wa):
-    quick = {"from": WA_ID, "id": "wamid.Q", "timestamp": "1764465000", "type": "button",
+    quick = {"from": WA_ID, "id": "wamid.Q", "timestamp": "1796003400", "type": "button",
              "button": {"payload": "STATUS", "text": "Cek status"}}
     assert post(wa, envelope(quick)).status_code == 200
     assert replies(wa) == [render("id", "status.none")]
@@ -240,7 +241,7 @@ def test_a_template_quick_reply_is_read_as_its_payload(wa):
 
 @pytest.mark.parametrize("kind", ["image", "audio", "location", "sticker", "unsupported"])
 def test_a_message_that_is_not_text_is_answered_that_only_text_is_read_once(wa, kind):
-    media = {"from": WA_ID, "id": "wamid.M", "timestamp": "1764465000", "type": kind,
+    media = {"from": WA_ID, "id": "wamid.M", "timestamp": "1796003400", "type": kind,
              kind: {"id": "1234", "mime_type": "image/jpeg"}}
     assert post(wa, envelope(media)).status_code == 200
     assert post(wa, envelope(media)).status_code == 200  # retried
@@ -268,14 +269,27 @@ def test_fifty_messages_in_one_post_are_each_answered_once(wa):
 
 
 def test_the_time_the_resident_last_wrote_is_kept_and_never_moves_back(wa):
-    post(wa, envelope(text("wamid.1", "HELP", at=1764465000)))
-    post(wa, envelope(text("wamid.0", "HELP", at=1764464000)))  # an older one, delivered late
-    post(wa, envelope(text("wamid.9", "HELP", sender=PHONE_2.lstrip("+"), at=1764465100)))
+    post(wa, envelope(text("wamid.1", "HELP", at=1796003400)))
+    post(wa, envelope(text("wamid.0", "HELP", at=1796002400)))  # an older one, delivered late
+    post(wa, envelope(text("wamid.9", "HELP", sender=PHONE_2.lstrip("+"), at=1796004000)))
 
     with wa.runtime.db.transaction() as session:
         kept = {c.phone: int(c.last_inbound_at.timestamp())
                 for c in session.execute(select(WhatsAppContact)).scalars()}
-    assert kept == {PHONE: 1764465000, PHONE_2: 1764465100}
+    assert kept == {PHONE: 1796003400, PHONE_2: 1796004000}
+    with wa.runtime.db.connect() as connection:  # Meta's 24-hour window, from the message
+        now = wa.runtime.clock.now()
+        assert window_open(connection, PHONE, now)
+        assert not window_open(connection, PHONE, now + timedelta(hours=23, minutes=55))
+        assert window_open(connection, PHONE_2, now + timedelta(hours=23, minutes=55))
+        assert not window_open(connection, "+6281399999999", now)
+
+
+def test_a_message_time_in_the_future_counts_as_now(wa):
+    post(wa, envelope(text("wamid.F", "HELP", at=1796004000 + 3600)))
+    with wa.runtime.db.transaction() as session:
+        [contact] = session.execute(select(WhatsAppContact)).scalars()
+    assert contact.last_inbound_at == wa.runtime.clock.now()
 
 
 # --- statuses ---------------------------------------------------------------------------------

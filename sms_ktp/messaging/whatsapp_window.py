@@ -1,0 +1,56 @@
+"""Meta's customer-service window: a business may write to a resident on WhatsApp freely for 24
+hours after the resident's last WhatsApp message, and afterwards only with an approved template.
+`whatsapp_contact` keeps when each phone last wrote, noted in the transaction that stores its
+message."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, case, select
+
+from sms_ktp.models import UtcDateTime, WhatsAppContact
+
+WINDOW = timedelta(hours=24)
+_CONTACT = WhatsAppContact.__table__
+
+
+@cache
+def _upsert(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(_CONTACT).values(
+        phone=bindparam("phone"), last_inbound_at=bindparam("at", type_=UtcDateTime()))
+    newer = statement.excluded.last_inbound_at > _CONTACT.c.last_inbound_at
+    return statement.on_conflict_do_update(
+        index_elements=[_CONTACT.c.phone],
+        set_={"last_inbound_at": case((newer, statement.excluded.last_inbound_at),
+                                      else_=_CONTACT.c.last_inbound_at)})
+
+
+def note_contact(connection: Connection, phone: str, written_at: str | None,
+                 now: datetime) -> None:
+    """The phone wrote on WhatsApp at `written_at` (ISO 8601, as the message says; never later
+    than now, now when unknown). A message delivered late moves nothing back."""
+    at = now
+    if written_at:
+        with suppress(TypeError, ValueError):  # unreadable: now
+            at = min(datetime.fromisoformat(written_at), now)
+    connection.execute(_upsert(connection.dialect.name), {"phone": phone, "at": at})
+
+
+def last_wrote(connection: Connection, phone: str) -> datetime | None:
+    """When the phone last wrote on WhatsApp, if it ever did."""
+    return connection.execute(select(_CONTACT.c.last_inbound_at)
+                              .where(_CONTACT.c.phone == phone)).scalar_one_or_none()
+
+
+def window_open(connection: Connection, phone: str, now: datetime) -> bool:
+    """Whether a plain WhatsApp message may reach the phone now (no template needed)."""
+    wrote = last_wrote(connection, phone)
+    return wrote is not None and now - wrote < WINDOW
