@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,8 @@ from sms_ktp.domain.masking import mask_phone
 from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.messaging.limits import UNLIMITED, ReplyGate, ReplyLimits
 from sms_ktp.messaging.outbox import (
+    BY_SMS_INSTEAD,
+    FAILED,
     WHATSAPP,
     WHATSAPP_STATUSES,
     apply_whatsapp_status,
@@ -63,6 +66,7 @@ class WhatsAppStatus:
     wamid: str
     status: str
     error: str | None  # "<code> <title>" of a failure
+    code: int | None = None  # of a failure
 
 
 @dataclass(frozen=True)
@@ -159,13 +163,15 @@ def _time(value: Any) -> datetime | None:
 def _status(status: Mapping[str, Any]) -> WhatsAppStatus:
     wamid, state = _field(status, "id"), _field(status, "status")
     assert wamid is not None and state is not None
-    error = None
+    error, code = None, None
     errors = status.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         first = errors[0]
         # The code and Meta's title only: its details may quote the number.
         error = f"{first.get('code', '')} {first.get('title', '')}".strip()[:200] or None
-    return WhatsAppStatus(wamid, state, error)
+        with suppress(TypeError, ValueError):
+            code = int(first.get("code"))
+    return WhatsAppStatus(wamid, state, error, code)
 
 
 # --- handling it ------------------------------------------------------------------------------
@@ -220,7 +226,8 @@ def _language(connection: Connection, phone: str) -> str:
 
 def apply_statuses(db: Database, clock: Clock, statuses: Iterable[WhatsAppStatus]) -> int:
     """Each status moves its outbox row forward (never back); an unknown wamid, or a status
-    WhatsApp may add later, is ignored. Returns how many rows moved."""
+    WhatsApp may add later, is ignored. A message that failed because the window had closed
+    or the number is not on WhatsApp goes out by SMS instead. Returns how many rows moved."""
     known = [status for status in statuses if status.status in WHATSAPP_STATUSES]
     if not known:
         return 0
@@ -228,6 +235,7 @@ def apply_statuses(db: Database, clock: Clock, statuses: Iterable[WhatsAppStatus
     moved = 0
     with db.connect() as connection:
         for status in known:
-            moved += apply_whatsapp_status(connection, status.wamid, status.status,
-                                           status.error, now)
+            moved += apply_whatsapp_status(
+                connection, status.wamid, status.status, status.error, now,
+                by_sms=status.status == FAILED and status.code in BY_SMS_INSTEAD)
     return moved

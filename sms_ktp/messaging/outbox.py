@@ -471,25 +471,42 @@ def apply_delivery_report(session: Session, report: DeliveryReport, now: datetim
 WHATSAPP_STATUSES = (SENT, DELIVERED, READ, FAILED)
 _BELOW = {status: tuple(sorted(s for s, rank in RANK.items() if rank < RANK[status]))
           for status in WHATSAPP_STATUSES}
+# WhatsApp's failures that are no failure of the message: the 24-hour window had closed
+# (131047), the number is not on WhatsApp (131026). It goes out by SMS instead.
+BY_SMS_INSTEAD = frozenset({131047, 131026})
 
 
 def apply_whatsapp_status(connection: Connection, message_id: str, status: str,
-                          error: str | None, now: datetime) -> bool:
+                          error: str | None, now: datetime, *, by_sms: bool = False) -> bool:
     """Move the WhatsApp message `message_id` (the wamid) forward to `status` (one of
     `WHATSAPP_STATUSES`), never back: a "failed" after delivered or read changes nothing, as
     does a status repeated or arriving late. `error`: why it failed (code and title, no phone
-    number). False when nothing moved (an unknown id, or not forward)."""
+    number). `by_sms`: a failure after which the same text is queued as an SMS, once (with
+    the move: a repeated status moves nothing and queues nothing). False when nothing moved
+    (an unknown id, or not forward)."""
     values: dict[str, Any] = {"status": status}
     if status in (DELIVERED, READ):
         values["delivered_at"] = func.coalesce(_TABLE.c.delivered_at,
                                                literal(now, UtcDateTime()))
     if error:
         values["last_error"] = redact(error)[:300]
-    return connection.execute(
-        update(_TABLE)
-        .where(_TABLE.c.provider == WHATSAPP, _TABLE.c.provider_message_id == message_id,
-               _TABLE.c.status.in_(_BELOW[status]))
-        .values(values)).rowcount > 0
+    moved = (update(_TABLE)
+             .where(_TABLE.c.provider == WHATSAPP, _TABLE.c.provider_message_id == message_id,
+                    _TABLE.c.status.in_(_BELOW[status]))
+             .values(values))
+    if not by_sms:
+        return connection.execute(moved).rowcount > 0
+    failed = connection.execute(moved.returning(
+        _TABLE.c.phone, _TABLE.c.text, _TABLE.c.kind, _TABLE.c.inbound_id,
+        _TABLE.c.broadcast_id, _TABLE.c.application_id)).first()
+    if failed is None:
+        return False
+    connection.execute(_INSERT, _row(uuid.uuid4().hex, failed.phone, failed.text, now,
+                                     failed.kind, failed.inbound_id, None, failed.broadcast_id,
+                                     failed.application_id))
+    log.info("whatsapp %s to %s failed (%s): queued by SMS instead", message_id,
+             mask_phone(failed.phone), redact(error or ""))
+    return True
 
 
 def _fresh_attempts(now: datetime) -> Any:

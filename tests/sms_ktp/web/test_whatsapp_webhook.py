@@ -325,6 +325,7 @@ def test_statuses_move_a_message_forward_and_never_back(wa):
                                     {"code": 131047, "title": "Re-engagement message"}]))))
     row = _row(wa, row_id)
     assert (row.status, row.last_error) == ("read", None)
+    assert len(outbox(wa)) == 1  # and no SMS instead of a message that was read
     with wa.runtime.db.connect() as connection:  # counted on the dashboard as delivered
         day = sms_today(connection, wa.runtime.clock.now())
     assert (day.delivered, day.queued) == (1, 0)
@@ -334,15 +335,32 @@ def test_a_failed_status_keeps_its_code_and_title_without_the_number(wa):
     row_id = _sent_by_whatsapp(wa, "wamid.OUT2")
 
     response = post(wa, envelope(statuses=(status("wamid.OUT2", "failed", errors=[
-        {"code": 131047, "title": "Re-engagement message",
+        {"code": 131000, "title": "Something went wrong",
          "error_data": {"details": f"Message failed to send to {WA_ID}"}}]),)))
 
     assert response.status_code == 200
     row = _row(wa, row_id)
     assert row.status == "failed"
-    assert row.last_error == "131047 Re-engagement message"
+    assert row.last_error == "131000 Something went wrong"
     post(wa, envelope(statuses=(status("wamid.OUT2", "delivered"),)))
     assert _row(wa, row_id).status == "failed"
+    assert [r.channel for r in outbox(wa)] == ["whatsapp"]  # nothing else queued
+
+
+@pytest.mark.parametrize(("code", "title"), [(131047, "Re-engagement message"),
+                                             (131026, "Message undeliverable")])
+def test_a_message_whatsapp_could_not_carry_goes_out_by_sms_instead_once(wa, code, title):
+    row_id = _sent_by_whatsapp(wa, "wamid.OUT5")
+    failed = status("wamid.OUT5", "failed", errors=[{"code": code, "title": title}])
+
+    assert post(wa, envelope(statuses=(failed,))).status_code == 200
+    assert post(wa, envelope(statuses=(failed,))).status_code == 200  # Meta's retry
+
+    original, instead = outbox(wa)
+    assert (original.id, original.status, original.last_error) == (row_id, "failed",
+                                                                   f"{code} {title}")
+    assert (instead.channel, instead.status, instead.text, instead.kind, instead.inbound_id) == (
+        "sms", "queued", original.text, original.kind, original.inbound_id)
 
 
 def test_a_status_of_an_unknown_message_or_another_provider_is_ignored(wa):
