@@ -24,6 +24,7 @@ MACHINE_ENDPOINTS = {
     "/gateway/africastalking/<token>/ussd/end",
     "/gateway/http/<token>/sms",
     "/gateway/http/<token>/delivery",
+    "/gateway/whatsapp/<token>",
     "/integration/penunggalan",
 }
 # A resident's form whose refusal asks again rather than saying "form expired": the PIN page of

@@ -124,6 +124,8 @@ OUTSIDE: dict[tuple[str, str], str] = {
     ("POST", f"{WEBHOOK}/ussd/end"): "token",
     ("POST", f"{HTTP_WEBHOOK}/sms"): "token",
     ("POST", f"{HTTP_WEBHOOK}/delivery"): "token",
+    ("GET", "/gateway/whatsapp/<token>"): "token",
+    ("POST", "/gateway/whatsapp/<token>"): "token",
     ("POST", "/integration/penunggalan"): "token",
     ("GET", "/simulator/"): "console",
     ("POST", "/simulator/"): "console",
