@@ -1,5 +1,6 @@
-"""SMS in and out as staff look them up: the outbox and the inbox in one list, newest first, and
-a failed SMS given a fresh set of attempts. Texts leave here through `redact` (an inbound SMS may
+"""Messages in and out as staff look them up, SMS and WhatsApp alike: the outbox and the inbox
+in one list, newest first, each with its channel, and a failed message given a fresh set of
+attempts. Texts leave here through `redact` (an inbound SMS may
 hold a NIK the resident typed) and `hide_codes` (staff never read a pickup code). A
 notification names its application's reference, and one that was superseded (never sent: a
 later change made it untrue) names that change."""
@@ -16,16 +17,20 @@ from sqlalchemy import (
     DateTime,
     Integer,
     String,
+    and_,
+    case,
     cast,
     func,
     literal_column,
     null,
+    or_,
     select,
     union_all,
 )
 
 from sms_ktp.applications.hidden_codes import hide_codes
 from sms_ktp.domain.masking import mask_phone, redact
+from sms_ktp.messaging import outbox
 from sms_ktp.messaging.outbox import FAILED, RANK
 from sms_ktp.models import Application, ApplicationEvent, InboundMessage, OutboxMessage
 
@@ -35,6 +40,25 @@ _APPLICATION = Application.__table__
 _EVENT = ApplicationEvent.__table__
 OUTGOING, INCOMING = "out", "in"
 STATUSES = tuple(RANK)  # the outbox's statuses, in the order a message goes through them
+CHANNELS = (outbox.SMS, outbox.WHATSAPP)
+
+
+def sent_on(channel: Any, provider: Any) -> Any:
+    """The channel a message went out on, in SQL: a message meant for WhatsApp that the SMS
+    gateway took instead (window closed, no WhatsApp) went, and is billed, as an SMS."""
+    # Written into the SQL, not bound: PostgreSQL matches the GROUP BY to the selected
+    # expression by its text, and two bound parameters are two different expressions.
+    whatsapp, sms = literal_column(f"'{outbox.WHATSAPP}'"), literal_column(f"'{outbox.SMS}'")
+    return case((and_(channel == whatsapp, or_(provider.is_(None), provider == whatsapp)),
+                 whatsapp), else_=sms)
+
+
+
+def came_on(provider: Any) -> Any:
+    """The channel an inbound message came in on, in SQL: WhatsApp's webhook stores its
+    messages under the provider "whatsapp", every other provider is an SMS aggregator's."""
+    whatsapp, sms = literal_column(f"'{outbox.WHATSAPP}'"), literal_column(f"'{outbox.SMS}'")
+    return case((provider == whatsapp, whatsapp), else_=sms)
 
 
 @dataclass(frozen=True)
@@ -42,6 +66,7 @@ class Search:
     phone: str | None = None  # E.164
     status: str | None = None  # an outbox status: only outgoing SMS have one
     direction: str | None = None  # OUTGOING, INCOMING or None for both
+    channel: str | None = None  # one of CHANNELS, or None for both
 
 
 @dataclass(frozen=True)
@@ -60,6 +85,9 @@ class Message:
     delivered_at: datetime | None
     replied: bool | None
     gateway: str | None  # which gateway took it (out) or brought it (in)
+    channel: str = outbox.SMS  # the one it went out or came in on
+    # Meant for WhatsApp but sent as an SMS (the 24-hour window had closed, no WhatsApp).
+    instead_of_whatsapp: bool = False
     reference: str | None = None  # the application a notification is about
     # The timeline entry that superseded it: the stage the application moved to, who moved
     # it, and when.
@@ -76,6 +104,7 @@ def _selected(search: Search) -> Any:
     """Both tables as one list with the same columns (a UNION ALL of the directions asked)."""
     parts = []
     if search.direction in (None, OUTGOING):
+        went_on = sent_on(_OUT.c.channel, _OUT.c.provider)
         outgoing = select(
             literal_column(f"'{OUTGOING}'").label("direction"), _OUT.c.id,
             _OUT.c.created_at.label("at"), _OUT.c.phone, _OUT.c.text, _OUT.c.kind,
@@ -83,7 +112,8 @@ def _selected(search: Search) -> Any:
             _OUT.c.delivered_at, _null(Boolean()).label("replied"),
             _OUT.c.provider.label("gateway"), _APPLICATION.c.reference,
             _EVENT.c.stage.label("superseded_stage"), _EVENT.c.actor.label("superseded_actor"),
-            _EVENT.c.at.label("superseded_at"),
+            _EVENT.c.at.label("superseded_at"), went_on.label("channel"),
+            _OUT.c.channel.label("meant"),
         ).select_from(
             _OUT.outerjoin(_APPLICATION, _APPLICATION.c.id == _OUT.c.application_id)
             .outerjoin(_EVENT, _EVENT.c.id == _OUT.c.superseded_by))
@@ -91,6 +121,14 @@ def _selected(search: Search) -> Any:
             outgoing = outgoing.where(_OUT.c.phone == search.phone)
         if search.status:
             outgoing = outgoing.where(_OUT.c.status == search.status)
+        if search.channel == outbox.WHATSAPP:
+            outgoing = outgoing.where(and_(
+                _OUT.c.channel == outbox.WHATSAPP,
+                or_(_OUT.c.provider.is_(None), _OUT.c.provider == outbox.WHATSAPP)))
+        elif search.channel == outbox.SMS:
+            outgoing = outgoing.where(or_(
+                _OUT.c.channel != outbox.WHATSAPP,
+                and_(_OUT.c.provider.is_not(None), _OUT.c.provider != outbox.WHATSAPP)))
         parts.append(outgoing)
     if search.direction in (None, INCOMING) and not search.status:
         incoming = select(
@@ -102,9 +140,14 @@ def _selected(search: Search) -> Any:
             _null(DateTime()).label("delivered_at"), _IN.c.replied,
             _IN.c.provider.label("gateway"), _null(String()).label("reference"),
             _null(String()).label("superseded_stage"), _null(String()).label("superseded_actor"),
-            _null(DateTime()).label("superseded_at"))
+            _null(DateTime()).label("superseded_at"), came_on(_IN.c.provider).label("channel"),
+            came_on(_IN.c.provider).label("meant"))
         if search.phone:
             incoming = incoming.where(_IN.c.sender == search.phone)
+        if search.channel == outbox.WHATSAPP:
+            incoming = incoming.where(_IN.c.provider == outbox.WHATSAPP)
+        elif search.channel == outbox.SMS:
+            incoming = incoming.where(_IN.c.provider != outbox.WHATSAPP)
         parts.append(incoming)
     if not parts:
         return None
@@ -113,7 +156,7 @@ def _selected(search: Search) -> Any:
 
 def search(connection: Connection, search: Search, page: int, per_page: int
            ) -> tuple[int, list[Message]]:
-    """How many SMS match, and one page of them (newest first), masked and redacted."""
+    """How many messages match, and one page of them (newest first), masked and redacted."""
     rows = _selected(search)
     if rows is None:
         return 0, []
@@ -134,7 +177,9 @@ def _message(row: Any) -> Message:
         sent_at=_utc(row.sent_at), delivered_at=_utc(row.delivered_at),
         replied=None if row.replied is None else bool(row.replied), gateway=row.gateway,
         reference=row.reference, superseded_stage=row.superseded_stage,
-        superseded_actor=row.superseded_actor, superseded_at=_utc(row.superseded_at))
+        superseded_actor=row.superseded_actor, superseded_at=_utc(row.superseded_at),
+        channel=row.channel,
+        instead_of_whatsapp=row.meant == outbox.WHATSAPP and row.channel != outbox.WHATSAPP)
 
 
 def _utc(moment: Any) -> Any:

@@ -1,7 +1,8 @@
-"""SMS in and out for admins: what a resident sent and what the service answered, by phone
-number and status, and a failed SMS sent again; above them, the phones flooding the service
-(`sms_ktp.messaging.floods`). Numbers are masked and texts redacted. A notification shows its
-application's reference; one superseded before it left shows the change that superseded it."""
+"""Messages in and out for admins, SMS and WhatsApp: what a resident sent and what the service
+answered, each with its channel, by phone number, status and channel, and a failed message sent
+again; above them, the phones flooding the service (`sms_ktp.messaging.floods`). Numbers are
+masked and texts redacted. A notification shows its application's reference; one superseded
+before it left shows the change that superseded it."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ STATUS_LABELS = {"queued": "antre", "sending": "sedang dikirim", "sent": "terkir
                  "undelivered": "tidak sampai", "failed": "gagal",
                  "superseded": "diganti, tidak dikirim"}
 DIRECTIONS = {"": "Semua", "out": "Keluar", "in": "Masuk"}
+CHANNELS = {"": "Semua", "sms": "SMS", "whatsapp": "WhatsApp"}
 
 
 @staff.get("/messages")
@@ -34,6 +36,8 @@ def messages() -> tuple[str, int]:
     status = status if status in STATUS_LABELS else ""
     direction = request.args.get("direction", "")
     direction = direction if direction in DIRECTIONS else ""
+    channel = request.args.get("channel", "")
+    channel = channel if channel in CHANNELS else ""
     page = requested_page()
     phone = normalise_msisdn(typed) if typed else None
     error = None
@@ -41,7 +45,8 @@ def messages() -> tuple[str, int]:
         error = f"{typed} bukan nomor HP Indonesia (contoh 0812 3456 7890 atau +62812...)."
     total, found, failed = 0, [], 0
     if error is None:
-        query = staff_messages.Search(phone, status or None, direction or None)
+        query = staff_messages.Search(phone, status or None, direction or None,
+                                      channel or None)
         with connect() as connection:
             total, found = staff_messages.search(connection, query, page, PAGE)
             failed = staff_messages.failed_count(connection, phone) if phone else 0
@@ -53,6 +58,7 @@ def messages() -> tuple[str, int]:
         "staff/messages.html", messages=found, total=total, page=page,
         pages=max(1, -(-total // PAGE)), typed=typed, phone=phone, status=status,
         direction=direction, statuses=STATUS_LABELS, directions=DIRECTIONS, failed=failed,
+        channel=channel, channels=CHANNELS,
         error=error, masked_phone=mask_phone(phone) if phone else "", floods=flooding,
         limits=limits), 400 if error else 200
 

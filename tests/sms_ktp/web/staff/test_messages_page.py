@@ -84,16 +84,16 @@ def test_search_by_phone_in_any_form_masks_numbers_and_redacts_texts(live, admin
         assert page.status_code == 200
         rows = cells(page.text)
         assert [row[1] for row in rows] == ["Keluar", "Masuk"]  # the reply after the SMS
-        assert {row[2] for row in rows} == {"+62***890"}
+        assert {row[3] for row in rows} == {"+62***890"}
         table = page.text.split('id="messages"')[1]
         assert NIK not in table and KK not in table and "81234567890" not in table
         assert NIK not in page.text and KK not in page.text
     incoming, reply = rows[1], rows[0]
-    assert incoming[3] == "DAFTAR ***0001#***0003#2" and incoming[5] == "dibalas"
+    assert incoming[4] == "DAFTAR ***0001#***0003#2" and incoming[6] == "dibalas"
     assert incoming[0] == "30 Nov 2026 09.00"
-    assert reply[4] == "reply" and reply[5] == "terkirim ke operator"
-    assert reply[6] == "1" and reply[8] == "console" and reply[9] == "1"  # tries, gateway, parts
-    assert "***0001" in reply[3]
+    assert reply[5] == "reply" and reply[6] == "terkirim ke operator"
+    assert reply[7] == "1" and reply[9] == "console" and reply[10] == "1"  # tries, gateway, parts
+    assert "***0001" in reply[4]
     everything = admin.get("/staff/messages")
     assert len(cells(everything.text)) == 4
     only_in = admin.get("/staff/messages", params={"direction": "in"})
@@ -115,9 +115,9 @@ def test_a_failed_sms_is_found_by_status_and_sent_again(live, admin):
     assert [status for _, status, _ in outbox(service)] == ["failed", "failed", "sent"]
     failed = admin.get("/staff/messages", params={"status": "failed"})
     rows = cells(failed.text)
-    assert len(rows) == 2 and {row[5] for row in rows} == {"gagal"}
+    assert len(rows) == 2 and {row[6] for row in rows} == {"gagal"}
     assert all(row[1] == "Keluar" for row in rows)
-    assert "operator outage ***7890" in rows[0][7]  # the reason, redacted
+    assert "operator outage ***7890" in rows[0][8]  # the reason, redacted
     [first_id] = [int(i) for i in re.findall(
         r'name="id" value="(\d+)"', admin.get("/staff/messages",
                                               params={"phone": PHONE}).text)]
@@ -166,7 +166,7 @@ def test_pages_of_fifty(live, admin):
     assert "Halaman 1 dari 2" in first.text and len(cells(first.text)) == 50
     second = admin.get("/staff/messages", params={"phone": PHONE, "page": 2})
     assert len(cells(second.text)) == 10
-    assert cells(second.text)[-1][3] == "halo 0"
+    assert cells(second.text)[-1][4] == "halo 0"
 
 
 @pytest.mark.parametrize("role", ["operator", "viewer", "helper"])
@@ -215,11 +215,72 @@ def test_a_notice_superseded_before_it_left_is_shown_with_what_superseded_it(liv
     page = admin.get("/staff/messages", params={"status": "superseded"})
     assert page.status_code == 200
     [row] = cells(page.text)
-    assert row[1] == "Keluar" and "Kini antre cetak" in row[3]
-    assert row[4] == f"notification ref {reference}"
-    assert row[5] == "diganti, tidak dikirim"
-    assert row[7] == "diganti oleh perubahan 30 Nov 2026 21.00: dicetak (operator:budi)"
+    assert row[1] == "Keluar" and "Kini antre cetak" in row[4]
+    assert row[5] == f"notification ref {reference}"
+    assert row[6] == "diganti, tidak dikirim"
+    assert row[8] == "diganti oleh perubahan 30 Nov 2026 21.00: dicetak (operator:budi)"
     assert 'value="superseded" selected' in page.text  # the filter offers the status
     assert [status for _, status, _ in outbox(service)][-1] == "superseded"
     service.worker.run_once()
     assert service.received(PHONE) == []  # and it never leaves
+
+
+def _insert_both_channels(service: LiveService) -> None:
+    """An SMS and a WhatsApp message in, a reply to each, a WhatsApp notice and one meant for
+    WhatsApp that the SMS gateway took instead (the 24-hour window had closed)."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from sms_ktp.models import InboundMessage
+
+    now = service.runtime.clock.now()
+    with service.runtime.db.transaction() as session:
+        connection = session.connection()
+        connection.execute(insert(InboundMessage.__table__), [
+            {"provider": "console", "provider_id": "in-sms", "sender": PHONE, "text": "BANTUAN",
+             "replied": True, "received_at": now - timedelta(minutes=5)},
+            {"provider": "whatsapp", "provider_id": "wamid.IN", "sender": PHONE_2,
+             "text": "STATUS", "replied": True, "received_at": now - timedelta(minutes=4)}])
+        connection.execute(insert(OutboxMessage.__table__), [
+            {"uid": "out-sms", "phone": PHONE, "text": "bantuan sms", "kind": "reply",
+             "status": "delivered", "provider": "console", "channel": "sms", "segments": 1,
+             "next_attempt_at": now, "created_at": now - timedelta(minutes=3)},
+            {"uid": "out-wa", "phone": PHONE_2, "text": "status wa", "kind": "reply",
+             "status": "read", "provider": "whatsapp", "channel": "whatsapp", "segments": 1,
+             "next_attempt_at": now, "created_at": now - timedelta(minutes=2)},
+            {"uid": "out-wa-notice", "phone": PHONE_2, "text": "kartu siap", "kind": "pickup",
+             "status": "queued", "provider": None, "channel": "whatsapp", "segments": 1,
+             "next_attempt_at": now, "created_at": now - timedelta(minutes=1)},
+            {"uid": "out-wa-by-sms", "phone": PHONE, "text": "kartu dicetak", "kind": "printed",
+             "status": "sent", "provider": "console", "channel": "whatsapp", "segments": 1,
+             "next_attempt_at": now, "created_at": now}])
+
+
+def test_every_message_shows_its_channel_and_the_page_filters_by_it(live, admin):
+    service, _ = live
+    _insert_both_channels(service)
+
+    page = admin.get("/staff/messages")
+    assert page.status_code == 200
+    rows = cells(page.text)
+    shown = [(row[1], row[2], row[4]) for row in rows]
+    assert shown == [
+        ("Keluar", "SMS ganti WhatsApp", "kartu dicetak"),  # meant for WhatsApp, went by SMS
+        ("Keluar", "WhatsApp", "kartu siap"),
+        ("Keluar", "WhatsApp", "status wa"),
+        ("Keluar", "SMS", "bantuan sms"),
+        ("Masuk", "WhatsApp", "STATUS"),
+        ("Masuk", "SMS", "BANTUAN"),
+    ]
+    assert rows[2][6] == "dibaca" and rows[2][9] == "whatsapp"  # status and gateway
+
+    whatsapp = admin.get("/staff/messages", params={"channel": "whatsapp"})
+    assert [row[4] for row in cells(whatsapp.text)] == ["kartu siap", "status wa", "STATUS"]
+    assert 'value="whatsapp" selected' in whatsapp.text
+    sms = admin.get("/staff/messages", params={"channel": "sms", "direction": "out"})
+    assert [row[4] for row in cells(sms.text)] == ["kartu dicetak", "bantuan sms"]
+    both = admin.get("/staff/messages", params={"channel": "whatsapp", "phone": "0812 3456 7890"})
+    assert cells(both.text) == []  # PHONE's only WhatsApp-meant message went by SMS
+    unknown = admin.get("/staff/messages", params={"channel": "telegram"})
+    assert len(cells(unknown.text)) == 6  # no such channel: no filter
