@@ -15,6 +15,7 @@ from gateway.africastalking import AfricasTalkingGateway
 from gateway.base import Gateway
 from gateway.console import ConsoleGateway
 from gateway.routing import RateLimit, Route, RoutingGateway
+from gateway.whatsapp import WhatsAppGateway, WhatsAppOrSms
 from sms_ktp import crypto
 from sms_ktp.applications import office_settings
 from sms_ktp.applications.pickup import PickupPolicy
@@ -179,5 +180,17 @@ class Runtime:
         policy = RetryPolicy(worker.max_attempts, worker.backoff_base_seconds,
                              worker.backoff_max_seconds, worker.lease_seconds)
         assert self.gateway is not None
+        whatsapp = self.settings.gateway.whatsapp
         return Dispatcher(self.db, self.gateway, self.clock, policy, worker.batch_size,
-                          kelurahan_phones(self.settings))
+                          kelurahan_phones(self.settings),
+                          whatsapp=self.whatsapp_channel(),
+                          templates=whatsapp.templates if whatsapp.enabled else None)
+
+    def whatsapp_channel(self) -> WhatsAppOrSms | None:
+        """WhatsApp over this runtime's SMS gateway (what WhatsApp cannot carry goes by SMS),
+        when `[gateway.whatsapp]` is on; a new one each call (each dispatcher its own)."""
+        whatsapp = self.settings.gateway.whatsapp
+        if not whatsapp.enabled:
+            return None
+        assert self.gateway is not None
+        return WhatsAppOrSms(WhatsAppGateway(whatsapp), self.gateway)

@@ -64,6 +64,8 @@ class Worker:
             live = heartbeat.alive(connection, now - timedelta(seconds=3 * HEARTBEAT_SECONDS))
         if isinstance(gateway, RoutingGateway):
             gateway.share_with(live)
+        if self.dispatcher.whatsapp is not None:
+            self.dispatcher.whatsapp.whatsapp.share_with(live)
 
     def retire(self) -> None:
         with self.runtime.db.connect() as connection:

@@ -45,9 +45,12 @@ from gateway.message import (
     SendResult,
     TemporaryFailure,
 )
+from gateway.whatsapp import PROVIDER as WHATSAPP_PROVIDER
+from gateway.whatsapp import SmsInstead, WhatsAppOrSms, template_body
 from gsm7.encoding import segments, to_gsm7
 from sms_ktp.domain.contact_address import kelurahan_in
 from sms_ktp.domain.masking import mask_phone, redact
+from sms_ktp.messaging.whatsapp_window import whatsapp_preferred
 from sms_ktp.models import (
     OUTBOX_BUFFERED,
     OUTBOX_DELIVERED,
@@ -257,21 +260,73 @@ class DispatchStats:
     errors: list[str] = field(default_factory=list)
 
 
+# The kinds of rows that are notices (not answering a message): each goes on the family's
+# preferred channel (see `Dispatcher`). Broadcasts, replies and kelurahan copies do not.
+NOTICE_KINDS = frozenset({"notification"})
+
+
+class _Template:
+    """A notice as an approved WhatsApp template, its text the template's one body parameter;
+    by SMS when WhatsApp cannot carry it (`SmsInstead`), as `WhatsAppOrSms` does for texts."""
+
+    name = WHATSAPP_PROVIDER
+
+    def __init__(self, route: WhatsAppOrSms, template: Mapping[str, str]) -> None:
+        self.route = route
+        self.template = template
+        self.last_wait = 0.0
+
+    def send(self, sms: OutboundSms) -> SendResult:
+        whatsapp, by_sms = self.route.whatsapp, self.route.sms
+        try:
+            body = template_body(sms.to, self.template["name"], self.template["language"],
+                                 [sms.text])
+            if sms.id:
+                body["biz_opaque_callback_data"] = sms.id
+            result = whatsapp.send_body(body)
+        except (SmsInstead, ValueError) as why:
+            self.last_wait = whatsapp.last_wait
+            log.info("whatsapp template %s to %s not possible (%s): by SMS instead", sms.id,
+                     mask_phone(sms.to), getattr(why, "reason", "not a template"))
+            sent = by_sms.send(sms)
+            self.last_wait += getattr(by_sms, "last_wait", 0.0)
+            return SendResult(sent.provider_message_id, f"by SMS: {sent.detail}"[:160],
+                              sent.gateway or getattr(by_sms, "name", None))
+        self.last_wait = whatsapp.last_wait
+        return SendResult(result.provider_message_id, result.detail, WHATSAPP_PROVIDER)
+
+
 class Dispatcher:
     """Claims due rows in one short transaction, sends them outside it, records each result in
-    its own: a crash between the two leaves a lease that expires and the row is sent again."""
+    its own: a crash between the two leaves a lease that expires and the row is sent again.
+
+    With the WhatsApp channel on (`whatsapp`), each row goes on its channel: a reply to a
+    WhatsApp message by WhatsApp (by SMS when WhatsApp cannot carry it); a notice (a kind of
+    `NOTICE_KINDS`, queued as SMS) by WhatsApp when the family last wrote on WhatsApp rather
+    than by SMS (`whatsapp_preferred`, read once a batch), as a text while the 24-hour window
+    is open, else as the template of `templates` for its kind when there is one, else by SMS;
+    everything else by SMS. The row's `channel` and `provider` end up naming the way it went.
+    With the channel off, every row goes by SMS."""
 
     def __init__(self, db: Database, gateway: Gateway, clock: Clock, policy: RetryPolicy,
                  batch_size: int = 100,
-                 kelurahan_phones: Mapping[str, str] | None = None) -> None:
+                 kelurahan_phones: Mapping[str, str] | None = None,
+                 whatsapp: WhatsAppOrSms | None = None,
+                 templates: Mapping[str, Mapping[str, str]] | None = None) -> None:
         """`kelurahan_phones`: the phone (E.164) of each kelurahan that has one, by kelurahan
-        code, to which the notices of its families without a phone are copied."""
+        code, to which the notices of its families without a phone are copied. `whatsapp`:
+        the WhatsApp channel (over the SMS `gateway`), None when off; `templates`: the
+        approved template of each notice kind (`[gateway.whatsapp.templates]`)."""
         self.db = db
         self.gateway = gateway
         self.clock = clock
         self.policy = policy
         self.batch_size = batch_size
         self.kelurahan_phones = dict(kelurahan_phones or {})
+        self.whatsapp = whatsapp
+        self.templates = {kind: _Template(whatsapp, template)
+                          for kind, template in (templates or {}).items()} \
+            if whatsapp is not None else {}
 
     def drain(self, max_rounds: int = 10_000,
               stopping: Callable[[], bool] = lambda: False) -> DispatchStats:
@@ -294,7 +349,9 @@ class Dispatcher:
     def dispatch_once(self) -> DispatchStats:
         stats = DispatchStats()
         self._park_exhausted()
-        for row in self._claim():
+        rows = self._claim()
+        preferred = self._whatsapp_preferred(rows)
+        for row in rows:
             stats.claimed += 1
             kelurahan = kelurahan_in(row.phone)
             if kelurahan is not None:
@@ -303,7 +360,7 @@ class Dispatcher:
                 continue
             sms = OutboundSms(id=row.uid, to=row.phone, text=row.text)
             try:
-                result = metrics.timed_send(self.gateway, sms)
+                result = metrics.timed_send(self._route(row, preferred), sms)
             except PermanentFailure as failure:
                 self._record_failure(row, failure.reason, permanent=True)
                 stats.failed += 1
@@ -319,6 +376,30 @@ class Dispatcher:
                 stats.sent += 1
         metrics.dispatched(stats.sent, stats.retried, stats.failed)
         return stats
+
+    def _whatsapp_preferred(self, rows: Sequence[OutboxMessage]) -> dict[str, bool]:
+        """The batch's notice phones that prefer WhatsApp, with whether the window is open:
+        one read a batch, none when the channel is off or the batch has no notice."""
+        if self.whatsapp is None:
+            return {}
+        phones = [row.phone for row in rows if row.channel == SMS and row.kind in NOTICE_KINDS]
+        if not phones:
+            return {}
+        with self.db.read() as connection:
+            return whatsapp_preferred(connection, phones, self.clock.now())
+
+    def _route(self, row: OutboxMessage, preferred: Mapping[str, bool]) -> Any:
+        """The gateway this row goes through (see the class's docstring)."""
+        if self.whatsapp is None:
+            return self.gateway
+        if row.channel == WHATSAPP:
+            return self.whatsapp
+        window_open = preferred.get(row.phone)
+        if window_open is None or row.kind not in NOTICE_KINDS:
+            return self.gateway
+        if window_open:
+            return self.whatsapp
+        return self.templates.get(row.kind, self.gateway)
 
     def _claim(self) -> list[OutboxMessage]:
         now = self.clock.now()
@@ -346,12 +427,14 @@ class Dispatcher:
             .where(t.id.in_(due.scalar_subquery()))
             .values(status=SENDING, attempts=t.attempts + 1,
                     lease_until=now + timedelta(seconds=self.policy.lease_seconds))
-            .returning(t.id, t.uid, t.phone, t.text, t.attempts, t.next_attempt_at)
+            .returning(t.id, t.uid, t.phone, t.text, t.attempts, t.next_attempt_at, t.kind,
+                       t.channel)
         )
         with self.db.connect() as connection:
             rows = connection.execute(claim).all()
         return sorted((OutboxMessage(id=r.id, uid=r.uid, phone=r.phone, text=r.text,
-                                     attempts=r.attempts, next_attempt_at=r.next_attempt_at)
+                                     attempts=r.attempts, next_attempt_at=r.next_attempt_at,
+                                     kind=r.kind, channel=r.channel)
                        for r in rows), key=lambda m: m.id)
 
     def _to_kelurahan(self, row: OutboxMessage, kelurahan: str) -> None:
@@ -394,10 +477,17 @@ class Dispatcher:
     def _record_sent(self, row: OutboxMessage, result: SendResult) -> None:
         now = self.clock.now()
         provider = result.gateway or self.gateway.name
+        values = {"_id": row.id, "_provider": provider,
+                  "_message_id": result.provider_message_id, "_now": now}
+        # The channel it went on: WhatsApp's own, or SMS for any other gateway (a WhatsApp
+        # row sent by SMS instead is counted, and costed, as an SMS).
+        channel = WHATSAPP if provider == WHATSAPP_PROVIDER else SMS
         with self.db.connect() as connection:
             _commit_without_waiting(connection)
-            connection.execute(_SENT, {"_id": row.id, "_provider": provider,
-                                       "_message_id": result.provider_message_id, "_now": now})
+            if channel == (row.channel or SMS):
+                connection.execute(_SENT, values)
+            else:
+                connection.execute(_SENT_ON, {**values, "_channel": channel})
         log.info("sms %s sent to %s via %s", row.uid, mask_phone(row.phone), provider)
         metrics.sent_after(now - row.next_attempt_at)
 
@@ -430,6 +520,8 @@ _SENT = update(_TABLE).where(_TABLE.c.id == bindparam("_id")).values(
     provider=bindparam("_provider"), provider_message_id=bindparam("_message_id"),
     sent_at=bindparam("_now", type_=UtcDateTime()), lease_until=None, last_error=None,
     status=case((_TABLE.c.status.in_(PENDING), SENT), else_=_TABLE.c.status))
+# The same, for a message that went on another channel than it was queued for.
+_SENT_ON = _SENT.values(channel=bindparam("_channel"))
 # Only a message still in flight goes back to the queue (or is parked).
 _FAILED = update(_TABLE).where(_TABLE.c.id == bindparam("_id")).values(
     last_error=bindparam("_error"), lease_until=None,

@@ -5,17 +5,21 @@ message."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import suppress
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, select
+from sqlalchemy import Connection, bindparam, case, exists, select
 
-from sms_ktp.models import UtcDateTime, WhatsAppContact
+from sms_ktp.models import InboundMessage, UtcDateTime, WhatsAppContact
 
 WINDOW = timedelta(hours=24)
 _CONTACT = WhatsAppContact.__table__
+_INBOUND = InboundMessage.__table__
+# inbound_message.provider of a WhatsApp message (the others came by SMS).
+WHATSAPP_PROVIDER = "whatsapp"
 
 
 @cache
@@ -54,3 +58,19 @@ def window_open(connection: Connection, phone: str, now: datetime) -> bool:
     """Whether a plain WhatsApp message may reach the phone now (no template needed)."""
     wrote = last_wrote(connection, phone)
     return wrote is not None and now - wrote < WINDOW
+
+
+def whatsapp_preferred(connection: Connection, phones: Iterable[str],
+                       now: datetime) -> dict[str, bool]:
+    """Of `phones`, those whose family last wrote on WhatsApp (no SMS received from it since),
+    each with whether the window is open now: the family's preferred channel for a notice is
+    the one it last used. One statement for a whole batch; a phone absent prefers SMS."""
+    wanted = sorted(set(phones))
+    if not wanted:
+        return {}
+    sms_since = exists().where(_INBOUND.c.sender == _CONTACT.c.phone,
+                               _INBOUND.c.provider != WHATSAPP_PROVIDER,
+                               _INBOUND.c.received_at > _CONTACT.c.last_inbound_at)
+    rows = connection.execute(select(_CONTACT.c.phone, _CONTACT.c.last_inbound_at)
+                              .where(_CONTACT.c.phone.in_(wanted), ~sms_since)).all()
+    return {row.phone: now - row.last_inbound_at < WINDOW for row in rows}

@@ -1,0 +1,263 @@
+"""The WhatsApp channel end to end: the real Flask server, Meta's webhook calls signed as Meta
+signs them, the worker sending through the fake Graph API over HTTP (and the SMS gateway when
+WhatsApp cannot carry a message), on both databases. Replies go back on WhatsApp; notices go on
+the family's channel: WhatsApp inside the 24-hour window, a template outside it when one is
+configured, SMS otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fake_graph import (
+    ACCESS_TOKEN,
+    APP_SECRET,
+    VERIFY_TOKEN,
+    FakeGraph,
+    button_reply,
+    envelope,
+    inbound_text,
+    list_reply,
+    post_webhook,
+)
+from live_service import KK, NIK, PHONE, TOKEN, LiveService, start_service
+from sqlalchemy import select
+
+from flows.catalogue import render
+from sms_ktp.models import OutboxMessage
+from sms_ktp.platform.clock import FixedClock
+from sms_ktp.platform.config import Settings
+from sms_ktp.platform.db import Database
+
+MONDAY_0900 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 09.00 WIB
+PICKUP = "KTP-el NIK ***0001 siap diambil"
+TEMPLATE = {"name": "ktp_siap_ambil", "language": "id"}
+
+Start = Callable[..., LiveService]
+
+
+@pytest.fixture
+def graph() -> Iterator[FakeGraph]:
+    with FakeGraph() as fake:
+        yield fake
+
+
+@pytest.fixture
+def start(database: Database, clock: FixedClock, tmp_path, graph: FakeGraph
+          ) -> Iterator[Start]:
+    """Starts the service with the WhatsApp channel on, pointing at the fake Graph API;
+    `templates`: `[gateway.whatsapp.templates]`."""
+    running: list[Iterator[LiveService]] = []
+
+    def started(templates: dict[str, Any] | None = None) -> LiveService:
+        def configure(settings: Settings) -> None:
+            whatsapp = settings.gateway.whatsapp
+            whatsapp.phone_number_id = graph.phone_number_id
+            whatsapp.access_token = ACCESS_TOKEN
+            whatsapp.app_secret = APP_SECRET
+            whatsapp.verify_token = VERIFY_TOKEN
+            whatsapp.api_url = graph.api_url
+            whatsapp.rate_per_second = 0.0
+            whatsapp.templates = dict(templates or {})
+
+        clock.set(MONDAY_0900)
+        service = start_service(database, clock, tmp_path, configure=configure)
+        running.append(service)
+        return next(service)
+
+    yield started
+    for service in running:
+        next(service, None)
+
+
+def url(service: LiveService) -> str:
+    return f"{service.base_url}/gateway/whatsapp/{TOKEN}"
+
+
+def epoch(service: LiveService) -> str:
+    return str(int(service.runtime.clock.now().timestamp()))
+
+
+def post(service: LiveService, *messages: dict[str, Any]) -> None:
+    response = post_webhook(url(service), envelope(*messages))
+    assert response.status_code == 200, response.text
+
+
+def write(service: LiveService, wamid: str, text: str) -> None:
+    """One text the resident wrote on WhatsApp, now."""
+    post(service, inbound_text(wamid, PHONE, text, timestamp=epoch(service)))
+
+
+def register(service: LiveService) -> None:
+    """A registration by WhatsApp (a list row for the reason, a button for YA), its replies
+    sent by the worker."""
+    write(service, "wamid.1", "DAFTAR")
+    write(service, "wamid.2", NIK)
+    write(service, "wamid.3", KK)
+    post(service, list_reply("wamid.4", PHONE, "3", "Rusak", timestamp=epoch(service)))
+    post(service, button_reply("wamid.5", PHONE, "YA", "Ya", timestamp=epoch(service)))
+    service.worker.run_once()
+
+
+def outbox(service: LiveService) -> list[OutboxMessage]:
+    with service.runtime.db.transaction() as session:
+        return list(session.execute(select(OutboxMessage).where(OutboxMessage.phone == PHONE)
+                                    .order_by(OutboxMessage.id)).scalars())
+
+
+def pickup_notice(service: LiveService) -> OutboxMessage:
+    """The card printed and given a pickup slot by the worker, which sends its notice."""
+    service.print_cards(NIK)
+    service.worker.run_once()
+    [notice] = [row for row in outbox(service)
+                if row.kind == "notification" and row.status != "superseded"]
+    return notice
+
+
+# --- replies ----------------------------------------------------------------------------------
+def test_a_registration_by_whatsapp_is_answered_at_the_graph_api_not_by_sms(start, graph):
+    service = start()
+    register(service)
+
+    texts = graph.texts_to(PHONE)
+    assert texts[:3] == [render("id", "register.ask_nik"), render("id", "register.ask_kk"),
+                         render("id", "register.ask_reason")]
+    assert len(texts) == 5 and texts[3].startswith("Periksa: NIK ***0001, KK ***0003")
+    assert all(NIK not in text and KK not in text for text in texts)
+    assert service.received(PHONE) == []
+    rows = outbox(service)
+    assert [(row.channel, row.provider, row.status) for row in rows] == [
+        ("whatsapp", "whatsapp", "sent")] * 5
+    assert [row.provider_message_id for row in rows] == [a.wamid for a in graph.sent_to(PHONE)]
+    # Our id travels with each message and comes back in its statuses.
+    assert [a.body["biz_opaque_callback_data"] for a in graph.sent_to(PHONE)] == [
+        row.uid for row in rows]
+
+
+def test_a_retried_webhook_sends_no_second_message(start, graph):
+    service = start()
+    payload = inbound_text("wamid.R", PHONE, "DAFTAR", timestamp=epoch(service))
+    post(service, payload)
+    service.worker.run_once()
+    service.runtime.clock.advance(timedelta(hours=2))
+    post(service, payload)  # Meta retries for up to 36 hours
+    service.worker.run_once()
+
+    assert graph.texts_to(PHONE) == [render("id", "register.ask_nik")]
+    assert service.received(PHONE) == []
+
+
+def test_a_number_not_on_whatsapp_gets_its_replies_by_sms(start, graph):
+    graph.not_on_whatsapp(PHONE)
+    service = start()
+    write(service, "wamid.1", "DAFTAR")
+    service.worker.run_once()
+
+    assert service.received(PHONE) == [render("id", "register.ask_nik")]
+    assert graph.sent_to(PHONE) == []
+    [row] = outbox(service)
+    assert (row.channel, row.provider, row.status) == ("sms", "console", "sent")
+
+
+def test_a_throttled_message_is_sent_later_on_whatsapp(start, graph):
+    service = start()
+    graph.throttle(PHONE)
+    write(service, "wamid.1", "DAFTAR")
+    service.worker.run_once()
+
+    [row] = outbox(service)
+    assert (row.status, row.attempts, row.channel) == ("queued", 1, "whatsapp")
+    assert "130429" in (row.last_error or "")
+    assert graph.sent_to(PHONE) == [] and service.received(PHONE) == []
+
+    service.runtime.clock.advance(timedelta(minutes=1))  # past the first backoff
+    service.worker.run_once()
+    assert graph.texts_to(PHONE) == [render("id", "register.ask_nik")]
+    [row] = outbox(service)
+    assert (row.status, row.channel, row.provider) == ("sent", "whatsapp", "whatsapp")
+    assert service.received(PHONE) == []
+
+
+# --- notices ----------------------------------------------------------------------------------
+def test_a_pickup_notice_inside_the_window_goes_by_whatsapp(start, graph):
+    service = start()
+    register(service)
+    service.runtime.clock.advance(timedelta(hours=1))
+    notice = pickup_notice(service)
+
+    assert graph.texts_to(PHONE)[-1].startswith(PICKUP)
+    assert graph.sent_to(PHONE)[-1].type == "text"
+    assert (notice.channel, notice.provider, notice.status) == ("whatsapp", "whatsapp", "sent")
+    assert service.received(PHONE) == []
+
+
+def test_a_pickup_notice_outside_the_window_goes_as_its_template(start, graph):
+    service = start(templates={"notification": TEMPLATE})
+    register(service)
+    service.runtime.clock.advance(timedelta(hours=25))
+    graph.close_window(PHONE)
+    notice = pickup_notice(service)
+
+    sent = graph.sent_to(PHONE)[-1]
+    assert sent.type == "template"
+    template = sent.body["template"]
+    assert (template["name"], template["language"]) == ("ktp_siap_ambil", {"code": "id"})
+    [parameter] = template["components"][0]["parameters"]
+    assert parameter["text"].startswith(PICKUP) and parameter["text"] == " ".join(
+        notice.text.split())
+    assert (notice.channel, notice.provider, notice.status) == ("whatsapp", "whatsapp", "sent")
+    assert service.received(PHONE) == []
+
+
+def test_a_pickup_notice_outside_the_window_without_a_template_goes_by_sms(start, graph):
+    service = start()
+    register(service)
+    service.runtime.clock.advance(timedelta(hours=25))
+    replies = len(graph.sent_to(PHONE))
+    notice = pickup_notice(service)
+
+    [sms] = service.received(PHONE)
+    assert sms.startswith(PICKUP)
+    assert len(graph.sent_to(PHONE)) == replies
+    assert (notice.channel, notice.provider, notice.status) == ("sms", "console", "sent")
+
+
+def test_a_template_to_a_number_not_on_whatsapp_goes_by_sms(start, graph):
+    service = start(templates={"notification": TEMPLATE})
+    register(service)
+    service.runtime.clock.advance(timedelta(hours=25))
+    graph.not_on_whatsapp(PHONE)
+    notice = pickup_notice(service)
+
+    [sms] = service.received(PHONE)
+    assert sms.startswith(PICKUP)
+    assert (notice.channel, notice.provider) == ("sms", "console")
+
+
+def test_a_family_that_wrote_by_sms_since_gets_its_notice_by_sms(start, graph):
+    service = start(templates={"notification": TEMPLATE})
+    register(service)
+    service.runtime.clock.advance(timedelta(minutes=10))
+    assert service.post_sms(PHONE, "STATUS").status_code == 200  # the last channel it used
+    service.worker.run_once()
+    service.received(PHONE)
+    replies = len(graph.sent_to(PHONE))
+    notice = pickup_notice(service)
+
+    [sms] = service.received(PHONE)
+    assert sms.startswith(PICKUP)
+    assert len(graph.sent_to(PHONE)) == replies
+    assert notice.channel == "sms"
+
+
+def test_a_family_that_never_used_whatsapp_gets_its_notice_by_sms(start, graph):
+    service = start(templates={"notification": TEMPLATE})
+    service.sms(PHONE, f"DAFTAR {NIK}#{KK}#2")
+    service.sms(PHONE, "YA")
+    notice = pickup_notice(service)
+
+    assert service.received(PHONE)[-1].startswith(PICKUP)
+    assert graph.sent_to(PHONE) == [] and graph.received == []
+    assert (notice.channel, notice.provider) == ("sms", "console")
