@@ -61,6 +61,8 @@ Dial = Callable[[int, str], tuple[list[Job], list[str]]]  # (phones, tag): their
 # Looks at one answer (its position in the job, the response): an error message, or None.
 Check = Callable[[int, requests.Response], str | None]
 AddRoutes = Callable[[Flask, Runtime], None]  # module level: it crosses to the server process
+Configure = Callable[[Settings], None]  # a benchmark's own settings, before the server starts
+Headers = Callable[[Body], dict[str, str]]  # the headers a POST of this body is sent with
 View = Callable[[], tuple[str, int, dict[str, str]]]
 
 
@@ -331,17 +333,19 @@ class Bench:
 
 
 def run_benchmark(argv: Sequence[str] | None, about: str, program: str, size: Size,
-                  add_routes: AddRoutes, measure: Callable[[argparse.Namespace, Bench], int]
-                  ) -> int:
+                  add_routes: AddRoutes, measure: Callable[[argparse.Namespace, Bench], int],
+                  configure: Configure | None = None) -> int:
     """`bench/<program>.py`: its command line read, `measure` run against the server (with
-    `add_routes`) and the database; `measure` returns the exit status."""
+    `add_routes`, its settings changed by `configure`) and the database; `measure` returns the
+    exit status."""
     args = arguments(argv, about, program, size)
     statuses, figures = [], []
     for url in args.database_urls:
         args.database_url = None if url == "sqlite" else url
         began = time.monotonic()
         try:
-            with bench_run(args, f"bench/{program}.py", add_routes, began) as bench:
+            with bench_run(args, f"bench/{program}.py", add_routes, began,
+                           configure) as bench:
                 statuses.append(measure(args, bench))
                 figures.append(bench.figures)
         except OperationalError as error:
@@ -357,15 +361,18 @@ def run_benchmark(argv: Sequence[str] | None, about: str, program: str, size: Si
 
 @contextmanager
 def bench_run(args: argparse.Namespace, source: str, add_routes: AddRoutes,
-              began: float) -> Iterator[Bench]:
+              began: float, configure: Configure | None = None) -> Iterator[Bench]:
     """Logging at WARNING (`serve` logs every request at INFO), a temporary folder, the database
-    (a fresh SQLite file, or a PostgreSQL scratch schema) with its tables, the server, and the
-    clients' sessions; all of it gone afterwards."""
+    (a fresh SQLite file, or a PostgreSQL scratch schema) with its tables, the server (its
+    settings changed by `configure` first: both processes read the same), and the clients'
+    sessions; all of it gone afterwards."""
     logging.basicConfig(level=logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with (tempfile.TemporaryDirectory(prefix="sms-ktp-bench-") as folder,
           private_schema(args.database_url) as database_url):
         settings = settings_for(Path(folder), database_url, source)
+        if configure is not None:
+            configure(settings)
         runtime = Runtime.from_settings(settings)
         runtime.db.create_schema()
         sessions = [requests.Session() for _ in range(args.clients)]
@@ -380,11 +387,17 @@ def bench_run(args: argparse.Namespace, source: str, add_routes: AddRoutes,
 
 
 # --- the clients --------------------------------------------------------------------------------
+def form_headers(body: Body) -> dict[str, str]:
+    """A webhook form, as Africa's Talking posts it."""
+    return FORM
+
+
 @dataclass(frozen=True)
 class Endpoint:
     kind: str  # in the round names: "floor", "turns", ...
     url: str
     check: Check
+    headers: Headers = form_headers  # e.g. a JSON body and its signature (whatsapp.py)
 
 
 @dataclass
@@ -438,9 +451,10 @@ def run_jobs(name: str, endpoint: Endpoint, jobs: Sequence[Job],
                 errors.append("time limit reached (--max-seconds)")
                 return
             for position, body in enumerate(job):
+                headers = endpoint.headers(body)
                 try:
                     posted = time.perf_counter()
-                    answer = session.post(endpoint.url, data=body, headers=FORM,
+                    answer = session.post(endpoint.url, data=body, headers=headers,
                                           timeout=HTTP_TIMEOUT)
                     timings.append(time.perf_counter() - posted)
                 except requests.RequestException as error:

@@ -12,6 +12,7 @@ from bench_scripts import run_script
 @pytest.mark.parametrize(("script", "args", "rate"), [
     ("sms_turns.py", ("--turns", "60"), "turns_per_s"),
     ("ussd.py", ("--sessions", "16"), "ussd_per_s"),
+    ("whatsapp.py", ("--messages", "30"), "whatsapp_per_s"),
 ])
 def test_a_webhook_benchmark_measures_the_webhook_and_its_floor(script, args, rate):
     status, figures, output = run_script(script, *args, "--warmup", "12", "--rounds", "1",
