@@ -1,6 +1,7 @@
 """The figures of the back office's dashboard: applications per stage and kecamatan and per
-document and stage, the print queue against blangko stock, today's pickups, today's SMS and the
-last 30 days of activity (registrations per document).
+document and stage, the print queue against blangko stock, today's pickups, today's messages
+out (per status, and per channel with their cost, also over the last 30 days) and the last 30
+days of activity (registrations per document).
 
 Pure queries: a Connection and `now` in, frozen dataclasses out; no Flask. Every figure is one
 GROUP BY in the database (a handful of rows come back, never one per application). "Today" and
@@ -28,6 +29,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, exists, func, literal_column, select
 
 from sms_ktp.applications.printing import KTP, Stock, printed_on, stock
+from sms_ktp.backoffice.messages import sent_on
 from sms_ktp.backoffice.worklist import STAGE_ORDER, covered_by_stock, of_document, stages_of
 from sms_ktp.domain import documents, region
 from sms_ktp.domain.local_time import local_date, local_zone, start_of_day
@@ -338,7 +340,7 @@ def pickups_today(connection: Connection, now: datetime, office: str | None = No
         for code in sorted(figures)))
 
 
-# --- today's SMS ------------------------------------------------------------------------------
+# --- today's messages ------------------------------------------------------------------------
 
 # The outbox's statuses in four plain groups that add up to every SMS of the day.
 SMS_GROUPS: Mapping[str, str] = {
@@ -348,13 +350,73 @@ SMS_GROUPS: Mapping[str, str] = {
     outbox.FAILED: "failed", outbox.UNDELIVERED: "failed",
     outbox.SUPERSEDED: "superseded",
 }
+CHANNELS: tuple[str, ...] = (outbox.SMS, outbox.WHATSAPP)
+
+
+@dataclass(frozen=True)
+class ChannelFigures:
+    """One channel's messages over a period, sent or still to send (a superseded one never
+    leaves and is never billed). An SMS is billed per segment; a WhatsApp message per message,
+    except a reply (Meta does not charge within the 24 hours after the resident wrote, and a
+    reply always answers a message) and one that failed (Meta bills a delivered message)."""
+
+    channel: str
+    messages: int = 0
+    delivered: int = 0  # delivered or read
+    failed: int = 0
+    segments: int = 0  # of the SMS
+    billed: int = 0  # WhatsApp messages Meta charges for
+
+    def estimated_cost(self, price_per_segment: int, cost_per_message: int) -> int:
+        """Rupiah."""
+        if self.channel == outbox.WHATSAPP:
+            return self.billed * cost_per_message
+        return self.segments * price_per_segment
+
+
+def _channel_figures(connection: Connection, start: datetime, end: datetime,
+                     office: str | None) -> tuple[dict[str, int], tuple[ChannelFigures, ...]]:
+    """The outbox rows written in [start, end): counted per status group (every channel), and
+    per channel. One GROUP BY."""
+    channel = sent_on(_OUTBOX.c.channel, _OUTBOX.c.provider)
+    reply = _OUTBOX.c.kind == literal_column("'reply'")
+    query = (select(_OUTBOX.c.status, channel, reply, func.count(),
+                    func.coalesce(func.sum(_OUTBOX.c.segments), 0))
+             .where(_OUTBOX.c.created_at >= start, _OUTBOX.c.created_at < end)
+             .group_by(_OUTBOX.c.status, channel, reply))
+    if office is not None:
+        query = query.where(exists().where(_FAMILY.c.phone == _OUTBOX.c.phone,
+                                           _FAMILY.c.kecamatan_code == office))
+    groups = {"queued": 0, "sent": 0, "delivered": 0, "failed": 0, "superseded": 0}
+    per_channel: dict[str, Counter[str]] = {each: Counter() for each in CHANNELS}
+    for status, went_on, is_reply, count, parts in connection.execute(query):
+        # A status this table does not know counts as not sent, as far as we know.
+        group = SMS_GROUPS.get(status, "queued")
+        groups[group] += int(count)
+        if group == "superseded":
+            continue
+        figures = per_channel.setdefault(went_on, Counter())
+        figures["messages"] += int(count)
+        figures["segments"] += int(parts)
+        if group in ("delivered", "failed"):
+            figures[group] += int(count)
+        if not is_reply and group != "failed":
+            figures["billed"] += int(count)
+    channels = tuple(
+        ChannelFigures(each, messages=figures["messages"], delivered=figures["delivered"],
+                       failed=figures["failed"],
+                       segments=figures["segments"] if each == outbox.SMS else 0,
+                       billed=figures["billed"] if each == outbox.WHATSAPP else 0)
+        for each, figures in per_channel.items())
+    return groups, channels
 
 
 @dataclass(frozen=True)
 class SmsDay:
-    """Today's SMS (outbox rows written today). `sent`: handed to the gateway, no delivery
-    report yet; `failed`: parked as failed or reported undelivered; `queued`: not sent yet;
-    `superseded`: never sent, made untrue or replaced before it left (and never billed)."""
+    """Today's messages (outbox rows written today, SMS and WhatsApp). `sent`: handed to the
+    gateway, no delivery report yet; `failed`: parked as failed or reported undelivered;
+    `queued`: not sent yet; `superseded`: never sent, made untrue or replaced before it left
+    (and never billed). `channels`: the same messages per channel."""
 
     day: date
     queued: int = 0
@@ -362,36 +424,57 @@ class SmsDay:
     delivered: int = 0
     failed: int = 0
     superseded: int = 0
-    segments: int = 0  # of the SMS sent or still to send
+    segments: int = 0  # of the SMS sent or still to send (a WhatsApp message has none)
+    channels: tuple[ChannelFigures, ...] = ()
 
     @property
     def messages(self) -> int:
         return self.queued + self.sent + self.delivered + self.failed
 
-    def estimated_cost(self, price_per_segment: int) -> int:
-        """Rupiah: every segment is billed, a long SMS being several."""
-        return self.segments * price_per_segment
+    def channel(self, name: str) -> ChannelFigures:
+        return next((each for each in self.channels if each.channel == name),
+                    ChannelFigures(name))
+
+    def estimated_cost(self, price_per_segment: int, cost_per_message: int = 0) -> int:
+        """Rupiah: every SMS segment is billed, a long SMS being several; a WhatsApp message
+        is billed once, unless it is a reply or failed."""
+        return (self.segments * price_per_segment
+                + self.channel(outbox.WHATSAPP).billed * cost_per_message)
 
 
 def sms_today(connection: Connection, now: datetime, office: str | None = None) -> SmsDay:
-    """For an operator, the SMS to phones of families of their kecamatan."""
+    """For an operator, the messages to phones of families of their kecamatan."""
     day = local_date(now)
     start, end = day_span(day)
-    query = (select(_OUTBOX.c.status, func.count(), func.coalesce(func.sum(_OUTBOX.c.segments), 0))
-             .where(_OUTBOX.c.created_at >= start, _OUTBOX.c.created_at < end)
-             .group_by(_OUTBOX.c.status))
-    if office is not None:
-        query = query.where(exists().where(_FAMILY.c.phone == _OUTBOX.c.phone,
-                                           _FAMILY.c.kecamatan_code == office))
-    groups = {"queued": 0, "sent": 0, "delivered": 0, "failed": 0, "superseded": 0}
-    segments = 0
-    for status, count, parts in connection.execute(query):
-        # A status this table does not know counts as not sent, as far as we know.
-        group = SMS_GROUPS.get(status, "queued")
-        groups[group] += int(count)
-        if group != "superseded":
-            segments += int(parts)
-    return SmsDay(day, segments=segments, **groups)
+    groups, channels = _channel_figures(connection, start, end, office)
+    segments = next(each.segments for each in channels if each.channel == outbox.SMS)
+    return SmsDay(day, segments=segments, channels=channels, **groups)
+
+
+@dataclass(frozen=True)
+class ChannelSpan:
+    """The messages of the last days per channel, today included."""
+
+    first: date
+    last: date
+    channels: tuple[ChannelFigures, ...]
+
+    def channel(self, name: str) -> ChannelFigures:
+        return next((each for each in self.channels if each.channel == name),
+                    ChannelFigures(name))
+
+    def estimated_cost(self, price_per_segment: int, cost_per_message: int) -> int:
+        return sum(each.estimated_cost(price_per_segment, cost_per_message)
+                   for each in self.channels)
+
+
+def channels_over(connection: Connection, now: datetime, office: str | None = None,
+                  days: int = CHART_DAYS) -> ChannelSpan:
+    """Messages per channel over the last `days` local days, today last."""
+    last = local_date(now)
+    first = last - timedelta(days=days - 1)
+    _, channels = _channel_figures(connection, day_span(first)[0], day_span(last)[1], office)
+    return ChannelSpan(first, last, channels)
 
 
 # --- the last 30 days -------------------------------------------------------------------------
@@ -476,6 +559,8 @@ class Dashboard:
     # The print queues of the other kinds of card offered (the KIA's) once they have a card or a
     # blangko (before, the page is the KTP-el's alone); `printing` is the KTP-el's.
     other_printing: tuple[PrintQueue, ...] = ()
+    # The messages of the last 30 days per channel (today's are in `sms`).
+    recent_channels: ChannelSpan | None = None
 
 
 def dashboard(connection: Connection, now: datetime, office: str | None = None, *,
@@ -493,5 +578,6 @@ def dashboard(connection: Connection, now: datetime, office: str | None = None, 
                          queue for queue in (print_queue(connection, tuple(sites), office, card)
                                              for card in other_cards())
                          if queue.waiting_city or queue.in_batch
-                         or any(site.total for site in queue.stocks)))
+                         or any(site.total for site in queue.stocks)),
+                     recent_channels=channels_over(connection, now, office))
 

@@ -70,6 +70,7 @@ def dashboard() -> str:
         # What a count of the chosen document adds to its list's link.
         of_document={"document": document} if document else {},
         office_names=office_names, price=settings.gateway.price_per_segment,
+        whatsapp_price=settings.whatsapp.cost_per_message,
         today=day_label(figures.pickups.day, year=True), scope=_scope(office, kecamatan),
         # Every count links to the applications it counts, for whoever may open that list.
         can_list=person.role in (Role.ADMIN, Role.OPERATOR),

@@ -13,6 +13,7 @@ from sms_ktp.backoffice.dashboard import (
     STAGE_COLUMNS,
     applications_by_document,
     applications_by_stage,
+    channels_over,
     daily_activity,
     dashboard,
     day_span,
@@ -65,12 +66,12 @@ class Seed:
             connection.execute(insert(Application.__table__), rows)
 
     def sms(self, status: str, created_at: datetime = NOW, segments: int = 1,
-            phone: str = "+6281200000000") -> None:
+            phone: str = "+6281200000000", **values) -> None:
         serial = next(self.numbers)
         with self.database.connect() as connection:
             connection.execute(insert(OutboxMessage.__table__).values(
                 uid=f"uid{serial}", phone=phone, text="Halo", segments=segments,
-                status=status, next_attempt_at=created_at, created_at=created_at))
+                status=status, next_attempt_at=created_at, created_at=created_at, **values))
 
 
 @pytest.fixture
@@ -268,6 +269,36 @@ def test_todays_sms_by_status_with_segments_and_cost(database, seed):
     assert sms.superseded == 1
     assert sms.messages == 8 and sms.segments == 11
     assert sms.estimated_cost(350) == 3850
+
+
+def test_todays_messages_per_channel_with_their_cost(database, seed):
+    seed.sms("delivered", segments=2)  # an SMS reply: billed per segment
+    seed.sms("sent", segments=1, kind="pickup")
+    seed.sms("failed", segments=1, kind="pickup")  # an SMS that failed is billed all the same
+    whatsapp = {"channel": "whatsapp", "provider": "whatsapp"}
+    seed.sms("read", **whatsapp)  # a reply inside the 24-hour window: free
+    seed.sms("delivered", kind="pickup", **whatsapp)  # a notice: billed
+    seed.sms("queued", kind="broadcast", channel="whatsapp")  # not sent yet: billed when it is
+    seed.sms("failed", kind="pickup", **whatsapp)  # Meta bills a delivered message only
+    seed.sms("superseded", kind="pickup", channel="whatsapp")  # never leaves
+    # Meant for WhatsApp, taken by the SMS gateway (the window had closed): an SMS.
+    seed.sms("sent", segments=2, kind="printed", channel="whatsapp", provider="console")
+    seed.sms("delivered", wib(29, 23, 59), kind="pickup", **whatsapp)  # yesterday
+
+    day = read(database, sms_today, NOW)
+
+    sms, wa = day.channel("sms"), day.channel("whatsapp")
+    assert (sms.messages, sms.delivered, sms.failed, sms.segments) == (4, 1, 1, 6)
+    assert (wa.messages, wa.delivered, wa.failed, wa.billed) == (4, 2, 1, 2)
+    assert day.messages == 8 and day.superseded == 1 and day.segments == 6
+    assert sms.estimated_cost(350, 320) == 2100 and wa.estimated_cost(350, 320) == 640
+    assert day.estimated_cost(350, 320) == 2740
+    assert day.estimated_cost(350) == 2100  # WhatsApp at no price: the SMS alone
+
+    span = read(database, channels_over, NOW)
+    assert (span.first, span.last) == (TODAY - timedelta(days=29), TODAY)
+    assert span.channel("whatsapp").billed == 3 and span.channel("sms").messages == 4
+    assert span.estimated_cost(350, 320) == 2100 + 960
 
 
 def test_an_operator_sees_the_sms_to_families_of_their_kecamatan(database, seed):
