@@ -31,6 +31,7 @@ test: $(BIN)/.installed
 bench: $(BIN)/.installed
 	$(BIN)/python bench/sms_turns.py
 	$(BIN)/python bench/ussd.py
+	$(BIN)/python bench/whatsapp.py
 	$(BIN)/python bench/pickup_allocation.py
 	$(BIN)/python bench/worklist.py
 
