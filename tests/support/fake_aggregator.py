@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import requests
-from werkzeug.serving import make_server
+from loopback_server import LoopbackServer
 from werkzeug.wrappers import Request, Response
 
 JsonBody = Mapping[str, Any] | list[Any]
@@ -91,7 +91,7 @@ class Answer:
 
 
 @dataclass
-class FakeAggregator:
+class FakeAggregator(LoopbackServer):
     """A threaded HTTP server answering sends per a script; see the module's docstring."""
 
     accept_body: Callable[[str], Any] = default_accept_body
@@ -105,38 +105,13 @@ class FakeAggregator:
         self._lock = threading.Lock()
         self._released = threading.Event()
         self._ids = itertools.count(1)
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
         self._http = requests.Session()
 
     # --- lifetime -------------------------------------------------------------------------------
-    def start(self) -> FakeAggregator:
-        self._released.clear()
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         """Stop listening (later sends are refused); requests still sleeping are let go."""
-        self._released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
+        super().stop()
         self._http.close()
-
-    def __enter__(self) -> FakeAggregator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.port}"
 
     @property
     def send_url(self) -> str:

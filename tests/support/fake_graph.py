@@ -35,7 +35,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import requests
-from werkzeug.serving import make_server
+from loopback_server import LoopbackServer
 from werkzeug.wrappers import Request, Response
 
 API_VERSION = "v23.0"
@@ -105,7 +105,7 @@ class Accepted:
 
 
 @dataclass
-class FakeGraph:
+class FakeGraph(LoopbackServer):
     """A threaded HTTP server answering sends as Graph would; see the module's docstring."""
 
     phone_number_id: str = PHONE_NUMBER_ID
@@ -122,36 +122,6 @@ class FakeGraph:
         self._closed: set[str] = set()
         self._absent: set[str] = set()
         self._delay = 0.0
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifetime -------------------------------------------------------------------------------
-    def start(self) -> FakeGraph:
-        self._released.clear()
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening; requests still sleeping are let go."""
-        self._released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def __enter__(self) -> FakeGraph:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.port}"
 
     @property
     def api_url(self) -> str:
