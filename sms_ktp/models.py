@@ -359,6 +359,9 @@ class OutboxMessage(SQLModel, table=True):
     # The channel it goes out on: "sms", or "whatsapp" for a reply to a WhatsApp message.
     channel: str = Field(default="sms", sa_column=Column(
         String(10), nullable=False, server_default="sms"))
+    # A WhatsApp question's choices (JSON: `sms_ktp.channels.whatsapp_options`), shown as reply
+    # buttons or a list under its text; NULL for every other message.
+    options: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class WhatsAppContact(SQLModel, table=True):

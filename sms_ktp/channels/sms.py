@@ -32,6 +32,7 @@ from flows.sms import SmsChannel, SmsTurn
 from gateway.message import InboundSms
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.applications.services import SqlServices
+from sms_ktp.channels.whatsapp_options import options_for
 from sms_ktp.domain.masking import mask_phone, redact
 from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.domain.pickup_calendar import local
@@ -177,18 +178,21 @@ def _state_and_reply(exists: bool | None, columns: tuple[str, ...], guarded: boo
 
 
 def _queue(connection: Connection, phone: str, replies: list[str], now: datetime, kind: str,
-           inbound_id: int, write: tuple[bool, dict[str, Any]] | None, channel: str) -> None:
+           inbound_id: int, write: tuple[bool, dict[str, Any]] | None, channel: str,
+           options: str | None = None) -> None:
     """The replies queued (to go back on `channel`) and, on PostgreSQL, the phone's state
-    written (`write`, from `PhoneStateStore.write`) with them."""
+    written (`write`, from `PhoneStateStore.write`) with them. `options`: the choices of the
+    question the last reply asks (WhatsApp)."""
     if write is None:
         enqueue_replies(connection, phone, replies, now, kind=kind, inbound_id=inbound_id,
-                        channel=channel)
+                        channel=channel, options=options)
         return
     _write_state(connection, phone, write,
-                 reply_rows(phone, replies[:2], now, kind, inbound_id, channel))
+                 reply_rows(phone, replies[:2], now, kind, inbound_id, channel,
+                            options if len(replies) <= 2 else None))
     if len(replies) > 2:
         enqueue_replies(connection, phone, replies[2:], now, kind=kind, inbound_id=inbound_id,
-                        channel=channel)
+                        channel=channel, options=options)
 
 
 def _write_state(connection: Connection, phone: str, write: tuple[bool, dict[str, Any]] | None,
@@ -257,6 +261,7 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
             conversation = state.load()
         write: tuple[bool, dict[str, Any]] | None = None
         done = False  # the state and the replies written already
+        options: str | None = None  # of the question the last reply asks (WhatsApp)
         services = SqlServices(connection, clock, state, policy, channel=via)
         channel = SmsChannel(services, ttl)
         text = sms.text[:MAX_TEXT]
@@ -274,19 +279,27 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
         else:
             turn = channel.handle(text, phone, conversation, now)
             kind = DIALOGUE_KIND if in_dialogue else "reply"
+            # On WhatsApp, the choices of the question the turn's last reply asks (a reply
+            # that only leaves a dialogue where it was asks nothing).
+            options = options_for(turn.conversation) if via == WHATSAPP and (
+                in_dialogue or turn.conversation is not conversation) else None
             if together and _one_or_two(turn.replies) and _written_at_once(
-                    connection, state, turn, now, kind, inbound_id, limits.identical, via):
+                    connection, state, turn, now, kind, inbound_id, limits.identical, via,
+                    options):
                 replies = turn.replies  # as `_admitted` gives them when the reply is admitted
                 done = True
             else:
                 replies, kept = _admitted(gate, channel, turn, conversation, in_dialogue, phone,
                                           services.completed, connection, limits.identical)
+                if kept is not turn.conversation or not replies \
+                        or replies[-1] != turn.replies[-1]:
+                    options = None
                 if together:
                     write = state.write(kept, now)
                 else:
                     state.save(kept, now)
         if not done:
-            _queue(connection, phone, replies, now, kind, inbound_id, write, via)
+            _queue(connection, phone, replies, now, kind, inbound_id, write, via, options)
         queued = len(replies)
         if gate.suppressed and not queued:
             # Staff see "belum dibalas" on the messages page: nothing left for this SMS.
@@ -308,13 +321,13 @@ def _one_or_two(replies: list[str]) -> bool:
 
 def _written_at_once(connection: Connection, state: PhoneStateStore, turn: SmsTurn,
                      now: datetime, kind: str, inbound_id: int, identical: int,
-                     channel: str) -> bool:
+                     channel: str, options: str | None = None) -> bool:
     """PostgreSQL, a turn with one reply or two (`_one_or_two`): the state the turn leaves and
     its replies written in one statement that also reads the phone's newest replies, instead of
     reading them first (`ReplyGate`): when the replies are admitted, as nearly always,
     `_admitted` would keep exactly this. False when one would be held back: nothing was
     written, and the turn decides as before."""
-    rows = reply_rows(state.phone, turn.replies, now, kind, inbound_id, channel)
+    rows = reply_rows(state.phone, turn.replies, now, kind, inbound_id, channel, options)
     write = state.pending(turn.conversation, now)
     if not _write_state(connection, state.phone, write, rows, identical):
         return False

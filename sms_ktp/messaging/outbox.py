@@ -8,6 +8,7 @@ leave: a resident never receives a notice that is no longer true."""
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import secrets
@@ -45,8 +46,15 @@ from gateway.message import (
     SendResult,
     TemporaryFailure,
 )
+from gateway.whatsapp import (
+    BUTTONS_MAX,
+    SmsInstead,
+    WhatsAppOrSms,
+    buttons_body,
+    list_body,
+    template_body,
+)
 from gateway.whatsapp import PROVIDER as WHATSAPP_PROVIDER
-from gateway.whatsapp import SmsInstead, WhatsAppOrSms, template_body
 from gsm7.encoding import segments, to_gsm7
 from sms_ktp.domain.contact_address import kelurahan_in
 from sms_ktp.domain.masking import mask_phone, redact
@@ -119,23 +127,30 @@ def enqueue(connection: Connection, phone: str, text: str, now: datetime, *,
 
 def enqueue_replies(connection: Connection, phone: str, texts: Sequence[str], now: datetime, *,
                     kind: str = "reply", inbound_id: int | None = None,
-                    channel: str = SMS) -> None:
+                    channel: str = SMS, options: str | None = None) -> None:
     """Queue the replies to one inbound message, in order, in one statement (another document's
     YA is answered with two SMS: its reference, then the papers to bring)."""
     if texts:
-        connection.execute(_INSERT, reply_rows(phone, texts, now, kind, inbound_id, channel))
+        connection.execute(_INSERT, reply_rows(phone, texts, now, kind, inbound_id, channel,
+                                               options))
 
 
 def reply_rows(phone: str, texts: Sequence[str], now: datetime, kind: str,
-               inbound_id: int | None, channel: str = SMS) -> list[dict[str, Any]]:
+               inbound_id: int | None, channel: str = SMS,
+               options: str | None = None) -> list[dict[str, Any]]:
     """The outbox rows of `enqueue_replies` (the SMS webhook on PostgreSQL writes them in one
     statement with the phone's state). `channel`: the one the message came in on; an SMS's
-    rows leave the column to its default, so that their statements stay as they were."""
+    rows leave the column to its default, so that their statements stay as they were.
+    `options`: the choices of the question the last reply asks (WhatsApp only), stored with
+    it; every row of another channel has the column, so that all rows share one shape."""
     rows = [_row(uuid.uuid4().hex, phone, to_gsm7(text), now, kind, inbound_id, None)
             for text in texts]
     if channel != SMS:
         for row in rows:
             row["channel"] = channel
+            row["options"] = None
+        if rows:
+            rows[-1]["options"] = options
     return rows
 
 
@@ -296,6 +311,59 @@ class _Template:
         return SendResult(result.provider_message_id, result.detail, WHATSAPP_PROVIDER)
 
 
+def interactive_body(to: str, text: str, options: str) -> dict[str, Any]:
+    """A WhatsApp question with its stored choices (`reply_rows`): reply buttons for up to 3,
+    else a list opened by the stored button label; ValueError when they do not fit."""
+    try:
+        stored = json.loads(options)
+        choices = [(str(option_id), str(title)) for option_id, title in stored["options"]]
+        button = str(stored.get("button") or "")
+    except (ValueError, TypeError, KeyError) as error:
+        raise ValueError(f"unreadable options: {type(error).__name__}") from None
+    if len(choices) <= BUTTONS_MAX:
+        return buttons_body(to, text, choices)
+    return list_body(to, text, button, choices)
+
+
+class _Choices:
+    """One WhatsApp question sent with its choices as reply buttons or a list, through the
+    same route as its text (`WhatsAppOrSms`): when WhatsApp cannot carry it (`SmsInstead`) the
+    text alone goes by SMS; choices that do not fit WhatsApp's limits leave the text alone,
+    whose numbered list still reads."""
+
+    name = WHATSAPP_PROVIDER
+
+    def __init__(self, route: WhatsAppOrSms, options: str) -> None:
+        self.route = route
+        self.options = options
+        self.last_wait = 0.0
+
+    def send(self, sms: OutboundSms) -> SendResult:
+        whatsapp = self.route.whatsapp
+        try:
+            body = interactive_body(sms.to, sms.text, self.options)
+        except ValueError as why:
+            log.warning("whatsapp %s: choices not sent (%s), the text alone", sms.id, why)
+            result = self.route.send(sms)
+            self.last_wait = self.route.last_wait
+            return result
+        if sms.id:
+            body["biz_opaque_callback_data"] = sms.id
+        try:
+            result = whatsapp.send_body(body)
+        except SmsInstead as why:
+            self.last_wait = whatsapp.last_wait
+            log.info("whatsapp %s to %s not possible (%s): by SMS instead", sms.id,
+                     mask_phone(sms.to), why.reason)
+            by_sms = self.route.sms
+            sent = by_sms.send(sms)
+            self.last_wait += getattr(by_sms, "last_wait", 0.0)
+            return SendResult(sent.provider_message_id, f"by SMS: {why.reason}"[:160],
+                              sent.gateway or getattr(by_sms, "name", None))
+        self.last_wait = whatsapp.last_wait
+        return SendResult(result.provider_message_id, result.detail, WHATSAPP_PROVIDER)
+
+
 class Dispatcher:
     """Claims due rows in one short transaction, sends them outside it, records each result in
     its own: a crash between the two leaves a lease that expires and the row is sent again.
@@ -305,8 +373,9 @@ class Dispatcher:
     `NOTICE_KINDS`, queued as SMS) by WhatsApp when the family last wrote on WhatsApp rather
     than by SMS (`whatsapp_preferred`, read once a batch), as a text while the 24-hour window
     is open, else as the template of `templates` for its kind when there is one, else by SMS;
-    everything else by SMS. The row's `channel` and `provider` end up naming the way it went.
-    With the channel off, every row goes by SMS."""
+    everything else by SMS. A WhatsApp question with choices (`options`) shows them as reply
+    buttons or a list under its text (`_Choices`). The row's `channel` and `provider` end up
+    naming the way it went. With the channel off, every row goes by SMS."""
 
     def __init__(self, db: Database, gateway: Gateway, clock: Clock, policy: RetryPolicy,
                  batch_size: int = 100,
@@ -393,7 +462,7 @@ class Dispatcher:
         if self.whatsapp is None:
             return self.gateway
         if row.channel == WHATSAPP:
-            return self.whatsapp
+            return _Choices(self.whatsapp, row.options) if row.options else self.whatsapp
         window_open = preferred.get(row.phone)
         if window_open is None or row.kind not in NOTICE_KINDS:
             return self.gateway
@@ -428,13 +497,13 @@ class Dispatcher:
             .values(status=SENDING, attempts=t.attempts + 1,
                     lease_until=now + timedelta(seconds=self.policy.lease_seconds))
             .returning(t.id, t.uid, t.phone, t.text, t.attempts, t.next_attempt_at, t.kind,
-                       t.channel)
+                       t.channel, t.options)
         )
         with self.db.connect() as connection:
             rows = connection.execute(claim).all()
         return sorted((OutboxMessage(id=r.id, uid=r.uid, phone=r.phone, text=r.text,
                                      attempts=r.attempts, next_attempt_at=r.next_attempt_at,
-                                     kind=r.kind, channel=r.channel)
+                                     kind=r.kind, channel=r.channel, options=r.options)
                        for r in rows), key=lambda m: m.id)
 
     def _to_kelurahan(self, row: OutboxMessage, kelurahan: str) -> None:

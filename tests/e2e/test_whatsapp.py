@@ -26,7 +26,7 @@ from live_service import KK, NIK, PHONE, TOKEN, LiveService, start_service
 from sqlalchemy import select
 
 from flows.catalogue import render
-from sms_ktp.models import OutboxMessage
+from sms_ktp.models import Application, OutboxMessage
 from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.config import Settings
 from sms_ktp.platform.db import Database
@@ -261,3 +261,107 @@ def test_a_family_that_never_used_whatsapp_gets_its_notice_by_sms(start, graph):
     assert service.received(PHONE)[-1].startswith(PICKUP)
     assert graph.sent_to(PHONE) == [] and graph.received == []
     assert (notice.channel, notice.provider) == ("sms", "console")
+
+
+# --- choices as reply buttons and lists -------------------------------------------------------
+def rows_of(sent: Any) -> list[tuple[str, str]]:
+    """(id, title) of a list's rows, or of reply buttons, as the fake Graph API took them."""
+    interactive = sent.body["interactive"]
+    if interactive["type"] == "list":
+        return [(row["id"], row["title"])
+                for section in interactive["action"]["sections"] for row in section["rows"]]
+    return [(button["reply"]["id"], button["reply"]["title"])
+            for button in interactive["action"]["buttons"]]
+
+
+def test_the_reason_comes_as_a_list_and_the_summary_with_ya_tidak_buttons(start, graph):
+    service = start()
+    write(service, "wamid.1", "DAFTAR")
+    write(service, "wamid.2", NIK)
+    write(service, "wamid.3", KK)
+    service.worker.run_once()
+
+    asked = graph.sent_to(PHONE)[-1]
+    assert (asked.type, asked.body["interactive"]["type"]) == ("interactive", "list")
+    # The numbered text stays the body: the same words as the SMS.
+    assert asked.body["interactive"]["body"]["text"] == render("id", "register.ask_reason")
+    assert asked.body["interactive"]["action"]["button"] == "Pilih"
+    assert rows_of(asked) == [("1", "Baru (punya Suket)"), ("2", "Hilang"), ("3", "Rusak"),
+                              ("4", "Perubahan data")]
+    assert [sent.type for sent in graph.sent_to(PHONE)[:2]] == ["text", "text"]
+
+    post(service, list_reply("wamid.4", PHONE, "3", "Rusak", timestamp=epoch(service)))
+    service.worker.run_once()
+    summary = graph.sent_to(PHONE)[-1]
+    assert summary.body["interactive"]["type"] == "button"
+    assert summary.body["interactive"]["body"]["text"].startswith(
+        "Periksa: NIK ***0001, KK ***0003")
+    assert rows_of(summary) == [("YA", "Kirim"), ("TIDAK", "Batal")]
+    assert summary.body["biz_opaque_callback_data"] == outbox(service)[-1].uid
+
+    post(service, button_reply("wamid.5", PHONE, "YA", "Kirim", timestamp=epoch(service)))
+    service.worker.run_once()
+    done = graph.sent_to(PHONE)[-1]
+    assert done.type == "text" and done.body["text"]["body"].startswith("Pendaftaran diterima")
+    with service.runtime.db.transaction() as session:
+        assert len(session.execute(select(Application)).scalars().all()) == 1
+    assert service.received(PHONE) == []
+    assert all(NIK not in (row.options or "") and KK not in (row.options or "")
+               for row in outbox(service))
+
+
+def test_choices_follow_the_phones_language(start, graph):
+    service = start()
+    write(service, "wamid.1", "LANG EN")
+    write(service, "wamid.2", "DAFTAR")
+    write(service, "wamid.3", NIK)
+    write(service, "wamid.4", KK)
+    service.worker.run_once()
+
+    asked = graph.sent_to(PHONE)[-1]
+    assert asked.body["interactive"]["action"]["button"] == "Choose"
+    assert rows_of(asked) == [("1", "New (have a Suket)"), ("2", "Lost"), ("3", "Damaged"),
+                              ("4", "Data changed")]
+
+
+def test_a_kk_reason_comes_as_a_list_of_six(start, graph):
+    service = start()
+    write(service, "wamid.1", "KK")
+    service.worker.run_once()
+    sent = graph.sent_to(PHONE)
+    # Whatever the KK dialogue asks first, a question with choices goes as a list or buttons
+    # and one without as a text; answering each in turn reaches the reason list.
+    for answer in (NIK, KK):
+        if sent[-1].type == "interactive":
+            break
+        write(service, f"wamid.{answer}", answer)
+        service.worker.run_once()
+        sent = graph.sent_to(PHONE)
+    asked = sent[-1]
+    assert asked.body["interactive"]["type"] == "list"
+    assert [row_id for row_id, _ in rows_of(asked)] == ["1", "2", "3", "4", "5", "6"]
+    assert rows_of(asked)[0][1] == render("id", "kk.choice.reason.tambah")
+
+
+def test_a_question_with_choices_goes_by_sms_as_its_text_alone(start, graph):
+    graph.not_on_whatsapp(PHONE)
+    service = start()
+    write(service, "wamid.1", f"DAFTAR {NIK}#{KK}")
+    service.worker.run_once()
+
+    assert service.received(PHONE) == [render("id", "register.ask_reason")]
+    assert graph.sent_to(PHONE) == []
+    [row] = outbox(service)
+    assert (row.channel, row.provider, row.status) == ("sms", "console", "sent")
+
+
+def test_a_keyword_inside_a_dialogue_is_answered_without_choices(start, graph):
+    service = start()
+    write(service, "wamid.1", f"DAFTAR {NIK}#{KK}")
+    write(service, "wamid.2", "STATUS")
+    service.worker.run_once()
+
+    first, second = graph.sent_to(PHONE)
+    assert first.body["interactive"]["type"] == "list"
+    assert second.type == "text"
+
