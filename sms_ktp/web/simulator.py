@@ -6,11 +6,19 @@ It shows only the conversation begun in this browser: a signed cookie keeps, for
 texted or dialled from here, where the service's SMS stood when this browser began (the newest
 inbound and outbound ids), and the phone shows what came after. Another number, or what a number
 received before, shows nothing: reading residents' SMS is the back office's, behind login
-(`/staff/messages`)."""
+(`/staff/messages`).
+
+In WhatsApp mode (`mode=whatsapp`) a message goes in as a WhatsApp message would (the WhatsApp
+channel, a made-up wamid; no Graph API is called) and the phone shows the replies to it as
+WhatsApp shows them: the text with its reply buttons or its list, a tap sending the choice's id
+as a button reply does."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -23,7 +31,7 @@ from flask import (
     url_for,
 )
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import select
 from werkzeug.wrappers import Response
 
@@ -31,7 +39,9 @@ from gateway.message import InboundSms, UssdRequest
 from sms_ktp.backoffice.staff import Role
 from sms_ktp.channels.sms import receive_sms
 from sms_ktp.channels.ussd import answer_ussd
+from sms_ktp.channels.whatsapp import WhatsAppMessage, receive_whatsapp
 from sms_ktp.domain.phones import normalise_msisdn
+from sms_ktp.messaging.outbox import WHATSAPP
 from sms_ktp.models import InboundMessage, OutboxMessage
 from sms_ktp.runtime import Runtime
 from sms_ktp.web.csrf import csrf
@@ -44,6 +54,41 @@ HISTORY = 30
 COOKIE = "sms_ktp_simulator"
 KEEP_PHONES = 20  # numbers a browser remembers; the oldest is forgotten first
 Began = dict[str, list[int]]  # E.164 -> [last inbound id, last outbound id] when it began
+SMS_MODE, WHATSAPP_MODE = "sms", "whatsapp"
+BUTTONS_MAX = 3  # WhatsApp's reply buttons; more choices are a list
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One message on the phone's screen; `options` (id, title) only on a WhatsApp question."""
+
+    at: datetime
+    direction: str  # "in" or "out"
+    text: str
+    options: list[tuple[str, str]] = field(default_factory=list)
+    button: str = ""  # the label that opens a list
+    answers: int = 0  # the inbound id it came with or answers: keeps a reply after its message
+
+    @property
+    def as_list(self) -> bool:
+        return len(self.options) > BUTTONS_MAX
+
+
+def _mode(value: str | None) -> str:
+    return WHATSAPP_MODE if value == WHATSAPP_MODE else SMS_MODE
+
+
+def _options(stored: str | None) -> tuple[list[tuple[str, str]], str]:
+    """The choices kept with a WhatsApp question (`channels.whatsapp_options`), none when
+    unreadable: the text alone is still the question."""
+    if not stored:
+        return [], ""
+    try:
+        data = json.loads(stored)
+        options = [(str(option_id), str(title)) for option_id, title in data["options"]]
+        return options, str(data.get("button", ""))
+    except (ValueError, TypeError, KeyError):
+        return [], ""
 
 
 def _runtime() -> Runtime:
@@ -66,23 +111,37 @@ def _runtime() -> Runtime:
 def phone() -> str:
     runtime = _runtime()
     number = request.args.get("phone", DEFAULT_PHONE)
+    mode = _mode(request.args.get("mode"))
     e164 = normalise_msisdn(number)
     began = _began().get(e164 or "")
-    messages: list[tuple[object, str, str]] = []
+    messages: list[Shown] = []
     if e164 and began:
         after_in, after_out = began
+        # A reply to a WhatsApp message is WhatsApp's even once the worker, with the channel
+        # off, has handed it to the SMS gateway instead.
+        on_whatsapp_in = InboundMessage.provider == WHATSAPP
+        on_whatsapp_out = or_(OutboxMessage.channel == WHATSAPP,
+                              func.coalesce(InboundMessage.provider, "") == WHATSAPP)
+        if mode == SMS_MODE:
+            on_whatsapp_in, on_whatsapp_out = ~on_whatsapp_in, ~on_whatsapp_out
         with runtime.db.transaction() as session:
             inbound = session.exec(select(InboundMessage).where(
-                InboundMessage.sender == e164, InboundMessage.id > after_in)
+                InboundMessage.sender == e164, InboundMessage.id > after_in, on_whatsapp_in)
                 .order_by(InboundMessage.id.desc()).limit(HISTORY)).all()
-            outbound = session.exec(select(OutboxMessage).where(
-                OutboxMessage.phone == e164, OutboxMessage.id > after_out)
+            outbound = session.exec(select(OutboxMessage).outerjoin(
+                InboundMessage, OutboxMessage.inbound_id == InboundMessage.id).where(
+                OutboxMessage.phone == e164, OutboxMessage.id > after_out, on_whatsapp_out)
                 .order_by(OutboxMessage.id.desc()).limit(HISTORY)).all()
-        messages = sorted([(m.received_at, "in", m.text) for m in inbound]
-                          + [(m.created_at, "out", m.text) for m in outbound],
-                          key=lambda item: (item[0], item[1] == "out"))[-HISTORY:]
+        shown = [Shown(m.received_at, "in", m.text, answers=m.id or 0) for m in inbound]
+        shown += [Shown(m.created_at, "out", m.text,
+                        *(_options(m.options) if mode == WHATSAPP_MODE else ([], "")),
+                        answers=m.inbound_id or 0)
+                  for m in outbound]
+        messages = sorted(shown, key=lambda item: (item.at, item.answers,
+                                                   item.direction == "out"))[-HISTORY:]
     return render_template("simulator.html", number=number, valid=e164 is not None,
-                           messages=messages)
+                           messages=messages, mode=mode,
+                           whatsapp_configured=runtime.settings.gateway.whatsapp.enabled)
 
 
 @simulator.post("/")
@@ -90,14 +149,23 @@ def send() -> Response:
     runtime = _runtime()
     number = request.form.get("phone", "")
     text = request.form.get("text", "")
+    mode = _mode(request.form.get("mode"))
     e164 = normalise_msisdn(number)
-    response = redirect(url_for("simulator.phone", phone=number), code=303)
+    response = redirect(url_for("simulator.phone", phone=number,
+                                **({"mode": mode} if mode == WHATSAPP_MODE else {})), code=303)
     if e164 and text.strip():
         _begin(runtime, e164, response)
-        sms = InboundSms("simulator", uuid.uuid4().hex, number, "simulator", text, None, None,
-                         None)
-        receive_sms(runtime.db, runtime.clock, sms, runtime.dialogue_ttl, runtime.pickup_policy(),
-                    runtime.reply_limits)
+        if mode == WHATSAPP_MODE:
+            # As Meta would deliver it: the number's digits, a wamid of its own.
+            message = WhatsAppMessage(f"wamid.simulator.{uuid.uuid4().hex}", e164.lstrip("+"),
+                                      "text", text, None, "simulator")
+            receive_whatsapp(runtime.db, runtime.clock, message, runtime.dialogue_ttl,
+                             runtime.pickup_policy(), runtime.reply_limits)
+        else:
+            sms = InboundSms("simulator", uuid.uuid4().hex, number, "simulator", text, None,
+                             None, None)
+            receive_sms(runtime.db, runtime.clock, sms, runtime.dialogue_ttl,
+                        runtime.pickup_policy(), runtime.reply_limits)
         current_app.extensions["sms_ktp.on_reply_queued"]()
     return response
 

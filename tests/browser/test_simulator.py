@@ -4,7 +4,7 @@ training kelurahan staff."""
 from __future__ import annotations
 
 from browser_pages import screenshot
-from live_service import PHONE
+from live_service import KK, NIK, PHONE
 
 
 def test_texting_and_dialling_from_the_drawn_phone(live, page):
@@ -48,3 +48,29 @@ def test_another_browser_sees_nothing_of_a_conversation_begun_elsewhere(live, pa
     other.close()
     page.reload()
     assert "Kirim NIK" in page.locator("#screen").inner_text()  # still there where it began
+
+
+def test_whatsapp_mode_taps_a_list_row_and_a_reply_button(live, chromium, axe):
+    context = chromium.new_context(locale="id-ID", bypass_csp=True)  # axe's injected script
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{live.base_url}/simulator/?phone=081234567890")
+    page.click("nav.modes >> text=WhatsApp")  # the switch
+    note = page.inner_text(".note >> nth=1")
+    assert "mode=whatsapp" in page.url and "simulasi" in note and "belum diatur" in note
+    page.fill("input[name=text]", f"DAFTAR {NIK}#{KK}")
+    page.click(".compose button")
+    page.click(".wa-list summary")  # the list opens from its button
+    page.click(".wa-list button.row >> text=Hilang")
+    screen = page.locator("#screen")
+    assert "alasan hilang" in screen.inner_text()
+    # The switch, the chat, its buttons and list add no violation; the drawn keypad and the
+    # send button are the SMS page's as they were.
+    assert [(violation["id"], node["target"]) for violation in axe(page)
+            for node in violation["nodes"] if not str(node["target"]).strip("[]'\"").startswith(
+                (".keypad", "button[data-key=", ".compose > button"))] == []
+    screenshot(page, "simulator-whatsapp")
+    page.click("#screen button.reply >> text=Kirim")  # a reply button sends YA
+    assert "Pendaftaran diterima" in screen.inner_text()
+    assert screen.locator(".msg.in").all_inner_texts()[-2:] == ["2", "YA"]
+    context.close()

@@ -5,13 +5,16 @@ office's, behind login."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import requests
 from live_service import KK, NIK, PHONE, LiveService
+from sqlmodel import select
 
 from sms_ktp.applications import penunggalan, pickup
 from sms_ktp.domain.quiet_hours import QuietHours
+from sms_ktp.models import InboundMessage, OutboxMessage
 from sms_ktp.web.simulator import COOKIE
 
 NUMBER = "081234567890"  # PHONE as a resident types it
@@ -118,3 +121,63 @@ def test_a_browser_keeps_each_number_it_began_apart(service):
     other = browser.text("BANTUAN", number="085711112222")
     assert other[0] == "BANTUAN" and not any("Kirim NIK" in text for text in other)
     assert "Kirim NIK" in browser.screen()[1]  # the first number's conversation is still there
+
+
+class WhatsAppPhone(Browser):
+    """The simulator in WhatsApp mode: the screen's messages and the choices under them."""
+
+    def page(self, number: str = NUMBER) -> str:
+        page = self.http.get(self.base_url + SIMULATOR,
+                             params={"phone": number, "mode": "whatsapp"}, timeout=10)
+        assert page.status_code == 200
+        return page.text
+
+    def screen(self, number: str = NUMBER) -> list[str]:
+        return [html.unescape(re.sub(r"\s+", " ", text).strip()) for text in
+                re.findall(r'<div class="msg (?:in|out)">([^<]*)</div>', self.page(number))]
+
+    def choices(self, number: str = NUMBER) -> list[tuple[str, str, str]]:
+        """(kind: reply or row, id, title) of every choice on the screen, in order."""
+        return [(kind, value, html.unescape(title.strip())) for value, kind, title in re.findall(
+            r'<button name="text" value="([^"]*)" class="(reply|row)">([^<]*)</button>',
+            self.page(number))]
+
+    def text(self, message: str, number: str = NUMBER) -> list[str]:
+        answer = self.http.post(self.base_url + SIMULATOR, timeout=10, data={
+            "phone": number, "text": message, "mode": "whatsapp"})
+        assert answer.status_code == 200 and "mode=whatsapp" in answer.url
+        return self.screen(number)
+
+
+def test_whatsapp_mode_shows_the_reasons_list_with_its_rows(service):
+    phone = WhatsAppPhone(service)
+    phone.text("DAFTAR")
+    phone.text(NIK)
+    shown = phone.text(KK)
+    assert shown[0] == "DAFTAR" and shown[-1].startswith("Alasan cetak KTP-el?")
+    assert NIK not in phone.page() and KK not in phone.page()
+    assert phone.choices() == [("row", "1", "Baru (punya Suket)"), ("row", "2", "Hilang"),
+                               ("row", "3", "Rusak"), ("row", "4", "Perubahan data")]
+    assert "<summary>" in phone.page()  # the list opens from its button, as WhatsApp's does
+    with service.runtime.db.transaction() as session:
+        inbound = session.exec(select(InboundMessage).where(
+            InboundMessage.sender == PHONE)).all()
+        outbound = session.exec(select(OutboxMessage).where(OutboxMessage.phone == PHONE)).all()
+    assert {m.provider for m in inbound} == {"whatsapp"}
+    assert all(m.provider_id.startswith("wamid.") for m in inbound)
+    assert {m.channel for m in outbound} == {"whatsapp"} and outbound[-1].options
+    assert Browser(service).screen() == [] and Browser(service).text("BANTUAN")[0] == "BANTUAN"
+
+
+def test_whatsapp_mode_sending_a_rows_id_answers_it(service):
+    phone = WhatsAppPhone(service)
+    phone.text(f"DAFTAR {NIK}#{KK}")
+    before = phone.screen()
+    assert ("row", "2", "Hilang") in phone.choices()
+    shown = phone.text("2")  # what tapping the row sends, as a list_reply's id
+    assert shown[:len(before)] == before and shown[len(before)] == "2"
+    assert "alasan hilang" in shown[-1] and "Balas YA" in shown[-1]
+    assert phone.choices()[-2:] == [("reply", "YA", "Kirim"), ("reply", "TIDAK", "Batal")]
+    assert any("Pendaftaran diterima" in text for text in phone.text("YA"))
+    sms_side = phone.http.get(service.base_url + SIMULATOR, params={"phone": NUMBER}).text
+    assert "Belum ada SMS" in sms_side  # the SMS mode shows none of it
