@@ -181,3 +181,13 @@ def test_whatsapp_mode_sending_a_rows_id_answers_it(service):
     assert any("Pendaftaran diterima" in text for text in phone.text("YA"))
     sms_side = phone.http.get(service.base_url + SIMULATOR, params={"phone": NUMBER}).text
     assert "Belum ada SMS" in sms_side  # the SMS mode shows none of it
+
+
+def test_changing_the_number_keeps_the_whatsapp_mode(service):
+    page = requests.get(service.base_url + SIMULATOR,
+                        params={"phone": NUMBER, "mode": "whatsapp"}, timeout=10).text
+    dial = page[page.index('<form method="get" class="dial">'):]
+    dial = dial[:dial.index("</form>")]
+    assert '<input type="hidden" name="mode" value="whatsapp">' in dial
+    sms = requests.get(service.base_url + SIMULATOR, params={"phone": NUMBER}, timeout=10).text
+    assert 'name="mode"' not in sms[sms.index('class="dial"'):sms.index("</form>")]
