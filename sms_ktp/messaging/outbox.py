@@ -280,9 +280,35 @@ class DispatchStats:
 NOTICE_KINDS = frozenset({"notification"})
 
 
+def _body_or_sms(route: WhatsAppOrSms, body: dict[str, Any] | None, sms: OutboundSms,
+                 why_not: str = "") -> tuple[SendResult, float]:
+    """`body` (a template, a question with its choices) by WhatsApp, or its text by SMS when
+    WhatsApp cannot carry it (`SmsInstead`) or the body could not be made (None, `why_not`), as
+    `WhatsAppOrSms` does for texts: the result, and the seconds the rate limits waited."""
+    whatsapp, by_sms = route.whatsapp, route.sms
+    waited = 0.0
+    if body is not None:
+        if sms.id:
+            body["biz_opaque_callback_data"] = sms.id
+        try:
+            result = whatsapp.send_body(body)
+        except SmsInstead as error:
+            why_not = error.reason
+        else:
+            return (SendResult(result.provider_message_id, result.detail, WHATSAPP_PROVIDER),
+                    whatsapp.last_wait)
+        waited = whatsapp.last_wait
+    log.info("whatsapp %s to %s not possible (%s): by SMS instead", sms.id, mask_phone(sms.to),
+             why_not)
+    sent = by_sms.send(sms)
+    return (SendResult(sent.provider_message_id, f"by SMS: {why_not}"[:160],
+                       sent.gateway or getattr(by_sms, "name", None)),
+            waited + getattr(by_sms, "last_wait", 0.0))
+
+
 class _Template:
     """A notice as an approved WhatsApp template, its text the template's one body parameter;
-    by SMS when WhatsApp cannot carry it (`SmsInstead`), as `WhatsAppOrSms` does for texts."""
+    by SMS when WhatsApp cannot carry it."""
 
     name = WHATSAPP_PROVIDER
 
@@ -292,23 +318,14 @@ class _Template:
         self.last_wait = 0.0
 
     def send(self, sms: OutboundSms) -> SendResult:
-        whatsapp, by_sms = self.route.whatsapp, self.route.sms
         try:
-            body = template_body(sms.to, self.template["name"], self.template["language"],
-                                 [sms.text])
-            if sms.id:
-                body["biz_opaque_callback_data"] = sms.id
-            result = whatsapp.send_body(body)
-        except (SmsInstead, ValueError) as why:
-            self.last_wait = whatsapp.last_wait
-            log.info("whatsapp template %s to %s not possible (%s): by SMS instead", sms.id,
-                     mask_phone(sms.to), getattr(why, "reason", "not a template"))
-            sent = by_sms.send(sms)
-            self.last_wait += getattr(by_sms, "last_wait", 0.0)
-            return SendResult(sent.provider_message_id, f"by SMS: {sent.detail}"[:160],
-                              sent.gateway or getattr(by_sms, "name", None))
-        self.last_wait = whatsapp.last_wait
-        return SendResult(result.provider_message_id, result.detail, WHATSAPP_PROVIDER)
+            body: dict[str, Any] | None = template_body(
+                sms.to, self.template["name"], self.template["language"], [sms.text])
+            why_not = ""
+        except ValueError:
+            body, why_not = None, "not a template"
+        result, self.last_wait = _body_or_sms(self.route, body, sms, why_not)
+        return result
 
 
 def interactive_body(to: str, text: str, options: str) -> dict[str, Any]:
@@ -339,7 +356,6 @@ class _Choices:
         self.last_wait = 0.0
 
     def send(self, sms: OutboundSms) -> SendResult:
-        whatsapp = self.route.whatsapp
         try:
             body = interactive_body(sms.to, sms.text, self.options)
         except ValueError as why:
@@ -347,21 +363,8 @@ class _Choices:
             result = self.route.send(sms)
             self.last_wait = self.route.last_wait
             return result
-        if sms.id:
-            body["biz_opaque_callback_data"] = sms.id
-        try:
-            result = whatsapp.send_body(body)
-        except SmsInstead as why:
-            self.last_wait = whatsapp.last_wait
-            log.info("whatsapp %s to %s not possible (%s): by SMS instead", sms.id,
-                     mask_phone(sms.to), why.reason)
-            by_sms = self.route.sms
-            sent = by_sms.send(sms)
-            self.last_wait += getattr(by_sms, "last_wait", 0.0)
-            return SendResult(sent.provider_message_id, f"by SMS: {why.reason}"[:160],
-                              sent.gateway or getattr(by_sms, "name", None))
-        self.last_wait = whatsapp.last_wait
-        return SendResult(result.provider_message_id, result.detail, WHATSAPP_PROVIDER)
+        result, self.last_wait = _body_or_sms(self.route, body, sms)
+        return result
 
 
 class Dispatcher:
