@@ -5,24 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from stepped_clock import SteppedClock
 
 from gateway.message import OutboundSms, PermanentFailure, SendResult, TemporaryFailure
 from gateway.routing import RateLimit, Route, RoutingGateway
-
-
-class Clock:
-    """Monotonic seconds that move only when told (or when a rate limit sleeps)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @dataclass
@@ -49,7 +35,7 @@ def sms(number: int, to: str = "+6281234567890") -> OutboundSms:
     return OutboundSms(id=f"uid{number}", to=to, text="Pendaftaran diterima.")
 
 
-def router(primary: Scripted, fallback: Scripted | None, clock: Clock, *, after: int = 3,
+def router(primary: Scripted, fallback: Scripted | None, clock: SteppedClock, *, after: int = 3,
            retry: float = 300.0, rates: tuple[float, float] = (0, 0)) -> RoutingGateway:
     def route(gateway: Scripted, rate: float) -> Route:
         return Route(gateway, RateLimit(rate, monotonic=clock, sleep=clock.sleep))
@@ -60,7 +46,7 @@ def router(primary: Scripted, fallback: Scripted | None, clock: Clock, *, after:
 
 
 def test_the_primary_takes_everything_while_it_works() -> None:
-    clock, primary, fallback = Clock(), Scripted("http"), Scripted("gammu")
+    clock, primary, fallback = SteppedClock(), Scripted("http"), Scripted("gammu")
     routing = router(primary, fallback, clock)
     results = [routing.send(sms(n)) for n in range(5)]
     assert [r.gateway for r in results] == ["http"] * 5
@@ -69,7 +55,7 @@ def test_the_primary_takes_everything_while_it_works() -> None:
 
 
 def test_after_n_failures_in_a_row_the_fallback_takes_over_at_once() -> None:
-    clock, primary, fallback = Clock(), Scripted("http", down=True), Scripted("gammu")
+    clock, primary, fallback = SteppedClock(), Scripted("http", down=True), Scripted("gammu")
     routing = router(primary, fallback, clock, after=3)
     for n in range(2):
         with pytest.raises(TemporaryFailure):
@@ -81,7 +67,7 @@ def test_after_n_failures_in_a_row_the_fallback_takes_over_at_once() -> None:
 
 
 def test_a_success_between_failures_starts_the_count_again() -> None:
-    clock, primary, fallback = Clock(), Scripted("http"), Scripted("gammu")
+    clock, primary, fallback = SteppedClock(), Scripted("http"), Scripted("gammu")
     routing = router(primary, fallback, clock, after=2)
     primary.down = True
     with pytest.raises(TemporaryFailure):
@@ -95,7 +81,7 @@ def test_a_success_between_failures_starts_the_count_again() -> None:
 
 
 def test_the_primary_is_tried_again_after_the_pause_and_takes_back_the_traffic() -> None:
-    clock, primary, fallback = Clock(), Scripted("http", down=True), Scripted("gammu")
+    clock, primary, fallback = SteppedClock(), Scripted("http", down=True), Scripted("gammu")
     routing = router(primary, fallback, clock, after=1, retry=300)
     assert routing.send(sms(0)).gateway == "gammu"
     clock.now += 299
@@ -111,7 +97,7 @@ def test_the_primary_is_tried_again_after_the_pause_and_takes_back_the_traffic()
 
 
 def test_a_bad_number_is_not_the_gateways_fault() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     primary, fallback = Scripted("http", bad={"+6281100000000"}), Scripted("gammu")
     routing = router(primary, fallback, clock, after=1)
     with pytest.raises(PermanentFailure):
@@ -120,7 +106,7 @@ def test_a_bad_number_is_not_the_gateways_fault() -> None:
 
 
 def test_without_a_fallback_failures_are_the_callers_to_retry() -> None:
-    clock, primary = Clock(), Scripted("http", down=True)
+    clock, primary = SteppedClock(), Scripted("http", down=True)
     routing = router(primary, None, clock, after=1)
     for n in range(3):
         with pytest.raises(TemporaryFailure):
@@ -129,14 +115,14 @@ def test_without_a_fallback_failures_are_the_callers_to_retry() -> None:
 
 
 def test_when_both_fail_the_sms_waits_for_a_retry() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     routing = router(Scripted("http", down=True), Scripted("gammu", down=True), clock, after=1)
     with pytest.raises(TemporaryFailure):
         routing.send(sms(0))
 
 
 def test_the_rate_limit_spaces_sends_evenly() -> None:
-    clock, primary = Clock(), Scripted("gammu")
+    clock, primary = SteppedClock(), Scripted("gammu")
     routing = router(primary, None, clock, rates=(4, 0))
     start = clock.now
     for n in range(9):
@@ -146,7 +132,7 @@ def test_the_rate_limit_spaces_sends_evenly() -> None:
 
 
 def test_a_quiet_spell_gives_no_burst() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     limit = RateLimit(2, monotonic=clock, sleep=clock.sleep)
     limit.wait()
     clock.now += 60
@@ -155,7 +141,7 @@ def test_a_quiet_spell_gives_no_burst() -> None:
 
 
 def test_each_gateway_has_its_own_limit() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     primary, fallback = Scripted("http", down=True), Scripted("gammu")
     routing = router(primary, fallback, clock, after=1, rates=(0, 1))
     routing.send(sms(0))
@@ -164,13 +150,13 @@ def test_each_gateway_has_its_own_limit() -> None:
 
 
 def test_zero_means_no_limit() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     limit = RateLimit(0, monotonic=clock, sleep=clock.sleep)
     assert [limit.wait() for _ in range(100)] == [0] * 100 and clock.slept == []
 
 
 def test_two_workers_share_the_limit() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     routing = router(Scripted("gammu"), Scripted("http"), clock, rates=(4, 2))
     routing.share_with(2)
     routing.send(sms(0))
@@ -184,7 +170,7 @@ def test_two_workers_share_the_limit() -> None:
 
 
 def test_under_a_rate_limit_a_worker_claims_one_seconds_worth() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     routing = router(Scripted("gammu"), Scripted("http"), clock, rates=(20, 0))
     assert routing.batch_limit == 20
     routing.share_with(3)
@@ -193,7 +179,7 @@ def test_under_a_rate_limit_a_worker_claims_one_seconds_worth() -> None:
 
 
 def test_the_wait_for_the_limit_is_told_apart_from_the_gateways_time() -> None:
-    clock = Clock()
+    clock = SteppedClock()
     routing = router(Scripted("gammu"), None, clock, rates=(2, 0))
     routing.send(sms(0))
     assert routing.last_wait == 0

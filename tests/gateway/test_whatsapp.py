@@ -21,6 +21,7 @@ from fake_graph import (
     sign,
     status,
 )
+from stepped_clock import SteppedClock
 
 from gateway.base import Gateway
 from gateway.console import ConsoleGateway
@@ -60,17 +61,6 @@ def failure_text(error: BaseException) -> str:
     return str(error) + "".join(traceback.format_exception(error))
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -308,7 +298,7 @@ def test_whatsapp_or_sms_keeps_whatsapps_other_failures(graph, gateway, tmp_path
 
 # --- rate limit and logs ------------------------------------------------------------------------
 def test_the_rate_limit_spaces_the_sends(graph):
-    clock = FakeClock()
+    clock = SteppedClock(100.0)
     gateway = WhatsAppGateway(graph.settings(rate_per_second=4), monotonic=clock,
                               sleep=clock.sleep)
     for number in range(5):
