@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sms_resident import NOW, TTL
+from sms_resident import NOW, TTL, handed_drafts
 
 from flows.documents import flows as document_flows
 from flows.keywords import parse_command
@@ -76,20 +76,6 @@ def test_a_whole_exchange_stores_what_was_meant(entry: Mapping[str, Any], servic
         assert dict(draft.details) == expected.pop("details")
     assert {name: getattr(application, name) for name in expected} == expected
 
-
-def handed_drafts(services: Any) -> list[Any]:
-    """The applications handed to `submit_document`, as the dialogue drafted them (the
-    services keep their details encrypted, or not at all)."""
-    handed: list[Any] = []
-    submit = services.submit_document
-
-    def recording(phone: str, draft: Any, language: str) -> Any:
-        submitted = submit(phone, draft, language)
-        handed.append(draft)
-        return submitted
-
-    services.submit_document = recording
-    return handed
 
 
 @pytest.mark.parametrize("entry", _entries("document_list"))

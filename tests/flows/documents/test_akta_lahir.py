@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sms_resident import Resident as SmsResident
+from sms_resident import handed_drafts
 from sql_services import SqlTwin
 from sqlalchemy import select
 
@@ -43,19 +44,6 @@ def r(key: str, lang: str = "id", **params: Any) -> str:
     return render(lang, key, **params)
 
 
-def drafts(services: Any) -> list[Any]:
-    """The applications handed to `submit_document`, as the dialogue drafted them."""
-    handed: list[Any] = []
-    submit = services.submit_document
-
-    def recording(phone: str, draft: Any, language: str) -> Any:
-        submitted = submit(phone, draft, language)
-        handed.append(draft)
-        return submitted
-
-    services.submit_document = recording
-    return handed
-
 
 def confirm(resident: SmsResident, text: str = "YA") -> list[str]:
     """The answer to the summary: the reference, then the papers to bring (two SMS)."""
@@ -76,7 +64,7 @@ def summary(born: str, sex: str, reason: str, lang: str = "id") -> str:
 
 # --- the dialogue ---------------------------------------------------------------------------------
 def test_every_answer_is_checked_and_asked_again_with_the_reason(resident, services) -> None:
-    handed = drafts(services)
+    handed = handed_drafts(services)
     assert resident.send("AKTA LAHIR") == r("akta_lahir.ask.nik", regency="Kota Bogor")
     assert resident.send("12345") == r("error.nik.length", got=5)
     assert resident.send(NIK) == r("akta_lahir.ask.kk")
@@ -117,7 +105,7 @@ def test_the_answers_read_as_people_write_them(resident, services) -> None:
 
 def test_a_birth_reported_after_60_days_is_late_told_and_needs_the_same_papers(
         resident, services) -> None:
-    handed = drafts(services)
+    handed = handed_drafts(services)
     resident.send(f"AKTA LAHIR {NIK}#{KK}")
     assert resident.send(LAST_ON_TIME_DAY).startswith("Lahir 08-09-2024: dilaporkan tepat")
     resident.conversation.step = "birth_date"
@@ -134,7 +122,7 @@ def test_a_birth_reported_after_60_days_is_late_told_and_needs_the_same_papers(
 
 
 def test_an_adult_never_registered_is_a_late_registration_too(resident, services) -> None:
-    handed = drafts(services)
+    handed = handed_drafts(services)
     resident.send(f"AKTA LAHIR {NIK}#{KK}#17-08-1975#P")
     confirm(resident)
     assert [(d.reason, d.details["birth_date"]) for d in handed] == [("terlambat",
@@ -179,7 +167,7 @@ def test_status_afterwards_names_the_document(resident, services) -> None:
 
 
 def test_twins_are_two_applications_of_the_same_parent(resident, services) -> None:
-    handed = drafts(services)
+    handed = handed_drafts(services)
     for sex in ("L", "P"):
         resident.send(f"AKTA LAHIR {NIK}#{KK}#01-11-2024#{sex}")
         done, _ = confirm(resident)
