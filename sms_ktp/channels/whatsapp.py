@@ -19,15 +19,15 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from flows.catalogue import render
+from flows.catalogue import render, supported
 from gateway.message import InboundSms, WebhookError
+from gateway.whatsapp import SmsInstead, error_class
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.channels.sms import Received, receive_sms, record_inbound
 from sms_ktp.domain.masking import mask_phone
 from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.messaging.limits import UNLIMITED, ReplyGate, ReplyLimits
 from sms_ktp.messaging.outbox import (
-    BY_SMS_INSTEAD,
     FAILED,
     WHATSAPP,
     WHATSAPP_STATUSES,
@@ -219,9 +219,13 @@ def _answer_not_text(db: Database, clock: Clock, sms: InboundSms,
 
 
 def _language(connection: Connection, phone: str) -> str:
-    chosen = connection.execute(select(_STATE.c.language).where(_STATE.c.phone == phone)
-                                ).scalar_one_or_none()
-    return chosen or "id"
+    """As `flows.language.language_for` answers an SMS: the phone's choice, else its dialogue's
+    language, each only when the regency offers it."""
+    row = connection.execute(select(_STATE.c.language, _STATE.c.dialogue_language)
+                             .where(_STATE.c.phone == phone)).first()
+    if row is None:
+        return supported(None)
+    return supported(row.language or row.dialogue_language)
 
 
 def apply_statuses(db: Database, clock: Clock, statuses: Iterable[WhatsAppStatus]) -> int:
@@ -237,5 +241,6 @@ def apply_statuses(db: Database, clock: Clock, statuses: Iterable[WhatsAppStatus
         for status in known:
             moved += apply_whatsapp_status(
                 connection, status.wamid, status.status, status.error, now,
-                by_sms=status.status == FAILED and status.code in BY_SMS_INSTEAD)
+                by_sms=status.status == FAILED and status.code is not None
+                and issubclass(error_class(status.code), SmsInstead))
     return moved

@@ -635,9 +635,6 @@ def apply_delivery_report(session: Session, report: DeliveryReport, now: datetim
 WHATSAPP_STATUSES = (SENT, DELIVERED, READ, FAILED)
 _BELOW = {status: tuple(sorted(s for s, rank in RANK.items() if rank < RANK[status]))
           for status in WHATSAPP_STATUSES}
-# WhatsApp's failures that are no failure of the message: the 24-hour window had closed
-# (131047), the number is not on WhatsApp (131026). It goes out by SMS instead.
-BY_SMS_INSTEAD = frozenset({131047, 131026})
 
 
 def apply_whatsapp_status(connection: Connection, message_id: str, status: str,
