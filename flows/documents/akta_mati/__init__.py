@@ -5,7 +5,6 @@ deceased, the date of death and the KK of the deceased; the akta is then signed 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 from flows.dialogue import Conversation, Invalid, Route, Step
@@ -25,7 +24,7 @@ from flows.documents.common import (
 )
 from flows.ports import ApplicationDraft, Services
 from flows.registration import nik_value
-from sms_ktp.domain.identity import parse_nik
+from sms_ktp.domain.identity import IdentityError, parse_nik
 from sms_ktp.domain.masking import mask_id
 
 CODE = "akta_mati"
@@ -50,26 +49,19 @@ def read_deceased(text: str, services: Services, conversation: Conversation) -> 
 
 def read_death_date(text: str, services: Services, conversation: Conversation) -> str:
     """The date of death (ISO): readable, not in the future, not before the birth date the NIK
-    of the deceased holds."""
+    of the deceased holds. The NIK has the birth year in two digits, read in the latest century
+    that puts the birth on or before a day: here the day of death (12-08-24 is 1924 for a
+    death in June 2024)."""
     died = read_date(text, services.today())
     deceased = conversation.answers.get("deceased")
     if deceased is not None:
-        born = parse_nik(deceased, services.today()).birth_date
-        if died < born and not _born_a_century_earlier(born, died):
-            raise Invalid(f"{CODE}.error.before_birth", born=born.strftime("%d-%m-%Y"))
+        try:
+            parse_nik(deceased, died)
+        except IdentityError:  # born after the death in either century
+            born = parse_nik(deceased, services.today()).birth_date
+            raise Invalid(f"{CODE}.error.before_birth",
+                          born=born.strftime("%d-%m-%Y")) from None
     return died.isoformat()
-
-
-def _born_a_century_earlier(born: date, died: date) -> bool:
-    """The NIK holds the birth year in two digits: someone it reads as born in 2025 may have
-    been born in 1925, and a death before the later date fits the earlier one (a year read in
-    the 1900s has no earlier reading)."""
-    if born.year < 2000:
-        return False
-    try:
-        return born.replace(year=born.year - 100) <= died
-    except ValueError:  # 29 February 2000 has no 1900
-        return False
 
 
 def read_kk(text: str, services: Services, conversation: Conversation) -> str:
