@@ -35,6 +35,7 @@ from gateway.message import (
     TemporaryFailure,
     WebhookError,
 )
+from gateway.transport import temporary_on_transport_failure
 
 PROVIDER = "http"
 
@@ -412,19 +413,11 @@ class HttpGateway:
     def send(self, sms: OutboundSms) -> SendResult:
         settings = self.settings
         number = _format_number(sms.to, settings.number_format)
-        try:
+        with temporary_on_transport_failure("the aggregator"):
             response = self._session.request(
                 settings.method, settings.send_url, allow_redirects=False,
                 timeout=(settings.connect_timeout_seconds, settings.read_timeout_seconds),
                 **self._request(sms, number))
-        # `from None` everywhere: requests' own messages carry the URL, and with it a key
-        # sent in the query.
-        except requests.Timeout:
-            raise TemporaryFailure("timeout talking to the aggregator") from None
-        except requests.ConnectionError:
-            raise TemporaryFailure("cannot connect to the aggregator") from None
-        except (requests.RequestException, ValueError) as exc:
-            raise TemporaryFailure(f"HTTP failure: {type(exc).__name__}") from None
         return self._result(response)
 
     def _request(self, sms: OutboundSms, number: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ import requests
 
 from gateway.message import OutboundSms, PermanentFailure, SendResult, TemporaryFailure
 from gateway.routing import RateLimit
+from gateway.transport import temporary_on_transport_failure
 
 log = logging.getLogger(__name__)
 
@@ -273,17 +274,10 @@ class WhatsAppGateway:
     def send_body(self, body: Mapping[str, Any]) -> SendResult:
         """Any message body of the builders above (with `to` in digits)."""
         self._local.waited = self.limit.wait()
-        try:
+        with temporary_on_transport_failure("the WhatsApp Cloud API"):
             response = self._session.post(
                 self._url, json=dict(body), timeout=self._timeout, allow_redirects=False,
                 headers={"Authorization": f"Bearer {self._token}"})
-        # `from None`: requests' messages carry the URL; nothing of the request is needed.
-        except requests.Timeout:
-            raise TemporaryFailure("timeout talking to the WhatsApp Cloud API") from None
-        except requests.ConnectionError:
-            raise TemporaryFailure("cannot connect to the WhatsApp Cloud API") from None
-        except (requests.RequestException, ValueError) as exc:
-            raise TemporaryFailure(f"HTTP failure: {type(exc).__name__}") from None
         result = self._result(response)
         log.debug("whatsapp %s to %s accepted: %s", body.get("type"),
                   mask_phone(str(body.get("to", ""))), result.provider_message_id)
