@@ -85,9 +85,9 @@ class Message:
     delivered_at: datetime | None
     replied: bool | None
     gateway: str | None  # which gateway took it (out) or brought it (in)
-    channel: str = outbox.SMS  # the one it went out or came in on
-    # Meant for WhatsApp but sent as an SMS (the 24-hour window had closed, no WhatsApp).
-    instead_of_whatsapp: bool = False
+    # The one it went out or came in on: the worker writes the channel a message went on into
+    # its row (a WhatsApp message sent by SMS instead is an SMS row).
+    channel: str = outbox.SMS
     reference: str | None = None  # the application a notification is about
     # The timeline entry that superseded it: the stage the application moved to, who moved
     # it, and when.
@@ -104,7 +104,6 @@ def _selected(search: Search) -> Any:
     """Both tables as one list with the same columns (a UNION ALL of the directions asked)."""
     parts = []
     if search.direction in (None, OUTGOING):
-        went_on = sent_on(_OUT.c.channel, _OUT.c.provider)
         outgoing = select(
             literal_column(f"'{OUTGOING}'").label("direction"), _OUT.c.id,
             _OUT.c.created_at.label("at"), _OUT.c.phone, _OUT.c.text, _OUT.c.kind,
@@ -112,8 +111,7 @@ def _selected(search: Search) -> Any:
             _OUT.c.delivered_at, _null(Boolean()).label("replied"),
             _OUT.c.provider.label("gateway"), _APPLICATION.c.reference,
             _EVENT.c.stage.label("superseded_stage"), _EVENT.c.actor.label("superseded_actor"),
-            _EVENT.c.at.label("superseded_at"), went_on.label("channel"),
-            _OUT.c.channel.label("meant"),
+            _EVENT.c.at.label("superseded_at"), _OUT.c.channel,
         ).select_from(
             _OUT.outerjoin(_APPLICATION, _APPLICATION.c.id == _OUT.c.application_id)
             .outerjoin(_EVENT, _EVENT.c.id == _OUT.c.superseded_by))
@@ -121,14 +119,8 @@ def _selected(search: Search) -> Any:
             outgoing = outgoing.where(_OUT.c.phone == search.phone)
         if search.status:
             outgoing = outgoing.where(_OUT.c.status == search.status)
-        if search.channel == outbox.WHATSAPP:
-            outgoing = outgoing.where(and_(
-                _OUT.c.channel == outbox.WHATSAPP,
-                or_(_OUT.c.provider.is_(None), _OUT.c.provider == outbox.WHATSAPP)))
-        elif search.channel == outbox.SMS:
-            outgoing = outgoing.where(or_(
-                _OUT.c.channel != outbox.WHATSAPP,
-                and_(_OUT.c.provider.is_not(None), _OUT.c.provider != outbox.WHATSAPP)))
+        if search.channel in CHANNELS:
+            outgoing = outgoing.where(_OUT.c.channel == search.channel)
         parts.append(outgoing)
     if search.direction in (None, INCOMING) and not search.status:
         incoming = select(
@@ -140,8 +132,7 @@ def _selected(search: Search) -> Any:
             _null(DateTime()).label("delivered_at"), _IN.c.replied,
             _IN.c.provider.label("gateway"), _null(String()).label("reference"),
             _null(String()).label("superseded_stage"), _null(String()).label("superseded_actor"),
-            _null(DateTime()).label("superseded_at"), came_on(_IN.c.provider).label("channel"),
-            came_on(_IN.c.provider).label("meant"))
+            _null(DateTime()).label("superseded_at"), came_on(_IN.c.provider).label("channel"))
         if search.phone:
             incoming = incoming.where(_IN.c.sender == search.phone)
         if search.channel == outbox.WHATSAPP:
@@ -178,8 +169,7 @@ def _message(row: Any) -> Message:
         replied=None if row.replied is None else bool(row.replied), gateway=row.gateway,
         reference=row.reference, superseded_stage=row.superseded_stage,
         superseded_actor=row.superseded_actor, superseded_at=_utc(row.superseded_at),
-        channel=row.channel,
-        instead_of_whatsapp=row.meant == outbox.WHATSAPP and row.channel != outbox.WHATSAPP)
+        channel=row.channel)
 
 
 def _utc(moment: Any) -> Any:

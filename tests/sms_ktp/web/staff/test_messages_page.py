@@ -226,8 +226,9 @@ def test_a_notice_superseded_before_it_left_is_shown_with_what_superseded_it(liv
 
 
 def _insert_both_channels(service: LiveService) -> None:
-    """An SMS and a WhatsApp message in, a reply to each, a WhatsApp notice and one meant for
-    WhatsApp that the SMS gateway took instead (the 24-hour window had closed)."""
+    """An SMS and a WhatsApp message in, a reply to each, a WhatsApp notice, and a notice for a
+    phone on WhatsApp that went by SMS (the 24-hour window had closed): the worker records it
+    as an SMS row."""
     from datetime import timedelta
 
     from sqlalchemy import insert
@@ -253,7 +254,7 @@ def _insert_both_channels(service: LiveService) -> None:
              "status": "queued", "provider": None, "channel": "whatsapp", "segments": 1,
              "next_attempt_at": now, "created_at": now - timedelta(minutes=1)},
             {"uid": "out-wa-by-sms", "phone": PHONE, "text": "kartu dicetak", "kind": "printed",
-             "status": "sent", "provider": "console", "channel": "whatsapp", "segments": 1,
+             "status": "sent", "provider": "console", "channel": "sms", "segments": 1,
              "next_attempt_at": now, "created_at": now}])
 
 
@@ -266,7 +267,7 @@ def test_every_message_shows_its_channel_and_the_page_filters_by_it(live, admin)
     rows = cells(page.text)
     shown = [(row[1], row[2], row[4]) for row in rows]
     assert shown == [
-        ("Keluar", "SMS ganti WhatsApp", "kartu dicetak"),  # meant for WhatsApp, went by SMS
+        ("Keluar", "SMS", "kartu dicetak"),
         ("Keluar", "WhatsApp", "kartu siap"),
         ("Keluar", "WhatsApp", "status wa"),
         ("Keluar", "SMS", "bantuan sms"),
@@ -281,6 +282,6 @@ def test_every_message_shows_its_channel_and_the_page_filters_by_it(live, admin)
     sms = admin.get("/staff/messages", params={"channel": "sms", "direction": "out"})
     assert [row[4] for row in cells(sms.text)] == ["kartu dicetak", "bantuan sms"]
     both = admin.get("/staff/messages", params={"channel": "whatsapp", "phone": "0812 3456 7890"})
-    assert cells(both.text) == []  # PHONE's only WhatsApp-meant message went by SMS
+    assert cells(both.text) == []  # PHONE's notice went by SMS
     unknown = admin.get("/staff/messages", params={"channel": "telegram"})
     assert len(cells(unknown.text)) == 6  # no such channel: no filter
