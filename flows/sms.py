@@ -6,6 +6,7 @@ text answers the question the phone was asked; otherwise the resident gets the s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -249,16 +250,49 @@ class SmsChannel:
         return status.detail(language, wanted[0])
 
 
+def _offered() -> list[str]:
+    """The documents LAYANAN lists, in its order: the KTP-el first."""
+    return (["ktp"] if documents.is_enabled("ktp") else []) + offered_documents()
+
+
+def _item(code: str) -> str:
+    return "layanan.ktp" if code == "ktp" else f"{code}.menu"
+
+
 def _items(language: str) -> str:
     """The documents offered with their keywords: "DAFTAR (KTP-el), KK, AKTA LAHIR, ..."."""
-    keys = ["layanan.ktp"] if documents.is_enabled("ktp") else []
-    keys += [f"{code}.menu" for code in offered_documents()]
-    return ", ".join(render(language, key) for key in keys)
+    return ", ".join(render(language, _item(code)) for code in _offered())
 
 
 def layanan(language: str) -> str:
     """LAYANAN: every document the regency serves by SMS and its keyword, in one SMS."""
     return render(language, "layanan.list", items=_items(language))
+
+
+# `layanan.ktp`: the keyword, then the card's name in brackets ("DAFTAR (KTP-el)").
+_KTP_ITEM = re.compile(r"(?P<keyword>.+?) \((?P<name>[^()]+)\)")
+
+
+def layanan_choices(language: str) -> list[tuple[str, str]]:
+    """The documents `layanan` lists, as choices in its order: (the keyword that starts the
+    document's dialogue, as the list words it; the document's short name). Empty when one of
+    them would not start its dialogue: the list is then read as text."""
+    choices = []
+    for code in _offered():
+        item = render(language, _item(code))
+        if code == "ktp":
+            found = _KTP_ITEM.fullmatch(item)
+            if found is None:
+                return []
+            item, name = found["keyword"], found["name"]
+        else:
+            name = papers.document_name(language, code)
+        command = parse_command(item)
+        if command is None or command.guessed or command.args \
+                or command.action != ("register" if code == "ktp" else code):
+            return []
+        choices.append((item, name))
+    return choices
 
 
 def _listing(language: str, applications: list[ApplicationView]) -> str:

@@ -32,7 +32,7 @@ from flows.sms import SmsChannel, SmsTurn
 from gateway.message import InboundSms
 from sms_ktp.applications.pickup import PickupPolicy
 from sms_ktp.applications.services import SqlServices
-from sms_ktp.channels.whatsapp_options import options_for
+from sms_ktp.channels.whatsapp_options import keyword_options, options_for
 from sms_ktp.domain.masking import mask_phone, redact
 from sms_ktp.domain.phones import normalise_msisdn
 from sms_ktp.domain.pickup_calendar import local
@@ -279,10 +279,7 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
         else:
             turn = channel.handle(text, phone, conversation, now)
             kind = DIALOGUE_KIND if in_dialogue else "reply"
-            # On WhatsApp, the choices of the question the turn's last reply asks (a reply
-            # that only leaves a dialogue where it was asks nothing).
-            options = options_for(turn.conversation) if via == WHATSAPP and (
-                in_dialogue or turn.conversation is not conversation) else None
+            options = _options(turn, conversation, in_dialogue) if via == WHATSAPP else None
             if together and _one_or_two(turn.replies) and _written_at_once(
                     connection, state, turn, now, kind, inbound_id, limits.identical, via,
                     options):
@@ -311,6 +308,17 @@ def _receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
                  if gate.suppressed else "")
     return Received(inbound_id, duplicate=False, replies=queued,
                     completed=tuple(services.completed), suppressed=tuple(gate.suppressed))
+
+
+def _options(turn: SmsTurn, before: Conversation | None, in_dialogue: bool) -> str | None:
+    """On WhatsApp, the choices the turn's last reply offers: those of the question it asks (a
+    reply that only leaves a dialogue where it was asks nothing), else those of the list it
+    is (BAHASA's languages, LAYANAN's documents)."""
+    asked = options_for(turn.conversation) if (
+        in_dialogue or turn.conversation is not before) else None
+    if asked is None and turn.replies:
+        return keyword_options(turn.replies[-1])
+    return asked
 
 
 def _one_or_two(replies: list[str]) -> bool:

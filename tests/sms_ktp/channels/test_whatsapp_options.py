@@ -1,6 +1,7 @@
 """The choices a WhatsApp question carries, for every dialogue step that offers them in every
 language: each id reads, in the SMS dialogue, as the choice it names; each title fits reply
-buttons (20 characters) or a list row (24), so nothing is cut."""
+buttons (20 characters) or a list row (24), so nothing is cut. The same for the lists BAHASA and
+LAYANAN answer with: each id is the keyword the list's text names."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from live_service import NIK
 
 from flows.catalogue import languages, render
 from flows.dialogue import CANCELLED, Conversation, Step
-from flows.sms import DIALOGUES
+from flows.keywords import language_named, parse_command
+from flows.sms import DIALOGUES, layanan
 from gateway.message import OutboundSms, SendResult
 from gateway.whatsapp import (
     BUTTON_TITLE_MAX,
@@ -22,7 +24,14 @@ from gateway.whatsapp import (
     ROW_TITLE_MAX,
     WindowClosed,
 )
-from sms_ktp.channels.whatsapp_options import LIST_BUTTON_KEY, options_for, step_options
+from sms_ktp.channels import whatsapp_options
+from sms_ktp.channels.whatsapp_options import (
+    LIST_BUTTON_KEY,
+    keyword_options,
+    options_for,
+    step_options,
+)
+from sms_ktp.domain import documents, region
 from sms_ktp.messaging.outbox import _Choices, interactive_body
 
 LATER = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
@@ -130,3 +139,82 @@ def test_choices_go_as_buttons_the_text_alone_when_they_do_not_fit_or_by_sms():
     closed = _Route(WindowClosed("code 131047", 131047))
     result = _Choices(closed, stored).send(sms)
     assert closed.by_sms == [sms.text] and result.gateway == "console"
+
+
+# --- the lists keywords answer with: BAHASA's languages, LAYANAN's documents --------------------
+def fits(options: list[list[str]]) -> bool:
+    """Whether every title shows whole as WhatsApp shows this many choices."""
+    limit = BUTTON_TITLE_MAX if len(options) <= BUTTONS_MAX else ROW_TITLE_MAX
+    return all(0 < len(title) <= limit for _, title in options)
+
+
+@pytest.mark.parametrize("offering", [("id", "en"), ("id", "en", "su"), ("id", "en", "jv"),
+                                      ("id", "en", "su", "jv")])
+def test_the_language_list_offers_each_language_by_the_words_that_switch_to_it(
+        offering: tuple[str, ...]):
+    region.configure(region.region("3271", offering))
+    for language in offering:
+        text = render(language, "lang.choose")
+        stored = json.loads(keyword_options(text))
+        assert stored["button"] == render(language, LIST_BUTTON_KEY)
+        assert [title for _, title in stored["options"]] == [
+            render(code, "lang.name") for code in offering]
+        assert fits(stored["options"])
+        for (words, _), code in zip(stored["options"], offering, strict=True):
+            assert words in text  # what the list tells the resident to send
+            command = parse_command(words)
+            assert (command.action, language_named(command.args[0])) == ("language", code)
+        interactive = interactive_body("6281234567890", text, json.dumps(stored))["interactive"]
+        assert interactive["type"] == ("button" if len(offering) <= BUTTONS_MAX else "list")
+
+
+@pytest.mark.parametrize("language", ["id", "en", "su"])
+def test_a_language_not_offered_is_answered_with_the_same_choices(language: str):
+    text = render(language, "lang.unavailable", language=render("jv", "lang.name"))
+    assert keyword_options(text) == keyword_options(render(language, "lang.choose"))
+
+
+@pytest.mark.parametrize("enabled", [tuple(documents.DOCUMENTS), ("ktp", "kk"),
+                                     ("kk", "akta_lahir", "kia")])
+@pytest.mark.parametrize("language", languages())
+def test_the_document_list_offers_each_document_by_the_keyword_that_starts_it(
+        language: str, enabled: tuple[str, ...]):
+    region.configure(region.region("3271", languages()))
+    offered = documents.enabled()
+    documents.configure(enabled)
+    try:
+        text = layanan(language)
+        stored = json.loads(keyword_options(text))
+    finally:
+        documents.configure(offered)
+    assert [command_of(keyword) for keyword, _ in stored["options"]] == [
+        "register" if code == "ktp" else code for code in enabled]
+    assert all(keyword in text for keyword, _ in stored["options"])
+    assert [title for _, title in stored["options"]] == [
+        "KTP-el" if code == "ktp" else render(language, f"{code}.name") for code in enabled]
+    assert fits(stored["options"])
+    interactive_body("6281234567890", text, json.dumps(stored))
+
+
+def command_of(keyword: str) -> str | None:
+    command = parse_command(keyword)
+    return None if command is None or command.guessed or command.args else command.action
+
+
+def test_more_than_ten_documents_leave_the_list_as_text(monkeypatch):
+    many = [(f"DOKUMEN {n}", f"Dokumen {n}") for n in range(1, 12)]
+    monkeypatch.setattr(whatsapp_options, "layanan_choices", lambda language: many)
+    whatsapp_options._lists.cache_clear()
+    try:
+        assert keyword_options(layanan("id")) is None
+        assert keyword_options(render("id", "lang.choose")) is not None
+    finally:
+        monkeypatch.undo()
+        whatsapp_options._lists.cache_clear()
+    assert keyword_options(layanan("id")) is not None
+
+
+def test_other_replies_carry_no_list():
+    for text in (render("id", "help.main"), render("id", "lang.set"), render("en", "status.none"),
+                 layanan("id") + " ", ""):
+        assert keyword_options(text) is None
