@@ -224,9 +224,9 @@ def receive_sms(db: Database, clock: Clock, sms: InboundSms, ttl: timedelta,
     try:
         received = _receive_sms(db, clock, sms, ttl, policy, limits or UNLIMITED, channel)
     except Exception:
-        metrics.sms_received("error")
+        metrics.sms_received("error", channel)
         raise
-    metrics.sms_received(received.outcome, completed=received.completed)
+    metrics.sms_received(received.outcome, channel, completed=received.completed)
     metrics.replies_suppressed(received.suppressed)
     return received
 

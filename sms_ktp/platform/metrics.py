@@ -55,6 +55,8 @@ DELIVERY_STATUSES = ("sent", "buffered", "delivered", "undelivered", "unknown_me
                      "bad_request", "bad_token", "ip_refused")
 # Why a reply was not queued (`sms_ktp.messaging.limits`).
 SUPPRESSED_REASONS = ("rate", "identical")
+# Where residents get things done: `dialogue_completions` is counted by channel.
+CHANNELS = ("sms", "whatsapp", "ussd")
 DIALOGUE_KINDS = ("registration", "document", "status", "pickup_moved", "language",
                   "broadcast_opt_out", "broadcast_opt_in")
 
@@ -69,9 +71,9 @@ USSD_REQUESTS = Counter(
     "session's last screen), bad_request, bad_token, ip_refused, error", ["outcome"],
     registry=REGISTRY)
 DIALOGUE_COMPLETIONS = Counter(
-    "sms_ktp_dialogue_completions", "What residents got done, by channel (sms, ussd) and kind: "
-    "registration (a reference given), status (applications shown), pickup_moved, language, "
-    "broadcast_opt_out, broadcast_opt_in", ["channel", "kind"], registry=REGISTRY)
+    "sms_ktp_dialogue_completions", "What residents got done, by channel (sms, whatsapp, ussd) "
+    "and kind: registration (a reference given), status (applications shown), pickup_moved, "
+    "language, broadcast_opt_out, broadcast_opt_in", ["channel", "kind"], registry=REGISTRY)
 OUTBOUND_SMS = Counter(
     "sms_ktp_outbound_sms", "Attempts to hand an SMS to the gateway, by result: sent, retry "
     "(a temporary failure, tried again later), failed (parked: permanent or out of attempts)",
@@ -104,7 +106,7 @@ for _status in DELIVERY_STATUSES:
     DELIVERY_REPORTS.labels(_status)
 for _reason in SUPPRESSED_REASONS:
     REPLIES_SUPPRESSED.labels(_reason)
-for _channel in ("sms", "ussd"):
+for _channel in CHANNELS:
     for _kind in DIALOGUE_KINDS:
         DIALOGUE_COMPLETIONS.labels(_channel, _kind)
 
@@ -115,6 +117,8 @@ _REFUSALS = {"webhooks.inbound_sms": INBOUND_SMS, "webhooks.ussd": USSD_REQUESTS
 
 # --- where things happen ------------------------------------------------------------------------
 def sms_received(outcome: str, channel: str = "sms", completed: Iterable[str] = ()) -> None:
+    """An inbound message handled (`outcome`), and what it got done on its `channel` (sms,
+    whatsapp)."""
     INBOUND_SMS.labels(outcome).inc()
     dialogues_completed(channel, completed)
 

@@ -7,10 +7,13 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+import requests
+from fake_graph import FakeGraph, button_reply, envelope, inbound_text, post_webhook
+from live_service import TOKEN, start_service
 from scrape import Scrape
 from sqlmodel import select
 
@@ -133,6 +136,48 @@ def test_inbound_sms_count_by_outcome_and_dialogues_by_what_they_got_done(databa
         ("sms_ktp_dialogue_completions_total", "channel=sms,kind=status"): 1,
         ("sms_ktp_dialogue_completions_total", "channel=sms,kind=broadcast_opt_out"): 1,
     }
+
+
+def test_a_whatsapp_registration_is_counted_under_its_channel_at_metrics(database, clock,
+                                                                          tmp_path):
+    """Over HTTP, as Prometheus scrapes it: WhatsApp messages counted by outcome as SMS are,
+    what they got done under channel="whatsapp" (a series there from the start)."""
+    clock.set(datetime(2026, 11, 30, 2, 0, tzinfo=UTC))  # Monday 09.00 WIB
+
+    def whatsapp_on(settings: Settings) -> None:
+        for name, value in vars(graph.settings()).items():
+            setattr(settings.gateway.whatsapp, name, value)
+
+    with FakeGraph() as graph:
+        running = start_service(database, clock, tmp_path, configure=whatsapp_on)
+        service = next(running)
+        try:
+            before = http_scrape(service.base_url)
+            assert ("sms_ktp_dialogue_completions_total",
+                    "channel=whatsapp,kind=registration") in before.values  # a known series
+            sent_at = str(int(clock.now().timestamp()))
+            for number, message in enumerate((
+                    inbound_text("wamid.1", PHONE, f"REG {NIK}#{KK}#", timestamp=sent_at),
+                    inbound_text("wamid.2", PHONE, "3", timestamp=sent_at),
+                    button_reply("wamid.3", PHONE, "YA", "Kirim", timestamp=sent_at),
+                    button_reply("wamid.3", PHONE, "YA", "Kirim", timestamp=sent_at))):
+                response = post_webhook(f"{service.base_url}/gateway/whatsapp/{TOKEN}",
+                                        envelope(message))
+                assert response.status_code == 200, (number, response.text)
+            moved = counters_moved(http_scrape(service.base_url), before)
+        finally:
+            next(running, None)
+    assert moved == {
+        ("sms_ktp_inbound_sms_total", "outcome=accepted"): 3,
+        ("sms_ktp_inbound_sms_total", "outcome=duplicate"): 1,  # Meta's retry
+        ("sms_ktp_dialogue_completions_total", "channel=whatsapp,kind=registration"): 1,
+    }
+
+
+def http_scrape(base_url: str) -> Scrape:
+    response = requests.get(f"{base_url}/metrics", timeout=10)
+    assert response.status_code == 200, response.text
+    return Scrape(response.text)
 
 
 def test_the_outbox_gauges_are_the_rows_of_the_outbox(database, clock):
