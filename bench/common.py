@@ -128,6 +128,30 @@ class Plan:
     rounds: list[tuple[list[Job], list[Job]]]
     phones: list[str]  # of the measured endpoint's jobs, warm-up first
 
+    @property
+    def phones_per_round(self) -> int:
+        """A job a phone: the measured jobs of one round."""
+        return max((len(jobs) for _, jobs in self.rounds), default=0)
+
+    @property
+    def measured_requests(self) -> int:
+        """Of the measured endpoint, in all its rounds (the floor gets as many)."""
+        return sum(len(job) for _, jobs in self.rounds for job in jobs)
+
+    @property
+    def warm_requests(self) -> int:
+        """Of the measured endpoint's warm-up (the floor's gets as many)."""
+        return sum(len(job) for job in self.warm_measured)
+
+
+def dialogue_plan(args: argparse.Namespace, requests: int, per_phone: int, floor: Dial,
+                  measured: Dial, tag: str) -> Plan:
+    """`requests` measured (and as many to the floor), rounded up to whole dialogues of
+    `per_phone` requests in each of the `--rounds`, after a warm-up of at least `--warmup`."""
+    phones_per_round = math.ceil(requests / (per_phone * args.rounds))
+    warm_phones = math.ceil(args.warmup / per_phone)
+    return plan(floor, measured, tag, warm_phones, phones_per_round, args.rounds)
+
 
 def plan(floor: Dial, measured: Dial, tag: str, warm_phones: int, phones_per_round: int,
          rounds: int) -> Plan:
@@ -517,6 +541,51 @@ def rates(floors: Sequence[Round], measures: Sequence[Round]) -> tuple[float, fl
     floor_per_s = max((r.per_s for r in floors), default=0.0)
     measured_per_s = max((r.per_s for r in measures), default=0.0)
     return floor_per_s, measured_per_s, measured_per_s / floor_per_s if floor_per_s else 0.0
+
+
+@dataclass(frozen=True)
+class Side:
+    """One of the two endpoints a benchmark compares, as its figures are printed."""
+
+    endpoint: Endpoint
+    label: str  # before its best rate: "turns", "WhatsApp"
+    unit: str  # after it: "turns/s", "messages/s"
+    one: str  # what one mean latency is of: "a turn", "an SMS"
+
+
+def against_floor(args: argparse.Namespace, bench: Bench, work: Plan, floor: Side,
+                  measured: Side, *, target: float, sample: Callable[[str], list[str]],
+                  verify: Callable[[], list[str]], verified: str,
+                  figures: Callable[[float, float, float], dict[str, object]]) -> int:
+    """A planned run of dialogues, from the warm-up to the last line, the same for every
+    benchmark of dialogues (`sms_turns.py`, `whatsapp.py`) so that their figures read alike:
+    the warm-up (then the replies `sample` finds for the first measured phone), the
+    interleaved rounds, `verify` of the database when all went well, the best rates, their
+    ratio against `target`, the mean latency of a request, then `conclude` with `verified` and
+    the `figures` (of the floor's rate, the measured rate and their ratio). Returns the exit
+    status."""
+    problems = warm_up([(floor.endpoint, work.warm_floor),
+                        (measured.endpoint, work.warm_measured)], bench.sessions, bench.deadline)
+    if work.warm_measured and not problems:
+        for line in sample(work.phones[0]):
+            print(f"    << {line[:100]}")
+
+    floors, measures = interleave(floor.endpoint, measured.endpoint, work.rounds, bench.sessions,
+                                  bench.deadline, problems)
+
+    if not problems:
+        problems = verify()
+    floor_per_s, measured_per_s, ratio = rates(floors, measures)
+    verdict = "met" if ratio >= target else "NOT met"
+    print(f"{floor.label} (best of {len(floors)}): {floor_per_s:.1f} {floor.unit}; "
+          f"{measured.label} (best of {len(measures)}): {measured_per_s:.1f} {measured.unit}; "
+          f"ratio {ratio:.3f} (target >= {target}: {verdict})")
+    busy = min(args.clients, work.phones_per_round)  # a client a job at once
+    print(f"  mean latency ~{1000 * busy / measured_per_s if measured_per_s else 0:.2f} ms "
+          f"{measured.one}, ~{1000 * busy / floor_per_s if floor_per_s else 0:.2f} ms "
+          f"{floor.one} ({busy} busy clients); run took {bench.seconds():.1f} s")
+    return conclude(args, bench, problems, verified,
+                    figures(floor_per_s, measured_per_s, ratio))
 
 
 def conclude(args: argparse.Namespace, bench: Bench, problems: Sequence[str], verified: str,

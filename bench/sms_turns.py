@@ -36,7 +36,6 @@ and in time (--max-seconds). The last line of the output is a JSON object.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import uuid
 from collections.abc import Sequence
@@ -51,15 +50,13 @@ from common import (
     Endpoint,
     Job,
     Residents,
+    Side,
     Size,
     add_bench_route,
-    conclude,
-    interleave,
+    against_floor,
+    dialogue_plan,
     one_each,
-    plan,
-    rates,
     run_benchmark,
-    warm_up,
 )
 from flask import Flask, request
 from sqlalchemy import func, select
@@ -211,49 +208,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _measure(args: argparse.Namespace, bench: Bench) -> int:
-    runtime, sessions, deadline = bench.runtime, bench.sessions, bench.deadline
+    runtime = bench.runtime
     turn = Endpoint("turns", bench.url("/gateway/africastalking/{token}/sms"), answered_ok)
     floor = Endpoint("floor", bench.url("/bench/{token}/floor"), answered_ok)
     run = uuid.uuid4().hex[:8]
     turn_people = Population(run, Residents("+628121"))
     floor_people = Population(run, Residents("+628131"))
 
-    phones_per_round = math.ceil(args.turns / (TURNS_PER_PHONE * args.rounds))
-    turns = phones_per_round * TURNS_PER_PHONE * args.rounds
-    warm_phones = math.ceil(args.warmup / TURNS_PER_PHONE)
-    work = plan(floor_people.dialogues, turn_people.dialogues, "turn", warm_phones,
-                phones_per_round, args.rounds)
+    work = dialogue_plan(args, args.turns, TURNS_PER_PHONE, floor_people.dialogues,
+                         turn_people.dialogues, "turn")
+    turns = work.measured_requests
 
     bench.introduce("turn")
     print(f"  clients: {args.clients} threads, keep-alive; {args.rounds} interleaved rounds of "
           f"{turns // args.rounds} floor POSTs then {turns // args.rounds} turns "
-          f"({phones_per_round} dialogue(s) of {TURNS_PER_PHONE}: {DIALOGUE_SHOWN})")
-    print(f"  warm-up: {warm_phones * TURNS_PER_PHONE} requests to each endpoint", flush=True)
+          f"({work.phones_per_round} dialogue(s) of {TURNS_PER_PHONE}: {DIALOGUE_SHOWN})")
+    print(f"  warm-up: {work.warm_requests} requests to each endpoint", flush=True)
+    return against_floor(
+        args, bench, work, Side(floor, "floor", "POST/s", "a floor POST"),
+        Side(turn, "turns", "turns/s", "a turn"), target=TARGET_RATIO,
+        sample=lambda phone: sample_dialogue(runtime, phone),
+        verify=lambda: verify(runtime, run, turns, work.phones),
+        verified=f"verified: {turns} measured turns, one outbox row each (two for the YA of "
+                 f"another document); {len(work.phones)} phones, one application each",
+        figures=lambda floor_per_s, turns_per_s, ratio: {
+            "turns_per_s": round(turns_per_s, 1), "floor_per_s": round(floor_per_s, 1),
+            "ratio": round(ratio, 3), "turns": turns})
 
-    problems = warm_up([(floor, work.warm_floor), (turn, work.warm_measured)], sessions, deadline)
-    if work.warm_measured and not problems:
-        for line in sample_dialogue(runtime, work.phones[0]):
-            print(f"    << {line[:100]}")
-
-    floors, dialogues = interleave(floor, turn, work.rounds, sessions, deadline, problems)
-
-    if not problems:
-        problems = verify(runtime, run, turns, work.phones)
-    floor_per_s, turns_per_s, ratio = rates(floors, dialogues)
-    verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
-    print(f"floor (best of {len(floors)}): {floor_per_s:.1f} POST/s; "
-          f"turns (best of {len(dialogues)}): {turns_per_s:.1f} turns/s; "
-          f"ratio {ratio:.3f} (target >= {TARGET_RATIO}: {verdict})")
-    busy = min(args.clients, phones_per_round)
-    print(f"  mean latency ~{1000 * busy / turns_per_s if turns_per_s else 0:.2f} ms a turn, "
-          f"~{1000 * busy / floor_per_s if floor_per_s else 0:.2f} ms a floor POST "
-          f"({busy} busy clients); run took {bench.seconds():.1f} s")
-    return conclude(args, bench, problems,
-                    f"verified: {turns} measured turns, one outbox row each (two for the YA "
-                    f"of another document); "
-                    f"{len(work.phones)} phones, one application each",
-                    {"turns_per_s": round(turns_per_s, 1), "floor_per_s": round(floor_per_s, 1),
-                     "ratio": round(ratio, 3), "turns": turns})
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -32,7 +32,6 @@ import argparse
 import hashlib
 import hmac
 import json
-import math
 import sys
 import time
 import uuid
@@ -45,14 +44,12 @@ from common import (
     Endpoint,
     Job,
     Residents,
+    Side,
     Size,
-    conclude,
-    interleave,
+    against_floor,
+    dialogue_plan,
     one_each,
-    plan,
-    rates,
     run_benchmark,
-    warm_up,
 )
 from flask import Flask
 from sms_turns import DIALOGUE_SHOWN, DIALOGUES, Population, answered_ok
@@ -220,52 +217,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _measure(args: argparse.Namespace, bench: Bench) -> int:
-    runtime, sessions, deadline = bench.runtime, bench.sessions, bench.deadline
+    runtime = bench.runtime
     whatsapp = Endpoint("whatsapp", bench.url("/gateway/whatsapp/{token}"), answered_ok, signed)
     sms = Endpoint("sms", bench.url("/gateway/africastalking/{token}/sms"), answered_ok)
     run = uuid.uuid4().hex[:8]
     wa_people = WhatsAppPopulation(run, Residents("+628121"))
     sms_people = SmsPopulation(run, Residents("+628131", count=SMS_FIRST_RESIDENT))
 
-    phones_per_round = math.ceil(args.messages / (TURNS_PER_PHONE * args.rounds))
-    messages = phones_per_round * TURNS_PER_PHONE * args.rounds
-    warm_phones = math.ceil(args.warmup / TURNS_PER_PHONE)
-    work = plan(sms_people.dialogues, wa_people.dialogues, "wa", warm_phones,
-                phones_per_round, args.rounds)
+    work = dialogue_plan(args, args.messages, TURNS_PER_PHONE, sms_people.dialogues,
+                         wa_people.dialogues, "wa")
+    messages = work.measured_requests
 
     bench.introduce("WhatsApp webhook")
     print(f"  clients: {args.clients} threads, keep-alive; {args.rounds} interleaved rounds of "
           f"{messages // args.rounds} SMS then {messages // args.rounds} WhatsApp messages, one "
-          f"a POST ({phones_per_round} dialogue(s) of {TURNS_PER_PHONE} a channel: "
+          f"a POST ({work.phones_per_round} dialogue(s) of {TURNS_PER_PHONE} a channel: "
           f"{DIALOGUE_SHOWN}; on WhatsApp a choice tapped)")
-    print(f"  warm-up: {warm_phones * TURNS_PER_PHONE} messages to each webhook", flush=True)
-
-    problems = warm_up([(sms, work.warm_floor), (whatsapp, work.warm_measured)], sessions,
-                       deadline)
-    if work.warm_measured and not problems:
-        for line in sample_dialogue(runtime, work.phones[0]):
-            print(f"    << {line[:100]}")
-
-    smses, whatsapps = interleave(sms, whatsapp, work.rounds, sessions, deadline, problems)
-
-    if not problems:
-        problems = verify(runtime, run, messages, work.phones + sms_people.phones)
-    sms_per_s, whatsapp_per_s, ratio = rates(smses, whatsapps)
-    verdict = "met" if ratio >= TARGET_RATIO else "NOT met"
-    print(f"SMS (best of {len(smses)}): {sms_per_s:.1f} messages/s; "
-          f"WhatsApp (best of {len(whatsapps)}): {whatsapp_per_s:.1f} messages/s; "
-          f"ratio {ratio:.3f} (target >= {TARGET_RATIO}: {verdict})")
-    busy = min(args.clients, phones_per_round)
-    print(f"  mean latency ~{1000 * busy / whatsapp_per_s if whatsapp_per_s else 0:.2f} ms a "
-          f"WhatsApp message, ~{1000 * busy / sms_per_s if sms_per_s else 0:.2f} ms an SMS "
-          f"({busy} busy clients); run took {bench.seconds():.1f} s")
-    return conclude(args, bench, problems,
-                    f"verified: {messages} measured messages on each channel, each with its "
-                    f"reply on its channel (two for the YA of another document); "
-                    f"{len(work.phones) + len(sms_people.phones)} phones, one application each",
-                    {"whatsapp_per_s": round(whatsapp_per_s, 1),
-                     "sms_per_s": round(sms_per_s, 1), "floor_per_s": round(sms_per_s, 1),
-                     "ratio": round(ratio, 3), "messages": messages})
+    print(f"  warm-up: {work.warm_requests} messages to each webhook", flush=True)
+    phones = work.phones + sms_people.phones
+    return against_floor(
+        args, bench, work, Side(sms, "SMS", "messages/s", "an SMS"),
+        Side(whatsapp, "WhatsApp", "messages/s", "a WhatsApp message"), target=TARGET_RATIO,
+        sample=lambda phone: sample_dialogue(runtime, phone),
+        verify=lambda: verify(runtime, run, messages, phones),
+        verified=f"verified: {messages} measured messages on each channel, each with its reply "
+                 f"on its channel (two for the YA of another document); {len(phones)} phones, "
+                 f"one application each",
+        figures=lambda sms_per_s, whatsapp_per_s, ratio: {
+            "whatsapp_per_s": round(whatsapp_per_s, 1), "sms_per_s": round(sms_per_s, 1),
+            "floor_per_s": round(sms_per_s, 1), "ratio": round(ratio, 3),
+            "messages": messages})
 
 
 if __name__ == "__main__":

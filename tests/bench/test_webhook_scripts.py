@@ -8,18 +8,23 @@ from __future__ import annotations
 import pytest
 from bench_scripts import run_script
 
+RUN = ["clients", "database", "server"]  # every webhook benchmark's last keys
 
-@pytest.mark.parametrize(("script", "args", "rate"), [
-    ("sms_turns.py", ("--turns", "60"), "turns_per_s"),
-    ("ussd.py", ("--sessions", "16"), "ussd_per_s"),
-    ("whatsapp.py", ("--messages", "30"), "whatsapp_per_s"),
+
+@pytest.mark.parametrize(("script", "args", "keys"), [
+    ("sms_turns.py", ("--turns", "60"), ["turns_per_s", "floor_per_s", "ratio", "turns"]),
+    ("ussd.py", ("--sessions", "16"),
+     ["ussd_per_s", "floor_per_s", "ratio", "p50_ms", "p99_ms", "sessions"]),
+    ("whatsapp.py", ("--messages", "30"),
+     ["whatsapp_per_s", "sms_per_s", "floor_per_s", "ratio", "messages"]),
 ])
-def test_a_webhook_benchmark_measures_the_webhook_and_its_floor(script, args, rate):
+def test_a_webhook_benchmark_measures_the_webhook_and_its_floor(script, args, keys):
     status, figures, output = run_script(script, *args, "--warmup", "12", "--rounds", "1",
                                          "--database-url", "sqlite")
     assert status == 0, output
+    assert list(figures) == keys + RUN  # the last line's shape, which reports compare
     assert figures["database"] == "sqlite"
-    assert figures[rate] > 0 and figures["floor_per_s"] > 0, output
+    assert figures[keys[0]] > 0 and figures["floor_per_s"] > 0, output
     assert "WARNING" not in output, output
 
 
