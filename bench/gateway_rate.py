@@ -23,6 +23,7 @@ import tempfile
 import time
 from bisect import bisect_right
 from contextlib import nullcontext
+from datetime import UTC, datetime
 from pathlib import Path
 
 from common import postgres_url
@@ -34,7 +35,8 @@ from sms_ktp.models import OutboxMessage
 from sms_ktp.platform import heartbeat
 from sms_ktp.platform.db import Database, scratch_schema
 
-# Two beats of every worker: each then knows how many share the limit.
+# The longest wait, once every worker has registered, for each to beat again (a beat every
+# HEARTBEAT_SECONDS): two beats' time.
 SETTLE_SECONDS = 12.0
 
 
@@ -42,6 +44,32 @@ def busiest_second(times: list[float]) -> int:
     """The most SMS sent within any window of one second."""
     return max((bisect_right(times, start + 1.0 - 1e-9) - index
                 for index, start in enumerate(times)), default=0)
+
+
+def settle(db: Database, workers: int, most_seconds: float) -> None:
+    """Until every worker knows how many share the limit. A worker takes its share from the
+    heartbeats it reads at its own beat, so it knows of another worker once it has beaten after
+    that one registered: after the moment its row was first seen here (the workers run on this
+    machine, on its clock). A single worker is alone from its first beat; of several, the last
+    to start usually knows of the others at its first, the others at their next. Gives up after
+    `most_seconds` once all have registered (three times that for them to register)."""
+    deadline = time.monotonic() + most_seconds * 3
+    seen: dict[str, datetime] = {}  # each worker: when its row was first read here
+    beats: list[heartbeat.Beat] = []
+    while time.monotonic() < deadline:
+        with db.connect() as connection:
+            beats = heartbeat.workers(connection)
+        now = datetime.now(UTC)
+        for beat in beats:
+            seen.setdefault(beat.worker, now)
+        if len(beats) == workers:
+            if all(beat.beat_at > moment for beat in beats
+                   for other, moment in seen.items() if other != beat.worker):
+                return
+            deadline = min(deadline, time.monotonic() + most_seconds)
+        time.sleep(0.1)
+    print(f"workers not settled: {len(beats)} of {workers} registered, some may not know of "
+          "the others", file=sys.stderr, flush=True)
 
 
 def run(database_url: str, folder: Path, workers: int, args: argparse.Namespace) -> dict:
@@ -53,13 +81,7 @@ def run(database_url: str, folder: Path, workers: int, args: argparse.Namespace)
                                  rate_per_second=args.rate, dispatch_interval_seconds=0.2)
                    for n in range(workers)]
         processes = [start_worker(config) for config in configs]
-        deadline = time.monotonic() + args.settle_seconds * 3
-        while time.monotonic() < deadline:
-            with db.connect() as connection:
-                if len(heartbeat.workers(connection)) == workers:
-                    break
-            time.sleep(0.2)
-        time.sleep(args.settle_seconds)
+        settle(db, workers, args.settle_seconds)
         queue(db, args.messages, args.phones)
         deadline = time.monotonic() + args.messages / args.rate * 3 + 30
         t = OutboxMessage.__table__
@@ -97,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phones", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--settle-seconds", type=float, default=SETTLE_SECONDS,
-                        help="wait after the workers start, before queueing")
+                        help="at most this long, once the workers have registered, for each "
+                        "to beat again and take its share of the limit before queueing")
     parser.add_argument("--database-url", default=None,
                         help="default: a scratch schema on the local PostgreSQL")
     args = parser.parse_args(argv)

@@ -39,8 +39,7 @@ def test_the_rate_limit_holds_for_one_worker_and_two(postgres_database):
     # left, sealed under the tests' keys, would be refused as another installation's.
     postgres_url = postgres_database.url
     code, figures, output = run_script("gateway_rate.py", "--rate", "20", "--messages", "40",
-                                       "--phones", "40", "--settle-seconds", "6",
-                                       "--database-url", postgres_url)
+                                       "--phones", "40", "--database-url", postgres_url)
     assert code == 0, output
     assert [run["workers"] for run in figures["runs"]] == [1, 2]
     for run in figures["runs"]:
