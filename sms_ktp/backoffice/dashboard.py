@@ -29,7 +29,6 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, exists, func, literal_column, select
 
 from sms_ktp.applications.printing import KTP, Stock, printed_on, stock
-from sms_ktp.backoffice.messages import sent_on
 from sms_ktp.backoffice.worklist import STAGE_ORDER, covered_by_stock, of_document, stages_of
 from sms_ktp.domain import documents, region
 from sms_ktp.domain.local_time import local_date, local_zone, start_of_day
@@ -378,7 +377,7 @@ def _channel_figures(connection: Connection, start: datetime, end: datetime,
                      office: str | None) -> tuple[dict[str, int], tuple[ChannelFigures, ...]]:
     """The outbox rows written in [start, end): counted per status group (every channel), and
     per channel. One GROUP BY."""
-    channel = sent_on(_OUTBOX.c.channel, _OUTBOX.c.provider)
+    channel = _OUTBOX.c.channel  # the one it went on: the worker records it
     reply = _OUTBOX.c.kind == literal_column("'reply'")
     query = (select(_OUTBOX.c.status, channel, reply, func.count(),
                     func.coalesce(func.sum(_OUTBOX.c.segments), 0))

@@ -17,13 +17,11 @@ from sqlalchemy import (
     DateTime,
     Integer,
     String,
-    and_,
     case,
     cast,
     func,
     literal_column,
     null,
-    or_,
     select,
     union_all,
 )
@@ -41,17 +39,6 @@ _EVENT = ApplicationEvent.__table__
 OUTGOING, INCOMING = "out", "in"
 STATUSES = tuple(RANK)  # the outbox's statuses, in the order a message goes through them
 CHANNELS = (outbox.SMS, outbox.WHATSAPP)
-
-
-def sent_on(channel: Any, provider: Any) -> Any:
-    """The channel a message went out on, in SQL: a message meant for WhatsApp that the SMS
-    gateway took instead (window closed, no WhatsApp) went, and is billed, as an SMS."""
-    # Written into the SQL, not bound: PostgreSQL matches the GROUP BY to the selected
-    # expression by its text, and two bound parameters are two different expressions.
-    whatsapp, sms = literal_column(f"'{outbox.WHATSAPP}'"), literal_column(f"'{outbox.SMS}'")
-    return case((and_(channel == whatsapp, or_(provider.is_(None), provider == whatsapp)),
-                 whatsapp), else_=sms)
-
 
 
 def came_on(provider: Any) -> Any:

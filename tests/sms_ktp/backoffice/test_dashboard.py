@@ -281,8 +281,8 @@ def test_todays_messages_per_channel_with_their_cost(database, seed):
     seed.sms("queued", kind="broadcast", channel="whatsapp")  # not sent yet: billed when it is
     seed.sms("failed", kind="pickup", **whatsapp)  # Meta bills a delivered message only
     seed.sms("superseded", kind="pickup", channel="whatsapp")  # never leaves
-    # Meant for WhatsApp, taken by the SMS gateway (the window had closed): an SMS.
-    seed.sms("sent", segments=2, kind="printed", channel="whatsapp", provider="console")
+    # A phone on WhatsApp, its window closed: the notice went, and is counted, as an SMS.
+    seed.sms("sent", segments=2, kind="printed", channel="sms", provider="console")
     seed.sms("delivered", wib(29, 23, 59), kind="pickup", **whatsapp)  # yesterday
 
     day = read(database, sms_today, NOW)
