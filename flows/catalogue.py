@@ -74,6 +74,13 @@ def document_folders() -> tuple[Any, ...]:
                         key=lambda entry: entry.name))
 
 
+def written_in(code: str) -> str | None:
+    """The catalogue a language tag from elsewhere ("id", "en_US", "en-GB") is written in,
+    None when there is none."""
+    base = code.replace("-", "_").split("_")[0].lower()
+    return base if base in languages() else None
+
+
 def offered() -> tuple[str, ...]:
     """The languages residents of the regency served are offered (`region.current().languages`
     that have a catalogue), Bahasa Indonesia first."""

@@ -362,6 +362,9 @@ class OutboxMessage(SQLModel, table=True):
     # A WhatsApp question's choices (JSON: `sms_ktp.channels.whatsapp_options`), shown as reply
     # buttons or a list under its text; NULL for every other message.
     options: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # A notice's catalogue key ("notify.pickup_scheduled"): outside WhatsApp's 24-hour window it
+    # goes as the template approved for that notice. NULL for every other message.
+    notice: str | None = Field(default=None, max_length=60)
 
 
 class WhatsAppContact(SQLModel, table=True):

@@ -170,5 +170,6 @@ def _tell(connection: Connection, application_id: int, reason: str, now: datetim
     text = render(row.language, NOTICE, ref=row.reference, nik=mask_id(row.nik),
                   reason=Msg(f"reason.{reason}"), bring=Msg(f"bring.{reason}"))
     enqueue_many(connection, [(row.phone, text)], now, kind="notification",
-                 not_before=quiet.next_allowed(now), applications=[application_id])
+                 not_before=quiet.next_allowed(now), applications=[application_id],
+                 notice=NOTICE)
     return text

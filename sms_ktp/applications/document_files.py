@@ -308,7 +308,8 @@ def notify_ready(connection: Connection, application_id: int, now: datetime,
                   ref=rows.reference, link=link_url(settings, code), pin=pin,
                   until=_last_day(expires), code=code)
     enqueue_many(connection, [(rows.phone, text)], now, kind="notification",
-                 not_before=quiet.next_allowed(now), applications=[application_id])
+                 not_before=quiet.next_allowed(now), applications=[application_id],
+                 notice=READY_SMS)
     hidden = "*" * LINK_CODE_LENGTH
     return Sent(link_id, expires, text.replace(code, hidden).replace(pin, "*" * PIN_DIGITS),
                 rows.phone)

@@ -53,6 +53,8 @@ CODE_DIGITS = 6
 MAX_ATTEMPTS = 5
 MAX_CODES_PER_HOUR = 3
 ACTION = "family.phone_change"
+# The notice to the old phone that the family's number changed (its catalogue key).
+OLD_PHONE_NOTICE = "phone_change.old_phone"
 _FAMILY = Family.__table__
 _APPLICATION = Application.__table__
 _CHANGE = PhoneChange.__table__
@@ -266,9 +268,9 @@ def _change(connection: Connection, change: Any, now: datetime, actor: str) -> C
         connection.execute(insert(ApplicationEvent.__table__), [
             {"application_id": card.id, "at": now, "stage": card.stage, "actor": actor[:60],
              "note": note} for card in cards])
-    enqueue(connection, old, render(language, "phone_change.old_phone",
+    enqueue(connection, old, render(language, OLD_PHONE_NOTICE,
                                     kk=mask_id(family_row.kk), phone=mask_phone(new)),
-            now, kind="notification")
+            now, kind="notification", notice=OLD_PHONE_NOTICE)
     return Changed(mask_phone(old), mask_phone(new), len(cards), moved)
 
 

@@ -118,7 +118,7 @@ def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, a
     not_before = quiet.next_allowed(now)
     if len(moves) >= SET_BASED_FROM:
         _apply_set_based(connection, moves, extra, columns, to, sms, actor=actor, now=now,
-                         note=note, not_before=not_before, supersedes=supersedes)
+                         note=note, not_before=not_before, supersedes=supersedes, key=key)
         return
     statement = (update(_APPLICATION).where(_APPLICATION.c.id == bindparam("_id"))
                  .values(**columns, **{name: bindparam(f"_{name}") for name in extra}))
@@ -138,7 +138,7 @@ def change_stages(connection: Connection, moves: Sequence[Move], to: Stage, *, a
     sent = [(notice, move.application_id) for move, notice in zip(moves, sms, strict=False)
             if notice is not None]
     enqueue_many(connection, [notice for notice, _ in sent], now, kind="notification",
-                 not_before=not_before, applications=[about for _, about in sent])
+                 not_before=not_before, applications=[about for _, about in sent], notice=key)
 
 
 def _notices(moves: Sequence[Move], rows: Mapping[int, Any], key: str
@@ -176,7 +176,7 @@ def close_emptied_visits(connection: Connection, applications: Sequence[int] | S
 def _apply_set_based(connection: Connection, moves: Sequence[Move], extra: list[str],
                      columns: Mapping[str, Any], to: Stage, sms: Sequence[tuple[str, str]], *,
                      actor: str, now: datetime, note: str, not_before: datetime,
-                     supersedes: bool) -> None:
+                     supersedes: bool, key: str) -> None:
     """A large batch: its per-card values (and SMS) go into a temporary plan table in one bulk
     write, then one UPDATE ... FROM and two INSERT ... SELECT (timeline, outbox) do the rest
     inside the database, and one UPDATE supersedes the notices the change made untrue."""
@@ -210,7 +210,7 @@ def _apply_set_based(connection: Connection, moves: Sequence[Move], extra: list[
                                                 plan.c.id.label("application_id"))
                              .where(plan.c.text.is_not(None))
                              .order_by(plan.c.id), now, kind="notification",
-                             not_before=not_before)
+                             not_before=not_before, notice=key)
     finally:
         plan.drop(connection)
 

@@ -42,5 +42,6 @@ def tell_family_of_attempt(connection: Connection, active: ActiveApplication, ni
                                               "since": now - ONCE_IN}).first()
     if told is not None:
         return False
-    enqueue(connection, active.phone, text, now, kind=KIND, not_before=quiet.next_allowed(now))
+    enqueue(connection, active.phone, text, now, kind=KIND, not_before=quiet.next_allowed(now),
+            notice=NOTICE)
     return True

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from sms_ktp.cli import applications, delivery, operator, privacy, region, staff
+from sms_ktp.cli import applications, delivery, operator, privacy, region, staff, whatsapp
 from sms_ktp.cli.common import CONTEXT_SETTINGS, Group, Service, with_runtime
 from sms_ktp.platform import schema
 from sms_ktp.platform.config import Settings
@@ -78,7 +78,7 @@ def simulate(runtime: Runtime, phone: str) -> int:
 
 
 for command_group in (*operator.groups, applications.group, delivery.group, staff.group,
-                      privacy.group, region.group):
+                      privacy.group, region.group, whatsapp.group):
     cli.add_command(command_group)
 
 

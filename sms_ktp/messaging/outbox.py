@@ -58,6 +58,7 @@ from gateway.whatsapp import PROVIDER as WHATSAPP_PROVIDER
 from gsm7.encoding import segments, to_gsm7
 from sms_ktp.domain.contact_address import kelurahan_in
 from sms_ktp.domain.masking import mask_phone, redact
+from sms_ktp.messaging.whatsapp_templates import notice_parameters
 from sms_ktp.messaging.whatsapp_window import whatsapp_preferred
 from sms_ktp.models import (
     OUTBOX_BUFFERED,
@@ -116,12 +117,14 @@ _INSERT = insert(_TABLE)
 
 def enqueue(connection: Connection, phone: str, text: str, now: datetime, *,
             kind: str = "reply", inbound_id: int | None = None,
-            not_before: datetime | None = None) -> str:
+            not_before: datetime | None = None, notice: str | None = None) -> str:
     """Queue one SMS in the caller's transaction; returns its uid. `not_before` holds it back
-    (quiet hours) without holding back anything queued after it."""
+    (quiet hours) without holding back anything queued after it. `notice`: the catalogue key
+    a notice was worded from (its WhatsApp template, see `Dispatcher`)."""
     text = to_gsm7(text)
     uid = uuid.uuid4().hex
-    connection.execute(_INSERT, _row(uid, phone, text, now, kind, inbound_id, not_before))
+    connection.execute(_INSERT, _row(uid, phone, text, now, kind, inbound_id, not_before,
+                                     notice=notice))
     return uid
 
 
@@ -157,16 +160,17 @@ def reply_rows(phone: str, texts: Sequence[str], now: datetime, kind: str,
 def enqueue_many(connection: Connection, messages: Sequence[tuple[str, str]], now: datetime, *,
                  kind: str, not_before: datetime | None = None,
                  every: timedelta = timedelta(0), broadcast_id: int | None = None,
-                 applications: Sequence[int] | None = None) -> None:
+                 applications: Sequence[int] | None = None, notice: str | None = None) -> None:
     """Queue many SMS (phone, text) in one bulk write. `every`: each SMS held back that much
     more than the one before (a broadcast spread at the gateway's rate). `applications`: the
-    application each SMS is about, in the same order (notifications: see `supersede`)."""
+    application each SMS is about, in the same order (notifications: see `supersede`).
+    `notice`: the catalogue key they were all worded from."""
     uids = secrets.token_hex(16 * len(messages))
     first = not_before or now
     about = applications if applications is not None else [None] * len(messages)
     insert_rows(connection, _TABLE, [
         _row(uids[32 * index:32 * index + 32], phone, to_gsm7(text), now, kind, None,
-             first + index * every, broadcast_id, application_id)
+             first + index * every, broadcast_id, application_id, notice)
         for index, ((phone, text), application_id) in enumerate(
             zip(messages, about, strict=True))])
 
@@ -178,18 +182,20 @@ def outgoing(phone: str, text: str) -> dict[str, Any]:
 
 
 def enqueue_selected(connection: Connection, rows: Select[Any], now: datetime, *, kind: str,
-                     not_before: datetime | None = None) -> None:
+                     not_before: datetime | None = None, notice: str | None = None) -> None:
     """Queue the SMS that `rows` selects (phone, text and segments, as `outgoing` makes them,
     and `application_id` when it has that column), in their order, with one
-    INSERT ... SELECT: a batch already in a table is not read back."""
+    INSERT ... SELECT: a batch already in a table is not read back. `notice`: as for
+    `enqueue_many`."""
     columns = rows.subquery()
     about = [columns.c.application_id] if "application_id" in columns.c else []
+    named = [literal(notice, String())] if notice is not None else []
     connection.execute(_INSERT.from_select(
         ["uid", "phone", "text", "kind", "segments", "status", "attempts", "next_attempt_at",
-         "created_at", *(["application_id"] if about else [])],
+         "created_at", *(["application_id"] if about else []), *(["notice"] if named else [])],
         select(_NewUid(), columns.c.phone, columns.c.text, literal(kind), columns.c.segments,
                literal(QUEUED), literal(0), literal(not_before or now, UtcDateTime()),
-               literal(now, UtcDateTime()), *about)))
+               literal(now, UtcDateTime()), *about, *named)))
 
 
 _EVENT = ApplicationEvent.__table__
@@ -259,11 +265,14 @@ def _new_uid(element: _NewUid, compiler: Any, **kw: Any) -> str:
 
 def _row(uid: str, phone: str, text: str, now: datetime, kind: str, inbound_id: int | None,
          not_before: datetime | None, broadcast_id: int | None = None,
-         application_id: int | None = None) -> dict[str, Any]:
-    return {"uid": uid, "phone": phone, "text": text, "kind": kind, "segments": segments(text),
-            "status": QUEUED, "attempts": 0, "next_attempt_at": not_before or now,
-            "inbound_id": inbound_id, "broadcast_id": broadcast_id,
-            "application_id": application_id, "created_at": now}
+         application_id: int | None = None, notice: str | None = None) -> dict[str, Any]:
+    row = {"uid": uid, "phone": phone, "text": text, "kind": kind, "segments": segments(text),
+           "status": QUEUED, "attempts": 0, "next_attempt_at": not_before or now,
+           "inbound_id": inbound_id, "broadcast_id": broadcast_id,
+           "application_id": application_id, "created_at": now}
+    if notice is not None:  # a notice's rows only: the replies' statements stay as they were
+        row["notice"] = notice
+    return row
 
 
 @dataclass
@@ -276,8 +285,9 @@ class DispatchStats:
 
 
 # The kinds of rows that are notices (not answering a message): each goes on the family's
-# preferred channel (see `Dispatcher`). Broadcasts, replies and kelurahan copies do not.
-NOTICE_KINDS = frozenset({"notification"})
+# preferred channel (see `Dispatcher`): the notices of applications, and the office's
+# broadcasts. Replies and kelurahan copies do not.
+NOTICE_KINDS = frozenset({"notification", "broadcast"})
 
 
 def _body_or_sms(route: WhatsAppOrSms, body: dict[str, Any] | None, sms: OutboundSms,
@@ -307,20 +317,24 @@ def _body_or_sms(route: WhatsAppOrSms, body: dict[str, Any] | None, sms: Outboun
 
 
 class _Template:
-    """A notice as an approved WhatsApp template, its text the template's one body parameter;
-    by SMS when WhatsApp cannot carry it."""
+    """A notice as an approved WhatsApp template: its own, with `values` read back from its
+    text, or a general one whose one variable is the whole text (`values` None); by SMS when
+    WhatsApp cannot carry it."""
 
     name = WHATSAPP_PROVIDER
 
-    def __init__(self, route: WhatsAppOrSms, template: Mapping[str, str]) -> None:
+    def __init__(self, route: WhatsAppOrSms, template: Mapping[str, str],
+                 values: Sequence[str] | None = None) -> None:
         self.route = route
         self.template = template
+        self.values = values
         self.last_wait = 0.0
 
     def send(self, sms: OutboundSms) -> SendResult:
         try:
             body: dict[str, Any] | None = template_body(
-                sms.to, self.template["name"], self.template["language"], [sms.text])
+                sms.to, self.template["name"], self.template["language"],
+                self.values if self.values is not None else [sms.text])
             why_not = ""
         except ValueError:
             body, why_not = None, "not a template"
@@ -375,9 +389,9 @@ class Dispatcher:
     WhatsApp message by WhatsApp (by SMS when WhatsApp cannot carry it); a notice (a kind of
     `NOTICE_KINDS`, queued as SMS) by WhatsApp when the family last wrote on WhatsApp rather
     than by SMS (`whatsapp_preferred`, read once a batch), as a text while the 24-hour window
-    is open, else as the template of `templates` for its kind when there is one, else by SMS;
-    everything else by SMS. A WhatsApp question with choices (`options`) shows them as reply
-    buttons or a list under its text (`_Choices`). The row's `channel` and `provider` end up
+    is open, else as a template (`_template`), else by SMS; everything else by SMS. A
+    WhatsApp question with choices (`options`) shows them as reply buttons or a list under its
+    text (`_Choices`). The row's `channel` and `provider` end up
     naming the way it went. With the channel off, every row goes by SMS."""
 
     def __init__(self, db: Database, gateway: Gateway, clock: Clock, policy: RetryPolicy,
@@ -388,7 +402,7 @@ class Dispatcher:
         """`kelurahan_phones`: the phone (E.164) of each kelurahan that has one, by kelurahan
         code, to which the notices of its families without a phone are copied. `whatsapp`:
         the WhatsApp channel (over the SMS `gateway`), None when off; `templates`: the
-        approved template of each notice kind (`[gateway.whatsapp.templates]`)."""
+        approved templates, by notice or general kind (`[gateway.whatsapp.templates]`)."""
         self.db = db
         self.gateway = gateway
         self.clock = clock
@@ -396,9 +410,7 @@ class Dispatcher:
         self.batch_size = batch_size
         self.kelurahan_phones = dict(kelurahan_phones or {})
         self.whatsapp = whatsapp
-        self.templates = {kind: _Template(whatsapp, template)
-                          for kind, template in (templates or {}).items()} \
-            if whatsapp is not None else {}
+        self.templates = dict(templates or {}) if whatsapp is not None else {}
 
     def drain(self, max_rounds: int = 10_000,
               stopping: Callable[[], bool] = lambda: False) -> DispatchStats:
@@ -471,7 +483,20 @@ class Dispatcher:
             return self.gateway
         if window_open:
             return self.whatsapp
-        return self.templates.get(row.kind, self.gateway)
+        return self._template(row) or self.gateway
+
+    def _template(self, row: OutboxMessage) -> _Template | None:
+        """A notice outside the window goes as the template approved for it when its text
+        reads as that template's wording, else as the general template of its kind
+        ("notification", "broadcast"), whose one variable is the whole text; None: by SMS."""
+        assert self.whatsapp is not None
+        own = self.templates.get(row.notice) if row.notice else None
+        if own is not None:
+            values = notice_parameters(row.notice, own["language"], row.text)
+            if values is not None:
+                return _Template(self.whatsapp, own, values)
+        general = self.templates.get(row.kind)
+        return _Template(self.whatsapp, general) if general is not None else None
 
     def _claim(self) -> list[OutboxMessage]:
         now = self.clock.now()
@@ -500,13 +525,14 @@ class Dispatcher:
             .values(status=SENDING, attempts=t.attempts + 1,
                     lease_until=now + timedelta(seconds=self.policy.lease_seconds))
             .returning(t.id, t.uid, t.phone, t.text, t.attempts, t.next_attempt_at, t.kind,
-                       t.channel, t.options)
+                       t.channel, t.options, t.notice)
         )
         with self.db.connect() as connection:
             rows = connection.execute(claim).all()
         return sorted((OutboxMessage(id=r.id, uid=r.uid, phone=r.phone, text=r.text,
                                      attempts=r.attempts, next_attempt_at=r.next_attempt_at,
-                                     kind=r.kind, channel=r.channel, options=r.options)
+                                     kind=r.kind, channel=r.channel, options=r.options,
+                                     notice=r.notice)
                        for r in rows), key=lambda m: m.id)
 
     def _to_kelurahan(self, row: OutboxMessage, kelurahan: str) -> None:

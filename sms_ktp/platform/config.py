@@ -83,7 +83,9 @@ class WhatsAppSettings:
     rate_per_second: float = 20.0
     connect_timeout_seconds: float = 3.05
     read_timeout_seconds: float = 9.05
-    # A notice's approved utility template: notice kind -> {name = "...", language = "id"}.
+    # The approved templates: a notice's catalogue key ("notify.pickup_scheduled"), or a general
+    # one ("notification", "broadcast") -> {name = "...", language = "id"}. Dotted keys in the
+    # TOML file (nested tables) are read flat.
     templates: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -634,6 +636,43 @@ def _kept_secret(settings: Settings, name: str) -> str:
     return secret_file.read_text("utf-8").strip()
 
 
+def _flat_templates(templates: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`notify.pickup_scheduled = {...}` written unquoted in TOML is a nested table: each
+    template is found where it has a name, under its whole dotted key."""
+    flat: dict[str, Any] = {}
+    for key, value in templates.items():
+        if isinstance(value, dict) and "name" not in value and "language" not in value \
+                and value and all(isinstance(inner, dict) for inner in value.values()):
+            flat.update(_flat_templates(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+# The general templates: their one variable is the whole text (`messaging.whatsapp_templates`).
+GENERAL_TEMPLATES = ("notification", "broadcast")
+
+
+def _check_template(notice: str, template: Any) -> None:
+    """A template has a name and a language; a notice's own is named by its catalogue key and
+    written in a language the catalogue has, or its values could not be read back."""
+    from flows.catalogue import languages, messages, written_in  # read only when configured
+
+    where = f"[gateway.whatsapp.templates] {notice}"
+    if not isinstance(template, dict) or not template.get("name") \
+            or not template.get("language"):
+        raise ConfigError(f"{where} needs a name and a language, e.g. "
+                          '{ name = "ktp_siap_ambil", language = "id" }')
+    if notice in GENERAL_TEMPLATES:
+        return
+    if notice not in messages("id"):
+        raise ConfigError(f"{where}: no such notice; `sms-ktp whatsapp templates` lists them "
+                          f"(or a general one: {', '.join(GENERAL_TEMPLATES)})")
+    if written_in(str(template["language"])) is None:
+        raise ConfigError(f"{where}: language {template['language']!r} has no catalogue "
+                          f"({', '.join(languages())}): its values could not be read")
+
+
 def _check_whatsapp(whatsapp: WhatsAppSettings) -> None:
     """The WhatsApp channel, when on, has its secrets: without the app secret no webhook could
     be trusted, without the token nothing could be sent."""
@@ -646,10 +685,8 @@ def _check_whatsapp(whatsapp: WhatsAppSettings) -> None:
                           "is empty (or set SMS_KTP_WHATSAPP_" + missing[0].upper() + ")")
     if not whatsapp.api_url.startswith(("https://", "http://127.", "http://localhost")):
         raise ConfigError("[gateway.whatsapp] api_url must be https (or a loopback address)")
+    whatsapp.templates = _flat_templates(whatsapp.templates)
     for notice, template in whatsapp.templates.items():
-        if not isinstance(template, dict) or not template.get("name") \
-                or not template.get("language"):
-            raise ConfigError(f"[gateway.whatsapp.templates] {notice} needs a name and a "
-                              "language, e.g. {{ name = \"ktp_siap_ambil\", language = \"id\" }}")
+        _check_template(notice, template)
     if whatsapp.rate_per_second < 0:
         raise ConfigError("[gateway.whatsapp] rate_per_second must not be negative")

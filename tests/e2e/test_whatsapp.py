@@ -22,10 +22,12 @@ from fake_graph import (
     list_reply,
     post_webhook,
 )
-from live_service import KK, NIK, PHONE, TOKEN, LiveService, start_service
+from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, TOKEN, LiveService, start_service
 from sqlalchemy import select
 
 from flows.catalogue import render
+from sms_ktp.messaging import broadcasts
+from sms_ktp.messaging.whatsapp_templates import notice_template
 from sms_ktp.models import Application, OutboxMessage
 from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.config import Settings
@@ -211,6 +213,73 @@ def test_a_pickup_notice_outside_the_window_goes_as_its_template(start, graph):
     assert service.received(PHONE) == []
 
 
+def test_a_pickup_notice_outside_the_window_goes_as_the_template_made_for_it(start, graph):
+    own = {"name": "ktp_jadwal_ambil", "language": "id"}
+    service = start(templates={"notify.pickup_scheduled": own, "notification": TEMPLATE})
+    register(service)
+    service.runtime.clock.advance(timedelta(hours=25))
+    graph.close_window(PHONE)
+    notice = pickup_notice(service)
+
+    template = graph.sent_to(PHONE)[-1].body["template"]
+    assert (template["name"], template["language"]) == ("ktp_jadwal_ambil", {"code": "id"})
+    values = [p["text"] for p in template["components"][0]["parameters"]]
+    # The approved wording, its variables filled, reads exactly as the SMS would.
+    wording = notice_template("notify.pickup_scheduled", "id")
+    assert len(values) == len(wording.names) == 6
+    assert values[0] == "KTP-el NIK ***0001" and values[-1].isalnum()
+    filled = wording.body
+    for number, value in enumerate(values, 1):
+        filled = filled.replace(f"{{{{{number}}}}}", value)
+    assert filled == notice.text and filled.startswith(PICKUP)
+    assert notice.notice == "notify.pickup_scheduled"
+    assert (notice.channel, notice.provider, notice.status) == ("whatsapp", "whatsapp", "sent")
+    assert service.received(PHONE) == []
+
+
+def test_a_notice_in_another_language_than_its_template_goes_as_the_general_one(start, graph):
+    own = {"name": "ktp_jadwal_ambil", "language": "id"}
+    service = start(templates={"notify.pickup_scheduled": own, "notification": TEMPLATE})
+    register(service)
+    write(service, "wamid.6", "LANG EN")  # the family reads English from now on
+    service.worker.run_once()
+    service.runtime.clock.advance(timedelta(hours=25))
+    graph.close_window(PHONE)
+    notice = pickup_notice(service)
+
+    template = graph.sent_to(PHONE)[-1].body["template"]
+    assert template["name"] == "ktp_siap_ambil"
+    [parameter] = template["components"][0]["parameters"]
+    assert parameter["text"] == " ".join(notice.text.split())
+    assert notice.text.startswith("Ready: KTP-el NIK ***0001") and PICKUP not in notice.text
+
+
+def test_a_broadcast_goes_as_its_template_or_by_sms(start, graph):
+    broadcast = {"name": "pengumuman_disdukcapil", "language": "id"}
+    service = start(templates={"broadcast": broadcast})
+    register(service)
+    service.runtime.clock.advance(timedelta(hours=25))
+    graph.close_window(PHONE)
+    service.sms(PHONE_2, f"DAFTAR {NIK_2}#{KK_2}#2")
+    service.sms(PHONE_2, "YA")
+    now = service.runtime.clock.now()
+    with service.runtime.db.connect() as connection:
+        broadcasts.create(connection, "Kantor tutup Jumat 25/12. Layanan buka lagi Senin.",
+                          broadcasts.Audience.of("all", None), now, "admin", now)
+    service.worker.run_once()
+    service.runtime.clock.advance(timedelta(seconds=5))  # spread at the gateway's rate
+    service.worker.run_once()
+
+    template = graph.sent_to(PHONE)[-1].body["template"]
+    assert template["name"] == "pengumuman_disdukcapil"
+    assert [p["text"] for p in template["components"][0]["parameters"]] == [
+        "Kantor tutup Jumat 25/12. Layanan buka lagi Senin."]
+    # Not by SMS to the WhatsApp family; by SMS to a family that never wrote on WhatsApp.
+    by_sms = [(sms["to"], sms["text"]) for sms in service.sent() if sms["to"] == PHONE
+              or "Kantor tutup" in sms["text"]]
+    assert by_sms == [(PHONE_2, "Kantor tutup Jumat 25/12. Layanan buka lagi Senin.")]
+
+
 def test_a_pickup_notice_outside_the_window_without_a_template_goes_by_sms(start, graph):
     service = start()
     register(service)
@@ -364,4 +433,5 @@ def test_a_keyword_inside_a_dialogue_is_answered_without_choices(start, graph):
     first, second = graph.sent_to(PHONE)
     assert first.body["interactive"]["type"] == "list"
     assert second.type == "text"
+
 

@@ -133,6 +133,13 @@ COMMANDS: dict[str, tuple[str, str, list[str]]] = {
     "region kelurahan": ("sms-ktp region kelurahan [OPTIONS] [WORDS]...",
                          "the kelurahan and desa of the regency served whose name holds every "
                          "word (all of them without words), with their 10-digit codes", []),
+    "whatsapp": ("sms-ktp whatsapp [OPTIONS] COMMAND [ARGS]...",
+                 "the WhatsApp channel ([gateway.whatsapp])", []),
+    "whatsapp templates": ("sms-ktp whatsapp templates [OPTIONS]",
+                           "each notice's wording as a template to submit to Meta (category "
+                           "utility), its variables with a sample, and whether it is configured",
+                           ["--language TEXT the template's language at Meta (id, en, en_US) "
+                            "[default: id]"]),
 }
 
 

@@ -86,25 +86,28 @@ def test_each_row_goes_on_its_channel(database, clock, graph):
             enqueue(connection, phone, f"notice {name}", now, kind="notification")
         enqueue(connection, WA, "balasan sms", now, kind="reply")
         enqueue(connection, WA, "siaran", now, kind="broadcast")
+        enqueue(connection, OLD, "siaran old", now, kind="broadcast")
     sms = CountingGateway()
     whatsapp = WhatsAppOrSms(WhatsAppGateway(graph.settings()), sms)
     dispatcher = Dispatcher(database, sms, clock, RetryPolicy(), whatsapp=whatsapp,
                             templates={"notification": {"name": "info", "language": "id"}})
-    assert dispatcher.drain().sent == 7
+    assert dispatcher.drain().sent == 8
 
     assert graph.texts_to(NEVER) == ["balasan wa"]
-    assert graph.texts_to(WA) == ["notice wa"]  # inside the window: a text
+    # Inside the window a notice and a broadcast are texts, free.
+    assert graph.texts_to(WA) == ["notice wa", "siaran"]
     [template] = graph.sent_to(OLD)  # outside it: the template, the notice its parameter
     assert template.body["template"]["components"][0]["parameters"] == [
         {"type": "text", "text": "notice old"}]
+    # Outside it, a broadcast without a broadcast template goes by SMS.
     assert sorted(sms.texts) == sorted([(BY_SMS, "notice by_sms"), (NEVER, "notice never"),
-                                        (WA, "balasan sms"), (WA, "siaran")])
+                                        (WA, "balasan sms"), (OLD, "siaran old")])
     channels = {text: (row.channel, row.provider) for text, row in rows(database).items()}
     assert channels == {
         "balasan wa": ("whatsapp", "whatsapp"), "notice wa": ("whatsapp", "whatsapp"),
         "notice old": ("whatsapp", "whatsapp"), "notice by_sms": ("sms", "counting"),
         "notice never": ("sms", "counting"), "balasan sms": ("sms", "counting"),
-        "siaran": ("sms", "counting")}
+        "siaran": ("whatsapp", "whatsapp"), "siaran old": ("sms", "counting")}
 
 
 def test_a_whatsapp_row_that_fell_back_to_sms_is_counted_as_sms(database, clock, graph):

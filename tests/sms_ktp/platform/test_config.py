@@ -163,6 +163,10 @@ def test_the_whatsapp_channel_is_off_until_its_number_is_set_and_then_needs_its_
 @pytest.mark.parametrize(("extra", "message"), [
     ('api_url = "http://graph.example.com"\n', "api_url must be https"),
     ('[gateway.whatsapp.templates]\npickup = { name = "ktp_siap" }\n', "pickup needs a name and"),
+    ('[gateway.whatsapp.templates]\npickup = { name = "ktp_siap", language = "id" }\n',
+     "pickup: no such notice; `sms-ktp whatsapp templates` lists them"),
+    ('[gateway.whatsapp.templates]\nnotify.pickup_scheduled = { name = "a", language = "ms" }\n',
+     "notify.pickup_scheduled: language 'ms' has no catalogue"),
 ])
 def test_a_wrong_whatsapp_setting_stops_the_start(tmp_path, extra, message):
     config = tmp_path / "config.toml"
@@ -170,3 +174,20 @@ def test_a_wrong_whatsapp_setting_stops_the_start(tmp_path, extra, message):
                       'app_secret = "s"\nverify_token = "v"\n' + extra)
     with pytest.raises(ConfigError, match=message):
         load_settings(config, environ={})
+
+
+def test_templates_are_named_by_the_notice_s_dotted_key_or_a_general_kind(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[gateway.whatsapp]\nphone_number_id = "1"\naccess_token = "t"\napp_secret = "s"\n'
+        'verify_token = "v"\n[gateway.whatsapp.templates]\n'
+        'notify.pickup_scheduled = { name = "ktp_jadwal_ambil", language = "id" }\n'
+        '"notify.reminder" = { name = "ktp_pengingat", language = "en_US" }\n'
+        'kk.notify.papers_checked = { name = "kk_berkas_lengkap", language = "id" }\n'
+        'broadcast = { name = "pengumuman", language = "id" }\n')
+    templates = load_settings(config, environ={}).gateway.whatsapp.templates
+    assert templates == {
+        "notify.pickup_scheduled": {"name": "ktp_jadwal_ambil", "language": "id"},
+        "notify.reminder": {"name": "ktp_pengingat", "language": "en_US"},
+        "kk.notify.papers_checked": {"name": "kk_berkas_lengkap", "language": "id"},
+        "broadcast": {"name": "pengumuman", "language": "id"}}

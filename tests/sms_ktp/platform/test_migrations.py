@@ -48,7 +48,8 @@ REVISIONS = ("0001_core", "0002_staff_back_office", "0003_worker_heartbeats", "0
              "0005_worker_gateway", "0006_staff_sessions", "0007_outbox_supersede",
              "0008_family_visits", "0009_delivery_by_post", "0010_phone_change",
              "0011_family_contact", "0012_case_queues", "0013_documents",
-             "0014_document_files", "0015_whatsapp", "0016_whatsapp_options")
+             "0014_document_files", "0015_whatsapp", "0016_whatsapp_options",
+             "0017_outbox_notice")
 # The revisions a database made before the migrations (no version table) can stand at.
 BEFORE_MIGRATIONS = REVISIONS[:3]
 # What each revision adds, written down here rather than read from the migrations.
@@ -71,6 +72,7 @@ TABLES = {
     "0014_document_files": {"document_file", "document_link"},  # signed PDFs, links and PINs
     "0015_whatsapp": {"whatsapp_contact"},  # and the channel of an outbox message
     "0016_whatsapp_options": set(),  # a WhatsApp question's choices on its outbox row
+    "0017_outbox_notice": set(),  # which notice an outbox row is (its catalogue key)
 }
 NOW = datetime(2026, 11, 29, 23, 0)  # as the database keeps time: naive UTC
 POLICY = PickupPolicy(default_offices(), WorkingCalendar(), QuietHours())
