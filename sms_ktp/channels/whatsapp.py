@@ -213,7 +213,7 @@ def _answer_not_text(db: Database, clock: Clock, sms: InboundSms,
                             channel=WHATSAPP)
     log.info("whatsapp %s from %s: not text (%s), %s", inbound_id, mask_phone(phone),
              sms.text, "answered" if queued else "held back")
-    metrics.sms_received("accepted")
+    metrics.sms_received("accepted", WHATSAPP)
     return Received(inbound_id, duplicate=False, replies=int(queued),
                     suppressed=tuple(gate.suppressed))
 

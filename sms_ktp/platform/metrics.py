@@ -49,6 +49,9 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 INBOUND_OUTCOMES = ("accepted", "duplicate", "non_mobile", "bad_request", "bad_token",
                     "ip_refused", "error")
+# A WhatsApp message, or a webhook call refused: unsigned (no signature), bad_signature.
+WHATSAPP_OUTCOMES = ("accepted", "duplicate", "non_mobile", "bad_request", "bad_token",
+                     "unsigned", "bad_signature", "error")
 USSD_OUTCOMES = ("continue", "end", "bad_request", "bad_token", "ip_refused", "error")
 OUTBOUND_STATUSES = ("sent", "retry", "failed")
 DELIVERY_STATUSES = ("sent", "buffered", "delivered", "undelivered", "unknown_message",
@@ -66,6 +69,11 @@ INBOUND_SMS = Counter(
     "bad_request, bad_token, ip_refused (refused webhook calls), error (failed, the provider "
     "retries)",
     ["outcome"], registry=REGISTRY)
+INBOUND_WHATSAPP = Counter(
+    "sms_ktp_inbound_whatsapp", "Inbound WhatsApp messages by outcome, as for SMS (accepted, "
+    "duplicate: Meta's retry, non_mobile, error), and webhook calls refused: bad_request, "
+    "bad_token, unsigned (no X-Hub-Signature-256), bad_signature", ["outcome"],
+    registry=REGISTRY)
 USSD_REQUESTS = Counter(
     "sms_ktp_ussd_requests", "USSD requests by outcome: continue (a menu screen), end (the "
     "session's last screen), bad_request, bad_token, ip_refused, error", ["outcome"],
@@ -98,6 +106,8 @@ GATEWAY_SECONDS = Histogram(
 # before the first event.
 for _outcome in INBOUND_OUTCOMES:
     INBOUND_SMS.labels(_outcome)
+for _outcome in WHATSAPP_OUTCOMES:
+    INBOUND_WHATSAPP.labels(_outcome)
 for _outcome in USSD_OUTCOMES:
     USSD_REQUESTS.labels(_outcome)
 for _status in OUTBOUND_STATUSES:
@@ -112,14 +122,15 @@ for _channel in CHANNELS:
 
 # The webhook endpoints whose refusals are counted, and the counter that counts them.
 _REFUSALS = {"webhooks.inbound_sms": INBOUND_SMS, "webhooks.ussd": USSD_REQUESTS,
-             "webhooks.delivery_report": DELIVERY_REPORTS}
+             "webhooks.delivery_report": DELIVERY_REPORTS,
+             "whatsapp_webhook.receive": INBOUND_WHATSAPP}
 
 
 # --- where things happen ------------------------------------------------------------------------
 def sms_received(outcome: str, channel: str = "sms", completed: Iterable[str] = ()) -> None:
-    """An inbound message handled (`outcome`), and what it got done on its `channel` (sms,
-    whatsapp)."""
-    INBOUND_SMS.labels(outcome).inc()
+    """An inbound message handled (`outcome`), counted with its `channel`'s (sms, whatsapp),
+    and what it got done there."""
+    (INBOUND_WHATSAPP if channel == "whatsapp" else INBOUND_SMS).labels(outcome).inc()
     dialogues_completed(channel, completed)
 
 

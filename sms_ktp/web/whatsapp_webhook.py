@@ -24,6 +24,7 @@ from sms_ktp.channels.whatsapp import (
     parse_webhook,
     receive_whatsapp,
 )
+from sms_ktp.platform import metrics
 from sms_ktp.web.webhooks import TEXT, answer_errors, check_caller, current_runtime
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,10 @@ def receive() -> tuple[str, int, dict[str, str]]:
 def _check_signature(body: bytes) -> None:
     header = request.headers.get(SIGNATURE)
     if not header:
+        metrics.webhook_refused(request.endpoint, "unsigned")
         abort(make_response("unauthorized: no X-Hub-Signature-256\n", 401, TEXT))
     secret = current_runtime().settings.gateway.whatsapp.app_secret.encode()
     expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
     if not secret or not hmac.compare_digest(header.strip().encode(), expected.encode()):
+        metrics.webhook_refused(request.endpoint, "bad_signature")
         abort(make_response("forbidden: wrong signature\n", 403, TEXT))
