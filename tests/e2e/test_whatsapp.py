@@ -6,34 +6,27 @@ configured, SMS otherwise."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fake_graph import (
-    ACCESS_TOKEN,
-    APP_SECRET,
-    VERIFY_TOKEN,
-    FakeGraph,
     button_reply,
     envelope,
     inbound_text,
     list_reply,
     post_webhook,
 )
-from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, TOKEN, LiveService, start_service
+from live_service import KK, KK_2, NIK, NIK_2, PHONE, PHONE_2, TOKEN, LiveService
 from sqlalchemy import select
 
 from flows.catalogue import render
 from sms_ktp.messaging import broadcasts
 from sms_ktp.messaging.whatsapp_templates import notice_template
 from sms_ktp.models import Application, OutboxMessage
-from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.config import Settings
-from sms_ktp.platform.db import Database
 
-MONDAY_0900 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 09.00 WIB
 PICKUP = "KTP-el NIK ***0001 siap diambil"
 TEMPLATE = {"name": "ktp_siap_ambil", "language": "id"}
 
@@ -41,37 +34,17 @@ Start = Callable[..., LiveService]
 
 
 @pytest.fixture
-def graph() -> Iterator[FakeGraph]:
-    with FakeGraph() as fake:
-        yield fake
-
-
-@pytest.fixture
-def start(database: Database, clock: FixedClock, tmp_path, graph: FakeGraph
-          ) -> Iterator[Start]:
-    """Starts the service with the WhatsApp channel on, pointing at the fake Graph API;
-    `templates`: `[gateway.whatsapp.templates]`."""
-    running: list[Iterator[LiveService]] = []
+def start(whatsapp_service) -> Start:
+    """Starts the service with the WhatsApp channel on; `templates`:
+    `[gateway.whatsapp.templates]`."""
 
     def started(templates: dict[str, Any] | None = None) -> LiveService:
         def configure(settings: Settings) -> None:
-            whatsapp = settings.gateway.whatsapp
-            whatsapp.phone_number_id = graph.phone_number_id
-            whatsapp.access_token = ACCESS_TOKEN
-            whatsapp.app_secret = APP_SECRET
-            whatsapp.verify_token = VERIFY_TOKEN
-            whatsapp.api_url = graph.api_url
-            whatsapp.rate_per_second = 0.0
-            whatsapp.templates = dict(templates or {})
+            settings.gateway.whatsapp.templates = dict(templates or {})
 
-        clock.set(MONDAY_0900)
-        service = start_service(database, clock, tmp_path, configure=configure)
-        running.append(service)
-        return next(service)
+        return whatsapp_service(configure)
 
-    yield started
-    for service in running:
-        next(service, None)
+    return started
 
 
 def url(service: LiveService) -> str:

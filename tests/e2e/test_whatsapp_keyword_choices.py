@@ -7,23 +7,19 @@ document's dialogue as typing them does. By SMS nothing changes."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from fake_graph import FakeGraph, button_reply, envelope, inbound_text, list_reply, post_webhook
-from live_service import NIK, PHONE, PHONE_2, TOKEN, LiveService, start_service
+from fake_graph import button_reply, envelope, inbound_text, list_reply, post_webhook
+from live_service import NIK, PHONE, PHONE_2, TOKEN, LiveService
 from sqlalchemy import select
 
 from flows.catalogue import render
 from flows.sms import layanan
 from sms_ktp.domain import documents
 from sms_ktp.models import OutboxMessage, PhoneState
-from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.config import Settings
-from sms_ktp.platform.db import Database
 
-MONDAY_0900 = datetime(2026, 11, 30, 2, 0, tzinfo=UTC)  # 09.00 WIB
 # What the SMS said before WhatsApp had choices, in Kota Bogor (Indonesia, English, Sunda).
 LANGUAGES_SMS = "Pilih bahasa. Indonesia: BAHASA ID. English: LANG EN. Sunda: BASA SUNDA"
 LAYANAN_SMS = ("Layanan Kota Bogor: DAFTAR (KTP-el), KK, AKTA LAHIR, AKTA MATI, KIA. Ketik "
@@ -35,36 +31,22 @@ Start = Callable[..., LiveService]
 
 
 @pytest.fixture
-def graph() -> Iterator[FakeGraph]:
-    with FakeGraph() as fake:
-        yield fake
-
-
-@pytest.fixture
-def start(database: Database, clock: FixedClock, tmp_path, graph: FakeGraph
-          ) -> Iterator[Start]:
-    """Starts the service with the WhatsApp channel on, pointing at the fake Graph API;
-    `region_languages`, `enabled`: `[region] languages`, `[services] enabled` (the documents
-    offered are the process's again afterwards; tests/conftest.py sees to the region)."""
-    running: list[Iterator[LiveService]] = []
+def start(whatsapp_service) -> Iterator[Start]:
+    """Starts the service with the WhatsApp channel on; `region_languages`, `enabled`:
+    `[region] languages`, `[services] enabled` (the documents offered are the process's again
+    afterwards; tests/conftest.py sees to the region)."""
     offered = documents.enabled()
 
     def started(region_languages: list[str] | None = None,
                 enabled: list[str] | None = None) -> LiveService:
         def configure(settings: Settings) -> None:
-            for name, value in vars(graph.settings()).items():
-                setattr(settings.gateway.whatsapp, name, value)
             settings.region.languages = list(region_languages or [])
             if enabled is not None:
                 settings.services.enabled = enabled
 
-        clock.set(MONDAY_0900)
-        running.append(start_service(database, clock, tmp_path, configure=configure))
-        return next(running[-1])
+        return whatsapp_service(configure)
 
     yield started
-    for service in running:
-        next(service, None)
     documents.configure(offered)
 
 
