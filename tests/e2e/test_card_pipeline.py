@@ -11,7 +11,8 @@ from sqlmodel import select
 
 from sms_ktp.applications import penunggalan, printing
 from sms_ktp.domain.quiet_hours import QuietHours
-from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement
+from sms_ktp.messaging.whatsapp_templates import notice_parameters
+from sms_ktp.models import Application, ApplicationEvent, BlangkoMovement, OutboxMessage
 
 REF = re.compile(r"ref (\d{9})")
 QUIET = QuietHours.parse("20:00-07:00")
@@ -72,6 +73,12 @@ def test_penunggalan_results_are_applied_once_and_told_to_the_family(service):
         "cetak; jadwal ambil dikirim lewat SMS.",
         f"KTP-el ref {duplicate} (NIK ***0002) belum bisa dicetak: data terekam ganda di "
         "Kemendagri. Datang ke kantor kecamatan membawa Suket dan KK."]
+    # Each notice names what it is, and reads as that notice's WhatsApp template.
+    with service.runtime.db.transaction() as session:
+        told = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "notification")
+                            .order_by(OutboxMessage.id)).all()
+    assert [m.notice for m in told] == ["notify.print_queue", "notify.duplicate"]
+    assert all(notice_parameters(m.notice, "id", m.text) is not None for m in told)
     again = import_rows(service, csv)
     assert (again.applied, again.already, again.unknown) == (0, 2, 2)
     service.worker.run_once()

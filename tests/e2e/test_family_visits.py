@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from gsm7.encoding import GSM7_SINGLE, is_gsm7, septets
 from sms_ktp.applications import pickup
+from sms_ktp.messaging.whatsapp_templates import notice_parameters
 from sms_ktp.models import Application, Family, OutboxMessage, PickupSlot, PickupVisit
 from sms_ktp.platform.clock import FixedClock
 from sms_ktp.platform.config import Settings
@@ -204,6 +205,11 @@ def test_a_family_printed_together_gets_one_sms_one_reminder_and_one_handover(
     service.worker.run_once()
     assert service.received(PHONE) == []  # nothing to tell: the family was there
     assert service.sms(PHONE, "JADWAL")[0].startswith("Belum ada KTP-el yang siap diambil")
+    # Each notice names what it is, and reads as that notice's WhatsApp template.
+    told = notifications(service)
+    assert [m.notice for m in told if m.status != "superseded"] == [
+        "notify.pickup_scheduled", "notify.reminder"]
+    assert all(notice_parameters(m.notice, "id", m.text) is not None for m in told)
 
 
 def test_a_card_printed_at_least_a_working_day_before_the_visit_joins_it(service, clock):

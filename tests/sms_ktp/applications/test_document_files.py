@@ -20,6 +20,7 @@ from sms_ktp.applications.document_files import DocumentRefused
 from sms_ktp.applications.hidden_codes import hide_codes
 from sms_ktp.domain.documents import DOCUMENTS
 from sms_ktp.domain.quiet_hours import QuietHours
+from sms_ktp.messaging.whatsapp_templates import notice_parameters
 from sms_ktp.models import (
     Application,
     ApplicationEvent,
@@ -191,6 +192,9 @@ def test_ready_sends_one_sms_with_the_link_the_pin_and_the_last_day(database, cl
     code, pin = code_and_pin(sms.text)
     assert sms.phone == PHONE and sms.kind == "notification" and sms.segments == 1
     assert sms.application_id == app_id(database, reference)
+    assert sms.notice == "notify.document_ready"  # its WhatsApp template, whose values it holds
+    assert notice_parameters(sms.notice, "id", sms.text) == [
+        "KK", reference, f"https://ktp.kotabogor.go.id/d/{code}", pin, "14/12", code]
     assert sms.text == (f"KK ref {reference} sudah jadi. Unduh https://ktp.kotabogor.go.id/d/"
                         f"{code} PIN {pin} s.d. 14/12 atau cetak di kantor kel/kec, kode {code}")
     assert set(code) <= set(document_files.CODE_ALPHABET)

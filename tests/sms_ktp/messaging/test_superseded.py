@@ -96,6 +96,9 @@ def check_superseded(database, ids: list[int], others: list[int]) -> None:
                for m in old)
     assert all(m.status == "queued" and m.superseded_by is None for m in new)
     assert {m.application_id for m in new} == set(ids)
+    # Each notice names what it is (its WhatsApp template), on either path.
+    assert {m.notice for m in old} == {"notify.print_queue"}
+    assert {m.notice for m in new} == {"notify.cancelled"}
     untouched = [m for m in rows if m.application_id in others]
     assert untouched and all(m.status == "queued" for m in untouched)
 
