@@ -13,12 +13,13 @@ during quiet hours; the broadcast simply waits for the morning.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, Select, and_, case, delete, exists, func, insert, select, update
 
 from gsm7.encoding import segments, to_gsm7
 from sms_ktp.domain import contact_address, region
@@ -31,11 +32,22 @@ from sms_ktp.messaging.outbox import (
     FAILED,
     PENDING,
     QUEUED,
+    READ,
     SENT,
     UNDELIVERED,
+    WHATSAPP,
     enqueue_many,
 )
-from sms_ktp.models import Application, Broadcast, Family, OutboxMessage, PhoneState, in_stage
+from sms_ktp.messaging.whatsapp_window import prefers_whatsapp, window_open_at
+from sms_ktp.models import (
+    Application,
+    Broadcast,
+    Family,
+    OutboxMessage,
+    PhoneState,
+    WhatsAppContact,
+    in_stage,
+)
 from sms_ktp.platform.clock import Clock
 from sms_ktp.platform.db import Database
 
@@ -51,6 +63,7 @@ _FAMILY = Family.__table__
 _APPLICATION = Application.__table__
 _STATE = PhoneState.__table__
 _OUTBOX = OutboxMessage.__table__
+_CONTACT = WhatsAppContact.__table__
 
 
 class BroadcastError(ValueError):
@@ -107,6 +120,52 @@ def count_audience(connection: Connection, audience: Audience) -> int:
     """How many phones the broadcast would reach now (the compose page's live preview)."""
     return connection.execute(
         select(func.count()).select_from(recipients(audience).subquery())).scalar_one()
+
+
+@dataclass(frozen=True)
+class ChannelSplit:
+    """How many families of an audience a broadcast would reach on each channel: the worker
+    sends each on the family's preferred channel (`outbox.Dispatcher`), and only SMS parts
+    and WhatsApp templates are paid for."""
+
+    sms: int = 0
+    whatsapp_free: int = 0  # a WhatsApp text inside the 24-hour window
+    whatsapp_template: int = 0  # the broadcast template outside it
+
+    @property
+    def recipients(self) -> int:
+        return self.sms + self.whatsapp_free + self.whatsapp_template
+
+    def sms_cost(self, text: str, price_per_segment: int) -> int:
+        return cost(text, self.sms, price_per_segment)
+
+    def template_cost(self, cost_per_message: int) -> int:
+        return self.whatsapp_template * cost_per_message
+
+    def cost(self, text: str, price_per_segment: int, cost_per_message: int) -> int:
+        """Rupiah: every part of every SMS, and every template; a text in the window is free."""
+        return self.sms_cost(text, price_per_segment) + self.template_cost(cost_per_message)
+
+
+def channel_split(connection: Connection, audience: Audience, at: datetime, *,
+                  whatsapp: bool, template: bool) -> ChannelSplit:
+    """The audience as `count_audience` counts it, by the channel each family would get the
+    broadcast on at `at`: by WhatsApp when it last wrote there (`prefers_whatsapp`), as a free
+    text while its window is open, else as the broadcast template when one is configured
+    (`template`), else by SMS; everyone by SMS with the WhatsApp channel off (`whatsapp`).
+    One statement whatever the audience's size (a join on whatsapp_contact's key)."""
+    if not whatsapp:
+        return ChannelSplit(sms=count_audience(connection, audience))
+    phones = recipients(audience).subquery()
+    prefers = prefers_whatsapp()
+    open_now = window_open_at(at)
+    total, free, closed = connection.execute(
+        select(func.count(), func.count(case((and_(prefers, open_now), 1))),
+               func.count(case((and_(prefers, ~open_now), 1))))
+        .select_from(phones.outerjoin(_CONTACT, _CONTACT.c.phone == phones.c.phone))).one()
+    templates = closed if template else 0
+    return ChannelSplit(sms=total - free - templates, whatsapp_free=free,
+                        whatsapp_template=templates)
 
 
 def normalise_text(text: str) -> str:
@@ -179,8 +238,9 @@ def cancellable(status: str, progress: Progress) -> bool:
 class Progress:
     """Where a broadcast stands, from its outbox rows. `queued`: SMS written to the outbox (and
     not removed by a cancel); `waiting`: of those, not yet handed to the gateway; `sent`: handed
-    to the gateway; `delivered` as the operator reported; `failed`: given up, or reported
-    undelivered."""
+    to the gateway; `delivered` as the operator reported (or WhatsApp: delivered or read);
+    `failed`: given up, or reported undelivered; `sent_whatsapp`: of those handed over, the
+    ones that went by WhatsApp (a text or a template: the outbox does not tell them apart)."""
 
     recipients: int = 0
     queued: int = 0
@@ -188,6 +248,7 @@ class Progress:
     sent: int = 0
     delivered: int = 0
     failed: int = 0
+    sent_whatsapp: int = 0
 
     @property
     def total(self) -> int:
@@ -200,7 +261,8 @@ class Progress:
         return self.queued - self.waiting
 
 
-_HANDED_OVER = (SENT, BUFFERED, DELIVERED, UNDELIVERED)
+# A WhatsApp message the resident opened (read) was delivered first.
+_HANDED_OVER = (SENT, BUFFERED, DELIVERED, READ, UNDELIVERED)
 
 
 def progress(connection: Connection, broadcast_ids: Iterable[int]) -> dict[int, Progress]:
@@ -208,20 +270,24 @@ def progress(connection: Connection, broadcast_ids: Iterable[int]) -> dict[int, 
     ids = list(broadcast_ids)
     if not ids:
         return {}
-    counts: dict[int, dict[str, int]] = {broadcast_id: {} for broadcast_id in ids}
-    for broadcast_id, status, number in connection.execute(
-            select(_OUTBOX.c.broadcast_id, _OUTBOX.c.status, func.count())
+    counts: dict[int, Counter[str]] = {broadcast_id: Counter() for broadcast_id in ids}
+    by_whatsapp: Counter[int] = Counter()
+    for broadcast_id, status, channel, number in connection.execute(
+            select(_OUTBOX.c.broadcast_id, _OUTBOX.c.status, _OUTBOX.c.channel, func.count())
             .where(_OUTBOX.c.broadcast_id.in_(ids))
-            .group_by(_OUTBOX.c.broadcast_id, _OUTBOX.c.status)):
-        counts[broadcast_id][status] = number
+            .group_by(_OUTBOX.c.broadcast_id, _OUTBOX.c.status, _OUTBOX.c.channel)):
+        counts[broadcast_id][status] += number
+        if channel == WHATSAPP and status in _HANDED_OVER:
+            by_whatsapp[broadcast_id] += number
     audiences = {row.id: row.recipients for row in connection.execute(
         select(_BROADCAST.c.id, _BROADCAST.c.recipients).where(_BROADCAST.c.id.in_(ids)))}
     return {broadcast_id: Progress(
         recipients=audiences.get(broadcast_id, 0), queued=sum(by_status.values()),
         waiting=sum(by_status.get(status, 0) for status in PENDING),
         sent=sum(by_status.get(status, 0) for status in _HANDED_OVER),
-        delivered=by_status.get(DELIVERED, 0),
-        failed=by_status.get(FAILED, 0) + by_status.get(UNDELIVERED, 0))
+        delivered=by_status.get(DELIVERED, 0) + by_status.get(READ, 0),
+        failed=by_status.get(FAILED, 0) + by_status.get(UNDELIVERED, 0),
+        sent_whatsapp=by_whatsapp[broadcast_id])
         for broadcast_id, by_status in counts.items()}
 
 

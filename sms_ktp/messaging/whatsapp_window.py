@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, exists, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, exists, select
 
 from sms_ktp.models import InboundMessage, UtcDateTime, WhatsAppContact
 
@@ -60,17 +60,30 @@ def window_open(connection: Connection, phone: str, now: datetime) -> bool:
     return wrote is not None and now - wrote < WINDOW
 
 
-def whatsapp_preferred(connection: Connection, phones: Iterable[str],
-                       now: datetime) -> dict[str, bool]:
-    """Of `phones`, those whose family last wrote on WhatsApp (no SMS received from it since),
-    each with whether the window is open now: the family's preferred channel for a notice is
-    the one it last used. One statement for a whole batch; a phone absent prefers SMS."""
-    wanted = sorted(set(phones))
-    if not wanted:
-        return {}
+def prefers_whatsapp() -> ColumnElement[bool]:
+    """SQL, over `whatsapp_contact` in the query's FROM (an outer join may leave it empty): the
+    phone last wrote on WhatsApp, no SMS received from it since. The family's preferred
+    channel for a notice is the one it last used; the dispatcher reads it a batch at a time
+    (`whatsapp_preferred`), the broadcast page for a whole audience at once."""
     sms_since = exists().where(_INBOUND.c.sender == _CONTACT.c.phone,
                                _INBOUND.c.provider != WHATSAPP_PROVIDER,
                                _INBOUND.c.received_at > _CONTACT.c.last_inbound_at)
-    rows = connection.execute(select(_CONTACT.c.phone, _CONTACT.c.last_inbound_at)
-                              .where(_CONTACT.c.phone.in_(wanted), ~sms_since)).all()
-    return {row.phone: now - row.last_inbound_at < WINDOW for row in rows}
+    return and_(_CONTACT.c.phone.is_not(None), ~sms_since)
+
+
+def window_open_at(now: datetime) -> ColumnElement[bool]:
+    """SQL, over `whatsapp_contact`: the window is open at `now` (as `window_open`)."""
+    return _CONTACT.c.last_inbound_at > now - WINDOW
+
+
+def whatsapp_preferred(connection: Connection, phones: Iterable[str],
+                       now: datetime) -> dict[str, bool]:
+    """Of `phones`, those whose family last wrote on WhatsApp (`prefers_whatsapp`), each with
+    whether the window is open now. One statement for a whole batch; a phone absent prefers
+    SMS."""
+    wanted = sorted(set(phones))
+    if not wanted:
+        return {}
+    rows = connection.execute(select(_CONTACT.c.phone, window_open_at(now).label("open"))
+                              .where(_CONTACT.c.phone.in_(wanted), prefers_whatsapp())).all()
+    return {row.phone: bool(row.open) for row in rows}

@@ -5,6 +5,9 @@ A broadcast is the most expensive thing one click can do, so nothing is chosen f
 and nothing is sent unseen: the audience starts empty; "Periksa" shows the SMS exactly as the
 families will read it (after the GSM-7 look-alike replacements, which are listed), how many
 families, how many parts, the cost and when; only that page sends, and it sends what it showed.
+With the WhatsApp channel on, the families and the cost are split by the channel each family
+would get it on (`broadcasts.channel_split`): a WhatsApp text in the 24-hour window is free, a
+template outside it costs `[whatsapp] cost_per_message`, an SMS every part.
 A text is never cut: over `MAX_SEGMENTS` parts (or the column) it is refused with its length.
 An announcement may need more than one part (a date, a place and the opt-out line rarely fit in
 160 characters), so two or three parts are allowed, but only with the admin ticking that they
@@ -18,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from werkzeug.wrappers import Response
 
 from flows.catalogue import render
@@ -36,7 +39,7 @@ from sms_ktp.domain import region
 from sms_ktp.domain.local_time import local_zone, zone_label
 from sms_ktp.domain.stages import Stage
 from sms_ktp.messaging import broadcasts
-from sms_ktp.messaging.broadcasts import Audience, BroadcastError
+from sms_ktp.messaging.broadcasts import Audience, BroadcastError, ChannelSplit
 from sms_ktp.models import Broadcast
 from sms_ktp.platform.config import Settings
 from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
@@ -99,6 +102,14 @@ def measure(text: str) -> Measure:
         return Measure(len(text), "GSM-7", length, parts, GSM7_SINGLE if parts == 1 else GSM7_PART)
     units = len(text.encode("utf-16-le")) // 2
     return Measure(len(text), "UCS-2", units, parts, UCS2_SINGLE if parts == 1 else UCS2_PART)
+
+
+def _split(connection: Connection, audience: Audience, at: datetime) -> ChannelSplit:
+    """The audience by the channel each family would get the broadcast on at `at`, under
+    this service's WhatsApp settings."""
+    whatsapp = runtime().settings.gateway.whatsapp
+    return broadcasts.channel_split(connection, audience, at, whatsapp=whatsapp.enabled,
+                                    template=broadcasts.KIND in whatsapp.templates)
 
 
 @staff.app_template_filter("rupiah")
@@ -176,8 +187,10 @@ def broadcasts_create() -> Any:
                                     .where(_BROADCAST.c.id == broadcast_id)).scalar_one()
         record(connection, "broadcast.create", f"broadcast {broadcast_id}",
                f"{audience_label(plan.audience.kind, plan.audience.value)}; {phones} penerima; "
-               f"{plan.measure.segments} SMS per keluarga; perkiraan biaya "
-               f"{rupiah(plan.cost)}; kirim "
+               f"{plan.measure.segments} SMS per keluarga; "
+               + (f"{plan.split.sms} SMS, {plan.split.whatsapp_template} WhatsApp template, "
+                  f"{plan.split.whatsapp_free} WhatsApp gratis; " if plan.whatsapp else "")
+               + f"perkiraan biaya {rupiah(plan.cost)}; kirim "
                + ("sekarang" if plan.send_at is None
                   else f"{_local(plan.send_at)} {zone_label()}"))
     flash("Siaran dijadwalkan. SMS dikirim bertahap sesuai kecepatan gateway, tidak pada jam "
@@ -188,7 +201,7 @@ def broadcasts_create() -> Any:
 @dataclass(frozen=True)
 class Plan:
     """What sending would do now: the text as the families will read it, the characters it
-    replaced, who, how many parts, the cost and when."""
+    replaced, who and on which channel, how many parts, the cost and when."""
 
     text: str
     replaced: list[tuple[str, str]]
@@ -196,6 +209,8 @@ class Plan:
     recipients: int
     measure: Measure
     cost: int
+    split: ChannelSplit
+    whatsapp: bool  # the WhatsApp channel is on: `split` may hold more than SMS
     send_at: datetime | None
     minutes: int  # how long the gateway's pace takes to queue them all
 
@@ -208,7 +223,10 @@ def _plan(form: dict[str, str]) -> Plan:
     text = broadcasts.check_text(form["text"])
     send_at = _send_at(form["when"], form["send_at"])
     with connect() as connection:
-        phones = broadcasts.count_audience(connection, audience)
+        # The channels as they will be when sending starts (a window open now may be closed
+        # by then).
+        split = _split(connection, audience, send_at or now())
+    phones = split.recipients
     if phones == 0:
         raise BroadcastError("Tidak ada penerima untuk pilihan ini (atau semuanya sudah "
                              "berhenti berlangganan siaran).")
@@ -216,7 +234,9 @@ def _plan(form: dict[str, str]) -> Plan:
     rate = settings.broadcasts.rate_per_second
     return Plan(text=text, replaced=_replaced(form["text"]), audience=audience,
                 recipients=phones, measure=measure(text),
-                cost=broadcasts.cost(text, phones, settings.gateway.price_per_segment),
+                cost=split.cost(text, settings.gateway.price_per_segment,
+                                settings.whatsapp.cost_per_message),
+                split=split, whatsapp=settings.gateway.whatsapp.enabled,
                 send_at=send_at, minutes=max(1, -(-int(phones / rate) // 60)) if rate > 0 else 0)
 
 
@@ -236,6 +256,8 @@ def _confirm(form: dict[str, str], plan: Plan, *, error: str | None = None,
         "staff/broadcasts/confirm.html", form=form, plan=plan, error=error, warning=warning,
         audience=audience_label(plan.audience.kind, plan.audience.value),
         price=settings.gateway.price_per_segment,
+        template_price=settings.whatsapp.cost_per_message,
+        template=broadcasts.KIND in settings.gateway.whatsapp.templates,
         rate=_rate_words(settings), quiet=settings.notifications.quiet_hours)
 
 
@@ -283,8 +305,18 @@ def broadcasts_detail(broadcast_id: int) -> Any:
         if row is None:
             abort(404)
         progress = broadcasts.progress(connection, [broadcast_id])[broadcast_id]
-    price = runtime().settings.gateway.price_per_segment
-    moment = now()
+        moment = now()
+        settings = runtime().settings
+        # With the WhatsApp channel on, what is still to send is estimated by channel, from
+        # each family's channel now (or when it starts); what went is counted by the channel
+        # it went on.
+        split = None
+        if settings.gateway.whatsapp.enabled and (row.status in broadcasts.OPEN
+                                                  or progress.waiting > 0):
+            split = _split(connection, Audience.of(row.audience, row.audience_value),
+                           max(moment, row.send_at))
+    price = settings.gateway.price_per_segment
+    template_price = settings.whatsapp.cost_per_message
     # While it is being sent the page offers to fetch the new figures; it never reloads itself
     # (a page that changes under staff, unasked, is a barrier: WCAG 2.2.1).
     refresh = progress.waiting > 0 or row.status == broadcasts.SENDING or (
@@ -294,8 +326,13 @@ def broadcasts_detail(broadcast_id: int) -> Any:
         status=status_label(row.status, progress),
         cancellable=broadcasts.cancellable(row.status, progress),
         audience=audience_label(row.audience, row.audience_value), measure=measure(row.text),
-        estimate=broadcasts.cost(row.text, progress.total, price),
-        spent=broadcasts.cost(row.text, progress.sent, price), refresh=refresh,
+        split=split, price=price, template_price=template_price,
+        template=broadcasts.KIND in settings.gateway.whatsapp.templates,
+        estimate=(split.cost(row.text, price, template_price) if split is not None
+                  else None if settings.gateway.whatsapp.enabled
+                  else broadcasts.cost(row.text, progress.total, price)),
+        spent_sms=broadcasts.cost(row.text, progress.sent - progress.sent_whatsapp, price),
+        spent_whatsapp=progress.sent_whatsapp * template_price, refresh=refresh,
         due=row.send_at <= moment,
         quiet=runtime().quiet_hours.is_quiet(moment))
     return body, 200, {"Cache-Control": "no-store"}

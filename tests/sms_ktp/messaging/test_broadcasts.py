@@ -1,5 +1,5 @@
-"""Broadcasts on a real database: who they reach, how fast they are queued, what a crash, quiet
-hours and a cancel do, and the progress counted from the outbox."""
+"""Broadcasts on a real database: who they reach and on which channel, how fast they are queued,
+what a crash, quiet hours and a cancel do, and the progress counted from the outbox."""
 
 from __future__ import annotations
 
@@ -16,7 +16,15 @@ from sms_ktp.messaging import broadcasts
 from sms_ktp.messaging.broadcasts import Audience, BroadcastError
 from sms_ktp.messaging.outbox import Dispatcher, RetryPolicy, apply_delivery_report, enqueue
 from sms_ktp.messaging.phone_state import purge_expired
-from sms_ktp.models import Application, Broadcast, Family, OutboxMessage, PhoneState
+from sms_ktp.messaging.whatsapp_window import note_contact
+from sms_ktp.models import (
+    Application,
+    Broadcast,
+    Family,
+    InboundMessage,
+    OutboxMessage,
+    PhoneState,
+)
 
 NO_QUIET = QuietHours()
 QUIET = QuietHours.parse("20:00-07:00")
@@ -26,6 +34,7 @@ _APPLICATION = Application.__table__
 _OUTBOX = OutboxMessage.__table__
 _BROADCAST = Broadcast.__table__
 _STATE = PhoneState.__table__
+_INBOUND = InboundMessage.__table__
 
 
 def phone(number: int) -> str:
@@ -187,6 +196,95 @@ def test_create_refuses_an_empty_or_too_long_text_and_an_empty_audience(database
 def test_cost_is_every_part_of_every_sms():
     assert broadcasts.cost("x" * 160, 1000, 350) == 350_000
     assert broadcasts.cost("x" * 161, 1000, 350) == 700_000
+
+
+# --- the channels --------------------------------------------------------------------------------
+def whatsapp_families(database, clock, families: Families) -> dict[str, str]:
+    """Families of Bogor Selatan, by the channel they last used, and one elsewhere."""
+    now = clock.now()
+    named = {"open": families.add(1), "closed": families.add(2), "sms_since": families.add(3),
+             "never": families.add(4), "opted_out": families.add(5),
+             "elsewhere": families.add(6, "02")}
+    families.opt_out(5)
+    with database.connect() as connection:
+        for name, hours in (("open", 1), ("closed", 30), ("sms_since", 2), ("opted_out", 1),
+                            ("elsewhere", 1)):
+            note_contact(connection, named[name], (now - timedelta(hours=hours)).isoformat(), now)
+        note_contact(connection, "+6281399999999", now.isoformat(), now)  # not a family's
+        connection.execute(insert(_INBOUND).values(
+            provider="africastalking", provider_id="ATXid_1", sender=named["sms_since"],
+            text="STATUS", received_at=now - timedelta(hours=1)))
+    return named
+
+
+def split(database, audience: str, at: datetime, *, whatsapp: bool = True,
+          template: bool = True) -> broadcasts.ChannelSplit:
+    with database.read() as connection:
+        return broadcasts.channel_split(connection, Audience.parse(audience), at,
+                                        whatsapp=whatsapp, template=template)
+
+
+def test_the_audience_split_by_the_channel_each_family_last_used(database, clock, families):
+    whatsapp_families(database, clock, families)
+    now = clock.now()
+    # By WhatsApp while the window is open (free), the template after it, SMS for the family
+    # that wrote by SMS since, or never on WhatsApp; the opted out is in no channel.
+    assert split(database, "kecamatan:01", now) == broadcasts.ChannelSplit(
+        sms=2, whatsapp_free=1, whatsapp_template=1)
+    assert split(database, "all", now) == broadcasts.ChannelSplit(
+        sms=2, whatsapp_free=2, whatsapp_template=1)
+    # Without a broadcast template, outside the window is SMS; with the channel off, all.
+    assert split(database, "kecamatan:01", now, template=False) == broadcasts.ChannelSplit(
+        sms=3, whatsapp_free=1)
+    assert split(database, "kecamatan:01", now, whatsapp=False) == broadcasts.ChannelSplit(
+        sms=4)
+    # The window is 24 hours from the message: open one microsecond before, closed at it.
+    assert split(database, "kecamatan:01", now + timedelta(hours=23, microseconds=-1)
+                 ).whatsapp_free == 1
+    assert split(database, "kecamatan:01", now + timedelta(hours=23)) == broadcasts.ChannelSplit(
+        sms=2, whatsapp_template=2)
+    assert split(database, "stage:submitted", now) == broadcasts.ChannelSplit()
+    for audience in ("all", "kecamatan:01", "kecamatan:02"):
+        assert split(database, audience, now).recipients == count(database, audience)
+
+
+def test_the_split_costs_every_sms_part_and_every_template():
+    three = broadcasts.ChannelSplit(sms=3, whatsapp_free=5, whatsapp_template=2)
+    assert three.recipients == 10
+    assert three.cost("x" * 161, 350, 320) == 3 * 2 * 350 + 2 * 320
+    assert (three.sms_cost("x" * 161, 350), three.template_cost(320)) == (2100, 640)
+
+
+def test_the_split_is_what_the_dispatcher_does(database, clock, families):
+    """The estimate and the sending read the same rule: the broadcast's rows go as counted."""
+    from fake_graph import FakeGraph
+
+    from gateway.whatsapp import WhatsAppGateway, WhatsAppOrSms
+
+    named = whatsapp_families(database, clock, families)
+    expected = split(database, "kecamatan:01", clock.now())
+    create(database, clock, "Kantor tutup Jumat.", Audience.parse("kecamatan:01"))
+    run(database, clock, rate=100.0, interval=1.0)
+    clock.advance(timedelta(seconds=1))
+    sms = Gateway()
+    with FakeGraph() as graph:
+        whatsapp = WhatsAppOrSms(WhatsAppGateway(graph.settings()), sms)
+        Dispatcher(database, sms, clock, RetryPolicy(), whatsapp=whatsapp,
+                   templates={"broadcast": {"name": "pengumuman", "language": "id"}}).drain()
+        kinds = Counter(accepted.type for accepted in graph.accepted)
+        assert graph.texts_to(named["open"]) == ["Kantor tutup Jumat."]
+        [template] = graph.sent_to(named["closed"])
+    assert template.body["template"]["name"] == "pengumuman"
+    assert sorted(to for to, _ in sms.sent) == [named["sms_since"], named["never"]]
+    assert (len(sms.sent), kinds["text"], kinds["template"]) == (
+        expected.sms, expected.whatsapp_free, expected.whatsapp_template)
+    with database.connect() as connection:
+        # The resident opened the WhatsApp text: delivered, and still sent.
+        connection.execute(update(_OUTBOX).where(_OUTBOX.c.phone == named["open"])
+                           .values(status="read"))
+        [mine] = broadcasts.progress(connection, [1]).values()
+    assert (mine.queued, mine.waiting, mine.sent, mine.delivered, mine.sent_whatsapp) == (
+        4, 0, 4, 1, 2)
 
 
 # --- queueing ------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The broadcast pages over real HTTP, as an admin's browser uses them: compose (no audience chosen
-for the admin), confirm knowing the text as sent, the families, the parts and the cost, send,
-follow the progress, cancel; and what other roles, a missing CSRF token, a wrong form, a text too
-long and an audience grown since the confirmation get."""
+for the admin), confirm knowing the text as sent, the families, the parts and the cost (by
+channel when WhatsApp is on), send, follow the progress, cancel; and what other roles, a missing
+CSRF token, a wrong form, a text too long and an audience grown since the confirmation get."""
 
 from __future__ import annotations
 
@@ -10,18 +10,24 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fake_graph import FakeGraph
+from live_service import LiveService, start_service
 from sqlalchemy import insert, select
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
 from gsm7.encoding import segments, septets
-from sms_ktp.models import AuditEntry, Broadcast, Family, PhoneState
+from sms_ktp.messaging.whatsapp_window import note_contact
+from sms_ktp.models import AuditEntry, Broadcast, Family, InboundMessage, PhoneState
+from sms_ktp.platform.config import Settings
 
 BROADCAST_JS = Path(__file__).parents[4] / "sms_ktp" / "web" / "static" / "broadcast.js"
 PRICE = 350  # [gateway] price_per_segment by default
+TEMPLATE_PRICE = 320  # [whatsapp] cost_per_message by default
 TEXT = "Kantor Disdukcapil Kota Bogor tutup Jumat 4 Desember. Balas BERHENTI untuk berhenti."
 
 
@@ -305,6 +311,140 @@ def test_cancel_from_the_progress_page_stops_the_rest(service, database, clock, 
 
     again = admin.post("/staff/broadcasts/1/cancel")
     assert "sudah dibatalkan" in again.text
+
+
+# --- the channels --------------------------------------------------------------------------------
+@pytest.fixture
+def graph() -> Iterator[FakeGraph]:
+    with FakeGraph() as fake:
+        yield fake
+
+
+@pytest.fixture
+def whatsapp_service(database, clock, tmp_path, graph) -> Iterator[LiveService]:
+    """The service with `[gateway.whatsapp]` on (the fake Graph API) and a broadcast
+    template."""
+    def whatsapp_on(settings: Settings) -> None:
+        for name, value in vars(graph.settings()).items():
+            setattr(settings.gateway.whatsapp, name, value)
+        settings.gateway.whatsapp.templates = {
+            "broadcast": {"name": "pengumuman", "language": "id"}}
+
+    yield from start_service(database, clock, tmp_path, configure=whatsapp_on)
+
+
+@pytest.fixture
+def by_channel(database, clock) -> dict[str, str]:
+    """Families of Bogor Selatan by the channel they last wrote on: WhatsApp an hour ago (its
+    window open until tomorrow 08.00 WIB), WhatsApp 30 hours ago, WhatsApp then SMS, never
+    WhatsApp; and one opted out that wrote on WhatsApp an hour ago."""
+    now = clock.now()
+    named = {"open": add_family(database, 11, "01"), "closed": add_family(database, 12, "01"),
+             "sms_since": add_family(database, 13, "01"), "never": add_family(database, 14, "01"),
+             "opted_out": add_family(database, 15, "01", opted_out=True)}
+    with database.connect() as connection:
+        for name, hours in (("open", 1), ("closed", 30), ("sms_since", 2), ("opted_out", 1)):
+            note_contact(connection, named[name], (now - timedelta(hours=hours)).isoformat(), now)
+        connection.execute(insert(InboundMessage.__table__).values(
+            provider="africastalking", provider_id="ATXid_1", sender=named["sms_since"],
+            text="STATUS", received_at=now - timedelta(hours=1)))
+    return named
+
+
+def channel_line(page: str, channel: str) -> str:
+    found = re.search(rf'<dd data-channel="{channel}">(.*?)</dd>', page)
+    assert found is not None, channel
+    return html.unescape(found.group(1)).replace("<strong>", "").replace("</strong>", "")
+
+
+def cost_shown(page: str, which: str) -> str:
+    found = re.search(rf'<dd data-cost="{which}">(.*?)</dd>', page)
+    assert found is not None, which
+    return html.unescape(found.group(1))
+
+
+def test_the_confirmation_splits_families_and_cost_by_channel(
+        database, clock, whatsapp_service, graph, by_channel):
+    admin = signed_in(whatsapp_service, database, "admin", "admin")
+    preview = compose(admin, "preview")
+    assert preview.status_code == 200
+    page = preview.text
+    assert '<strong data-confirm-out="recipients">4</strong> nomor HP' in page
+    assert channel_line(page, "sms") == "2 keluarga \u00d7 1 SMS \u00d7 Rp 350 = Rp 700"
+    assert channel_line(page, "whatsapp-template") == (
+        "1 keluarga (di luar jendela 24 jam) \u00d7 Rp 320 = Rp 320")
+    assert channel_line(page, "whatsapp-free") == "1 keluarga (dalam jendela 24 jam) = Rp 0"
+    assert '<strong data-confirm-out="cost">Rp 1.020</strong>' in page  # 2 x 350 + 320
+
+    sent = send(admin)
+    assert sent.url.endswith("/staff/broadcasts/1")
+    scheduled = sent.text  # due now: the estimate by channel, nothing spent yet
+    assert channel_line(scheduled, "whatsapp-template").startswith("1 keluarga")
+    assert cost_shown(scheduled, "estimate") == (
+        "Rp 1.020 (menurut saluran tiap keluarga saat ini)")
+    assert cost_shown(scheduled, "spent") == "Rp 0"
+    with database.connect() as connection:
+        [entry] = connection.execute(select(AuditEntry.__table__.c.detail).where(
+            AuditEntry.__table__.c.action == "broadcast.create")).scalars()
+    assert "2 SMS, 1 WhatsApp template, 1 WhatsApp gratis; perkiraan biaya Rp 1.020" in entry
+
+    # What the families receive: the text in the window, the template outside it, SMS else.
+    texts = [(sms["to"], sms["text"]) for sms in deliver(whatsapp_service, clock)]
+    assert sorted(texts) == [(by_channel["sms_since"], TEXT), (by_channel["never"], TEXT)]
+    assert graph.texts_to(by_channel["open"]) == [TEXT]
+    [template] = graph.sent_to(by_channel["closed"])
+    assert template.body["template"]["name"] == "pengumuman"
+    assert template.body["template"]["components"][0]["parameters"] == [
+        {"type": "text", "text": TEXT}]
+
+    done = admin.get("/staff/broadcasts/1").text
+    assert (count(done, "queued"), count(done, "sent"), count(done, "waiting")) == (4, 4, 0)
+    assert 'data-cost="estimate"' not in done and 'data-channel=' not in done  # all went
+    # The outbox does not tell a free text from a template: at most both as templates.
+    assert cost_shown(done, "spent") == (
+        "paling banyak Rp 1.340 (2 keluarga lewat SMS: Rp 700; 2 lewat WhatsApp: paling "
+        "banyak Rp 640, gratis bila dalam jendela 24 jam)")
+
+
+def test_a_later_broadcast_counts_the_windows_as_they_will_be(
+        database, clock, whatsapp_service, by_channel):
+    admin = signed_in(whatsapp_service, database, "admin", "admin")
+    # Tomorrow 09.00 WIB the window of the family that wrote an hour ago has closed.
+    preview = compose(admin, "preview", when="later", send_at="2026-12-01T09:00")
+    assert channel_line(preview.text, "sms").startswith("2 keluarga")
+    assert channel_line(preview.text, "whatsapp-template") == (
+        "2 keluarga (di luar jendela 24 jam) \u00d7 Rp 320 = Rp 640")
+    assert channel_line(preview.text, "whatsapp-free").startswith("0 keluarga")
+    assert '<strong data-confirm-out="cost">Rp 1.340</strong>' in preview.text
+    page = send(admin, when="later", send_at="2026-12-01T09:00").text
+    assert "Dijadwalkan untuk 1 Des 2026 09.00 WIB" in page
+    assert cost_shown(page, "estimate") == (
+        "Rp 1.340 (menurut saluran tiap keluarga saat mulai kirim)")
+    # Today it would still be free: the confirmation for now says so.
+    assert channel_line(compose(admin, "preview").text, "whatsapp-free").startswith(
+        "1 keluarga")
+
+
+def test_without_a_broadcast_template_outside_the_window_is_sms(
+        database, whatsapp_service, by_channel):
+    whatsapp_service.runtime.settings.gateway.whatsapp.templates = {}
+    admin = signed_in(whatsapp_service, database, "admin", "admin")
+    page = compose(admin, "preview").text
+    assert channel_line(page, "sms") == "3 keluarga \u00d7 1 SMS \u00d7 Rp 350 = Rp 1.050"
+    assert channel_line(page, "whatsapp-template") == (
+        "belum ada template siaran: keluarga di luar jendela 24 jam menerima SMS")
+    assert channel_line(page, "whatsapp-free").startswith("1 keluarga")
+    assert '<strong data-confirm-out="cost">Rp 1.050</strong>' in page
+
+
+def test_with_the_whatsapp_channel_off_every_family_is_an_sms(database, admin, by_channel):
+    page = compose(admin, "preview").text
+    assert "data-channel=" not in page
+    assert '<strong data-confirm-out="recipients">4</strong> nomor HP' in page
+    assert '<strong data-confirm-out="cost">Rp 1.400</strong>' in page  # 4 x Rp 350
+    detail = send(admin).text
+    assert "data-channel=" not in detail
+    assert cost_shown(detail, "estimate") == "Rp 1.400 (1 \u00d7 4 penerima)"
 
 
 # --- who may -------------------------------------------------------------------------------------
