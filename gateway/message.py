@@ -46,6 +46,8 @@ class SendResult:
     detail: str = ""
     # Which gateway took it, when one gateway stands for several (gateway.routing).
     gateway: str | None = None
+    # The approved template it went as, when the channel bills templates (WhatsApp).
+    template: str | None = None
 
 
 class TemporaryFailure(Exception):

@@ -365,6 +365,8 @@ class OutboxMessage(SQLModel, table=True):
     # A notice's catalogue key ("notify.pickup_scheduled"): outside WhatsApp's 24-hour window it
     # goes as the template approved for that notice. NULL for every other message.
     notice: str | None = Field(default=None, max_length=60)
+    # The approved WhatsApp template it went as (what Meta bills); NULL for anything else.
+    template: str | None = Field(default=None, max_length=60)
 
 
 class WhatsAppContact(SQLModel, table=True):

@@ -355,9 +355,9 @@ CHANNELS: tuple[str, ...] = (outbox.SMS, outbox.WHATSAPP)
 @dataclass(frozen=True)
 class ChannelFigures:
     """One channel's messages over a period, sent or still to send (a superseded one never
-    leaves and is never billed). An SMS is billed per segment; a WhatsApp message per message,
-    except a reply (Meta does not charge within the 24 hours after the resident wrote, and a
-    reply always answers a message) and one that failed (Meta bills a delivered message)."""
+    leaves and is never billed). An SMS is billed per segment; a WhatsApp message only when it
+    went as a template (`outbox.template`: Meta does not charge a reply or a text within the 24
+    hours after the resident wrote) and did not fail (Meta bills a delivered message)."""
 
     channel: str
     messages: int = 0
@@ -378,17 +378,17 @@ def _channel_figures(connection: Connection, start: datetime, end: datetime,
     """The outbox rows written in [start, end): counted per status group (every channel), and
     per channel. One GROUP BY."""
     channel = _OUTBOX.c.channel  # the one it went on: the worker records it
-    reply = _OUTBOX.c.kind == literal_column("'reply'")
-    query = (select(_OUTBOX.c.status, channel, reply, func.count(),
+    templated = _OUTBOX.c.template.is_not(None)
+    query = (select(_OUTBOX.c.status, channel, templated, func.count(),
                     func.coalesce(func.sum(_OUTBOX.c.segments), 0))
              .where(_OUTBOX.c.created_at >= start, _OUTBOX.c.created_at < end)
-             .group_by(_OUTBOX.c.status, channel, reply))
+             .group_by(_OUTBOX.c.status, channel, templated))
     if office is not None:
         query = query.where(exists().where(_FAMILY.c.phone == _OUTBOX.c.phone,
                                            _FAMILY.c.kecamatan_code == office))
     groups = {"queued": 0, "sent": 0, "delivered": 0, "failed": 0, "superseded": 0}
     per_channel: dict[str, Counter[str]] = {each: Counter() for each in CHANNELS}
-    for status, went_on, is_reply, count, parts in connection.execute(query):
+    for status, went_on, is_template, count, parts in connection.execute(query):
         # A status this table does not know counts as not sent, as far as we know.
         group = SMS_GROUPS.get(status, "queued")
         groups[group] += int(count)
@@ -399,7 +399,7 @@ def _channel_figures(connection: Connection, start: datetime, end: datetime,
         figures["segments"] += int(parts)
         if group in ("delivered", "failed"):
             figures[group] += int(count)
-        if not is_reply and group != "failed":
+        if is_template and group != "failed":
             figures["billed"] += int(count)
     channels = tuple(
         ChannelFigures(each, messages=figures["messages"], delivered=figures["delivered"],
@@ -435,8 +435,8 @@ class SmsDay:
                     ChannelFigures(name))
 
     def estimated_cost(self, price_per_segment: int, cost_per_message: int = 0) -> int:
-        """Rupiah: every SMS segment is billed, a long SMS being several; a WhatsApp message
-        is billed once, unless it is a reply or failed."""
+        """Rupiah: every SMS segment is billed, a long SMS being several; a WhatsApp template
+        once, unless it failed."""
         return (self.segments * price_per_segment
                 + self.channel(outbox.WHATSAPP).billed * cost_per_message)
 

@@ -240,7 +240,8 @@ class Progress:
     not removed by a cancel); `waiting`: of those, not yet handed to the gateway; `sent`: handed
     to the gateway; `delivered` as the operator reported (or WhatsApp: delivered or read);
     `failed`: given up, or reported undelivered; `sent_whatsapp`: of those handed over, the
-    ones that went by WhatsApp (a text or a template: the outbox does not tell them apart)."""
+    ones that went by WhatsApp; `sent_template`: of these, the ones that went as the broadcast
+    template (billed; a text inside the 24-hour window is free)."""
 
     recipients: int = 0
     queued: int = 0
@@ -249,6 +250,7 @@ class Progress:
     delivered: int = 0
     failed: int = 0
     sent_whatsapp: int = 0
+    sent_template: int = 0
 
     @property
     def total(self) -> int:
@@ -272,13 +274,18 @@ def progress(connection: Connection, broadcast_ids: Iterable[int]) -> dict[int, 
         return {}
     counts: dict[int, Counter[str]] = {broadcast_id: Counter() for broadcast_id in ids}
     by_whatsapp: Counter[int] = Counter()
-    for broadcast_id, status, channel, number in connection.execute(
-            select(_OUTBOX.c.broadcast_id, _OUTBOX.c.status, _OUTBOX.c.channel, func.count())
+    by_template: Counter[int] = Counter()
+    templated = _OUTBOX.c.template.is_not(None)
+    for broadcast_id, status, channel, is_template, number in connection.execute(
+            select(_OUTBOX.c.broadcast_id, _OUTBOX.c.status, _OUTBOX.c.channel, templated,
+                   func.count())
             .where(_OUTBOX.c.broadcast_id.in_(ids))
-            .group_by(_OUTBOX.c.broadcast_id, _OUTBOX.c.status, _OUTBOX.c.channel)):
+            .group_by(_OUTBOX.c.broadcast_id, _OUTBOX.c.status, _OUTBOX.c.channel, templated)):
         counts[broadcast_id][status] += number
         if channel == WHATSAPP and status in _HANDED_OVER:
             by_whatsapp[broadcast_id] += number
+            if is_template:
+                by_template[broadcast_id] += number
     audiences = {row.id: row.recipients for row in connection.execute(
         select(_BROADCAST.c.id, _BROADCAST.c.recipients).where(_BROADCAST.c.id.in_(ids)))}
     return {broadcast_id: Progress(
@@ -287,7 +294,7 @@ def progress(connection: Connection, broadcast_ids: Iterable[int]) -> dict[int, 
         sent=sum(by_status.get(status, 0) for status in _HANDED_OVER),
         delivered=by_status.get(DELIVERED, 0) + by_status.get(READ, 0),
         failed=by_status.get(FAILED, 0) + by_status.get(UNDELIVERED, 0),
-        sent_whatsapp=by_whatsapp[broadcast_id])
+        sent_whatsapp=by_whatsapp[broadcast_id], sent_template=by_template[broadcast_id])
         for broadcast_id, by_status in counts.items()}
 
 

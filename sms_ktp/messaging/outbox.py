@@ -305,8 +305,9 @@ def _body_or_sms(route: WhatsAppOrSms, body: dict[str, Any] | None, sms: Outboun
         except SmsInstead as error:
             why_not = error.reason
         else:
-            return (SendResult(result.provider_message_id, result.detail, WHATSAPP_PROVIDER),
-                    whatsapp.last_wait)
+            template = body["template"]["name"] if body.get("type") == "template" else None
+            return (SendResult(result.provider_message_id, result.detail, WHATSAPP_PROVIDER,
+                               template), whatsapp.last_wait)
         waited = whatsapp.last_wait
     log.info("whatsapp %s to %s not possible (%s): by SMS instead", sms.id, mask_phone(sms.to),
              why_not)
@@ -576,7 +577,8 @@ class Dispatcher:
         now = self.clock.now()
         provider = result.gateway or self.gateway.name
         values = {"_id": row.id, "_provider": provider,
-                  "_message_id": result.provider_message_id, "_now": now}
+                  "_message_id": result.provider_message_id, "_now": now,
+                  "_template": result.template}
         # The channel it went on: WhatsApp's own, or SMS for any other gateway (a WhatsApp
         # row sent by SMS instead is counted, and costed, as an SMS).
         channel = WHATSAPP if provider == WHATSAPP_PROVIDER else SMS
@@ -616,6 +618,7 @@ _IN_FLIGHT = _TABLE.c.status == SENDING
 # A delivery report may arrive before the worker records the send: never move it back.
 _SENT = update(_TABLE).where(_TABLE.c.id == bindparam("_id")).values(
     provider=bindparam("_provider"), provider_message_id=bindparam("_message_id"),
+    template=bindparam("_template"),
     sent_at=bindparam("_now", type_=UtcDateTime()), lease_until=None, last_error=None,
     status=case((_TABLE.c.status.in_(PENDING), SENT), else_=_TABLE.c.status))
 # The same, for a message that went on another channel than it was queued for.

@@ -165,6 +165,7 @@ def test_a_pickup_notice_inside_the_window_goes_by_whatsapp(start, graph):
     assert graph.texts_to(PHONE)[-1].startswith(PICKUP)
     assert graph.sent_to(PHONE)[-1].type == "text"
     assert (notice.channel, notice.provider, notice.status) == ("whatsapp", "whatsapp", "sent")
+    assert notice.template is None  # a text inside the window: not billed
     assert service.received(PHONE) == []
 
 
@@ -205,7 +206,7 @@ def test_a_pickup_notice_outside_the_window_goes_as_the_template_made_for_it(sta
     for number, value in enumerate(values, 1):
         filled = filled.replace(f"{{{{{number}}}}}", value)
     assert filled == notice.text and filled.startswith(PICKUP)
-    assert notice.notice == "notify.pickup_scheduled"
+    assert (notice.notice, notice.template) == ("notify.pickup_scheduled", "ktp_jadwal_ambil")
     assert (notice.channel, notice.provider, notice.status) == ("whatsapp", "whatsapp", "sent")
     assert service.received(PHONE) == []
 

@@ -332,7 +332,7 @@ def broadcasts_detail(broadcast_id: int) -> Any:
                   else None if settings.gateway.whatsapp.enabled
                   else broadcasts.cost(row.text, progress.total, price)),
         spent_sms=broadcasts.cost(row.text, progress.sent - progress.sent_whatsapp, price),
-        spent_whatsapp=progress.sent_whatsapp * template_price, refresh=refresh,
+        spent_whatsapp=progress.sent_template * template_price, refresh=refresh,
         due=row.send_at <= moment,
         quiet=runtime().quiet_hours.is_quiet(moment))
     return body, 200, {"Cache-Control": "no-store"}

@@ -276,29 +276,31 @@ def test_todays_messages_per_channel_with_their_cost(database, seed):
     seed.sms("sent", segments=1, kind="pickup")
     seed.sms("failed", segments=1, kind="pickup")  # an SMS that failed is billed all the same
     whatsapp = {"channel": "whatsapp", "provider": "whatsapp"}
+    template = {**whatsapp, "template": "ktp_jadwal_ambil"}
     seed.sms("read", **whatsapp)  # a reply inside the 24-hour window: free
-    seed.sms("delivered", kind="pickup", **whatsapp)  # a notice: billed
-    seed.sms("queued", kind="broadcast", channel="whatsapp")  # not sent yet: billed when it is
-    seed.sms("failed", kind="pickup", **whatsapp)  # Meta bills a delivered message only
-    seed.sms("superseded", kind="pickup", channel="whatsapp")  # never leaves
+    seed.sms("delivered", kind="notification", **template)  # a notice as a template: billed
+    seed.sms("delivered", kind="notification", **whatsapp)  # as a text in the window: free
+    seed.sms("queued", channel="whatsapp")  # a reply not sent yet
+    seed.sms("failed", kind="notification", **template)  # Meta bills a delivered message only
+    seed.sms("superseded", kind="notification", channel="whatsapp")  # never leaves
     # A phone on WhatsApp, its window closed: the notice went, and is counted, as an SMS.
     seed.sms("sent", segments=2, kind="printed", channel="sms", provider="console")
-    seed.sms("delivered", wib(29, 23, 59), kind="pickup", **whatsapp)  # yesterday
+    seed.sms("delivered", wib(29, 23, 59), kind="notification", **template)  # yesterday
 
     day = read(database, sms_today, NOW)
 
     sms, wa = day.channel("sms"), day.channel("whatsapp")
     assert (sms.messages, sms.delivered, sms.failed, sms.segments) == (4, 1, 1, 6)
-    assert (wa.messages, wa.delivered, wa.failed, wa.billed) == (4, 2, 1, 2)
-    assert day.messages == 8 and day.superseded == 1 and day.segments == 6
-    assert sms.estimated_cost(350, 320) == 2100 and wa.estimated_cost(350, 320) == 640
-    assert day.estimated_cost(350, 320) == 2740
+    assert (wa.messages, wa.delivered, wa.failed, wa.billed) == (5, 3, 1, 1)
+    assert day.messages == 9 and day.superseded == 1 and day.segments == 6
+    assert sms.estimated_cost(350, 320) == 2100 and wa.estimated_cost(350, 320) == 320
+    assert day.estimated_cost(350, 320) == 2420
     assert day.estimated_cost(350) == 2100  # WhatsApp at no price: the SMS alone
 
     span = read(database, channels_over, NOW)
     assert (span.first, span.last) == (TODAY - timedelta(days=29), TODAY)
-    assert span.channel("whatsapp").billed == 3 and span.channel("sms").messages == 4
-    assert span.estimated_cost(350, 320) == 2100 + 960
+    assert span.channel("whatsapp").billed == 2 and span.channel("sms").messages == 4
+    assert span.estimated_cost(350, 320) == 2100 + 640
 
 
 def test_an_operator_sees_the_sms_to_families_of_their_kecamatan(database, seed):

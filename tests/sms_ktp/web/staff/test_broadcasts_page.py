@@ -400,10 +400,10 @@ def test_the_confirmation_splits_families_and_cost_by_channel(
     done = admin.get("/staff/broadcasts/1").text
     assert (count(done, "queued"), count(done, "sent"), count(done, "waiting")) == (4, 4, 0)
     assert 'data-cost="estimate"' not in done and 'data-channel=' not in done  # all went
-    # The outbox does not tell a free text from a template: at most both as templates.
+    # The text inside the window was free; the template is billed.
     assert cost_shown(done, "spent") == (
-        "paling banyak Rp 1.340 (2 keluarga lewat SMS: Rp 700; 2 lewat WhatsApp: paling "
-        "banyak Rp 640, gratis bila dalam jendela 24 jam)")
+        "Rp 1.020 (2 keluarga lewat SMS: Rp 700; 2 lewat WhatsApp, 1 di antaranya template: "
+        "Rp 320)")
 
 
 def test_a_later_broadcast_counts_the_windows_as_they_will_be(

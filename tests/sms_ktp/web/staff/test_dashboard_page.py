@@ -300,31 +300,34 @@ def test_before_any_kia_the_printing_figures_are_the_ktp_els_alone(service, city
 
 def test_messages_per_channel_and_their_cost(service):
     """Today's and the last 30 days' messages out by SMS and by WhatsApp, each at its price: an
-    SMS per segment, a WhatsApp message once unless it is a reply (free inside the 24 hours
-    after the resident wrote) or failed."""
+    SMS per segment, a WhatsApp message once when it went as a template (a reply or a text
+    inside the 24 hours after the resident wrote is free) and did not fail."""
     service.runtime.settings.whatsapp.cost_per_message = 500
     add_sms(service.runtime.db, "+6281234567890", "delivered", 2)  # SMS: 2 segments
     with service.runtime.db.connect() as connection:
         connection.execute(insert(OutboxMessage.__table__), [
             {"uid": f"uid{next(_numbers)}", "phone": "+6285711112222", "text": "Halo",
              "segments": 1, "status": status, "kind": kind, "channel": "whatsapp",
-             "provider": "whatsapp", "next_attempt_at": NOW, "created_at": created_at}
-            for status, kind, created_at in (
-                ("read", "reply", NOW),  # free
-                ("delivered", "pickup", NOW),  # billed
-                ("failed", "pickup", NOW),  # not billed
-                ("delivered", "pickup", NOW - timedelta(days=3)))])  # billed, days ago
+             "provider": "whatsapp", "next_attempt_at": NOW, "created_at": created_at,
+             "template": template}
+            for status, kind, created_at, template in (
+                ("read", "reply", NOW, None),  # free
+                ("delivered", "notification", NOW, "ktp_jadwal_ambil"),  # billed
+                ("delivered", "notification", NOW, None),  # a text in the window: free
+                ("failed", "notification", NOW, "ktp_jadwal_ambil"),  # not billed
+                ("delivered", "notification", NOW - timedelta(days=3),
+                 "ktp_jadwal_ambil"))])  # billed, days ago
 
     page = open_dashboard(service, "viewer1", "viewer")
     text, tables = words(page.text), Tables(page.text)
 
     assert tables.row("SMS") == ["SMS", "1", "1", "0", "2 segmen", "Rp 700", "1", "Rp 700"]
-    assert tables.row("WhatsApp") == ["WhatsApp", "3", "2", "1", "1 pesan", "Rp 500", "4",
+    assert tables.row("WhatsApp") == ["WhatsApp", "4", "3", "1", "1 pesan", "Rp 500", "5",
                                       "Rp 1.000"]
-    assert "SMS 1 · WhatsApp 3 · perkiraan biaya Rp 1.200" in text  # the card at the top
+    assert "SMS 1 · WhatsApp 4 · perkiraan biaya Rp 1.200" in text  # the card at the top
     assert "Perkiraan biaya Rp 1.200 Rp 350 per segmen SMS" in text
     assert "Rp 500 per pesan, hanya untuk pemberitahuan dan siaran" in text
-    assert "Balasan kepada warga tidak dihitung: Meta tidak menagih pesan dalam 24 jam" in text
+    assert "Balasan dan pesan lain dalam 24 jam sejak warga menulis tidak dihitung" in text
 
 
 def test_an_operator_sees_the_channels_of_their_kecamatan_only(service):
