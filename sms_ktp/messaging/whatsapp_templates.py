@@ -29,7 +29,7 @@ from gsm7.encoding import to_gsm7
 GENERAL = frozenset({"notification", "broadcast"})
 # The notices a resident is sent without having written, besides the `notify.` ones (a
 # document's own are `<document>.notify.<stage>`): `outbox.notice` holds one of these keys.
-_OTHER_NOTICES = ("papers.reminder", "papers.missing", "phone_change.old_phone")
+_OTHER_NOTICES = ("pickup.moved", "papers.reminder", "papers.missing", "phone_change.old_phone")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ def filled(body: str, values: list[str]) -> str:
 def test_the_notices_are_the_catalogue_s_and_each_has_a_wording_with_variables():
     keys = notice_keys()
     assert {"notify.pickup_scheduled", "notify.reminder", "notify.document_ready",
-            "papers.missing", "papers.reminder", "phone_change.old_phone",
+            "papers.missing", "papers.reminder", "phone_change.old_phone", "pickup.moved",
             "kk.notify.papers_checked"} <= set(keys)
     assert "papers.slot" not in keys  # a piece of a notice, not one
     for key in keys:
