@@ -22,11 +22,12 @@ from string import Formatter
 
 from flows.catalogue import messages, regional, written_in
 from gsm7.encoding import to_gsm7
+from sms_ktp.platform.config import GENERAL_TEMPLATES
 
 # The general template of a kind of message (`[gateway.whatsapp.templates]` keys that are not
 # a catalogue key): its one variable is the whole text. "notification": any notice without a
 # template of its own; "broadcast": a message from the office to many families.
-GENERAL = frozenset({"notification", "broadcast"})
+GENERAL = frozenset(GENERAL_TEMPLATES)
 # The notices a resident is sent without having written, besides the `notify.` ones (a
 # document's own are `<document>.notify.<stage>`): `outbox.notice` holds one of these keys.
 _OTHER_NOTICES = ("pickup.moved", "papers.reminder", "papers.missing", "phone_change.old_phone")
