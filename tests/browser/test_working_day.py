@@ -494,6 +494,13 @@ def test_9_an_admin_sends_a_broadcast_after_confirming_it(day, axe):
         "Disdukcapil Kota Bogor: loket KTP-el Kec. Bogor Selatan buka Sabtu 5 Desember "
         "08.00-12.00. Balas BERHENTI untuk berhenti menerima siaran.")
     audience.select_option(label="01 Bogor Selatan")
+    # The live preview, once the page has counted the families: every one by SMS here.
+    estimate = page.locator("#broadcast-estimate")
+    estimate.locator("[data-out=recipients]").filter(has_text=re.compile(r"^\d+$")).wait_for()
+    previewed = int(estimate.locator("[data-out=recipients]").inner_text())
+    preview_price = live.runtime.settings.gateway.price_per_segment
+    assert estimate.locator("[data-out=cost]").inner_text() == rupiah(
+        previewed * preview_price), estimate.inner_text()
     look(page, axe, "broadcast-new", phone_width=False)
     page.get_by_role("button", name="Periksa sebelum kirim").click()
     page.wait_for_load_state()
@@ -518,7 +525,7 @@ def test_9_an_admin_sends_a_broadcast_after_confirming_it(day, axe):
     # Every family of Bogor Selatan with a phone: the family without one is no recipient of an
     # announcement (its kelurahan passes those on in its own ways), and is not billed.
     assert reached == sorted([PHONE_A, PHONE_B, PHONE_C, NEW_PHONE_D, PHONE_E]), reached
-    assert families == 5, confirmation
+    assert families == previewed == 5, confirmation
     # While it was being sent, the progress page offered fresh figures and never reloaded
     # itself (WCAG 2.2.1).
     assert not sending, "\n".join(sending)

@@ -136,13 +136,18 @@ def broadcasts_list() -> str:
 @staff.get("/broadcasts/recipients")
 @require(Role.ADMIN)
 def broadcasts_recipients() -> Any:
-    """`{"recipients": N}` for `?audience=...`: the compose page's live preview."""
+    """`{"recipients": N, "sms": ..., "whatsapp_template": ..., "whatsapp_free": ...}` for
+    `?audience=...`: the compose page's live preview, by the channel each family would get it
+    on if it were sent now (the confirmation counts again, at the time it is to be sent)."""
     try:
         audience = Audience.parse(request.args.get("audience", ""))
     except BroadcastError as error:
         return jsonify({"error": str(error)}), 400
     with connect() as connection:
-        return jsonify({"recipients": broadcasts.count_audience(connection, audience)})
+        split = _split(connection, audience, now())
+    return jsonify({"recipients": split.recipients, "sms": split.sms,
+                    "whatsapp_template": split.whatsapp_template,
+                    "whatsapp_free": split.whatsapp_free})
 
 
 @staff.get("/broadcasts/new")
@@ -266,7 +271,7 @@ def _compose(form: dict[str, str], *, error: str | None = None) -> str:
     return render_template(
         "staff/broadcasts/new.html", form=form, error=error,
         choices=audience_choices(), price=settings.gateway.price_per_segment,
-        max_segments=broadcasts.MAX_SEGMENTS,
+        template_price=settings.whatsapp.cost_per_message, max_segments=broadcasts.MAX_SEGMENTS,
         rate=_rate_words(settings), quiet=settings.notifications.quiet_hours,
         earliest=f"{now().astimezone(local_zone()):%Y-%m-%dT%H:%M}")
 

@@ -1,6 +1,7 @@
 /* Broadcast pages of the back office: while an admin types, the length of the SMS as the operator
    bills it (GSM-7 septets, or UCS-2 as soon as one character is outside GSM-7), the recipients
-   of the chosen audience (none until one is chosen) and the estimated cost. Mirrors
+   of the chosen audience (none until one is chosen) and the estimated cost: every part of every
+   SMS, and every WhatsApp template (a WhatsApp text inside the 24-hour window is free). Mirrors
    gsm7/encoding.py; the server computes the same figures again on "Periksa" and when the
    broadcast is sent. Nothing here cuts the text: a text too long is said so, and refused.
 
@@ -47,6 +48,14 @@
     };
   }
 
+  /* Rupiah, as broadcasts.ChannelSplit.cost reckons it: every part of every SMS at `price`,
+     every WhatsApp template at `templatePrice`, a WhatsApp text in the window free. `counted`:
+     the recipients route's answer (an older one has the recipients alone: all by SMS). */
+  function cost(parts, counted, price, templatePrice) {
+    var bySms = counted.sms === undefined ? counted.recipients : counted.sms;
+    return parts * bySms * price + (counted.whatsapp_template || 0) * templatePrice;
+  }
+
   function rupiah(amount) {
     return "Rp " + String(Math.round(amount)).replace(/\B(?=(\d{3})+(?!\d))/g, ".");
   }
@@ -68,8 +77,9 @@
     var nonGsm = form.querySelector("#broadcast-nongsm");
     var tooLong = form.querySelector("#broadcast-toolong");
     var price = Number(form.dataset.price || 0);
+    var templatePrice = Number(form.dataset.templatePrice || 0);
     var maxSegments = Number(form.dataset.maxSegments || 0);
-    var recipients = null, asked = 0;
+    var recipients = null, counted = null, asked = 0;
 
     function update() {
       var value = text.value.trim();
@@ -88,7 +98,7 @@
       tooLong.hidden = !maxSegments || parts <= maxSegments;
       setText(estimate, "recipients", recipients === null ? "\u2026" : recipients);
       setText(estimate, "cost", recipients === null ? "\u2026" :
-        rupiah(parts * recipients * price));
+        rupiah(cost(parts, counted, price, templatePrice)));
       estimate.hidden = !audience.value;
     }
 
@@ -111,6 +121,7 @@
         .then(function (answer) {
           if (mine === asked) {
             recipients = answer.recipients;
+            counted = answer;
             update();
           }
         })
@@ -158,6 +169,7 @@
     }
   }
   if (typeof module !== "undefined" && module.exports) {  // the tests run it under Node
-    module.exports = {measure: measure, rupiah: rupiah, BASIC: BASIC, EXTENSION: EXTENSION};
+    module.exports = {measure: measure, rupiah: rupiah, cost: cost, BASIC: BASIC,
+                      EXTENSION: EXTENSION};
   }
 }());

@@ -21,6 +21,7 @@ from sqlalchemy import insert, select
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
 from gsm7.encoding import segments, septets
+from sms_ktp.messaging.broadcasts import ChannelSplit
 from sms_ktp.messaging.whatsapp_window import note_contact
 from sms_ktp.models import AuditEntry, Broadcast, Family, InboundMessage, PhoneState
 from sms_ktp.platform.config import Settings
@@ -126,7 +127,7 @@ def test_the_compose_page_ships_its_script_under_a_strict_policy(admin):
     assert not re.search(r"<script(?![^>]*\bsrc=)", text), "no inline script"
     assert not re.search(r"\son[a-z]+=", text), "no inline event handler"
     assert not re.search(r"\sstyle=", text), "no inline style"
-    assert f'data-price="{PRICE}"' in text
+    assert f'data-price="{PRICE}"' in text and 'data-template-price="320"' in text
     assert 'data-recipients-url="/staff/broadcasts/recipients"' in text
     assert 'name="csrf_token"' in text
     for value in ("all", "kecamatan:01", "kecamatan:06", "stage:print_queue"):
@@ -159,10 +160,13 @@ def test_the_recipient_count_for_the_live_preview(admin, phones):
     def recipients(audience: str):
         return admin.get("/staff/broadcasts/recipients", params={"audience": audience})
 
-    assert recipients("all").json() == {"recipients": 3}
-    assert recipients("kecamatan:01").json() == {"recipients": 2}  # one opted out
-    assert recipients("kecamatan:02").json() == {"recipients": 1}
-    assert recipients("stage:submitted").json() == {"recipients": 0}
+    def by_sms(count: int) -> dict[str, int]:  # the WhatsApp channel is off: all by SMS
+        return {"recipients": count, "sms": count, "whatsapp_template": 0, "whatsapp_free": 0}
+
+    assert recipients("all").json() == by_sms(3)
+    assert recipients("kecamatan:01").json() == by_sms(2)  # one opted out
+    assert recipients("kecamatan:02").json() == by_sms(1)
+    assert recipients("stage:submitted").json() == by_sms(0)
     wrong = recipients("kecamatan:99")
     assert wrong.status_code == 400 and "error" in wrong.json()
 
@@ -363,6 +367,16 @@ def cost_shown(page: str, which: str) -> str:
     return html.unescape(found.group(1))
 
 
+def test_the_live_preview_counts_the_families_by_channel_as_of_now(
+        database, clock, whatsapp_service, by_channel):
+    admin = signed_in(whatsapp_service, database, "admin", "admin")
+    answer = admin.get("/staff/broadcasts/recipients", params={"audience": "kecamatan:01"})
+    # The family in its window gets a free text, the one outside it the template, the family
+    # that wrote by SMS since and the one that never used WhatsApp an SMS; one opted out.
+    assert answer.json() == {"recipients": 4, "sms": 2, "whatsapp_template": 1,
+                             "whatsapp_free": 1}
+
+
 def test_the_confirmation_splits_families_and_cost_by_channel(
         database, clock, whatsapp_service, graph, by_channel):
     admin = signed_in(whatsapp_service, database, "admin", "admin")
@@ -509,3 +523,23 @@ def test_the_script_counts_like_flows_gsm():
         assert figures["encoding"] == ("GSM-7" if length is not None else "UCS-2"), text
         assert figures["units"] == (length if length is not None
                                     else len(text.encode("utf-16-le")) // 2), text
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run broadcast.js")
+def test_the_script_s_estimate_is_the_confirmation_s():
+    splits = [ChannelSplit(sms=3), ChannelSplit(sms=2, whatsapp_template=1, whatsapp_free=1),
+              ChannelSplit(whatsapp_free=4), ChannelSplit(sms=1000, whatsapp_template=250)]
+    text = "x" * 200  # two parts
+    program = ("const m = require(process.argv[1]);"
+               "const cases = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+               "console.log(JSON.stringify(cases.map(c => m.cost(2, c, 350, 320))));")
+    counted = [{"recipients": split.recipients, "sms": split.sms,
+                "whatsapp_template": split.whatsapp_template,
+                "whatsapp_free": split.whatsapp_free} for split in splits]
+    counted.append({"recipients": 7})  # an answer without the channels: all by SMS
+    result = subprocess.run(["node", "-e", program, str(BROADCAST_JS)], check=True,
+                            input=json.dumps(counted), capture_output=True, text=True,
+                            timeout=30)
+    assert json.loads(result.stdout) == [
+        *(split.cost(text, 350, 320) for split in splits), 2 * 7 * 350]
+
