@@ -153,10 +153,41 @@ def labelled_kk(text: str) -> str | None:
     """The number of a text that gives a KK by its label and nothing else of the kind ("KK:
     3271...", "no kk 3271...", "Nomor KK saya 3271..."): a number the resident says is the
     KK, which is never to be read as a NIK. None for any other text."""
+    return _lone_labelled(text, "kk")
+
+
+def labelled_nik(text: str) -> str | None:
+    """The number of a text that gives a NIK by its label and nothing else of the kind ("NIK:
+    3271...", "nik saya 3271..."). None for any other text."""
+    return _lone_labelled(text, "nik")
+
+
+def _lone_labelled(text: str, name: str) -> str | None:
     numbers = identity_numbers(prepared(text))
-    if len(numbers) == 1 and numbers[0].label == "kk":
+    if len(numbers) == 1 and numbers[0].label == name:
         return numbers[0].digits
     return None
+
+
+def is_label(part: str) -> bool:
+    """Whether a `#` part is a label and nothing else (`NIK`, `No. KK:`), which labels the
+    part after it (`NIK#3271...#KK#3271...`)."""
+    return _label_only(prepared(part))
+
+
+def labelled_ids(text: str) -> dict[str, str]:
+    """The NIK and the KK a text gives by their labels ("KK 3271... NIK 3271...", "nik:
+    3271..., kk: 3271...", "KK#3271...#NIK#3271..."), read as a registration reads them, and
+    beside a labelled KK the first number without a label ("KK 3271... 3271..."), which can
+    then only be the NIK: what a question that asks for one NIK reads before the answer as
+    typed. Other numbers without a label are left out: where one NIK is asked at a time,
+    their place names none of them."""
+    reading = read_fields(text, {})
+    found = {name: reading.values[name] for name in ID_FIELDS if name in reading.labelled}
+    beside = reading.values.get("nik")
+    if "kk" in found and "nik" not in found and beside is not None and beside != found["kk"]:
+        found["nik"] = beside
+    return found
 
 
 def _read_separated(text: str, reason_words: dict[str, str]) -> Reading:
@@ -357,6 +388,8 @@ def kk_first(first: str, second: str) -> bool:
     """Whether `first` is a KK and `second` can only be a NIK. A second number of the regency
     served with a possible day is left second: it is a KK typed wrong (an unknown kecamatan)
     as often as a NIK, and the KK's refusal then names the mistake."""
+    if not all(number.isdigit() and len(number) == ID_LENGTH for number in (first, second)):
+        return False  # a word or a number typed short: read where it stands
     only_a_nik = int(second[6:8]) > 40 or second[:4] != region.current().code
     return (only_a_nik and not _fits(parse_kk, second) and _fits(parse_kk, first)
             and _fits(parse_nik, second))
@@ -403,8 +436,9 @@ def _read_free(text: str, reason_words: dict[str, str]) -> Reading:
             if label in ID_FIELDS and label not in reading.values:
                 reading.values[label] = digits
                 reading.labelled.add(label)
-            else:
+            elif label != "kk":
                 unlabelled_ids.append(digits)
+            # (a second number labelled KK is left out: never read as the NIK by its place)
         elif label == "reason" and "reason" not in reading.values:
             reading.values["reason"] = digits
             reading.labelled.add("reason")

@@ -14,9 +14,30 @@ from typing import Any
 
 from flows.catalogue import Msg, languages, messages
 from flows.dates import say_day, say_time
-from flows.dialogue import CANCELLED, DONE, Choice, Conversation, Dialogue, Invalid, Route, Step
+from flows.dialogue import (
+    CANCELLED,
+    DONE,
+    Choice,
+    Conversation,
+    Dialogue,
+    FieldReader,
+    Finisher,
+    Invalid,
+    Outcome,
+    Route,
+    Step,
+)
 from flows.dialogue import ending as ending_with
-from flows.fields import ID_DIGITS, identity_numbers, kk_first, labelled_kk, prepared
+from flows.fields import (
+    ID_DIGITS,
+    identity_numbers,
+    is_label,
+    kk_first,
+    labelled_ids,
+    labelled_kk,
+    labelled_nik,
+    prepared,
+)
 from flows.keywords import clean, without_accents
 from flows.ports import ApplicationDraft, Services
 from flows.registration import (
@@ -221,8 +242,9 @@ class DocumentFlow:
     """A document's dialogue and the answers its one-SMS form carries, in order, by kind.
     `keyword_names`: the step whose number the keyword itself labels when the number comes
     alone after it (`KK 3271...`, `KK: 3271...`: the KK, as every keyword of the KK ends in
-    KK or Kartu Keluarga); None when the keyword names no number (`KIA 3271...`: the NIK,
-    the form's first)."""
+    KK or Kartu Keluarga), or first in an SMS whose other numbers carry labels (`KK 3271...
+    NIK 3271...`); None when the keyword names no number (`KIA 3271...`: the NIK, the
+    form's first)."""
 
     code: str
     dialogue: Dialogue
@@ -246,10 +268,10 @@ class DocumentFlow:
         if not text:
             return {}, False
         if "#" in text:
-            parts = [part.strip() for part in text.split("#")]
+            parts = _labels_joined([part.strip() for part in text.split("#")])
             placed = {name: part for (name, _), part in zip(self.form, parts, strict=False)
                       if part}
-            return self._kk_in_its_place(placed)
+            return self._ids_in_their_places(placed)
         found: dict[str, str] = {}
         text = prepared(text)
         steps = {kind: [name for name, of in self.form if of == kind]
@@ -261,15 +283,23 @@ class DocumentFlow:
             start = _date_label_start(text, dated.start()) if steps[DATE] else dated.start()
             text = f"{text[:start]} {text[dated.end():]}"
         numbers = identity_numbers(text)
-        if self.keyword_names and len(numbers) == 1 and numbers[0].label is None:
-            numbers = [replace(numbers[0], label=self.keyword_names)]
+        if self.keyword_names and numbers and numbers[0].label is None \
+                and (len(numbers) == 1 or any(number.label for number in numbers)):
+            # The number alone, or the first of an SMS that labels its numbers ("KK 3271...
+            # NIK 3271...", "KK 3271... KK 3271..."): the keyword is its label.
+            numbers = [replace(numbers[0], label=self.keyword_names), *numbers[1:]]
         for number in reversed(numbers):
             text = f"{text[:number.start]} {text[number.end:]}"
         kk = next((n.digits for n in numbers if n.label == "kk"), None)
         if kk is not None and "kk" in steps[NUMBER]:
             found["kk"] = kk
+        # A number labelled NIK is the NIK wherever it stands ("KK 3271... NIK 3271...": the
+        # number before it is then the next one of the form, here the KK).
+        nik = next((n for n in numbers if n.label == "nik"), None)
+        if nik is not None and "nik" in steps[NUMBER]:
+            found["nik"] = nik.digits
         # A number labelled KK is never any other answer, even the second of two so labelled.
-        others = [n.digits for n in numbers if n.label != "kk"]
+        others = [n.digits for n in numbers if n.label != "kk" and n is not nik]
         found.update(zip([name for name in steps[NUMBER] if name not in found], others,
                          strict=False))
         words = " ".join(word for word in text.split() if any(c.isalnum() for c in word)
@@ -278,21 +308,46 @@ class DocumentFlow:
             found[steps[WORDS][0]] = words
         return found, any(number.label for number in numbers)
 
-    def _kk_in_its_place(self, placed: dict[str, str]) -> tuple[dict[str, str], bool]:
+    def _ids_in_their_places(self, placed: dict[str, str]) -> tuple[dict[str, str], bool]:
         """`#` parts by place, but a part that is a KK by its label (`KK: 3271...` where the
-        NIK goes) changes places with the KK's part: it is never read as a NIK."""
-        if "kk" not in dict(self.form):
-            return placed, False
-        for name, part in list(placed.items()):
-            if name != "kk" and labelled_kk(part) is not None:
-                other = placed.pop("kk", None)
-                placed["kk"] = part
-                if other is None:
-                    del placed[name]
-                else:
-                    placed[name] = other
-                return placed, True
-        return placed, labelled_kk(placed.get("kk", "")) is not None
+        NIK goes) changes places with the KK's part, and a part that is a NIK by its label
+        (`KK#3271...#NIK#3271...`) with the NIK's part. A number labelled KK is never read as
+        another answer: one left out of the KK's place (a second KK) is dropped, and asked.
+        Returns the answers and whether a label placed any of them."""
+        form = dict(self.form)
+        labelled = False
+        for name, of_label in (("kk", labelled_kk), ("nik", labelled_nik)):
+            if name not in form:
+                continue
+            if of_label(placed.get(name, "")) is not None:
+                labelled = True
+                continue
+            other = next((other for other, part in placed.items()
+                          if other != name and of_label(part) is not None), None)
+            if other is not None:
+                moved = placed.pop(name, None)
+                placed[name] = placed.pop(other)
+                if moved is not None:
+                    placed[other] = moved
+                labelled = True
+        for name in [name for name in placed if name != "kk"]:
+            if labelled_kk(placed[name]) is not None:
+                del placed[name]
+        return placed, labelled
+
+
+def _labels_joined(parts: list[str]) -> list[str]:
+    """`#` parts with a part that is only a label joined to the part after it: `NIK#3271...`
+    is one answer, `NIK 3271...`, in the place of one."""
+    joined: list[str] = []
+    label = ""
+    for part in parts:
+        if part and is_label(part):
+            label = f"{label} {part}".strip()
+            continue
+        joined.append(f"{label} {part}".strip() if label else part)
+        label = ""
+    return joined
 
 
 def _date_label_start(text: str, start: int) -> int:
@@ -306,9 +361,48 @@ def _date_label_start(text: str, start: int) -> int:
 
 
 def dialogue_of(code: str, steps: list[Step],
-                done: Callable[[Conversation, Services], Mapping[str, Any]]) -> Dialogue:
-    """A document's dialogue: its NIK first, a KK given by its label kept for its question."""
-    return NikFirst(code, steps, finish=done, fields=kk_by_label)
+                done: Callable[[Conversation, Services], Mapping[str, Any]],
+                nik_steps: Sequence[str] = ("nik",)) -> Dialogue:
+    """A document's dialogue: its NIK first, a KK given by its label kept for its question,
+    and at each question that asks for a NIK (`nik_steps`) the numbers read by their labels."""
+    return DocumentDialogue(code, steps, finish=done, fields=kk_by_label, nik_steps=nik_steps)
+
+
+class DocumentDialogue(NikFirst):
+    """Where a document asks for a NIK (the applicant's, a parent's, the reporter's, the
+    deceased's), a message that labels its numbers ("KK 3271... NIK 3271...", "nik: 3271...
+    kk: 3271...") is read by those labels, as the KTP-el registration reads them: the number
+    labelled NIK answers the question, and the one labelled KK is kept for the KK question
+    when that comes later (ignored otherwise). A number labelled KK is never the NIK; a message
+    with no number labelled NIK is read as before (a KK alone kept, anything else the answer)."""
+
+    def __init__(self, name: str, steps: list[Step], finish: Finisher,
+                 fields: FieldReader | None = None, nik_steps: Sequence[str] = ("nik",)
+                 ) -> None:
+        super().__init__(name, steps, finish, fields)
+        self.nik_steps = frozenset(nik_steps)
+
+    def answer(self, conversation: Conversation, text: str | None, context: Any,
+               repeats: bool = True) -> Outcome:
+        if text is not None and conversation.step in self.nik_steps:
+            fields = self._labelled_at(conversation.step, text)
+            if fields:
+                self._take_fields(conversation, fields, context)
+                text = None
+        return super().answer(conversation, text, context, repeats)
+
+    def _labelled_at(self, step: str, text: str) -> dict[str, str]:
+        """The answers `text` gives by label at the NIK question `step`: its NIK, and its KK
+        when the KK is asked after `step`. {} when no number is labelled NIK."""
+        labelled = labelled_ids(text)
+        if "nik" not in labelled:
+            return {}
+        fields = {step: labelled["nik"]}
+        names = list(self.steps)
+        if "kk" in labelled and "kk" in self.steps \
+                and names.index("kk") > names.index(step):
+            fields["kk"] = labelled["kk"]
+        return fields
 
 
 def kk_by_label(text: str) -> dict[str, str]:

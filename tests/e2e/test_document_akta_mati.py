@@ -177,3 +177,20 @@ def test_the_one_message_form_tidak_and_one_open_report_per_deceased(service):
     done, _ = service.sms(PHONE, "YA")
     assert REF.search(done)
     assert service.sms(PHONE, "STATUS")[0].count("Akta Kematian") == 2
+
+
+def test_the_nik_questions_read_the_numbers_sent_by_their_labels(service):
+    service.sms(PHONE, "AKTA MATI")
+    # the reporter's NIK and the KK, labelled, in lower case: the NIK answers, the KK is kept
+    assert service.sms(PHONE, f"kk: {KK}, nik: {NIK}") == [
+        "Kirim NIK almarhum/almarhumah (yang meninggal), 16 angka, ada di KK atau KTP-el. Bukan "
+        "NIK pelapor."]
+    # the deceased's NIK labelled, on its own line after the KK again: the question answered
+    assert service.sms(PHONE, f"No. KK {KK}\nNIK {DECEASED}") == [
+        "Kirim tanggal meninggal: tanggal-bulan-tahun, misalnya 17-08-2024."]
+    [summary] = service.sms(PHONE, "27-11-2026")  # the KK kept answers its question
+    assert summary.startswith("Periksa: Akta Kematian NIK ***0003, meninggal 27-11-2026, KK "
+                              "***0003, pelapor NIK ***0001.")
+    service.sms(PHONE, "YA")
+    [application] = rows(service, Application)
+    assert (application.nik, application.details["deceased_nik"]) == (NIK, DECEASED)

@@ -124,3 +124,18 @@ def test_a_kk_labelled_where_the_nik_is_asked_is_kept_as_the_kk(service):
     [application] = rows(service, Application)
     [family] = rows(service, Family)
     assert (application.nik, family.kk, application.family_id) == (NIK, KK, family.id)
+
+
+def test_the_nik_question_reads_a_kk_and_a_nik_sent_by_their_labels(service):
+    from sms_ktp.models import Family
+
+    service.sms(PHONE, "KK")
+    # both numbers at the NIK question, the KK first: each read by its label, the KK not asked
+    [reason] = service.sms(PHONE, f"KK {KK} NIK {NIK}")
+    assert reason.startswith("Alasan? Balas angka: 1 Anggota bertambah")
+    [summary] = service.sms(PHONE, "5")
+    assert "pemohon NIK ***0001, KK ***0003, alasan KK hilang" in summary
+    service.sms(PHONE, "YA")
+    [application] = rows(service, Application)
+    [family] = rows(service, Family)
+    assert (application.nik, family.kk, application.family_id) == (NIK, KK, family.id)

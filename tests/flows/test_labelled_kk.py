@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sms_resident import NOW, PHONE, TTL, Resident
+from sms_resident import NOW, PHONE, TTL, Resident, handed_drafts
 
 from flows.catalogue import render
 from flows.sms import SmsChannel
@@ -121,3 +121,94 @@ def test_a_number_labelled_kk_is_never_stored_as_a_nik(services_pair, texts) -> 
                 kept = conversation.answers if conversation is not None else {}
                 assert KK not in (kept.get("nik"), kept.get("deceased")), (text, kept)
             assert all(stored.nik != KK for stored in services.applications)
+
+
+# --- a document's NIK question read by the labels of the numbers it is sent ----------------------
+KEYWORD = {"kk": "KK", "akta_lahir": "AKTA LAHIR", "akta_mati": "AKTA MATI", "kia": "KIA"}
+# The question after the NIK's, once the KK is answered or kept: the KK's own is never asked.
+AFTER_NIK = {"kk": "reason", "akta_lahir": "birth_date", "akta_mati": "deceased",
+             "kia": "birth"}
+BOTH_LABELLED = (f"KK {KK} NIK {NIK}", f"nik: {NIK} kk: {KK}", f"No. KK: {KK}, NIK: {NIK}",
+                 f"nik#{NIK}#kk#{KK}", f"NIK {NIK}\nKK {KK}", f"kk {KK} {NIK}")
+
+
+@pytest.mark.parametrize("text", BOTH_LABELLED)
+@pytest.mark.parametrize("code", ["kk", "akta_lahir", "akta_mati", "kia"])
+def test_a_documents_nik_question_reads_the_numbers_by_their_labels(services, code: str,
+                                                                     text: str) -> None:
+    resident = Resident(services)
+    resident.send(KEYWORD[code])
+    reply = resident.send(text)
+    assert resident.step == AFTER_NIK[code]
+    if code != "kk":  # (the KK's reason question lists its choices after the prompt)
+        assert reply == r(f"{code}.ask.{AFTER_NIK[code]}")
+    answers, kept = resident.conversation.answers, resident.conversation.prefill
+    assert answers["nik"] == NIK
+    assert answers.get("kk", kept.get("kk")) == KK  # answered, or kept for its question
+
+
+@pytest.mark.parametrize("text", BOTH_LABELLED)
+def test_the_deceaseds_nik_question_reads_the_numbers_by_their_labels(services,
+                                                                      text: str) -> None:
+    resident = Resident(services)
+    resident.send("AKTA MATI")
+    resident.send(NIK)
+    assert resident.send(text.replace(NIK, DECEASED)) == r("akta_mati.ask.died")
+    assert resident.conversation.answers == {"nik": NIK, "deceased": DECEASED}
+    assert resident.conversation.prefill == {"kk": KK}
+    resident.send("1 nov 2024")
+    assert resident.step == "confirm"  # the KK kept answers its question, never asked
+    resident.channel.handle("YA", PHONE, resident.conversation, NOW)  # (two SMS: ref, papers)
+    [stored] = services.applications
+    assert (stored.nik, stored.kk) == (NIK, KK)
+
+
+def test_a_labelled_nik_that_is_refused_keeps_the_labelled_kk(services) -> None:
+    resident = Resident(services)
+    resident.send("KIA")
+    assert resident.send(f"KK {KK} NIK 3271 0145 0190") \
+        == r("error.nik.length", got=12)
+    assert resident.step == "nik" and resident.conversation.prefill == {"kk": KK}
+    resident.send(NIK)
+    assert resident.step == "birth"
+    assert resident.conversation.answers == {"nik": NIK, "kk": KK}
+
+
+def test_two_numbers_labelled_kk_at_the_nik_question_are_neither_the_nik(services) -> None:
+    resident = Resident(services)
+    resident.send("AKTA LAHIR")
+    resident.send(f"KK {KK} KK {NIK}")
+    assert resident.step == "nik" and resident.conversation.answers == {}
+
+
+# Messages that label a KK, most of them beside a NIK; the KK is never sent without a label.
+LABELLED_BESIDE = (*BOTH_LABELLED, f"KK {KK} NIK {DECEASED}", f"nik: {DECEASED}, kk: {KK}",
+                   f"NIK almarhum {DECEASED}\nKK: {KK}", f"NIK#{NIK}#KK#{KK}", f"no kk {KK}",
+                   f"KK: {KK}", f"kk {KK} nik 3271", f"KK {KK} KK {NIK}",
+                   f"KK#{KK}#NIK#{NIK}#hilang", f"KK {KK} NIK {NIK} hilang",
+                   f"AKTA MATI KK {KK} NIK {NIK}", f"KIA nik {NIK} kk {KK}",
+                   f"AKTA LAHIR {NIK}#KK {KK}", f"AKTA LAHIR KK {KK} NIK {NIK}",
+                   f"AKTA MATI NIK {NIK} KK {KK}", f"KK {KK}#NIK {NIK}#5")
+DOCUMENT_OTHERS = ("KK", "AKTA LAHIR", "AKTA MATI", "KIA", NIK, DECEASED, f"NIK {NIK}",
+                   f"nik: {DECEASED}", "12/3/19", "1 nov 2024", "P", "1", "5", "YA", "TIDAK",
+                   "BATAL", "halo")
+document_exchanges = st.lists(st.sampled_from(LABELLED_BESIDE + DOCUMENT_OTHERS), min_size=1,
+                              max_size=12)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=document_exchanges)
+def test_a_number_labelled_kk_beside_a_nik_never_becomes_a_documents_nik(services_pair,
+                                                                          texts) -> None:
+    with services_pair() as both:
+        for services in both:
+            drafts = handed_drafts(services)
+            channel = SmsChannel(services, ttl=TTL)
+            conversation = None
+            for text in texts:
+                conversation = channel.handle(text, PHONE, conversation, NOW).conversation
+                kept = conversation.answers if conversation is not None else {}
+                assert KK not in (kept.get("nik"), kept.get("deceased")), (text, kept)
+            assert all(stored.nik != KK for stored in services.applications)
+            assert all(draft.details.get("deceased_nik") != KK for draft in drafts)

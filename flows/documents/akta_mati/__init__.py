@@ -93,7 +93,7 @@ DIALOGUE = dialogue_of(CODE, [
     Step("died", f"{CODE}.ask.died", read_death_date, (Route("kk"),)),
     Step("kk", f"{CODE}.ask.kk", read_kk, (Route("confirm"),)),
     confirm_step(CODE, summary),
-], finish(CODE, draft))
+], finish(CODE, draft), nik_steps=("nik", "deceased"))
 
 # AKTA MATI NIK#NIK ALMARHUM#TANGGAL#KK
 FLOW = DocumentFlow(CODE, DIALOGUE, (("nik", NUMBER), ("deceased", NUMBER), ("died", DATE),
