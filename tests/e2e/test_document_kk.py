@@ -107,9 +107,20 @@ def test_a_document_the_regency_does_not_offer_is_answered_with_those_it_does(se
     assert rows(service, Application) == []
 
 
-def test_a_kk_labelled_where_the_nik_is_asked_is_kept_as_the_kk(service):
+def lost_kk_applied(service) -> None:
+    """The reason "KK hilang" chosen and the summary confirmed: one application, its NIK the
+    NIK and its family's KK the KK."""
     from sms_ktp.models import Family
 
+    [summary] = service.sms(PHONE, "5")
+    assert "pemohon NIK ***0001, KK ***0003, alasan KK hilang" in summary
+    service.sms(PHONE, "YA")
+    [application] = rows(service, Application)
+    [family] = rows(service, Family)
+    assert (application.nik, family.kk, application.family_id) == (NIK, KK, family.id)
+
+
+def test_a_kk_labelled_where_the_nik_is_asked_is_kept_as_the_kk(service):
     # "KK: ..." as the first SMS opens the KK application with that KK kept, never as the NIK
     [noted] = service.sms(PHONE, f"KK: {KK}")
     assert noted == ("Permohonan KK Kota Bogor. KK ***0003 sudah dicatat. Kirim NIK pemohon "
@@ -118,24 +129,12 @@ def test_a_kk_labelled_where_the_nik_is_asked_is_kept_as_the_kk(service):
     assert service.sms(PHONE, f"no kk {KK}") == [noted]
     [reason] = service.sms(PHONE, NIK)  # the KK is not asked for
     assert reason.startswith("Alasan? Balas angka: 1 Anggota bertambah")
-    [summary] = service.sms(PHONE, "5")
-    assert "pemohon NIK ***0001, KK ***0003, alasan KK hilang" in summary
-    service.sms(PHONE, "YA")
-    [application] = rows(service, Application)
-    [family] = rows(service, Family)
-    assert (application.nik, family.kk, application.family_id) == (NIK, KK, family.id)
+    lost_kk_applied(service)
 
 
 def test_the_nik_question_reads_a_kk_and_a_nik_sent_by_their_labels(service):
-    from sms_ktp.models import Family
-
     service.sms(PHONE, "KK")
     # both numbers at the NIK question, the KK first: each read by its label, the KK not asked
     [reason] = service.sms(PHONE, f"KK {KK} NIK {NIK}")
     assert reason.startswith("Alasan? Balas angka: 1 Anggota bertambah")
-    [summary] = service.sms(PHONE, "5")
-    assert "pemohon NIK ***0001, KK ***0003, alasan KK hilang" in summary
-    service.sms(PHONE, "YA")
-    [application] = rows(service, Application)
-    [family] = rows(service, Family)
-    assert (application.nik, family.kk, application.family_id) == (NIK, KK, family.id)
+    lost_kk_applied(service)

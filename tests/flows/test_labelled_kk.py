@@ -114,13 +114,19 @@ exchanges = st.lists(st.sampled_from(LABELLED + OTHERS), min_size=1, max_size=12
 def test_a_number_labelled_kk_is_never_stored_as_a_nik(services_pair, texts) -> None:
     with services_pair() as both:
         for services in both:
-            channel = SmsChannel(services, ttl=TTL)
-            conversation = None
-            for text in texts:
-                conversation = channel.handle(text, PHONE, conversation, NOW).conversation
-                kept = conversation.answers if conversation is not None else {}
-                assert KK not in (kept.get("nik"), kept.get("deceased")), (text, kept)
-            assert all(stored.nik != KK for stored in services.applications)
+            never_a_nik(services, texts)
+
+
+def never_a_nik(services, texts) -> None:
+    """`texts` sent one after the other: the KK is never a NIK kept by the dialogue or stored
+    with an application."""
+    channel = SmsChannel(services, ttl=TTL)
+    conversation = None
+    for text in texts:
+        conversation = channel.handle(text, PHONE, conversation, NOW).conversation
+        kept = conversation.answers if conversation is not None else {}
+        assert KK not in (kept.get("nik"), kept.get("deceased")), (text, kept)
+    assert all(stored.nik != KK for stored in services.applications)
 
 
 # --- a document's NIK question read by the labels of the numbers it is sent ----------------------
@@ -204,11 +210,5 @@ def test_a_number_labelled_kk_beside_a_nik_never_becomes_a_documents_nik(service
     with services_pair() as both:
         for services in both:
             drafts = handed_drafts(services)
-            channel = SmsChannel(services, ttl=TTL)
-            conversation = None
-            for text in texts:
-                conversation = channel.handle(text, PHONE, conversation, NOW).conversation
-                kept = conversation.answers if conversation is not None else {}
-                assert KK not in (kept.get("nik"), kept.get("deceased")), (text, kept)
-            assert all(stored.nik != KK for stored in services.applications)
+            never_a_nik(services, texts)
             assert all(draft.details.get("deceased_nik") != KK for draft in drafts)
