@@ -12,16 +12,21 @@ is found, so that another office's families are not even disclosed.
 from __future__ import annotations
 
 import hmac
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, select
 
 from sms_ktp.applications.document_files import LINK_CODE_LENGTH
-from sms_ktp.applications.pickup import CODE_ALPHABET, CODE_LENGTH
-from sms_ktp.backoffice.search import PICKUP_OPEN, Key, parse_query
+from sms_ktp.backoffice.search import (
+    PICKUP_OPEN,
+    CodeVisit,
+    Key,
+    parse_query,
+    read_code,
+    visit_by_code,
+)
 from sms_ktp.domain.local_time import start_of_day
 from sms_ktp.domain.masking import mask_id, mask_phone
 from sms_ktp.domain.stages import Stage
@@ -30,9 +35,6 @@ from sms_ktp.models import Application, Family, PickupVisit
 _APPLICATION = Application.__table__
 _FAMILY = Family.__table__
 _VISIT = PickupVisit.__table__
-_CODE = re.compile(f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
-# A signed PDF's code (`document_files`): quoted at the office to have it printed.
-_LINK_CODE = re.compile(f"[{CODE_ALPHABET}]{{{LINK_CODE_LENGTH}}}")
 _OPEN_STAGES = [stage.value for stage in PICKUP_OPEN]
 FAMILY_LIMIT = 20  # a phone or a NIK belongs to a family or two; this only bounds a page
 
@@ -49,16 +51,19 @@ class CounterQuery:
 
 
 def parse_counter_query(text: str) -> CounterQuery:
-    """A pickup code as residents read it out ("akd 3-4f"), else what the applications search
-    understands (separators between digits ignored)."""
-    squeezed = "".join(char for char in text if char.isalnum()).upper()
-    if _CODE.fullmatch(squeezed):
-        return CounterQuery("code", squeezed, "kode ambil")
-    if _LINK_CODE.fullmatch(squeezed):
-        return CounterQuery("link", squeezed, "kode dokumen")
+    """A visit's code (a pickup's or a papers visit's) as residents read it out or copy it from
+    their SMS ("akd 3-4f", "Kode AKD34F"), a signed PDF's code (8 letters, `document_files`:
+    quoted at the office to have it printed), else what the applications search understands
+    (separators between digits ignored)."""
+    code = read_code(text)
+    if code is not None:
+        return CounterQuery("code", code, "kode ambil")
+    link = read_code(text, LINK_CODE_LENGTH)
+    if link is not None:
+        return CounterQuery("link", link, "kode dokumen")
     query = parse_query(text[:100])
     kinds = {Key.RECENT: "empty", Key.REFERENCE: "reference", Key.NIK: "number",
-             Key.PHONE: "phone", Key.UNKNOWN: "unknown"}
+             Key.PHONE: "phone", Key.CODE: "code", Key.UNKNOWN: "unknown"}
     shown = mask_phone(query.value) if query.key is Key.PHONE else query.shown
     return CounterQuery(kinds[query.key], query.value, shown)
 
@@ -66,11 +71,13 @@ def parse_counter_query(text: str) -> CounterQuery:
 @dataclass(frozen=True)
 class Found:
     """Where a search leads: one open visit, else the families it matched (possibly none).
-    `used_code`: the code typed was a visit's, already used or given up."""
+    `used_code`: the code typed was a pickup's, already used or given up; `code_visit`: the
+    visit the code typed names, open or closed (a papers visit has a page of its own)."""
 
     visit_id: int | None = None
     family_ids: tuple[int, ...] = ()
     used_code: bool = False
+    code_visit: CodeVisit | None = field(default=None, compare=False)  # what it says
 
 
 def find(connection: Connection, query: CounterQuery, office: str | None) -> Found:
@@ -104,18 +111,16 @@ def _visible(statement: Select[Any], office: str | None) -> Select[Any]:
 
 
 def _by_code(connection: Connection, code: str, office: str | None) -> Found:
-    statement = (select(_VISIT.c.id, _VISIT.c.family_id, _VISIT.c.open_code)
-                 .join(_FAMILY, _FAMILY.c.id == _VISIT.c.family_id))
-    row = connection.execute(_visible(statement, office)
-                             .where(_VISIT.c.open_code == code)).first()
-    # The index found it; the comparison that decides is the constant-time one.
-    if row is not None and hmac.compare_digest(row.open_code.encode(), code.encode()):
-        return Found(visit_id=row.id, family_ids=(row.family_id,))
-    used = connection.execute(_visible(statement, office).where(_VISIT.c.code == code)
-                              .order_by(_VISIT.c.id.desc())).first()
-    if used is not None:
-        return Found(family_ids=(used.family_id,), used_code=True)
-    return Found()
+    """An open pickup leads to its visit; a papers visit (open or not) and a pickup already
+    used are told as such (`code_visit`), with the family."""
+    found = visit_by_code(connection, code, office=office)
+    if found is None:
+        return Found()
+    if found.papers:
+        return Found(family_ids=(found.family_id,), code_visit=found)
+    if found.open:
+        return Found(visit_id=found.id, family_ids=(found.family_id,), code_visit=found)
+    return Found(family_ids=(found.family_id,), used_code=True, code_visit=found)
 
 
 def _cards_where(connection: Connection, where: Any, office: str | None) -> list[Any]:

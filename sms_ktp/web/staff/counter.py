@@ -9,7 +9,10 @@ again; so is the hand-over's first step, whose confirmation is a page of its own
 
 A signed PDF's code (8 letters, `document_files`), quoted by a family at a kelurahan or
 kecamatan office, opens its application's print page instead (`document_print`); a kelurahan
-helper's counter takes only that code.
+helper's counter takes only that code. The code of a papers visit (the SMS of a KK, akta or KIA
+application names one, `papers_visit`) opens that visit: the applications whose papers are to
+be handed in, each linked to its page, where the papers are recorded. A code already used is
+told as used, with when, rather than as unknown.
 
 The code is never shown to staff. When they type it (in the search box or on the visit's
 page), the session keeps a proof of it instead: a keyed hash of the visit and the code, valid
@@ -32,9 +35,10 @@ from werkzeug.wrappers import Response
 from flows.catalogue import messages
 from sms_ktp.applications import pickup
 from sms_ktp.backoffice import counter as desk
-from sms_ktp.backoffice.search import kecamatan_name
+from sms_ktp.backoffice.search import CodeVisit, kecamatan_name, visit_by_id
 from sms_ktp.backoffice.staff import Role
 from sms_ktp.domain.pickup_calendar import Office
+from sms_ktp.web.staff.application_actions import when
 from sms_ktp.web.staff.blueprint import connect, me, now, record, require, runtime, staff
 from sms_ktp.web.staff.document_print import open_by_code
 
@@ -52,16 +56,26 @@ def office_of_staff() -> str | None:
 
 @staff.get("/counter")
 @require(*SEARCH_ROLES)
-def counter() -> str:
+def counter() -> Any:
+    """The search box; under it the families a search matched (`keluarga`), or the papers
+    visit a code named (`berkas`: open, the applications whose papers are to be handed in;
+    closed, when its code was used), so that the next family is searched from the same page."""
     families = []
     wanted = [int(value) for value in request.args.getlist("keluarga")[:desk.FAMILY_LIMIT]
               if value.isdigit() and len(value) < 12 and me().role in ROLES]
+    asked = request.args.get("berkas", "")
+    papers: CodeVisit | None = None
     with connect() as connection:
         for family_id in wanted:
             found = counter_family_view(connection, family_id)
             if found is not None:
                 families.append(found)
-    return render_template("staff/counter.html", families=families)
+        if asked.isdigit() and len(asked) < 12 and me().role in ROLES:
+            papers = visit_by_id(connection, int(asked), office=office_of_staff())
+            if papers is None or not papers.papers:
+                return missing()
+    extra = {"when": when, "now": now(), **labels()} if papers is not None else {}
+    return render_template("staff/counter.html", families=families, papers=papers, **extra)
 
 
 def counter_family_view(connection: Any, family_id: int) -> desk.FamilyView | None:
@@ -79,8 +93,9 @@ def counter_search() -> Response:
               "warga.", "error")
         return _back_to_search()
     if query.kind in ("empty", "unknown"):
-        flash("Ketik kode ambil (6 huruf/angka dari SMS warga), nomor ref (9 angka), NIK atau "
-              "nomor KK (16 angka), atau nomor HP keluarga.", "error")
+        flash("Ketik kode dari SMS warga (6 huruf/angka: ambil KTP-el atau serah berkas), "
+              "nomor ref (9 angka), NIK atau nomor KK (16 angka), atau nomor HP keluarga.",
+              "error")
         return _back_to_search()
     with connect() as connection:
         found = desk.find(connection, query, office_of_staff())
@@ -91,18 +106,38 @@ def counter_search() -> Response:
         if query.kind == "code":
             _remember_code(found.visit_id, query.value)
         return redirect(url_for("staff.counter_visit", visit_id=found.visit_id), code=303)
+    if found.code_visit is not None and found.code_visit.papers:
+        return redirect(url_for("staff.counter", berkas=found.code_visit.id), code=303)
     if found.used_code:
-        flash("Kode ambil ini sudah dipakai atau tidak berlaku lagi: KTP-el kunjungan itu sudah "
-              "diserahkan atau dikirim pos. Berikut data keluarganya.", "error")
+        flash(_used_pickup(found.code_visit), "error")
     if len(found.family_ids) == 1:
         return redirect(url_for("staff.counter_family", family_id=found.family_ids[0]),
                         code=303)
     if found.family_ids:
         return redirect(url_for("staff.counter", keluarga=list(found.family_ids)), code=303)
     where = " di kecamatan Anda" if office_of_staff() else ""
-    flash(f"Tidak ditemukan{where}: {query.shown}. Periksa lagi yang diketik, atau cari dengan "
-          "nomor lain yang dibawa warga.", "error")
+    if query.kind == "code":
+        flash(f"Tidak ditemukan{where}: tidak ada kunjungan dengan kode ini. Periksa lagi huruf "
+              "dan angkanya di SMS warga, atau cari dengan nomor ref, NIK atau nomor HP.",
+              "error")
+    else:
+        flash(f"Tidak ditemukan{where}: {query.shown}. Periksa lagi yang diketik, atau cari "
+              "dengan nomor lain yang dibawa warga.", "error")
     return _back_to_search()
+
+
+def _used_pickup(found: CodeVisit | None) -> str:
+    """What a pickup code no longer open says: used (when the cards were handed over), given
+    up for the post (when the family asked), or closed otherwise."""
+    at = f" {when(found.closed_at)}" if found is not None and found.closed_at else ""
+    if found is not None and found.closed == "used":
+        return (f"Kode ambil ini sudah dipakai: KTP-el kunjungan itu diserahkan{at}. Berikut "
+                "data keluarganya.")
+    if found is not None and found.closed == "post":
+        return (f"Kode ambil ini tidak berlaku lagi: keluarga meminta KTP-el dikirim pos{at}. "
+                "Berikut data keluarganya.")
+    return (f"Kode ambil ini tidak berlaku lagi: permohonannya sudah ditutup{at}. Berikut data "
+            "keluarganya.")
 
 
 def _back_to_search() -> Response:

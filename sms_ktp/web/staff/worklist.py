@@ -127,8 +127,9 @@ def _search_page(text: str) -> str:
         office = person.office if person.role is Role.OPERATOR else None
         with connect() as connection:
             result = search(connection, text, office=office)
-    # A typed NIK is never shown back in full, not even in the search box.
-    typed = "" if result.query.key is Key.NIK else text
+    # A typed NIK is never shown back in full, not even in the search box; nor a visit's code
+    # (a pickup code is the family's proof at the counter).
+    typed = "" if result.query.key in (Key.NIK, Key.CODE) else text
     return render_template("staff/applications.html", result=result, typed=typed,
                            browse=person.role is not Role.HELPER, worklist=None, **labels())
 

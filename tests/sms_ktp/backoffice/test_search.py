@@ -10,7 +10,15 @@ import pytest
 from sqlalchemy import insert, select
 
 from sms_ktp.applications import pickup
-from sms_ktp.backoffice.search import PAGE_SIZE, Key, detail, parse_query, search
+from sms_ktp.backoffice.search import (
+    PAGE_SIZE,
+    Key,
+    detail,
+    parse_query,
+    read_code,
+    search,
+    visit_by_code,
+)
 from sms_ktp.domain.pickup_calendar import WorkingCalendar, default_offices, local
 from sms_ktp.domain.quiet_hours import QuietHours
 from sms_ktp.models import (
@@ -64,6 +72,10 @@ def application(connection, clock, family_id: int, nik: str, reference: str | No
     ("0251 8321075", Key.UNKNOWN, "", "***1075"),  # a landline: no family has it
     ("3271 0145 0190 001", Key.UNKNOWN, "", "***0001"),  # a NIK short of a digit: masked
     ("budi", Key.UNKNOWN, "", "budi"),
+    # A visit's code as the SMS gives it, never shown back.
+    ("akd 3-4f", Key.CODE, "AKD34F", "kode kunjungan"),
+    ("Kode: AKD34F.", Key.CODE, "AKD34F", "kode kunjungan"),
+    ("346797", Key.CODE, "346797", "kode kunjungan"),
 ])
 def test_what_was_typed_decides_the_search(typed, key, value, shown):
     query = parse_query(typed)
@@ -362,3 +374,115 @@ def test_a_family_phone_finds_every_document_of_the_family_by_name(database, clo
         found = search(connection, PHONE)
     assert [(row.reference, row.document) for row in found.rows] == [
         (child, "kia"), (kk, "kk"), (card, "ktp")]
+
+
+@pytest.mark.parametrize(("typed", "code"), [
+    ("AKD34F", "AKD34F"), ("akd34f", "AKD34F"), (" akd 34f ", "AKD34F"), ("AKD-34F", "AKD34F"),
+    ("Kode AKD34F", "AKD34F"), ("kode: akd34f.", "AKD34F"), ("KODEAKD34F", "AKD34F"),
+    ("Kode tetap: AKD34F", "AKD34F"), ("kode sama AKD34F", "AKD34F"),
+    ("Code AKD34F", "AKD34F"),
+    ("kode TETAP3", "TETAP3"),  # a code that starts like a word of the SMS is still the code
+    ("AKD34", None), ("AKD34FF", None), ("AKO34F", None),  # no O in a code
+    ("kode", None), ("123456789", None), ("kode ambil", None),
+])
+def test_a_code_is_read_as_the_family_copies_it(typed, code):
+    assert read_code(typed) == code
+
+
+def visit_row(connection, clock, family_id: int, code: str, *, purpose: str = "pickup",
+              open_: bool = False, **values) -> int:
+    return connection.execute(insert(_VISIT).values(
+        family_id=family_id, purpose=purpose, office="01", code=code,
+        open_code=code if open_ else None, starts_at=clock.now() + timedelta(days=1),
+        created_at=clock.now(), **values).returning(_VISIT.c.id)).scalar_one()
+
+
+def moved(connection, clock, reference: str, stage: str, **values) -> None:
+    """The application moved on to `stage` now, with its timeline entry."""
+    application_id = connection.execute(
+        _APPLICATION.update().where(_APPLICATION.c.reference == reference)
+        .values(stage=stage, **values).returning(_APPLICATION.c.id)).scalar_one()
+    connection.execute(insert(ApplicationEvent.__table__).values(
+        application_id=application_id, at=clock.now(), stage=stage, actor="staff:op",
+        note=""))
+
+
+def test_a_code_names_its_open_visit_before_the_old_ones_that_had_it(database, clock):
+    """A code is drawn again once its visit is over: the open visit wins, a used one is told
+    as used with when, a code of another kecamatan is not found for its operator."""
+    code = "AKD34F"
+    with database.connect() as connection:
+        home = family(connection, clock)
+        old = visit_row(connection, clock, home, code)
+        collected = application(connection, clock, home, NIK, stage="pickup_scheduled",
+                                visit_id=old)
+        clock.advance(timedelta(hours=2))
+        moved(connection, clock, collected, "collected", collected_at=clock.now())
+        handed_at = clock.now()
+    with database.connect() as connection:
+        used = visit_by_code(connection, code)
+    assert (used.id, used.purpose, used.open, used.closed, used.closed_at) == (
+        old, "pickup", False, "used", handed_at)
+    assert [(row.reference, row.nik, row.waiting) for row in used.applications] == [
+        (collected, "***0001", False)]
+
+    with database.connect() as connection:
+        papers = visit_row(connection, clock, home, code, purpose="papers")
+        kk = application(connection, clock, home, "3271015507880003", document="kk",
+                         papers_visit_id=papers)
+    with database.connect() as connection:
+        waiting = visit_by_code(connection, code)
+        found = search(connection, "kode akd 34f")
+        elsewhere = visit_by_code(connection, code, office="06")
+    assert (waiting.id, waiting.papers, waiting.open) == (papers, True, True)
+    assert [(row.reference, row.document, row.nik, row.stage, row.waiting)
+            for row in waiting.applications] == [(kk, "kk", "***0003", "submitted", True)]
+    assert found.query.key is Key.CODE and found.visit == waiting
+    assert [row.reference for row in found.rows] == [kk]
+    assert elsewhere is None
+
+    with database.connect() as connection:
+        pickup = visit_row(connection, clock, home, code, open_=True)
+        card = application(connection, clock, home, "3171014501900009",
+                           stage="pickup_scheduled", visit_id=pickup)
+    with database.connect() as connection:
+        opened = visit_by_code(connection, code)
+    assert (opened.id, opened.open, [row.reference for row in opened.waiting]) == (
+        pickup, True, [card])
+
+    with database.connect() as connection:  # the papers received; the pickup given up
+        clock.advance(timedelta(days=1))
+        moved(connection, clock, kk, "papers_checked")
+        received_at = clock.now()
+        clock.advance(timedelta(hours=1))
+        moved(connection, clock, kk, "signed")  # a later change is not when papers came
+        connection.execute(_VISIT.update().where(_VISIT.c.id == pickup)
+                           .values(open_code=None, post_requested_at=clock.now()))
+        moved(connection, clock, card, "post_requested")
+        posted_at = clock.now()
+    with database.connect() as connection:
+        newest = visit_by_code(connection, code)
+        received = search(connection, code).visit
+    assert (newest.id, newest.closed, newest.closed_at) == (pickup, "post", posted_at)
+    assert received is not None and received.id == pickup
+    with database.connect() as connection:
+        connection.execute(_APPLICATION.update().where(_APPLICATION.c.reference == card)
+                           .values(visit_id=None))
+        connection.execute(_VISIT.update().where(_VISIT.c.id == pickup).values(code="UUUUUU"))
+        papers_closed = visit_by_code(connection, code)
+    assert (papers_closed.id, papers_closed.closed, papers_closed.closed_at) == (
+        papers, "used", received_at)
+
+
+def test_a_papers_visit_whose_applications_were_cancelled_is_closed_not_used(database, clock):
+    with database.connect() as connection:
+        home = family(connection, clock)
+        papers = visit_row(connection, clock, home, "346797", purpose="papers")
+        kk = application(connection, clock, home, NIK, document="kk", papers_visit_id=papers)
+        clock.advance(timedelta(minutes=5))
+        moved(connection, clock, kk, "cancelled")
+    with database.connect() as connection:
+        closed = visit_by_code(connection, "346797")
+        nothing = visit_by_code(connection, "346799")
+    assert (closed.closed, closed.closed_at, closed.waiting) == ("closed", clock.now(), ())
+    assert nothing is None
