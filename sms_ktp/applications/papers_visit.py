@@ -22,6 +22,7 @@ from flows.dates import say_day, say_time
 from flows.papers import PURPOSE, papers_text
 from sms_ktp.applications.decisions import document_name
 from sms_ktp.applications.pickup import (
+    PAPERS_CODE_KEPT,
     MoveRefused,
     PickupPolicy,
     _reminded_at,
@@ -42,7 +43,6 @@ ACTOR = "system:papers"
 _APPLICATION = Application.__table__
 _VISIT = PickupVisit.__table__
 _FAMILY = Family.__table__
-_CODE_KEPT = timedelta(days=90)  # a papers visit's code is not given to another this long
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,7 @@ def _new_visit(connection: Connection, now: datetime, values: dict[str, Any]) ->
     nothing when the candidate is taken, and the next candidate is tried."""
     for code in new_codes(set(), batch=4):
         visit_id = connection.execute(_NEW_VISIT, {
-            **values, "code": code, "recent": now - _CODE_KEPT}).scalar()
+            **values, "code": code, "recent": now - PAPERS_CODE_KEPT}).scalar()
         if visit_id is not None:
             return int(visit_id), code
     raise AssertionError("unreachable: new_codes never ends")
@@ -271,16 +271,6 @@ def view(connection: Connection, policy: PickupPolicy, papers_visit_id: int) -> 
         return None
     return PapersVisit(row.id, local(row.starts_at) if row.starts_at is not None else None,
                        office.name, office.address, row.code)
-
-
-def _codes(connection: Connection, now: datetime) -> set[str]:
-    """The codes a new papers visit's must differ from: every open pickup code and the codes
-    of recent papers visits (a code at the counter names one visit)."""
-    recent = or_(_VISIT.c.starts_at >= now - _CODE_KEPT, _VISIT.c.created_at >= now - _CODE_KEPT)
-    return set(connection.execute(
-        select(_VISIT.c.open_code).where(_VISIT.c.open_code.is_not(None))).scalars()) | set(
-        connection.execute(select(_VISIT.c.code)
-                           .where(_VISIT.c.purpose == PURPOSE, recent)).scalars())
 
 
 # --- the reminder -------------------------------------------------------------------------------

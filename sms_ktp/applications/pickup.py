@@ -20,10 +20,11 @@ from datetime import date, datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, select, update
+from sqlalchemy import Connection, bindparam, case, func, or_, select, update
 
 from flows.catalogue import render
 from flows.dates import say_day, say_time
+from flows.papers import PURPOSE as PAPERS
 from flows.visits import VisitWording, card_name, visit_text
 from gsm7.encoding import GSM7_SINGLE, septets
 from sms_ktp.applications.pipeline import Move, change_stages, notice_rows
@@ -48,6 +49,8 @@ _FAMILY = Family.__table__
 _SLOT = PickupSlot.__table__
 _VISIT = PickupVisit.__table__
 log = logging.getLogger(__name__)
+# A papers visit's code is not given to another visit this long after its slot or booking.
+PAPERS_CODE_KEPT = timedelta(days=90)
 _BOOK = (update(_SLOT).where(_SLOT.c.office == bindparam("_office"),
                              _SLOT.c.starts_at == bindparam("_starts_at"))
          .values(booked=bindparam("_booked")))
@@ -157,9 +160,15 @@ def _insert_slots(dialect: str) -> Any:
     return insert(_SLOT).on_conflict_do_nothing(index_elements=["office", "starts_at"])
 
 
-def _open_codes(connection: Connection) -> set[str]:
-    return set(connection.execute(select(_VISIT.c.open_code)
-                                  .where(_VISIT.c.open_code.is_not(None))).scalars())
+def taken_codes(connection: Connection, now: datetime) -> set[str]:
+    """The codes a new visit's must differ from, so that a code typed at the counter names one
+    visit: every open code, and the codes of recent papers visits (kept `PAPERS_CODE_KEPT`
+    after their slot or their booking, since the papers may come later)."""
+    recent = or_(_VISIT.c.starts_at >= now - PAPERS_CODE_KEPT,
+                 _VISIT.c.created_at >= now - PAPERS_CODE_KEPT)
+    return set(connection.execute(
+        select(_VISIT.c.open_code).where(_VISIT.c.open_code.is_not(None))
+        .union(select(_VISIT.c.code).where(_VISIT.c.purpose == PAPERS, recent))).scalars())
 
 
 _UNBIASED = 256 - 256 % len(CODE_ALPHABET)  # bytes at or above this would favour some letters
@@ -214,7 +223,7 @@ def allocate(db: Database, clock: Clock, policy: PickupPolicy, limit: int | None
             cards = sum(len(members) for members in families.pop(unknown).values())
             log.warning("%d printed card(s) of kecamatan %s wait: no pickup office configured",
                         cards, unknown)
-        codes = new_codes(_open_codes(connection))
+        codes = new_codes(taken_codes(connection, now))
         visits: list[_NewVisit] = []
         moves: list[Move] = []
         notices: dict[str, _Notices] = {}

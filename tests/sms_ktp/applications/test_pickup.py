@@ -738,3 +738,26 @@ def test_a_lone_kia_is_named_by_the_childs_birth_date(database, clock):
     assert message.text == (
         f"KIA lhr 12-03-2019 siap diambil Kamis, 26 November 2026, 08.00 WIB di Kantor Kec. "
         f"Bogor Timur, Kota Bogor. Kode {visit.code}. Bawa SMS ini.")
+
+
+def test_a_new_visit_s_code_differs_from_every_open_code_and_recent_papers_code(database,
+                                                                               clock):
+    """A code typed at the counter names one visit: a pickup is never given the code of a
+    papers visit whose papers may still come, as a papers visit never takes an open one."""
+    now = clock.now()
+    printed(database, clock)
+    [family_id] = {card.family_id for card in applications(database)}
+    rows = [("pickup", "AAAAAA", "AAAAAA", now),  # open: taken
+            ("pickup", "BBBBBB", None, now),  # handed over: free again
+            ("papers", "CCCCCC", "CCCCCC", now),  # papers still to come
+            ("papers", "DDDDDD", None, now - timedelta(days=30)),  # papers in, a month ago
+            ("papers", "EEEEEE", None, now - timedelta(days=91))]  # long ago: free again
+    with database.connect() as connection:
+        connection.execute(insert(PickupVisit.__table__), [
+            {"family_id": family_id, "purpose": purpose, "office": "01", "starts_at": when,
+             "code": code, "open_code": open_code, "created_at": when}
+            for purpose, code, open_code, when in rows])
+        taken = pickup.taken_codes(connection, now)
+    assert taken == {"AAAAAA", "CCCCCC", "DDDDDD"}
+    drawn = pickup.new_codes(set(taken), batch=64)
+    assert taken.isdisjoint(next(drawn) for _ in range(2000))
