@@ -63,6 +63,7 @@ MAIN_PAGES = (
     Page("phone-change", "staff.phone_change", shot_as=Role.HELPER),
     Page("verification", "staff.verification", shot_as=Role.OPERATOR),
     Page("counter", "staff.counter", shot_as=Role.OPERATOR),
+    Page("counter-papers", "staff.counter", {"berkas": "<papers>"}, shot_as=Role.OPERATOR),
     Page("pickup-list", "staff.pickup_list", shot_as=Role.OPERATOR),
     Page("papers", "staff.papers", shot_as=Role.OPERATOR),
     Page("printing", "staff.printing", shot_as=Role.OPERATOR),
@@ -104,8 +105,9 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """One service for the module, with two families registered by SMS (one in the operator's
-    kecamatan, its card printed and a pickup slot sent) so that the lists are not empty and the
-    pages of a visit, a family and a print batch have one to show."""
+    kecamatan, its card printed and a pickup slot sent, and a KK applied for whose papers are
+    due at a papers visit) so that the lists are not empty and the pages of a visit, a family,
+    a print batch and a papers visit have one to show."""
     crypto.configure(DATA_KEY, (), LOOKUP_KEY)
     folder = tmp_path_factory.mktemp("accessibility")
     database = Database(f"sqlite:///{folder / 'sms-ktp.db'}")
@@ -118,22 +120,35 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         live.print_cards(NIK)
         runtime = live.runtime
         pickup.allocate(runtime.db, runtime.clock, runtime.pickup_policy())
+        for answer in ("KK", f"KK {KK} NIK {NIK}", "5", "YA"):  # a KK lost: papers to bring
+            live.sms(PHONE, answer)
         live.worker.run_once()
         for role, (username, office) in USERS.items():
             make_staff(database, username, role.value, office=office)
         with database.connect() as connection:
-            last = {table.__tablename__: str(connection.execute(
-                select(func.max(table.__table__.c.id))).scalar_one())
-                for table in (PickupVisit, PrintBatch)}
+            batch = str(connection.execute(select(func.max(PrintBatch.__table__.c.id)))
+                        .scalar_one())
+            papers = str(connection.execute(select(func.max(PickupVisit.__table__.c.id)).where(
+                PickupVisit.__table__.c.purpose == "papers")).scalar_one())
             family = connection.execute(select(Application.__table__.c.family_id).where(
                 Application.__table__.c.reference == reference)).scalar_one()
-        seeded = {"<reference>": reference, "<visit>": last["pickup_visit"],
-                  "<family>": str(family), "<batch>": last["print_batch"]}
+        assert papers != "None", "the KK application booked no papers visit"
+        seeded = {"<reference>": reference, "<visit>": pickup_visit(database),
+                  "<papers>": papers,
+                  "<family>": str(family), "<batch>": batch}
         app = create_app(live.runtime)
         yield Site(live, app.url_map, dict(app.view_functions), seeded)
     finally:
         service.close()
         database.dispose()
+
+
+def pickup_visit(database: Database) -> str:
+    """The newest visit to collect cards (not to hand in papers)."""
+    table = PickupVisit.__table__
+    with database.connect() as connection:
+        return str(connection.execute(select(func.max(table.c.id))
+                                      .where(table.c.purpose == "pickup")).scalar_one())
 
 
 def register(live: LiveService, phone: str, nik: str, kk: str) -> str:
