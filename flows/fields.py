@@ -163,10 +163,38 @@ def labelled_nik(text: str) -> str | None:
 
 
 def _lone_labelled(text: str, name: str) -> str | None:
-    numbers = identity_numbers(prepared(text))
+    """The one identity number of `text` when its label is `name`. Parts separated by `#` or
+    `*` are read as a registration reads them, a label alone in its part labelling the part
+    after it (`No KK#3271...`, `KK*3271...`): the label is the resident's word either way."""
+    text = prepared(text)
+    if re.search(r"[#*]", text):
+        reading = _read_separated(text, {})
+        if reading.ids_found == 1 and name in reading.labelled:
+            return reading.values[name]
+        return None
+    numbers = identity_numbers(text)
     if len(numbers) == 1 and numbers[0].label == name:
         return numbers[0].digits
     return None
+
+
+def labelled_list(text: str) -> bool:
+    """Whether `text` is a list of identity numbers and their labels separated by `#` or `*`,
+    and nothing else, one number labelled NIK (`#3271...#NIK#3271...`, `NIK#3271...#KK#3271...`,
+    `# No KK: 3271... # nik 3271...`): numbers the resident tells apart by their labels, as
+    the answer to a question that asks for a NIK. A one-SMS form places its parts by their
+    order and carries what is not a number (a reason, a date)."""
+    text = prepared(text)
+    parts = [part.strip(" :.,;=-") for part in re.split(r"[#*]", text)]
+    parts = [part for part in parts if part]
+    for part in parts:
+        if _label_only(part):
+            continue
+        numbers = identity_numbers(part)
+        if len(numbers) != 1 or part[:numbers[0].start].strip(" :.,;=-") \
+                or part[numbers[0].end:].strip(" :.,;=-"):
+            return False
+    return "nik" in _read_separated(text, {}).labelled
 
 
 def is_label(part: str) -> bool:

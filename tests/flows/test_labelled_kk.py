@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from sms_resident import NOW, PHONE, TTL, Resident, handed_drafts
 
 from flows.catalogue import render
-from flows.sms import SmsChannel
+from flows.dialogue import Conversation
+from flows.documents.common import DocumentDialogue
+from flows.sms import DIALOGUES, SmsChannel
 from flows.ussd import UssdChannel
 from sms_ktp.domain.masking import mask_id
 
@@ -194,7 +196,9 @@ LABELLED_BESIDE = (*BOTH_LABELLED, f"KK {KK} NIK {DECEASED}", f"nik: {DECEASED},
                    f"KK#{KK}#NIK#{NIK}#hilang", f"KK {KK} NIK {NIK} hilang",
                    f"AKTA MATI KK {KK} NIK {NIK}", f"KIA nik {NIK} kk {KK}",
                    f"AKTA LAHIR {NIK}#KK {KK}", f"AKTA LAHIR KK {KK} NIK {NIK}",
-                   f"AKTA MATI NIK {NIK} KK {KK}", f"KK {KK}#NIK {NIK}#5")
+                   f"AKTA MATI NIK {NIK} KK {KK}", f"KK {KK}#NIK {NIK}#5",
+                   f"KK#{KK}#NIK#{NIK}", f"kk # {KK} # nik # {DECEASED}", f"No KK#{KK}",
+                   f"KK*{KK}", f"KIA#KK#{KK}#NIK#{NIK}")
 DOCUMENT_OTHERS = ("KK", "AKTA LAHIR", "AKTA MATI", "KIA", NIK, DECEASED, f"NIK {NIK}",
                    f"nik: {DECEASED}", "12/3/19", "1 nov 2024", "P", "1", "5", "YA", "TIDAK",
                    "BATAL", "halo")
@@ -212,3 +216,102 @@ def test_a_number_labelled_kk_beside_a_nik_never_becomes_a_documents_nik(service
             drafts = handed_drafts(services)
             never_a_nik(services, texts)
             assert all(draft.details.get("deceased_nik") != KK for draft in drafts)
+
+
+# --- KK#<KK>#NIK#<NIK> at a NIK question answers it -----------------------------------------------
+HASH_LISTS = (f"KK#{KK}#NIK#{NIK}", f"kk#{KK}#nik#{NIK}", f"NIK#{NIK}#KK#{KK}",
+              f"KK # {KK} # NIK # {NIK}")
+
+
+@pytest.mark.parametrize("text", HASH_LISTS)
+@pytest.mark.parametrize("start", ["DAFTAR", "KK", "AKTA LAHIR", "AKTA MATI", "KIA"])
+def test_a_hash_list_of_labelled_numbers_answers_the_nik_question(services, start: str,
+                                                                  text: str) -> None:
+    """The KK keyword before `#` and a number labels that number: the dialogue in progress
+    reads the list as its answer and starts no KK application."""
+    resident = Resident(services)
+    resident.send(start)
+    flow = resident.conversation.flow
+    reply = resident.send(text)
+    assert resident.conversation.flow == flow
+    answers, kept = resident.conversation.answers, resident.conversation.prefill
+    assert answers["nik"] == NIK
+    assert answers.get("kk", kept.get("kk")) == KK
+    if flow in AFTER_NIK and flow != "kk":
+        assert reply == r(f"{flow}.ask.{AFTER_NIK[flow]}")
+
+
+def test_a_hash_list_at_a_question_that_reads_no_labels_asks_it_again(services) -> None:
+    resident = Resident(services)
+    for text in ("AKTA LAHIR", NIK, KK):
+        resident.send(text)
+    before = dict(resident.conversation.answers)
+    assert resident.send(f"KK#{KK}#NIK#{NIK}") == r("error.date.unreadable")
+    assert resident.conversation.flow == "akta_lahir" and resident.step == "birth_date"
+    assert resident.conversation.answers == before
+
+
+@pytest.mark.parametrize("text", [f"KK#{KK}#NIK#{NIK}", f"kk # {KK} # nik # {NIK}"])
+def test_outside_a_dialogue_the_hash_list_is_the_kk_application(services, text: str) -> None:
+    resident = Resident(services)
+    assert resident.send(text).startswith(r("kk.ask.reason"))
+    assert resident.conversation.flow == "kk"
+    assert resident.conversation.answers == {"nik": NIK, "kk": KK}
+
+
+def test_the_kk_form_with_its_reason_starts_a_kk_application_mid_dialogue(services) -> None:
+    resident = Resident(services)
+    resident.send("AKTA LAHIR")
+    resident.send(f"KK#{KK}#NIK#{NIK}#hilang")
+    assert resident.conversation.flow == "kk" and resident.step == "confirm"
+
+
+# Texts that may put another application's dialogue in the place of one at a NIK question: a
+# keyword alone, or a one-SMS form that carries more than numbers and their labels.
+REPLACING = ("DAFTAR", "KK", "kartu keluarga", "AKTA LAHIR", "AKTA MATI", "KIA",
+             f"KK#{KK}#NIK#{NIK}#hilang", f"KK {NIK}#{KK}#5", f"DAFTAR {NIK}#{KK}#2",
+             f"AKTA LAHIR {NIK}#{KK}#12/3/19#P", f"KIA {NIK}#{KK}#12/3/19",
+             f"AKTA MATI {NIK}#{DECEASED}#01-11-2024#{KK}")
+# Numbers and their labels (a NIK labelled among them when `#` separates them), after a
+# document's keyword or none, and the other answers of the dialogues.
+ANSWERING = (*HASH_LISTS, f"KK#{KK}#NIK#{DECEASED}", f"KIA#NIK#{NIK}#KK#{KK}",
+             f"AKTA LAHIR # KK {KK} # NIK {NIK}", f"AKTA MATI#no kk#{KK}#nik#{DECEASED}",
+             f"KK*{KK}*NIK*{NIK}", f"KK {KK} NIK {NIK}", f"KK: {KK}", f"No KK#{KK}",
+             f"KK {KK}", f"AKTA LAHIR {NIK}", NIK, DECEASED, f"NIK {NIK}", "12/3/19", "P",
+             "1", "5", "YA", "TIDAK", "BATAL", "halo", "STATUS")
+mid_dialogue = st.lists(st.sampled_from(REPLACING + ANSWERING), min_size=1, max_size=10)
+NIK_QUESTIONS = st.sampled_from([("DAFTAR",), ("KK",), ("AKTA LAHIR",), ("KIA",),
+                                 ("AKTA MATI",), ("AKTA MATI", NIK)])
+
+
+def at_nik_question(conversation: Conversation | None) -> bool:
+    if conversation is None:
+        return False
+    dialogue = DIALOGUES[conversation.flow]
+    asks_nik = dialogue.nik_steps if isinstance(dialogue, DocumentDialogue) else {"nik"}
+    return conversation.step in asks_nik
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=NIK_QUESTIONS, texts=mid_dialogue)
+def test_a_nik_question_is_replaced_only_by_a_keyword_alone_or_a_form(services_pair, start,
+                                                                       texts) -> None:
+    """While a dialogue waits at a question that asks for a NIK (the KTP-el's, or one of a
+    document's `nik_steps`), an SMS puts another application's dialogue in its place (or the
+    same document's, started over) only when it starts with that application's keyword and is
+    no answer: the keyword alone, or its one-SMS form carrying more than numbers and their
+    labels (a reason, a date). Numbers and their labels, without `#` or as a `#` list that
+    labels a NIK, after the KK keyword, another document's or none, answer the question (or
+    are refused by it); BATAL may end the dialogue, and a NIK with an open application ends
+    it with that application's reference, but neither starts another."""
+    with services_pair() as both:
+        for services in both:
+            channel = SmsChannel(services, ttl=TTL)
+            conversation = None
+            for text in (*start, *texts):
+                waiting = conversation if at_nik_question(conversation) else None
+                conversation = channel.handle(text, PHONE, conversation, NOW).conversation
+                if waiting is not None and conversation is not None \
+                        and conversation is not waiting:
+                    assert text in REPLACING, (waiting.flow, text, conversation.flow)
