@@ -177,3 +177,17 @@ def test_a_labelled_kk_at_the_nik_question_and_a_labelled_birth_date(service):
     service.sms(PHONE, "YA")
     [application] = rows(service, Application)
     assert (application.nik, application.details["birth_date"]) == (NIK, "2026-11-15")
+
+
+def test_kk_hash_nik_hash_at_the_nik_question_answers_it_and_starts_no_kk(service):
+    service.sms(PHONE, "AKTA LAHIR")
+    assert service.sms(PHONE, f"KK#{KK}#NIK#{NIK}") == [
+        "Tanggal lahir anak? Tulis tanggal-bulan-tahun, misalnya 17-08-2024."]
+    assert service.sms(PHONE, f"KK # {KK} # NIK # {NIK}") == [
+        "Tanggal tidak terbaca. Tulis tanggal-bulan-tahun, misalnya 17-08-2019:"]
+    service.sms(PHONE, "15-11-2026")
+    [summary] = service.sms(PHONE, "P")
+    assert "NIK pelapor ***0001, KK ***0003" in summary
+    service.sms(PHONE, "YA")
+    [application] = rows(service, Application)  # no KK application beside it
+    assert (application.document, application.nik) == ("akta_lahir", NIK)
