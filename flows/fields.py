@@ -18,11 +18,19 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import pairwise
 
-from flows.keywords import DOCUMENT_WORDS, clean, phrase_words, without_accents
+from flows.keywords import (
+    DOCUMENT_WORDS,
+    Command,
+    clean,
+    is_document,
+    parse_command,
+    phrase_words,
+    without_accents,
+)
 from sms_ktp.domain import region
 from sms_ktp.domain.identity import IdentityError, parse_kk, parse_nik
 
@@ -176,6 +184,18 @@ def _lone_labelled(text: str, name: str) -> str | None:
     if len(numbers) == 1 and numbers[0].label == name:
         return numbers[0].digits
     return None
+
+
+def read_command(text: str) -> Command | None:
+    """`parse_command` as a dialogue reads it: after a document's keyword, a `#` list of
+    numbers and their labels that names a NIK ("KK#3271...#NIK#3271...": the KK keyword is the
+    KK's label there, and a NIK labelled has no place in a one-SMS form) is marked `guessed`,
+    so that it answers the question of a dialogue in progress; outside one it is the keyword."""
+    command = parse_command(text)
+    if command is not None and not command.guessed and is_document(command) \
+            and "#" in command.rest and labelled_list(command.rest):
+        return replace(command, guessed=True)
+    return command
 
 
 def labelled_list(text: str) -> bool:

@@ -290,9 +290,8 @@ def parse_command(text: str) -> Command | None:
                 # INFO#<NIK>, as the SIM registration answered it: where that NIK's card stands
                 command = replace(command, action="status")
             elif _labels_a_number(command):
-                # "KK: 3271...", "kk nya 3271...", "KK#3271...#NIK#3271...": the numbers
-                # labelled, which answer the question of a dialogue in progress; outside one,
-                # the KK keyword.
+                # "KK: 3271...", "kk nya 3271...": the number labelled, which answers the
+                # question of a dialogue in progress; outside one, the KK keyword.
                 command = replace(command, guessed=True)
             return command
     if len(words) < len(starts):
@@ -306,16 +305,15 @@ def parse_command(text: str) -> Command | None:
 
 
 def _labels_a_number(command: Command) -> bool:
-    """A document's keyword followed by a number without `#` (the one-SMS forms use `#`), or by
-    a `#` list of numbers and their labels that names a NIK (`KK#3271...#NIK#3271...`: the KK
-    keyword is the KK's label there, and the NIK labelled is no place of a form)."""
-    if command.action not in _document_codes():
-        return False
-    if "#" not in command.rest:
-        return any(char.isdigit() for char in command.rest)
-    # (flows.fields reads keywords.py, so it is imported where it is needed)
-    from flows.fields import labelled_list
-    return labelled_list(command.rest)
+    """A document's keyword followed by a number without `#` (the one-SMS forms use `#`; a `#`
+    list of labelled numbers is told apart by `flows.sms`, which reads the labels)."""
+    return command.action in _document_codes() and "#" not in command.rest \
+        and any(char.isdigit() for char in command.rest)
+
+
+def is_document(command: Command) -> bool:
+    """Whether `command` starts a document's dialogue."""
+    return command.action in _document_codes()
 
 
 @cache

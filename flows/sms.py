@@ -16,6 +16,7 @@ from flows.dialogue import CANCELLED, DONE, Conversation, Dialogue, Outcome
 from flows.documents import done_replies
 from flows.documents import flows as document_flows
 from flows.documents import offered as offered_documents
+from flows.fields import read_command
 from flows.keywords import Command, language_named, nik_after_hash, parse_command
 from flows.language import language_for
 from flows.ports import ApplicationView, Services
@@ -136,7 +137,7 @@ class SmsChannel:
         """`parse_command`, once per text: the limits ask `answers_dialogue` before `handle`
         reads the same SMS."""
         if self._last_read is None or self._last_read[0] != text:
-            self._last_read = (text, parse_command(text))
+            self._last_read = (text, read_command(text))
         return self._last_read[1]
 
     @property

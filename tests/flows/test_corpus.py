@@ -1,6 +1,6 @@
 """The corpus of residents' messages (tests/flows/corpus/*.toml): SMS as people type them (in Kota
 Bogor unless an entry names another regency), each with the reading a Disdukcapil clerk would
-make of it. Every entry is checked twice: by the parser (`parse_command`, then the registration
+make of it. Every entry is checked twice: by the parser (`read_command`, then the registration
 fields `prefill_fields` reads or the answer the step's reader takes) and end to end through
 `SmsChannel`, where a registration must store exactly the NIK, KK and reason expected, never
 swapped and never the NIK as the KK.
@@ -39,6 +39,7 @@ import pytest
 
 from flows.catalogue import offered, render
 from flows.dialogue import Conversation
+from flows.fields import read_command
 from flows.keywords import (
     LANGUAGE_NAMES,
     clean,
@@ -198,7 +199,7 @@ def _code(step: str, value: str) -> str:
 # --- the parser ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("entry", SMS)
 def test_keyword_reading(entry: Mapping[str, Any]) -> None:
-    command = parse_command(entry["text"])
+    command = read_command(entry["text"])
     if _is_answer(entry) or entry["action"] == "none":
         assert command is None or command.guessed, command
         return
