@@ -1,5 +1,7 @@
 """Shared fixtures: a real database (SQLite file, and PostgreSQL when configured), a clock that
-moves only when a test moves it, and the test keys of the encryption at rest."""
+moves only when a test moves it, the test keys of the encryption at rest, the whole service on a
+real HTTP server (`service`), and the fake Graph API (`graph`) with the service's WhatsApp channel
+pointing at it (`whatsapp_service`)."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ import atexit
 import os
 import shutil
 import tempfile
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fake_graph import FakeGraph
 from live_service import DATA_KEY, LOOKUP_KEY, LiveService, start_service
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -22,6 +25,7 @@ from sqlmodel import SQLModel
 from sms_ktp import crypto
 from sms_ktp.domain import region
 from sms_ktp.platform.clock import FixedClock
+from sms_ktp.platform.config import Settings
 from sms_ktp.platform.db import Database, scratch_schema
 
 # The gammu-smsd daemon's fixtures (tests/support/gammu_daemon.py), for the gateway and e2e tests;
@@ -181,3 +185,33 @@ def database(request: pytest.FixtureRequest, tmp_path) -> Iterator[Database]:
 def service(database: Database, clock: FixedClock, tmp_path) -> Iterator[LiveService]:
     """The whole service on a real HTTP server (see tests/support/live_service.py)."""
     yield from start_service(database, clock, tmp_path)
+
+
+@pytest.fixture
+def graph() -> Iterator[FakeGraph]:
+    with FakeGraph() as fake:
+        yield fake
+
+
+WhatsAppService = Callable[..., LiveService]
+
+
+@pytest.fixture
+def whatsapp_service(database: Database, clock: FixedClock, tmp_path, graph: FakeGraph
+                     ) -> Iterator[WhatsAppService]:
+    """Starts the service with `[gateway.whatsapp]` pointing at the fake Graph API and then
+    whatever `configure(settings)` changes."""
+    running: list[Iterator[LiveService]] = []
+
+    def started(configure: Callable[[Settings], None] | None = None) -> LiveService:
+        def whatsapp_on(settings: Settings) -> None:
+            graph.switch_on(settings)
+            if configure is not None:
+                configure(settings)
+
+        running.append(start_service(database, clock, tmp_path, configure=whatsapp_on))
+        return next(running[-1])
+
+    yield started
+    for service in running:
+        next(service, None)

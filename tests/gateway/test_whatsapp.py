@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from collections.abc import Iterator
 
 import pytest
 from fake_aggregator import FakeAggregator, refused_url
@@ -43,12 +42,6 @@ from sms_ktp.platform.config import WhatsAppSettings
 PHONE = "+6281234567890"
 OTHER = "+6285712345678"
 SMS = OutboundSms(id="0b7c1f1e-uid-1", to=PHONE, text="KTP-el Anda siap diambil.")
-
-
-@pytest.fixture
-def graph() -> Iterator[FakeGraph]:
-    with FakeGraph() as server:
-        yield server
 
 
 @pytest.fixture

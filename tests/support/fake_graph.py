@@ -128,6 +128,11 @@ class FakeGraph(LoopbackServer):
         """What `[gateway.whatsapp] api_url` is set to for the fake."""
         return f"{self.base_url}/{API_VERSION}"
 
+    def switch_on(self, settings: Any) -> None:
+        """The service's `[gateway.whatsapp]` (a `Settings`) pointed at this fake."""
+        for name, value in vars(self.settings()).items():
+            setattr(settings.gateway.whatsapp, name, value)
+
     def settings(self, **changes: Any) -> SimpleNamespace:
         """`[gateway.whatsapp]` pointing at the fake (the attributes the adapter reads)."""
         values: dict[str, Any] = {

@@ -3,11 +3,8 @@ Graph API over HTTP) and which by SMS, and the family's preferred channel for no
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
-from fake_graph import FakeGraph
 from sqlmodel import select
 
 from gateway.message import OutboundSms, SendResult
@@ -33,12 +30,6 @@ class CountingGateway:
     def send(self, sms: OutboundSms) -> SendResult:
         self.texts.append((sms.to, sms.text))
         return SendResult(f"id-{sms.id}")
-
-
-@pytest.fixture
-def graph() -> Iterator[FakeGraph]:
-    with FakeGraph() as fake:
-        yield fake
 
 
 def contacts(database, clock) -> None:

@@ -7,13 +7,13 @@ import subprocess
 import sys
 import textwrap
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 import requests
-from fake_graph import FakeGraph, button_reply, envelope, inbound_text, post_webhook
-from live_service import TOKEN, start_service
+from fake_graph import button_reply, envelope, inbound_text, post_webhook
+from live_service import TOKEN
 from scrape import Scrape
 from sqlmodel import select
 
@@ -138,41 +138,30 @@ def test_inbound_sms_count_by_outcome_and_dialogues_by_what_they_got_done(databa
     }
 
 
-def test_a_whatsapp_registration_is_counted_under_its_channel_at_metrics(database, clock,
-                                                                          tmp_path):
+def test_a_whatsapp_registration_is_counted_under_its_channel_at_metrics(clock,
+                                                                          whatsapp_service):
     """Over HTTP, as Prometheus scrapes it: WhatsApp messages counted by outcome in their own
     counter (the SMS one does not move), what they got done under channel="whatsapp" (series
     there from the start), and unsigned or wrongly signed calls as refusals."""
-    clock.set(datetime(2026, 11, 30, 2, 0, tzinfo=UTC))  # Monday 09.00 WIB
-
-    def whatsapp_on(settings: Settings) -> None:
-        for name, value in vars(graph.settings()).items():
-            setattr(settings.gateway.whatsapp, name, value)
-
-    with FakeGraph() as graph:
-        running = start_service(database, clock, tmp_path, configure=whatsapp_on)
-        service = next(running)
-        try:
-            before = http_scrape(service.base_url)
-            assert ("sms_ktp_dialogue_completions_total",
-                    "channel=whatsapp,kind=registration") in before.values  # a known series
-            assert ("sms_ktp_inbound_whatsapp_total", "outcome=bad_signature") in before.values
-            sent_at = str(int(clock.now().timestamp()))
-            for number, message in enumerate((
-                    inbound_text("wamid.1", PHONE, f"REG {NIK}#{KK}#", timestamp=sent_at),
-                    inbound_text("wamid.2", PHONE, "3", timestamp=sent_at),
-                    button_reply("wamid.3", PHONE, "YA", "Kirim", timestamp=sent_at),
-                    button_reply("wamid.3", PHONE, "YA", "Kirim", timestamp=sent_at))):
-                response = post_webhook(f"{service.base_url}/gateway/whatsapp/{TOKEN}",
-                                        envelope(message))
-                assert response.status_code == 200, (number, response.text)
-            url = f"{service.base_url}/gateway/whatsapp/{TOKEN}"
-            assert requests.post(url, json={}, timeout=10).status_code == 401
-            assert requests.post(url, json={}, timeout=10, headers={
-                "X-Hub-Signature-256": "sha256=" + "0" * 64}).status_code == 403
-            moved = counters_moved(http_scrape(service.base_url), before)
-        finally:
-            next(running, None)
+    service = whatsapp_service()
+    before = http_scrape(service.base_url)
+    assert ("sms_ktp_dialogue_completions_total",
+            "channel=whatsapp,kind=registration") in before.values  # a known series
+    assert ("sms_ktp_inbound_whatsapp_total", "outcome=bad_signature") in before.values
+    sent_at = str(int(clock.now().timestamp()))
+    for number, message in enumerate((
+            inbound_text("wamid.1", PHONE, f"REG {NIK}#{KK}#", timestamp=sent_at),
+            inbound_text("wamid.2", PHONE, "3", timestamp=sent_at),
+            button_reply("wamid.3", PHONE, "YA", "Kirim", timestamp=sent_at),
+            button_reply("wamid.3", PHONE, "YA", "Kirim", timestamp=sent_at))):
+        response = post_webhook(f"{service.base_url}/gateway/whatsapp/{TOKEN}",
+                                envelope(message))
+        assert response.status_code == 200, (number, response.text)
+    url = f"{service.base_url}/gateway/whatsapp/{TOKEN}"
+    assert requests.post(url, json={}, timeout=10).status_code == 401
+    assert requests.post(url, json={}, timeout=10, headers={
+        "X-Hub-Signature-256": "sha256=" + "0" * 64}).status_code == 403
+    moved = counters_moved(http_scrape(service.base_url), before)
     assert moved == {
         ("sms_ktp_inbound_whatsapp_total", "outcome=accepted"): 3,
         ("sms_ktp_inbound_whatsapp_total", "outcome=duplicate"): 1,  # Meta's retry

@@ -10,13 +10,11 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fake_graph import FakeGraph
-from live_service import LiveService, start_service
+from live_service import LiveService
 from sqlalchemy import insert, select
 from staff_browser import PASSWORD, StaffBrowser, make_staff
 
@@ -319,22 +317,14 @@ def test_cancel_from_the_progress_page_stops_the_rest(service, database, clock, 
 
 # --- the channels --------------------------------------------------------------------------------
 @pytest.fixture
-def graph() -> Iterator[FakeGraph]:
-    with FakeGraph() as fake:
-        yield fake
-
-
-@pytest.fixture
-def whatsapp_service(database, clock, tmp_path, graph) -> Iterator[LiveService]:
+def whatsapp_service(whatsapp_service) -> LiveService:
     """The service with `[gateway.whatsapp]` on (the fake Graph API) and a broadcast
     template."""
-    def whatsapp_on(settings: Settings) -> None:
-        for name, value in vars(graph.settings()).items():
-            setattr(settings.gateway.whatsapp, name, value)
+    def template(settings: Settings) -> None:
         settings.gateway.whatsapp.templates = {
             "broadcast": {"name": "pengumuman", "language": "id"}}
 
-    yield from start_service(database, clock, tmp_path, configure=whatsapp_on)
+    return whatsapp_service(template)
 
 
 @pytest.fixture
