@@ -48,16 +48,11 @@ def note_contact(connection: Connection, phone: str, written_at: str | None,
     connection.execute(_upsert(connection.dialect.name), {"phone": phone, "at": at})
 
 
-def last_wrote(connection: Connection, phone: str) -> datetime | None:
-    """When the phone last wrote on WhatsApp, if it ever did."""
-    return connection.execute(select(_CONTACT.c.last_inbound_at)
-                              .where(_CONTACT.c.phone == phone)).scalar_one_or_none()
-
-
 def window_open(connection: Connection, phone: str, now: datetime) -> bool:
-    """Whether a plain WhatsApp message may reach the phone now (no template needed)."""
-    wrote = last_wrote(connection, phone)
-    return wrote is not None and now - wrote < WINDOW
+    """Whether a plain WhatsApp message may reach the phone now (no template needed), by the
+    rule the dispatcher and the broadcast page read (`window_open_at`)."""
+    return bool(connection.execute(select(window_open_at(now))
+                                   .where(_CONTACT.c.phone == phone)).scalar())
 
 
 def prefers_whatsapp() -> ColumnElement[bool]:
@@ -72,7 +67,8 @@ def prefers_whatsapp() -> ColumnElement[bool]:
 
 
 def window_open_at(now: datetime) -> ColumnElement[bool]:
-    """SQL, over `whatsapp_contact`: the window is open at `now` (as `window_open`)."""
+    """SQL, over `whatsapp_contact`: the window is open at `now`, 24 hours after the phone
+    last wrote."""
     return _CONTACT.c.last_inbound_at > now - WINDOW
 
 
