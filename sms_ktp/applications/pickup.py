@@ -543,7 +543,11 @@ def visit_by_code(connection: Connection, code: str) -> tuple[Any, list[Any]]:
                                .with_for_update()).first()
     cards = visit_cards(connection, visit.id) if visit is not None else []
     if visit is None or not cards:
-        used = connection.execute(select(_VISIT.c.id).where(_VISIT.c.code == code)).first()
+        used = connection.execute(select(_VISIT.c.purpose).where(_VISIT.c.code == code)
+                                  .order_by(_VISIT.c.id.desc())).first()
+        if used is not None and used.purpose == PAPERS:
+            raise VerifyError(f"code {code} is a papers visit's, not a pickup's: the Loket "
+                              "opens it")
         raise VerifyError(f"pickup code {code} was already used" if used
                           else f"unknown pickup code {code}")
     return visit, cards

@@ -761,3 +761,14 @@ def test_a_new_visit_s_code_differs_from_every_open_code_and_recent_papers_code(
     assert taken == {"AAAAAA", "CCCCCC", "DDDDDD"}
     drawn = pickup.new_codes(set(taken), batch=64)
     assert taken.isdisjoint(next(drawn) for _ in range(2000))
+
+
+def test_verify_tells_a_papers_visit_s_code_from_a_used_pickup_code(database, clock):
+    printed(database, clock)
+    [family_id] = {card.family_id for card in applications(database)}
+    with database.connect() as connection:
+        connection.execute(insert(PickupVisit.__table__).values(
+            family_id=family_id, purpose="papers", office="01", starts_at=clock.now(),
+            code="CCCCCC", open_code="CCCCCC", created_at=clock.now()))
+    with pytest.raises(pickup.VerifyError, match="code CCCCCC is a papers visit's"):
+        pickup.verify(database, clock, "CCCCCC", "counter:1")
